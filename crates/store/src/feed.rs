@@ -1,0 +1,114 @@
+//! The change feed: an append-only log of `(seq, kind, object id)` written in the
+//! same transaction as each change. The provisioning engine keeps a watermark per
+//! job and reads the entries past it.
+
+use crate::{now_ms, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Row, Transaction};
+
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// A user was created, updated, disabled, deleted or restored (`object_id` = user).
+    User,
+    /// A group's own attributes changed, or it was created or deleted (`object_id` = group).
+    Group,
+    /// A member was added to or removed from a group (`object_id` = group, `related_id` = member).
+    Membership,
+    /// An assignment was made or removed (`object_id` = app, `related_id` = principal).
+    Assignment,
+    /// An application or its provisioning settings changed (`object_id` = app).
+    App,
+}
+
+impl ChangeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::User => "user",
+            ChangeKind::Group => "group",
+            ChangeKind::Membership => "membership",
+            ChangeKind::Assignment => "assignment",
+            ChangeKind::App => "app",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ChangeKind> {
+        Some(match s {
+            "user" => ChangeKind::User,
+            "group" => ChangeKind::Group,
+            "membership" => ChangeKind::Membership,
+            "assignment" => ChangeKind::Assignment,
+            "app" => ChangeKind::App,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEntry {
+    pub seq: i64,
+    pub kind: ChangeKind,
+    pub object_id: String,
+    pub related_id: Option<String>,
+    pub at: i64,
+}
+
+/// Appends an entry inside the caller's transaction.
+pub(crate) async fn append(
+    tx: &mut Transaction<'static, Any>,
+    kind: ChangeKind,
+    object_id: &str,
+    related_id: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO change_feed (kind, object_id, related_id, at) VALUES ($1, $2, $3, $4)")
+        .bind(kind.as_str())
+        .bind(object_id)
+        .bind(related_id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Reads up to `limit` feed entries with `seq > after`, in order.
+    pub async fn feed_after(&self, after: i64, limit: i64) -> Result<Vec<FeedEntry>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT seq, kind, object_id, related_id, at FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT {limit}"
+        ))
+        .bind(after)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(FeedEntry {
+                    seq: row.try_get("seq")?,
+                    kind: ChangeKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt { message: format!("unknown change kind {kind:?}") })?,
+                    object_id: row.try_get("object_id")?,
+                    related_id: row.try_get("related_id")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The sequence number of the latest change (0 when none).
+    pub async fn feed_head(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM change_feed").fetch_one(self.pool()).await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    /// Records an application-level change (settings, mappings) so that running
+    /// engines notice it.
+    pub async fn touch_app(&self, app_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        append(&mut tx, ChangeKind::App, app_id, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,362 @@
+//! Groups of the directory and their members (users and nested groups; cycles are
+//! refused).
+
+use crate::feed::{self, ChangeKind};
+use crate::ids::{GroupId, UserId};
+use crate::model::{Group, Member, Page, PrincipalKind};
+use crate::users::{escape_like, parse_text};
+use crate::{now_ms, Store, StoreError};
+use serde::{Deserialize, Deserializer, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+const COLUMNS: &str = "g.id, g.display_name, g.description, g.mail_nickname, g.created_at, g.updated_at, \
+    (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
+
+/// A new group.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupInput {
+    pub display_name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub mail_nickname: Option<String>,
+}
+
+/// A partial update of a group: absent fields are left alone, `null` clears.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupPatch {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub mail_nickname: Option<Option<String>>,
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+fn parse_group_name(s: &str) -> Result<String, StoreError> {
+    if s.trim().is_empty() {
+        return Err(StoreError::invalid("displayName must not be empty"));
+    }
+    if s.trim() != s {
+        return Err(StoreError::invalid(format!("displayName {s:?} has leading or trailing spaces")));
+    }
+    parse_text("displayName", Some(s.to_string()))?.ok_or_else(|| StoreError::invalid("displayName must not be empty"))
+}
+
+fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
+    Ok(Group {
+        id: GroupId(row.try_get("id")?),
+        display_name: row.try_get("display_name")?,
+        description: row.try_get("description")?,
+        mail_nickname: row.try_get("mail_nickname")?,
+        member_count: row.try_get("member_count")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn write_group(tx: &mut Transaction<'static, Any>, g: &Group, insert: bool) -> Result<(), StoreError> {
+    let sql = if insert {
+        "INSERT INTO groups (display_name, display_name_key, description, mail_nickname, created_at, updated_at, id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7)"
+    } else {
+        "UPDATE groups SET display_name=$1, display_name_key=$2, description=$3, mail_nickname=$4, created_at=$5, \
+         updated_at=$6 WHERE id=$7"
+    };
+    sqlx::query(sql)
+        .bind(&g.display_name)
+        .bind(g.display_name.to_lowercase())
+        .bind(&g.description)
+        .bind(&g.mail_nickname)
+        .bind(g.created_at)
+        .bind(g.updated_at)
+        .bind(&g.id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::or_conflict(e, || format!("a group named {:?} already exists", g.display_name)))?;
+    feed::append(tx, ChangeKind::Group, &g.id.0, None).await
+}
+
+async fn fetch_group(tx: &mut Transaction<'static, Any>, id: &GroupId) -> Result<Group, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = $1"))
+        .bind(&id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("group", id.0.clone()))?;
+    group_from_row(&row)
+}
+
+/// Whether `group` is `candidate` or contains it, directly or through nesting:
+/// adding `group` as a member of `candidate` would then close a cycle.
+async fn contains_group(tx: &mut Transaction<'static, Any>, group: &str, candidate: &str) -> Result<bool, StoreError> {
+    if group == candidate {
+        return Ok(true);
+    }
+    let hit: Option<String> = sqlx::query_scalar(
+        "WITH RECURSIVE sub(id) AS ( \
+             SELECT member_id FROM group_members WHERE group_id = $1 AND member_kind = 'group' \
+             UNION SELECT m.member_id FROM group_members m JOIN sub ON m.group_id = sub.id WHERE m.member_kind = 'group') \
+         SELECT id FROM sub WHERE id = $2 LIMIT 1",
+    )
+    .bind(group)
+    .bind(candidate)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(hit.is_some())
+}
+
+impl Store {
+    /// Creates a group.
+    pub async fn create_group(&self, input: GroupInput) -> Result<Group, StoreError> {
+        let now = now_ms();
+        let group = Group {
+            id: GroupId::new(),
+            display_name: parse_group_name(&input.display_name)?,
+            description: parse_text("description", input.description)?,
+            mail_nickname: parse_text("mailNickname", input.mail_nickname)?,
+            member_count: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.begin_write().await?;
+        write_group(&mut tx, &group, true).await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    /// Reads a group by id.
+    pub async fn group(&self, id: &GroupId) -> Result<Group, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = $1"))
+            .bind(&id.0)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::not_found("group", id.0.clone()))?;
+        group_from_row(&row)
+    }
+
+    /// Finds a group by id or displayName (case-insensitive).
+    pub async fn find_group(&self, key: &str) -> Result<Group, StoreError> {
+        if let Some(id) = GroupId::parse(key) {
+            if let Ok(g) = self.group(&id).await {
+                return Ok(g);
+            }
+        }
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.display_name_key = $1"))
+            .bind(key.to_lowercase())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::not_found("group", key))?;
+        group_from_row(&row)
+    }
+
+    /// Applies a partial update to a group.
+    pub async fn update_group(&self, id: &GroupId, patch: GroupPatch) -> Result<Group, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut g = fetch_group(&mut tx, id).await?;
+        if let Some(name) = patch.display_name {
+            g.display_name = parse_group_name(&name)?;
+        }
+        if let Some(d) = patch.description {
+            g.description = parse_text("description", d)?;
+        }
+        if let Some(m) = patch.mail_nickname {
+            g.mail_nickname = parse_text("mailNickname", m)?;
+        }
+        g.updated_at = now_ms();
+        write_group(&mut tx, &g, false).await?;
+        tx.commit().await?;
+        Ok(g)
+    }
+
+    /// Deletes a group; its memberships and assignments go with it, and each is a
+    /// change the engine sees.
+    pub async fn delete_group(&self, id: &GroupId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        fetch_group(&mut tx, id).await?;
+        let members: Vec<String> = sqlx::query_scalar("SELECT member_id FROM group_members WHERE group_id = $1")
+            .bind(&id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        for m in &members {
+            feed::append(&mut tx, ChangeKind::Membership, &id.0, Some(m)).await?;
+        }
+        let parents: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_members WHERE member_id = $1")
+            .bind(&id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        for p in &parents {
+            feed::append(&mut tx, ChangeKind::Membership, p, Some(&id.0)).await?;
+        }
+        let apps: Vec<String> = sqlx::query_scalar("SELECT app_id FROM assignments WHERE principal_id = $1")
+            .bind(&id.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        for a in &apps {
+            feed::append(&mut tx, ChangeKind::Assignment, a, Some(&id.0)).await?;
+        }
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1").bind(&id.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM assignments WHERE principal_id = $1").bind(&id.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM groups WHERE id = $1").bind(&id.0).execute(&mut *tx).await?;
+        feed::append(&mut tx, ChangeKind::Group, &id.0, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lists groups by displayName, optionally filtered.
+    pub async fn list_groups(&self, display_name: Option<&str>, q: Option<&str>, offset: i64, limit: i64) -> Result<Page<Group>, StoreError> {
+        let (offset, limit) = (offset.max(0), limit.clamp(1, 1000));
+        let mut clauses = Vec::new();
+        let mut binds = Vec::new();
+        if let Some(d) = display_name {
+            binds.push(d.to_lowercase());
+            clauses.push(format!("g.display_name_key = ${}", binds.len()));
+        }
+        if let Some(q) = q.filter(|q| !q.is_empty()) {
+            binds.push(format!("%{}%", escape_like(&q.to_lowercase())));
+            let n = binds.len();
+            clauses.push(format!(
+                "(g.display_name_key LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(g.description,'')) LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let count_sql = format!("SELECT COUNT(*) FROM groups g {filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = count.bind(b);
+        }
+        let total = count.fetch_one(self.pool()).await?;
+        let sql = format!("SELECT {COLUMNS} FROM groups g {filter} ORDER BY g.display_name_key LIMIT {limit} OFFSET {offset}");
+        let mut list = sqlx::query(&sql);
+        for b in &binds {
+            list = list.bind(b);
+        }
+        let items = list.fetch_all(self.pool()).await?.iter().map(group_from_row).collect::<Result<_, _>>()?;
+        Ok(Page { items, total, offset, limit })
+    }
+
+    /// The direct members of a group.
+    pub async fn group_members(&self, id: &GroupId, offset: i64, limit: i64) -> Result<Page<Member>, StoreError> {
+        let (offset, limit) = (offset.max(0), limit.clamp(1, 10_000));
+        self.group(id).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE group_id = $1")
+            .bind(&id.0)
+            .fetch_one(self.pool())
+            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT m.member_id, m.member_kind, COALESCE(u.user_name, g.display_name, '') AS name \
+             FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups g ON g.id = m.member_id \
+             WHERE m.group_id = $1 ORDER BY m.member_kind, name LIMIT {limit} OFFSET {offset}"
+        ))
+        .bind(&id.0)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(Member {
+                    id: r.try_get("member_id")?,
+                    kind: PrincipalKind::parse(&r.try_get::<String, _>("member_kind")?),
+                    name: r.try_get("name")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Page { items, total, offset, limit })
+    }
+
+    /// Adds a user to a group. Adding a member twice is not an error.
+    pub async fn add_user_member(&self, group: &GroupId, user: &UserId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        fetch_group(&mut tx, group).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL")
+            .bind(&user.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::not_found("user", user.0.clone()));
+        }
+        insert_member(&mut tx, group, &user.0, PrincipalKind::User).await?;
+        tx.commit().await
+            .map_err(StoreError::from)
+    }
+
+    /// Nests a group in another; a cycle is refused.
+    pub async fn add_group_member(&self, group: &GroupId, member: &GroupId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let parent = fetch_group(&mut tx, group).await?;
+        let child = fetch_group(&mut tx, member).await?;
+        if contains_group(&mut tx, &member.0, &group.0).await? {
+            return Err(StoreError::invalid(format!(
+                "adding group {:?} to {:?} would make a group a member of itself",
+                child.display_name, parent.display_name
+            )));
+        }
+        insert_member(&mut tx, group, &member.0, PrincipalKind::Group).await?;
+        tx.commit().await.map_err(StoreError::from)
+    }
+
+    /// Removes a member (user or group) from a group.
+    pub async fn remove_member(&self, group: &GroupId, member_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        fetch_group(&mut tx, group).await?;
+        let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2")
+            .bind(&group.0)
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("member", member_id));
+        }
+        feed::append(&mut tx, ChangeKind::Membership, &group.0, Some(member_id)).await?;
+        tx.commit().await.map_err(StoreError::from)
+    }
+
+    /// The groups a user belongs to, directly or through nesting.
+    pub async fn groups_of_user(&self, user: &UserId) -> Result<Vec<GroupId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "WITH RECURSIVE anc(id) AS ( \
+                 SELECT group_id FROM group_members WHERE member_id = $1 \
+                 UNION SELECT m.group_id FROM group_members m JOIN anc ON m.member_id = anc.id) \
+             SELECT id FROM anc",
+        )
+        .bind(&user.0)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().map(GroupId).collect())
+    }
+
+    /// Every user in a group, directly or through nested groups.
+    pub async fn transitive_user_members(&self, group: &str) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "WITH RECURSIVE sub(id) AS ( \
+                 SELECT $1 \
+                 UNION SELECT m.member_id FROM group_members m JOIN sub ON m.group_id = sub.id WHERE m.member_kind = 'group') \
+             SELECT DISTINCT m.member_id FROM group_members m JOIN sub ON m.group_id = sub.id WHERE m.member_kind = 'user'",
+        )
+        .bind(group)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+}
+
+async fn insert_member(tx: &mut Transaction<'static, Any>, group: &GroupId, member: &str, kind: PrincipalKind) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO group_members (group_id, member_id, member_kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&group.0)
+    .bind(member)
+    .bind(kind.as_str())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        feed::append(tx, ChangeKind::Membership, &group.0, Some(member)).await?;
+    }
+    Ok(())
+}

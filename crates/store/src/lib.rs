@@ -1,0 +1,141 @@
+//! The store of roster: the directory (users, groups, applications, assignments),
+//! the change feed the provisioning engine reads, API tokens, and the provisioning
+//! state (jobs, shadow, logs).
+//!
+//! One API over two real backends through sqlx's `Any` driver: SQLite (the embedded
+//! default, WAL) and PostgreSQL. Every change runs in one transaction and appends
+//! to the change feed in that same transaction, so the engine never misses a
+//! change and never sees one that was rolled back.
+
+mod apps;
+mod assignments;
+mod error;
+mod feed;
+mod groups;
+mod ids;
+mod jobs;
+mod logs;
+mod migrate;
+mod model;
+pub mod secrets;
+mod shadow;
+mod tokens;
+mod users;
+
+pub use apps::{AppRoleInput, ApplicationInput};
+pub use assignments::{AssignmentIndex, AssignmentTarget, EffectiveAssignment, PathGroup};
+pub use error::StoreError;
+pub use feed::{ChangeKind, FeedEntry};
+pub use groups::{GroupInput, GroupPatch};
+pub use ids::{AppId, GroupId, RoleId, UserId};
+pub use jobs::{JobRow, JobStateUpdate};
+pub use logs::{LogQuery, LogRecord, RecordBatch};
+pub use model::*;
+pub use shadow::ShadowEntry;
+pub use tokens::ApiToken;
+pub use users::{ListQuery, UpsertOutcome, UserInput, UserPatch};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions};
+use std::path::Path;
+use std::str::FromStr;
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one SQLite file in the data directory, in WAL mode.
+    Sqlite,
+    /// A PostgreSQL server, shared by several `roster serve` processes.
+    Postgres,
+}
+
+/// The handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Milliseconds since the Unix epoch: the one time unit stored in the database.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Store {
+    /// Opens (and creates, and migrates) the SQLite store `roster.db` in `data_dir`.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Io {
+            what: format!("create data directory {}", data_dir.display()),
+            source: e,
+        })?;
+        let url = format!("sqlite://{}?mode=rwc", data_dir.join("roster.db").display());
+        Store::connect(&url).await
+    }
+
+    /// Connects to `url` (`sqlite://...` or `postgres://...`) and applies migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Invalid {
+                message: format!("unsupported database URL scheme in {url:?}: use sqlite:// or postgres://"),
+            });
+        };
+        let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let pool = match backend {
+            Backend::Sqlite => {
+                // SQLite takes one writer at a time; WAL lets readers go on beside it.
+                // The pragmas run on every new connection.
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            conn.execute(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect_with(options).await?,
+        };
+        let store = Store { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// The backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection pool, for the store's own modules.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a write transaction. On SQLite, `BEGIN IMMEDIATE` takes the write lock
+    /// at once (no deadlock between two upgrading readers); on PostgreSQL an advisory
+    /// lock orders directory writes, so that change-feed sequence numbers become
+    /// visible in commit order and a reader past a watermark never skips one.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(4242)").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

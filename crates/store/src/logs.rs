@@ -1,0 +1,178 @@
+//! The provisioning log, and `record`: the one transaction that writes a batch of
+//! log entries together with the shadow and the job state they describe, so that a
+//! crash never leaves one without the other.
+
+use crate::ids::AppId;
+use crate::jobs::{apply_state_update, JobStateUpdate};
+use crate::model::Page;
+use crate::shadow::ShadowEntry;
+use crate::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// One entry of the provisioning log: what happened to one object in one cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRecord {
+    pub id: String,
+    pub app_id: AppId,
+    pub cycle_id: String,
+    pub change_id: String,
+    pub at: i64,
+    pub object_kind: String,
+    pub source_id: String,
+    pub source_name: Option<String>,
+    pub target_id: Option<String>,
+    pub action: String,
+    pub status: String,
+    pub steps: serde_json::Value,
+    pub modified: serde_json::Value,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// How to query the log. Times are milliseconds since the epoch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogQuery {
+    pub status: Option<String>,
+    pub action: Option<String>,
+    /// A source id or source name (userName).
+    pub user: Option<String>,
+    pub cycle_id: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+const COLUMNS: &str = "id, app_id, cycle_id, change_id, at, object_kind, source_id, source_name, target_id, action, \
+    status, steps, modified, error_code, error_message";
+
+fn log_from_row(row: &AnyRow) -> Result<LogRecord, StoreError> {
+    let steps: String = row.try_get("steps")?;
+    let modified: String = row.try_get("modified")?;
+    Ok(LogRecord {
+        id: row.try_get("id")?,
+        app_id: AppId(row.try_get("app_id")?),
+        cycle_id: row.try_get("cycle_id")?,
+        change_id: row.try_get("change_id")?,
+        at: row.try_get("at")?,
+        object_kind: row.try_get("object_kind")?,
+        source_id: row.try_get("source_id")?,
+        source_name: row.try_get("source_name")?,
+        target_id: row.try_get("target_id")?,
+        action: row.try_get("action")?,
+        status: row.try_get("status")?,
+        steps: serde_json::from_str(&steps)?,
+        modified: serde_json::from_str(&modified)?,
+        error_code: row.try_get("error_code")?,
+        error_message: row.try_get("error_message")?,
+    })
+}
+
+/// What one batch of work wrote, to be recorded atomically.
+#[derive(Debug, Default)]
+pub struct RecordBatch {
+    pub shadow_upserts: Vec<ShadowEntry>,
+    pub logs: Vec<LogRecord>,
+    pub job: Option<JobStateUpdate>,
+}
+
+impl Store {
+    /// Records a batch: shadow, log entries and job state in one transaction.
+    /// A log entry whose id was already recorded is not written twice.
+    pub async fn record(&self, app: &AppId, batch: &RecordBatch) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for s in &batch.shadow_upserts {
+            sqlx::query(
+                "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET \
+                 target_id = $4, exported = $5, enabled = $6, pending_ref = $7, last_sync = $8",
+            )
+            .bind(&app.0)
+            .bind(&s.object_kind)
+            .bind(&s.source_id)
+            .bind(&s.target_id)
+            .bind(serde_json::Value::Object(s.exported.clone()).to_string())
+            .bind(s.enabled as i64)
+            .bind(&s.pending_ref)
+            .bind(s.last_sync)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for l in &batch.logs {
+            sqlx::query(&format!(
+                "INSERT INTO provisioning_log ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
+                 ON CONFLICT (id) DO NOTHING"
+            ))
+            .bind(&l.id)
+            .bind(&app.0)
+            .bind(&l.cycle_id)
+            .bind(&l.change_id)
+            .bind(l.at)
+            .bind(&l.object_kind)
+            .bind(&l.source_id)
+            .bind(&l.source_name)
+            .bind(&l.target_id)
+            .bind(&l.action)
+            .bind(&l.status)
+            .bind(l.steps.to_string())
+            .bind(l.modified.to_string())
+            .bind(&l.error_code)
+            .bind(&l.error_message)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(job) = &batch.job {
+            apply_state_update(&mut tx, app, job).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queries the provisioning log of an application, newest first.
+    pub async fn logs(&self, app: &AppId, q: &LogQuery) -> Result<Page<LogRecord>, StoreError> {
+        let offset = q.offset.unwrap_or(0).max(0);
+        let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+        let mut clauses = vec!["app_id = $1".to_string()];
+        let mut texts: Vec<String> = vec![app.0.clone()];
+        let mut push = |clause: &str, v: String, texts: &mut Vec<String>| {
+            texts.push(v);
+            clauses.push(clause.replace('?', &format!("${}", texts.len())));
+        };
+        if let Some(s) = &q.status {
+            push("LOWER(status) = ?", s.to_lowercase(), &mut texts);
+        }
+        if let Some(a) = &q.action {
+            push("LOWER(action) = ?", a.to_lowercase(), &mut texts);
+        }
+        if let Some(u) = &q.user {
+            push("(source_id = ? OR LOWER(source_name) = LOWER(?))", u.clone(), &mut texts);
+        }
+        if let Some(c) = &q.cycle_id {
+            push("cycle_id = ?", c.clone(), &mut texts);
+        }
+        let mut filter = clauses.join(" AND ");
+        if let Some(since) = q.since {
+            filter.push_str(&format!(" AND at >= {since}"));
+        }
+        if let Some(until) = q.until {
+            filter.push_str(&format!(" AND at < {until}"));
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM provisioning_log WHERE {filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for t in &texts {
+            count = count.bind(t);
+        }
+        let total = count.fetch_one(self.pool()).await?;
+        let sql = format!("SELECT {COLUMNS} FROM provisioning_log WHERE {filter} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}");
+        let mut list = sqlx::query(&sql);
+        for t in &texts {
+            list = list.bind(t);
+        }
+        let items = list.fetch_all(self.pool()).await?.iter().map(log_from_row).collect::<Result<_, _>>()?;
+        Ok(Page { items, total, offset, limit })
+    }
+}

@@ -1,0 +1,57 @@
+//! Schema migrations for both backends, applied in order at start.
+
+use crate::{Backend, Store, StoreError};
+
+/// (version, SQLite script, PostgreSQL script)
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("../migrations/sqlite/0001_directory.sql"),
+        include_str!("../migrations/postgres/0001_directory.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_provisioning.sql"),
+        include_str!("../migrations/postgres/0002_provisioning.sql"),
+    ),
+];
+
+/// Applies every migration not applied yet, each in its own transaction.
+pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    let pool = store.pool();
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(pool)
+        .await?;
+    for (version, sqlite, postgres) in MIGRATIONS {
+        let mut tx = pool.begin().await?;
+        if store.backend() == Backend::Postgres {
+            // Two processes starting together must not both migrate.
+            sqlx::query("SELECT pg_advisory_xact_lock(4243)").execute(&mut *tx).await?;
+        }
+        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if applied.is_some() {
+            continue;
+        }
+        let script = match store.backend() {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        };
+        for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty() && !is_comment(s)) {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn is_comment(statement: &str) -> bool {
+    statement.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
+}

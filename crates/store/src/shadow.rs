@@ -1,0 +1,109 @@
+//! The shadow (connector space): per application and source object, the id in the
+//! target and the attribute values last exported. Updates are the difference
+//! between the mapped source and the shadow, so only what changed goes out.
+
+use crate::ids::AppId;
+use crate::users::placeholders;
+use crate::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// What roster last exported for one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowEntry {
+    pub object_kind: String,
+    pub source_id: String,
+    pub target_id: String,
+    /// Target attribute path → the value last exported.
+    pub exported: serde_json::Map<String, serde_json::Value>,
+    pub enabled: bool,
+    /// A source object this one refers to (its manager) that had no account in the
+    /// app yet: once it has one, this object is updated.
+    pub pending_ref: Option<String>,
+    pub last_sync: i64,
+}
+
+fn shadow_from_row(row: &AnyRow) -> Result<ShadowEntry, StoreError> {
+    let exported: String = row.try_get("exported")?;
+    Ok(ShadowEntry {
+        object_kind: row.try_get("object_kind")?,
+        source_id: row.try_get("source_id")?,
+        target_id: row.try_get("target_id")?,
+        exported: serde_json::from_str(&exported)?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        pending_ref: row.try_get("pending_ref")?,
+        last_sync: row.try_get("last_sync")?,
+    })
+}
+
+const COLUMNS: &str = "object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync";
+
+impl Store {
+    /// The shadow entries of some source objects of one kind.
+    pub async fn shadow_of(&self, app: &AppId, kind: &str, source_ids: &[&str]) -> Result<HashMap<String, ShadowEntry>, StoreError> {
+        let mut out = HashMap::with_capacity(source_ids.len());
+        for chunk in source_ids.chunks(500) {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                let e = shadow_from_row(&row)?;
+                out.insert(e.source_id.clone(), e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Shadow entries after `after` in source-id order (a page).
+    pub async fn shadow_after(&self, app: &AppId, kind: &str, after: &str, limit: i64) -> Result<Vec<ShadowEntry>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id > $3 ORDER BY source_id LIMIT {limit}"
+        ))
+        .bind(&app.0)
+        .bind(kind)
+        .bind(after)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(shadow_from_row)
+        .collect()
+    }
+
+    /// The source ids of objects waiting for one of `refs` to have an account.
+    pub async fn shadow_waiting_for(&self, app: &AppId, refs: &[&str]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in refs.chunks(500) {
+            let sql = format!(
+                "SELECT source_id FROM shadow WHERE app_id = $1 AND pending_ref IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(&app.0);
+            for r in chunk {
+                q = q.bind(*r);
+            }
+            out.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
+    }
+
+    /// How many objects of a kind have an account in the app, and how many of
+    /// those are enabled.
+    pub async fn shadow_count(&self, app: &AppId, kind: &str) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS total, COUNT(CASE WHEN enabled = 1 THEN 1 END) AS enabled FROM shadow WHERE app_id = $1 AND object_kind = $2",
+        )
+        .bind(&app.0)
+        .bind(kind)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get("total")?, row.try_get("enabled")?))
+    }
+}

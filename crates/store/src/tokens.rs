@@ -1,0 +1,109 @@
+//! Admin API tokens: only a SHA-256 hash is stored; the token itself is shown once.
+
+use crate::{now_ms, Store, StoreError};
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// An API token as listed (never with its secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// The name of the token made on first start.
+pub const ADMIN_TOKEN_NAME: &str = "admin";
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn fresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("rst_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl Store {
+    /// Creates a token named `name`; returns it with its secret, shown only now.
+    pub async fn create_token(&self, name: &str) -> Result<(ApiToken, String), StoreError> {
+        let valid = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            return Err(StoreError::invalid("a token name is 1 to 64 letters, digits, '-', '_' or '.'"));
+        }
+        let secret = fresh_token();
+        let token = ApiToken { id: uuid::Uuid::new_v4().to_string(), name: name.to_string(), created_at: now_ms(), last_used_at: None };
+        sqlx::query("INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&token.id)
+            .bind(&token.name)
+            .bind(hash(&secret))
+            .bind(token.created_at)
+            .execute(self.pool())
+            .await
+            .map_err(|e| StoreError::or_conflict(e, || format!("a token named {name:?} already exists")))?;
+        Ok((token, secret))
+    }
+
+    /// Creates the admin token when no token exists yet (first start).
+    pub async fn ensure_admin_token(&self) -> Result<Option<String>, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(self.pool()).await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        match self.create_token(ADMIN_TOKEN_NAME).await {
+            Ok((_, secret)) => Ok(Some(secret)),
+            // Another process sharing the database made it first.
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Returns the token a secret belongs to, if any.
+    pub async fn verify_token(&self, secret: &str) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at, last_used_at FROM api_tokens WHERE token_hash = $1")
+            .bind(hash(secret))
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            Ok(ApiToken {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Every token, by name.
+    pub async fn list_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        sqlx::query("SELECT id, name, created_at, last_used_at FROM api_tokens ORDER BY name")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ApiToken {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes (deletes) the token named `name`.
+    pub async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1").bind(name).execute(self.pool()).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("token", name));
+        }
+        Ok(())
+    }
+}
