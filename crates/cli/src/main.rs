@@ -1,1 +1,118 @@
-fn main() {}
+//! `roster`: the one binary. `roster serve` runs the server (API + engine); every
+//! other command is a client of the admin REST API.
+
+mod client;
+mod commands;
+mod csv;
+mod import;
+mod output;
+mod serve;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Automated user provisioning: keeps SaaS applications in step with a directory.
+#[derive(Parser)]
+#[command(name = "roster", version, about)]
+pub struct Cli {
+    /// The roster server the commands talk to.
+    #[arg(long, global = true, env = "ROSTER_URL", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// API token (else the data directory's admin.token is used).
+    #[arg(long, global = true, env = "ROSTER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Data directory (SQLite store, master key, admin token).
+    #[arg(long, global = true, env = "ROSTER_DATA_DIR", default_value = "./roster-data")]
+    data_dir: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: admin API and provisioning engine.
+    Serve(serve::ServeArgs),
+    /// Users of the directory.
+    #[command(subcommand)]
+    User(commands::UserCmd),
+    /// Groups of the directory.
+    #[command(subcommand)]
+    Group(commands::GroupCmd),
+    /// Applications, assignments and provisioning.
+    #[command(subcommand)]
+    App(commands::AppCmd),
+    /// Import objects from files.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Admin API tokens.
+    #[command(subcommand)]
+    Token(commands::TokenCmd),
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Create or update users by userName from a CSV file whose header names the attributes.
+    Users(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    file: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Serve(args) = cli.command {
+        return serve::run(args, &cli.data_dir).await;
+    }
+    let token = client::find_token(cli.token.clone(), &cli.data_dir)?;
+    let client = client::Client::new(&cli.server, token)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Serve(_) => Ok(()),
+        Command::User(c) => commands::user(&client, json, c).await,
+        Command::Group(c) => commands::group(&client, json, c).await,
+        Command::App(c) => commands::app(&client, json, c).await,
+        Command::Token(c) => commands::token(&client, json, c).await,
+        Command::Import(ImportCmd::Users(a)) => {
+            let report = import::import_users(&client, &a.file, a.quiet || json).await?;
+            if json {
+                let failed: Vec<_> = report.failed.iter().map(|(l, e)| serde_json::json!({"line": l, "error": e})).collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"created": report.created, "updated": report.updated, "unchanged": report.unchanged, "failed": failed})
+                );
+            } else {
+                for (line, e) in &report.failed {
+                    eprintln!("line {line}: {e}");
+                }
+                println!(
+                    "imported: {} created, {} updated, {} unchanged, {} failed",
+                    report.created,
+                    report.updated,
+                    report.unchanged,
+                    report.failed.len()
+                );
+            }
+            if report.failed.is_empty() {
+                Ok(())
+            } else {
+                std::process::exit(2)
+            }
+        }
+    }
+}

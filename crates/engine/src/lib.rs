@@ -1,1 +1,4 @@
-//! placeholder
+//! The provisioning engine.
+
+/// The provisioning engine of one roster process.
+pub struct Engine;

@@ -1,1 +1,56 @@
-//! placeholder
+//! roster's HTTP server: the admin REST API under `/api/v1` (bearer tokens),
+//! `/healthz`, and the host of the provisioning engine. One port, one process.
+
+mod api;
+mod auth;
+mod error;
+mod openapi;
+
+pub use error::ApiError;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use roster_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub engine: Option<Arc<roster_engine::Engine>>,
+}
+
+/// The whole HTTP surface of roster.
+pub fn router(state: AppState) -> Router {
+    let api = api::routes()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(healthz))
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
+    state.store.feed_head().await?;
+    Ok("ok")
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

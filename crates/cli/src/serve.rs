@@ -1,0 +1,76 @@
+//! `roster serve`: opens the store (SQLite in the data directory, or PostgreSQL),
+//! makes the admin token on first start, starts the engine and the HTTP server,
+//! and shuts both down cleanly on Ctrl-C or SIGTERM.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use roster_server::AppState;
+use roster_store::Store;
+use std::path::Path;
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// PostgreSQL URL (postgres://...); the default is SQLite in the data directory.
+    #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+}
+
+/// Opens the store the flags name.
+pub async fn open_store(database: Option<&str>, data_dir: &Path) -> Result<Store> {
+    match database {
+        Some(url) => Store::connect(url).await.context("cannot open the PostgreSQL store"),
+        None => Store::open_sqlite(data_dir).await.with_context(|| format!("cannot open the store in {}", data_dir.display())),
+    }
+}
+
+/// Writes the admin token on first start and says where it is.
+pub async fn first_start(store: &Store, data_dir: &Path) -> Result<()> {
+    if let Some(secret) = store.ensure_admin_token().await? {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("admin.token");
+        roster_store::secrets::write_private(&path, &secret)?;
+        eprintln!("roster: created the admin API token; it is in {} (readable only by you)", path.display());
+    }
+    Ok(())
+}
+
+pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
+    init_tracing();
+    let store = open_store(args.database.as_deref(), data_dir).await?;
+    first_start(&store, data_dir).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!("roster: serving on http://{}", listener.local_addr()?);
+    let state = AppState { store: store.clone(), engine: None };
+    roster_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "roster=info,warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

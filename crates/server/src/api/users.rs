@@ -1,0 +1,124 @@
+//! `/users`: the people of the directory.
+
+use super::{JsonBody, QueryArgs};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use roster_store::{EffectiveAssignment, ListQuery, Page, UpsertOutcome, User, UserInput, UserPatch};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// How a request names a manager: by id or userName.
+async fn resolve_manager(state: &AppState, v: &mut Value) -> Result<(), ApiError> {
+    if let Some(m) = v.get("manager").and_then(Value::as_str).map(str::to_string) {
+        let manager = state
+            .store
+            .find_user(&m)
+            .await
+            .map_err(|_| ApiError::bad_request(format!("manager {m:?} is not a user of the directory")))?;
+        v["manager"] = json!(manager.id);
+    }
+    Ok(())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+pub async fn list(State(state): State<AppState>, q: QueryArgs<ListQuery>) -> Result<Json<Page<User>>, ApiError> {
+    let axum::extract::Query(q) = q?;
+    Ok(Json(state.store.list_users(&q).await?))
+}
+
+pub async fn create(State(state): State<AppState>, body: JsonBody<Value>) -> Result<(StatusCode, Json<User>), ApiError> {
+    let Json(mut v) = body?;
+    resolve_manager(&state, &mut v).await?;
+    let input: UserInput = parse(v)?;
+    Ok((StatusCode::CREATED, Json(state.store.create_user(input).await?)))
+}
+
+pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.store.find_user(&key).await?))
+}
+
+pub async fn update(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<Value>) -> Result<Json<User>, ApiError> {
+    let Json(mut v) = body?;
+    let user = state.store.find_user(&key).await?;
+    resolve_manager(&state, &mut v).await?;
+    let patch: UserPatch = parse(v)?;
+    Ok(Json(state.store.update_user(&user.id, patch).await?))
+}
+
+async fn set_active(state: &AppState, key: &str, active: bool) -> Result<Json<User>, ApiError> {
+    let user = state.store.find_user(key).await?;
+    let patch = UserPatch { active: Some(Some(active)), ..UserPatch::default() };
+    Ok(Json(state.store.update_user(&user.id, patch).await?))
+}
+
+pub async fn enable(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<User>, ApiError> {
+    set_active(&state, &key, true).await
+}
+
+pub async fn disable(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<User>, ApiError> {
+    set_active(&state, &key, false).await
+}
+
+pub async fn delete(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<User>, ApiError> {
+    let user = state.store.find_user(&key).await?;
+    Ok(Json(state.store.delete_user(&user.id).await?))
+}
+
+pub async fn restore(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<User>, ApiError> {
+    let user = state.store.find_user(&key).await?;
+    Ok(Json(state.store.restore_user(&user.id).await?))
+}
+
+pub async fn assignments(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Vec<EffectiveAssignment>>, ApiError> {
+    let user = state.store.find_user(&key).await?;
+    Ok(Json(state.store.effective_assignments_of_user(&user.id).await?))
+}
+
+/// A batch of users to create or update by userName (CSV import).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bulk {
+    upsert: Vec<Value>,
+}
+
+/// The most rows one bulk request may carry.
+const MAX_BULK: usize = 5000;
+
+pub async fn bulk(State(state): State<AppState>, body: JsonBody<Bulk>) -> Result<Json<Value>, ApiError> {
+    let Json(bulk) = body?;
+    if bulk.upsert.len() > MAX_BULK {
+        return Err(ApiError::bad_request(format!("at most {MAX_BULK} rows per bulk request")));
+    }
+    // Rows that cannot even be read are reported by index; the rest go to the store.
+    let mut results: Vec<Option<Value>> = vec![None; bulk.upsert.len()];
+    let mut inputs = Vec::new();
+    let mut positions = Vec::new();
+    for (i, mut row) in bulk.upsert.into_iter().enumerate() {
+        let parsed = match resolve_manager(&state, &mut row).await {
+            Ok(()) => parse::<UserInput>(row),
+            Err(e) => Err(e),
+        };
+        match parsed {
+            Ok(input) => {
+                inputs.push(input);
+                positions.push(i);
+            }
+            Err(e) => results[i] = Some(json!({"index": i, "status": "error", "error": e.message})),
+        }
+    }
+    let written = state.store.upsert_users(inputs).await?;
+    for (pos, outcome) in positions.into_iter().zip(written) {
+        results[pos] = Some(match outcome {
+            Ok((user, o)) => json!({"index": pos, "status": match o {
+                UpsertOutcome::Created => "created", UpsertOutcome::Updated => "updated", UpsertOutcome::Unchanged => "unchanged",
+            }, "id": user.id}),
+            Err(e) => json!({"index": pos, "status": "error", "error": ApiError::from(e).message}),
+        });
+    }
+    Ok(Json(json!({"results": results.into_iter().flatten().collect::<Vec<_>>()})))
+}

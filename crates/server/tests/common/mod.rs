@@ -1,0 +1,113 @@
+//! `TestApp`: one real roster server on a random port over a real store, SQLite
+//! (a fresh file) or PostgreSQL (a fresh database when `ROSTER_TEST_POSTGRES`
+//! holds a server URL), with a real HTTP client and an admin token.
+
+#![allow(dead_code)]
+
+use reqwest::{Method, StatusCode};
+use roster_server::AppState;
+use roster_store::Store;
+use serde_json::Value;
+use sqlx::{Connection, Executor};
+
+/// The backends a scenario runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A fresh PostgreSQL database on the server `ROSTER_TEST_POSTGRES` names, or
+/// `None` when it is unset (the PostgreSQL half of a test is then skipped, and says so).
+pub async fn fresh_postgres() -> Option<String> {
+    let base = std::env::var("ROSTER_TEST_POSTGRES").ok().filter(|s| !s.is_empty())?;
+    sqlx::any::install_default_drivers();
+    let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::AnyConnection::connect(&base).await.expect("connect to ROSTER_TEST_POSTGRES");
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("a postgres URL ends with /database");
+    Some(format!("{prefix}/{name}"))
+}
+
+/// A fresh SQLite data directory.
+pub fn fresh_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("roster-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+impl TestApp {
+    /// Starts a server on `db`; `None` when that backend is not available here.
+    pub async fn spawn(db: Db) -> Option<TestApp> {
+        let store = match db {
+            Db::Sqlite => Store::open_sqlite(&fresh_dir()).await.expect("open sqlite store"),
+            Db::Postgres => match fresh_postgres().await {
+                Some(url) => Store::connect(&url).await.expect("open postgres store"),
+                None => {
+                    if std::env::var("ROSTER_REQUIRE_POSTGRES").is_ok() {
+                        panic!("ROSTER_REQUIRE_POSTGRES is set but ROSTER_TEST_POSTGRES is not");
+                    }
+                    eprintln!("skipped on PostgreSQL: ROSTER_TEST_POSTGRES is not set");
+                    return None;
+                }
+            },
+        };
+        let token = store.ensure_admin_token().await.expect("token").expect("first token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState { store: store.clone(), engine: None };
+        tokio::spawn(roster_server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Some(TestApp { base, token, store, http: reqwest::Client::new(), _shutdown: tx })
+    }
+
+    /// Sends a request with the admin token; returns status and JSON body (Null when empty).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, &format!("/api/v1{path}"), None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, &format!("/api/v1{path}"), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, &format!("/api/v1{path}"), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, &format!("/api/v1{path}"), None).await
+    }
+}
+
+/// Runs `scenario` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[tokio::test] async fn $name() { if let Some(app) = common::TestApp::spawn(common::Db::Sqlite).await { super::$name(&app).await } })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[tokio::test] async fn $name() { if let Some(app) = common::TestApp::spawn(common::Db::Postgres).await { super::$name(&app).await } })*
+        }
+    };
+}
