@@ -87,12 +87,21 @@ pub async fn import_users(client: &Client, path: &std::path::Path, quiet: bool) 
     let mut report = ImportReport::default();
     let mut managers: Vec<(usize, String, String)> = Vec::new();
     let mut batch: Vec<(usize, Value)> = Vec::new();
+    // A manager that appears earlier in the file goes with the row itself; one that
+    // appears later is set in a second pass.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (line, fields) in rows {
         match row_to_json(&header, fields) {
-            Ok((v, m)) => {
+            Ok((mut v, m)) => {
+                let user_name = v["userName"].as_str().unwrap_or_default().to_lowercase();
                 if let Some(m) = m {
-                    managers.push((*line, v["userName"].as_str().unwrap_or_default().to_string(), m));
+                    if seen.contains(&m.to_lowercase()) {
+                        v["manager"] = json!(m);
+                    } else {
+                        managers.push((*line, user_name.clone(), m));
+                    }
                 }
+                seen.insert(user_name);
                 batch.push((*line, v));
             }
             Err(e) => report.failed.push((*line, e)),

@@ -1,6 +1,7 @@
 //! `roster`: the one binary. `roster serve` runs the server (API + engine); every
 //! other command is a client of the admin REST API.
 
+mod bench;
 mod client;
 mod commands;
 mod csv;
@@ -50,6 +51,9 @@ enum Command {
     /// Admin API tokens.
     #[command(subcommand)]
     Token(commands::TokenCmd),
+    /// Benchmarks (figures and ratios against a baseline of the same run).
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 #[derive(Subcommand)]
@@ -76,14 +80,16 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Serve(args) = cli.command {
-        return serve::run(args, &cli.data_dir).await;
+    match cli.command {
+        Command::Serve(args) => return serve::run(args, &cli.data_dir).await,
+        Command::Bench(cmd) => return bench::run(cmd).await,
+        _ => {}
     }
     let token = client::find_token(cli.token.clone(), &cli.data_dir)?;
     let client = client::Client::new(&cli.server, token)?;
     let json = cli.json;
     match cli.command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Bench(_) => Ok(()),
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => commands::app(&client, json, c).await,

@@ -1,1 +1,83 @@
-//! placeholder
+//! Connectors from roster to applications. [`Connector`] is what the
+//! engine calls; [`ScimConnector`] speaks SCIM 2.0 over HTTPS. Connectors
+//! only classify failures ([`ConnectorError`]): the engine retries.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+mod classify;
+mod error;
+mod scim;
+
+pub use error::{parse_http_date, parse_retry_after, ConnectorError};
+pub use roster_scim::{MemberRemoval, PatchOperation, ResourceKind};
+pub use scim::{ScimConnector, ScimSettings};
+
+/// An object in the target application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetObject {
+    /// The application's id of the object.
+    pub id: String,
+    /// The object as the application returned it.
+    pub resource: Value,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetPage {
+    /// The objects of the page.
+    pub items: Vec<TargetObject>,
+    /// How many objects the whole listing has.
+    pub total: u64,
+}
+
+/// A connection to one target application.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Checks that the application is reachable, accepts the credentials and
+    /// can look objects up by `matching_attribute`; returns what was checked.
+    async fn test_connection(&self, matching_attribute: &str) -> Result<String, ConnectorError>;
+    /// The objects whose `attr_path` equals `value`.
+    async fn find(
+        &self,
+        kind: ResourceKind,
+        attr_path: &str,
+        value: &str,
+    ) -> Result<Vec<TargetObject>, ConnectorError>;
+    /// One page of all objects (`start_index` is 1-based).
+    async fn list(
+        &self,
+        kind: ResourceKind,
+        start_index: u64,
+        count: u64,
+    ) -> Result<TargetPage, ConnectorError>;
+    /// One object by id; `None` if the application does not have it.
+    async fn get(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<TargetObject>, ConnectorError>;
+    /// Creates an object from (target path, value) pairs.
+    async fn create(
+        &self,
+        kind: ResourceKind,
+        attrs: &[(String, Value)],
+    ) -> Result<TargetObject, ConnectorError>;
+    /// Applies PATCH operations to an object.
+    async fn update(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<(), ConnectorError>;
+    /// Deletes an object.
+    async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError>;
+    /// Adds and removes group members (target ids); returns how many
+    /// requests were sent.
+    async fn update_members(
+        &self,
+        group_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<u32, ConnectorError>;
+}

@@ -49,3 +49,8 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
         None
     }
 }
+
+/// Whether `s` starts with `urn:` (any case).
+pub(crate) fn is_urn(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}

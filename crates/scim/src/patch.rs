@@ -48,7 +48,11 @@ pub struct PatchOperation {
 impl PatchOperation {
     /// An operation with a path.
     pub fn new(op: PatchOp, path: impl Into<String>, value: Option<Value>) -> Self {
-        PatchOperation { op, path: Some(path.into()), value }
+        PatchOperation {
+            op,
+            path: Some(path.into()),
+            value,
+        }
     }
 }
 
@@ -74,19 +78,33 @@ fn member_values(ids: &[String]) -> Value {
 }
 
 /// Operations adding and removing group members (by target id).
-pub fn members_patch(add: &[String], remove: &[String], removal_form: MemberRemoval) -> Vec<PatchOperation> {
+pub fn members_patch(
+    add: &[String],
+    remove: &[String],
+    removal_form: MemberRemoval,
+) -> Vec<PatchOperation> {
     let mut ops = Vec::new();
     if !add.is_empty() {
-        ops.push(PatchOperation::new(PatchOp::Add, "members", Some(member_values(add))));
+        ops.push(PatchOperation::new(
+            PatchOp::Add,
+            "members",
+            Some(member_values(add)),
+        ));
     }
     if !remove.is_empty() {
         match removal_form {
             MemberRemoval::Filter => ops.extend(remove.iter().map(|id| {
-                PatchOperation::new(PatchOp::Remove, format!("members[value eq {}]", Value::String(id.clone())), None)
+                PatchOperation::new(
+                    PatchOp::Remove,
+                    format!("members[value eq {}]", Value::String(id.clone())),
+                    None,
+                )
             })),
-            MemberRemoval::ValueList => {
-                ops.push(PatchOperation::new(PatchOp::Remove, "members", Some(member_values(remove))))
-            }
+            MemberRemoval::ValueList => ops.push(PatchOperation::new(
+                PatchOp::Remove,
+                "members",
+                Some(member_values(remove)),
+            )),
         }
     }
     ops
@@ -100,7 +118,9 @@ fn parsed<'a>(pairs: impl Iterator<Item = (&'a String, &'a Value)>) -> Vec<(Attr
         if v.is_null() {
             continue;
         }
-        let Ok(path) = AttrPath::parse(p) else { continue };
+        let Ok(path) = AttrPath::parse(p) else {
+            continue;
+        };
         let v = coerce(&path, v.clone());
         match out.iter_mut().find(|(q, _)| q.same_path(&path)) {
             Some(slot) => slot.1 = v,
@@ -133,7 +153,11 @@ pub fn diff_patch(old: &Map<String, Value>, new: &[(String, Value)]) -> Vec<Patc
         if path.filter.is_some() && !new.iter().any(|(p, _)| p.same_entry(path)) {
             let entry = path.entry();
             if !removed_entries.iter().any(|e| e.same_entry(&entry)) {
-                removes.push(PatchOperation::new(PatchOp::Remove, entry.to_string(), None));
+                removes.push(PatchOperation::new(
+                    PatchOp::Remove,
+                    entry.to_string(),
+                    None,
+                ));
                 removed_entries.push(entry);
             }
         } else {
@@ -148,9 +172,16 @@ pub fn diff_patch(old: &Map<String, Value>, new: &[(String, Value)]) -> Vec<Patc
                 continue;
             }
         }
-        let Some(filter) = path.filter.as_ref().filter(|_| !old.iter().any(|(p, _)| p.same_entry(path)))
+        let Some(filter) = path
+            .filter
+            .as_ref()
+            .filter(|_| !old.iter().any(|(p, _)| p.same_entry(path)))
         else {
-            replaces.push(PatchOperation::new(PatchOp::Replace, path.to_string(), Some(value.clone())));
+            replaces.push(PatchOperation::new(
+                PatchOp::Replace,
+                path.to_string(),
+                Some(value.clone()),
+            ));
             continue;
         };
         let idx = match added.iter().position(|(e, _)| e.same_entry(path)) {
@@ -175,15 +206,23 @@ pub fn diff_patch(old: &Map<String, Value>, new: &[(String, Value)]) -> Vec<Patc
     }
     let mut adds = Vec::new();
     let mut email_kept = old.iter().any(|(p, _)| {
-        p.attr.eq_ignore_ascii_case("emails") && p.schema.is_none() && new.iter().any(|(q, _)| q.same_entry(p))
+        p.attr.eq_ignore_ascii_case("emails")
+            && p.schema.is_none()
+            && new.iter().any(|(q, _)| q.same_entry(p))
     });
     for (entry, mut fields) in added {
         if entry.attr.eq_ignore_ascii_case("emails") && entry.schema.is_none() && !email_kept {
-            fields.entry("primary".to_string()).or_insert(Value::Bool(true));
+            fields
+                .entry("primary".to_string())
+                .or_insert(Value::Bool(true));
             email_kept = true;
         }
         let target = entry.attribute().to_string();
-        adds.push(PatchOperation::new(PatchOp::Add, target, Some(Value::Array(vec![Value::Object(fields)]))));
+        adds.push(PatchOperation::new(
+            PatchOp::Add,
+            target,
+            Some(Value::Array(vec![Value::Object(fields)])),
+        ));
     }
     removes.extend(replaces);
     removes.extend(adds);
@@ -199,40 +238,98 @@ mod tests {
 
     fn check(old: Value, new: &[(&str, Value)], want: Value) {
         let old = old.as_object().cloned().unwrap_or_default();
-        let new: Vec<(String, Value)> = new.iter().map(|(p, v)| (p.to_string(), v.clone())).collect();
+        let new: Vec<(String, Value)> = new
+            .iter()
+            .map(|(p, v)| (p.to_string(), v.clone()))
+            .collect();
         let got = serde_json::to_value(diff_patch(&old, &new)).unwrap_or_default();
         assert_eq!(got, want, "old {old:?} new {new:?}");
     }
 
+    type Case<'a> = (Value, Vec<(&'a str, Value)>, Value);
+
     #[test]
     fn diffs() {
-        let cases: Vec<(Value, Vec<(&str, Value)>, Value)> = vec![
-            (json!({"userName": "a"}), vec![("userName", json!("a"))], json!([])),
-            (json!({"title": "x"}), vec![("title", json!("y"))],
-             json!([{"op":"replace","path":"title","value":"y"}])),
-            (json!({"active": "True"}), vec![("active", json!(true))], json!([])),
-            (json!({"active": true}), vec![("active", json!("False"))],
-             json!([{"op":"replace","path":"active","value":false}])),
-            (json!({}), vec![("name.givenName", json!("G"))],
-             json!([{"op":"replace","path":"name.givenName","value":"G"}])),
-            (json!({"emails[type eq \"work\"].value": "a"}), vec![("emails[type eq \"work\"].value", json!("b"))],
-             json!([{"op":"replace","path":"emails[type eq \"work\"].value","value":"b"}])),
-            (json!({}), vec![("emails[type eq \"work\"].value", json!("b"))],
-             json!([{"op":"add","path":"emails","value":[{"type":"work","value":"b","primary":true}]}])),
-            (json!({}), vec![("addresses[type eq \"work\"].locality", json!("L")), ("addresses[type eq \"work\"].postalCode", json!("1"))],
-             json!([{"op":"add","path":"addresses","value":[{"type":"work","locality":"L","postalCode":"1"}]}])),
-            (json!({"addresses[type eq \"work\"].locality": "L", "addresses[type eq \"work\"].postalCode": "1"}), vec![],
-             json!([{"op":"remove","path":"addresses[type eq \"work\"]"}])),
-            (json!({"addresses[type eq \"work\"].locality": "L", "addresses[type eq \"work\"].postalCode": "1"}),
-             vec![("addresses[type eq \"work\"].locality", json!("L"))],
-             json!([{"op":"remove","path":"addresses[type eq \"work\"].postalCode"}])),
-            (json!({"title": "x"}), vec![("title", Value::Null)], json!([{"op":"remove","path":"title"}])),
-            (json!({DEPT: "a"}), vec![(DEPT, json!("b"))], json!([{"op":"replace","path":DEPT,"value":"b"}])),
-            (json!({}), vec![(MGR, json!("m1"))], json!([{"op":"replace","path":MGR,"value":{"value":"m1"}}])),
-            (json!({MGR: "m1"}), vec![(MGR, json!({"value": "m1"}))], json!([])),
-            (json!({"emails[type eq \"work\"].value": "a", "title": "t"}), vec![("displayName", json!("d"))],
-             json!([{"op":"remove","path":"emails[type eq \"work\"]"},{"op":"remove","path":"title"},
-                    {"op":"replace","path":"displayName","value":"d"}])),
+        let cases: Vec<Case> = vec![
+            (
+                json!({"userName": "a"}),
+                vec![("userName", json!("a"))],
+                json!([]),
+            ),
+            (
+                json!({"title": "x"}),
+                vec![("title", json!("y"))],
+                json!([{"op":"replace","path":"title","value":"y"}]),
+            ),
+            (
+                json!({"active": "True"}),
+                vec![("active", json!(true))],
+                json!([]),
+            ),
+            (
+                json!({"active": true}),
+                vec![("active", json!("False"))],
+                json!([{"op":"replace","path":"active","value":false}]),
+            ),
+            (
+                json!({}),
+                vec![("name.givenName", json!("G"))],
+                json!([{"op":"replace","path":"name.givenName","value":"G"}]),
+            ),
+            (
+                json!({"emails[type eq \"work\"].value": "a"}),
+                vec![("emails[type eq \"work\"].value", json!("b"))],
+                json!([{"op":"replace","path":"emails[type eq \"work\"].value","value":"b"}]),
+            ),
+            (
+                json!({}),
+                vec![("emails[type eq \"work\"].value", json!("b"))],
+                json!([{"op":"add","path":"emails","value":[{"type":"work","value":"b","primary":true}]}]),
+            ),
+            (
+                json!({}),
+                vec![
+                    ("addresses[type eq \"work\"].locality", json!("L")),
+                    ("addresses[type eq \"work\"].postalCode", json!("1")),
+                ],
+                json!([{"op":"add","path":"addresses","value":[{"type":"work","locality":"L","postalCode":"1"}]}]),
+            ),
+            (
+                json!({"addresses[type eq \"work\"].locality": "L", "addresses[type eq \"work\"].postalCode": "1"}),
+                vec![],
+                json!([{"op":"remove","path":"addresses[type eq \"work\"]"}]),
+            ),
+            (
+                json!({"addresses[type eq \"work\"].locality": "L", "addresses[type eq \"work\"].postalCode": "1"}),
+                vec![("addresses[type eq \"work\"].locality", json!("L"))],
+                json!([{"op":"remove","path":"addresses[type eq \"work\"].postalCode"}]),
+            ),
+            (
+                json!({"title": "x"}),
+                vec![("title", Value::Null)],
+                json!([{"op":"remove","path":"title"}]),
+            ),
+            (
+                json!({DEPT: "a"}),
+                vec![(DEPT, json!("b"))],
+                json!([{"op":"replace","path":DEPT,"value":"b"}]),
+            ),
+            (
+                json!({}),
+                vec![(MGR, json!("m1"))],
+                json!([{"op":"replace","path":MGR,"value":{"value":"m1"}}]),
+            ),
+            (
+                json!({MGR: "m1"}),
+                vec![(MGR, json!({"value": "m1"}))],
+                json!([]),
+            ),
+            (
+                json!({"emails[type eq \"work\"].value": "a", "title": "t"}),
+                vec![("displayName", json!("d"))],
+                json!([{"op":"remove","path":"emails[type eq \"work\"]"},{"op":"remove","path":"title"},
+                    {"op":"replace","path":"displayName","value":"d"}]),
+            ),
         ];
         for (old, new, want) in cases {
             check(old, &new, want);
@@ -243,24 +340,43 @@ mod tests {
     fn member_ops() {
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let cases = vec![
-            (ids(&["a", "b"]), ids(&[]), MemberRemoval::Filter,
-             json!([{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"}]}])),
-            (ids(&[]), ids(&["a", "b\""]), MemberRemoval::Filter,
-             json!([{"op":"remove","path":"members[value eq \"a\"]"},{"op":"remove","path":"members[value eq \"b\\\"\"]"}])),
-            (ids(&["c"]), ids(&["a"]), MemberRemoval::ValueList,
-             json!([{"op":"add","path":"members","value":[{"value":"c"}]},{"op":"remove","path":"members","value":[{"value":"a"}]}])),
+            (
+                ids(&["a", "b"]),
+                ids(&[]),
+                MemberRemoval::Filter,
+                json!([{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"}]}]),
+            ),
+            (
+                ids(&[]),
+                ids(&["a", "b\""]),
+                MemberRemoval::Filter,
+                json!([{"op":"remove","path":"members[value eq \"a\"]"},{"op":"remove","path":"members[value eq \"b\\\"\"]"}]),
+            ),
+            (
+                ids(&["c"]),
+                ids(&["a"]),
+                MemberRemoval::ValueList,
+                json!([{"op":"add","path":"members","value":[{"value":"c"}]},{"op":"remove","path":"members","value":[{"value":"a"}]}]),
+            ),
             (ids(&[]), ids(&[]), MemberRemoval::ValueList, json!([])),
         ];
         for (add, remove, form, want) in cases {
-            assert_eq!(serde_json::to_value(members_patch(&add, &remove, form)).unwrap_or_default(), want);
+            assert_eq!(
+                serde_json::to_value(members_patch(&add, &remove, form)).unwrap_or_default(),
+                want
+            );
         }
     }
 
     #[test]
     fn body_and_op_case() {
         let ops = vec![PatchOperation::new(PatchOp::Remove, "title", None)];
-        assert_eq!(patch_body(&ops), json!({"schemas":[PATCH_OP],"Operations":[{"op":"remove","path":"title"}]}));
-        let parsed: Result<PatchOperation, _> = serde_json::from_value(json!({"op":"Replace","value":{"a":1}}));
+        assert_eq!(
+            patch_body(&ops),
+            json!({"schemas":[PATCH_OP],"Operations":[{"op":"remove","path":"title"}]})
+        );
+        let parsed: Result<PatchOperation, _> =
+            serde_json::from_value(json!({"op":"Replace","value":{"a":1}}));
         assert_eq!(parsed.ok().map(|o| o.op), Some(PatchOp::Replace));
         assert!(serde_json::from_value::<PatchOperation>(json!({"op":"move"})).is_err());
     }

@@ -44,8 +44,11 @@ impl ResourceKind {
 
 /// Looks up `name` in `obj` ignoring letter case (an exact match first).
 pub fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name)
-        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 /// The key under which `name` is stored in `obj` (any case), or `name`.
@@ -61,7 +64,10 @@ pub(crate) fn key_ci(obj: &Map<String, Value>, name: &str) -> String {
 
 /// The object stored under `name` (any case), created (or replacing a
 /// non-object) when needed.
-pub(crate) fn object_entry<'a>(obj: &'a mut Map<String, Value>, name: &str) -> &'a mut Map<String, Value> {
+pub(crate) fn object_entry<'a>(
+    obj: &'a mut Map<String, Value>,
+    name: &str,
+) -> &'a mut Map<String, Value> {
     let key = key_ci(obj, name);
     let slot = obj.entry(key).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
@@ -101,18 +107,23 @@ pub(crate) fn entry_matches(entry: &Value, attr: &str, value: &Value) -> bool {
 /// `{"value": id}`, member ids to `[{"value": id}]`.
 pub fn coerce(path: &AttrPath, v: Value) -> Value {
     match v {
-        Value::String(s) if path.ends_with("active") || path.ends_with("primary") => {
+        Value::String(s) if is_boolean_attr(path.sub_attr.as_deref().unwrap_or(&path.attr)) => {
             match parse_bool(&s) {
                 Some(b) => Value::Bool(b),
                 None => Value::String(s),
             }
         }
-        Value::String(s) if path.sub_attr.is_none() && path.attr.eq_ignore_ascii_case("manager") => {
+        Value::String(s)
+            if path.sub_attr.is_none() && path.attr.eq_ignore_ascii_case("manager") =>
+        {
             let mut m = Map::new();
             m.insert("value".to_string(), Value::String(s));
             Value::Object(m)
         }
-        v if path.sub_attr.is_none() && path.filter.is_none() && path.attr.eq_ignore_ascii_case("members") => {
+        v if path.sub_attr.is_none()
+            && path.filter.is_none()
+            && path.attr.eq_ignore_ascii_case("members") =>
+        {
             let wrap = |v: Value| match v {
                 Value::String(s) => {
                     let mut m = Map::new();
@@ -146,7 +157,10 @@ pub(crate) fn set_in(container: &mut Map<String, Value>, path: &AttrPath, v: Val
         }
         (Some(filter), sub) => {
             let arr = array_entry(container, &path.attr);
-            let idx = match arr.iter().position(|e| entry_matches(e, &filter.attr, &filter.value)) {
+            let idx = match arr
+                .iter()
+                .position(|e| entry_matches(e, &filter.attr, &filter.value))
+            {
                 Some(i) => i,
                 None => {
                     let mut m = Map::new();
@@ -185,7 +199,9 @@ pub fn build_resource(kind: ResourceKind, attrs: &[(String, Value)]) -> Value {
         if v.is_null() {
             continue;
         }
-        let Ok(path) = AttrPath::parse(p) else { continue };
+        let Ok(path) = AttrPath::parse(p) else {
+            continue;
+        };
         let v = coerce(&path, v.clone());
         let container = match &path.schema {
             None => &mut root,
@@ -211,7 +227,9 @@ fn mark_primary_email(root: &mut Map<String, Value>) {
     let key = key_ci(root, "emails");
     if let Some(Value::Array(emails)) = root.get_mut(&key) {
         let any_primary = emails.iter().any(|e| {
-            e.as_object().and_then(|o| get_ci(o, "primary")).is_some_and(|p| p == &Value::Bool(true))
+            e.as_object()
+                .and_then(|o| get_ci(o, "primary"))
+                .is_some_and(|p| p == &Value::Bool(true))
         });
         if !any_primary {
             if let Some(Value::Object(first)) = emails.first_mut() {
@@ -264,36 +282,90 @@ mod tests {
     use serde_json::json;
 
     fn attrs(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-        pairs.iter().map(|(p, v)| (p.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(p, v)| (p.to_string(), v.clone()))
+            .collect()
     }
 
     fn check(kind: ResourceKind, input: &[(&str, Value)], want: Value) {
         assert_eq!(build_resource(kind, &attrs(input)), want, "{input:?}");
     }
 
+    type Case<'a> = (ResourceKind, Vec<(&'a str, Value)>, Value);
+
     #[test]
     fn builds_resources() {
         let ent = ENTERPRISE_USER;
-        let cases: Vec<(ResourceKind, Vec<(&str, Value)>, Value)> = vec![
-            (ResourceKind::User, vec![("userName", json!("a@x")), ("active", json!("True"))],
-             json!({"schemas":[USER_SCHEMA],"userName":"a@x","active":true})),
-            (ResourceKind::User, vec![("active", json!("false")), ("title", Value::Null)],
-             json!({"schemas":[USER_SCHEMA],"active":false})),
-            (ResourceKind::User, vec![("name.givenName", json!("A")), ("name.familyName", json!("B"))],
-             json!({"schemas":[USER_SCHEMA],"name":{"givenName":"A","familyName":"B"}})),
-            (ResourceKind::User, vec![("emails[type eq \"work\"].value", json!("a@x")), ("emails[type eq \"home\"].value", json!("h@x"))],
-             json!({"schemas":[USER_SCHEMA],"emails":[{"type":"work","value":"a@x","primary":true},{"type":"home","value":"h@x"}]})),
-            (ResourceKind::User, vec![("addresses[type eq \"work\"].locality", json!("L")), ("addresses[type eq \"work\"].postalCode", json!("1"))],
-             json!({"schemas":[USER_SCHEMA],"addresses":[{"type":"work","locality":"L","postalCode":"1"}]})),
-            (ResourceKind::User, vec![("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", json!("D"))],
-             json!({"schemas":[USER_SCHEMA, ent], ent: {"department":"D"}})),
-            (ResourceKind::User, vec![("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", json!("m1"))],
-             json!({"schemas":[USER_SCHEMA, ent], ent: {"manager":{"value":"m1"}}})),
-            (ResourceKind::User, vec![("roles[primary eq \"True\"].value", json!("admin"))],
-             json!({"schemas":[USER_SCHEMA],"roles":[{"primary":true,"value":"admin"}]})),
-            (ResourceKind::Group, vec![("displayName", json!("G")), ("members", json!(["u1", "u2"]))],
-             json!({"schemas":[GROUP_SCHEMA],"displayName":"G","members":[{"value":"u1"},{"value":"u2"}]})),
-            (ResourceKind::User, vec![("bad path!", json!("x"))], json!({"schemas":[USER_SCHEMA]})),
+        let cases: Vec<Case> = vec![
+            (
+                ResourceKind::User,
+                vec![("userName", json!("a@x")), ("active", json!("True"))],
+                json!({"schemas":[USER_SCHEMA],"userName":"a@x","active":true}),
+            ),
+            (
+                ResourceKind::User,
+                vec![("active", json!("false")), ("title", Value::Null)],
+                json!({"schemas":[USER_SCHEMA],"active":false}),
+            ),
+            (
+                ResourceKind::User,
+                vec![
+                    ("name.givenName", json!("A")),
+                    ("name.familyName", json!("B")),
+                ],
+                json!({"schemas":[USER_SCHEMA],"name":{"givenName":"A","familyName":"B"}}),
+            ),
+            (
+                ResourceKind::User,
+                vec![
+                    ("emails[type eq \"work\"].value", json!("a@x")),
+                    ("emails[type eq \"home\"].value", json!("h@x")),
+                ],
+                json!({"schemas":[USER_SCHEMA],"emails":[{"type":"work","value":"a@x","primary":true},{"type":"home","value":"h@x"}]}),
+            ),
+            (
+                ResourceKind::User,
+                vec![
+                    ("addresses[type eq \"work\"].locality", json!("L")),
+                    ("addresses[type eq \"work\"].postalCode", json!("1")),
+                ],
+                json!({"schemas":[USER_SCHEMA],"addresses":[{"type":"work","locality":"L","postalCode":"1"}]}),
+            ),
+            (
+                ResourceKind::User,
+                vec![(
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                    json!("D"),
+                )],
+                json!({"schemas":[USER_SCHEMA, ent], ent: {"department":"D"}}),
+            ),
+            (
+                ResourceKind::User,
+                vec![(
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                    json!("m1"),
+                )],
+                json!({"schemas":[USER_SCHEMA, ent], ent: {"manager":{"value":"m1"}}}),
+            ),
+            (
+                ResourceKind::User,
+                vec![("roles[primary eq \"True\"].value", json!("admin"))],
+                json!({"schemas":[USER_SCHEMA],"roles":[{"primary":true,"value":"admin"}]}),
+            ),
+            (
+                ResourceKind::Group,
+                vec![
+                    ("displayName", json!("G")),
+                    ("members", json!(["u1", "u2"])),
+                ],
+                json!({"schemas":[GROUP_SCHEMA],"displayName":"G","members":[{"value":"u1"},{"value":"u2"}]}),
+            ),
+            (
+                ResourceKind::User,
+                vec![("bad path!", json!("x"))],
+                json!({"schemas":[USER_SCHEMA]}),
+            ),
         ];
         for (kind, input, want) in cases {
             check(kind, &input, want);
@@ -316,8 +388,14 @@ mod tests {
             ("emails[type eq \"work\"].value", Some(json!("w@x"))),
             ("emails[type eq \"other\"].value", None),
             ("emails.value", Some(json!("w@x"))),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", Some(json!("D"))),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", Some(json!("m1"))),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                Some(json!("D")),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+                Some(json!("m1")),
+            ),
             ("title", None),
         ];
         for (p, want) in cases {
@@ -331,9 +409,21 @@ mod tests {
         for (p, v, want) in [
             ("active", json!("TRUE"), json!(true)),
             ("active", json!("maybe"), json!("maybe")),
-            ("emails[type eq \"work\"].primary", json!("False"), json!(false)),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", json!("m"), json!({"value":"m"})),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", json!({"value":"m"}), json!({"value":"m"})),
+            (
+                "emails[type eq \"work\"].primary",
+                json!("False"),
+                json!(false),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                json!("m"),
+                json!({"value":"m"}),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                json!({"value":"m"}),
+                json!({"value":"m"}),
+            ),
             ("title", json!("True"), json!("True")),
         ] {
             let path = AttrPath::parse(p).ok();

@@ -34,7 +34,7 @@ fn value_for(path: &str, choice: u8) -> Value {
     match (path, choice % 4) {
         ("active", 0) => Value::String("True".into()),
         ("active", 1) => Value::String("False".into()),
-        ("active", _) => Value::Bool(choice % 2 == 0),
+        ("active", _) => Value::Bool(choice.is_multiple_of(2)),
         (_, 3) => Value::Null,
         _ => Value::String(format!("v{choice}")),
     }

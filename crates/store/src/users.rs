@@ -600,15 +600,44 @@ impl Store {
     /// Creates or updates users by userName, in one transaction. Rows are validated
     /// one by one: a bad row is reported and the others are written.
     pub async fn upsert_users(&self, inputs: Vec<UserInput>) -> Result<Vec<Result<(User, UpsertOutcome), StoreError>>, StoreError> {
+        self.upsert_users_with_managers(inputs.into_iter().map(|i| (i, None)).collect()).await
+    }
+
+    /// Like [`Store::upsert_users`], each row with an optional manager named by id or
+    /// userName, resolved inside the transaction (so a manager may be a row written
+    /// earlier in the same batch).
+    pub async fn upsert_users_with_managers(
+        &self,
+        rows: Vec<(UserInput, Option<String>)>,
+    ) -> Result<Vec<Result<(User, UpsertOutcome), StoreError>>, StoreError> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let mut results = Vec::with_capacity(inputs.len());
-        for input in inputs {
+        let mut results = Vec::with_capacity(rows.len());
+        for (mut input, manager) in rows {
+            if let Some(key) = manager {
+                match resolve_user_key(&mut tx, &key).await? {
+                    Some(id) => input.manager = Some(id),
+                    None => {
+                        results.push(Err(StoreError::invalid(format!("manager {key:?} is not a user of the directory"))));
+                        continue;
+                    }
+                }
+            }
             results.push(upsert_one(&mut tx, input, now).await?);
         }
         tx.commit().await?;
         Ok(results)
     }
+}
+
+/// The id of the live user named `key` (an id or a userName), inside a transaction.
+async fn resolve_user_key(tx: &mut Transaction<'static, Any>, key: &str) -> Result<Option<UserId>, StoreError> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE (user_name_key = $1 OR id = $2) AND deleted_at IS NULL")
+        .bind(key.to_lowercase())
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(id.map(UserId))
 }
 
 /// One row of an upsert. Validation errors are the row's result; database errors
@@ -641,11 +670,8 @@ async fn upsert_one(
             (user, UpsertOutcome::Updated)
         }
     };
-    if let Err(e) = check_manager(tx, &user).await {
-        return match e {
-            StoreError::Invalid { .. } => Ok(Err(e)),
-            other => Err(other),
-        };
+    if user.manager.as_ref() == Some(&user.id) {
+        return Ok(Err(StoreError::invalid("a user cannot be their own manager")));
     }
     write_user(tx, &user, matches!(outcome, UpsertOutcome::Created)).await?;
     Ok(Ok((user, outcome)))

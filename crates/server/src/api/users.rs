@@ -99,19 +99,27 @@ pub async fn bulk(State(state): State<AppState>, body: JsonBody<Bulk>) -> Result
     let mut inputs = Vec::new();
     let mut positions = Vec::new();
     for (i, mut row) in bulk.upsert.into_iter().enumerate() {
-        let parsed = match resolve_manager(&state, &mut row).await {
-            Ok(()) => parse::<UserInput>(row),
-            Err(e) => Err(e),
+        // The manager is resolved by the store, inside the batch's transaction.
+        let manager = match row.get_mut("manager").map(Value::take) {
+            Some(Value::String(m)) => Some(m),
+            Some(Value::Null) | None => None,
+            Some(_) => {
+                results[i] = Some(json!({"index": i, "status": "error", "error": "manager must be a userName or id"}));
+                continue;
+            }
         };
-        match parsed {
+        if let Some(obj) = row.as_object_mut() {
+            obj.remove("manager");
+        }
+        match parse::<UserInput>(row) {
             Ok(input) => {
-                inputs.push(input);
+                inputs.push((input, manager));
                 positions.push(i);
             }
             Err(e) => results[i] = Some(json!({"index": i, "status": "error", "error": e.message})),
         }
     }
-    let written = state.store.upsert_users(inputs).await?;
+    let written = state.store.upsert_users_with_managers(inputs).await?;
     for (pos, outcome) in positions.into_iter().zip(written) {
         results[pos] = Some(match outcome {
             Ok((user, o)) => json!({"index": pos, "status": match o {

@@ -1,0 +1,192 @@
+//! Connector errors, classified by what the engine should do about them,
+//! and `Retry-After` parsing (RFC 7231 §7.1.3: seconds or HTTP-date).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why a connector call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// 5xx, 408, timeouts, connection errors: a retry may help.
+    #[error("temporary failure: {message}")]
+    Transient {
+        /// What happened.
+        message: String,
+    },
+    /// 429: the application asks to slow down.
+    #[error("throttled by the app: {message}")]
+    Throttled {
+        /// How long the application asked to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+        /// What happened.
+        message: String,
+    },
+    /// Another 4xx: the application refused this request.
+    #[error("the app refused the request ({status}{}): {app_message}", scim_type.as_deref().map(|t| format!(" {t}")).unwrap_or_default())]
+    Permanent {
+        /// The HTTP status.
+        status: u16,
+        /// The SCIM `scimType`, if the application sent one.
+        scim_type: Option<String>,
+        /// The application's message.
+        app_message: String,
+    },
+    /// 401/403, a bad URL, TLS, not a SCIM endpoint: a person must act.
+    #[error("{message}")]
+    Config {
+        /// The reason, for a person.
+        message: String,
+    },
+    /// 404 on an object.
+    #[error("the object does not exist in the app")]
+    NotFound,
+    /// 409 on create: the object already exists.
+    #[error("the object already exists in the app: {app_message}")]
+    Conflict {
+        /// The application's message.
+        app_message: String,
+    },
+}
+
+impl ConnectorError {
+    /// Whether retrying later may succeed (transient or throttled).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Transient { .. } | ConnectorError::Throttled { .. }
+        )
+    }
+}
+
+/// Parses a `Retry-After` value: delay-seconds or an HTTP-date (a date in
+/// the past gives zero). `None` if it is neither.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    let at = parse_http_date(v)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+fn month(s: &str) -> Option<u32> {
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(s))
+        .map(|i| i as u32 + 1)
+}
+
+fn hms(s: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = s.split(':').map(|p| p.parse::<u32>().ok());
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    if parts.next().is_some() || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some((h, m, sec))
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn to_time(y: i64, mo: u32, d: u32, (h, mi, s): (u32, u32, u32)) -> Option<SystemTime> {
+    if !(1..=31).contains(&d) || y < 1970 {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + s);
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+/// Parses an HTTP-date in any of the three RFC 7231 forms: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94
+/// 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+pub fn parse_http_date(s: &str) -> Option<SystemTime> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    match parts.as_slice() {
+        [wd, d, mo, y, t, gmt] if wd.ends_with(',') && gmt.eq_ignore_ascii_case("GMT") => {
+            to_time(y.parse().ok()?, month(mo)?, d.parse().ok()?, hms(t)?)
+        }
+        [wd, date, t, gmt] if wd.ends_with(',') && gmt.eq_ignore_ascii_case("GMT") => {
+            let mut dp = date.split('-');
+            let (d, mo, yy) = (dp.next()?, dp.next()?, dp.next()?);
+            let yy: i64 = yy.parse().ok()?;
+            let y = match yy {
+                0..=69 => 2000 + yy,
+                70..=99 => 1900 + yy,
+                _ => yy,
+            };
+            to_time(y, month(mo)?, d.parse().ok()?, hms(t)?)
+        }
+        [_wd, mo, d, t, y] => to_time(y.parse().ok()?, month(mo)?, d.parse().ok()?, hms(t)?),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, now_secs: u64, want: Option<u64>) {
+        let now = UNIX_EPOCH + Duration::from_secs(now_secs);
+        assert_eq!(
+            parse_retry_after(input, now),
+            want.map(Duration::from_secs),
+            "{input:?}"
+        );
+    }
+
+    #[test]
+    fn retry_after() {
+        // 784111777 is Sun, 06 Nov 1994 08:49:37 GMT.
+        let t = 784_111_777;
+        let cases: &[(&str, u64, Option<u64>)] = &[
+            ("120", 0, Some(120)),
+            (" 0 ", 0, Some(0)),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", t - 30, Some(30)),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", t + 30, Some(0)),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", t - 5, Some(5)),
+            ("Sun Nov  6 08:49:37 1994", t - 7, Some(7)),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", 0, Some(0)),
+            ("Tue, 29 Feb 2000 12:00:00 GMT", 951_825_600 - 1, Some(1)),
+            ("-5", 0, None),
+            ("1.5", 0, None),
+            ("", 0, None),
+            ("soon", 0, None),
+            ("Sun, 06 Foo 1994 08:49:37 GMT", 0, None),
+            ("Sun, 06 Nov 1994 25:49:37 GMT", 0, None),
+            ("Sun, 06 Nov 1994 08:49:37 CET", 0, None),
+            ("99999999999999999999999", 0, None),
+        ];
+        for &(input, now, want) in cases {
+            check(input, now, want);
+        }
+    }
+
+    #[test]
+    fn retryable() {
+        assert!(ConnectorError::Transient {
+            message: "x".into()
+        }
+        .is_retryable());
+        assert!(!ConnectorError::NotFound.is_retryable());
+        let e = ConnectorError::Permanent {
+            status: 400,
+            scim_type: Some("invalidValue".into()),
+            app_message: "bad".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the app refused the request (400 invalidValue): bad"
+        );
+    }
+}

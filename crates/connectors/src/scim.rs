@@ -1,0 +1,448 @@
+//! The SCIM 2.0 connector: [`ScimConnector`] sends RFC 7644 requests with
+//! a bearer token and classifies every answer into a [`ConnectorError`].
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::{Client, Method, StatusCode, Url};
+use roster_scim::{
+    build_resource, members_patch, patch_body, ListResponse, MemberRemoval, PatchOperation,
+    ResourceKind,
+};
+use serde_json::Value;
+
+use crate::classify::{
+    app_message, chain, classify, conflict_as_permanent, filter_literal, transport_reason, Answer,
+};
+use crate::{Connector, ConnectorError, TargetObject, TargetPage};
+
+const SCIM_JSON: &str = "application/scim+json";
+
+/// How to reach a SCIM application.
+#[derive(Clone)]
+pub struct ScimSettings {
+    /// The SCIM base URL, e.g. `https://app.example.com/scim/v2`.
+    pub base_url: String,
+    /// The bearer token (never printed: `Debug` shows `***`).
+    pub token: String,
+    /// Time limit of one request.
+    pub timeout: Duration,
+    /// Most member values in one group PATCH (100 by default).
+    pub member_batch_size: usize,
+    /// How members are removed.
+    pub member_removal: MemberRemoval,
+}
+
+impl ScimSettings {
+    /// Settings with the defaults: 30 s timeout, batches of 100 members,
+    /// removal by `members[value eq "id"]`.
+    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
+        ScimSettings {
+            base_url: base_url.into(),
+            token: token.into(),
+            timeout: Duration::from_secs(30),
+            member_batch_size: 100,
+            member_removal: MemberRemoval::Filter,
+        }
+    }
+}
+
+impl fmt::Debug for ScimSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScimSettings")
+            .field("base_url", &self.base_url)
+            .field("token", &"***")
+            .field("timeout", &self.timeout)
+            .field("member_batch_size", &self.member_batch_size)
+            .field("member_removal", &self.member_removal)
+            .finish()
+    }
+}
+
+/// A SCIM 2.0 application.
+#[derive(Clone, Debug)]
+pub struct ScimConnector {
+    client: Client,
+    base: Url,
+    settings: ScimSettings,
+}
+
+fn random_uuid() -> String {
+    let n: u128 = rand::random();
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn to_object(resource: Value) -> Option<TargetObject> {
+    let id = match resource.get("id")? {
+        Value::String(s) if !s.is_empty() => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(TargetObject { id, resource })
+}
+
+impl ScimConnector {
+    /// A connector; fails with `Config` on a URL that is not http(s).
+    pub fn new(settings: ScimSettings) -> Result<Self, ConnectorError> {
+        let config = |message: String| ConnectorError::Config { message };
+        let base = Url::parse(settings.base_url.trim()).map_err(|e| {
+            config(format!(
+                "invalid SCIM base URL {:?}: {e}",
+                settings.base_url
+            ))
+        })?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(config(format!(
+                "invalid SCIM base URL {:?}: must be http(s)",
+                settings.base_url
+            )));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/scim+json, application/json"),
+        );
+        let client = Client::builder()
+            .use_rustls_tls()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(32)
+            .default_headers(headers)
+            .build()
+            .map_err(|e| config(format!("cannot set up HTTPS: {}", chain(&e))))?;
+        Ok(ScimConnector {
+            client,
+            base,
+            settings,
+        })
+    }
+
+    /// The URL of `segments` under the base URL.
+    fn url(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ConnectorError::Config {
+                message: format!("invalid SCIM base URL {}", self.base),
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Answer, ConnectorError> {
+        let mut req = self
+            .client
+            .request(method.clone(), url.clone())
+            .bearer_auth(&self.settings.token);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(body) = body {
+            let bytes = serde_json::to_vec(body).map_err(|e| ConnectorError::Permanent {
+                status: 0,
+                scim_type: None,
+                app_message: format!("cannot encode the request: {e}"),
+            })?;
+            req = req.header(CONTENT_TYPE, SCIM_JSON).body(bytes);
+        }
+        let result = async {
+            let resp = req.send().await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>(Answer {
+                status,
+                headers,
+                body,
+            })
+        }
+        .await;
+        match result {
+            Ok(answer) => {
+                tracing::debug!(%method, path = url.path(), status = answer.status.as_u16(), "SCIM request");
+                Ok(answer)
+            }
+            Err(e) => {
+                let (tls, reason) = transport_reason(&e, self.settings.timeout);
+                tracing::debug!(%method, path = url.path(), %reason, "SCIM request failed");
+                let message = format!("cannot reach {}: {reason}", self.base);
+                Err(if tls {
+                    ConnectorError::Config { message }
+                } else {
+                    ConnectorError::Transient { message }
+                })
+            }
+        }
+    }
+
+    fn parse_list(&self, answer: &Answer) -> Result<ListResponse, ConnectorError> {
+        ListResponse::parse(&answer.body).ok_or_else(|| ConnectorError::Permanent {
+            status: answer.status.as_u16(),
+            scim_type: None,
+            app_message: "the app's answer is not a SCIM ListResponse".to_string(),
+        })
+    }
+
+    fn page(&self, list: ListResponse) -> TargetPage {
+        let total = list.total_results;
+        let items = list.resources.into_iter().filter_map(to_object).collect();
+        TargetPage { items, total }
+    }
+
+    async fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<(), ConnectorError> {
+        let url = self.url(&[kind.endpoint(), id])?;
+        let answer = self
+            .send(Method::PATCH, url, &[], Some(&patch_body(ops)))
+            .await?;
+        if answer.status.is_success() {
+            return Ok(());
+        }
+        Err(conflict_as_permanent(classify(&answer)))
+    }
+}
+
+#[async_trait]
+impl Connector for ScimConnector {
+    async fn test_connection(&self, matching_attribute: &str) -> Result<String, ConnectorError> {
+        let config = |message: String| ConnectorError::Config { message };
+        let url = self.url(&["Users"])?;
+        let filter = format!("{matching_attribute} eq {}", filter_literal(&random_uuid()));
+        let answer = match self
+            .send(Method::GET, url.clone(), &[("filter", &filter)], None)
+            .await
+        {
+            Ok(a) => a,
+            Err(ConnectorError::Transient { message }) => return Err(config(message)),
+            Err(e) => return Err(e),
+        };
+        let status = answer.status.as_u16();
+        if !answer.status.is_success() {
+            let (scim_type, detail) = app_message(answer.status, &answer.body);
+            return Err(match status {
+                404 | 405 => config(format!(
+                    "not a SCIM endpoint: GET {url} answered {status}: {detail}"
+                )),
+                400 if scim_type.as_deref() == Some("invalidFilter") => config(format!(
+                    "the app cannot look users up by {matching_attribute}: {detail}"
+                )),
+                _ => classify(&answer),
+            });
+        }
+        let Some(list) = ListResponse::parse(&answer.body) else {
+            return Err(config(format!("not a SCIM endpoint: GET {url} answered {status} with a body that is not a SCIM ListResponse")));
+        };
+        if list.total_results > 0 || !list.resources.is_empty() {
+            return Err(config(format!(
+                "the app returned {} users for a filter that matches none: it does not filter on {matching_attribute}",
+                list.total_results
+            )));
+        }
+        Ok(format!(
+            "GET {url}?filter={matching_attribute} eq \"<random id>\" answered {status} with an empty ListResponse: \
+             the URL, the secret token and filtering on {matching_attribute} work"
+        ))
+    }
+
+    async fn find(
+        &self,
+        kind: ResourceKind,
+        attr_path: &str,
+        value: &str,
+    ) -> Result<Vec<TargetObject>, ConnectorError> {
+        let url = self.url(&[kind.endpoint()])?;
+        let filter = format!("{attr_path} eq {}", filter_literal(value));
+        let mut query = vec![("filter", filter.as_str())];
+        if kind == ResourceKind::Group {
+            query.push(("excludedAttributes", "members"));
+        }
+        let answer = self.send(Method::GET, url.clone(), &query, None).await?;
+        if !answer.status.is_success() {
+            return Err(match classify(&answer) {
+                ConnectorError::NotFound => ConnectorError::Config {
+                    message: format!("not a SCIM endpoint: GET {url} answered 404"),
+                },
+                e => conflict_as_permanent(e),
+            });
+        }
+        Ok(self.page(self.parse_list(&answer)?).items)
+    }
+
+    async fn list(
+        &self,
+        kind: ResourceKind,
+        start_index: u64,
+        count: u64,
+    ) -> Result<TargetPage, ConnectorError> {
+        let url = self.url(&[kind.endpoint()])?;
+        let (start, count) = (start_index.max(1).to_string(), count.to_string());
+        let mut query = vec![("startIndex", start.as_str()), ("count", count.as_str())];
+        if kind == ResourceKind::Group {
+            query.push(("excludedAttributes", "members"));
+        }
+        let answer = self.send(Method::GET, url.clone(), &query, None).await?;
+        if !answer.status.is_success() {
+            return Err(match classify(&answer) {
+                ConnectorError::NotFound => ConnectorError::Config {
+                    message: format!("not a SCIM endpoint: GET {url} answered 404"),
+                },
+                e => conflict_as_permanent(e),
+            });
+        }
+        Ok(self.page(self.parse_list(&answer)?))
+    }
+
+    async fn get(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<TargetObject>, ConnectorError> {
+        let answer = self
+            .send(Method::GET, self.url(&[kind.endpoint(), id])?, &[], None)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(conflict_as_permanent(classify(&answer)));
+        }
+        let resource: Value =
+            serde_json::from_slice(&answer.body).map_err(|_| ConnectorError::Permanent {
+                status: answer.status.as_u16(),
+                scim_type: None,
+                app_message: "the app's answer is not JSON".to_string(),
+            })?;
+        Ok(Some(to_object(resource).unwrap_or_else(|| TargetObject {
+            id: id.to_string(),
+            resource: Value::Null,
+        })))
+    }
+
+    async fn create(
+        &self,
+        kind: ResourceKind,
+        attrs: &[(String, Value)],
+    ) -> Result<TargetObject, ConnectorError> {
+        let body = build_resource(kind, attrs);
+        let answer = self
+            .send(
+                Method::POST,
+                self.url(&[kind.endpoint()])?,
+                &[],
+                Some(&body),
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(match classify(&answer) {
+                ConnectorError::NotFound => ConnectorError::Config {
+                    message: format!(
+                        "not a SCIM endpoint: POST {} answered 404",
+                        self.url(&[kind.endpoint()])?
+                    ),
+                },
+                e => e,
+            });
+        }
+        serde_json::from_slice::<Value>(&answer.body)
+            .ok()
+            .and_then(to_object)
+            .ok_or_else(|| ConnectorError::Permanent {
+                status: answer.status.as_u16(),
+                scim_type: None,
+                app_message: "the app created the object but its answer has no id".to_string(),
+            })
+    }
+
+    async fn update(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<(), ConnectorError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.patch(kind, id, ops).await
+    }
+
+    async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError> {
+        let answer = self
+            .send(Method::DELETE, self.url(&[kind.endpoint(), id])?, &[], None)
+            .await?;
+        if answer.status.is_success() {
+            return Ok(());
+        }
+        Err(conflict_as_permanent(classify(&answer)))
+    }
+
+    async fn update_members(
+        &self,
+        group_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<u32, ConnectorError> {
+        let size = self.settings.member_batch_size.max(1);
+        let form = self.settings.member_removal;
+        let mut sent = 0u32;
+        for batch in add.chunks(size) {
+            self.patch(
+                ResourceKind::Group,
+                group_id,
+                &members_patch(batch, &[], form),
+            )
+            .await?;
+            sent += 1;
+        }
+        for batch in remove.chunks(size) {
+            self.patch(
+                ResourceKind::Group,
+                group_id,
+                &members_patch(&[], batch, form),
+            )
+            .await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_the_token() {
+        let s = ScimSettings::new("https://x", "s3cret");
+        assert!(!format!("{s:?}").contains("s3cret"));
+        let c = ScimConnector::new(s);
+        assert!(c.is_ok_and(|c| !format!("{c:?}").contains("s3cret")));
+    }
+
+    #[test]
+    fn refuses_bad_urls() {
+        for url in ["", "ftp://x/scim", "not a url", "mailto:a@b"] {
+            let r = ScimConnector::new(ScimSettings::new(url, "t"));
+            assert!(matches!(r, Err(ConnectorError::Config { .. })), "{url}");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test of roster: installs the third-party peers (scim2-server,
+# scim2-tester, aiosmtpd from PyPI, into .venv), makes sure the local PostgreSQL
+# is up so that every store test also runs on PostgreSQL, then runs the whole
+# workspace's tests with cargo-nextest. Extra arguments go to nextest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/peers.sh
+source scripts/peers.sh
+peers_install
+
+# PostgreSQL: the machine's local server (trust auth, database `test`).
+pg_url="${ROSTER_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
+if ! timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5432' 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    timeout 60 pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+fi
+if timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5432' 2>/dev/null; then
+  export ROSTER_TEST_POSTGRES="$pg_url"
+  export ROSTER_REQUIRE_POSTGRES=1
+  # Drop the databases earlier test runs left behind.
+  if command -v psql >/dev/null; then
+    psql "$pg_url" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'roster_t_%' OR datname LIKE 'roster_bench_%'" 2>/dev/null |
+      while read -r db; do psql "$pg_url" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done
+  fi
+else
+  echo "test: PostgreSQL is not reachable on 127.0.0.1:5432; its half of the store tests is skipped" >&2
+fi
+
+export ROSTER_SCIM2_SERVER="$PWD/.venv/bin/scim2-server"
+export ROSTER_PYTHON="$PWD/.venv/bin/python"
+export ROSTER_REQUIRE_PEERS=1
+
+if ! command -v cargo-nextest >/dev/null && ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+cargo nextest run --workspace --no-fail-fast "$@"
