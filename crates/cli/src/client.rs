@@ -57,6 +57,18 @@ impl Client {
         Ok(v)
     }
 
+    /// GETs a text answer (CSV).
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let url = format!("{}/api/v1{}", self.base, path);
+        let resp = self.http.get(&url).bearer_auth(&self.token).send().await.map_err(|e| anyhow!("cannot reach the roster server at {}: {e}", self.base))?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        if !status.is_success() {
+            bail!("the server answered {status}: {text}");
+        }
+        Ok(text)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value> {
         self.call(Method::GET, path, None).await
     }

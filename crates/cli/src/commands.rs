@@ -310,6 +310,82 @@ pub enum AppCmd {
     },
     /// List app roles.
     Roles { app: String },
+    /// Configure provisioning: mode automatic, tenant URL, secret token, settings.
+    Configure(ConfigureArgs),
+    /// Test the connection to the app with the saved credentials.
+    TestConnection { app: String },
+    /// Turn provisioning on.
+    Start { app: String },
+    /// Turn provisioning off.
+    Stop { app: String },
+    /// Restart provisioning: the next cycle is an initial one (keeps the shadow; --full clears it).
+    Restart {
+        app: String,
+        #[arg(long)]
+        full: bool,
+    },
+    /// Run a cycle now.
+    Sync {
+        app: String,
+        /// Wait for the cycle to end, with a progress bar.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show the provisioning status.
+    Status { app: String },
+    /// Show the provisioning logs.
+    Logs(LogsArgs),
+    /// Provision one user now and show each step.
+    ProvisionOnDemand {
+        app: String,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Args)]
+pub struct ConfigureArgs {
+    app: String,
+    #[arg(long)]
+    tenant_url: Option<String>,
+    /// A file holding the secret token (safer than --secret-token).
+    #[arg(long, conflicts_with = "secret_token")]
+    secret_token_file: Option<std::path::PathBuf>,
+    #[arg(long)]
+    secret_token: Option<String>,
+    #[arg(long)]
+    notification_email: Option<String>,
+    /// assigned or all.
+    #[arg(long)]
+    scope: Option<String>,
+    /// Safety-net interval between cycles: 40m, 6h, 90s...
+    #[arg(long)]
+    interval: Option<String>,
+    /// manual or automatic (default: automatic once a tenant URL is given).
+    #[arg(long)]
+    mode: Option<String>,
+    /// Requests in flight to the app at once.
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    app: String,
+    /// success, failure or skipped.
+    #[arg(long)]
+    status: Option<String>,
+    /// A userName or id.
+    #[arg(long)]
+    user: Option<String>,
+    /// Create, Update, Disable, Enable, Skip.
+    #[arg(long)]
+    action: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+    /// Print CSV.
+    #[arg(long)]
+    csv: bool,
 }
 
 #[derive(Args)]
@@ -381,8 +457,133 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             let rows = roles.as_array().cloned().unwrap_or_default();
             output::table(json, &roles, &rows, &[("name", "NAME"), ("value", "VALUE"), ("isDefault", "DEFAULT")]);
         }
+        AppCmd::Configure(a) => {
+            let token = match (&a.secret_token_file, a.secret_token) {
+                (Some(f), _) => Some(std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?.trim().to_string()),
+                (None, t) => t,
+            };
+            let mode = a.mode.or_else(|| a.tenant_url.as_ref().map(|_| "automatic".to_string()));
+            let body = json!({"tenantUrl": a.tenant_url, "secretToken": token, "notificationEmail": a.notification_email,
+                "scope": a.scope, "interval": a.interval, "mode": mode, "concurrency": a.concurrency});
+            let body = Value::Object(body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect());
+            output::object(json, &c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?);
+        }
+        AppCmd::TestConnection { app } => {
+            let r = c.post(&format!("/apps/{}/provisioning/test-connection", enc(&app)), &json!({})).await?;
+            if json {
+                output::object(true, &r);
+            } else if r["ok"] == true {
+                println!("connection OK: {}", r["message"].as_str().unwrap_or_default());
+            } else {
+                bail!("connection failed: {}", r["message"].as_str().unwrap_or_default());
+            }
+        }
+        AppCmd::Start { app } => output::object(json, &c.post(&format!("/apps/{}/provisioning/start", enc(&app)), &json!({})).await?),
+        AppCmd::Stop { app } => output::object(json, &c.post(&format!("/apps/{}/provisioning/stop", enc(&app)), &json!({})).await?),
+        AppCmd::Restart { app, full } => {
+            c.post(&format!("/apps/{}/provisioning/restart?full={full}", enc(&app)), &json!({})).await?;
+            if !json {
+                println!("restarted: the next cycle is an initial cycle{}", if full { " (shadow cleared)" } else { "" });
+            }
+        }
+        AppCmd::Sync { app, wait } => {
+            c.post(&format!("/apps/{}/provisioning/sync", enc(&app)), &json!({})).await?;
+            if wait {
+                let status = follow_cycle(c, &app, json).await?;
+                output::object(json, &status["lastCycle"]);
+            } else if !json {
+                println!("cycle started");
+            }
+        }
+        AppCmd::Status { app } => {
+            let s = c.get(&format!("/apps/{}/provisioning/status", enc(&app))).await?;
+            if json {
+                output::object(true, &s);
+            } else {
+                print_status(&s);
+            }
+        }
+        AppCmd::Logs(l) => {
+            let mut path = format!("/apps/{}/provisioning/logs?limit={}", enc(&l.app), l.limit);
+            for (k, v) in [("status", &l.status), ("user", &l.user), ("action", &l.action)] {
+                if let Some(v) = v {
+                    path.push_str(&format!("&{k}={}", enc(v)));
+                }
+            }
+            if l.csv {
+                path.push_str("&format=csv");
+                print!("{}", c.get_text(&path).await?);
+            } else {
+                let page = c.get(&path).await?;
+                list_page(json, &page, &[("at", "AT"), ("sourceName", "USER"), ("action", "ACTION"), ("status", "STATUS"), ("errorMessage", "ERROR")]);
+            }
+        }
+        AppCmd::ProvisionOnDemand { app, user } => {
+            let r = c.post(&format!("/apps/{}/provisioning/provision-on-demand", enc(&app)), &json!({"user": user})).await?;
+            if json {
+                output::object(true, &r);
+            } else {
+                println!("{} {}", r["action"].as_str().unwrap_or_default(), r["status"].as_str().unwrap_or_default());
+                for step in r["steps"].as_array().into_iter().flatten() {
+                    println!("  {:<7} {}", step["step"].as_str().unwrap_or_default(), step["outcome"].as_str().unwrap_or_default());
+                }
+                for m in r["modified"].as_array().into_iter().flatten() {
+                    println!("  {} : {} → {}", m["name"].as_str().unwrap_or_default(), output::cell(&m["old"]), output::cell(&m["new"]));
+                }
+                if let Some(e) = r["errorMessage"].as_str() {
+                    println!("  error: {e}");
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Follows the running cycle of `app` with a progress bar until it ends.
+pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let path = format!("/apps/{}/provisioning/status", enc(app));
+    let mut seen_running = false;
+    for _ in 0..36_000 {
+        let s = c.get(&path).await?;
+        let p = &s["progress"];
+        bar.set_length(p["total"].as_u64().unwrap_or(0));
+        bar.set_position(p["done"].as_u64().unwrap_or(0));
+        let counts = &p["counts"];
+        bar.set_message(format!("created {} updated {} disabled {} failed {}", counts["created"], counts["updated"], counts["disabled"], counts["failed"]));
+        if p["running"] == true {
+            seen_running = true;
+        } else if seen_running || s["lastCycleAt"].is_i64() {
+            bar.finish_and_clear();
+            return Ok(s);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bail!("the cycle did not end within an hour")
+}
+
+fn print_status(s: &Value) {
+    let p = &s["progress"];
+    println!("state        {}", output::cell(&s["state"]));
+    println!("phase        {}", output::cell(&s["phase"]));
+    if p["running"] == true {
+        println!("running      {}/{} ({:.0}%)", p["done"], p["total"], p["percent"].as_f64().unwrap_or(0.0));
+    }
+    let fmt = |c: &Value| format!("created {} · updated {} · disabled {} · enabled {} · failed {} · skipped {}", c["created"], c["updated"], c["disabled"], c["enabled"], c["failed"], c["skipped"]);
+    println!("last cycle   {} ({} ms)", fmt(&s["lastCycle"]), output::cell(&s["lastCycleMs"]));
+    println!("to date      {}", fmt(&s["toDate"]));
+    println!("accounts     {} provisioned, {} enabled", s["accounts"]["provisioned"], s["accounts"]["enabled"]);
+    for (k, label) in [("lastSuccessAt", "last success"), ("steadyStateAt", "steady since")] {
+        if let Some(ms) = s[k].as_i64() {
+            println!("{label:<12} {}", chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default());
+        }
+    }
+    if let Some(e) = s["lastError"].as_str() {
+        println!("last error   {e}");
+    }
 }
 
 #[derive(Subcommand)]

@@ -45,10 +45,35 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!("roster: serving on http://{}", listener.local_addr()?);
-    let state = AppState { store: store.clone(), engine: None };
-    roster_server::serve(listener, state, shutdown_signal()).await?;
+    let engine = start_engine(&store, data_dir)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
+    let state = AppState { store: store.clone(), engine: Some(engine) };
+    roster_server::serve(listener, state, async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await?;
+    let _ = scheduler.await;
     store.close().await;
     Ok(())
+}
+
+/// The engine over `store`, with the master key of the data directory (or
+/// `ROSTER_MASTER_KEY`).
+pub fn start_engine(store: &Store, data_dir: &Path) -> Result<std::sync::Arc<roster_engine::Engine>> {
+    let env_key = std::env::var("ROSTER_MASTER_KEY").ok();
+    let cipher = roster_store::secrets::Cipher::load(data_dir, env_key.as_deref()).context("cannot load the master key")?;
+    Ok(roster_engine::Engine::new(store.clone(), cipher))
+}
+
+/// Resolves when the watch turns true.
+pub async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 pub fn init_tracing() {

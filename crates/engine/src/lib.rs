@@ -1,4 +1,340 @@
-//! The provisioning engine.
+//! The provisioning engine: one job per application, cycles that walk the
+//! directory (initial) or the change feed (incremental), and the operations the
+//! API offers on a job (configure, test connection, start/stop/restart, sync,
+//! status, provision on demand). A scheduler wakes a job within a second of a
+//! directory change and on its interval as a safety net.
+
+pub mod cycle;
+pub mod job;
+pub mod settings;
+pub mod source;
+pub mod status;
+
+use job::{LoadedJob, SharedProgress};
+use roster_connectors::ConnectorError;
+use roster_mapping::AppMappings;
+use roster_store::secrets::{Cipher, SecretString};
+use roster_store::{AppId, JobStateUpdate, Store, StoreError, UserId};
+use serde_json::{json, Value};
+use settings::{Credentials, JobSettings, Mode, SettingsPatch, Status};
+use status::{JobState, Progress};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The job lacks something it needs (URL, token).
+    #[error("provisioning is not configured: {0}")]
+    NotConfigured(String),
+    /// The request is invalid (a bad setting or mapping).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One job's live handle: its progress and the lock that keeps its cycles one at a time.
+#[derive(Default)]
+struct JobHandle {
+    progress: SharedProgress,
+    running: tokio::sync::Mutex<()>,
+    last_run: Mutex<Option<Instant>>,
+}
 
 /// The provisioning engine of one roster process.
-pub struct Engine;
+pub struct Engine {
+    store: Store,
+    cipher: Cipher,
+    jobs: Mutex<HashMap<AppId, Arc<JobHandle>>>,
+}
+
+impl Engine {
+    /// An engine over `store`, sealing credentials with `cipher`.
+    pub fn new(store: Store, cipher: Cipher) -> Arc<Engine> {
+        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()) })
+    }
+
+    fn handle(&self, app: &AppId) -> Arc<JobHandle> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.entry(app.clone()).or_default().clone()
+    }
+
+    /// Runs the scheduler until `shutdown` resolves: polls the change feed's head
+    /// every 200 ms; a job runs when the feed moved past its watermark (after a short
+    /// quiet period, so that a burst of changes is one cycle), when it is in its
+    /// initial phase, or when its interval elapsed.
+    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut last_head = -1i64;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            let head = match self.store.feed_head().await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the change feed");
+                    continue;
+                }
+            };
+            if head != last_head && last_head >= 0 {
+                // Debounce: let a burst of writes finish.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            last_head = head;
+            let jobs = match self.store.jobs().await {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the jobs");
+                    continue;
+                }
+            };
+            for row in jobs {
+                let Ok(settings) = serde_json::from_value::<JobSettings>(row.settings.clone()) else { continue };
+                if settings.mode != Mode::Automatic || settings.status != Status::On {
+                    continue;
+                }
+                let handle = self.handle(&row.app_id);
+                let interval_due = handle
+                    .last_run
+                    .lock()
+                    .map(|l| l.is_none_or(|t| t.elapsed() >= Duration::from_secs(settings.interval_secs.max(1))))
+                    .unwrap_or(true);
+                let due = row.phase == "initial" || row.watermark < head || interval_due;
+                if !due || handle.running.try_lock().is_err() {
+                    continue;
+                }
+                let engine = self.clone();
+                let app = row.app_id.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = engine.cycle(&app).await {
+                        tracing::warn!(app = %app, error = %e, "provisioning cycle failed");
+                    }
+                });
+            }
+        }
+    }
+
+    /// Runs one cycle of `app` now (waiting for a running one to end first).
+    pub async fn cycle(&self, app: &AppId) -> Result<status::Counts, EngineError> {
+        let handle = self.handle(app);
+        let _guard = handle.running.lock().await;
+        if let Ok(mut l) = handle.last_run.lock() {
+            *l = Some(Instant::now());
+        }
+        use tracing::Instrument;
+        job::run_cycle(&self.store, &self.cipher, app, &handle.progress)
+            .instrument(tracing::info_span!("provisioning_cycle", app = %app))
+            .await
+    }
+
+    async fn settings_of(&self, app: &AppId) -> Result<(JobSettings, Option<String>, Option<Value>), EngineError> {
+        self.store.app(app).await?;
+        Ok(match self.store.job(app).await? {
+            Some(row) => (serde_json::from_value(row.settings).unwrap_or_default(), row.credentials, row.mappings),
+            None => (JobSettings::default(), None, None),
+        })
+    }
+
+    /// Applies a settings change; a secret token is sealed, never stored in clear.
+    pub async fn configure(&self, app: &AppId, patch: SettingsPatch) -> Result<Value, EngineError> {
+        let (mut s, _, _) = self.settings_of(app).await?;
+        if let Some(m) = patch.mode {
+            s.mode = m;
+        }
+        if let Some(st) = patch.status {
+            s.status = st;
+        }
+        if let Some(url) = patch.tenant_url {
+            let parsed = url.parse::<url::Url>().map_err(|e| EngineError::Invalid(format!("tenant URL {url:?} is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(EngineError::Invalid(format!("tenant URL {url:?} must start with https:// (or http://)")));
+            }
+            s.tenant_url = Some(url.trim_end_matches('/').to_string());
+        }
+        if let Some(e) = patch.notification_email {
+            if !e.is_empty() && !e.contains('@') {
+                return Err(EngineError::Invalid(format!("notification email {e:?} is not an address")));
+            }
+            s.notification_email = (!e.is_empty()).then_some(e);
+        }
+        if let Some(sc) = patch.scope {
+            s.scope = sc;
+        }
+        if let Some(i) = patch.interval {
+            let secs = settings::parse_interval(&i).filter(|n| *n >= 1 && *n <= 7 * 86_400).ok_or_else(|| {
+                EngineError::Invalid(format!("interval {i} must be a duration like 40m, 6h or a number of seconds (1s to 7d)"))
+            })?;
+            s.interval_secs = secs;
+        }
+        if let Some(c) = patch.concurrency {
+            if !(1..=64).contains(&c) {
+                return Err(EngineError::Invalid("concurrency must be 1 to 64".into()));
+            }
+            s.concurrency = c;
+        }
+        if let Some(b) = patch.member_batch_size {
+            if !(1..=10_000).contains(&b) {
+                return Err(EngineError::Invalid("memberBatchSize must be 1 to 10000".into()));
+            }
+            s.member_batch_size = b;
+        }
+        if let Some(t) = patch.timeout_secs {
+            s.timeout_secs = t.clamp(1, 600);
+        }
+        let sealed = match patch.secret_token {
+            Some(t) if t.trim().is_empty() => return Err(EngineError::Invalid("the secret token is empty".into())),
+            Some(t) => {
+                let creds = Credentials { secret_token: SecretString::new(t.trim()) };
+                Some(self.cipher.seal(&serde_json::to_string(&creds).map_err(|e| EngineError::Invalid(e.to_string()))?)?)
+            }
+            None => None,
+        };
+        let settings = serde_json::to_value(&s).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        self.store.save_job_config(app, &settings, sealed.as_deref(), None).await?;
+        self.settings_view(app).await
+    }
+
+    /// The settings as the API shows them: secrets only as "set".
+    pub async fn settings_view(&self, app: &AppId) -> Result<Value, EngineError> {
+        let (s, creds, _) = self.settings_of(app).await?;
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        v["secretTokenSet"] = json!(creds.is_some());
+        Ok(v)
+    }
+
+    /// Tests the connection the way identity providers do; `Ok` carries what was checked.
+    pub async fn test_connection(&self, app: &AppId) -> Result<String, EngineError> {
+        let row = self.store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("set the tenant URL and secret token first".into()))?;
+        let job = LoadedJob::load(row)?;
+        let connector = job::connector(&self.cipher, &job)?;
+        let matching = job.user_mapping.matching_attributes().first().map(|(_, t)| t.to_string()).unwrap_or_else(|| "userName".into());
+        Ok(connector.test_connection(&matching).await?)
+    }
+
+    /// Turns provisioning on or off.
+    pub async fn set_status(&self, app: &AppId, status: Status) -> Result<Value, EngineError> {
+        let patch = SettingsPatch { status: Some(status), mode: (status == Status::On).then_some(Mode::Automatic), ..Default::default() };
+        self.configure(app, patch).await
+    }
+
+    /// Restarts provisioning: the next cycle is an initial one. `full` also forgets
+    /// the shadow (every account is matched again, never duplicated).
+    pub async fn restart(&self, app: &AppId, full: bool) -> Result<(), EngineError> {
+        let handle = self.handle(app);
+        let _guard = handle.running.lock().await;
+        if self.store.job(app).await?.is_none() {
+            return Err(EngineError::NotConfigured("provisioning is not configured".into()));
+        }
+        if full {
+            self.store.clear_shadow(app).await?;
+        }
+        let mut state: JobState = JobState::default();
+        if !full {
+            if let Some(row) = self.store.job(app).await? {
+                state = serde_json::from_value(row.state).unwrap_or_default();
+                state.steady_state_at = None;
+            }
+        }
+        let update = JobStateUpdate {
+            phase: Some("initial".into()),
+            watermark: Some(0),
+            initial_cursor: Some(None),
+            initial_head: Some(None),
+            state: Some(serde_json::to_value(&state).unwrap_or_default()),
+        };
+        self.store.update_job_state(app, &update).await?;
+        Ok(())
+    }
+
+    /// The status of a job.
+    pub async fn status(&self, app: &AppId) -> Result<Value, EngineError> {
+        self.store.app(app).await?;
+        let Some(row) = self.store.job(app).await? else {
+            return Ok(json!({"state": "not configured"}));
+        };
+        let settings: JobSettings = serde_json::from_value(row.settings.clone()).unwrap_or_default();
+        let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
+        let progress: Progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
+        let configured = settings.tenant_url.is_some() && row.credentials.is_some();
+        let label = match (configured, settings.mode, settings.status) {
+            (false, _, _) => "not configured",
+            (true, Mode::Automatic, Status::On) => "on",
+            _ => "off",
+        };
+        let (provisioned, enabled) = self.store.shadow_count(app, "user").await?;
+        Ok(json!({
+            "state": label,
+            "mode": settings.mode,
+            "phase": row.phase,
+            "watermark": row.watermark,
+            "progress": progress,
+            "lastCycle": state.last_cycle,
+            "toDate": state.to_date,
+            "lastCycleId": state.last_cycle_id,
+            "lastCycleAt": state.last_cycle_at,
+            "lastCycleMs": state.last_cycle_ms,
+            "lastSuccessAt": state.last_success_at,
+            "steadyStateAt": state.steady_state_at,
+            "lastError": state.last_error,
+            "accounts": {"provisioned": provisioned, "enabled": enabled},
+        }))
+    }
+
+    /// Runs the steps for one user now and returns each step's outcome.
+    pub async fn provision_on_demand(&self, app: &AppId, user: &UserId) -> Result<Value, EngineError> {
+        let row = self.store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+        let job = LoadedJob::load(row)?;
+        let connector = job::connector(&self.cipher, &job)?;
+        let u = self.store.user(user).await?;
+        let ctx = cycle::CycleContext {
+            app: app.clone(),
+            cycle_id: format!("on-demand-{}", uuid::Uuid::new_v4()),
+            mapping: job.user_mapping.clone(),
+            connector,
+            index: self.store.assignment_index(app).await?,
+            roles: self.store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            scope_all: job.settings.scope == settings::Scope::All,
+            snapshot: None,
+        };
+        let handle = self.handle(app);
+        let _guard = handle.running.lock().await;
+        let mut counts = status::Counts::default();
+        let outcomes = job::process_users(&self.store, &ctx, vec![(u.id.clone(), Some(u))], "on-demand", JobStateUpdate::default(), 1, &mut counts).await?;
+        let log = outcomes.into_iter().next().and_then(|o| o.log);
+        Ok(match log {
+            Some(l) => serde_json::to_value(l).unwrap_or_default(),
+            None => json!({"action": "Skip", "status": "Skipped", "steps": [{"step": "Action", "outcome": "nothing to do: the app is already in step with the directory"}]}),
+        })
+    }
+
+    /// The mapping document of an app.
+    pub async fn mappings(&self, app: &AppId) -> Result<AppMappings, EngineError> {
+        self.store.app(app).await?;
+        match self.store.job(app).await? {
+            Some(row) => job::mappings_of(&row),
+            None => Ok(roster_mapping::defaults::scim_app_mappings()),
+        }
+    }
+
+    /// Validates and saves a mapping document; the next cycle evaluates every
+    /// provisioned object again and sends only what changes.
+    pub async fn set_mappings(&self, app: &AppId, mappings: AppMappings) -> Result<(), EngineError> {
+        job::compile_user_mapping(&mappings)?;
+        let (s, _, _) = self.settings_of(app).await?;
+        let settings = serde_json::to_value(&s).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let doc = serde_json::to_value(&mappings).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        self.store.save_job_config(app, &settings, None, Some(&doc)).await?;
+        Ok(())
+    }
+
+    /// The store the engine works on.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

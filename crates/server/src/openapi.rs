@@ -43,6 +43,16 @@ pub async fn document() -> Json<Value> {
         "/apps/{app}/roles/{role}": {"parameters": [param("app"), param("role")], "delete": op("Delete an app role", false)},
         "/apps/{app}/assignments": {"parameters": [param("app")], "get": op("Direct assignments", false), "post": op("Assign a user or group with a role", true), "delete": op("Unassign (?user= or ?group=, optional role)", false)},
         "/apps/{app}/effective-assignments": {"parameters": [param("app")], "get": op("Users the app reaches, with role and path", false)},
+        "/apps/{app}/provisioning": {"parameters": [param("app")], "get": op("Provisioning settings (secrets only as set)", false), "patch": op("Configure provisioning: mode, status, tenantUrl, secretToken (write-only), notificationEmail, scope, interval", true)},
+        "/apps/{app}/provisioning/test-connection": {"parameters": [param("app")], "post": op("Test the connection to the app", false)},
+        "/apps/{app}/provisioning/start": {"parameters": [param("app")], "post": op("Turn provisioning on", false)},
+        "/apps/{app}/provisioning/stop": {"parameters": [param("app")], "post": op("Turn provisioning off", false)},
+        "/apps/{app}/provisioning/restart": {"parameters": [param("app")], "post": op("Restart provisioning (?full=true also clears the shadow)", false)},
+        "/apps/{app}/provisioning/sync": {"parameters": [param("app")], "post": op("Run a cycle now (?wait=true to wait for it)", false)},
+        "/apps/{app}/provisioning/status": {"parameters": [param("app")], "get": op("Provisioning status and progress", false)},
+        "/apps/{app}/provisioning/logs": {"parameters": [param("app")], "get": op("Provisioning logs (status, action, user, cycleId, since, until, format=json|csv)", false)},
+        "/apps/{app}/provisioning/provision-on-demand": {"parameters": [param("app")], "post": op("Provision one user now and show each step", true)},
+        "/apps/{app}/provisioning/mappings": {"parameters": [param("app")], "get": op("The mapping document", false), "put": op("Replace the mapping document (validated)", true)},
         "/tokens": {"get": op("List API tokens", false), "post": op("Create an API token (its secret is shown once)", true)},
         "/tokens/{name}": {"parameters": [param("name")], "delete": op("Revoke an API token", false)}
     });

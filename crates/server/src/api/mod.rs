@@ -2,6 +2,7 @@
 
 mod apps;
 mod groups;
+mod provisioning;
 mod tokens;
 mod users;
 
@@ -31,6 +32,16 @@ pub fn routes() -> Router<AppState> {
         .route("/apps/{app}/roles/{role}", axum::routing::delete(apps::delete_role))
         .route("/apps/{app}/assignments", get(apps::assignments).post(apps::assign).delete(apps::unassign))
         .route("/apps/{app}/effective-assignments", get(apps::effective))
+        .route("/apps/{app}/provisioning", get(provisioning::show).patch(provisioning::configure))
+        .route("/apps/{app}/provisioning/test-connection", post(provisioning::test_connection))
+        .route("/apps/{app}/provisioning/start", post(provisioning::start))
+        .route("/apps/{app}/provisioning/stop", post(provisioning::stop))
+        .route("/apps/{app}/provisioning/restart", post(provisioning::restart))
+        .route("/apps/{app}/provisioning/sync", post(provisioning::sync))
+        .route("/apps/{app}/provisioning/status", get(provisioning::status))
+        .route("/apps/{app}/provisioning/logs", get(provisioning::logs))
+        .route("/apps/{app}/provisioning/provision-on-demand", post(provisioning::on_demand))
+        .route("/apps/{app}/provisioning/mappings", get(provisioning::mappings).put(provisioning::set_mappings))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{name}", axum::routing::delete(tokens::revoke))
 }

@@ -64,9 +64,15 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { store: store.clone(), engine: None };
+        let engine = roster_engine::Engine::new(store.clone(), roster_store::secrets::Cipher::from_key([9; 32]));
+        let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(engine.clone().run(async {
+            let _ = engine_stopped.await;
+        }));
+        let state = AppState { store: store.clone(), engine: Some(engine) };
         tokio::spawn(roster_server::serve(listener, state, async {
             let _ = rx.await;
+            let _ = stop_engine.send(());
         }));
         Some(TestApp { base, token, store, http: reqwest::Client::new(), _shutdown: tx })
     }
@@ -94,6 +100,70 @@ impl TestApp {
     }
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, &format!("/api/v1{path}"), None).await
+    }
+}
+
+/// A third-party SCIM server (PyPI's scim2-server) on a free loopback port,
+/// killed by PID when dropped. `None` when `ROSTER_SCIM2_SERVER` is unset (then
+/// the test says it is skipped, unless `ROSTER_REQUIRE_PEERS` makes it fail).
+pub struct Scim2Server {
+    pub base_url: String,
+    pub token: String,
+    child: std::process::Child,
+}
+
+impl Drop for Scim2Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Scim2Server {
+    pub async fn start() -> Option<Scim2Server> {
+        let Some(bin) = std::env::var("ROSTER_SCIM2_SERVER").ok().filter(|s| !s.is_empty()) else {
+            if std::env::var("ROSTER_REQUIRE_PEERS").is_ok() {
+                panic!("ROSTER_REQUIRE_PEERS is set but ROSTER_SCIM2_SERVER is not: run the tests with scripts/test.sh");
+            }
+            eprintln!("skipped against scim2-server: ROSTER_SCIM2_SERVER is not set (scripts/test.sh sets it)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let token = format!("t{}", uuid::Uuid::new_v4().simple());
+        let child = std::process::Command::new(bin)
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", &token])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start scim2-server");
+        let base_url = format!("http://127.0.0.1:{port}/v2");
+        let server = Scim2Server { base_url, token, child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let http = reqwest::Client::new();
+        loop {
+            let ok = http.get(format!("{}/ServiceProviderConfig", server.base_url)).send().await.map(|r| r.status().is_success());
+            if ok.unwrap_or(false) {
+                return Some(server);
+            }
+            assert!(std::time::Instant::now() < deadline, "scim2-server did not answer within 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or fails after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out after {secs} s waiting for: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

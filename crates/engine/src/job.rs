@@ -1,0 +1,368 @@
+//! One provisioning cycle of one job: the initial cycle walks every user (a page
+//! at a time, never the whole directory in memory); an incremental cycle reads the
+//! change feed past the job's watermark. Each batch is exported with bounded
+//! concurrency and recorded (shadow, logs, cursor or watermark) in one transaction.
+
+use crate::cycle::{process_user, Action, CycleContext, Imported, Outcome};
+use crate::settings::{Credentials, JobSettings, Scope};
+use crate::status::{Counts, JobState, Progress};
+use crate::EngineError;
+use futures::StreamExt;
+use roster_connectors::{Connector, ResourceKind, ScimConnector, ScimSettings, TargetObject};
+use roster_mapping::{AppMappings, CompiledObjectMapping, SourceObjectType, USER_SOURCE_ATTRIBUTES};
+use roster_scim::AttrPath;
+use roster_store::secrets::Cipher;
+use roster_store::{AppId, ChangeKind, JobRow, JobStateUpdate, RecordBatch, Store, User, UserId};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Users per batch.
+const BATCH: usize = 500;
+/// Feed entries per incremental step.
+const FEED_BATCH: i64 = 5000;
+
+/// A job as loaded for a cycle.
+pub struct LoadedJob {
+    pub row: JobRow,
+    pub settings: JobSettings,
+    pub mappings: AppMappings,
+    pub user_mapping: CompiledObjectMapping,
+    pub state: JobState,
+}
+
+/// The mapping document of a job (the default SCIM one until an admin saves another).
+pub fn mappings_of(row: &JobRow) -> Result<AppMappings, EngineError> {
+    match &row.mappings {
+        Some(m) => serde_json::from_value(m.clone()).map_err(|e| EngineError::Invalid(format!("stored mappings are unreadable: {e}"))),
+        None => Ok(roster_mapping::defaults::scim_app_mappings()),
+    }
+}
+
+/// Compiles the user mapping of a document, with every problem in one message.
+pub fn compile_user_mapping(m: &AppMappings) -> Result<CompiledObjectMapping, EngineError> {
+    let user = m.object(SourceObjectType::User).ok_or_else(|| EngineError::Invalid("the mappings have no user mapping".into()))?;
+    user.compile(USER_SOURCE_ATTRIBUTES).map_err(|errors| {
+        EngineError::Invalid(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+    })
+}
+
+impl LoadedJob {
+    /// Parses a stored job.
+    pub fn load(row: JobRow) -> Result<LoadedJob, EngineError> {
+        let settings: JobSettings = serde_json::from_value(row.settings.clone()).unwrap_or_default();
+        let mappings = mappings_of(&row)?;
+        let user_mapping = compile_user_mapping(&mappings)?;
+        let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
+        Ok(LoadedJob { row, settings, mappings, user_mapping, state })
+    }
+
+    /// What, if changed, means every provisioned object must be evaluated again.
+    pub fn fingerprint(&self) -> String {
+        let m = serde_json::to_string(&self.mappings).unwrap_or_default();
+        format!("{:?}|{}|{}", self.settings.scope, self.settings.tenant_url.as_deref().unwrap_or(""), m)
+    }
+}
+
+/// Builds the connector of a job from its settings and sealed credentials.
+pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>, EngineError> {
+    let url = job.settings.tenant_url.clone().ok_or_else(|| EngineError::NotConfigured("no tenant URL is set".into()))?;
+    let sealed = job.row.credentials.as_deref().ok_or_else(|| EngineError::NotConfigured("no secret token is set".into()))?;
+    let creds: Credentials = serde_json::from_str(&cipher.open(sealed)?)
+        .map_err(|_| EngineError::Invalid("stored credentials are unreadable".into()))?;
+    let mut s = ScimSettings::new(url, creds.secret_token.expose());
+    s.timeout = Duration::from_secs(job.settings.timeout_secs.max(1));
+    s.member_batch_size = job.settings.member_batch_size.max(1);
+    Ok(Arc::new(ScimConnector::new(s)?))
+}
+
+/// The running job's live progress, shared with the status endpoint.
+pub type SharedProgress = Arc<Mutex<Progress>>;
+
+fn set_progress(p: &SharedProgress, f: impl FnOnce(&mut Progress)) {
+    if let Ok(mut g) = p.lock() {
+        f(&mut g);
+    }
+}
+
+/// Runs one cycle of `app`. Returns the counts of the cycle.
+pub async fn run_cycle(store: &Store, cipher: &Cipher, app: &AppId, progress: &SharedProgress) -> Result<Counts, EngineError> {
+    let row = store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+    let mut job = LoadedJob::load(row)?;
+    let connector = connector(cipher, &job)?;
+    let started = std::time::Instant::now();
+    let cycle_id = uuid::Uuid::new_v4().to_string();
+    let fingerprint = job.fingerprint();
+    if job.state.config_fingerprint.as_deref() != Some(fingerprint.as_str()) && job.row.phase != "initial" {
+        // Settings or mappings changed: evaluate every object again, sending only what differs.
+        job.row.phase = "initial".into();
+        job.row.initial_cursor = None;
+        job.row.initial_head = None;
+    }
+    let index = store.assignment_index(app).await?;
+    let roles = store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let mut ctx = CycleContext {
+        app: app.clone(),
+        cycle_id: cycle_id.clone(),
+        mapping: job.user_mapping.clone(),
+        connector,
+        index,
+        roles,
+        scope_all: job.settings.scope == Scope::All,
+        snapshot: None,
+    };
+    let concurrency = job.settings.concurrency.clamp(1, 64);
+    set_progress(progress, |p| {
+        *p = Progress { running: true, cycle_id: Some(cycle_id.clone()), phase: job.row.phase.clone(), ..Progress::default() }
+    });
+    let result = if job.row.phase == "initial" {
+        initial(store, &mut ctx, &job, concurrency, progress).await
+    } else {
+        incremental(store, &ctx, &job, concurrency, progress).await
+    };
+    let now = roster_store::now_ms();
+    let mut state = job.state.clone();
+    state.last_cycle_id = Some(cycle_id);
+    state.last_cycle_at = Some(now);
+    state.last_cycle_ms = Some(started.elapsed().as_millis() as u64);
+    match &result {
+        Ok(counts) => {
+            state.last_cycle = counts.clone();
+            state.to_date.add(counts);
+            state.config_fingerprint = Some(fingerprint);
+            if counts.failed == 0 {
+                state.last_success_at = Some(now);
+                state.last_error = None;
+                if state.steady_state_at.is_none() {
+                    state.steady_state_at = Some(now);
+                }
+            }
+        }
+        Err(e) => state.last_error = Some(e.to_string()),
+    }
+    let update = JobStateUpdate { state: Some(serde_json::to_value(&state).unwrap_or_default()), ..JobStateUpdate::default() };
+    store.update_job_state(app, &update).await?;
+    set_progress(progress, |p| p.running = false);
+    result
+}
+
+async fn initial(store: &Store, ctx: &mut CycleContext, job: &LoadedJob, concurrency: usize, progress: &SharedProgress) -> Result<Counts, EngineError> {
+    let head = match job.row.initial_head {
+        Some(h) => h,
+        None => {
+            let h = store.feed_head().await?;
+            store.update_job_state(&ctx.app, &JobStateUpdate { initial_head: Some(Some(h)), ..Default::default() }).await?;
+            h
+        }
+    };
+    if store.shadow_count(&ctx.app, "user").await?.0 == 0 {
+        ctx.snapshot = snapshot(ctx).await.ok();
+    }
+    let total = store.list_users(&roster_store::ListQuery { include_deleted: true, limit: Some(1), ..Default::default() }).await?.total;
+    set_progress(progress, |p| p.total = total as u64);
+    let mut counts = Counts::default();
+    let mut cursor = job.row.initial_cursor.clone();
+    loop {
+        let users = store.users_after(cursor.as_deref(), BATCH as i64).await?;
+        let Some(last) = users.last().map(|u| u.id.0.clone()) else { break };
+        let n = users.len();
+        let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
+        process_users(store, ctx, users.into_iter().map(|u| (u.id.clone(), Some(u))).collect(), "initial", update, concurrency, &mut counts).await?;
+        cursor = Some(last);
+        set_progress(progress, |p| {
+            p.done += n as u64;
+            p.percent = if p.total == 0 { 100.0 } else { (p.done as f64 * 100.0 / p.total as f64).min(100.0) };
+            p.counts = counts.clone();
+        });
+    }
+    let done = JobStateUpdate {
+        phase: Some("incremental".into()),
+        watermark: Some(head),
+        initial_cursor: Some(None),
+        initial_head: Some(None),
+        ..Default::default()
+    };
+    store.update_job_state(&ctx.app, &done).await?;
+    ctx.snapshot = None;
+    set_progress(progress, |p| p.percent = 100.0);
+    Ok(counts)
+}
+
+/// Reads every user of the target once, in large pages, keyed by the first
+/// matching attribute, so that an initial cycle does not ask per user.
+async fn snapshot(ctx: &CycleContext) -> Result<HashMap<String, Vec<TargetObject>>, EngineError> {
+    let Some((_, path)) = ctx.mapping.matching_attributes().first().cloned() else { return Ok(HashMap::new()) };
+    let path = AttrPath::parse(path).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
+    let mut start = 1u64;
+    loop {
+        let page = crate::cycle::with_retry(|| ctx.connector.list(ResourceKind::User, start, 1000)).await?;
+        let n = page.items.len() as u64;
+        for t in page.items {
+            if let Some(v) = roster_scim::extract(&t.resource, &path).and_then(|v| v.as_str().map(str::to_lowercase)) {
+                out.entry(v).or_default().push(t);
+            }
+        }
+        start += n;
+        if n == 0 || start > page.total {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+async fn incremental(store: &Store, ctx: &CycleContext, job: &LoadedJob, concurrency: usize, progress: &SharedProgress) -> Result<Counts, EngineError> {
+    let mut counts = Counts::default();
+    let mut watermark = job.row.watermark;
+    loop {
+        let entries = store.feed_after(watermark, FEED_BATCH).await?;
+        let Some(last) = entries.last().map(|e| e.seq) else { break };
+        let mut affected: Vec<UserId> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut push = |id: String, affected: &mut Vec<UserId>| {
+            if seen.insert(id.clone()) {
+                affected.push(UserId(id));
+            }
+        };
+        for e in &entries {
+            match e.kind {
+                ChangeKind::User => push(e.object_id.clone(), &mut affected),
+                ChangeKind::Membership => fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?,
+                ChangeKind::Assignment if e.object_id == ctx.app.0 => {
+                    fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?
+                }
+                _ => {}
+            }
+        }
+        set_progress(progress, |p| p.total += affected.len() as u64);
+        let chunks: Vec<Vec<UserId>> = affected.chunks(BATCH).map(<[UserId]>::to_vec).collect();
+        let n_chunks = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let users = store.users_by_ids(&chunk).await?;
+            let mut by_id: HashMap<UserId, User> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
+            let items: Vec<(UserId, Option<User>)> = chunk.into_iter().map(|id| {
+                let u = by_id.remove(&id);
+                (id, u)
+            }).collect();
+            let n = items.len();
+            // The watermark moves with the last chunk of this feed batch.
+            let update = if i + 1 == n_chunks { JobStateUpdate { watermark: Some(last), ..Default::default() } } else { JobStateUpdate::default() };
+            process_users(store, ctx, items, &last.to_string(), update, concurrency, &mut counts).await?;
+            set_progress(progress, |p| {
+                p.done += n as u64;
+                p.percent = if p.total == 0 { 100.0 } else { p.done as f64 * 100.0 / p.total as f64 };
+                p.counts = counts.clone();
+            });
+        }
+        if n_chunks == 0 {
+            store.update_job_state(&ctx.app, &JobStateUpdate { watermark: Some(last), ..Default::default() }).await?;
+        }
+        watermark = last;
+    }
+    set_progress(progress, |p| p.percent = 100.0);
+    Ok(counts)
+}
+
+/// The users a membership or assignment change affects: the user itself, or every
+/// user in the group (nested groups included).
+async fn fan_out(
+    store: &Store,
+    principal: Option<&str>,
+    affected: &mut Vec<UserId>,
+    push: &mut impl FnMut(String, &mut Vec<UserId>),
+) -> Result<(), EngineError> {
+    let Some(id) = principal else { return Ok(()) };
+    let members = store.transitive_user_members(id).await?;
+    if members.is_empty() {
+        // A user (or an empty group: then nothing is pushed that exists).
+        push(id.to_string(), affected);
+    } else {
+        for m in members {
+            push(m.0, affected);
+        }
+    }
+    Ok(())
+}
+
+/// Imports, processes and records one batch of users; then the users that were
+/// waiting for one of the newly created accounts (their manager) are updated.
+pub async fn process_users(
+    store: &Store,
+    ctx: &CycleContext,
+    items: Vec<(UserId, Option<User>)>,
+    change_id: &str,
+    job_update: JobStateUpdate,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<Vec<Outcome>, EngineError> {
+    let outcomes = process_once(store, ctx, items, change_id, Some(job_update), concurrency, counts).await?;
+    let mut created: Vec<String> = outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
+    for _ in 0..8 {
+        if created.is_empty() {
+            break;
+        }
+        let refs: Vec<&str> = created.iter().map(String::as_str).collect();
+        let waiting: Vec<UserId> = store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId).collect();
+        if waiting.is_empty() {
+            break;
+        }
+        let users = store.users_by_ids(&waiting).await?;
+        let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
+        let more = process_once(store, ctx, items, change_id, None, concurrency, counts).await?;
+        created = more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
+    }
+    Ok(outcomes)
+}
+
+async fn process_once(
+    store: &Store,
+    ctx: &CycleContext,
+    items: Vec<(UserId, Option<User>)>,
+    change_id: &str,
+    job_update: Option<JobStateUpdate>,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<Vec<Outcome>, EngineError> {
+    let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
+    let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+    let memberships = store.memberships_among(&ids, &ctx.index.groups).await?;
+    let mut shadows = store.shadow_of(&ctx.app, "user", &id_refs).await?;
+    let managers: Vec<&str> = items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
+    let manager_shadows = store.shadow_of(&ctx.app, "user", &managers).await?;
+    let imported: Vec<Imported> = items
+        .into_iter()
+        .map(|(id, user)| Imported {
+            groups: memberships.get(&id).cloned().unwrap_or_default(),
+            shadow: shadows.remove(&id.0),
+            manager_target: user
+                .as_ref()
+                .and_then(|u| u.manager.as_ref())
+                .and_then(|m| manager_shadows.get(&m.0))
+                .filter(|s| s.enabled)
+                .map(|s| s.target_id.clone()),
+            source_id: id.0,
+            user,
+            change_id: change_id.to_string(),
+        })
+        .collect();
+    let outcomes: Vec<Outcome> = futures::stream::iter(imported).map(|item| process_user(ctx, item)).buffer_unordered(concurrency).collect().await;
+    let mut batch = RecordBatch { job: job_update, ..Default::default() };
+    for o in &outcomes {
+        match (o.action, o.failed) {
+            (_, true) => counts.failed += 1,
+            (Action::Create, _) => counts.created += 1,
+            (Action::Update, _) => counts.updated += 1,
+            (Action::Disable, _) => counts.disabled += 1,
+            (Action::Enable, _) => counts.enabled += 1,
+            (Action::Skip, _) => counts.skipped += 1,
+        }
+        if let Some(s) = &o.shadow {
+            batch.shadow_upserts.push(s.clone());
+        }
+        if let Some(l) = &o.log {
+            batch.logs.push(l.clone());
+        }
+    }
+    store.record(&ctx.app, &batch).await?;
+    Ok(outcomes)
+}

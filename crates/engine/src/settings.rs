@@ -1,0 +1,133 @@
+//! A provisioning job's settings and credentials, as the admin sets them. Stored as
+//! JSON in the job row; credentials are sealed before they reach the store.
+
+use roster_store::secrets::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Manual: roster never calls the app. Automatic: roster provisions it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Manual,
+    Automatic,
+}
+
+/// Provisioning status: on (cycles run) or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    On,
+    #[default]
+    Off,
+}
+
+/// Which users are provisioned: the assigned ones (default) or every user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    #[default]
+    Assigned,
+    All,
+}
+
+/// The settings of one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JobSettings {
+    pub mode: Mode,
+    pub status: Status,
+    /// The SCIM base URL of the app.
+    pub tenant_url: Option<String>,
+    pub notification_email: Option<String>,
+    pub scope: Scope,
+    /// Seconds between safety-net cycles (changes are picked up within a second anyway).
+    pub interval_secs: u64,
+    /// Requests in flight to the app at once.
+    pub concurrency: usize,
+    /// Member values per group PATCH.
+    pub member_batch_size: usize,
+    /// Request timeout, seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> JobSettings {
+        JobSettings {
+            mode: Mode::Manual,
+            status: Status::Off,
+            tenant_url: None,
+            notification_email: None,
+            scope: Scope::Assigned,
+            interval_secs: 40 * 60,
+            concurrency: 8,
+            member_batch_size: 100,
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// The admin credentials of a SCIM app. Never serialized anywhere but sealed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub secret_token: SecretString,
+}
+
+/// A change to the settings, as the API and CLI send it; absent fields are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub mode: Option<Mode>,
+    pub status: Option<Status>,
+    pub tenant_url: Option<String>,
+    /// Write-only.
+    pub secret_token: Option<String>,
+    pub notification_email: Option<String>,
+    pub scope: Option<Scope>,
+    /// Seconds, or a duration like `40m`, `6h`, `90s`.
+    pub interval: Option<serde_json::Value>,
+    pub concurrency: Option<usize>,
+    pub member_batch_size: Option<usize>,
+    pub timeout_secs: Option<u64>,
+}
+
+/// Parses `40m`, `6h`, `90s`, `1d` or a number of seconds.
+pub fn parse_interval(v: &serde_json::Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let s = v.as_str()?.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_interval;
+    use serde_json::json;
+
+    fn check(input: serde_json::Value, expected: Option<u64>) {
+        assert_eq!(parse_interval(&input), expected, "{input}");
+    }
+
+    #[test]
+    fn intervals() {
+        check(json!(90), Some(90));
+        check(json!("40m"), Some(2400));
+        check(json!("6h"), Some(21_600));
+        check(json!("1d"), Some(86_400));
+        check(json!("15"), Some(15));
+        check(json!("5w"), None);
+        check(json!("m"), None);
+        check(json!(-1), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! `/apps/{app}/provisioning`: the provisioning job of an application: settings
+//! (secrets write-only), test connection, start/stop/restart, sync, status, logs
+//! (JSON or CSV), provision on demand, and the mapping document.
+
+use super::{JsonBody, QueryArgs};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use roster_engine::settings::{SettingsPatch, Status};
+use roster_engine::{Engine, EngineError};
+use roster_mapping::AppMappings;
+use roster_store::{AppId, LogQuery};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::Store(s) => s.into(),
+            EngineError::Invalid(m) => ApiError::bad_request(m),
+            EngineError::NotConfigured(m) => ApiError { status: StatusCode::CONFLICT, code: "not_configured", message: format!("provisioning is not configured: {m}") },
+            EngineError::Connector(c) => ApiError { status: StatusCode::BAD_GATEWAY, code: "app_error", message: c.to_string() },
+        }
+    }
+}
+
+fn engine(state: &AppState) -> Result<&Arc<Engine>, ApiError> {
+    state.engine.as_ref().ok_or_else(|| ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "no_engine", message: "this server runs without the provisioning engine".into() })
+}
+
+async fn app_id(state: &AppState, key: &str) -> Result<AppId, ApiError> {
+    Ok(state.store.find_app(key).await?.id)
+}
+
+pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.settings_view(&app).await?))
+}
+
+pub async fn configure(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<SettingsPatch>) -> Result<Json<Value>, ApiError> {
+    let Json(patch) = body?;
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.configure(&app, patch).await?))
+}
+
+pub async fn test_connection(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    // A failed test is an answer, not an error of this call.
+    Ok(Json(match engine(&state)?.test_connection(&app).await {
+        Ok(checked) => json!({"ok": true, "message": checked}),
+        Err(EngineError::Store(e)) => return Err(e.into()),
+        Err(e) => json!({"ok": false, "message": e.to_string()}),
+    }))
+}
+
+pub async fn start(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.set_status(&app, Status::On).await?))
+}
+
+pub async fn stop(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.set_status(&app, Status::Off).await?))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RestartArgs {
+    #[serde(default)]
+    full: bool,
+}
+
+pub async fn restart(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<RestartArgs>) -> Result<StatusCode, ApiError> {
+    let axum::extract::Query(args) = q?;
+    let app = app_id(&state, &key).await?;
+    engine(&state)?.restart(&app, args.full).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SyncArgs {
+    #[serde(default)]
+    wait: bool,
+}
+
+pub async fn sync(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<SyncArgs>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let axum::extract::Query(args) = q?;
+    let app = app_id(&state, &key).await?;
+    let engine = engine(&state)?.clone();
+    if args.wait {
+        let counts = engine.cycle(&app).await?;
+        return Ok((StatusCode::OK, Json(json!({"done": true, "counts": counts}))));
+    }
+    tokio::spawn(async move {
+        if let Err(e) = engine.cycle(&app).await {
+            tracing::warn!(error = %e, "on-request cycle failed");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(json!({"started": true}))))
+}
+
+pub async fn status(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.status(&app).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnDemand {
+    user: String,
+}
+
+pub async fn on_demand(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<OnDemand>) -> Result<Json<Value>, ApiError> {
+    let Json(req) = body?;
+    let app = app_id(&state, &key).await?;
+    let user = state.store.find_user(&req.user).await?;
+    Ok(Json(engine(&state)?.provision_on_demand(&app, &user.id).await?))
+}
+
+pub async fn mappings(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<AppMappings>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.mappings(&app).await?))
+}
+
+pub async fn set_mappings(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<AppMappings>) -> Result<StatusCode, ApiError> {
+    let Json(m) = body?;
+    let app = app_id(&state, &key).await?;
+    engine(&state)?.set_mappings(&app, m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Log query plus the output format.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogArgs {
+    status: Option<String>,
+    action: Option<String>,
+    user: Option<String>,
+    cycle_id: Option<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+    offset: Option<i64>,
+    limit: Option<i64>,
+    format: Option<String>,
+}
+
+fn csv_field(v: &Value) -> String {
+    let s = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub async fn logs(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<LogArgs>) -> Result<Response, ApiError> {
+    let axum::extract::Query(a) = q?;
+    let app = app_id(&state, &key).await?;
+    let query = LogQuery { status: a.status, action: a.action, user: a.user, cycle_id: a.cycle_id, since: a.since, until: a.until, offset: a.offset, limit: a.limit };
+    let page = state.store.logs(&app, &query).await?;
+    match a.format.as_deref() {
+        None | Some("json") => Ok(Json(page).into_response()),
+        Some("csv") => {
+            let cols = ["at", "cycleId", "changeId", "objectKind", "sourceId", "sourceName", "targetId", "action", "status", "errorCode", "errorMessage", "modified", "steps"];
+            let mut out = cols.join(",");
+            out.push('\n');
+            for item in page.items {
+                let v = serde_json::to_value(&item).unwrap_or_default();
+                out.push_str(&cols.iter().map(|c| csv_field(&v[*c])).collect::<Vec<_>>().join(","));
+                out.push('\n');
+            }
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
+        }
+        Some(other) => Err(ApiError::bad_request(format!("format {other:?} is not json or csv"))),
+    }
+}

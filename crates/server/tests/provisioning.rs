@@ -1,0 +1,208 @@
+//! The provisioning lifecycle end to end: roster's engine against a third-party
+//! SCIM server (PyPI's scim2-server) and against roster's sample app, with the store
+//! on SQLite and on PostgreSQL.
+
+mod common;
+
+use common::{eventually, Db, Scim2Server, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The app's side, read over SCIM like any client would.
+struct Target {
+    base_url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Target {
+    async fn user(&self, user_name: &str) -> Vec<Value> {
+        let filter = format!("userName eq \"{user_name}\"");
+        let r: Value = self
+            .http
+            .get(format!("{}/Users", self.base_url))
+            .query(&[("filter", filter.as_str())])
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("target answers")
+            .json()
+            .await
+            .expect("list response");
+        r["Resources"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn one(&self, user_name: &str) -> Option<Value> {
+        let found = self.user(user_name).await;
+        assert!(found.len() <= 1, "{user_name} is duplicated in the app: {found:?}");
+        found.into_iter().next()
+    }
+
+    async fn create(&self, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/Users", self.base_url))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json().await.expect("json")
+    }
+
+    async fn delete(&self, id: &str) {
+        let r = self.http.delete(format!("{}/Users/{id}", self.base_url)).bearer_auth(&self.token).send().await.expect("delete");
+        assert!(r.status().is_success());
+    }
+}
+
+async fn user_field(t: &Target, user_name: &str, f: impl Fn(&Value) -> bool) -> Option<Value> {
+    t.one(user_name).await.filter(|u| f(u))
+}
+
+/// The whole lifecycle of the engine issue, against one target.
+async fn lifecycle(app: &TestApp, target: Target) {
+    // The directory.
+    for (u, given, title) in [("alice@corp.example", "Alice", "Engineer"), ("bob@corp.example", "Bob", "Analyst"), ("carol@corp.example", "Carol", "SRE"), ("dave@corp.example", "Dave", "Intern")] {
+        let (s, v) = app.post("/users", json!({"userName": u, "givenName": given, "surname": "Example", "displayName": format!("{given} Example"),
+            "mail": u, "jobTitle": title, "department": "R&D", "employeeId": format!("E-{given}")})).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    app.patch("/users/bob@corp.example", json!({"manager": "alice@corp.example"})).await;
+    app.post("/groups", json!({"displayName": "Engineering"})).await;
+    app.post("/groups", json!({"displayName": "Platform"})).await;
+    app.post("/groups/Engineering/members", json!({"group": "Platform"})).await;
+    app.post("/groups/Platform/members", json!({"user": "carol@corp.example"})).await;
+
+    // Bob already has an account in the app, with an old title.
+    let pre = target.create(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob@corp.example", "title": "Old title", "active": true})).await;
+    let bob_target_id = pre["id"].as_str().expect("id").to_string();
+
+    // The app, its credentials, test connection.
+    app.post("/apps", json!({"name": "Crm"})).await;
+    let (s, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": target.base_url, "secretToken": "wrong-token", "mode": "automatic"})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["secretTokenSet"], true);
+    assert!(!v.to_string().contains("wrong-token"), "the secret is never returned");
+    let (_, t) = app.post("/apps/Crm/provisioning/test-connection", json!({})).await;
+    assert_eq!(t["ok"], false, "{t}");
+    assert!(t["message"].as_str().unwrap_or_default().contains("401"), "a bad token gives a clear reason: {t}");
+    app.patch("/apps/Crm/provisioning", json!({"secretToken": target.token})).await;
+    let (_, t) = app.post("/apps/Crm/provisioning/test-connection", json!({})).await;
+    assert_eq!(t["ok"], true, "{t}");
+
+    // Assign and turn on.
+    app.post("/apps/Crm/assignments", json!({"user": "alice@corp.example"})).await;
+    app.post("/apps/Crm/assignments", json!({"user": "bob@corp.example"})).await;
+    app.post("/apps/Crm/assignments", json!({"group": "Engineering"})).await;
+    let (s, _) = app.post("/apps/Crm/provisioning/start", json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    eventually(30, "the initial cycle ends", || async {
+        let (_, st) = app.get("/apps/Crm/provisioning/status").await;
+        (st["phase"] == "incremental" && st["steadyStateAt"].is_i64()).then_some(())
+    })
+    .await;
+
+    // Created, matched and adopted (not duplicated), nested group reached, outsider not.
+    let alice = target.one("alice@corp.example").await.expect("alice created");
+    assert_eq!(alice["title"], "Engineer");
+    assert_eq!(alice["active"], true);
+    assert_eq!(alice["name"]["givenName"], "Alice");
+    assert_eq!(alice[ENTERPRISE]["department"], "R&D");
+    let alice_id = alice["id"].as_str().expect("id").to_string();
+    let bob = target.one("bob@corp.example").await.expect("bob");
+    assert_eq!(bob["id"], bob_target_id.as_str(), "the existing account was adopted");
+    assert_eq!(bob["title"], "Analyst", "the adopted account was updated");
+    assert_eq!(bob[ENTERPRISE]["manager"]["value"], alice_id.as_str(), "manager is the manager's id in the app");
+    assert!(target.one("carol@corp.example").await.is_some(), "a member of a nested group of an assigned group is provisioned");
+    assert!(target.one("dave@corp.example").await.is_none(), "an unassigned user is not");
+
+    // An attribute change reaches the app quickly, as a PATCH of just that attribute.
+    let started = Instant::now();
+    app.patch("/users/alice@corp.example", json!({"jobTitle": "Staff Engineer"})).await;
+    eventually(10, "the title change reaches the app", || user_field(&target, "alice@corp.example", |u| u["title"] == "Staff Engineer")).await;
+    let latency = started.elapsed();
+    eprintln!("directory change reached the app in {} ms", latency.as_millis());
+    assert!(latency < Duration::from_secs(2), "a change took {latency:?}");
+    let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=alice@corp.example&action=Update").await;
+    let last = &logs["items"][0];
+    assert_eq!(last["status"], "Success");
+    assert_eq!(last["modified"], json!([{"name": "title", "old": "Engineer", "new": "Staff Engineer"}]), "only the changed attribute");
+
+    // Manager changed.
+    app.patch("/users/bob@corp.example", json!({"manager": "carol@corp.example"})).await;
+    let carol_id = target.one("carol@corp.example").await.and_then(|c| c["id"].as_str().map(String::from)).expect("carol");
+    eventually(10, "bob's manager becomes carol", || user_field(&target, "bob@corp.example", |u| u[ENTERPRISE]["manager"]["value"] == carol_id.as_str())).await;
+
+    // Unassigned → disabled, never deleted; reassigned → enabled.
+    app.delete("/apps/Crm/assignments?user=bob@corp.example").await;
+    eventually(10, "bob is disabled", || user_field(&target, "bob@corp.example", |u| u["active"] == false)).await;
+    app.post("/apps/Crm/assignments", json!({"user": "bob@corp.example"})).await;
+    eventually(10, "bob is enabled again", || user_field(&target, "bob@corp.example", |u| u["active"] == true)).await;
+
+    // Removed from the group → disabled; disabled and soft-deleted in the directory → disabled.
+    app.post("/users/dave@corp.example/disable", json!({})).await;
+    app.post("/users/carol@corp.example/disable", json!({})).await;
+    eventually(10, "carol is disabled", || user_field(&target, "carol@corp.example", |u| u["active"] == false)).await;
+    app.delete("/users/alice@corp.example").await;
+    eventually(10, "soft-deleted alice is disabled", || user_field(&target, "alice@corp.example", |u| u["active"] == false)).await;
+    assert!(target.one("dave@corp.example").await.is_none());
+
+    // Deleted in the app behind roster's back → recreated on the next change.
+    app.post("/users/carol@corp.example/enable", json!({})).await;
+    eventually(10, "carol is enabled", || user_field(&target, "carol@corp.example", |u| u["active"] == true)).await;
+    target.delete(&carol_id).await;
+    app.patch("/users/carol@corp.example", json!({"jobTitle": "Principal SRE"})).await;
+    let carol = eventually(10, "carol is recreated", || user_field(&target, "carol@corp.example", |u| u["title"] == "Principal SRE")).await;
+    assert_ne!(carol["id"], carol_id.as_str());
+    let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=carol@corp.example&action=Create").await;
+    assert!(logs["items"][0]["steps"].to_string().contains("again"), "the log says the account was recreated: {}", logs["items"][0]);
+
+    // Provision on demand, the CSV export, and the status counters.
+    let (_, od) = app.post("/apps/Crm/provisioning/provision-on-demand", json!({"user": "dave@corp.example"})).await;
+    assert!(od["steps"].is_array(), "{od}");
+    let csv = app.http.get(format!("{}/api/v1/apps/Crm/provisioning/logs?format=csv", app.base)).bearer_auth(&app.token).send().await.expect("csv");
+    assert!(csv.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/csv"));
+    assert!(csv.text().await.expect("text").lines().count() > 5);
+    let (_, st) = app.get("/apps/Crm/provisioning/status").await;
+    assert!(st["toDate"]["created"].as_u64().unwrap_or(0) >= 3, "{st}");
+    assert!(st["toDate"]["disabled"].as_u64().unwrap_or(0) >= 3, "{st}");
+    assert_eq!(st["toDate"]["failed"], 0, "{st}");
+}
+
+async fn against_scim2_server(db: Db) {
+    let Some(peer) = Scim2Server::start().await else { return };
+    let Some(app) = TestApp::spawn(db).await else { return };
+    lifecycle(&app, Target { base_url: peer.base_url.clone(), token: peer.token.clone(), http: reqwest::Client::new() }).await;
+}
+
+async fn against_sample_app(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), Default::default()).await.expect("sample app");
+    lifecycle(&app, Target { base_url: sample.base_url.clone(), token: "sample-token".into(), http: reqwest::Client::new() }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_scim2_server_on_sqlite() {
+    against_scim2_server(Db::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_scim2_server_on_postgres() {
+    against_scim2_server(Db::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_sample_app_on_sqlite() {
+    against_sample_app(Db::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_sample_app_on_postgres() {
+    against_sample_app(Db::Postgres).await
+}
