@@ -16,6 +16,8 @@ use std::time::Instant;
 pub enum BenchCmd {
     /// CSV import throughput on SQLite (and PostgreSQL with --postgres).
     Import(ImportBench),
+    /// Provisioning throughput into the sample app, next to a raw client loop.
+    Provision(ProvisionBench),
 }
 
 #[derive(Args)]
@@ -31,6 +33,7 @@ pub struct ImportBench {
 pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Import(b) => import(b).await,
+        BenchCmd::Provision(b) => provision(b).await,
     }
 }
 
@@ -39,7 +42,9 @@ fn scratch_dir(tag: &str) -> std::path::PathBuf {
 }
 
 fn csv_of(n: usize) -> String {
-    let mut out = String::from("userName,displayName,givenName,surname,mail,jobTitle,department,employeeId,city,country,manager\n");
+    let mut out = String::from(
+        "userName,displayName,givenName,surname,mail,jobTitle,department,employeeId,city,country,manager\n",
+    );
     for i in 0..n {
         let manager = if i % 10 == 0 || i < 10 { String::new() } else { format!("user{}@example.com", i - i % 10) };
         out.push_str(&format!(
@@ -103,9 +108,10 @@ async fn import(b: ImportBench) -> Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(roster_server::serve(listener, AppState { store: store.clone(), engine: None }, async {
-            let _ = stopped.await;
-        }));
+        let server =
+            tokio::spawn(roster_server::serve(listener, AppState { store: store.clone(), engine: None }, async {
+                let _ = stopped.await;
+            }));
         let client = Client::new(&base, token)?;
         let started = Instant::now();
         let report = crate::import::import_users(&client, &csv_path, false).await?;
@@ -120,5 +126,156 @@ async fn import(b: ImportBench) -> Result<()> {
             rate / baseline
         );
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ProvisionBench {
+    /// Users to provision (10,000 by default; try 100000).
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// Requests in flight at once, for the engine and the raw loop alike.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+}
+
+/// Peak resident memory of this process, in MiB (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The engine against a raw client loop: both POST the same user resources to a
+/// fresh sample app at the same concurrency, in the same run.
+pub async fn provision(b: ProvisionBench) -> Result<()> {
+    use futures::StreamExt;
+    use roster_engine::settings::{Mode, SettingsPatch, Status};
+    println!("provisioning benchmark: {} users, concurrency {}", b.users, b.concurrency);
+    let store = Store::open_sqlite(&scratch_dir("provision")).await?;
+    let mut batch = Vec::with_capacity(2000);
+    for i in 0..b.users {
+        batch.push(UserInput {
+            user_name: format!("user{i:06}@bench.example"),
+            given_name: Some(format!("Given{i}")),
+            surname: Some("Bench".into()),
+            display_name: Some(format!("Given{i} Bench")),
+            mail: Some(format!("user{i:06}@bench.example")),
+            job_title: Some(format!("Title {}", i % 40)),
+            department: Some(format!("Dept {}", i % 12)),
+            employee_id: Some(format!("E{i:06}")),
+            ..UserInput::default()
+        });
+        if batch.len() == 2000 {
+            store.upsert_users(std::mem::take(&mut batch)).await?;
+        }
+    }
+    store.upsert_users(batch).await?;
+
+    // The resources the engine will send, built once for the raw loop.
+    let mapping = roster_engine::job::compile_user_mapping(&roster_mapping::defaults::scim_app_mappings())?;
+    let mut bodies = Vec::with_capacity(b.users);
+    let mut after: Option<String> = None;
+    loop {
+        let users = store.users_after(after.as_deref(), 1000).await?;
+        let Some(last) = users.last() else { break };
+        after = Some(last.id.0.clone());
+        for u in &users {
+            let src = roster_engine::source::UserSource { user: u, soft_deleted: false, roles: Vec::new() };
+            let eval = roster_mapping::EvalContext::at(chrono::Utc::now());
+            let attrs: Vec<(String, serde_json::Value)> =
+                mapping.evaluate(&src, &eval, true)?.into_iter().map(|m| (m.target, m.value.to_json())).collect();
+            bodies.push(roster_scim::build_resource(roster_scim::ResourceKind::User, &attrs).to_string());
+        }
+    }
+
+    // Baseline: a raw client loop.
+    let raw_app = roster_sample_app::start("127.0.0.1:0".parse()?, "raw".into(), Default::default()).await?;
+    let http = reqwest::Client::new();
+    let url = format!("{}/Users", raw_app.base_url);
+    let started = Instant::now();
+    let ok = futures::stream::iter(bodies.into_iter().map(|body| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.post(&url)
+                .bearer_auth("raw")
+                .header("content-type", "application/scim+json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        }
+    }))
+    .buffer_unordered(b.concurrency)
+    .filter(|ok| futures::future::ready(*ok))
+    .count()
+    .await;
+    let raw_secs = started.elapsed().as_secs_f64();
+    let raw_rate = ok as f64 / raw_secs;
+    raw_app.stop().await?;
+
+    // The engine: assign everyone, one initial cycle.
+    let app = roster_sample_app::start("127.0.0.1:0".parse()?, "engine".into(), Default::default()).await?;
+    let group =
+        store.create_group(roster_store::GroupInput { display_name: "Everyone".into(), ..Default::default() }).await?;
+    let mut after: Option<String> = None;
+    loop {
+        let users = store.users_after(after.as_deref(), 1000).await?;
+        let Some(last) = users.last() else { break };
+        after = Some(last.id.0.clone());
+        for u in &users {
+            store.add_user_member(&group.id, &u.id).await?;
+        }
+    }
+    let application =
+        store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;
+    store.assign(&application.id, &roster_store::AssignmentTarget::Group(group.id.clone()), None).await?;
+    let engine = crate::serve::start_engine(&store, &scratch_dir("key"))?;
+    let patch = SettingsPatch {
+        mode: Some(Mode::Automatic),
+        status: Some(Status::On),
+        tenant_url: Some(app.base_url.clone()),
+        secret_token: Some("engine".into()),
+        concurrency: Some(b.concurrency),
+        ..Default::default()
+    };
+    engine.configure(&application.id, patch).await?;
+    let started = Instant::now();
+    let counts = engine.cycle(&application.id).await?;
+    let engine_secs = started.elapsed().as_secs_f64();
+    let engine_rate = counts.created as f64 / engine_secs;
+    let in_app = app.state.user_count().await;
+
+    let started = Instant::now();
+    engine.cycle(&application.id).await?;
+    let noop_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let changed: Vec<_> = store.users_after(None, 10).await?;
+    for u in &changed {
+        let patch = roster_store::UserPatch { job_title: Some(Some("Changed".into())), ..Default::default() };
+        store.update_user(&u.id, patch).await?;
+    }
+    let started = Instant::now();
+    let ten = engine.cycle(&application.id).await?;
+    let ten_ms = started.elapsed().as_secs_f64() * 1000.0;
+    app.stop().await?;
+
+    println!("raw client loop : {raw_rate:>9.0} users/s ({ok} POSTs in {raw_secs:.2} s)");
+    println!(
+        "roster engine   : {engine_rate:>9.0} users/s ({} created in {engine_secs:.2} s; {in_app} users in the app)",
+        counts.created
+    );
+    println!("incremental cycle, nothing to do : {noop_ms:.1} ms");
+    println!(
+        "incremental cycle, 10 changes    : {ten_ms:.1} ms ({} updated) over {} provisioned users",
+        ten.updated, counts.created
+    );
+    if let Some(rss) = peak_rss_mib() {
+        println!("peak RSS: {rss:.0} MiB (this process holds the store, the engine and both sample apps)");
+    }
+    println!("ratio: {:.2}", engine_rate / raw_rate);
     Ok(())
 }

@@ -60,7 +60,13 @@ impl Client {
     /// GETs a text answer (CSV).
     pub async fn get_text(&self, path: &str) -> Result<String> {
         let url = format!("{}/api/v1{}", self.base, path);
-        let resp = self.http.get(&url).bearer_auth(&self.token).send().await.map_err(|e| anyhow!("cannot reach the roster server at {}: {e}", self.base))?;
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot reach the roster server at {}: {e}", self.base))?;
         let status = resp.status();
         let text = resp.text().await?;
         if !status.is_success() {

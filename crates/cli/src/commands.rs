@@ -7,8 +7,13 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
-const USER_COLUMNS: &[(&str, &str)] =
-    &[("userName", "USERNAME"), ("displayName", "DISPLAY NAME"), ("jobTitle", "TITLE"), ("active", "ACTIVE"), ("id", "ID")];
+const USER_COLUMNS: &[(&str, &str)] = &[
+    ("userName", "USERNAME"),
+    ("displayName", "DISPLAY NAME"),
+    ("jobTitle", "TITLE"),
+    ("active", "ACTIVE"),
+    ("id", "ID"),
+];
 
 #[derive(Subcommand)]
 pub enum UserCmd {
@@ -128,10 +133,16 @@ pub async fn user(c: &Client, json: bool, cmd: UserCmd) -> Result<()> {
             let body = Value::Object(attributes(&set, true)?);
             output::object(json, &c.patch(&format!("/users/{}", enc(&user)), &body).await?);
         }
-        UserCmd::Disable { user } => output::object(json, &c.post(&format!("/users/{}/disable", enc(&user)), &json!({})).await?),
-        UserCmd::Enable { user } => output::object(json, &c.post(&format!("/users/{}/enable", enc(&user)), &json!({})).await?),
+        UserCmd::Disable { user } => {
+            output::object(json, &c.post(&format!("/users/{}/disable", enc(&user)), &json!({})).await?)
+        }
+        UserCmd::Enable { user } => {
+            output::object(json, &c.post(&format!("/users/{}/enable", enc(&user)), &json!({})).await?)
+        }
         UserCmd::Delete { user } => output::object(json, &c.delete(&format!("/users/{}", enc(&user))).await?),
-        UserCmd::Restore { user } => output::object(json, &c.post(&format!("/users/{}/restore", enc(&user)), &json!({})).await?),
+        UserCmd::Restore { user } => {
+            output::object(json, &c.post(&format!("/users/{}/restore", enc(&user)), &json!({})).await?)
+        }
         UserCmd::Show { user } => {
             let u = c.get(&format!("/users/{}", enc(&user))).await?;
             let assignments = c.get(&format!("/users/{}/assignments", enc(&user))).await?;
@@ -144,9 +155,7 @@ pub async fn user(c: &Client, json: bool, cmd: UserCmd) -> Result<()> {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|a| {
-                        json!({"app": a["appName"], "role": a["roleName"], "via": via_text(&a["via"])})
-                    })
+                    .map(|a| json!({"app": a["appName"], "role": a["roleName"], "via": via_text(&a["via"])}))
                     .collect();
                 output::table(false, &assignments, &rows, &[("app", "APP"), ("role", "ROLE"), ("via", "VIA")]);
             }
@@ -262,7 +271,11 @@ pub async fn group(c: &Client, json: bool, cmd: GroupCmd) -> Result<()> {
                 path.push_str(&format!("&q={}", enc(s)));
             }
             let page = c.get(&path).await?;
-            list_page(json, &page, &[("displayName", "NAME"), ("memberCount", "MEMBERS"), ("description", "DESCRIPTION"), ("id", "ID")]);
+            list_page(
+                json,
+                &page,
+                &[("displayName", "NAME"), ("memberCount", "MEMBERS"), ("description", "DESCRIPTION"), ("id", "ID")],
+            );
         }
         GroupCmd::Delete { group } => {
             c.delete(&format!("/groups/{}", enc(&group))).await?;
@@ -402,7 +415,9 @@ pub struct AssignArgs {
 
 pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
     match cmd {
-        AppCmd::Create { name, template } => output::object(json, &c.post("/apps", &json!({"name": name, "template": template})).await?),
+        AppCmd::Create { name, template } => {
+            output::object(json, &c.post("/apps", &json!({"name": name, "template": template})).await?)
+        }
         AppCmd::List => {
             let apps = c.get("/apps").await?;
             let rows = apps.as_array().cloned().unwrap_or_default();
@@ -417,7 +432,9 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
         }
         AppCmd::Assign(a) => {
             let body = json!({"user": a.user, "group": a.group, "role": a.role});
-            let body = Value::Object(body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect());
+            let body = Value::Object(
+                body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            );
             output::object(json, &c.post(&format!("/apps/{}/assignments", enc(&a.app)), &body).await?);
         }
         AppCmd::Unassign(a) => {
@@ -449,9 +466,10 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 list_page(json, &page, &[("principalName", "NAME"), ("principalKind", "KIND"), ("roleName", "ROLE")]);
             }
         }
-        AppCmd::AddRole { app, name, value } => {
-            output::object(json, &c.post(&format!("/apps/{}/roles", enc(&app)), &json!({"name": name, "value": value})).await?)
-        }
+        AppCmd::AddRole { app, name, value } => output::object(
+            json,
+            &c.post(&format!("/apps/{}/roles", enc(&app)), &json!({"name": name, "value": value})).await?,
+        ),
         AppCmd::Roles { app } => {
             let roles = c.get(&format!("/apps/{}/roles", enc(&app))).await?;
             let rows = roles.as_array().cloned().unwrap_or_default();
@@ -459,13 +477,20 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
         }
         AppCmd::Configure(a) => {
             let token = match (&a.secret_token_file, a.secret_token) {
-                (Some(f), _) => Some(std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?.trim().to_string()),
+                (Some(f), _) => Some(
+                    std::fs::read_to_string(f)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?
+                        .trim()
+                        .to_string(),
+                ),
                 (None, t) => t,
             };
             let mode = a.mode.or_else(|| a.tenant_url.as_ref().map(|_| "automatic".to_string()));
             let body = json!({"tenantUrl": a.tenant_url, "secretToken": token, "notificationEmail": a.notification_email,
                 "scope": a.scope, "interval": a.interval, "mode": mode, "concurrency": a.concurrency});
-            let body = Value::Object(body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect());
+            let body = Value::Object(
+                body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            );
             output::object(json, &c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?);
         }
         AppCmd::TestConnection { app } => {
@@ -478,12 +503,19 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 bail!("connection failed: {}", r["message"].as_str().unwrap_or_default());
             }
         }
-        AppCmd::Start { app } => output::object(json, &c.post(&format!("/apps/{}/provisioning/start", enc(&app)), &json!({})).await?),
-        AppCmd::Stop { app } => output::object(json, &c.post(&format!("/apps/{}/provisioning/stop", enc(&app)), &json!({})).await?),
+        AppCmd::Start { app } => {
+            output::object(json, &c.post(&format!("/apps/{}/provisioning/start", enc(&app)), &json!({})).await?)
+        }
+        AppCmd::Stop { app } => {
+            output::object(json, &c.post(&format!("/apps/{}/provisioning/stop", enc(&app)), &json!({})).await?)
+        }
         AppCmd::Restart { app, full } => {
             c.post(&format!("/apps/{}/provisioning/restart?full={full}", enc(&app)), &json!({})).await?;
             if !json {
-                println!("restarted: the next cycle is an initial cycle{}", if full { " (shadow cleared)" } else { "" });
+                println!(
+                    "restarted: the next cycle is an initial cycle{}",
+                    if full { " (shadow cleared)" } else { "" }
+                );
             }
         }
         AppCmd::Sync { app, wait } => {
@@ -515,20 +547,41 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 print!("{}", c.get_text(&path).await?);
             } else {
                 let page = c.get(&path).await?;
-                list_page(json, &page, &[("at", "AT"), ("sourceName", "USER"), ("action", "ACTION"), ("status", "STATUS"), ("errorMessage", "ERROR")]);
+                list_page(
+                    json,
+                    &page,
+                    &[
+                        ("at", "AT"),
+                        ("sourceName", "USER"),
+                        ("action", "ACTION"),
+                        ("status", "STATUS"),
+                        ("errorMessage", "ERROR"),
+                    ],
+                );
             }
         }
         AppCmd::ProvisionOnDemand { app, user } => {
-            let r = c.post(&format!("/apps/{}/provisioning/provision-on-demand", enc(&app)), &json!({"user": user})).await?;
+            let r = c
+                .post(&format!("/apps/{}/provisioning/provision-on-demand", enc(&app)), &json!({"user": user}))
+                .await?;
             if json {
                 output::object(true, &r);
             } else {
                 println!("{} {}", r["action"].as_str().unwrap_or_default(), r["status"].as_str().unwrap_or_default());
                 for step in r["steps"].as_array().into_iter().flatten() {
-                    println!("  {:<7} {}", step["step"].as_str().unwrap_or_default(), step["outcome"].as_str().unwrap_or_default());
+                    println!(
+                        "  {:<7} {}",
+                        step["step"].as_str().unwrap_or_default(),
+                        step["outcome"].as_str().unwrap_or_default()
+                    );
                 }
                 for m in r["modified"].as_array().into_iter().flatten() {
-                    println!("  {} : {} → {}", m["name"].as_str().unwrap_or_default(), output::cell(&m["old"]), output::cell(&m["new"]));
+                    println!(
+                        "  {} : {} → {}",
+                        m["name"].as_str().unwrap_or_default(),
+                        output::cell(&m["old"]),
+                        output::cell(&m["new"])
+                    );
                 }
                 if let Some(e) = r["errorMessage"].as_str() {
                     println!("  error: {e}");
@@ -543,7 +596,8 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
 pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
     let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let path = format!("/apps/{}/provisioning/status", enc(app));
     let mut seen_running = false;
@@ -553,7 +607,10 @@ pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
         bar.set_length(p["total"].as_u64().unwrap_or(0));
         bar.set_position(p["done"].as_u64().unwrap_or(0));
         let counts = &p["counts"];
-        bar.set_message(format!("created {} updated {} disabled {} failed {}", counts["created"], counts["updated"], counts["disabled"], counts["failed"]));
+        bar.set_message(format!(
+            "created {} updated {} disabled {} failed {}",
+            counts["created"], counts["updated"], counts["disabled"], counts["failed"]
+        ));
         if p["running"] == true {
             seen_running = true;
         } else if seen_running || s["lastCycleAt"].is_i64() {
@@ -572,13 +629,21 @@ fn print_status(s: &Value) {
     if p["running"] == true {
         println!("running      {}/{} ({:.0}%)", p["done"], p["total"], p["percent"].as_f64().unwrap_or(0.0));
     }
-    let fmt = |c: &Value| format!("created {} · updated {} · disabled {} · enabled {} · failed {} · skipped {}", c["created"], c["updated"], c["disabled"], c["enabled"], c["failed"], c["skipped"]);
+    let fmt = |c: &Value| {
+        format!(
+            "created {} · updated {} · disabled {} · enabled {} · failed {} · skipped {}",
+            c["created"], c["updated"], c["disabled"], c["enabled"], c["failed"], c["skipped"]
+        )
+    };
     println!("last cycle   {} ({} ms)", fmt(&s["lastCycle"]), output::cell(&s["lastCycleMs"]));
     println!("to date      {}", fmt(&s["toDate"]));
     println!("accounts     {} provisioned, {} enabled", s["accounts"]["provisioned"], s["accounts"]["enabled"]);
     for (k, label) in [("lastSuccessAt", "last success"), ("steadyStateAt", "steady since")] {
         if let Some(ms) = s[k].as_i64() {
-            println!("{label:<12} {}", chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default());
+            println!(
+                "{label:<12} {}",
+                chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default()
+            );
         }
     }
     if let Some(e) = s["lastError"].as_str() {

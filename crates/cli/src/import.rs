@@ -11,8 +11,22 @@ use serde_json::{json, Map, Value};
 const BATCH: usize = 2000;
 
 const TEXT_FIELDS: &[&str] = &[
-    "userName", "externalId", "displayName", "givenName", "surname", "mail", "mailNickname", "jobTitle",
-    "department", "employeeId", "mobile", "officeLocation", "streetAddress", "city", "postalCode", "country",
+    "userName",
+    "externalId",
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "mailNickname",
+    "jobTitle",
+    "department",
+    "employeeId",
+    "mobile",
+    "officeLocation",
+    "streetAddress",
+    "city",
+    "postalCode",
+    "country",
     "preferredLanguage",
 ];
 

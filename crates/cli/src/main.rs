@@ -5,6 +5,7 @@ mod bench;
 mod client;
 mod commands;
 mod csv;
+mod demo;
 mod import;
 mod output;
 mod serve;
@@ -36,6 +37,8 @@ pub struct Cli {
 enum Command {
     /// Run the server: admin API and provisioning engine.
     Serve(serve::ServeArgs),
+    /// See roster work: a sample app, a seeded directory, provisioning, and changes flowing.
+    Demo(demo::DemoArgs),
     /// Users of the directory.
     #[command(subcommand)]
     User(commands::UserCmd),
@@ -83,13 +86,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => return serve::run(args, &cli.data_dir).await,
         Command::Bench(cmd) => return bench::run(cmd).await,
+        Command::Demo(args) => return demo::run(args, &cli.data_dir).await,
         _ => {}
     }
     let token = client::find_token(cli.token.clone(), &cli.data_dir)?;
     let client = client::Client::new(&cli.server, token)?;
     let json = cli.json;
     match cli.command {
-        Command::Serve(_) | Command::Bench(_) => Ok(()),
+        Command::Serve(_) | Command::Bench(_) | Command::Demo(_) => Ok(()),
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => commands::app(&client, json, c).await,
@@ -97,7 +101,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCmd::Users(a)) => {
             let report = import::import_users(&client, &a.file, a.quiet || json).await?;
             if json {
-                let failed: Vec<_> = report.failed.iter().map(|(l, e)| serde_json::json!({"line": l, "error": e})).collect();
+                let failed: Vec<_> =
+                    report.failed.iter().map(|(l, e)| serde_json::json!({"line": l, "error": e})).collect();
                 println!(
                     "{}",
                     serde_json::json!({"created": report.created, "updated": report.updated, "unchanged": report.unchanged, "failed": failed})

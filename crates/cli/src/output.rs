@@ -15,7 +15,12 @@ pub fn table(json: bool, value: &Value, rows: &[Value], columns: &[(&str, &str)]
         .map(|(i, (_, h))| cells.iter().map(|c| c[i].chars().count()).chain([h.len()]).max().unwrap_or(0).min(48))
         .collect();
     let line = |items: Vec<String>| {
-        items.iter().zip(&widths).map(|(s, w)| format!("{:<w$}", truncate(s, *w), w = *w)).collect::<Vec<_>>().join("  ")
+        items
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{:<w$}", truncate(s, *w), w = *w))
+            .collect::<Vec<_>>()
+            .join("  ")
     };
     println!("{}", line(columns.iter().map(|(_, h)| h.to_string()).collect()).trim_end());
     for c in cells {

@@ -22,7 +22,9 @@ pub struct ServeArgs {
 pub async fn open_store(database: Option<&str>, data_dir: &Path) -> Result<Store> {
     match database {
         Some(url) => Store::connect(url).await.context("cannot open the PostgreSQL store"),
-        None => Store::open_sqlite(data_dir).await.with_context(|| format!("cannot open the store in {}", data_dir.display())),
+        None => Store::open_sqlite(data_dir)
+            .await
+            .with_context(|| format!("cannot open the store in {}", data_dir.display())),
     }
 }
 
@@ -63,7 +65,8 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
 /// `ROSTER_MASTER_KEY`).
 pub fn start_engine(store: &Store, data_dir: &Path) -> Result<std::sync::Arc<roster_engine::Engine>> {
     let env_key = std::env::var("ROSTER_MASTER_KEY").ok();
-    let cipher = roster_store::secrets::Cipher::load(data_dir, env_key.as_deref()).context("cannot load the master key")?;
+    let cipher =
+        roster_store::secrets::Cipher::load(data_dir, env_key.as_deref()).context("cannot load the master key")?;
     Ok(roster_engine::Engine::new(store.clone(), cipher))
 }
 
@@ -77,7 +80,8 @@ pub async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
 }
 
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "roster=info,warn".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "roster=info,warn".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 

@@ -39,18 +39,12 @@ pub(crate) fn transport_reason(e: &reqwest::Error, timeout: Duration) -> (bool, 
         return (true, format!("TLS failed: {text}"));
     }
     if e.is_timeout() {
-        return (
-            false,
-            format!("no answer within {} s", timeout.as_secs_f32()),
-        );
+        return (false, format!("no answer within {} s", timeout.as_secs_f32()));
     }
     if lower.contains("connection refused") {
         return (false, "connection refused".to_string());
     }
-    if lower.contains("dns")
-        || lower.contains("failed to lookup")
-        || lower.contains("name or service not known")
-    {
+    if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
         return (false, format!("the host name does not resolve ({text})"));
     }
     (false, text)
@@ -81,15 +75,10 @@ pub(crate) fn classify(answer: &Answer) -> ConnectorError {
     let (scim_type, message) = app_message(status, &answer.body);
     match status.as_u16() {
         401 | 403 => ConnectorError::Config {
-            message: format!(
-                "the app refused the secret token ({}): {message}",
-                status.as_u16()
-            ),
+            message: format!("the app refused the secret token ({}): {message}", status.as_u16()),
         },
         404 => ConnectorError::NotFound,
-        409 => ConnectorError::Conflict {
-            app_message: message,
-        },
+        409 => ConnectorError::Conflict { app_message: message },
         429 => ConnectorError::Throttled {
             retry_after: answer
                 .headers
@@ -98,24 +87,16 @@ pub(crate) fn classify(answer: &Answer) -> ConnectorError {
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
             message,
         },
-        408 | 500..=599 => ConnectorError::Transient {
-            message: format!("the app answered {status}: {message}"),
-        },
-        s => ConnectorError::Permanent {
-            status: s,
-            scim_type,
-            app_message: message,
-        },
+        408 | 500..=599 => ConnectorError::Transient { message: format!("the app answered {status}: {message}") },
+        s => ConnectorError::Permanent { status: s, scim_type, app_message: message },
     }
 }
 
 pub(crate) fn conflict_as_permanent(e: ConnectorError) -> ConnectorError {
     match e {
-        ConnectorError::Conflict { app_message } => ConnectorError::Permanent {
-            status: 409,
-            scim_type: None,
-            app_message,
-        },
+        ConnectorError::Conflict { app_message } => {
+            ConnectorError::Permanent { status: 409, scim_type: None, app_message }
+        }
         e => e,
     }
 }
@@ -141,12 +122,7 @@ mod tests {
 
     #[test]
     fn escapes_filter_literals() {
-        for (input, want) in [
-            ("a", "\"a\""),
-            ("a\"b", "\"a\\\"b\""),
-            ("a\\b", "\"a\\\\b\""),
-            ("", "\"\""),
-        ] {
+        for (input, want) in [("a", "\"a\""), ("a\"b", "\"a\\\"b\""), ("a\\b", "\"a\\\\b\""), ("", "\"\"")] {
             assert_eq!(filter_literal(input), want);
         }
     }
@@ -176,18 +152,12 @@ mod tests {
             ),
             (
                 answer(422, "nope", None),
-                ConnectorError::Permanent {
-                    status: 422,
-                    scim_type: None,
-                    app_message: "nope".into(),
-                },
+                ConnectorError::Permanent { status: 422, scim_type: None, app_message: "nope".into() },
             ),
             (answer(404, "", None), ConnectorError::NotFound),
             (
                 answer(409, r#"{"status":409,"detail":"taken"}"#, None),
-                ConnectorError::Conflict {
-                    app_message: "taken".into(),
-                },
+                ConnectorError::Conflict { app_message: "taken".into() },
             ),
             (
                 answer(429, "", Some("7")),
@@ -199,9 +169,7 @@ mod tests {
             (
                 answer(503, "", None),
                 ConnectorError::Transient {
-                    message:
-                        "the app answered 503 Service Unavailable: HTTP 503 Service Unavailable"
-                            .into(),
+                    message: "the app answered 503 Service Unavailable: HTTP 503 Service Unavailable".into(),
                 },
             ),
             (

@@ -50,10 +50,7 @@ pub enum ConnectorError {
 impl ConnectorError {
     /// Whether retrying later may succeed (transient or throttled).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ConnectorError::Transient { .. } | ConnectorError::Throttled { .. }
-        )
+        matches!(self, ConnectorError::Transient { .. } | ConnectorError::Throttled { .. })
     }
 }
 
@@ -68,15 +65,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
 fn month(s: &str) -> Option<u32> {
-    MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(s))
-        .map(|i| i as u32 + 1)
+    MONTHS.iter().position(|m| m.eq_ignore_ascii_case(s)).map(|i| i as u32 + 1)
 }
 
 fn hms(s: &str) -> Option<(u32, u32, u32)> {
@@ -138,11 +130,7 @@ mod tests {
 
     fn check(input: &str, now_secs: u64, want: Option<u64>) {
         let now = UNIX_EPOCH + Duration::from_secs(now_secs);
-        assert_eq!(
-            parse_retry_after(input, now),
-            want.map(Duration::from_secs),
-            "{input:?}"
-        );
+        assert_eq!(parse_retry_after(input, now), want.map(Duration::from_secs), "{input:?}");
     }
 
     #[test]
@@ -174,19 +162,13 @@ mod tests {
 
     #[test]
     fn retryable() {
-        assert!(ConnectorError::Transient {
-            message: "x".into()
-        }
-        .is_retryable());
+        assert!(ConnectorError::Transient { message: "x".into() }.is_retryable());
         assert!(!ConnectorError::NotFound.is_retryable());
         let e = ConnectorError::Permanent {
             status: 400,
             scim_type: Some("invalidValue".into()),
             app_message: "bad".into(),
         };
-        assert_eq!(
-            e.to_string(),
-            "the app refused the request (400 invalidValue): bad"
-        );
+        assert_eq!(e.to_string(), "the app refused the request (400 invalidValue): bad");
     }
 }

@@ -38,46 +38,19 @@ pub trait Connector: Send + Sync {
     /// can look objects up by `matching_attribute`; returns what was checked.
     async fn test_connection(&self, matching_attribute: &str) -> Result<String, ConnectorError>;
     /// The objects whose `attr_path` equals `value`.
-    async fn find(
-        &self,
-        kind: ResourceKind,
-        attr_path: &str,
-        value: &str,
-    ) -> Result<Vec<TargetObject>, ConnectorError>;
+    async fn find(&self, kind: ResourceKind, attr_path: &str, value: &str)
+        -> Result<Vec<TargetObject>, ConnectorError>;
     /// One page of all objects (`start_index` is 1-based).
-    async fn list(
-        &self,
-        kind: ResourceKind,
-        start_index: u64,
-        count: u64,
-    ) -> Result<TargetPage, ConnectorError>;
+    async fn list(&self, kind: ResourceKind, start_index: u64, count: u64) -> Result<TargetPage, ConnectorError>;
     /// One object by id; `None` if the application does not have it.
-    async fn get(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-    ) -> Result<Option<TargetObject>, ConnectorError>;
+    async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<TargetObject>, ConnectorError>;
     /// Creates an object from (target path, value) pairs.
-    async fn create(
-        &self,
-        kind: ResourceKind,
-        attrs: &[(String, Value)],
-    ) -> Result<TargetObject, ConnectorError>;
+    async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError>;
     /// Applies PATCH operations to an object.
-    async fn update(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-        ops: &[PatchOperation],
-    ) -> Result<(), ConnectorError>;
+    async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError>;
     /// Deletes an object.
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError>;
     /// Adds and removes group members (target ids); returns how many
     /// requests were sent.
-    async fn update_members(
-        &self,
-        group_id: &str,
-        add: &[String],
-        remove: &[String],
-    ) -> Result<u32, ConnectorError>;
+    async fn update_members(&self, group_id: &str, add: &[String], remove: &[String]) -> Result<u32, ConnectorError>;
 }

@@ -8,14 +8,11 @@ use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode, Url};
 use roster_scim::{
-    build_resource, members_patch, patch_body, ListResponse, MemberRemoval, PatchOperation,
-    ResourceKind,
+    build_resource, members_patch, patch_body, ListResponse, MemberRemoval, PatchOperation, ResourceKind,
 };
 use serde_json::Value;
 
-use crate::classify::{
-    app_message, chain, classify, conflict_as_permanent, filter_literal, transport_reason, Answer,
-};
+use crate::classify::{app_message, chain, classify, conflict_as_permanent, filter_literal, transport_reason, Answer};
 use crate::{Connector, ConnectorError, TargetObject, TargetPage};
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -72,14 +69,7 @@ pub struct ScimConnector {
 fn random_uuid() -> String {
     let n: u128 = rand::random();
     let h = format!("{n:032x}");
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
+    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
 fn to_object(resource: Value) -> Option<TargetObject> {
@@ -95,23 +85,13 @@ impl ScimConnector {
     /// A connector; fails with `Config` on a URL that is not http(s).
     pub fn new(settings: ScimSettings) -> Result<Self, ConnectorError> {
         let config = |message: String| ConnectorError::Config { message };
-        let base = Url::parse(settings.base_url.trim()).map_err(|e| {
-            config(format!(
-                "invalid SCIM base URL {:?}: {e}",
-                settings.base_url
-            ))
-        })?;
+        let base = Url::parse(settings.base_url.trim())
+            .map_err(|e| config(format!("invalid SCIM base URL {:?}: {e}", settings.base_url)))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(config(format!(
-                "invalid SCIM base URL {:?}: must be http(s)",
-                settings.base_url
-            )));
+            return Err(config(format!("invalid SCIM base URL {:?}: must be http(s)", settings.base_url)));
         }
         let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/scim+json, application/json"),
-        );
+        headers.insert(ACCEPT, HeaderValue::from_static("application/scim+json, application/json"));
         let client = Client::builder()
             .use_rustls_tls()
             .timeout(settings.timeout)
@@ -120,20 +100,14 @@ impl ScimConnector {
             .default_headers(headers)
             .build()
             .map_err(|e| config(format!("cannot set up HTTPS: {}", chain(&e))))?;
-        Ok(ScimConnector {
-            client,
-            base,
-            settings,
-        })
+        Ok(ScimConnector { client, base, settings })
     }
 
     /// The URL of `segments` under the base URL.
     fn url(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
-            .map_err(|()| ConnectorError::Config {
-                message: format!("invalid SCIM base URL {}", self.base),
-            })?
+            .map_err(|()| ConnectorError::Config { message: format!("invalid SCIM base URL {}", self.base) })?
             .pop_if_empty()
             .extend(segments);
         Ok(url)
@@ -146,10 +120,7 @@ impl ScimConnector {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, ConnectorError> {
-        let mut req = self
-            .client
-            .request(method.clone(), url.clone())
-            .bearer_auth(&self.settings.token);
+        let mut req = self.client.request(method.clone(), url.clone()).bearer_auth(&self.settings.token);
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -166,11 +137,7 @@ impl ScimConnector {
             let status = resp.status();
             let headers = resp.headers().clone();
             let body = resp.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(Answer {
-                status,
-                headers,
-                body,
-            })
+            Ok::<_, reqwest::Error>(Answer { status, headers, body })
         }
         .await;
         match result {
@@ -182,11 +149,7 @@ impl ScimConnector {
                 let (tls, reason) = transport_reason(&e, self.settings.timeout);
                 tracing::debug!(%method, path = url.path(), %reason, "SCIM request failed");
                 let message = format!("cannot reach {}: {reason}", self.base);
-                Err(if tls {
-                    ConnectorError::Config { message }
-                } else {
-                    ConnectorError::Transient { message }
-                })
+                Err(if tls { ConnectorError::Config { message } } else { ConnectorError::Transient { message } })
             }
         }
     }
@@ -205,16 +168,9 @@ impl ScimConnector {
         TargetPage { items, total }
     }
 
-    async fn patch(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-        ops: &[PatchOperation],
-    ) -> Result<(), ConnectorError> {
+    async fn patch(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
         let url = self.url(&[kind.endpoint(), id])?;
-        let answer = self
-            .send(Method::PATCH, url, &[], Some(&patch_body(ops)))
-            .await?;
+        let answer = self.send(Method::PATCH, url, &[], Some(&patch_body(ops))).await?;
         if answer.status.is_success() {
             return Ok(());
         }
@@ -228,10 +184,7 @@ impl Connector for ScimConnector {
         let config = |message: String| ConnectorError::Config { message };
         let url = self.url(&["Users"])?;
         let filter = format!("{matching_attribute} eq {}", filter_literal(&random_uuid()));
-        let answer = match self
-            .send(Method::GET, url.clone(), &[("filter", &filter)], None)
-            .await
-        {
+        let answer = match self.send(Method::GET, url.clone(), &[("filter", &filter)], None).await {
             Ok(a) => a,
             Err(ConnectorError::Transient { message }) => return Err(config(message)),
             Err(e) => return Err(e),
@@ -240,17 +193,17 @@ impl Connector for ScimConnector {
         if !answer.status.is_success() {
             let (scim_type, detail) = app_message(answer.status, &answer.body);
             return Err(match status {
-                404 | 405 => config(format!(
-                    "not a SCIM endpoint: GET {url} answered {status}: {detail}"
-                )),
-                400 if scim_type.as_deref() == Some("invalidFilter") => config(format!(
-                    "the app cannot look users up by {matching_attribute}: {detail}"
-                )),
+                404 | 405 => config(format!("not a SCIM endpoint: GET {url} answered {status}: {detail}")),
+                400 if scim_type.as_deref() == Some("invalidFilter") => {
+                    config(format!("the app cannot look users up by {matching_attribute}: {detail}"))
+                }
                 _ => classify(&answer),
             });
         }
         let Some(list) = ListResponse::parse(&answer.body) else {
-            return Err(config(format!("not a SCIM endpoint: GET {url} answered {status} with a body that is not a SCIM ListResponse")));
+            return Err(config(format!(
+                "not a SCIM endpoint: GET {url} answered {status} with a body that is not a SCIM ListResponse"
+            )));
         };
         if list.total_results > 0 || !list.resources.is_empty() {
             return Err(config(format!(
@@ -279,21 +232,16 @@ impl Connector for ScimConnector {
         let answer = self.send(Method::GET, url.clone(), &query, None).await?;
         if !answer.status.is_success() {
             return Err(match classify(&answer) {
-                ConnectorError::NotFound => ConnectorError::Config {
-                    message: format!("not a SCIM endpoint: GET {url} answered 404"),
-                },
+                ConnectorError::NotFound => {
+                    ConnectorError::Config { message: format!("not a SCIM endpoint: GET {url} answered 404") }
+                }
                 e => conflict_as_permanent(e),
             });
         }
         Ok(self.page(self.parse_list(&answer)?).items)
     }
 
-    async fn list(
-        &self,
-        kind: ResourceKind,
-        start_index: u64,
-        count: u64,
-    ) -> Result<TargetPage, ConnectorError> {
+    async fn list(&self, kind: ResourceKind, start_index: u64, count: u64) -> Result<TargetPage, ConnectorError> {
         let url = self.url(&[kind.endpoint()])?;
         let (start, count) = (start_index.max(1).to_string(), count.to_string());
         let mut query = vec![("startIndex", start.as_str()), ("count", count.as_str())];
@@ -303,82 +251,52 @@ impl Connector for ScimConnector {
         let answer = self.send(Method::GET, url.clone(), &query, None).await?;
         if !answer.status.is_success() {
             return Err(match classify(&answer) {
-                ConnectorError::NotFound => ConnectorError::Config {
-                    message: format!("not a SCIM endpoint: GET {url} answered 404"),
-                },
+                ConnectorError::NotFound => {
+                    ConnectorError::Config { message: format!("not a SCIM endpoint: GET {url} answered 404") }
+                }
                 e => conflict_as_permanent(e),
             });
         }
         Ok(self.page(self.parse_list(&answer)?))
     }
 
-    async fn get(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-    ) -> Result<Option<TargetObject>, ConnectorError> {
-        let answer = self
-            .send(Method::GET, self.url(&[kind.endpoint(), id])?, &[], None)
-            .await?;
+    async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<TargetObject>, ConnectorError> {
+        let answer = self.send(Method::GET, self.url(&[kind.endpoint(), id])?, &[], None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !answer.status.is_success() {
             return Err(conflict_as_permanent(classify(&answer)));
         }
-        let resource: Value =
-            serde_json::from_slice(&answer.body).map_err(|_| ConnectorError::Permanent {
-                status: answer.status.as_u16(),
-                scim_type: None,
-                app_message: "the app's answer is not JSON".to_string(),
-            })?;
-        Ok(Some(to_object(resource).unwrap_or_else(|| TargetObject {
-            id: id.to_string(),
-            resource: Value::Null,
-        })))
+        let resource: Value = serde_json::from_slice(&answer.body).map_err(|_| ConnectorError::Permanent {
+            status: answer.status.as_u16(),
+            scim_type: None,
+            app_message: "the app's answer is not JSON".to_string(),
+        })?;
+        Ok(Some(to_object(resource).unwrap_or_else(|| TargetObject { id: id.to_string(), resource: Value::Null })))
     }
 
-    async fn create(
-        &self,
-        kind: ResourceKind,
-        attrs: &[(String, Value)],
-    ) -> Result<TargetObject, ConnectorError> {
+    async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError> {
         let body = build_resource(kind, attrs);
-        let answer = self
-            .send(
-                Method::POST,
-                self.url(&[kind.endpoint()])?,
-                &[],
-                Some(&body),
-            )
-            .await?;
+        let answer = self.send(Method::POST, self.url(&[kind.endpoint()])?, &[], Some(&body)).await?;
         if !answer.status.is_success() {
             return Err(match classify(&answer) {
                 ConnectorError::NotFound => ConnectorError::Config {
-                    message: format!(
-                        "not a SCIM endpoint: POST {} answered 404",
-                        self.url(&[kind.endpoint()])?
-                    ),
+                    message: format!("not a SCIM endpoint: POST {} answered 404", self.url(&[kind.endpoint()])?),
                 },
                 e => e,
             });
         }
-        serde_json::from_slice::<Value>(&answer.body)
-            .ok()
-            .and_then(to_object)
-            .ok_or_else(|| ConnectorError::Permanent {
+        serde_json::from_slice::<Value>(&answer.body).ok().and_then(to_object).ok_or_else(|| {
+            ConnectorError::Permanent {
                 status: answer.status.as_u16(),
                 scim_type: None,
                 app_message: "the app created the object but its answer has no id".to_string(),
-            })
+            }
+        })
     }
 
-    async fn update(
-        &self,
-        kind: ResourceKind,
-        id: &str,
-        ops: &[PatchOperation],
-    ) -> Result<(), ConnectorError> {
+    async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -386,40 +304,23 @@ impl Connector for ScimConnector {
     }
 
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError> {
-        let answer = self
-            .send(Method::DELETE, self.url(&[kind.endpoint(), id])?, &[], None)
-            .await?;
+        let answer = self.send(Method::DELETE, self.url(&[kind.endpoint(), id])?, &[], None).await?;
         if answer.status.is_success() {
             return Ok(());
         }
         Err(conflict_as_permanent(classify(&answer)))
     }
 
-    async fn update_members(
-        &self,
-        group_id: &str,
-        add: &[String],
-        remove: &[String],
-    ) -> Result<u32, ConnectorError> {
+    async fn update_members(&self, group_id: &str, add: &[String], remove: &[String]) -> Result<u32, ConnectorError> {
         let size = self.settings.member_batch_size.max(1);
         let form = self.settings.member_removal;
         let mut sent = 0u32;
         for batch in add.chunks(size) {
-            self.patch(
-                ResourceKind::Group,
-                group_id,
-                &members_patch(batch, &[], form),
-            )
-            .await?;
+            self.patch(ResourceKind::Group, group_id, &members_patch(batch, &[], form)).await?;
             sent += 1;
         }
         for batch in remove.chunks(size) {
-            self.patch(
-                ResourceKind::Group,
-                group_id,
-                &members_patch(&[], batch, form),
-            )
-            .await?;
+            self.patch(ResourceKind::Group, group_id, &members_patch(&[], batch, form)).await?;
             sent += 1;
         }
         Ok(sent)

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use roster_connectors::{
-    Connector, ConnectorError, MemberRemoval, ResourceKind, ScimConnector, ScimSettings,
-};
+use roster_connectors::{Connector, ConnectorError, MemberRemoval, ResourceKind, ScimConnector, ScimSettings};
 use roster_sample_app::{start, RunningSampleApp, SampleOptions};
 use roster_scim::{diff_patch, PatchOp, PatchOperation};
 use serde_json::{json, Map, Value};
@@ -13,13 +11,7 @@ const TOKEN: &str = "conn-token";
 const DEPT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
 
 async fn app(options: SampleOptions) -> RunningSampleApp {
-    start(
-        "127.0.0.1:0".parse().expect("address"),
-        TOKEN.into(),
-        options,
-    )
-    .await
-    .expect("sample app started")
+    start("127.0.0.1:0".parse().expect("address"), TOKEN.into(), options).await.expect("sample app started")
 }
 
 fn connector(base_url: &str, token: &str, batch: usize, removal: MemberRemoval) -> ScimConnector {
@@ -33,10 +25,7 @@ fn connector(base_url: &str, token: &str, batch: usize, removal: MemberRemoval) 
 }
 
 fn attrs(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-    pairs
-        .iter()
-        .map(|(p, v)| (p.to_string(), v.clone()))
-        .collect()
+    pairs.iter().map(|(p, v)| (p.to_string(), v.clone())).collect()
 }
 
 #[tokio::test]
@@ -55,24 +44,11 @@ async fn user_lifecycle() {
     assert_eq!(created.resource["emails"][0]["primary"], true);
 
     let again = c.create(ResourceKind::User, &old).await;
-    assert!(
-        matches!(again, Err(ConnectorError::Conflict { .. })),
-        "{again:?}"
-    );
+    assert!(matches!(again, Err(ConnectorError::Conflict { .. })), "{again:?}");
 
-    let found = c
-        .find(ResourceKind::User, "userName", "ANN@x.com")
-        .await
-        .expect("found");
-    assert_eq!(
-        found.iter().map(|o| o.id.clone()).collect::<Vec<_>>(),
-        vec![created.id.clone()]
-    );
-    assert!(c
-        .find(ResourceKind::User, "userName", "a\"b\\c")
-        .await
-        .expect("searched")
-        .is_empty());
+    let found = c.find(ResourceKind::User, "userName", "ANN@x.com").await.expect("found");
+    assert_eq!(found.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), vec![created.id.clone()]);
+    assert!(c.find(ResourceKind::User, "userName", "a\"b\\c").await.expect("searched").is_empty());
 
     let new = attrs(&[
         ("userName", json!("ann@x.com")),
@@ -82,28 +58,15 @@ async fn user_lifecycle() {
     ]);
     let old_map: Map<String, Value> = old.iter().cloned().collect();
     let ops = diff_patch(&old_map, &new);
-    c.update(ResourceKind::User, &created.id, &ops)
-        .await
-        .expect("updated");
-    let got = c
-        .get(ResourceKind::User, &created.id)
-        .await
-        .expect("read")
-        .expect("exists");
+    c.update(ResourceKind::User, &created.id, &ops).await.expect("updated");
+    let got = c.get(ResourceKind::User, &created.id).await.expect("read").expect("exists");
     assert_eq!(got.resource["active"], false);
     assert_eq!(got.resource["name"]["givenName"], "Anne");
     assert_eq!(got.resource["phoneNumbers"][0]["value"], "555");
     assert!(got.resource.get("emails").is_none());
-    assert!(got
-        .resource
-        .get(DEPT.rsplit_once(':').map_or("", |(s, _)| s))
-        .is_none());
+    assert!(got.resource.get(DEPT.rsplit_once(':').map_or("", |(s, _)| s)).is_none());
 
-    let bad = vec![PatchOperation::new(
-        PatchOp::Replace,
-        "id",
-        Some(json!("x")),
-    )];
+    let bad = vec![PatchOperation::new(PatchOp::Replace, "id", Some(json!("x")))];
     let refused = c.update(ResourceKind::User, &created.id, &bad).await;
     assert!(
         matches!(&refused, Err(ConnectorError::Permanent { status: 400, scim_type: Some(t), .. }) if t == "mutability"),
@@ -111,59 +74,34 @@ async fn user_lifecycle() {
     );
 
     for i in 0..4 {
-        c.create(
-            ResourceKind::User,
-            &attrs(&[("userName", json!(format!("u{i}")))]),
-        )
-        .await
-        .expect("created");
+        c.create(ResourceKind::User, &attrs(&[("userName", json!(format!("u{i}")))])).await.expect("created");
     }
     let page = c.list(ResourceKind::User, 1, 3).await.expect("listed");
     assert_eq!((page.total, page.items.len()), (5, 3));
     let page = c.list(ResourceKind::User, 4, 3).await.expect("listed");
     assert_eq!(page.items.len(), 2);
 
-    c.delete(ResourceKind::User, &created.id)
-        .await
-        .expect("deleted");
-    assert_eq!(
-        c.get(ResourceKind::User, &created.id).await.expect("read"),
-        None
-    );
-    assert_eq!(
-        c.delete(ResourceKind::User, &created.id).await,
-        Err(ConnectorError::NotFound)
-    );
-    assert_eq!(
-        c.update(ResourceKind::User, &created.id, &ops).await,
-        Err(ConnectorError::NotFound)
-    );
+    c.delete(ResourceKind::User, &created.id).await.expect("deleted");
+    assert_eq!(c.get(ResourceKind::User, &created.id).await.expect("read"), None);
+    assert_eq!(c.delete(ResourceKind::User, &created.id).await, Err(ConnectorError::NotFound));
+    assert_eq!(c.update(ResourceKind::User, &created.id, &ops).await, Err(ConnectorError::NotFound));
 }
 
 #[tokio::test]
 async fn test_connection_reasons() {
     let app = app(SampleOptions::default()).await;
     let good = connector(&app.base_url, TOKEN, 100, MemberRemoval::Filter);
-    let checked = good
-        .test_connection("userName")
-        .await
-        .expect("connection works");
+    let checked = good.test_connection("userName").await.expect("connection works");
     assert!(checked.contains("userName"), "{checked}");
 
     let bad_token = connector(&app.base_url, "wrong", 100, MemberRemoval::Filter);
     match bad_token.test_connection("userName").await {
-        Err(ConnectorError::Config { message }) => assert!(
-            message.contains("refused the secret token (401)"),
-            "{message}"
-        ),
+        Err(ConnectorError::Config { message }) => {
+            assert!(message.contains("refused the secret token (401)"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
-    let not_scim = connector(
-        &format!("{}/nothing", app.base_url),
-        TOKEN,
-        100,
-        MemberRemoval::Filter,
-    );
+    let not_scim = connector(&format!("{}/nothing", app.base_url), TOKEN, 100, MemberRemoval::Filter);
     match not_scim.test_connection("userName").await {
         Err(ConnectorError::Config { message }) => {
             assert!(message.contains("not a SCIM endpoint"), "{message}")
@@ -171,77 +109,41 @@ async fn test_connection_reasons() {
         other => panic!("{other:?}"),
     }
     let bad_filter = good.test_connection("userName zz").await;
-    assert!(
-        matches!(bad_filter, Err(ConnectorError::Config { .. })),
-        "{bad_filter:?}"
-    );
+    assert!(matches!(bad_filter, Err(ConnectorError::Config { .. })), "{bad_filter:?}");
 
     let addr = app.addr;
     app.stop().await.expect("stopped");
-    let gone = connector(
-        &format!("http://{addr}/scim/v2"),
-        TOKEN,
-        100,
-        MemberRemoval::Filter,
-    );
+    let gone = connector(&format!("http://{addr}/scim/v2"), TOKEN, 100, MemberRemoval::Filter);
     match gone.test_connection("userName").await {
-        Err(ConnectorError::Config { message }) => assert!(
-            message.contains("cannot reach") && message.contains("connection refused"),
-            "{message}"
-        ),
+        Err(ConnectorError::Config { message }) => {
+            assert!(message.contains("cannot reach") && message.contains("connection refused"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
     let transient = gone.get(ResourceKind::User, "x").await;
-    assert!(
-        matches!(transient, Err(ConnectorError::Transient { .. })),
-        "{transient:?}"
-    );
+    assert!(matches!(transient, Err(ConnectorError::Transient { .. })), "{transient:?}");
 }
 
 #[tokio::test]
 async fn member_batches() {
-    let cases = [
-        (MemberRemoval::Filter, 10, 25usize, 12usize, 3 + 2),
-        (MemberRemoval::ValueList, 100, 250, 100, 3 + 1),
-    ];
+    let cases =
+        [(MemberRemoval::Filter, 10, 25usize, 12usize, 3 + 2), (MemberRemoval::ValueList, 100, 250, 100, 3 + 1)];
     for (removal, batch, add, remove, want_requests) in cases {
         let app = app(SampleOptions::default()).await;
         let c = connector(&app.base_url, TOKEN, batch, removal);
-        let group = c
-            .create(ResourceKind::Group, &attrs(&[("displayName", json!("G"))]))
-            .await
-            .expect("group");
-        let found = c
-            .find(ResourceKind::Group, "displayName", "g")
-            .await
-            .expect("found");
+        let group = c.create(ResourceKind::Group, &attrs(&[("displayName", json!("G"))])).await.expect("group");
+        let found = c.find(ResourceKind::Group, "displayName", "g").await.expect("found");
         assert_eq!(found.len(), 1);
         assert!(found[0].resource.get("members").is_none());
         let ids: Vec<String> = (0..add).map(|i| format!("u{i}")).collect();
         app.state.reset_counters();
         let sent = c.update_members(&group.id, &ids, &[]).await.expect("added");
-        let sent2 = c
-            .update_members(&group.id, &[], &ids[..remove])
-            .await
-            .expect("removed");
+        let sent2 = c.update_members(&group.id, &[], &ids[..remove]).await.expect("removed");
         assert_eq!(sent + sent2, want_requests as u32, "{removal:?}");
-        assert_eq!(
-            app.state.counter("PATCH /Groups/{id}"),
-            want_requests as u64
-        );
-        assert_eq!(
-            app.state.counter("PATCH /Groups member values"),
-            (add + remove) as u64
-        );
-        let members = app
-            .state
-            .group_member_ids(&group.id)
-            .await
-            .unwrap_or_default();
+        assert_eq!(app.state.counter("PATCH /Groups/{id}"), want_requests as u64);
+        assert_eq!(app.state.counter("PATCH /Groups member values"), (add + remove) as u64);
+        let members = app.state.group_member_ids(&group.id).await.unwrap_or_default();
         assert_eq!(members.len(), add - remove);
-        assert_eq!(
-            c.update_members("nope", &ids[..1], &[]).await,
-            Err(ConnectorError::NotFound)
-        );
+        assert_eq!(c.update_members("nope", &ids[..1], &[]).await, Err(ConnectorError::NotFound));
     }
 }

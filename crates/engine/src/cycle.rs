@@ -150,7 +150,12 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
     let mut steps = Steps(Vec::new());
     let now = roster_store::now_ms();
     let source_name = item.user.as_ref().map(|u| u.user_name.clone());
-    let log = |action: Action, status: &str, target: Option<String>, steps: Steps, modified: Value, err: Option<(&str, String)>| LogRecord {
+    let log = |action: Action,
+               status: &str,
+               target: Option<String>,
+               steps: Steps,
+               modified: Value,
+               err: Option<(&str, String)>| LogRecord {
         id: format!("{}:{}", ctx.cycle_id, item.source_id),
         app_id: ctx.app.clone(),
         cycle_id: ctx.cycle_id.clone(),
@@ -199,12 +204,16 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
         .map(|r| AppRoleAssignment { id: r.id.0.clone(), display_name: r.name.clone(), value: r.value.clone() })
         .collect();
     let src = UserSource { user, soft_deleted: reason.is_some(), roles: role_values };
-    let reason = reason.or_else(|| (!ctx.mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
+    let reason =
+        reason.or_else(|| (!ctx.mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
     if let Some(reason) = reason {
         steps.add("Scope", format!("out of scope: {reason}"));
         return disable(ctx, &item, steps, log, outcome).await;
     }
-    steps.add("Scope", if ctx.scope_all { "in scope: every user is provisioned" } else { "in scope: assigned to the application" });
+    steps.add(
+        "Scope",
+        if ctx.scope_all { "in scope: every user is provisioned" } else { "in scope: assigned to the application" },
+    );
 
     // Evaluate the mapping.
     let on_create = item.shadow.is_none();
@@ -274,11 +283,8 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
         None => create(ctx, &item, steps, &desired, new_map, pending_ref, log, outcome, false).await,
         Some(target_id) => {
             // Attributes applied only on creation stay as they were.
-            let update: Vec<(String, Value)> = desired
-                .iter()
-                .filter(|(k, _)| !create_only.contains(k) || !old.contains_key(k))
-                .cloned()
-                .collect();
+            let update: Vec<(String, Value)> =
+                desired.iter().filter(|(k, _)| !create_only.contains(k) || !old.contains_key(k)).cloned().collect();
             let mut sent = old.clone();
             for k in create_only.iter() {
                 if let Some(v) = old.get(k) {
@@ -295,7 +301,9 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
             let was_enabled = item.shadow.as_ref().map(|s| s.enabled).unwrap_or(true);
             let action = if !was_enabled { Action::Enable } else { Action::Update };
             if ops.is_empty() {
-                if item.shadow.is_some() && item.shadow.as_ref().map(|s| s.pending_ref.clone()) == Some(pending_ref.clone()) {
+                if item.shadow.is_some()
+                    && item.shadow.as_ref().map(|s| s.pending_ref.clone()) == Some(pending_ref.clone())
+                {
                     return outcome(Action::Skip, None, None, false);
                 }
                 steps.add("Action", "nothing to change");
@@ -307,7 +315,10 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
             let connector = ctx.connector.clone();
             match with_retry(|| connector.update(ResourceKind::User, &target_id, &ops)).await {
                 Ok(()) => {
-                    steps.add("Action", format!("{} {} attribute(s) with one PATCH", action.as_str().to_lowercase() + "d:", ops.len()));
+                    steps.add(
+                        "Action",
+                        format!("{} {} attribute(s) with one PATCH", action.as_str().to_lowercase() + "d:", ops.len()),
+                    );
                     let shadow = shadow_entry(&item, &target_id, exported, true, pending_ref);
                     let l = log(action, "Success", Some(target_id), steps, changes, None);
                     outcome(action, Some(shadow), Some(l), false)
@@ -318,7 +329,8 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
                 }
                 Err(e) => {
                     steps.add("Action", format!("failed: {e}"));
-                    let l = log(action, "Failure", Some(target_id), steps, changes, Some((error_code(&e), e.to_string())));
+                    let l =
+                        log(action, "Failure", Some(target_id), steps, changes, Some((error_code(&e), e.to_string())));
                     outcome(action, None, Some(l), true)
                 }
             }
@@ -326,7 +338,13 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
     }
 }
 
-fn shadow_entry(item: &Imported, target: &str, exported: Map<String, Value>, enabled: bool, pending_ref: Option<String>) -> ShadowEntry {
+fn shadow_entry(
+    item: &Imported,
+    target: &str,
+    exported: Map<String, Value>,
+    enabled: bool,
+    pending_ref: Option<String>,
+) -> ShadowEntry {
     ShadowEntry {
         object_kind: "user".into(),
         source_id: item.source_id.clone(),
@@ -368,14 +386,20 @@ async fn create(
     let changes = modified(&Map::new(), &new_map);
     match with_retry(|| connector.create(ResourceKind::User, desired)).await {
         Ok(t) => {
-            steps.add("Action", if recreated { "created the account again (it was deleted in the app)" } else { "created the account" });
+            steps.add(
+                "Action",
+                if recreated { "created the account again (it was deleted in the app)" } else { "created the account" },
+            );
             let shadow = shadow_entry(item, &t.id, new_map, true, pending_ref);
             let l = log(Action::Create, "Success", Some(t.id), steps, changes, None);
             outcome(Action::Create, Some(shadow), Some(l), false)
         }
         Err(ConnectorError::Conflict { app_message }) => {
             // The account exists after all: match it and adopt it on the next pass.
-            steps.add("Action", format!("the app says the account exists ({app_message}); it will be matched and adopted"));
+            steps.add(
+                "Action",
+                format!("the app says the account exists ({app_message}); it will be matched and adopted"),
+            );
             let l = log(Action::Create, "Failure", None, steps, changes, Some(("Conflict", app_message)));
             outcome(Action::Create, None, Some(l), true)
         }
@@ -414,7 +438,14 @@ async fn disable(
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
-            let l = log(Action::Disable, "Failure", Some(shadow.target_id.clone()), steps, changes, Some((error_code(&e), e.to_string())));
+            let l = log(
+                Action::Disable,
+                "Failure",
+                Some(shadow.target_id.clone()),
+                steps,
+                changes,
+                Some((error_code(&e), e.to_string())),
+            );
             outcome(Action::Disable, None, Some(l), true)
         }
     }
@@ -422,7 +453,10 @@ async fn disable(
 
 /// Finds the user's account in the target by the matching attributes, in order of
 /// precedence; more than one hit is `DuplicateTargetEntries`, never a guess.
-async fn match_target(ctx: &CycleContext, values: &[MappedAttribute]) -> Result<Option<TargetObject>, (&'static str, String)> {
+async fn match_target(
+    ctx: &CycleContext,
+    values: &[MappedAttribute],
+) -> Result<Option<TargetObject>, (&'static str, String)> {
     for (i, m) in values.iter().enumerate() {
         let Some(value) = m.value.to_text().map(|v| v.into_owned()) else { continue };
         let hits = match (&ctx.snapshot, i) {
@@ -447,4 +481,3 @@ async fn match_target(ctx: &CycleContext, values: &[MappedAttribute]) -> Result<
     }
     Ok(None)
 }
-

@@ -34,17 +34,19 @@ pub struct LoadedJob {
 /// The mapping document of a job (the default SCIM one until an admin saves another).
 pub fn mappings_of(row: &JobRow) -> Result<AppMappings, EngineError> {
     match &row.mappings {
-        Some(m) => serde_json::from_value(m.clone()).map_err(|e| EngineError::Invalid(format!("stored mappings are unreadable: {e}"))),
+        Some(m) => serde_json::from_value(m.clone())
+            .map_err(|e| EngineError::Invalid(format!("stored mappings are unreadable: {e}"))),
         None => Ok(roster_mapping::defaults::scim_app_mappings()),
     }
 }
 
 /// Compiles the user mapping of a document, with every problem in one message.
 pub fn compile_user_mapping(m: &AppMappings) -> Result<CompiledObjectMapping, EngineError> {
-    let user = m.object(SourceObjectType::User).ok_or_else(|| EngineError::Invalid("the mappings have no user mapping".into()))?;
-    user.compile(USER_SOURCE_ATTRIBUTES).map_err(|errors| {
-        EngineError::Invalid(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
-    })
+    let user = m
+        .object(SourceObjectType::User)
+        .ok_or_else(|| EngineError::Invalid("the mappings have no user mapping".into()))?;
+    user.compile(USER_SOURCE_ATTRIBUTES)
+        .map_err(|errors| EngineError::Invalid(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
 }
 
 impl LoadedJob {
@@ -66,8 +68,10 @@ impl LoadedJob {
 
 /// Builds the connector of a job from its settings and sealed credentials.
 pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>, EngineError> {
-    let url = job.settings.tenant_url.clone().ok_or_else(|| EngineError::NotConfigured("no tenant URL is set".into()))?;
-    let sealed = job.row.credentials.as_deref().ok_or_else(|| EngineError::NotConfigured("no secret token is set".into()))?;
+    let url =
+        job.settings.tenant_url.clone().ok_or_else(|| EngineError::NotConfigured("no tenant URL is set".into()))?;
+    let sealed =
+        job.row.credentials.as_deref().ok_or_else(|| EngineError::NotConfigured("no secret token is set".into()))?;
     let creds: Credentials = serde_json::from_str(&cipher.open(sealed)?)
         .map_err(|_| EngineError::Invalid("stored credentials are unreadable".into()))?;
     let mut s = ScimSettings::new(url, creds.secret_token.expose());
@@ -86,8 +90,14 @@ fn set_progress(p: &SharedProgress, f: impl FnOnce(&mut Progress)) {
 }
 
 /// Runs one cycle of `app`. Returns the counts of the cycle.
-pub async fn run_cycle(store: &Store, cipher: &Cipher, app: &AppId, progress: &SharedProgress) -> Result<Counts, EngineError> {
-    let row = store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+pub async fn run_cycle(
+    store: &Store,
+    cipher: &Cipher,
+    app: &AppId,
+    progress: &SharedProgress,
+) -> Result<Counts, EngineError> {
+    let row =
+        store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
     let mut job = LoadedJob::load(row)?;
     let connector = connector(cipher, &job)?;
     let started = std::time::Instant::now();
@@ -113,7 +123,12 @@ pub async fn run_cycle(store: &Store, cipher: &Cipher, app: &AppId, progress: &S
     };
     let concurrency = job.settings.concurrency.clamp(1, 64);
     set_progress(progress, |p| {
-        *p = Progress { running: true, cycle_id: Some(cycle_id.clone()), phase: job.row.phase.clone(), ..Progress::default() }
+        *p = Progress {
+            running: true,
+            cycle_id: Some(cycle_id.clone()),
+            phase: job.row.phase.clone(),
+            ..Progress::default()
+        }
     });
     let result = if job.row.phase == "initial" {
         initial(store, &mut ctx, &job, concurrency, progress).await
@@ -140,25 +155,37 @@ pub async fn run_cycle(store: &Store, cipher: &Cipher, app: &AppId, progress: &S
         }
         Err(e) => state.last_error = Some(e.to_string()),
     }
-    let update = JobStateUpdate { state: Some(serde_json::to_value(&state).unwrap_or_default()), ..JobStateUpdate::default() };
+    let update =
+        JobStateUpdate { state: Some(serde_json::to_value(&state).unwrap_or_default()), ..JobStateUpdate::default() };
     store.update_job_state(app, &update).await?;
     set_progress(progress, |p| p.running = false);
     result
 }
 
-async fn initial(store: &Store, ctx: &mut CycleContext, job: &LoadedJob, concurrency: usize, progress: &SharedProgress) -> Result<Counts, EngineError> {
+async fn initial(
+    store: &Store,
+    ctx: &mut CycleContext,
+    job: &LoadedJob,
+    concurrency: usize,
+    progress: &SharedProgress,
+) -> Result<Counts, EngineError> {
     let head = match job.row.initial_head {
         Some(h) => h,
         None => {
             let h = store.feed_head().await?;
-            store.update_job_state(&ctx.app, &JobStateUpdate { initial_head: Some(Some(h)), ..Default::default() }).await?;
+            store
+                .update_job_state(&ctx.app, &JobStateUpdate { initial_head: Some(Some(h)), ..Default::default() })
+                .await?;
             h
         }
     };
     if store.shadow_count(&ctx.app, "user").await?.0 == 0 {
         ctx.snapshot = snapshot(ctx).await.ok();
     }
-    let total = store.list_users(&roster_store::ListQuery { include_deleted: true, limit: Some(1), ..Default::default() }).await?.total;
+    let total = store
+        .list_users(&roster_store::ListQuery { include_deleted: true, limit: Some(1), ..Default::default() })
+        .await?
+        .total;
     set_progress(progress, |p| p.total = total as u64);
     let mut counts = Counts::default();
     let mut cursor = job.row.initial_cursor.clone();
@@ -167,7 +194,16 @@ async fn initial(store: &Store, ctx: &mut CycleContext, job: &LoadedJob, concurr
         let Some(last) = users.last().map(|u| u.id.0.clone()) else { break };
         let n = users.len();
         let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
-        process_users(store, ctx, users.into_iter().map(|u| (u.id.clone(), Some(u))).collect(), "initial", update, concurrency, &mut counts).await?;
+        process_users(
+            store,
+            ctx,
+            users.into_iter().map(|u| (u.id.clone(), Some(u))).collect(),
+            "initial",
+            update,
+            concurrency,
+            &mut counts,
+        )
+        .await?;
         cursor = Some(last);
         set_progress(progress, |p| {
             p.done += n as u64;
@@ -211,7 +247,13 @@ async fn snapshot(ctx: &CycleContext) -> Result<HashMap<String, Vec<TargetObject
     Ok(out)
 }
 
-async fn incremental(store: &Store, ctx: &CycleContext, job: &LoadedJob, concurrency: usize, progress: &SharedProgress) -> Result<Counts, EngineError> {
+async fn incremental(
+    store: &Store,
+    ctx: &CycleContext,
+    job: &LoadedJob,
+    concurrency: usize,
+    progress: &SharedProgress,
+) -> Result<Counts, EngineError> {
     let mut counts = Counts::default();
     let mut watermark = job.row.watermark;
     loop {
@@ -240,13 +282,20 @@ async fn incremental(store: &Store, ctx: &CycleContext, job: &LoadedJob, concurr
         for (i, chunk) in chunks.into_iter().enumerate() {
             let users = store.users_by_ids(&chunk).await?;
             let mut by_id: HashMap<UserId, User> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
-            let items: Vec<(UserId, Option<User>)> = chunk.into_iter().map(|id| {
-                let u = by_id.remove(&id);
-                (id, u)
-            }).collect();
+            let items: Vec<(UserId, Option<User>)> = chunk
+                .into_iter()
+                .map(|id| {
+                    let u = by_id.remove(&id);
+                    (id, u)
+                })
+                .collect();
             let n = items.len();
             // The watermark moves with the last chunk of this feed batch.
-            let update = if i + 1 == n_chunks { JobStateUpdate { watermark: Some(last), ..Default::default() } } else { JobStateUpdate::default() };
+            let update = if i + 1 == n_chunks {
+                JobStateUpdate { watermark: Some(last), ..Default::default() }
+            } else {
+                JobStateUpdate::default()
+            };
             process_users(store, ctx, items, &last.to_string(), update, concurrency, &mut counts).await?;
             set_progress(progress, |p| {
                 p.done += n as u64;
@@ -296,7 +345,8 @@ pub async fn process_users(
     counts: &mut Counts,
 ) -> Result<Vec<Outcome>, EngineError> {
     let outcomes = process_once(store, ctx, items, change_id, Some(job_update), concurrency, counts).await?;
-    let mut created: Vec<String> = outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
+    let mut created: Vec<String> =
+        outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
     for _ in 0..8 {
         if created.is_empty() {
             break;
@@ -309,7 +359,8 @@ pub async fn process_users(
         let users = store.users_by_ids(&waiting).await?;
         let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
         let more = process_once(store, ctx, items, change_id, None, concurrency, counts).await?;
-        created = more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
+        created =
+            more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
     }
     Ok(outcomes)
 }
@@ -327,7 +378,8 @@ async fn process_once(
     let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
     let memberships = store.memberships_among(&ids, &ctx.index.groups).await?;
     let mut shadows = store.shadow_of(&ctx.app, "user", &id_refs).await?;
-    let managers: Vec<&str> = items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
+    let managers: Vec<&str> =
+        items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
     let manager_shadows = store.shadow_of(&ctx.app, "user", &managers).await?;
     let imported: Vec<Imported> = items
         .into_iter()
@@ -345,7 +397,11 @@ async fn process_once(
             change_id: change_id.to_string(),
         })
         .collect();
-    let outcomes: Vec<Outcome> = futures::stream::iter(imported).map(|item| process_user(ctx, item)).buffer_unordered(concurrency).collect().await;
+    let outcomes: Vec<Outcome> = futures::stream::iter(imported)
+        .map(|item| process_user(ctx, item))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
     let mut batch = RecordBatch { job: job_update, ..Default::default() };
     for o in &outcomes {
         match (o.action, o.failed) {

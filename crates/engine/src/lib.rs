@@ -151,7 +151,9 @@ impl Engine {
             s.status = st;
         }
         if let Some(url) = patch.tenant_url {
-            let parsed = url.parse::<url::Url>().map_err(|e| EngineError::Invalid(format!("tenant URL {url:?} is not a URL: {e}")))?;
+            let parsed = url
+                .parse::<url::Url>()
+                .map_err(|e| EngineError::Invalid(format!("tenant URL {url:?} is not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(EngineError::Invalid(format!("tenant URL {url:?} must start with https:// (or http://)")));
             }
@@ -168,7 +170,9 @@ impl Engine {
         }
         if let Some(i) = patch.interval {
             let secs = settings::parse_interval(&i).filter(|n| *n >= 1 && *n <= 7 * 86_400).ok_or_else(|| {
-                EngineError::Invalid(format!("interval {i} must be a duration like 40m, 6h or a number of seconds (1s to 7d)"))
+                EngineError::Invalid(format!(
+                    "interval {i} must be a duration like 40m, 6h or a number of seconds (1s to 7d)"
+                ))
             })?;
             s.interval_secs = secs;
         }
@@ -191,7 +195,10 @@ impl Engine {
             Some(t) if t.trim().is_empty() => return Err(EngineError::Invalid("the secret token is empty".into())),
             Some(t) => {
                 let creds = Credentials { secret_token: SecretString::new(t.trim()) };
-                Some(self.cipher.seal(&serde_json::to_string(&creds).map_err(|e| EngineError::Invalid(e.to_string()))?)?)
+                Some(
+                    self.cipher
+                        .seal(&serde_json::to_string(&creds).map_err(|e| EngineError::Invalid(e.to_string()))?)?,
+                )
             }
             None => None,
         };
@@ -210,16 +217,29 @@ impl Engine {
 
     /// Tests the connection the way identity providers do; `Ok` carries what was checked.
     pub async fn test_connection(&self, app: &AppId) -> Result<String, EngineError> {
-        let row = self.store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("set the tenant URL and secret token first".into()))?;
+        let row = self
+            .store
+            .job(app)
+            .await?
+            .ok_or_else(|| EngineError::NotConfigured("set the tenant URL and secret token first".into()))?;
         let job = LoadedJob::load(row)?;
         let connector = job::connector(&self.cipher, &job)?;
-        let matching = job.user_mapping.matching_attributes().first().map(|(_, t)| t.to_string()).unwrap_or_else(|| "userName".into());
+        let matching = job
+            .user_mapping
+            .matching_attributes()
+            .first()
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_else(|| "userName".into());
         Ok(connector.test_connection(&matching).await?)
     }
 
     /// Turns provisioning on or off.
     pub async fn set_status(&self, app: &AppId, status: Status) -> Result<Value, EngineError> {
-        let patch = SettingsPatch { status: Some(status), mode: (status == Status::On).then_some(Mode::Automatic), ..Default::default() };
+        let patch = SettingsPatch {
+            status: Some(status),
+            mode: (status == Status::On).then_some(Mode::Automatic),
+            ..Default::default()
+        };
         self.configure(app, patch).await
     }
 
@@ -288,7 +308,11 @@ impl Engine {
 
     /// Runs the steps for one user now and returns each step's outcome.
     pub async fn provision_on_demand(&self, app: &AppId, user: &UserId) -> Result<Value, EngineError> {
-        let row = self.store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+        let row = self
+            .store
+            .job(app)
+            .await?
+            .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
         let job = LoadedJob::load(row)?;
         let connector = job::connector(&self.cipher, &job)?;
         let u = self.store.user(user).await?;
@@ -305,11 +329,22 @@ impl Engine {
         let handle = self.handle(app);
         let _guard = handle.running.lock().await;
         let mut counts = status::Counts::default();
-        let outcomes = job::process_users(&self.store, &ctx, vec![(u.id.clone(), Some(u))], "on-demand", JobStateUpdate::default(), 1, &mut counts).await?;
+        let outcomes = job::process_users(
+            &self.store,
+            &ctx,
+            vec![(u.id.clone(), Some(u))],
+            "on-demand",
+            JobStateUpdate::default(),
+            1,
+            &mut counts,
+        )
+        .await?;
         let log = outcomes.into_iter().next().and_then(|o| o.log);
         Ok(match log {
             Some(l) => serde_json::to_value(l).unwrap_or_default(),
-            None => json!({"action": "Skip", "status": "Skipped", "steps": [{"step": "Action", "outcome": "nothing to do: the app is already in step with the directory"}]}),
+            None => {
+                json!({"action": "Skip", "status": "Skipped", "steps": [{"step": "Action", "outcome": "nothing to do: the app is already in step with the directory"}]})
+            }
         })
     }
 

@@ -77,7 +77,11 @@ impl SourceObject for UserSource<'_> {
         } else if is("appRoleAssignments") {
             Value::List(self.roles.iter().map(AppRoleAssignment::to_value).collect())
         } else if let Some(key) = name.get(..10).filter(|p| p.eq_ignore_ascii_case("extension_")).map(|_| &name[10..]) {
-            u.extensions.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| Value::Str(v.clone())).unwrap_or(Value::Null)
+            u.extensions
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| Value::Str(v.clone()))
+                .unwrap_or(Value::Null)
         } else {
             Value::Null
         }

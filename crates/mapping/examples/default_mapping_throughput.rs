@@ -59,18 +59,9 @@ fn main() {
     };
     let src = user();
     let ctx = EvalContext::at(chrono::Utc::now());
-    let baseline = rate(|| {
-        USER_SOURCE_ATTRIBUTES
-            .iter()
-            .take(20)
-            .map(|a| src.attribute(a).is_null() as usize)
-            .sum()
-    });
+    let baseline = rate(|| USER_SOURCE_ATTRIBUTES.iter().take(20).map(|a| src.attribute(a).is_null() as usize).sum());
     let evaluations = rate(|| compiled.evaluate(&src, &ctx, true).map_or(0, |v| v.len()));
     println!("baseline (read 20 attributes): {baseline:>12.0} /s");
     println!("default user mapping evaluated: {evaluations:>12.0} /s");
-    println!(
-        "ratio mapping / baseline:       {:>12.2}",
-        evaluations / baseline
-    );
+    println!("ratio mapping / baseline:       {:>12.2}", evaluations / baseline);
 }

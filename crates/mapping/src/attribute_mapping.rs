@@ -87,11 +87,7 @@ impl Default for TargetActions {
     /// Create and update. Delete is off until an admin turns it on: an object
     /// leaving scope is disabled, never deleted, so a misconfiguration loses no data.
     fn default() -> Self {
-        TargetActions {
-            create: true,
-            update: true,
-            delete: false,
-        }
+        TargetActions { create: true, update: true, delete: false }
     }
 }
 
@@ -149,9 +145,7 @@ impl AppMappings {
     /// Compiles every object mapping against the default source attributes
     /// of its kind ([`crate::USER_SOURCE_ATTRIBUTES`],
     /// [`crate::GROUP_SOURCE_ATTRIBUTES`]); errors carry the mapping's name.
-    pub fn compile(
-        &self,
-    ) -> Result<Vec<CompiledObjectMapping>, Vec<(String, MappingValidationError)>> {
+    pub fn compile(&self) -> Result<Vec<CompiledObjectMapping>, Vec<(String, MappingValidationError)>> {
         let mut compiled = Vec::new();
         let mut errors = Vec::new();
         for object in &self.objects {
@@ -217,9 +211,7 @@ pub struct CompiledObjectMapping {
 /// True when `name` is one of `known` (any case) or an `extension_*`
 /// attribute.
 fn is_known(name: &str, known: &[&str]) -> bool {
-    let extension = name
-        .get(..10)
-        .is_some_and(|p| p.eq_ignore_ascii_case("extension_"));
+    let extension = name.get(..10).is_some_and(|p| p.eq_ignore_ascii_case("extension_"));
     extension || known.iter().any(|k| k.eq_ignore_ascii_case(name))
 }
 
@@ -255,22 +247,13 @@ impl ObjectMapping {
             }
         }
         check_targets(&self.attributes, &mut errors);
-        if self.enabled
-            && !self
-                .attributes
-                .iter()
-                .any(|a| a.matching_precedence.is_some())
-        {
-            errors.push(MappingValidationError::NoMatchingAttribute {
-                object: self.name.clone(),
-            });
+        if self.enabled && !self.attributes.iter().any(|a| a.matching_precedence.is_some()) {
+            errors.push(MappingValidationError::NoMatchingAttribute { object: self.name.clone() });
         }
         match scoping {
-            Some(scoping) if errors.is_empty() => Ok(CompiledObjectMapping {
-                definition: self.clone(),
-                scoping,
-                attributes,
-            }),
+            Some(scoping) if errors.is_empty() => {
+                Ok(CompiledObjectMapping { definition: self.clone(), scoping, attributes })
+            }
             _ => Err(errors),
         }
     }
@@ -280,14 +263,9 @@ impl ObjectMapping {
 fn check_targets(mappings: &[AttributeMapping], errors: &mut Vec<MappingValidationError>) {
     for (i, a) in mappings.iter().enumerate() {
         let earlier = &mappings[..i];
-        if !a.target.trim().is_empty()
-            && earlier
-                .iter()
-                .any(|b| b.target.trim().eq_ignore_ascii_case(a.target.trim()))
+        if !a.target.trim().is_empty() && earlier.iter().any(|b| b.target.trim().eq_ignore_ascii_case(a.target.trim()))
         {
-            errors.push(MappingValidationError::DuplicateTarget {
-                target: a.target.clone(),
-            });
+            errors.push(MappingValidationError::DuplicateTarget { target: a.target.clone() });
         }
         if let Some(p) = a.matching_precedence {
             if let Some(b) = earlier.iter().find(|b| b.matching_precedence == Some(p)) {
@@ -308,9 +286,7 @@ fn compile_attribute(
 ) -> Result<CompiledAttribute, Vec<MappingValidationError>> {
     let target = m.target.trim().to_string();
     if target.is_empty() {
-        return Err(vec![MappingValidationError::EmptyTarget {
-            index: index + 1,
-        }]);
+        return Err(vec![MappingValidationError::EmptyTarget { index: index + 1 }]);
     }
     let unknown = |attribute: &str| MappingValidationError::UnknownSourceAttribute {
         target: target.clone(),
@@ -332,12 +308,7 @@ fn compile_attribute(
         MappingType::Constant { value } => Source::Constant(Value::Str(value.clone())),
         MappingType::Expression { expression } => match expr::parse(expression) {
             Ok(e) => {
-                errors.extend(
-                    e.references()
-                        .iter()
-                        .filter(|r| !is_known(r, known))
-                        .map(|r| unknown(r)),
-                );
+                errors.extend(e.references().iter().filter(|r| !is_known(r, known)).map(|r| unknown(r)));
                 if m.matching_precedence.is_some() && e.is_select_unique_value() {
                     errors.push(MappingValidationError::InvalidMatchingAttribute {
                         target: target.clone(),
@@ -382,10 +353,7 @@ fn compile_attribute(
 fn normalize(v: Value) -> Value {
     match v {
         Value::List(items) => {
-            let items: Vec<Value> = items
-                .into_iter()
-                .filter(|x| !x.is_null_or_empty())
-                .collect();
+            let items: Vec<Value> = items.into_iter().filter(|x| !x.is_null_or_empty()).collect();
             if items.is_empty() {
                 Value::Null
             } else {
@@ -412,12 +380,7 @@ impl CompiledAttribute {
             Source::Expression(e) => match e.eval(src, ctx) {
                 Ok(v) => v,
                 Err(EvalError::IgnoreFlow) => return Ok(None),
-                Err(error) => {
-                    return Err(MappingError::Evaluation {
-                        target: self.target.clone(),
-                        error,
-                    })
-                }
+                Err(error) => return Err(MappingError::Evaluation { target: self.target.clone(), error }),
             },
             Source::Nothing => Value::Null,
         };
@@ -425,11 +388,7 @@ impl CompiledAttribute {
         if !value.is_null() {
             return Ok(Some(value));
         }
-        Ok(if on_create {
-            self.default.clone()
-        } else {
-            None
-        })
+        Ok(if on_create { self.default.clone() } else { None })
     }
 
     fn mapped(&self, value: Value) -> MappedAttribute {
@@ -482,11 +441,8 @@ impl CompiledObjectMapping {
         src: &dyn SourceObject,
         ctx: &EvalContext,
     ) -> Result<Vec<MappedAttribute>, MappingError> {
-        let mut matching: Vec<&CompiledAttribute> = self
-            .attributes
-            .iter()
-            .filter(|a| a.matching_precedence.is_some())
-            .collect();
+        let mut matching: Vec<&CompiledAttribute> =
+            self.attributes.iter().filter(|a| a.matching_precedence.is_some()).collect();
         matching.sort_by_key(|a| a.matching_precedence);
         let mut out = Vec::with_capacity(matching.len());
         for attribute in matching {
@@ -499,11 +455,8 @@ impl CompiledObjectMapping {
 
     /// The matching attributes as (precedence, target), sorted by precedence.
     pub fn matching_attributes(&self) -> Vec<(u32, &str)> {
-        let mut out: Vec<(u32, &str)> = self
-            .attributes
-            .iter()
-            .filter_map(|a| a.matching_precedence.map(|p| (p, a.target.as_str())))
-            .collect();
+        let mut out: Vec<(u32, &str)> =
+            self.attributes.iter().filter_map(|a| a.matching_precedence.map(|p| (p, a.target.as_str()))).collect();
         out.sort_by_key(|(p, _)| *p);
         out
     }

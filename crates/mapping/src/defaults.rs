@@ -3,8 +3,7 @@
 //! users and groups that mappings may read.
 
 use crate::attribute_mapping::{
-    AppMappings, ApplyMapping, AttributeMapping, MappingType, ObjectMapping, SourceObjectType,
-    TargetActions,
+    AppMappings, ApplyMapping, AttributeMapping, MappingType, ObjectMapping, SourceObjectType, TargetActions,
 };
 use crate::scoping::ScopingFilter;
 
@@ -49,15 +48,8 @@ pub const USER_SOURCE_ATTRIBUTES: &[&str] = &[
 
 /// The attributes of a directory group that mappings may read, plus the
 /// virtual `objectId` and `IsSoftDeleted`.
-pub const GROUP_SOURCE_ATTRIBUTES: &[&str] = &[
-    "objectId",
-    "displayName",
-    "description",
-    "mail",
-    "mailNickname",
-    "members",
-    "IsSoftDeleted",
-];
+pub const GROUP_SOURCE_ATTRIBUTES: &[&str] =
+    &["objectId", "displayName", "description", "mail", "mailNickname", "members", "IsSoftDeleted"];
 
 /// The prefix of the SCIM enterprise user extension's attributes.
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -65,9 +57,7 @@ pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterp
 fn direct(target: &str, source: &str) -> AttributeMapping {
     AttributeMapping {
         target: target.to_string(),
-        mapping: MappingType::Direct {
-            source: source.to_string(),
-        },
+        mapping: MappingType::Direct { source: source.to_string() },
         default_value: None,
         apply: ApplyMapping::Always,
         matching_precedence: None,
@@ -75,12 +65,7 @@ fn direct(target: &str, source: &str) -> AttributeMapping {
 }
 
 fn expression(target: &str, expression: &str) -> AttributeMapping {
-    AttributeMapping {
-        mapping: MappingType::Expression {
-            expression: expression.to_string(),
-        },
-        ..direct(target, "")
-    }
+    AttributeMapping { mapping: MappingType::Expression { expression: expression.to_string() }, ..direct(target, "") }
 }
 
 fn matching(mut mapping: AttributeMapping, precedence: u32) -> AttributeMapping {
@@ -94,10 +79,8 @@ fn matching(mut mapping: AttributeMapping, precedence: u32) -> AttributeMapping 
 /// `manager` is the manager's source id, which the caller resolves to the
 /// manager's id in the target.
 pub fn scim_user_mapping() -> ObjectMapping {
-    let work_address =
-        |part: &str, source: &str| direct(&format!("addresses[type eq \"work\"].{part}"), source);
-    let enterprise =
-        |part: &str, source: &str| direct(&format!("{ENTERPRISE_USER}:{part}"), source);
+    let work_address = |part: &str, source: &str| direct(&format!("addresses[type eq \"work\"].{part}"), source);
+    let enterprise = |part: &str, source: &str| direct(&format!("{ENTERPRISE_USER}:{part}"), source);
     ObjectMapping {
         name: "Provision users".to_string(),
         enabled: true,
@@ -107,10 +90,7 @@ pub fn scim_user_mapping() -> ObjectMapping {
         scoping: ScopingFilter::default(),
         attributes: vec![
             matching(direct("userName", "userName"), 1),
-            expression(
-                "active",
-                "Switch([IsSoftDeleted], , \"False\", \"True\", \"True\", \"False\")",
-            ),
+            expression("active", "Switch([IsSoftDeleted], , \"False\", \"True\", \"True\", \"False\")"),
             direct("displayName", "displayName"),
             direct("title", "jobTitle"),
             direct("emails[type eq \"work\"].value", "mail"),
@@ -123,10 +103,7 @@ pub fn scim_user_mapping() -> ObjectMapping {
             work_address("locality", "city"),
             work_address("postalCode", "postalCode"),
             work_address("country", "country"),
-            expression(
-                "phoneNumbers[type eq \"work\"].value",
-                "Item([businessPhones], 1)",
-            ),
+            expression("phoneNumbers[type eq \"work\"].value", "Item([businessPhones], 1)"),
             direct("phoneNumbers[type eq \"mobile\"].value", "mobile"),
             expression("externalId", "Coalesce([mailNickname], [objectId])"),
             enterprise("employeeNumber", "employeeId"),
@@ -157,7 +134,5 @@ pub fn scim_group_mapping() -> ObjectMapping {
 
 /// Both default mappings, as the mapping document of a new SCIM app.
 pub fn scim_app_mappings() -> AppMappings {
-    AppMappings {
-        objects: vec![scim_user_mapping(), scim_group_mapping()],
-    }
+    AppMappings { objects: vec![scim_user_mapping(), scim_group_mapping()] }
 }

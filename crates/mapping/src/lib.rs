@@ -16,14 +16,12 @@ pub mod scoping;
 pub mod value;
 
 pub use attribute_mapping::{
-    AppMappings, ApplyMapping, AttributeMapping, CompiledObjectMapping, MappedAttribute,
-    MappingError, MappingType, MappingValidationError, ObjectMapping, SourceObjectType,
-    TargetActions,
+    AppMappings, ApplyMapping, AttributeMapping, CompiledObjectMapping, MappedAttribute, MappingError, MappingType,
+    MappingValidationError, ObjectMapping, SourceObjectType, TargetActions,
 };
 pub use defaults::{GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES};
 pub use expr::{parse, EvalContext, EvalError, Expr, ParseError, UniquenessProbe};
 pub use scoping::{
-    CompiledScopingFilter, ScopingClause, ScopingClauseGroup, ScopingError, ScopingFilter,
-    ScopingOperator,
+    CompiledScopingFilter, ScopingClause, ScopingClauseGroup, ScopingError, ScopingFilter, ScopingOperator,
 };
 pub use value::{AppRoleAssignment, MapSource, SourceObject, Value};

@@ -103,10 +103,7 @@ const OPERATOR_NAMES: &[(ScopingOperator, &str)] = &[
     (ScopingOperator::RegexMatch, "REGEX MATCH"),
     (ScopingOperator::NotRegexMatch, "NOT REGEX MATCH"),
     (ScopingOperator::GreaterThan, "Greater_Than"),
-    (
-        ScopingOperator::GreaterThanOrEquals,
-        "Greater_Than_OR_EQUALS",
-    ),
+    (ScopingOperator::GreaterThanOrEquals, "Greater_Than_OR_EQUALS"),
     (ScopingOperator::LessThan, "Less_Than"),
     (ScopingOperator::LessThanOrEquals, "Less_Than_OR_EQUALS"),
     (ScopingOperator::Includes, "Includes"),
@@ -118,20 +115,14 @@ const OPERATOR_NAMES: &[(ScopingOperator, &str)] = &[
 impl ScopingOperator {
     /// The reference's name of the operator, as serialized.
     pub fn as_str(self) -> &'static str {
-        OPERATOR_NAMES
-            .iter()
-            .find(|(op, _)| *op == self)
-            .map_or("?", |(_, name)| name)
+        OPERATOR_NAMES.iter().find(|(op, _)| *op == self).map_or("?", |(_, name)| name)
     }
 
     /// True for the operators that need a value.
     pub fn needs_value(self) -> bool {
         !matches!(
             self,
-            ScopingOperator::IsTrue
-                | ScopingOperator::IsFalse
-                | ScopingOperator::IsNull
-                | ScopingOperator::IsNotNull
+            ScopingOperator::IsTrue | ScopingOperator::IsFalse | ScopingOperator::IsNull | ScopingOperator::IsNotNull
         )
     }
 }
@@ -154,9 +145,7 @@ impl FromStr for ScopingOperator {
             .iter()
             .find(|(_, name)| norm(name) == wanted)
             .map(|(op, _)| *op)
-            .ok_or_else(|| ScopingError::UnknownOperator {
-                operator: s.to_string(),
-            })
+            .ok_or_else(|| ScopingError::UnknownOperator { operator: s.to_string() })
     }
 }
 
@@ -225,9 +214,7 @@ pub enum ScopingError {
         message: String,
     },
     /// A numeric or bitwise operator whose value is not an integer.
-    #[error(
-        "scoping clause {group}.{clause} ([{attribute}] {operator}): {value:?} is not an integer"
-    )]
+    #[error("scoping clause {group}.{clause} ([{attribute}] {operator}): {value:?} is not an integer")]
     NotAnInteger {
         /// The group.
         group: usize,
@@ -284,10 +271,7 @@ impl ScopingFilter {
     pub fn attributes(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for clause in self.groups.iter().flat_map(|g| &g.clauses) {
-            if !out
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(&clause.attribute))
-            {
+            if !out.iter().any(|a| a.eq_ignore_ascii_case(&clause.attribute)) {
                 out.push(&clause.attribute);
             }
         }
@@ -330,43 +314,28 @@ enum Test {
     NotBitAnd(i64),
 }
 
-fn compile_clause(
-    clause: &ScopingClause,
-    group: usize,
-    index: usize,
-) -> Result<CompiledClause, ScopingError> {
+fn compile_clause(clause: &ScopingClause, group: usize, index: usize) -> Result<CompiledClause, ScopingError> {
     use ScopingOperator as Op;
     let attribute = clause.attribute.trim().to_string();
     if attribute.is_empty() {
-        return Err(ScopingError::EmptyAttribute {
-            group,
-            clause: index,
-        });
+        return Err(ScopingError::EmptyAttribute { group, clause: index });
     }
     let op = clause.operator;
     let value = match (&clause.value, op.needs_value()) {
         (Some(v), _) => v.clone(),
         (None, false) => String::new(),
         (None, true) => {
-            return Err(ScopingError::MissingValue {
-                group,
-                clause: index,
-                attribute,
-                operator: op,
-            });
+            return Err(ScopingError::MissingValue { group, clause: index, attribute, operator: op });
         }
     };
     let integer = || {
-        value
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| ScopingError::NotAnInteger {
-                group,
-                clause: index,
-                attribute: attribute.clone(),
-                operator: op,
-                value: value.clone(),
-            })
+        value.trim().parse::<i64>().map_err(|_| ScopingError::NotAnInteger {
+            group,
+            clause: index,
+            attribute: attribute.clone(),
+            operator: op,
+            value: value.clone(),
+        })
     };
     let regex = || {
         Regex::new(&value).map_err(|e| ScopingError::InvalidRegex {
@@ -426,15 +395,9 @@ impl CompiledClause {
             Test::IsNull => false,
             Test::IsNotNull => true,
             Test::NotEquals(v) => !values.iter().any(|x| text_eq(x, v)),
-            Test::NotRegex(re) => !values
-                .iter()
-                .any(|x| x.to_text().is_some_and(|t| re.is_match(&t))),
-            Test::NotBitAnd(mask) => values
-                .iter()
-                .all(|x| integer(x).is_some_and(|i| i & mask == 0)),
-            Test::Includes(v) if matches!(value, Value::List(_)) => {
-                values.iter().any(|x| text_eq(x, v))
-            }
+            Test::NotRegex(re) => !values.iter().any(|x| x.to_text().is_some_and(|t| re.is_match(&t))),
+            Test::NotBitAnd(mask) => values.iter().all(|x| integer(x).is_some_and(|i| i & mask == 0)),
+            Test::Includes(v) if matches!(value, Value::List(_)) => values.iter().any(|x| text_eq(x, v)),
             positive => values.iter().any(|x| holds(positive, x)),
         }
     }
@@ -472,18 +435,10 @@ fn holds(test: &Test, x: &Value) -> bool {
         Test::GreaterThanOrEquals(n) => integer(x).is_some_and(|i| i >= *n),
         Test::LessThan(n) => integer(x).is_some_and(|i| i < *n),
         Test::LessThanOrEquals(n) => integer(x).is_some_and(|i| i <= *n),
-        Test::Includes(v) => x
-            .to_text()
-            .is_some_and(|t| t.to_lowercase().contains(v.as_str())),
-        Test::EndsWith(v) => x
-            .to_text()
-            .is_some_and(|t| t.to_lowercase().ends_with(v.as_str())),
+        Test::Includes(v) => x.to_text().is_some_and(|t| t.to_lowercase().contains(v.as_str())),
+        Test::EndsWith(v) => x.to_text().is_some_and(|t| t.to_lowercase().ends_with(v.as_str())),
         Test::BitAnd(mask) => integer(x).is_some_and(|i| i & mask != 0),
-        Test::IsNull
-        | Test::IsNotNull
-        | Test::NotEquals(_)
-        | Test::NotRegex(_)
-        | Test::NotBitAnd(_) => false,
+        Test::IsNull | Test::IsNotNull | Test::NotEquals(_) | Test::NotRegex(_) | Test::NotBitAnd(_) => false,
     }
 }
 

@@ -100,9 +100,7 @@ impl Value {
             Value::Str(s) => J::String(s.clone()),
             Value::Date(d) => J::String(format_iso(d)),
             Value::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
-            Value::Object(o) => {
-                J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::Object(o) => J::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
         }
     }
 
@@ -114,17 +112,10 @@ impl Value {
         match json {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => n
-                .as_i64()
-                .map(Value::Int)
-                .unwrap_or_else(|| Value::Str(n.to_string())),
+            J::Number(n) => n.as_i64().map(Value::Int).unwrap_or_else(|| Value::Str(n.to_string())),
             J::String(s) => Value::Str(s.clone()),
             J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            J::Object(o) => Value::Object(
-                o.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            ),
+            J::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
         }
     }
 }
@@ -216,10 +207,7 @@ impl AppRoleAssignment {
     pub fn to_value(&self) -> Value {
         Value::Object(vec![
             ("id".to_string(), Value::Str(self.id.clone())),
-            (
-                "displayName".to_string(),
-                Value::Str(self.display_name.clone()),
-            ),
+            ("displayName".to_string(), Value::Str(self.display_name.clone())),
             ("value".to_string(), Value::Str(self.value.clone())),
         ])
     }
@@ -337,14 +325,8 @@ mod tests {
         check(json!(true), Value::Bool(true));
         check(json!(42), Value::Int(42));
         check(json!("a"), Value::str("a"));
-        check(
-            json!(["a", 1]),
-            Value::List(vec![Value::str("a"), Value::Int(1)]),
-        );
-        check(
-            json!({"k": "v"}),
-            Value::Object(vec![("k".into(), Value::str("v"))]),
-        );
+        check(json!(["a", 1]), Value::List(vec![Value::str("a"), Value::Int(1)]));
+        check(json!({"k": "v"}), Value::Object(vec![("k".into(), Value::str("v"))]));
     }
 
     #[test]
@@ -358,17 +340,12 @@ mod tests {
 
     #[test]
     fn map_source_is_case_insensitive() {
-        let s = MapSource::new()
-            .with("GivenName", "Zoë")
-            .with("Ünïcode", "x");
+        let s = MapSource::new().with("GivenName", "Zoë").with("Ünïcode", "x");
         assert_eq!(s.attribute("givenname"), Value::str("Zoë"));
         assert_eq!(s.attribute("GIVENNAME"), Value::str("Zoë"));
         assert_eq!(s.attribute("üNÏCODE"), Value::str("x"));
         assert_eq!(s.attribute("surname"), Value::Null);
         let long = "a".repeat(100);
-        assert_eq!(
-            s.clone().with(&long, 1).attribute(&long.to_uppercase()),
-            Value::Int(1)
-        );
+        assert_eq!(s.clone().with(&long, 1).attribute(&long.to_uppercase()), Value::Int(1));
     }
 }

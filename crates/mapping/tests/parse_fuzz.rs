@@ -22,16 +22,13 @@ fn token_soup() -> impl Strategy<Value = String> {
         Just("-3".to_string()),
         Just("1".to_string()),
         Just("True".to_string()),
-        prop::sample::select(roster_mapping::expr::function_names().collect::<Vec<_>>())
-            .prop_map(str::to_string),
+        prop::sample::select(roster_mapping::expr::function_names().collect::<Vec<_>>()).prop_map(str::to_string),
     ];
     prop::collection::vec(token, 0..40).prop_map(|t| t.concat())
 }
 
 fn source() -> MapSource {
-    MapSource::new()
-        .with("givenName", "Zoë")
-        .with("businessPhones", vec!["1", "2"])
+    MapSource::new().with("givenName", "Zoë").with("businessPhones", vec!["1", "2"])
 }
 
 proptest! {

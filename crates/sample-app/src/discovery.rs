@@ -57,13 +57,7 @@ fn s(name: &str) -> Value {
 
 /// `GET /Schemas`
 pub async fn schemas() -> Response {
-    let typed = || {
-        vec![
-            s("value"),
-            s("type"),
-            attr("primary", "boolean", false, "none", vec![]),
-        ]
-    };
+    let typed = || vec![s("value"), s("type"), attr("primary", "boolean", false, "none", vec![])];
     let user = json!({"id": USER_SCHEMA, "name": "User", "attributes": [
         attr("userName", "string", false, "server", vec![]),
         attr("name", "complex", false, "none", vec![s("formatted"), s("familyName"), s("givenName")]),

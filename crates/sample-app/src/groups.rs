@@ -7,9 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use roster_scim::{
-    apply_patch, get_ci, Filter, ListResponse, MemberRemoval, PatchOp, PatchOperation, GROUP_SCHEMA,
-};
+use roster_scim::{apply_patch, get_ci, Filter, ListResponse, MemberRemoval, PatchOp, PatchOperation, GROUP_SCHEMA};
 use serde_json::{Map, Value};
 
 use crate::http::{json_response, read_json, resource_response, str_attr, ApiError};
@@ -34,21 +32,13 @@ fn member_entries(v: &Value) -> Result<Vec<(String, Value)>, ApiError> {
         Value::Array(items) => items.as_slice(),
         Value::Object(_) => std::slice::from_ref(v),
         Value::Null => &[],
-        _ => {
-            return Err(ApiError::bad(
-                "invalidValue",
-                "members must be a list of {\"value\": id}",
-            ))
-        }
+        _ => return Err(ApiError::bad("invalidValue", "members must be a list of {\"value\": id}")),
     };
     items
         .iter()
         .map(|m| match m.as_object().and_then(|o| get_ci(o, "value")) {
             Some(Value::String(id)) if !id.is_empty() => Ok((id.clone(), m.clone())),
-            _ => Err(ApiError::bad(
-                "invalidValue",
-                "each member needs a string \"value\"",
-            )),
+            _ => Err(ApiError::bad("invalidValue", "each member needs a string \"value\"")),
         })
         .collect()
 }
@@ -56,10 +46,7 @@ fn member_entries(v: &Value) -> Result<Vec<(String, Value)>, ApiError> {
 /// Checks and normalises a group body (members taken out).
 fn prepare(body: Value, unknown: &str) -> Result<(Map<String, Value>, Option<Members>), ApiError> {
     let Value::Object(fields) = body else {
-        return Err(ApiError::bad(
-            "invalidSyntax",
-            "a group must be a JSON object",
-        ));
+        return Err(ApiError::bad("invalidSyntax", "a group must be a JSON object"));
     };
     let mut out = Map::new();
     let mut members = None;
@@ -74,10 +61,7 @@ fn prepare(body: Value, unknown: &str) -> Result<(Map<String, Value>, Option<Mem
                 out.insert("externalId".into(), v);
             }
             "displayname" | "externalid" => {
-                return Err(ApiError::bad(
-                    "invalidValue",
-                    format!("attribute {k:?} has the wrong type"),
-                ))
+                return Err(ApiError::bad("invalidValue", format!("attribute {k:?} has the wrong type")))
             }
             _ => return Err(ApiError::bad(unknown, format!("unknown attribute {k:?}"))),
         }
@@ -85,10 +69,7 @@ fn prepare(body: Value, unknown: &str) -> Result<(Map<String, Value>, Option<Mem
     if !out.contains_key("displayName") {
         return Err(ApiError::bad("invalidValue", "displayName is required"));
     }
-    out.insert(
-        "schemas".into(),
-        Value::Array(vec![Value::String(GROUP_SCHEMA.into())]),
-    );
+    out.insert("schemas".into(), Value::Array(vec![Value::String(GROUP_SCHEMA.into())]));
     Ok((out, members))
 }
 
@@ -98,22 +79,14 @@ fn split_ops(
     ops: Vec<PatchOperation>,
     forms: &[MemberRemoval],
 ) -> Result<(Vec<PatchOperation>, Vec<MemberChange>, u64), ApiError> {
-    let refuse = |form: &str| {
-        ApiError::bad(
-            "invalidPath",
-            format!("this app does not accept member removal by {form}"),
-        )
-    };
+    let refuse =
+        |form: &str| ApiError::bad("invalidPath", format!("this app does not accept member removal by {form}"));
     let (mut others, mut changes, mut values) = (Vec::new(), Vec::new(), 0u64);
     for op in ops {
         let Some(path) = op.path.as_deref().map(str::trim) else {
             let mut op = op;
             if let Some(Value::Object(fields)) = &mut op.value {
-                if let Some(key) = fields
-                    .keys()
-                    .find(|k| k.eq_ignore_ascii_case("members"))
-                    .cloned()
-                {
+                if let Some(key) = fields.keys().find(|k| k.eq_ignore_ascii_case("members")).cloned() {
                     let entries = member_entries(fields.get(&key).unwrap_or(&Value::Null))?;
                     fields.remove(&key);
                     values += entries.len() as u64;
@@ -124,11 +97,7 @@ fn split_ops(
                     });
                 }
             }
-            if op
-                .value
-                .as_ref()
-                .is_none_or(|v| v.as_object().is_none_or(|o| !o.is_empty()))
-            {
+            if op.value.as_ref().is_none_or(|v| v.as_object().is_none_or(|o| !o.is_empty())) {
                 others.push(op);
             }
             continue;
@@ -148,40 +117,22 @@ fn split_ops(
                 PatchOp::Add => MemberChange::Add(entries),
                 PatchOp::Replace => MemberChange::Replace(entries),
                 PatchOp::Remove if entries.is_empty() => MemberChange::Clear,
-                PatchOp::Remove if !forms.contains(&MemberRemoval::ValueList) => {
-                    return Err(refuse("a value list"))
-                }
-                PatchOp::Remove => {
-                    MemberChange::RemoveValues(entries.into_iter().map(|(id, _)| id).collect())
-                }
+                PatchOp::Remove if !forms.contains(&MemberRemoval::ValueList) => return Err(refuse("a value list")),
+                PatchOp::Remove => MemberChange::RemoveValues(entries.into_iter().map(|(id, _)| id).collect()),
             });
             continue;
         }
         let inner = match path.get(8..path.len().saturating_sub(1)) {
-            Some(inner)
-                if op.op == PatchOp::Remove
-                    && lower.starts_with("members[")
-                    && lower.ends_with(']') =>
-            {
-                inner
-            }
-            _ => {
-                return Err(ApiError::bad(
-                    "invalidPath",
-                    format!("unsupported members path {path:?}"),
-                ))
-            }
+            Some(inner) if op.op == PatchOp::Remove && lower.starts_with("members[") && lower.ends_with(']') => inner,
+            _ => return Err(ApiError::bad("invalidPath", format!("unsupported members path {path:?}"))),
         };
         if !forms.contains(&MemberRemoval::Filter) {
             return Err(refuse("a members[value eq ...] filter"));
         }
-        let filter =
-            Filter::parse(inner).map_err(|e| ApiError::bad("invalidPath", e.to_string()))?;
+        let filter = Filter::parse(inner).map_err(|e| ApiError::bad("invalidPath", e.to_string()))?;
         values += 1;
         changes.push(match filter.as_simple_eq() {
-            Some((attr, v)) if attr.eq_ignore_ascii_case("value") => {
-                MemberChange::RemoveValues(vec![v.to_string()])
-            }
+            Some((attr, v)) if attr.eq_ignore_ascii_case("value") => MemberChange::RemoveValues(vec![v.to_string()]),
             _ => MemberChange::RemoveFilter(filter),
         });
     }
@@ -191,14 +142,10 @@ fn split_ops(
 fn apply_changes(group: &mut Group, changes: Vec<MemberChange>) {
     for change in changes {
         match change {
-            MemberChange::Add(entries) => entries
-                .into_iter()
-                .for_each(|(id, e)| group.add_member(id, e)),
+            MemberChange::Add(entries) => entries.into_iter().for_each(|(id, e)| group.add_member(id, e)),
             MemberChange::Replace(entries) => {
                 group.members.clear();
-                entries
-                    .into_iter()
-                    .for_each(|(id, e)| group.add_member(id, e));
+                entries.into_iter().for_each(|(id, e)| group.add_member(id, e));
             }
             MemberChange::Clear => group.members.clear(),
             MemberChange::RemoveValues(ids) => ids.iter().for_each(|id| {
@@ -226,72 +173,45 @@ pub async fn list(State(state): State<SampleState>, q: Q) -> Result<Response, Ap
         .map(Filter::parse)
         .transpose()
         .map_err(|e| ApiError::bad("invalidFilter", e.to_string()))?;
-    state.count(
-        if filter.is_some() {
-            "GET /Groups?filter"
-        } else {
-            "GET /Groups"
-        },
-        1,
-    );
+    state.count(if filter.is_some() { "GET /Groups?filter" } else { "GET /Groups" }, 1);
     let with_members = !params.excludes("members");
     let store = state.store().read().await;
-    let matched: Vec<&Group> = match &filter {
-        None => store.groups.values().collect(),
-        Some(f) => match f.as_simple_eq() {
-            Some((attr, v)) if !attr.eq_ignore_ascii_case("members") => {
-                let exact = attr == "id" || attr.eq_ignore_ascii_case("externalId");
-                store
-                    .groups
-                    .values()
-                    .filter(|g| {
-                        str_attr(&g.resource, attr).is_some_and(|a| {
-                            if exact {
-                                a == v
-                            } else {
-                                a.eq_ignore_ascii_case(v)
-                            }
+    let matched: Vec<&Group> =
+        match &filter {
+            None => store.groups.values().collect(),
+            Some(f) => match f.as_simple_eq() {
+                Some((attr, v)) if !attr.eq_ignore_ascii_case("members") => {
+                    let exact = attr == "id" || attr.eq_ignore_ascii_case("externalId");
+                    store
+                        .groups
+                        .values()
+                        .filter(|g| {
+                            str_attr(&g.resource, attr).is_some_and(|a| {
+                                if exact {
+                                    a == v
+                                } else {
+                                    a.eq_ignore_ascii_case(v)
+                                }
+                            })
                         })
-                    })
-                    .collect()
-            }
-            _ => store
-                .groups
-                .values()
-                .filter(|g| f.matches(&g.render(true)))
-                .collect(),
-        },
-    };
+                        .collect()
+                }
+                _ => store.groups.values().filter(|g| f.matches(&g.render(true))).collect(),
+            },
+        };
     let total = matched.len() as u64;
-    let resources = matched
-        .into_iter()
-        .skip(start - 1)
-        .take(count)
-        .map(|g| params.project(g.render(with_members)))
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &ListResponse::new(total, start as u64, resources).to_value(),
-    ))
+    let resources =
+        matched.into_iter().skip(start - 1).take(count).map(|g| params.project(g.render(with_members))).collect();
+    Ok(json_response(StatusCode::OK, &ListResponse::new(total, start as u64, resources).to_value()))
 }
 
 /// `POST /Groups`
-pub async fn create(
-    State(state): State<SampleState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
+pub async fn create(State(state): State<SampleState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     state.count("POST /Groups", 1);
     let (resource, members) = prepare(read_json(&headers, body).await?, "invalidSyntax")?;
     let id = new_id();
-    let mut group = Group {
-        resource: Value::Object(resource),
-        ..Group::default()
-    };
-    members
-        .unwrap_or_default()
-        .into_iter()
-        .for_each(|(m, e)| group.add_member(m, e));
+    let mut group = Group { resource: Value::Object(resource), ..Group::default() };
+    members.unwrap_or_default().into_iter().for_each(|(m, e)| group.add_member(m, e));
     finish(&mut group, &id, &state.base_url());
     let rendered = group.render(true);
     state.store().write().await.groups.insert(id, group);
@@ -303,14 +223,8 @@ pub async fn get_one(State(state): State<SampleState>, p: P, q: Q) -> Result<Res
     state.count("GET /Groups/{id}", 1);
     let (id, params) = (path_id(p)?, params(q)?);
     let store = state.store().read().await;
-    let group = store
-        .groups
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("Group", &id))?;
-    Ok(resource_response(
-        StatusCode::OK,
-        &params.project(group.render(!params.excludes("members"))),
-    ))
+    let group = store.groups.get(&id).ok_or_else(|| ApiError::not_found("Group", &id))?;
+    Ok(resource_response(StatusCode::OK, &params.project(group.render(!params.excludes("members")))))
 }
 
 /// `PUT /Groups/{id}`
@@ -325,18 +239,12 @@ pub async fn replace(
     let (mut resource, members) = prepare(read_json(&headers, body).await?, "invalidSyntax")?;
     let base_url = state.base_url();
     let mut store = state.store().write().await;
-    let group = store
-        .groups
-        .get_mut(&id)
-        .ok_or_else(|| ApiError::not_found("Group", &id))?;
+    let group = store.groups.get_mut(&id).ok_or_else(|| ApiError::not_found("Group", &id))?;
     if let Some(meta) = group.resource.get("meta") {
         resource.insert("meta".into(), meta.clone());
     }
     group.resource = Value::Object(resource);
-    apply_changes(
-        group,
-        vec![MemberChange::Replace(members.unwrap_or_default())],
-    );
+    apply_changes(group, vec![MemberChange::Replace(members.unwrap_or_default())]);
     finish(group, &id, &base_url);
     Ok(resource_response(StatusCode::OK, &group.render(true)))
 }
@@ -357,10 +265,7 @@ pub async fn patch(
     state.count("PATCH /Groups member values", values);
     let base_url = state.base_url();
     let mut store = state.store().write().await;
-    let group = store
-        .groups
-        .get_mut(&id)
-        .ok_or_else(|| ApiError::not_found("Group", &id))?;
+    let group = store.groups.get_mut(&id).ok_or_else(|| ApiError::not_found("Group", &id))?;
     let mut resource = group.resource.clone();
     apply_patch(&mut resource, &others).map_err(|e| ApiError::bad(e.scim_type(), e.to_string()))?;
     let (resource, _) = prepare(resource, "invalidPath")?;
@@ -371,10 +276,7 @@ pub async fn patch(
     }
     apply_changes(group, changes);
     finish(group, &id, &base_url);
-    Ok(resource_response(
-        StatusCode::OK,
-        &params.project(group.render(!params.excludes("members"))),
-    ))
+    Ok(resource_response(StatusCode::OK, &params.project(group.render(!params.excludes("members")))))
 }
 
 /// `DELETE /Groups/{id}`

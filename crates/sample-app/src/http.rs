@@ -47,10 +47,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
         let mut resp = json_response(status, &self.0.to_value());
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"SCIM\""),
-            );
+            resp.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"SCIM\""));
         }
         resp
     }
@@ -59,12 +56,7 @@ impl IntoResponse for ApiError {
 /// A JSON response with the SCIM content type.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    (
-        status,
-        [(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON))],
-        bytes,
-    )
-        .into_response()
+    (status, [(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON))], bytes).into_response()
 }
 
 /// A resource response with `ETag` (from `meta.version`) and, for 201,
@@ -72,18 +64,14 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
 pub fn resource_response(status: StatusCode, resource: &Value) -> Response {
     let mut resp = json_response(status, resource);
     let meta = resource.get("meta");
-    if let Some(v) = meta
-        .and_then(|m| m.get("version"))
-        .and_then(Value::as_str)
-        .and_then(|v| HeaderValue::from_str(v).ok())
+    if let Some(v) =
+        meta.and_then(|m| m.get("version")).and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
     {
         resp.headers_mut().insert(ETAG, v);
     }
     if status == StatusCode::CREATED {
-        if let Some(l) = meta
-            .and_then(|m| m.get("location"))
-            .and_then(Value::as_str)
-            .and_then(|v| HeaderValue::from_str(v).ok())
+        if let Some(l) =
+            meta.and_then(|m| m.get("location")).and_then(Value::as_str).and_then(|v| HeaderValue::from_str(v).ok())
         {
             resp.headers_mut().insert(LOCATION, l);
         }
@@ -106,45 +94,27 @@ pub async fn require_token(State(state): State<SampleState>, req: Request, next:
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     match given {
         Some(t) if same_secret(t.as_bytes(), state.token().as_bytes()) => next.run(req).await,
-        _ => ApiError::new(
-            401,
-            None,
-            "Authorization failure. The authorization header is invalid or missing",
-        )
-        .into_response(),
+        _ => ApiError::new(401, None, "Authorization failure. The authorization header is invalid or missing")
+            .into_response(),
     }
 }
 
 /// Reads a JSON object body: 415 for a non-JSON content type, 413 over
 /// 1 MiB, 400 `invalidSyntax` when it does not parse.
 pub async fn read_json(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let ct = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/scim+json");
+    let ct = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/scim+json");
     if !ct.to_ascii_lowercase().contains("json") {
-        return Err(ApiError::new(
-            415,
-            None,
-            format!("unsupported content type {ct:?}"),
-        ));
+        return Err(ApiError::new(415, None, format!("unsupported content type {ct:?}")));
     }
-    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            413,
-            None,
-            format!("request body larger than {MAX_BODY} bytes"),
-        )
-    })?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad("invalidSyntax", format!("body is not JSON: {e}")))?;
+    let bytes = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::new(413, None, format!("request body larger than {MAX_BODY} bytes")))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad("invalidSyntax", format!("body is not JSON: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::bad("invalidSyntax", "body must be a JSON object"));
     }
@@ -157,10 +127,7 @@ pub struct Params(pub HashMap<String, String>);
 impl Params {
     /// A parameter's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// `startIndex` (1-based, at least 1) and `count` (0..=1000).
@@ -168,9 +135,9 @@ impl Params {
         let num = |name: &str, default: i64| -> Result<i64, ApiError> {
             match self.get(name) {
                 None => Ok(default),
-                Some(v) => v.trim().parse().map_err(|_| {
-                    ApiError::bad("invalidValue", format!("{name} must be an integer"))
-                }),
+                Some(v) => {
+                    v.trim().parse().map_err(|_| ApiError::bad("invalidValue", format!("{name} must be an integer")))
+                }
             }
         };
         let start = num("startIndex", 1)?.max(1) as usize;
@@ -180,12 +147,7 @@ impl Params {
 
     fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
             .unwrap_or_default()
     }
 
@@ -194,13 +156,9 @@ impl Params {
     pub fn excludes(&self, attr: &str) -> bool {
         let attributes = self.list("attributes");
         if !attributes.is_empty() {
-            return !attributes
-                .iter()
-                .any(|a| top_level(a).eq_ignore_ascii_case(attr));
+            return !attributes.iter().any(|a| top_level(a).eq_ignore_ascii_case(attr));
         }
-        self.list("excludedAttributes")
-            .iter()
-            .any(|a| top_level(a).eq_ignore_ascii_case(attr))
+        self.list("excludedAttributes").iter().any(|a| top_level(a).eq_ignore_ascii_case(attr))
     }
 
     /// Applies `attributes`/`excludedAttributes` to a resource (top-level
@@ -219,19 +177,11 @@ impl Params {
                 return true;
             }
             if !attributes.is_empty() {
-                return attributes
-                    .iter()
-                    .any(|a| top_level(a).eq_ignore_ascii_case(k));
+                return attributes.iter().any(|a| top_level(a).eq_ignore_ascii_case(k));
             }
-            !excluded
-                .iter()
-                .any(|a| top_level(a).eq_ignore_ascii_case(k))
+            !excluded.iter().any(|a| top_level(a).eq_ignore_ascii_case(k))
         };
-        Value::Object(
-            map.into_iter()
-                .filter(|(k, _)| keep(k))
-                .collect::<Map<String, Value>>(),
-        )
+        Value::Object(map.into_iter().filter(|(k, _)| keep(k)).collect::<Map<String, Value>>())
     }
 }
 
@@ -240,9 +190,7 @@ fn top_level(name: &str) -> &str {
     let lower = name.to_ascii_lowercase();
     if lower.starts_with("urn:") {
         if lower.starts_with(&roster_scim::ENTERPRISE_USER.to_ascii_lowercase()) {
-            return name
-                .get(..roster_scim::ENTERPRISE_USER.len())
-                .unwrap_or(name);
+            return name.get(..roster_scim::ENTERPRISE_USER.len()).unwrap_or(name);
         }
         return name;
     }
@@ -251,9 +199,7 @@ fn top_level(name: &str) -> &str {
 
 /// A string attribute of `obj` (any case).
 pub fn str_attr<'a>(obj: &'a Value, name: &str) -> Option<&'a str> {
-    obj.as_object()
-        .and_then(|o| get_ci(o, name))
-        .and_then(Value::as_str)
+    obj.as_object().and_then(|o| get_ci(o, name)).and_then(Value::as_str)
 }
 
 /// A request extension-free fallback: 404 in the SCIM error schema.

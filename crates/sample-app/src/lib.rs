@@ -29,9 +29,7 @@ pub struct SampleApp {
 impl SampleApp {
     /// A new, empty app accepting `token`.
     pub fn new(token: String, options: SampleOptions) -> Self {
-        SampleApp {
-            state: SampleState::new(token, options),
-        }
+        SampleApp { state: SampleState::new(token, options) }
     }
 
     /// Its state.
@@ -42,37 +40,20 @@ impl SampleApp {
     /// Its routes, all under `/scim/v2`.
     pub fn router(&self) -> Router {
         let scim = Router::new()
-            .route(
-                "/ServiceProviderConfig",
-                get(discovery::service_provider_config),
-            )
+            .route("/ServiceProviderConfig", get(discovery::service_provider_config))
             .route("/ResourceTypes", get(discovery::resource_types))
             .route("/Schemas", get(discovery::schemas))
             .route("/Users", get(users::list).post(users::create))
-            .route(
-                "/Users/{id}",
-                get(users::get_one)
-                    .put(users::replace)
-                    .patch(users::patch)
-                    .delete(users::delete),
-            )
+            .route("/Users/{id}", get(users::get_one).put(users::replace).patch(users::patch).delete(users::delete))
             .route("/Groups", get(groups::list).post(groups::create))
             .route(
                 "/Groups/{id}",
-                get(groups::get_one)
-                    .put(groups::replace)
-                    .patch(groups::patch)
-                    .delete(groups::delete),
+                get(groups::get_one).put(groups::replace).patch(groups::patch).delete(groups::delete),
             )
             .method_not_allowed_fallback(http::method_not_allowed)
-            .layer(axum::middleware::from_fn_with_state(
-                self.state.clone(),
-                http::require_token,
-            ))
+            .layer(axum::middleware::from_fn_with_state(self.state.clone(), http::require_token))
             .with_state(self.state.clone());
-        Router::new()
-            .nest("/scim/v2", scim)
-            .fallback(http::not_found)
+        Router::new().nest("/scim/v2", scim).fallback(http::not_found)
     }
 }
 
@@ -111,11 +92,7 @@ impl Drop for RunningSampleApp {
 }
 
 /// Starts a sample app on `addr` (`127.0.0.1:0` picks a free port).
-pub async fn start(
-    addr: SocketAddr,
-    token: String,
-    options: SampleOptions,
-) -> io::Result<RunningSampleApp> {
+pub async fn start(addr: SocketAddr, token: String, options: SampleOptions) -> io::Result<RunningSampleApp> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}/scim/v2");
@@ -131,11 +108,5 @@ pub async fn start(
             .await
     });
     tracing::info!(%base_url, "sample SCIM app listening");
-    Ok(RunningSampleApp {
-        base_url,
-        addr,
-        state: app.state,
-        shutdown: Some(tx),
-        task: Some(task),
-    })
+    Ok(RunningSampleApp { base_url, addr, state: app.state, shutdown: Some(tx), task: Some(task) })
 }

@@ -37,10 +37,7 @@ impl Group {
             let mut entries: Vec<&(u64, Value)> = self.members.values().collect();
             entries.sort_by_key(|(seq, _)| *seq);
             if let Some(o) = out.as_object_mut() {
-                o.insert(
-                    "members".into(),
-                    Value::Array(entries.into_iter().map(|(_, e)| e.clone()).collect()),
-                );
+                o.insert("members".into(), Value::Array(entries.into_iter().map(|(_, e)| e.clone()).collect()));
             }
         }
         out
@@ -75,9 +72,7 @@ pub struct SampleOptions {
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        SampleOptions {
-            member_removal_forms: vec![MemberRemoval::Filter, MemberRemoval::ValueList],
-        }
+        SampleOptions { member_removal_forms: vec![MemberRemoval::Filter, MemberRemoval::ValueList] }
     }
 }
 
@@ -135,11 +130,7 @@ impl SampleState {
 
     /// The base URL (`http://127.0.0.1:PORT/scim/v2`), once bound.
     pub fn base_url(&self) -> String {
-        self.inner
-            .base_url
-            .lock()
-            .map(|b| b.clone())
-            .unwrap_or_default()
+        self.inner.base_url.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
     /// Adds `n` to a counter.
@@ -151,20 +142,12 @@ impl SampleState {
 
     /// One counter's value (0 if never counted).
     pub fn counter(&self, key: &str) -> u64 {
-        self.inner
-            .counters
-            .lock()
-            .map(|c| c.get(key).copied().unwrap_or(0))
-            .unwrap_or(0)
+        self.inner.counters.lock().map(|c| c.get(key).copied().unwrap_or(0)).unwrap_or(0)
     }
 
     /// All counters.
     pub fn counters(&self) -> BTreeMap<String, u64> {
-        self.inner
-            .counters
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_default()
+        self.inner.counters.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// Sets every counter back to zero.
@@ -187,10 +170,7 @@ impl SampleState {
     /// The user with this userName (any case).
     pub async fn user_by_name(&self, user_name: &str) -> Option<Value> {
         let store = self.inner.store.read().await;
-        store
-            .user_id_by_name(user_name)
-            .and_then(|id| store.users.get(id))
-            .cloned()
+        store.user_id_by_name(user_name).and_then(|id| store.users.get(id)).cloned()
     }
 
     /// A user by id.
@@ -206,29 +186,21 @@ impl SampleState {
             .groups
             .values()
             .find(|g| {
-                crate::http::str_attr(&g.resource, "displayName")
-                    .is_some_and(|d| d.eq_ignore_ascii_case(display_name))
+                crate::http::str_attr(&g.resource, "displayName").is_some_and(|d| d.eq_ignore_ascii_case(display_name))
             })
             .map(|g| g.render(true))
     }
 
     /// A group by id, with its members.
     pub async fn group(&self, id: &str) -> Option<Value> {
-        self.inner
-            .store
-            .read()
-            .await
-            .groups
-            .get(id)
-            .map(|g| g.render(true))
+        self.inner.store.read().await.groups.get(id).map(|g| g.render(true))
     }
 
     /// Member ids of a group by id.
     pub async fn group_member_ids(&self, id: &str) -> Option<Vec<String>> {
         let store = self.inner.store.read().await;
         let g = store.groups.get(id)?;
-        let mut ids: Vec<(&u64, &String)> =
-            g.members.iter().map(|(k, (seq, _))| (seq, k)).collect();
+        let mut ids: Vec<(&u64, &String)> = g.members.iter().map(|(k, (seq, _))| (seq, k)).collect();
         ids.sort();
         Some(ids.into_iter().map(|(_, k)| k.clone()).collect())
     }
@@ -262,11 +234,7 @@ pub fn now() -> String {
 
 /// Sets `meta` for a resource at version `version`, keeping `created`.
 pub fn set_meta(resource: &mut Map<String, Value>, kind: &str, location: String, version: u64) {
-    let created = resource
-        .get("meta")
-        .and_then(|m| m.get("created"))
-        .cloned()
-        .unwrap_or_else(|| Value::String(now()));
+    let created = resource.get("meta").and_then(|m| m.get("created")).cloned().unwrap_or_else(|| Value::String(now()));
     resource.insert(
         "meta".into(),
         json!({"resourceType": kind, "created": created, "lastModified": now(),

@@ -15,11 +15,7 @@ fn patch(ops: Value) -> Value {
 fn member_ids(group: &Value) -> Vec<String> {
     group["members"]
         .as_array()
-        .map(|m| {
-            m.iter()
-                .filter_map(|e| e["value"].as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|m| m.iter().filter_map(|e| e["value"].as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }
 
@@ -35,13 +31,7 @@ async fn group_crud_and_members() {
     let path = format!("/Groups/{}", created["id"].as_str().unwrap_or_default());
     assert_eq!(member_ids(&created), ["u1", "u2"]);
 
-    let (_, _, got) = call(
-        &app,
-        Method::GET,
-        &format!("{path}?excludedAttributes=members"),
-        None,
-    )
-    .await;
+    let (_, _, got) = call(&app, Method::GET, &format!("{path}?excludedAttributes=members"), None).await;
     assert!(got.get("members").is_none() && got["displayName"] == "Eng");
 
     let cases: Vec<Case> = vec![
@@ -49,47 +39,17 @@ async fn group_crud_and_members() {
             json!([{"op": "add", "path": "members", "value": [{"value": "u3"}, {"value": "u1"}]}]),
             Ok(vec!["u1", "u2", "u3"]),
         ),
-        (
-            json!([{"op": "remove", "path": "members[value eq \"u2\"]"}]),
-            Ok(vec!["u1", "u3"]),
-        ),
-        (
-            json!([{"op": "remove", "path": "members[value eq \"absent\"]"}]),
-            Ok(vec!["u1", "u3"]),
-        ),
-        (
-            json!([{"op": "remove", "path": "members", "value": [{"value": "u1"}]}]),
-            Ok(vec!["u3"]),
-        ),
-        (
-            json!([{"op": "add", "value": {"members": [{"value": "u4"}], "externalId": "e"}}]),
-            Ok(vec!["u3", "u4"]),
-        ),
-        (
-            json!([{"op": "replace", "path": "members", "value": [{"value": "u9"}]}]),
-            Ok(vec!["u9"]),
-        ),
+        (json!([{"op": "remove", "path": "members[value eq \"u2\"]"}]), Ok(vec!["u1", "u3"])),
+        (json!([{"op": "remove", "path": "members[value eq \"absent\"]"}]), Ok(vec!["u1", "u3"])),
+        (json!([{"op": "remove", "path": "members", "value": [{"value": "u1"}]}]), Ok(vec!["u3"])),
+        (json!([{"op": "add", "value": {"members": [{"value": "u4"}], "externalId": "e"}}]), Ok(vec!["u3", "u4"])),
+        (json!([{"op": "replace", "path": "members", "value": [{"value": "u9"}]}]), Ok(vec!["u9"])),
         (json!([{"op": "remove", "path": "members"}]), Ok(vec![])),
-        (
-            json!([{"op": "replace", "path": "displayName", "value": "Engineering"}]),
-            Ok(vec![]),
-        ),
-        (
-            json!([{"op": "add", "path": "members", "value": [{"nope": 1}]}]),
-            Err((400, "invalidValue")),
-        ),
-        (
-            json!([{"op": "add", "path": "members[value eq \"x\"]", "value": "x"}]),
-            Err((400, "invalidPath")),
-        ),
-        (
-            json!([{"op": "remove", "path": "members[value zz \"x\"]"}]),
-            Err((400, "invalidPath")),
-        ),
-        (
-            json!([{"op": "replace", "path": "id", "value": "x"}]),
-            Err((400, "mutability")),
-        ),
+        (json!([{"op": "replace", "path": "displayName", "value": "Engineering"}]), Ok(vec![])),
+        (json!([{"op": "add", "path": "members", "value": [{"nope": 1}]}]), Err((400, "invalidValue"))),
+        (json!([{"op": "add", "path": "members[value eq \"x\"]", "value": "x"}]), Err((400, "invalidPath"))),
+        (json!([{"op": "remove", "path": "members[value zz \"x\"]"}]), Err((400, "invalidPath"))),
+        (json!([{"op": "replace", "path": "id", "value": "x"}]), Err((400, "mutability"))),
     ];
     for (ops, want) in cases {
         let (status, _, body) = call(&app, Method::PATCH, &path, Some(patch(ops.clone()))).await;
@@ -101,37 +61,17 @@ async fn group_crud_and_members() {
             Err((code, t)) => assert_error(status, &body, code, Some(t)),
         }
     }
-    let group = app
-        .state
-        .group_by_name("engineering")
-        .await
-        .unwrap_or_default();
+    let group = app.state.group_by_name("engineering").await.unwrap_or_default();
     assert_eq!(group["externalId"], "e");
-    let (status, _, put) = call(
-        &app,
-        Method::PUT,
-        &path,
-        Some(json!({"displayName": "P", "members": [{"value": "z"}]})),
-    )
-    .await;
+    let (status, _, put) =
+        call(&app, Method::PUT, &path, Some(json!({"displayName": "P", "members": [{"value": "z"}]}))).await;
     assert_eq!((status, member_ids(&put)), (200, vec!["z".to_string()]));
 
-    let (_, _, list) = call(
-        &app,
-        Method::GET,
-        "/Groups?filter=displayName%20eq%20%22p%22&excludedAttributes=members",
-        None,
-    )
-    .await;
+    let (_, _, list) =
+        call(&app, Method::GET, "/Groups?filter=displayName%20eq%20%22p%22&excludedAttributes=members", None).await;
     assert_eq!(list["totalResults"], 1);
     assert!(list["Resources"][0].get("members").is_none());
-    let (_, _, list) = call(
-        &app,
-        Method::GET,
-        "/Groups?filter=members.value%20eq%20%22z%22",
-        None,
-    )
-    .await;
+    let (_, _, list) = call(&app, Method::GET, "/Groups?filter=members.value%20eq%20%22z%22", None).await;
     assert_eq!(list["totalResults"], 1);
     let (status, _, _) = call(&app, Method::DELETE, &path, None).await;
     assert_eq!(status, 204);
@@ -147,16 +87,10 @@ async fn removal_forms_are_configurable() {
     let cases = [
         (vec![MemberRemoval::Filter], (200, 400)),
         (vec![MemberRemoval::ValueList], (400, 200)),
-        (
-            vec![MemberRemoval::Filter, MemberRemoval::ValueList],
-            (200, 200),
-        ),
+        (vec![MemberRemoval::Filter, MemberRemoval::ValueList], (200, 200)),
     ];
     for (forms, (filter_status, list_status)) in cases {
-        let app = app(SampleOptions {
-            member_removal_forms: forms.clone(),
-        })
-        .await;
+        let app = app(SampleOptions { member_removal_forms: forms.clone() }).await;
         let (_, _, g) = call(
             &app,
             Method::POST,
@@ -165,22 +99,14 @@ async fn removal_forms_are_configurable() {
         )
         .await;
         let path = format!("/Groups/{}", g["id"].as_str().unwrap_or_default());
-        let (s1, _, _) = call(
-            &app,
-            Method::PATCH,
-            &path,
-            Some(patch(
-                json!([{"op": "remove", "path": "members[value eq \"a\"]"}]),
-            )),
-        )
-        .await;
+        let (s1, _, _) =
+            call(&app, Method::PATCH, &path, Some(patch(json!([{"op": "remove", "path": "members[value eq \"a\"]"}]))))
+                .await;
         let (s2, _, b2) = call(
             &app,
             Method::PATCH,
             &path,
-            Some(patch(
-                json!([{"op": "remove", "path": "members", "value": [{"value": "b"}]}]),
-            )),
+            Some(patch(json!([{"op": "remove", "path": "members", "value": [{"value": "b"}]}]))),
         )
         .await;
         assert_eq!((s1, s2), (filter_status, list_status), "{forms:?}");
@@ -193,46 +119,24 @@ async fn removal_forms_are_configurable() {
 #[tokio::test]
 async fn big_group_and_counters() {
     let app = app(SampleOptions::default()).await;
-    let members: Vec<Value> = (0..10_000)
-        .map(|i| json!({"value": format!("u{i}")}))
-        .collect();
-    let (status, _, g) = call(
-        &app,
-        Method::POST,
-        "/Groups",
-        Some(json!({"displayName": "Big", "members": members})),
-    )
-    .await;
+    let members: Vec<Value> = (0..10_000).map(|i| json!({"value": format!("u{i}")})).collect();
+    let (status, _, g) =
+        call(&app, Method::POST, "/Groups", Some(json!({"displayName": "Big", "members": members}))).await;
     assert_eq!(status, 201);
     let path = format!("/Groups/{}", g["id"].as_str().unwrap_or_default());
     app.state.reset_counters();
-    let removes: Vec<Value> = (0..100)
-        .map(|i| json!({"op": "remove", "path": format!("members[value eq \"u{i}\"]")}))
-        .collect();
+    let removes: Vec<Value> =
+        (0..100).map(|i| json!({"op": "remove", "path": format!("members[value eq \"u{i}\"]")})).collect();
     let started = std::time::Instant::now();
-    let (status, _, _) = call(
-        &app,
-        Method::PATCH,
-        &format!("{path}?excludedAttributes=members"),
-        Some(patch(Value::Array(removes))),
-    )
-    .await;
+    let (status, _, _) =
+        call(&app, Method::PATCH, &format!("{path}?excludedAttributes=members"), Some(patch(Value::Array(removes))))
+            .await;
     assert_eq!(status, 200);
     assert!(started.elapsed().as_secs() < 5);
-    let ids = app
-        .state
-        .group_member_ids(g["id"].as_str().unwrap_or_default())
-        .await
-        .unwrap_or_default();
+    let ids = app.state.group_member_ids(g["id"].as_str().unwrap_or_default()).await.unwrap_or_default();
     assert_eq!(ids.len(), 9_900);
     assert_eq!(ids.first().map(String::as_str), Some("u100"));
-    let (_, _, _) = call(
-        &app,
-        Method::GET,
-        &format!("{path}?excludedAttributes=members"),
-        None,
-    )
-    .await;
+    let (_, _, _) = call(&app, Method::GET, &format!("{path}?excludedAttributes=members"), None).await;
     assert_eq!(app.state.counter("PATCH /Groups/{id}"), 1);
     assert_eq!(app.state.counter("PATCH /Groups member values"), 100);
     assert_eq!(app.state.counter("GET /Groups/{id}"), 1);

@@ -37,10 +37,7 @@ async fn discovery_and_auth() {
         if status == 401 {
             assert!(headers.contains_key("www-authenticate"));
         }
-        assert_eq!(
-            headers.get("content-type").and_then(|v| v.to_str().ok()),
-            Some("application/scim+json")
-        );
+        assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/scim+json"));
     }
     let (_, _, spc) = call(&app, Method::GET, "/ServiceProviderConfig", None).await;
     assert_eq!(spc["patch"]["supported"], true);
@@ -59,10 +56,7 @@ async fn user_crud() {
         headers.get("location").and_then(|v| v.to_str().ok()),
         Some(format!("{}/Users/{id}", app.base_url).as_str())
     );
-    assert_eq!(
-        headers.get("etag").and_then(|v| v.to_str().ok()),
-        Some("W/\"1\"")
-    );
+    assert_eq!(headers.get("etag").and_then(|v| v.to_str().ok()), Some("W/\"1\""));
     assert_eq!(created["meta"]["version"], "W/\"1\"");
 
     let (status, _, body) = call(&app, Method::POST, "/Users", Some(user("ALICE"))).await;
@@ -76,17 +70,8 @@ async fn user_crud() {
 
     let mut replacement = user("alice2");
     replacement["title"] = json!("Boss");
-    let (status, _, put) = call(
-        &app,
-        Method::PUT,
-        &format!("/Users/{id}"),
-        Some(replacement),
-    )
-    .await;
-    assert_eq!(
-        (status, put["title"].clone(), put["meta"]["version"].clone()),
-        (200, json!("Boss"), json!("W/\"2\""))
-    );
+    let (status, _, put) = call(&app, Method::PUT, &format!("/Users/{id}"), Some(replacement)).await;
+    assert_eq!((status, put["title"].clone(), put["meta"]["version"].clone()), (200, json!("Boss"), json!("W/\"2\"")));
     assert!(app.state.user_by_name("ALICE2").await.is_some());
     assert!(app.state.user_by_name("alice").await.is_none());
 
@@ -103,26 +88,10 @@ async fn user_crud() {
 async fn user_refusals() {
     let app = app(SampleOptions::default()).await;
     let cases: Vec<(Value, u16, Option<&str>)> = vec![
-        (
-            json!({"displayName": "no user name"}),
-            400,
-            Some("invalidValue"),
-        ),
-        (
-            json!({"userName": "a", "active": "yes"}),
-            400,
-            Some("invalidValue"),
-        ),
-        (
-            json!({"userName": "a", "bogus": 1}),
-            400,
-            Some("invalidSyntax"),
-        ),
-        (
-            json!({"userName": "a", ENT: {"manager": "m1"}}),
-            400,
-            Some("invalidValue"),
-        ),
+        (json!({"displayName": "no user name"}), 400, Some("invalidValue")),
+        (json!({"userName": "a", "active": "yes"}), 400, Some("invalidValue")),
+        (json!({"userName": "a", "bogus": 1}), 400, Some("invalidSyntax")),
+        (json!({"userName": "a", ENT: {"manager": "m1"}}), 400, Some("invalidValue")),
         (json!([1, 2]), 400, Some("invalidSyntax")),
     ];
     for (body, want, scim_type) in cases {
@@ -185,49 +154,21 @@ async fn user_filters_and_paging() {
         let (status, _, body) = call(&app, Method::GET, &format!("/Users{query}"), None).await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(body["totalResults"], total, "{query}");
-        assert_eq!(
-            body["Resources"].as_array().map(Vec::len),
-            Some(items),
-            "{query}"
-        );
+        assert_eq!(body["Resources"].as_array().map(Vec::len), Some(items), "{query}");
         assert_eq!(body["itemsPerPage"], items as u64, "{query}");
     }
     let (_, _, a) = call(&app, Method::GET, "/Users?count=5", None).await;
     let (_, _, b) = call(&app, Method::GET, "/Users?startIndex=6&count=5", None).await;
     assert_ne!(a["Resources"][0]["id"], b["Resources"][0]["id"]);
-    let (status, _, body) = call(
-        &app,
-        Method::GET,
-        "/Users?filter=userName%20zz%20%22x%22",
-        None,
-    )
-    .await;
+    let (status, _, body) = call(&app, Method::GET, "/Users?filter=userName%20zz%20%22x%22", None).await;
     assert_error(status, &body, 400, Some("invalidFilter"));
     let (status, _, body) = call(&app, Method::GET, "/Users?count=abc", None).await;
     assert_error(status, &body, 400, Some("invalidValue"));
-    let (_, _, body) = call(
-        &app,
-        Method::GET,
-        "/Users?count=1&attributes=userName",
-        None,
-    )
-    .await;
-    let keys: Vec<&String> = body["Resources"][0]
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
+    let (_, _, body) = call(&app, Method::GET, "/Users?count=1&attributes=userName", None).await;
+    let keys: Vec<&String> = body["Resources"][0].as_object().map(|o| o.keys().collect()).unwrap_or_default();
     assert_eq!(keys, ["id", "schemas", "userName"]);
-    let (_, _, body) = call(
-        &app,
-        Method::GET,
-        "/Users?count=1&excludedAttributes=emails,meta",
-        None,
-    )
-    .await;
-    assert!(
-        body["Resources"][0].get("emails").is_none()
-            && body["Resources"][0].get("userName").is_some()
-    );
+    let (_, _, body) = call(&app, Method::GET, "/Users?count=1&excludedAttributes=emails,meta", None).await;
+    assert!(body["Resources"][0].get("emails").is_none() && body["Resources"][0].get("userName").is_some());
     assert_eq!(app.state.counter("GET /Users?filter"), 6);
 }
 
@@ -241,18 +182,9 @@ async fn user_patch() {
     let path = format!("/Users/{}", created["id"].as_str().unwrap_or_default());
     let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
     let cases: Vec<Case> = vec![
-        (
-            json!([{"op": "replace", "path": "title", "value": "CTO"}]),
-            Ok(("/title", json!("CTO"))),
-        ),
-        (
-            json!([{"op": "replace", "path": "name.givenName", "value": "Bob"}]),
-            Ok(("/name/givenName", json!("Bob"))),
-        ),
-        (
-            json!([{"op": "replace", "path": "active", "value": false}]),
-            Ok(("/active", json!(false))),
-        ),
+        (json!([{"op": "replace", "path": "title", "value": "CTO"}]), Ok(("/title", json!("CTO")))),
+        (json!([{"op": "replace", "path": "name.givenName", "value": "Bob"}]), Ok(("/name/givenName", json!("Bob")))),
+        (json!([{"op": "replace", "path": "active", "value": false}]), Ok(("/active", json!(false)))),
         (
             json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "b2@x.com"}]),
             Ok(("/emails/0/value", json!("b2@x.com"))),
@@ -263,19 +195,10 @@ async fn user_patch() {
         ),
         (
             json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": {"value": other["id"]}}]),
-            Ok((
-                "/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/manager/value",
-                other["id"].clone(),
-            )),
+            Ok(("/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/manager/value", other["id"].clone())),
         ),
-        (
-            json!([{"op": "add", "value": {"nickName": "bobby"}}]),
-            Ok(("/nickName", json!("bobby"))),
-        ),
-        (
-            json!([{"op": "remove", "path": "nickName"}]),
-            Ok(("/nickName", Value::Null)),
-        ),
+        (json!([{"op": "add", "value": {"nickName": "bobby"}}]), Ok(("/nickName", json!("bobby")))),
+        (json!([{"op": "remove", "path": "nickName"}]), Ok(("/nickName", Value::Null))),
         (
             json!([{"op": "add", "path": "phoneNumbers", "value": [{"type": "mobile", "value": "1"}]}]),
             Ok(("/phoneNumbers/0/type", json!("mobile"))),
@@ -284,37 +207,18 @@ async fn user_patch() {
             json!([{"op": "replace", "path": "addresses[type eq \"work\"].locality", "value": "X"}]),
             Err((400, "noTarget")),
         ),
-        (
-            json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": "bare"}]),
-            Err((400, "invalidValue")),
-        ),
-        (
-            json!([{"op": "replace", "path": "id", "value": "x"}]),
-            Err((400, "mutability")),
-        ),
-        (
-            json!([{"op": "replace", "path": "bogus", "value": "x"}]),
-            Err((400, "invalidPath")),
-        ),
-        (
-            json!([{"op": "replace", "path": "userName", "value": "CAROL"}]),
-            Err((409, "uniqueness")),
-        ),
-        (
-            json!([{"op": "replace", "path": "active", "value": "maybe"}]),
-            Err((400, "invalidValue")),
-        ),
+        (json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": "bare"}]), Err((400, "invalidValue"))),
+        (json!([{"op": "replace", "path": "id", "value": "x"}]), Err((400, "mutability"))),
+        (json!([{"op": "replace", "path": "bogus", "value": "x"}]), Err((400, "invalidPath"))),
+        (json!([{"op": "replace", "path": "userName", "value": "CAROL"}]), Err((409, "uniqueness"))),
+        (json!([{"op": "replace", "path": "active", "value": "maybe"}]), Err((400, "invalidValue"))),
     ];
     for (ops, want) in cases {
         let (status, _, body) = call(&app, Method::PATCH, &path, Some(patch(ops.clone()))).await;
         match want {
             Ok((pointer, value)) => {
                 assert_eq!(status, 200, "{ops}: {body}");
-                assert_eq!(
-                    body.pointer(pointer).cloned().unwrap_or(Value::Null),
-                    value,
-                    "{ops}: {body}"
-                );
+                assert_eq!(body.pointer(pointer).cloned().unwrap_or(Value::Null), value, "{ops}: {body}");
             }
             Err((code, scim_type)) => assert_error(status, &body, code, Some(scim_type)),
         }

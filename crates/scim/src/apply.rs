@@ -105,15 +105,9 @@ fn is_core_schema(urn: &str) -> bool {
 }
 
 /// An add or replace without path: `value` is an object of attributes.
-fn apply_pathless(
-    root: &mut Map<String, Value>,
-    op: PatchOp,
-    value: Value,
-) -> Result<(), PatchError> {
+fn apply_pathless(root: &mut Map<String, Value>, op: PatchOp, value: Value) -> Result<(), PatchError> {
     let Value::Object(fields) = value else {
-        return Err(PatchError::InvalidValue(
-            "an operation without path needs an object value".into(),
-        ));
+        return Err(PatchError::InvalidValue("an operation without path needs an object value".into()));
     };
     for (k, v) in fields {
         if k.eq_ignore_ascii_case("schemas") || k.eq_ignore_ascii_case("meta") {
@@ -135,14 +129,7 @@ fn apply_pathless(
                     apply_attr(target, op, &k2, v2);
                 }
             } else {
-                apply_one(
-                    root,
-                    &PatchOperation {
-                        op,
-                        path: Some(k),
-                        value: Some(v),
-                    },
-                )?;
+                apply_one(root, &PatchOperation { op, path: Some(k), value: Some(v) })?;
             }
             continue;
         }
@@ -163,21 +150,14 @@ fn apply_one(root: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), P
     let Some(path) = op.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) else {
         return match (op.op, value) {
             (PatchOp::Remove, _) => Err(PatchError::NoTarget("remove needs a path".into())),
-            (_, None) => Err(PatchError::InvalidValue(
-                "add and replace need a value".into(),
-            )),
+            (_, None) => Err(PatchError::InvalidValue("add and replace need a value".into())),
             (o, Some(v)) => apply_pathless(root, o, v),
         };
     };
-    let invalid = |reason: String| PatchError::InvalidPath {
-        path: path.to_string(),
-        reason,
-    };
+    let invalid = |reason: String| PatchError::InvalidPath { path: path.to_string(), reason };
     // A whole extension: `urn:...:enterprise:2.0:User`.
     if crate::is_urn(path) && !path.contains('[') {
-        if let Some(schema) =
-            normalize_schema(path).filter(|s| s.eq_ignore_ascii_case(crate::ENTERPRISE_USER))
-        {
+        if let Some(schema) = normalize_schema(path).filter(|s| s.eq_ignore_ascii_case(crate::ENTERPRISE_USER)) {
             return match (op.op, value) {
                 (PatchOp::Remove, _) => {
                     let key = key_ci(root, &schema);
@@ -189,9 +169,7 @@ fn apply_one(root: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), P
                     wrapper.insert(schema, v);
                     apply_pathless(root, o, Value::Object(wrapper))
                 }
-                _ => Err(PatchError::InvalidValue(
-                    "an extension needs an object value".into(),
-                )),
+                _ => Err(PatchError::InvalidValue("an extension needs an object value".into())),
             };
         }
         if is_core_schema(path) {
@@ -202,11 +180,7 @@ fn apply_one(root: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), P
     if raw.schema.is_none() {
         check_writable(raw.attr)?;
     }
-    let filter = raw
-        .filter
-        .map(Filter::parse)
-        .transpose()
-        .map_err(|e| invalid(e.to_string()))?;
+    let filter = raw.filter.map(Filter::parse).transpose().map_err(|e| invalid(e.to_string()))?;
     let container = match (&raw.schema, op.op) {
         (None, _) => root,
         (Some(schema), PatchOp::Remove) => {
@@ -220,10 +194,7 @@ fn apply_one(root: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), P
     };
     let attr = raw.attr;
     if op.op != PatchOp::Remove && value.is_none() {
-        return Err(PatchError::InvalidValue(format!(
-            "{:?} needs a value",
-            path
-        )));
+        return Err(PatchError::InvalidValue(format!("{:?} needs a value", path)));
     }
     let value = value.unwrap_or(Value::Null);
     if op.op == PatchOp::Replace && value.is_null() && filter.is_none() && raw.sub.is_none() {
@@ -241,9 +212,7 @@ fn apply_one(root: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), P
                     (Some(Value::Array(items)), Value::Array(gone)) => {
                         items.retain(|i| !gone.iter().any(|g| same_item(i, g)))
                     }
-                    (Some(Value::Array(items)), gone @ Value::Object(_)) => {
-                        items.retain(|i| !same_item(i, &gone))
-                    }
+                    (Some(Value::Array(items)), gone @ Value::Object(_)) => items.retain(|i| !same_item(i, &gone)),
                     _ => {
                         container.remove(&key);
                     }
@@ -285,9 +254,7 @@ fn apply_one(root: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), P
                 }
                 return Err(PatchError::NoTarget(format!("{path:?} matches nothing")));
             };
-            let matched: Vec<usize> = (0..items.len())
-                .filter(|&i| filter.matches(&items[i]))
-                .collect();
+            let matched: Vec<usize> = (0..items.len()).filter(|&i| filter.matches(&items[i])).collect();
             if matched.is_empty() && op.op != PatchOp::Remove {
                 return Err(PatchError::NoTarget(format!("{path:?} matches nothing")));
             }
@@ -318,9 +285,7 @@ fn apply_one(root: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), P
                 (_, None) => {
                     for &i in &matched {
                         match (&mut items[i], &value) {
-                            (Value::Object(entry), Value::Object(fields)) => {
-                                merge(entry, fields.clone())
-                            }
+                            (Value::Object(entry), Value::Object(fields)) => merge(entry, fields.clone()),
                             (slot, v) => *slot = v.clone(),
                         }
                     }
@@ -338,9 +303,7 @@ fn normalize(root: &mut Map<String, Value>) {
         for v in obj.values_mut() {
             match v {
                 Value::Object(inner) => prune(inner),
-                Value::Array(items) => {
-                    items.retain(|i| !i.is_null() && i.as_object().is_none_or(|o| !o.is_empty()))
-                }
+                Value::Array(items) => items.retain(|i| !i.is_null() && i.as_object().is_none_or(|o| !o.is_empty())),
                 _ => {}
             }
         }
@@ -359,16 +322,11 @@ fn normalize(root: &mut Map<String, Value>) {
         }
         return;
     };
-    schemas.retain(|s| {
-        s.as_str()
-            .is_some_and(|s| is_core_schema(s) || root.keys().any(|k| k.eq_ignore_ascii_case(s)))
-    });
+    schemas.retain(|s| s.as_str().is_some_and(|s| is_core_schema(s) || root.keys().any(|k| k.eq_ignore_ascii_case(s))));
     for k in root.keys() {
         if crate::is_urn(k)
             && root[k].is_object()
-            && !schemas
-                .iter()
-                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(k)))
+            && !schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(k)))
         {
             schemas.push(Value::String(k.clone()));
         }
@@ -383,9 +341,7 @@ fn normalize(root: &mut Map<String, Value>) {
 /// `meta` are read-only.
 pub fn apply_patch(resource: &mut Value, ops: &[PatchOperation]) -> Result<(), PatchError> {
     let Value::Object(current) = resource else {
-        return Err(PatchError::InvalidValue(
-            "the resource is not an object".into(),
-        ));
+        return Err(PatchError::InvalidValue("the resource is not an object".into()));
     };
     let mut root = current.clone();
     for op in ops {

@@ -117,10 +117,7 @@ enum Tok {
 }
 
 fn err(position: usize, message: impl Into<String>) -> FilterError {
-    FilterError {
-        position,
-        message: message.into(),
-    }
+    FilterError { position, message: message.into() }
 }
 
 fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
@@ -159,14 +156,12 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
                     return Err(err(start, "unterminated string"));
                 }
                 i += 1;
-                let text: String = serde_json::from_str(&s[start..i])
-                    .map_err(|e| err(start, format!("bad string: {e}")))?;
+                let text: String =
+                    serde_json::from_str(&s[start..i]).map_err(|e| err(start, format!("bad string: {e}")))?;
                 out.push((start, Tok::Str(text)));
             }
             b'-' | b'0'..=b'9' => {
-                while i < bytes.len()
-                    && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
-                {
+                while i < bytes.len() && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
                     i += 1;
                 }
                 let n: Number = s[start..i].parse().map_err(|_| err(start, "bad number"))?;
@@ -174,21 +169,14 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
             }
             c if c.is_ascii_alphabetic() || matches!(c, b'_' | b'$' | b'.') => {
                 while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric()
-                        || matches!(bytes[i], b'_' | b'$' | b'.' | b':' | b'-'))
+                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'$' | b'.' | b':' | b'-'))
                 {
                     i += 1;
                 }
                 out.push((start, Tok::Word(s[start..i].to_string())));
             }
             _ => {
-                return Err(err(
-                    start,
-                    format!(
-                        "unexpected character {:?}",
-                        s[start..].chars().next().unwrap_or(' ')
-                    ),
-                ))
+                return Err(err(start, format!("unexpected character {:?}", s[start..].chars().next().unwrap_or(' '))))
             }
         }
     }
@@ -279,11 +267,7 @@ impl Parser {
                 }
                 _ => None,
             };
-            return Ok(Filter::ValuePath {
-                path,
-                filter: Box::new(inner),
-                then,
-            });
+            return Ok(Filter::ValuePath { path, filter: Box::new(inner), then });
         }
         self.comparison(path)
     }
@@ -292,9 +276,7 @@ impl Parser {
         let at = self.offset();
         let op = match self.next() {
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("pr") => return Ok(Filter::Present(path)),
-            Some(Tok::Word(w)) => {
-                CompareOp::parse(&w).ok_or_else(|| err(at, format!("unknown operator {w:?}")))?
-            }
+            Some(Tok::Word(w)) => CompareOp::parse(&w).ok_or_else(|| err(at, format!("unknown operator {w:?}")))?,
             _ => return Err(err(at, "expected an operator")),
         };
         let at = self.offset();
@@ -312,11 +294,7 @@ impl Parser {
 
 fn parse_filter_path(word: &str, at: usize) -> Result<FilterPath, FilterError> {
     let raw = split(word).map_err(|e| err(at, e.to_string()))?;
-    Ok(FilterPath {
-        schema: raw.schema,
-        attr: raw.attr.to_string(),
-        sub_attr: raw.sub.map(str::to_string),
-    })
+    Ok(FilterPath { schema: raw.schema, attr: raw.attr.to_string(), sub_attr: raw.sub.map(str::to_string) })
 }
 
 /// The values a path names in `resource`, multi-valued ones flattened.
@@ -338,13 +316,9 @@ fn resolve<'a>(resource: &'a Value, path: &FilterPath) -> Vec<&'a Value> {
     let mut out = Vec::new();
     match (value, &path.sub_attr) {
         (Value::Array(items), Some(sub)) => out.extend(items.iter().filter_map(|i| sub_of(i, sub))),
-        (Value::Array(items), None) => out.extend(items.iter().map(|i| {
-            if i.is_object() {
-                sub_of(i, "value").unwrap_or(i)
-            } else {
-                i
-            }
-        })),
+        (Value::Array(items), None) => {
+            out.extend(items.iter().map(|i| if i.is_object() { sub_of(i, "value").unwrap_or(i) } else { i }))
+        }
         (v, Some(sub)) => out.extend(sub_of(v, sub)),
         (v, None) => out.push(v),
     }
@@ -356,11 +330,7 @@ fn compare(candidate: &Value, op: CompareOp, literal: &Value, exact: bool) -> bo
     use std::cmp::Ordering;
     let ordering = match (candidate, literal) {
         (Value::String(a), Value::String(b)) => {
-            let (a, b) = if exact {
-                (a.clone(), b.clone())
-            } else {
-                (a.to_lowercase(), b.to_lowercase())
-            };
+            let (a, b) = if exact { (a.clone(), b.clone()) } else { (a.to_lowercase(), b.to_lowercase()) };
             match op {
                 CompareOp::Co => return a.contains(&b),
                 CompareOp::Sw => return a.starts_with(&b),
@@ -393,11 +363,7 @@ impl Filter {
         if toks.is_empty() {
             return Err(err(0, "empty filter"));
         }
-        let mut p = Parser {
-            toks,
-            pos: 0,
-            end: s.len(),
-        };
+        let mut p = Parser { toks, pos: 0, end: s.len() };
         let f = p.or(0)?;
         if p.pos < p.toks.len() {
             return Err(err(p.offset(), "unexpected text after the filter"));
@@ -422,9 +388,7 @@ impl Filter {
                 let exact = path.sub_attr.is_none()
                     && (name.eq_ignore_ascii_case("id") || name.eq_ignore_ascii_case("externalId"));
                 if *op == CompareOp::Ne {
-                    return !found
-                        .iter()
-                        .any(|c| compare(c, CompareOp::Eq, value, exact));
+                    return !found.iter().any(|c| compare(c, CompareOp::Eq, value, exact));
                 }
                 found.iter().any(|c| compare(c, *op, value, exact))
             }
@@ -439,10 +403,7 @@ impl Filter {
             Filter::Not(a) => !a.matches(resource),
             Filter::ValuePath { path, filter, then } => {
                 let entries: Vec<&Value> = {
-                    let whole = FilterPath {
-                        sub_attr: None,
-                        ..path.clone()
-                    };
+                    let whole = FilterPath { sub_attr: None, ..path.clone() };
                     let root = resource.as_object();
                     let container = match &whole.schema {
                         Some(s) => root.and_then(|r| get_ci(r, s)).and_then(Value::as_object),
@@ -454,9 +415,7 @@ impl Filter {
                         _ => Vec::new(),
                     }
                 };
-                entries
-                    .into_iter()
-                    .any(|e| filter.matches(e) && then.as_ref().is_none_or(|t| t.matches(e)))
+                entries.into_iter().any(|e| filter.matches(e) && then.as_ref().is_none_or(|t| t.matches(e)))
             }
         }
     }
@@ -466,11 +425,9 @@ impl Filter {
     /// index.
     pub fn as_simple_eq(&self) -> Option<(&str, &str)> {
         match self {
-            Filter::Compare {
-                path,
-                op: CompareOp::Eq,
-                value: Value::String(s),
-            } if path.schema.is_none() && path.sub_attr.is_none() => {
+            Filter::Compare { path, op: CompareOp::Eq, value: Value::String(s) }
+                if path.schema.is_none() && path.sub_attr.is_none() =>
+            {
                 Some((path.attr.as_str(), s.as_str()))
             }
             _ => None,
@@ -484,9 +441,7 @@ mod tests {
     use serde_json::json;
 
     fn check(filter: &str, resource: &Value, want: Result<bool, ()>) {
-        let got = Filter::parse(filter)
-            .map(|f| f.matches(resource))
-            .map_err(|_| ());
+        let got = Filter::parse(filter).map(|f| f.matches(resource)).map_err(|_| ());
         assert_eq!(got, want, "{filter}");
     }
 
@@ -555,19 +510,13 @@ mod tests {
         assert!(Filter::parse(&deep).is_err());
         let ok = format!("{}userName pr{}", "(".repeat(10), ")".repeat(10));
         assert!(Filter::parse(&ok).is_ok());
-        assert_eq!(
-            Filter::parse("userName zz \"x\"").err().map(|e| e.position),
-            Some(9)
-        );
+        assert_eq!(Filter::parse("userName zz \"x\"").err().map(|e| e.position), Some(9));
     }
 
     #[test]
     fn simple_eq() {
         let f = Filter::parse("userName eq \"Bob\"").ok();
-        assert_eq!(
-            f.as_ref().and_then(Filter::as_simple_eq),
-            Some(("userName", "Bob"))
-        );
+        assert_eq!(f.as_ref().and_then(Filter::as_simple_eq), Some(("userName", "Bob")));
         let f = Filter::parse("userName sw \"Bob\"").ok();
         assert_eq!(f.as_ref().and_then(Filter::as_simple_eq), None);
     }

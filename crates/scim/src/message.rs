@@ -17,9 +17,7 @@ fn status_from_any<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
             .and_then(|n| u16::try_from(n).ok())
             .ok_or_else(|| serde::de::Error::custom("status out of range")),
         Value::String(s) => s.trim().parse().map_err(serde::de::Error::custom),
-        _ => Err(serde::de::Error::custom(
-            "status must be a string or a number",
-        )),
+        _ => Err(serde::de::Error::custom("status must be a string or a number")),
     }
 }
 
@@ -35,10 +33,7 @@ pub struct ScimError {
     #[serde(default = "default_error_schemas")]
     pub schemas: Vec<String>,
     /// The HTTP status.
-    #[serde(
-        serialize_with = "status_to_string",
-        deserialize_with = "status_from_any"
-    )]
+    #[serde(serialize_with = "status_to_string", deserialize_with = "status_from_any")]
     pub status: u16,
     /// The SCIM error type (`uniqueness`, `invalidFilter`, ...).
     #[serde(rename = "scimType", default, skip_serializing_if = "Option::is_none")]
@@ -134,14 +129,8 @@ mod tests {
             json!({"schemas":[ERROR_SCHEMA],"status":"409","scimType":"uniqueness","detail":"taken"})
         );
         for (body, want) in [
-            (
-                r#"{"schemas":["x"],"status":"404","detail":"User 'a' not found"}"#,
-                Some((404, None)),
-            ),
-            (
-                r#"{"status":400,"scimType":"invalidFilter"}"#,
-                Some((400, Some("invalidFilter"))),
-            ),
+            (r#"{"schemas":["x"],"status":"404","detail":"User 'a' not found"}"#, Some((404, None))),
+            (r#"{"status":400,"scimType":"invalidFilter"}"#, Some((400, Some("invalidFilter")))),
             (r#"{"status":"abc"}"#, None),
             ("<html>", None),
         ] {
@@ -162,8 +151,7 @@ mod tests {
             (r#"{"totalResults":2,"Resources":[{},{}]}"#, Some((2, 2))),
             (r#"{"schemas":[],"detail":"x"}"#, None),
         ] {
-            let got =
-                ListResponse::parse(body.as_bytes()).map(|l| (l.total_results, l.resources.len()));
+            let got = ListResponse::parse(body.as_bytes()).map(|l| (l.total_results, l.resources.len()));
             assert_eq!(got, want, "{body}");
         }
     }

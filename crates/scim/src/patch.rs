@@ -48,11 +48,7 @@ pub struct PatchOperation {
 impl PatchOperation {
     /// An operation with a path.
     pub fn new(op: PatchOp, path: impl Into<String>, value: Option<Value>) -> Self {
-        PatchOperation {
-            op,
-            path: Some(path.into()),
-            value,
-        }
+        PatchOperation { op, path: Some(path.into()), value }
     }
 }
 
@@ -78,33 +74,19 @@ fn member_values(ids: &[String]) -> Value {
 }
 
 /// Operations adding and removing group members (by target id).
-pub fn members_patch(
-    add: &[String],
-    remove: &[String],
-    removal_form: MemberRemoval,
-) -> Vec<PatchOperation> {
+pub fn members_patch(add: &[String], remove: &[String], removal_form: MemberRemoval) -> Vec<PatchOperation> {
     let mut ops = Vec::new();
     if !add.is_empty() {
-        ops.push(PatchOperation::new(
-            PatchOp::Add,
-            "members",
-            Some(member_values(add)),
-        ));
+        ops.push(PatchOperation::new(PatchOp::Add, "members", Some(member_values(add))));
     }
     if !remove.is_empty() {
         match removal_form {
             MemberRemoval::Filter => ops.extend(remove.iter().map(|id| {
-                PatchOperation::new(
-                    PatchOp::Remove,
-                    format!("members[value eq {}]", Value::String(id.clone())),
-                    None,
-                )
+                PatchOperation::new(PatchOp::Remove, format!("members[value eq {}]", Value::String(id.clone())), None)
             })),
-            MemberRemoval::ValueList => ops.push(PatchOperation::new(
-                PatchOp::Remove,
-                "members",
-                Some(member_values(remove)),
-            )),
+            MemberRemoval::ValueList => {
+                ops.push(PatchOperation::new(PatchOp::Remove, "members", Some(member_values(remove))))
+            }
         }
     }
     ops
@@ -153,11 +135,7 @@ pub fn diff_patch(old: &Map<String, Value>, new: &[(String, Value)]) -> Vec<Patc
         if path.filter.is_some() && !new.iter().any(|(p, _)| p.same_entry(path)) {
             let entry = path.entry();
             if !removed_entries.iter().any(|e| e.same_entry(&entry)) {
-                removes.push(PatchOperation::new(
-                    PatchOp::Remove,
-                    entry.to_string(),
-                    None,
-                ));
+                removes.push(PatchOperation::new(PatchOp::Remove, entry.to_string(), None));
                 removed_entries.push(entry);
             }
         } else {
@@ -172,16 +150,8 @@ pub fn diff_patch(old: &Map<String, Value>, new: &[(String, Value)]) -> Vec<Patc
                 continue;
             }
         }
-        let Some(filter) = path
-            .filter
-            .as_ref()
-            .filter(|_| !old.iter().any(|(p, _)| p.same_entry(path)))
-        else {
-            replaces.push(PatchOperation::new(
-                PatchOp::Replace,
-                path.to_string(),
-                Some(value.clone()),
-            ));
+        let Some(filter) = path.filter.as_ref().filter(|_| !old.iter().any(|(p, _)| p.same_entry(path))) else {
+            replaces.push(PatchOperation::new(PatchOp::Replace, path.to_string(), Some(value.clone())));
             continue;
         };
         let idx = match added.iter().position(|(e, _)| e.same_entry(path)) {
@@ -206,23 +176,15 @@ pub fn diff_patch(old: &Map<String, Value>, new: &[(String, Value)]) -> Vec<Patc
     }
     let mut adds = Vec::new();
     let mut email_kept = old.iter().any(|(p, _)| {
-        p.attr.eq_ignore_ascii_case("emails")
-            && p.schema.is_none()
-            && new.iter().any(|(q, _)| q.same_entry(p))
+        p.attr.eq_ignore_ascii_case("emails") && p.schema.is_none() && new.iter().any(|(q, _)| q.same_entry(p))
     });
     for (entry, mut fields) in added {
         if entry.attr.eq_ignore_ascii_case("emails") && entry.schema.is_none() && !email_kept {
-            fields
-                .entry("primary".to_string())
-                .or_insert(Value::Bool(true));
+            fields.entry("primary".to_string()).or_insert(Value::Bool(true));
             email_kept = true;
         }
         let target = entry.attribute().to_string();
-        adds.push(PatchOperation::new(
-            PatchOp::Add,
-            target,
-            Some(Value::Array(vec![Value::Object(fields)])),
-        ));
+        adds.push(PatchOperation::new(PatchOp::Add, target, Some(Value::Array(vec![Value::Object(fields)]))));
     }
     removes.extend(replaces);
     removes.extend(adds);
@@ -238,10 +200,7 @@ mod tests {
 
     fn check(old: Value, new: &[(&str, Value)], want: Value) {
         let old = old.as_object().cloned().unwrap_or_default();
-        let new: Vec<(String, Value)> = new
-            .iter()
-            .map(|(p, v)| (p.to_string(), v.clone()))
-            .collect();
+        let new: Vec<(String, Value)> = new.iter().map(|(p, v)| (p.to_string(), v.clone())).collect();
         let got = serde_json::to_value(diff_patch(&old, &new)).unwrap_or_default();
         assert_eq!(got, want, "old {old:?} new {new:?}");
     }
@@ -251,21 +210,9 @@ mod tests {
     #[test]
     fn diffs() {
         let cases: Vec<Case> = vec![
-            (
-                json!({"userName": "a"}),
-                vec![("userName", json!("a"))],
-                json!([]),
-            ),
-            (
-                json!({"title": "x"}),
-                vec![("title", json!("y"))],
-                json!([{"op":"replace","path":"title","value":"y"}]),
-            ),
-            (
-                json!({"active": "True"}),
-                vec![("active", json!(true))],
-                json!([]),
-            ),
+            (json!({"userName": "a"}), vec![("userName", json!("a"))], json!([])),
+            (json!({"title": "x"}), vec![("title", json!("y"))], json!([{"op":"replace","path":"title","value":"y"}])),
+            (json!({"active": "True"}), vec![("active", json!(true))], json!([])),
             (
                 json!({"active": true}),
                 vec![("active", json!("False"))],
@@ -304,26 +251,10 @@ mod tests {
                 vec![("addresses[type eq \"work\"].locality", json!("L"))],
                 json!([{"op":"remove","path":"addresses[type eq \"work\"].postalCode"}]),
             ),
-            (
-                json!({"title": "x"}),
-                vec![("title", Value::Null)],
-                json!([{"op":"remove","path":"title"}]),
-            ),
-            (
-                json!({DEPT: "a"}),
-                vec![(DEPT, json!("b"))],
-                json!([{"op":"replace","path":DEPT,"value":"b"}]),
-            ),
-            (
-                json!({}),
-                vec![(MGR, json!("m1"))],
-                json!([{"op":"replace","path":MGR,"value":{"value":"m1"}}]),
-            ),
-            (
-                json!({MGR: "m1"}),
-                vec![(MGR, json!({"value": "m1"}))],
-                json!([]),
-            ),
+            (json!({"title": "x"}), vec![("title", Value::Null)], json!([{"op":"remove","path":"title"}])),
+            (json!({DEPT: "a"}), vec![(DEPT, json!("b"))], json!([{"op":"replace","path":DEPT,"value":"b"}])),
+            (json!({}), vec![(MGR, json!("m1"))], json!([{"op":"replace","path":MGR,"value":{"value":"m1"}}])),
+            (json!({MGR: "m1"}), vec![(MGR, json!({"value": "m1"}))], json!([])),
             (
                 json!({"emails[type eq \"work\"].value": "a", "title": "t"}),
                 vec![("displayName", json!("d"))],
@@ -361,22 +292,15 @@ mod tests {
             (ids(&[]), ids(&[]), MemberRemoval::ValueList, json!([])),
         ];
         for (add, remove, form, want) in cases {
-            assert_eq!(
-                serde_json::to_value(members_patch(&add, &remove, form)).unwrap_or_default(),
-                want
-            );
+            assert_eq!(serde_json::to_value(members_patch(&add, &remove, form)).unwrap_or_default(), want);
         }
     }
 
     #[test]
     fn body_and_op_case() {
         let ops = vec![PatchOperation::new(PatchOp::Remove, "title", None)];
-        assert_eq!(
-            patch_body(&ops),
-            json!({"schemas":[PATCH_OP],"Operations":[{"op":"remove","path":"title"}]})
-        );
-        let parsed: Result<PatchOperation, _> =
-            serde_json::from_value(json!({"op":"Replace","value":{"a":1}}));
+        assert_eq!(patch_body(&ops), json!({"schemas":[PATCH_OP],"Operations":[{"op":"remove","path":"title"}]}));
+        let parsed: Result<PatchOperation, _> = serde_json::from_value(json!({"op":"Replace","value":{"a":1}}));
         assert_eq!(parsed.ok().map(|o| o.op), Some(PatchOp::Replace));
         assert!(serde_json::from_value::<PatchOperation>(json!({"op":"move"})).is_err());
     }

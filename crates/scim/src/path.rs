@@ -136,12 +136,7 @@ pub(crate) fn split(s: &str) -> Result<RawPath<'_>, PathError> {
                 Some((a, b)) => (a, Some(name(b)?)),
                 None => (rest, None),
             };
-            Ok(RawPath {
-                schema,
-                attr: name(attr)?,
-                filter: None,
-                sub,
-            })
+            Ok(RawPath { schema, attr: name(attr)?, filter: None, sub })
         }
         Some(open) => {
             let close = closing_bracket(s, open).ok_or(PathError::UnclosedBracket)?;
@@ -153,12 +148,7 @@ pub(crate) fn split(s: &str) -> Result<RawPath<'_>, PathError> {
             } else {
                 return Err(PathError::Trailing(after.to_string()));
             };
-            Ok(RawPath {
-                schema,
-                attr: name(rest)?,
-                filter: Some(&s[open + 1..close]),
-                sub,
-            })
+            Ok(RawPath { schema, attr: name(rest)?, filter: Some(&s[open + 1..close]), sub })
         }
     }
 }
@@ -168,9 +158,7 @@ fn parse_value_filter(text: &str) -> Result<ValueFilter, PathError> {
     let t = text.trim();
     let (attr, rest) = t.split_once(char::is_whitespace).ok_or_else(unsupported)?;
     let rest = rest.trim_start();
-    let (op, literal) = rest
-        .split_once(char::is_whitespace)
-        .ok_or_else(unsupported)?;
+    let (op, literal) = rest.split_once(char::is_whitespace).ok_or_else(unsupported)?;
     if !op.eq_ignore_ascii_case("eq") || !valid_name(attr) {
         return Err(unsupported());
     }
@@ -183,10 +171,7 @@ fn parse_value_filter(text: &str) -> Result<ValueFilter, PathError> {
         v @ (Value::String(_) | Value::Bool(_) | Value::Number(_)) => v,
         _ => return Err(unsupported()),
     };
-    Ok(ValueFilter {
-        attr: attr.to_string(),
-        value,
-    })
+    Ok(ValueFilter { attr: attr.to_string(), value })
 }
 
 /// Whether two filter values are equal: strings case-insensitively,
@@ -194,9 +179,7 @@ fn parse_value_filter(text: &str) -> Result<ValueFilter, PathError> {
 pub(crate) fn filter_value_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) => x.eq_ignore_ascii_case(y),
-        (Value::Bool(x), Value::String(y)) | (Value::String(y), Value::Bool(x)) => {
-            parse_bool(y) == Some(*x)
-        }
+        (Value::Bool(x), Value::String(y)) | (Value::String(y), Value::Bool(x)) => parse_bool(y) == Some(*x),
         _ => a == b,
     }
 }
@@ -216,56 +199,34 @@ impl AttrPath {
     pub fn parse(s: &str) -> Result<AttrPath, PathError> {
         let raw = split(s)?;
         let filter = raw.filter.map(parse_value_filter).transpose()?;
-        Ok(AttrPath {
-            schema: raw.schema,
-            attr: raw.attr.to_string(),
-            filter,
-            sub_attr: raw.sub.map(str::to_string),
-        })
+        Ok(AttrPath { schema: raw.schema, attr: raw.attr.to_string(), filter, sub_attr: raw.sub.map(str::to_string) })
     }
 
     /// A simple core attribute path (`userName`).
     pub fn simple(attr: &str) -> AttrPath {
-        AttrPath {
-            schema: None,
-            attr: attr.to_string(),
-            filter: None,
-            sub_attr: None,
-        }
+        AttrPath { schema: None, attr: attr.to_string(), filter: None, sub_attr: None }
     }
 
     /// The same path without its sub-attribute: the multi-valued entry
     /// (`emails[type eq "work"]`) or the complex attribute (`name`).
     pub fn entry(&self) -> AttrPath {
-        AttrPath {
-            sub_attr: None,
-            ..self.clone()
-        }
+        AttrPath { sub_attr: None, ..self.clone() }
     }
 
     /// The attribute with its schema prefix but neither filter nor
     /// sub-attribute (`emails`, `urn:...:User:manager`).
     pub fn attribute(&self) -> AttrPath {
-        AttrPath {
-            filter: None,
-            sub_attr: None,
-            ..self.clone()
-        }
+        AttrPath { filter: None, sub_attr: None, ..self.clone() }
     }
 
     /// Whether the path is in the enterprise user extension.
     pub fn is_enterprise(&self) -> bool {
-        self.schema
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case(ENTERPRISE_USER))
+        self.schema.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(ENTERPRISE_USER))
     }
 
     /// Whether the last component (sub-attribute, else attribute) is `name`.
     pub fn ends_with(&self, name: &str) -> bool {
-        self.sub_attr
-            .as_deref()
-            .unwrap_or(&self.attr)
-            .eq_ignore_ascii_case(name)
+        self.sub_attr.as_deref().unwrap_or(&self.attr).eq_ignore_ascii_case(name)
     }
 
     /// Whether both paths name the same multi-valued entry or attribute,
@@ -275,9 +236,7 @@ impl AttrPath {
             && self.attr.eq_ignore_ascii_case(&other.attr)
             && match (&self.filter, &other.filter) {
                 (None, None) => true,
-                (Some(a), Some(b)) => {
-                    a.attr.eq_ignore_ascii_case(&b.attr) && filter_value_eq(&a.value, &b.value)
-                }
+                (Some(a), Some(b)) => a.attr.eq_ignore_ascii_case(&b.attr) && filter_value_eq(&a.value, &b.value),
                 _ => false,
             }
     }
@@ -309,15 +268,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    type Want<'a> = Result<
-        (
-            Option<&'a str>,
-            &'a str,
-            Option<(&'a str, Value)>,
-            Option<&'a str>,
-        ),
-        (),
-    >;
+    type Want<'a> = Result<(Option<&'a str>, &'a str, Option<(&'a str, Value)>, Option<&'a str>), ()>;
 
     fn check(input: &str, want: Want) {
         let got = AttrPath::parse(input);
@@ -325,11 +276,7 @@ mod tests {
             (Ok(p), Ok((schema, attr, filter, sub))) => {
                 assert_eq!(p.schema.as_deref(), schema, "{input}");
                 assert_eq!(p.attr, attr, "{input}");
-                assert_eq!(
-                    p.filter.map(|f| (f.attr, f.value)),
-                    filter.map(|(a, v)| (a.to_string(), v)),
-                    "{input}"
-                );
+                assert_eq!(p.filter.map(|f| (f.attr, f.value)), filter.map(|(a, v)| (a.to_string(), v)), "{input}");
                 assert_eq!(p.sub_attr.as_deref(), sub, "{input}");
             }
             (Err(_), Err(())) => {}
@@ -342,57 +289,29 @@ mod tests {
         let ent = Some(ENTERPRISE_USER);
         let cases: Vec<(&str, Result<_, ()>)> = vec![
             ("userName", Ok((None, "userName", None, None))),
-            (
-                "name.givenName",
-                Ok((None, "name", None, Some("givenName"))),
-            ),
-            (
-                "emails[type eq \"work\"].value",
-                Ok((None, "emails", Some(("type", json!("work"))), Some("value"))),
-            ),
+            ("name.givenName", Ok((None, "name", None, Some("givenName")))),
+            ("emails[type eq \"work\"].value", Ok((None, "emails", Some(("type", json!("work"))), Some("value")))),
             (
                 "addresses[type eq \"work\"].postalCode",
-                Ok((
-                    None,
-                    "addresses",
-                    Some(("type", json!("work"))),
-                    Some("postalCode"),
-                )),
+                Ok((None, "addresses", Some(("type", json!("work"))), Some("postalCode"))),
             ),
             (
                 "phoneNumbers[type EQ \"mobile\"].value",
-                Ok((
-                    None,
-                    "phoneNumbers",
-                    Some(("type", json!("mobile"))),
-                    Some("value"),
-                )),
+                Ok((None, "phoneNumbers", Some(("type", json!("mobile"))), Some("value"))),
             ),
             (
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
                 Ok((ent, "department", None, None)),
             ),
-            (
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-                Ok((ent, "manager", None, None)),
-            ),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", Ok((ent, "manager", None, None))),
             (
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
                 Ok((ent, "manager", None, Some("value"))),
             ),
-            (
-                "urn:ietf:params:scim:schemas:core:2.0:User:userName",
-                Ok((None, "userName", None, None)),
-            ),
-            (
-                "roles[primary eq \"True\"].value",
-                Ok((None, "roles", Some(("primary", json!(true))), Some("value"))),
-            ),
+            ("urn:ietf:params:scim:schemas:core:2.0:User:userName", Ok((None, "userName", None, None))),
+            ("roles[primary eq \"True\"].value", Ok((None, "roles", Some(("primary", json!(true))), Some("value")))),
             ("members", Ok((None, "members", None, None))),
-            (
-                "members[value eq \"a]b\"]",
-                Ok((None, "members", Some(("value", json!("a]b"))), None)),
-            ),
+            ("members[value eq \"a]b\"]", Ok((None, "members", Some(("value", json!("a]b"))), None))),
             ("", Err(())),
             ("emails[type eq \"work\"", Err(())),
             ("emails[type co \"w\"].value", Err(())),
@@ -408,27 +327,15 @@ mod tests {
     #[test]
     fn displays_canonically() {
         for (input, want) in [
-            (
-                "emails[type eq \"work\"].value",
-                "emails[type eq \"work\"].value",
-            ),
-            (
-                "roles[primary eq \"True\"].value",
-                "roles[primary eq true].value",
-            ),
+            ("emails[type eq \"work\"].value", "emails[type eq \"work\"].value"),
+            ("roles[primary eq \"True\"].value", "roles[primary eq true].value"),
             (
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
             ),
             ("name.givenName", "name.givenName"),
         ] {
-            assert_eq!(
-                AttrPath::parse(input)
-                    .map(|p| p.to_string())
-                    .ok()
-                    .as_deref(),
-                Some(want)
-            );
+            assert_eq!(AttrPath::parse(input).map(|p| p.to_string()).ok().as_deref(), Some(want));
         }
     }
 }

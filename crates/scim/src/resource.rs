@@ -44,11 +44,7 @@ impl ResourceKind {
 
 /// Looks up `name` in `obj` ignoring letter case (an exact match first).
 pub fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
+    obj.get(name).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
 }
 
 /// The key under which `name` is stored in `obj` (any case), or `name`.
@@ -56,18 +52,12 @@ pub(crate) fn key_ci(obj: &Map<String, Value>, name: &str) -> String {
     if obj.contains_key(name) {
         return name.to_string();
     }
-    obj.keys()
-        .find(|k| k.eq_ignore_ascii_case(name))
-        .cloned()
-        .unwrap_or_else(|| name.to_string())
+    obj.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned().unwrap_or_else(|| name.to_string())
 }
 
 /// The object stored under `name` (any case), created (or replacing a
 /// non-object) when needed.
-pub(crate) fn object_entry<'a>(
-    obj: &'a mut Map<String, Value>,
-    name: &str,
-) -> &'a mut Map<String, Value> {
+pub(crate) fn object_entry<'a>(obj: &'a mut Map<String, Value>, name: &str) -> &'a mut Map<String, Value> {
     let key = key_ci(obj, name);
     let slot = obj.entry(key).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
@@ -96,10 +86,7 @@ pub(crate) fn array_entry<'a>(obj: &'a mut Map<String, Value>, name: &str) -> &'
 
 /// Whether a multi-valued entry matches a path's value filter.
 pub(crate) fn entry_matches(entry: &Value, attr: &str, value: &Value) -> bool {
-    entry
-        .as_object()
-        .and_then(|o| get_ci(o, attr))
-        .is_some_and(|v| filter_value_eq(v, value))
+    entry.as_object().and_then(|o| get_ci(o, attr)).is_some_and(|v| filter_value_eq(v, value))
 }
 
 /// Coerces a value for a path: `"True"`/`"False"` (any case) to booleans
@@ -107,23 +94,16 @@ pub(crate) fn entry_matches(entry: &Value, attr: &str, value: &Value) -> bool {
 /// `{"value": id}`, member ids to `[{"value": id}]`.
 pub fn coerce(path: &AttrPath, v: Value) -> Value {
     match v {
-        Value::String(s) if is_boolean_attr(path.sub_attr.as_deref().unwrap_or(&path.attr)) => {
-            match parse_bool(&s) {
-                Some(b) => Value::Bool(b),
-                None => Value::String(s),
-            }
-        }
-        Value::String(s)
-            if path.sub_attr.is_none() && path.attr.eq_ignore_ascii_case("manager") =>
-        {
+        Value::String(s) if is_boolean_attr(path.sub_attr.as_deref().unwrap_or(&path.attr)) => match parse_bool(&s) {
+            Some(b) => Value::Bool(b),
+            None => Value::String(s),
+        },
+        Value::String(s) if path.sub_attr.is_none() && path.attr.eq_ignore_ascii_case("manager") => {
             let mut m = Map::new();
             m.insert("value".to_string(), Value::String(s));
             Value::Object(m)
         }
-        v if path.sub_attr.is_none()
-            && path.filter.is_none()
-            && path.attr.eq_ignore_ascii_case("members") =>
-        {
+        v if path.sub_attr.is_none() && path.filter.is_none() && path.attr.eq_ignore_ascii_case("members") => {
             let wrap = |v: Value| match v {
                 Value::String(s) => {
                     let mut m = Map::new();
@@ -157,10 +137,7 @@ pub(crate) fn set_in(container: &mut Map<String, Value>, path: &AttrPath, v: Val
         }
         (Some(filter), sub) => {
             let arr = array_entry(container, &path.attr);
-            let idx = match arr
-                .iter()
-                .position(|e| entry_matches(e, &filter.attr, &filter.value))
-            {
+            let idx = match arr.iter().position(|e| entry_matches(e, &filter.attr, &filter.value)) {
                 Some(i) => i,
                 None => {
                     let mut m = Map::new();
@@ -226,11 +203,9 @@ pub fn build_resource(kind: ResourceKind, attrs: &[(String, Value)]) -> Value {
 fn mark_primary_email(root: &mut Map<String, Value>) {
     let key = key_ci(root, "emails");
     if let Some(Value::Array(emails)) = root.get_mut(&key) {
-        let any_primary = emails.iter().any(|e| {
-            e.as_object()
-                .and_then(|o| get_ci(o, "primary"))
-                .is_some_and(|p| p == &Value::Bool(true))
-        });
+        let any_primary = emails
+            .iter()
+            .any(|e| e.as_object().and_then(|o| get_ci(o, "primary")).is_some_and(|p| p == &Value::Bool(true)));
         if !any_primary {
             if let Some(Value::Object(first)) = emails.first_mut() {
                 first.insert("primary".to_string(), Value::Bool(true));
@@ -251,10 +226,7 @@ pub fn extract(resource: &Value, path: &AttrPath) -> Option<Value> {
     let value = get_ci(container, &path.attr)?;
     let found = match (&path.filter, &path.sub_attr) {
         (Some(filter), sub) => {
-            let entry = value
-                .as_array()?
-                .iter()
-                .find(|e| entry_matches(e, &filter.attr, &filter.value))?;
+            let entry = value.as_array()?.iter().find(|e| entry_matches(e, &filter.attr, &filter.value))?;
             match sub {
                 Some(sub) => get_ci(entry.as_object()?, sub)?,
                 None => entry,
@@ -263,10 +235,8 @@ pub fn extract(resource: &Value, path: &AttrPath) -> Option<Value> {
         (None, Some(sub)) => match value {
             Value::Object(o) => get_ci(o, sub)?,
             Value::Array(items) => {
-                let entry = items
-                    .iter()
-                    .find(|e| entry_matches(e, "primary", &Value::Bool(true)))
-                    .or_else(|| items.first())?;
+                let entry =
+                    items.iter().find(|e| entry_matches(e, "primary", &Value::Bool(true))).or_else(|| items.first())?;
                 get_ci(entry.as_object()?, sub)?
             }
             _ => return None,
@@ -282,10 +252,7 @@ mod tests {
     use serde_json::json;
 
     fn attrs(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-        pairs
-            .iter()
-            .map(|(p, v)| (p.to_string(), v.clone()))
-            .collect()
+        pairs.iter().map(|(p, v)| (p.to_string(), v.clone())).collect()
     }
 
     fn check(kind: ResourceKind, input: &[(&str, Value)], want: Value) {
@@ -310,10 +277,7 @@ mod tests {
             ),
             (
                 ResourceKind::User,
-                vec![
-                    ("name.givenName", json!("A")),
-                    ("name.familyName", json!("B")),
-                ],
+                vec![("name.givenName", json!("A")), ("name.familyName", json!("B"))],
                 json!({"schemas":[USER_SCHEMA],"name":{"givenName":"A","familyName":"B"}}),
             ),
             (
@@ -334,18 +298,12 @@ mod tests {
             ),
             (
                 ResourceKind::User,
-                vec![(
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-                    json!("D"),
-                )],
+                vec![("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", json!("D"))],
                 json!({"schemas":[USER_SCHEMA, ent], ent: {"department":"D"}}),
             ),
             (
                 ResourceKind::User,
-                vec![(
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-                    json!("m1"),
-                )],
+                vec![("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", json!("m1"))],
                 json!({"schemas":[USER_SCHEMA, ent], ent: {"manager":{"value":"m1"}}}),
             ),
             (
@@ -355,17 +313,10 @@ mod tests {
             ),
             (
                 ResourceKind::Group,
-                vec![
-                    ("displayName", json!("G")),
-                    ("members", json!(["u1", "u2"])),
-                ],
+                vec![("displayName", json!("G")), ("members", json!(["u1", "u2"]))],
                 json!({"schemas":[GROUP_SCHEMA],"displayName":"G","members":[{"value":"u1"},{"value":"u2"}]}),
             ),
-            (
-                ResourceKind::User,
-                vec![("bad path!", json!("x"))],
-                json!({"schemas":[USER_SCHEMA]}),
-            ),
+            (ResourceKind::User, vec![("bad path!", json!("x"))], json!({"schemas":[USER_SCHEMA]})),
         ];
         for (kind, input, want) in cases {
             check(kind, &input, want);
@@ -388,14 +339,8 @@ mod tests {
             ("emails[type eq \"work\"].value", Some(json!("w@x"))),
             ("emails[type eq \"other\"].value", None),
             ("emails.value", Some(json!("w@x"))),
-            (
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-                Some(json!("D")),
-            ),
-            (
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-                Some(json!("m1")),
-            ),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", Some(json!("D"))),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", Some(json!("m1"))),
             ("title", None),
         ];
         for (p, want) in cases {
@@ -409,16 +354,8 @@ mod tests {
         for (p, v, want) in [
             ("active", json!("TRUE"), json!(true)),
             ("active", json!("maybe"), json!("maybe")),
-            (
-                "emails[type eq \"work\"].primary",
-                json!("False"),
-                json!(false),
-            ),
-            (
-                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-                json!("m"),
-                json!({"value":"m"}),
-            ),
+            ("emails[type eq \"work\"].primary", json!("False"), json!(false)),
+            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", json!("m"), json!({"value":"m"})),
             (
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
                 json!({"value":"m"}),

@@ -46,7 +46,9 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::NotFound { .. } => ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: e.to_string() },
+            StoreError::NotFound { .. } => {
+                ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: e.to_string() }
+            }
             StoreError::Conflict { message } => ApiError { status: StatusCode::CONFLICT, code: "conflict", message },
             StoreError::Invalid { message } => ApiError::bad_request(message),
             other => {

@@ -25,8 +25,11 @@ async fn create_user(app: &common::TestApp, name: &str) -> Value {
 
 async fn users_are_created_read_updated_listed_and_soft_deleted(app: &common::TestApp) {
     let (s, alice) = app
-        .post("/users", json!({"userName": "Alice@Example.com", "givenName": "Alice", "surname": "Liddell", "jobTitle": "Engineer",
-            "businessPhones": ["+1 555 0100"], "extensions": {"costCenter": "42"}}))
+        .post(
+            "/users",
+            json!({"userName": "Alice@Example.com", "givenName": "Alice", "surname": "Liddell", "jobTitle": "Engineer",
+            "businessPhones": ["+1 555 0100"], "extensions": {"costCenter": "42"}}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let id = alice["id"].as_str().expect("id").to_string();
@@ -37,7 +40,12 @@ async fn users_are_created_read_updated_listed_and_soft_deleted(app: &common::Te
     ok(s, &bob);
     assert_eq!(bob["manager"], id.as_str());
 
-    let (s, v) = app.patch(&format!("/users/{id}"), json!({"jobTitle": "Lead", "surname": null, "extensions": {"costCenter": null, "site": "B"}})).await;
+    let (s, v) = app
+        .patch(
+            &format!("/users/{id}"),
+            json!({"jobTitle": "Lead", "surname": null, "extensions": {"costCenter": null, "site": "B"}}),
+        )
+        .await;
     ok(s, &v);
     assert_eq!(v["jobTitle"], "Lead");
     assert!(v["surname"].is_null());
@@ -66,7 +74,11 @@ async fn users_are_created_read_updated_listed_and_soft_deleted(app: &common::Te
     assert!(v["deletedAt"].is_i64());
     assert_eq!(app.get("/users?userName=bob@example.com").await.1["total"], 0);
     assert_eq!(app.get("/users?userName=bob@example.com&includeDeleted=true").await.1["total"], 1);
-    refused(app.patch("/users/bob@example.com", json!({"jobTitle": "x"})).await, StatusCode::BAD_REQUEST, "restore it first");
+    refused(
+        app.patch("/users/bob@example.com", json!({"jobTitle": "x"})).await,
+        StatusCode::BAD_REQUEST,
+        "restore it first",
+    );
     refused(app.delete("/users/bob@example.com").await, StatusCode::NOT_FOUND, "not found");
     let (s, v) = app.post("/users/bob@example.com/restore", json!({})).await;
     ok(s, &v);
@@ -77,14 +89,34 @@ async fn users_are_created_read_updated_listed_and_soft_deleted(app: &common::Te
 async fn bad_user_input_is_refused_and_changes_nothing(app: &common::TestApp) {
     create_user(app, "taken@example.com").await;
     refused(app.post("/users", json!({"userName": "TAKEN@example.com"})).await, StatusCode::CONFLICT, "already taken");
-    refused(app.post("/users", json!({"userName": "x@example.com", "manager": "ghost"})).await, StatusCode::BAD_REQUEST, "manager");
-    refused(app.post("/users", json!({"userName": "x@example.com", "shoeSize": 9})).await, StatusCode::BAD_REQUEST, "unknown field");
+    refused(
+        app.post("/users", json!({"userName": "x@example.com", "manager": "ghost"})).await,
+        StatusCode::BAD_REQUEST,
+        "manager",
+    );
+    refused(
+        app.post("/users", json!({"userName": "x@example.com", "shoeSize": 9})).await,
+        StatusCode::BAD_REQUEST,
+        "unknown field",
+    );
     refused(app.post("/users", json!({"userName": ""})).await, StatusCode::BAD_REQUEST, "empty");
     refused(app.post("/users", json!({"userName": " padded"})).await, StatusCode::BAD_REQUEST, "spaces");
-    refused(app.post("/users", json!({"userName": "x", "mail": "a".repeat(2000)})).await, StatusCode::BAD_REQUEST, "longer");
+    refused(
+        app.post("/users", json!({"userName": "x", "mail": "a".repeat(2000)})).await,
+        StatusCode::BAD_REQUEST,
+        "longer",
+    );
     refused(app.post("/users", json!({"displayName": "no name"})).await, StatusCode::BAD_REQUEST, "userName");
-    refused(app.patch("/users/taken@example.com", json!({"userName": null})).await, StatusCode::BAD_REQUEST, "cannot be cleared");
-    refused(app.patch("/users/taken@example.com", json!({"manager": "taken@example.com"})).await, StatusCode::BAD_REQUEST, "own manager");
+    refused(
+        app.patch("/users/taken@example.com", json!({"userName": null})).await,
+        StatusCode::BAD_REQUEST,
+        "cannot be cleared",
+    );
+    refused(
+        app.patch("/users/taken@example.com", json!({"manager": "taken@example.com"})).await,
+        StatusCode::BAD_REQUEST,
+        "own manager",
+    );
     refused(app.get("/users/nobody").await, StatusCode::NOT_FOUND, "not found");
     refused(app.get("/users?limit=abc").await, StatusCode::BAD_REQUEST, "query");
     refused(app.get("/users?color=red").await, StatusCode::BAD_REQUEST, "query");
@@ -143,7 +175,15 @@ async fn every_call_needs_a_valid_token(app: &common::TestApp) {
 
     let health = app.http.get(format!("{}/healthz", app.base)).send().await.expect("send");
     assert_eq!(health.status(), StatusCode::OK);
-    let doc: Value = app.http.get(format!("{}/api/v1/openapi.json", app.base)).send().await.expect("send").json().await.expect("json");
+    let doc: Value = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/users/{user}"]["patch"].is_object());
 }
@@ -162,15 +202,28 @@ async fn groups_nest_and_refuse_cycles(app: &common::TestApp) {
     assert_eq!(app.post("/groups/SRE/members", json!({"user": "u1"})).await.0, StatusCode::NO_CONTENT);
     assert_eq!(app.post("/groups/SRE/members", json!({"user": "u1"})).await.0, StatusCode::NO_CONTENT, "idempotent");
     assert_eq!(app.post("/groups/Engineering/members", json!({"user": "u2"})).await.0, StatusCode::NO_CONTENT);
-    refused(app.post("/groups/SRE/members", json!({"group": "Engineering"})).await, StatusCode::BAD_REQUEST, "member of itself");
-    refused(app.post("/groups/SRE/members", json!({"group": "SRE"})).await, StatusCode::BAD_REQUEST, "member of itself");
+    refused(
+        app.post("/groups/SRE/members", json!({"group": "Engineering"})).await,
+        StatusCode::BAD_REQUEST,
+        "member of itself",
+    );
+    refused(
+        app.post("/groups/SRE/members", json!({"group": "SRE"})).await,
+        StatusCode::BAD_REQUEST,
+        "member of itself",
+    );
     refused(app.post("/groups/SRE/members", json!({"user": "ghost"})).await, StatusCode::NOT_FOUND, "not found");
-    refused(app.post("/groups/SRE/members", json!({"user": "u1", "group": "Platform"})).await, StatusCode::BAD_REQUEST, "exactly one");
+    refused(
+        app.post("/groups/SRE/members", json!({"user": "u1", "group": "Platform"})).await,
+        StatusCode::BAD_REQUEST,
+        "exactly one",
+    );
     refused(app.post("/groups/Nope/members", json!({"user": "u1"})).await, StatusCode::NOT_FOUND, "not found");
 
     let (_, members) = app.get("/groups/Engineering/members").await;
     assert_eq!(members["total"], 2);
-    let names: Vec<&str> = members["items"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
+    let names: Vec<&str> =
+        members["items"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
     assert!(names.contains(&"Platform") && names.contains(&"u2"));
     assert_eq!(app.get("/groups/Engineering").await.1["memberCount"], 2);
 
@@ -200,7 +253,11 @@ async fn assignments_reach_users_through_nested_groups(app: &common::TestApp) {
     let (s, a) = app.post("/apps", json!({"name": "Crm", "template": "scim"})).await;
     assert_eq!(s, StatusCode::CREATED, "{a}");
     refused(app.post("/apps", json!({"name": "crm"})).await, StatusCode::CONFLICT, "already exists");
-    refused(app.post("/apps", json!({"name": "X", "template": "fax"})).await, StatusCode::BAD_REQUEST, "unknown template");
+    refused(
+        app.post("/apps", json!({"name": "X", "template": "fax"})).await,
+        StatusCode::BAD_REQUEST,
+        "unknown template",
+    );
     let (_, roles) = app.get("/apps/Crm/roles").await;
     assert_eq!(roles[0]["name"], "User");
     assert_eq!(roles[0]["isDefault"], true);
@@ -212,7 +269,11 @@ async fn assignments_reach_users_through_nested_groups(app: &common::TestApp) {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["roleName"], "Admin");
     ok(app.post("/apps/Crm/assignments", json!({"group": "Sales"})).await.0, &Value::Null);
-    refused(app.post("/apps/Crm/assignments", json!({"user": "direct", "role": "Ghost"})).await, StatusCode::NOT_FOUND, "app role");
+    refused(
+        app.post("/apps/Crm/assignments", json!({"user": "direct", "role": "Ghost"})).await,
+        StatusCode::NOT_FOUND,
+        "app role",
+    );
     refused(app.post("/apps/Crm/assignments", json!({"user": "ghost"})).await, StatusCode::NOT_FOUND, "not found");
     refused(app.post("/apps/Crm/assignments", json!({})).await, StatusCode::BAD_REQUEST, "exactly one");
     refused(app.delete("/apps/Crm/roles/Admin").await, StatusCode::CONFLICT, "used by");
@@ -222,7 +283,8 @@ async fn assignments_reach_users_through_nested_groups(app: &common::TestApp) {
     let (_, eff) = app.get("/users/nested/assignments").await;
     assert_eq!(eff[0]["appName"], "Crm");
     assert_eq!(eff[0]["roleName"], "User");
-    let via: Vec<&str> = eff[0]["via"].as_array().into_iter().flatten().filter_map(|g| g["displayName"].as_str()).collect();
+    let via: Vec<&str> =
+        eff[0]["via"].as_array().into_iter().flatten().filter_map(|g| g["displayName"].as_str()).collect();
     assert_eq!(via, ["EMEA", "Sales"]);
     assert_eq!(app.get("/users/direct/assignments").await.1[0]["via"], json!([]));
     assert_eq!(app.get("/users/outsider/assignments").await.1, json!([]));
@@ -245,17 +307,21 @@ async fn assignments_reach_users_through_nested_groups(app: &common::TestApp) {
 async fn bulk_upsert_reports_bad_rows_and_writes_the_rest(app: &common::TestApp) {
     create_user(app, "boss").await;
     let (s, v) = app
-        .post("/users/bulk", json!({"upsert": [
-            {"userName": "new1", "jobTitle": "A"},
-            {"userName": "boss", "jobTitle": "Chief"},
-            {"userName": "new2", "manager": "ghost"},
-            {"userName": "new3", "wings": true},
-            {"userName": "new4", "manager": "boss"},
-            {"userName": "boss", "jobTitle": "Chief"}
-        ]}))
+        .post(
+            "/users/bulk",
+            json!({"upsert": [
+                {"userName": "new1", "jobTitle": "A"},
+                {"userName": "boss", "jobTitle": "Chief"},
+                {"userName": "new2", "manager": "ghost"},
+                {"userName": "new3", "wings": true},
+                {"userName": "new4", "manager": "boss"},
+                {"userName": "boss", "jobTitle": "Chief"}
+            ]}),
+        )
         .await;
     ok(s, &v);
-    let statuses: Vec<&str> = v["results"].as_array().into_iter().flatten().filter_map(|r| r["status"].as_str()).collect();
+    let statuses: Vec<&str> =
+        v["results"].as_array().into_iter().flatten().filter_map(|r| r["status"].as_str()).collect();
     assert_eq!(statuses, ["created", "updated", "error", "error", "created", "unchanged"]);
     assert_eq!(app.get("/users").await.1["total"], 3);
     assert_eq!(app.get("/users/boss").await.1["jobTitle"], "Chief");

@@ -8,10 +8,27 @@ use reqwest::Method;
 use std::sync::OnceLock;
 
 const ROUTES: &[&str] = &[
-    "/users", "/users/bulk", "/users/seed", "/users/seed/restore", "/users/seed/enable", "/users/seed/disable",
-    "/users/seed/assignments", "/groups", "/groups/Seeds", "/groups/Seeds/members", "/groups/Seeds/members/seed",
-    "/apps", "/apps/SeedApp", "/apps/SeedApp/roles", "/apps/SeedApp/roles/User", "/apps/SeedApp/assignments",
-    "/apps/SeedApp/effective-assignments", "/tokens", "/tokens/x", "/users/%00", "/groups/%FF%FE",
+    "/users",
+    "/users/bulk",
+    "/users/seed",
+    "/users/seed/restore",
+    "/users/seed/enable",
+    "/users/seed/disable",
+    "/users/seed/assignments",
+    "/groups",
+    "/groups/Seeds",
+    "/groups/Seeds/members",
+    "/groups/Seeds/members/seed",
+    "/apps",
+    "/apps/SeedApp",
+    "/apps/SeedApp/roles",
+    "/apps/SeedApp/roles/User",
+    "/apps/SeedApp/assignments",
+    "/apps/SeedApp/effective-assignments",
+    "/tokens",
+    "/tokens/x",
+    "/users/%00",
+    "/groups/%FF%FE",
 ];
 
 struct Fixture {
@@ -48,10 +65,18 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
             prop::collection::btree_map(
                 prop_oneof![
-                    Just("userName".to_string()), Just("displayName".to_string()), Just("manager".to_string()),
-                    Just("user".to_string()), Just("group".to_string()), Just("role".to_string()), Just("name".to_string()),
-                    Just("upsert".to_string()), Just("extensions".to_string()), Just("businessPhones".to_string()),
-                    Just("active".to_string()), ".{0,12}"
+                    Just("userName".to_string()),
+                    Just("displayName".to_string()),
+                    Just("manager".to_string()),
+                    Just("user".to_string()),
+                    Just("group".to_string()),
+                    Just("role".to_string()),
+                    Just("name".to_string()),
+                    Just("upsert".to_string()),
+                    Just("extensions".to_string()),
+                    Just("businessPhones".to_string()),
+                    Just("active".to_string()),
+                    ".{0,12}"
                 ],
                 inner,
                 0..6
@@ -59,18 +84,23 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
             .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     });
-    prop_oneof![
-        json.prop_map(|v| v.to_string().into_bytes()),
-        prop::collection::vec(any::<u8>(), 0..200),
-    ]
+    prop_oneof![json.prop_map(|v| v.to_string().into_bytes()), prop::collection::vec(any::<u8>(), 0..200),]
 }
 
 fn query() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (
             prop_oneof![
-                Just("limit"), Just("offset"), Just("q"), Just("userName"), Just("displayName"), Just("includeDeleted"),
-                Just("user"), Just("group"), Just("role"), Just("x")
+                Just("limit"),
+                Just("offset"),
+                Just("q"),
+                Just("userName"),
+                Just("displayName"),
+                Just("includeDeleted"),
+                Just("user"),
+                Just("group"),
+                Just("role"),
+                Just("x")
             ],
             "[ -~]{0,12}",
         ),

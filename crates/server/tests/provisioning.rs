@@ -56,7 +56,13 @@ impl Target {
     }
 
     async fn delete(&self, id: &str) {
-        let r = self.http.delete(format!("{}/Users/{id}", self.base_url)).bearer_auth(&self.token).send().await.expect("delete");
+        let r = self
+            .http
+            .delete(format!("{}/Users/{id}", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("delete");
         assert!(r.status().is_success());
     }
 }
@@ -68,7 +74,12 @@ async fn user_field(t: &Target, user_name: &str, f: impl Fn(&Value) -> bool) -> 
 /// The whole lifecycle of the engine issue, against one target.
 async fn lifecycle(app: &TestApp, target: Target) {
     // The directory.
-    for (u, given, title) in [("alice@corp.example", "Alice", "Engineer"), ("bob@corp.example", "Bob", "Analyst"), ("carol@corp.example", "Carol", "SRE"), ("dave@corp.example", "Dave", "Intern")] {
+    for (u, given, title) in [
+        ("alice@corp.example", "Alice", "Engineer"),
+        ("bob@corp.example", "Bob", "Analyst"),
+        ("carol@corp.example", "Carol", "SRE"),
+        ("dave@corp.example", "Dave", "Intern"),
+    ] {
         let (s, v) = app.post("/users", json!({"userName": u, "givenName": given, "surname": "Example", "displayName": format!("{given} Example"),
             "mail": u, "jobTitle": title, "department": "R&D", "employeeId": format!("E-{given}")})).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -85,7 +96,12 @@ async fn lifecycle(app: &TestApp, target: Target) {
 
     // The app, its credentials, test connection.
     app.post("/apps", json!({"name": "Crm"})).await;
-    let (s, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": target.base_url, "secretToken": "wrong-token", "mode": "automatic"})).await;
+    let (s, v) = app
+        .patch(
+            "/apps/Crm/provisioning",
+            json!({"tenantUrl": target.base_url, "secretToken": "wrong-token", "mode": "automatic"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["secretTokenSet"], true);
     assert!(!v.to_string().contains("wrong-token"), "the secret is never returned");
@@ -119,25 +135,39 @@ async fn lifecycle(app: &TestApp, target: Target) {
     assert_eq!(bob["id"], bob_target_id.as_str(), "the existing account was adopted");
     assert_eq!(bob["title"], "Analyst", "the adopted account was updated");
     assert_eq!(bob[ENTERPRISE]["manager"]["value"], alice_id.as_str(), "manager is the manager's id in the app");
-    assert!(target.one("carol@corp.example").await.is_some(), "a member of a nested group of an assigned group is provisioned");
+    assert!(
+        target.one("carol@corp.example").await.is_some(),
+        "a member of a nested group of an assigned group is provisioned"
+    );
     assert!(target.one("dave@corp.example").await.is_none(), "an unassigned user is not");
 
     // An attribute change reaches the app quickly, as a PATCH of just that attribute.
     let started = Instant::now();
     app.patch("/users/alice@corp.example", json!({"jobTitle": "Staff Engineer"})).await;
-    eventually(10, "the title change reaches the app", || user_field(&target, "alice@corp.example", |u| u["title"] == "Staff Engineer")).await;
+    eventually(10, "the title change reaches the app", || {
+        user_field(&target, "alice@corp.example", |u| u["title"] == "Staff Engineer")
+    })
+    .await;
     let latency = started.elapsed();
     eprintln!("directory change reached the app in {} ms", latency.as_millis());
     assert!(latency < Duration::from_secs(2), "a change took {latency:?}");
     let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=alice@corp.example&action=Update").await;
     let last = &logs["items"][0];
     assert_eq!(last["status"], "Success");
-    assert_eq!(last["modified"], json!([{"name": "title", "old": "Engineer", "new": "Staff Engineer"}]), "only the changed attribute");
+    assert_eq!(
+        last["modified"],
+        json!([{"name": "title", "old": "Engineer", "new": "Staff Engineer"}]),
+        "only the changed attribute"
+    );
 
     // Manager changed.
     app.patch("/users/bob@corp.example", json!({"manager": "carol@corp.example"})).await;
-    let carol_id = target.one("carol@corp.example").await.and_then(|c| c["id"].as_str().map(String::from)).expect("carol");
-    eventually(10, "bob's manager becomes carol", || user_field(&target, "bob@corp.example", |u| u[ENTERPRISE]["manager"]["value"] == carol_id.as_str())).await;
+    let carol_id =
+        target.one("carol@corp.example").await.and_then(|c| c["id"].as_str().map(String::from)).expect("carol");
+    eventually(10, "bob's manager becomes carol", || {
+        user_field(&target, "bob@corp.example", |u| u[ENTERPRISE]["manager"]["value"] == carol_id.as_str())
+    })
+    .await;
 
     // Unassigned → disabled, never deleted; reassigned → enabled.
     app.delete("/apps/Crm/assignments?user=bob@corp.example").await;
@@ -150,7 +180,10 @@ async fn lifecycle(app: &TestApp, target: Target) {
     app.post("/users/carol@corp.example/disable", json!({})).await;
     eventually(10, "carol is disabled", || user_field(&target, "carol@corp.example", |u| u["active"] == false)).await;
     app.delete("/users/alice@corp.example").await;
-    eventually(10, "soft-deleted alice is disabled", || user_field(&target, "alice@corp.example", |u| u["active"] == false)).await;
+    eventually(10, "soft-deleted alice is disabled", || {
+        user_field(&target, "alice@corp.example", |u| u["active"] == false)
+    })
+    .await;
     assert!(target.one("dave@corp.example").await.is_none());
 
     // Deleted in the app behind roster's back → recreated on the next change.
@@ -158,15 +191,28 @@ async fn lifecycle(app: &TestApp, target: Target) {
     eventually(10, "carol is enabled", || user_field(&target, "carol@corp.example", |u| u["active"] == true)).await;
     target.delete(&carol_id).await;
     app.patch("/users/carol@corp.example", json!({"jobTitle": "Principal SRE"})).await;
-    let carol = eventually(10, "carol is recreated", || user_field(&target, "carol@corp.example", |u| u["title"] == "Principal SRE")).await;
+    let carol = eventually(10, "carol is recreated", || {
+        user_field(&target, "carol@corp.example", |u| u["title"] == "Principal SRE")
+    })
+    .await;
     assert_ne!(carol["id"], carol_id.as_str());
     let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=carol@corp.example&action=Create").await;
-    assert!(logs["items"][0]["steps"].to_string().contains("again"), "the log says the account was recreated: {}", logs["items"][0]);
+    assert!(
+        logs["items"][0]["steps"].to_string().contains("again"),
+        "the log says the account was recreated: {}",
+        logs["items"][0]
+    );
 
     // Provision on demand, the CSV export, and the status counters.
     let (_, od) = app.post("/apps/Crm/provisioning/provision-on-demand", json!({"user": "dave@corp.example"})).await;
     assert!(od["steps"].is_array(), "{od}");
-    let csv = app.http.get(format!("{}/api/v1/apps/Crm/provisioning/logs?format=csv", app.base)).bearer_auth(&app.token).send().await.expect("csv");
+    let csv = app
+        .http
+        .get(format!("{}/api/v1/apps/Crm/provisioning/logs?format=csv", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("csv");
     assert!(csv.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/csv"));
     assert!(csv.text().await.expect("text").lines().count() > 5);
     let (_, st) = app.get("/apps/Crm/provisioning/status").await;
@@ -178,13 +224,24 @@ async fn lifecycle(app: &TestApp, target: Target) {
 async fn against_scim2_server(db: Db) {
     let Some(peer) = Scim2Server::start().await else { return };
     let Some(app) = TestApp::spawn(db).await else { return };
-    lifecycle(&app, Target { base_url: peer.base_url.clone(), token: peer.token.clone(), http: reqwest::Client::new() }).await;
+    lifecycle(
+        &app,
+        Target { base_url: peer.base_url.clone(), token: peer.token.clone(), http: reqwest::Client::new() },
+    )
+    .await;
 }
 
 async fn against_sample_app(db: Db) {
     let Some(app) = TestApp::spawn(db).await else { return };
-    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), Default::default()).await.expect("sample app");
-    lifecycle(&app, Target { base_url: sample.base_url.clone(), token: "sample-token".into(), http: reqwest::Client::new() }).await;
+    let sample =
+        roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), Default::default())
+            .await
+            .expect("sample app");
+    lifecycle(
+        &app,
+        Target { base_url: sample.base_url.clone(), token: "sample-token".into(), http: reqwest::Client::new() },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,7 +60,8 @@ fn role_from_row(row: &AnyRow) -> Result<AppRole, StoreError> {
 }
 
 fn parse_name(what: &str, s: &str) -> Result<String, StoreError> {
-    let s = parse_text(what, Some(s.to_string()))?.ok_or_else(|| StoreError::invalid(format!("{what} must not be empty")))?;
+    let s = parse_text(what, Some(s.to_string()))?
+        .ok_or_else(|| StoreError::invalid(format!("{what} must not be empty")))?;
     if s.trim() != s || s.trim().is_empty() {
         return Err(StoreError::invalid(format!("{what} {s:?} has leading or trailing spaces")));
     }
@@ -137,11 +138,12 @@ impl Store {
                 return Ok(app);
             }
         }
-        let row = sqlx::query("SELECT id, name, template, created_at, updated_at FROM applications WHERE name_key = $1")
-            .bind(key.to_lowercase())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::not_found("application", key))?;
+        let row =
+            sqlx::query("SELECT id, name, template, created_at, updated_at FROM applications WHERE name_key = $1")
+                .bind(key.to_lowercase())
+                .fetch_optional(self.pool())
+                .await?
+                .ok_or_else(|| StoreError::not_found("application", key))?;
         app_from_row(&row)
     }
 
@@ -238,11 +240,12 @@ impl Store {
     /// Deletes a role that no assignment uses; the default role cannot be deleted.
     pub async fn delete_role(&self, app: &AppId, role: &RoleId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let is_default: Option<i64> = sqlx::query_scalar("SELECT is_default FROM app_roles WHERE id = $1 AND app_id = $2")
-            .bind(&role.0)
-            .bind(&app.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let is_default: Option<i64> =
+            sqlx::query_scalar("SELECT is_default FROM app_roles WHERE id = $1 AND app_id = $2")
+                .bind(&role.0)
+                .bind(&app.0)
+                .fetch_optional(&mut *tx)
+                .await?;
         match is_default {
             None => return Err(StoreError::not_found("app role", role.0.clone())),
             Some(1) => return Err(StoreError::invalid("the default role cannot be deleted")),

@@ -79,7 +79,12 @@ fn assignment_from_row(row: &AnyRow) -> Result<Assignment, StoreError> {
 impl Store {
     /// Assigns a user or group to an application with a role (the default role when
     /// `role` is `None`). Assigning twice with the same role is not an error.
-    pub async fn assign(&self, app: &AppId, target: &AssignmentTarget, role: Option<&str>) -> Result<Assignment, StoreError> {
+    pub async fn assign(
+        &self,
+        app: &AppId,
+        target: &AssignmentTarget,
+        role: Option<&str>,
+    ) -> Result<Assignment, StoreError> {
         let role = self.find_role(app, role).await?;
         match target {
             AssignmentTarget::User(u) => {
@@ -108,19 +113,25 @@ impl Store {
         if inserted.rows_affected() > 0 {
             feed::append(&mut tx, ChangeKind::Assignment, &app.0, Some(target.id())).await?;
         }
-        let row = sqlx::query(&format!("{ASSIGNMENT_SELECT} WHERE a.app_id = $1 AND a.principal_id = $2 AND a.role_id = $3"))
-            .bind(&app.0)
-            .bind(target.id())
-            .bind(&role.id.0)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row =
+            sqlx::query(&format!("{ASSIGNMENT_SELECT} WHERE a.app_id = $1 AND a.principal_id = $2 AND a.role_id = $3"))
+                .bind(&app.0)
+                .bind(target.id())
+                .bind(&role.id.0)
+                .fetch_one(&mut *tx)
+                .await?;
         let assignment = assignment_from_row(&row)?;
         tx.commit().await?;
         Ok(assignment)
     }
 
     /// Removes the assignments of a principal to an application (every role, or one).
-    pub async fn unassign(&self, app: &AppId, target: &AssignmentTarget, role: Option<&RoleId>) -> Result<u64, StoreError> {
+    pub async fn unassign(
+        &self,
+        app: &AppId,
+        target: &AssignmentTarget,
+        role: Option<&RoleId>,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let done = match role {
             Some(r) => {
@@ -212,7 +223,12 @@ impl Store {
 
     /// The users an application reaches (a page), each with the role and path of
     /// every assignment that reaches it.
-    pub async fn effective_assignments_of_app(&self, app: &AppId, offset: i64, limit: i64) -> Result<Page<EffectiveAssignment>, StoreError> {
+    pub async fn effective_assignments_of_app(
+        &self,
+        app: &AppId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<EffectiveAssignment>, StoreError> {
         let (offset, limit) = (offset.max(0), limit.clamp(1, 1000));
         let application = self.app(app).await?;
         let index = self.assignment_index(app).await?;
@@ -294,7 +310,11 @@ impl Store {
 
     /// For a batch of users, the groups (direct membership only) each belongs to
     /// among `groups`.
-    pub async fn memberships_among(&self, users: &[UserId], groups: &HashMap<GroupId, Vec<RoleId>>) -> Result<HashMap<UserId, Vec<GroupId>>, StoreError> {
+    pub async fn memberships_among(
+        &self,
+        users: &[UserId],
+        groups: &HashMap<GroupId, Vec<RoleId>>,
+    ) -> Result<HashMap<UserId, Vec<GroupId>>, StoreError> {
         let mut out: HashMap<UserId, Vec<GroupId>> = HashMap::new();
         if groups.is_empty() {
             return Ok(out);

@@ -201,7 +201,10 @@ impl Store {
         for a in &apps {
             feed::append(&mut tx, ChangeKind::Assignment, a, Some(&id.0)).await?;
         }
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1").bind(&id.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1")
+            .bind(&id.0)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM assignments WHERE principal_id = $1").bind(&id.0).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM groups WHERE id = $1").bind(&id.0).execute(&mut *tx).await?;
         feed::append(&mut tx, ChangeKind::Group, &id.0, None).await?;
@@ -210,7 +213,13 @@ impl Store {
     }
 
     /// Lists groups by displayName, optionally filtered.
-    pub async fn list_groups(&self, display_name: Option<&str>, q: Option<&str>, offset: i64, limit: i64) -> Result<Page<Group>, StoreError> {
+    pub async fn list_groups(
+        &self,
+        display_name: Option<&str>,
+        q: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Page<Group>, StoreError> {
         let (offset, limit) = (offset.max(0), limit.clamp(1, 1000));
         let mut clauses = Vec::new();
         let mut binds = Vec::new();
@@ -232,7 +241,9 @@ impl Store {
             count = count.bind(b);
         }
         let total = count.fetch_one(self.pool()).await?;
-        let sql = format!("SELECT {COLUMNS} FROM groups g {filter} ORDER BY g.display_name_key LIMIT {limit} OFFSET {offset}");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM groups g {filter} ORDER BY g.display_name_key LIMIT {limit} OFFSET {offset}"
+        );
         let mut list = sqlx::query(&sql);
         for b in &binds {
             list = list.bind(b);
@@ -282,8 +293,7 @@ impl Store {
             return Err(StoreError::not_found("user", user.0.clone()));
         }
         insert_member(&mut tx, group, &user.0, PrincipalKind::User).await?;
-        tx.commit().await
-            .map_err(StoreError::from)
+        tx.commit().await.map_err(StoreError::from)
     }
 
     /// Nests a group in another; a cycle is refused.
@@ -346,7 +356,12 @@ impl Store {
     }
 }
 
-async fn insert_member(tx: &mut Transaction<'static, Any>, group: &GroupId, member: &str, kind: PrincipalKind) -> Result<(), StoreError> {
+async fn insert_member(
+    tx: &mut Transaction<'static, Any>,
+    group: &GroupId,
+    member: &str,
+    kind: PrincipalKind,
+) -> Result<(), StoreError> {
     let done = sqlx::query(
         "INSERT INTO group_members (group_id, member_id, member_kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )

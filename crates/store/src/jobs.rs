@@ -98,7 +98,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(c) = credentials {
-            sqlx::query("UPDATE jobs SET credentials = $1 WHERE app_id = $2").bind(c).bind(&app.0).execute(&mut *tx).await?;
+            sqlx::query("UPDATE jobs SET credentials = $1 WHERE app_id = $2")
+                .bind(c)
+                .bind(&app.0)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(m) = mappings {
             sqlx::query("UPDATE jobs SET mappings = $1 WHERE app_id = $2")

@@ -64,10 +64,8 @@ pub fn now_ms() -> i64 {
 impl Store {
     /// Opens (and creates, and migrates) the SQLite store `roster.db` in `data_dir`.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Io {
-            what: format!("create data directory {}", data_dir.display()),
-            source: e,
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Io { what: format!("create data directory {}", data_dir.display()), source: e })?;
         let url = format!("sqlite://{}?mode=rwc", data_dir.join("roster.db").display());
         Store::connect(&url).await
     }

@@ -167,7 +167,9 @@ impl Store {
             count = count.bind(t);
         }
         let total = count.fetch_one(self.pool()).await?;
-        let sql = format!("SELECT {COLUMNS} FROM provisioning_log WHERE {filter} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM provisioning_log WHERE {filter} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}"
+        );
         let mut list = sqlx::query(&sql);
         for t in &texts {
             list = list.bind(t);

@@ -19,9 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// Applies every migration not applied yet, each in its own transaction.
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
     let pool = store.pool();
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
     for (version, sqlite, postgres) in MIGRATIONS {
         let mut tx = pool.begin().await?;
         if store.backend() == Backend::Postgres {

@@ -43,7 +43,12 @@ const COLUMNS: &str = "object_kind, source_id, target_id, exported, enabled, pen
 
 impl Store {
     /// The shadow entries of some source objects of one kind.
-    pub async fn shadow_of(&self, app: &AppId, kind: &str, source_ids: &[&str]) -> Result<HashMap<String, ShadowEntry>, StoreError> {
+    pub async fn shadow_of(
+        &self,
+        app: &AppId,
+        kind: &str,
+        source_ids: &[&str],
+    ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = HashMap::with_capacity(source_ids.len());
         for chunk in source_ids.chunks(500) {
             let sql = format!(
@@ -63,7 +68,13 @@ impl Store {
     }
 
     /// Shadow entries after `after` in source-id order (a page).
-    pub async fn shadow_after(&self, app: &AppId, kind: &str, after: &str, limit: i64) -> Result<Vec<ShadowEntry>, StoreError> {
+    pub async fn shadow_after(
+        &self,
+        app: &AppId,
+        kind: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ShadowEntry>, StoreError> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id > $3 ORDER BY source_id LIMIT {limit}"
         ))

@@ -33,12 +33,19 @@ fn fresh_token() -> String {
 impl Store {
     /// Creates a token named `name`; returns it with its secret, shown only now.
     pub async fn create_token(&self, name: &str) -> Result<(ApiToken, String), StoreError> {
-        let valid = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
             return Err(StoreError::invalid("a token name is 1 to 64 letters, digits, '-', '_' or '.'"));
         }
         let secret = fresh_token();
-        let token = ApiToken { id: uuid::Uuid::new_v4().to_string(), name: name.to_string(), created_at: now_ms(), last_used_at: None };
+        let token = ApiToken {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            created_at: now_ms(),
+            last_used_at: None,
+        };
         sqlx::query("INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&token.id)
             .bind(&token.name)

@@ -184,9 +184,8 @@ fn parse_extensions(map: BTreeMap<String, String>) -> Result<BTreeMap<String, St
         return Err(StoreError::invalid("at most 100 extension attributes per user"));
     }
     for (k, v) in &map {
-        let valid_key = !k.is_empty()
-            && k.len() <= 64
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let valid_key =
+            !k.is_empty() && k.len() <= 64 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid_key {
             return Err(StoreError::invalid(format!(
                 "extension attribute name {k:?} must be 1 to 64 letters, digits, '_' or '-'"
@@ -201,11 +200,7 @@ fn parse_phones(phones: Vec<String>) -> Result<Vec<String>, StoreError> {
     if phones.len() > 20 {
         return Err(StoreError::invalid("at most 20 businessPhones"));
     }
-    phones
-        .into_iter()
-        .map(|p| parse_text("businessPhones", Some(p)))
-        .filter_map(Result::transpose)
-        .collect()
+    phones.into_iter().map(|p| parse_text("businessPhones", Some(p))).filter_map(Result::transpose).collect()
 }
 
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
@@ -529,10 +524,11 @@ impl Store {
     pub async fn purge_deleted_users(&self, now: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let cutoff = now - User::RETENTION_MS;
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM users WHERE deleted_at IS NOT NULL AND deleted_at < $1")
-            .bind(cutoff)
-            .fetch_all(&mut *tx)
-            .await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE deleted_at IS NOT NULL AND deleted_at < $1")
+                .bind(cutoff)
+                .fetch_all(&mut *tx)
+                .await?;
         for id in &ids {
             sqlx::query("DELETE FROM group_members WHERE member_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM assignments WHERE principal_id = $1").bind(id).execute(&mut *tx).await?;
@@ -576,9 +572,8 @@ impl Store {
             count = count.bind(b);
         }
         let total = count.fetch_one(self.pool()).await?;
-        let list_sql = format!(
-            "SELECT {COLUMNS} FROM users {filter} ORDER BY user_name_key LIMIT {limit} OFFSET {offset}"
-        );
+        let list_sql =
+            format!("SELECT {COLUMNS} FROM users {filter} ORDER BY user_name_key LIMIT {limit} OFFSET {offset}");
         let mut list = sqlx::query(&list_sql);
         for b in &binds {
             list = list.bind(b);
@@ -599,7 +594,10 @@ impl Store {
 
     /// Creates or updates users by userName, in one transaction. Rows are validated
     /// one by one: a bad row is reported and the others are written.
-    pub async fn upsert_users(&self, inputs: Vec<UserInput>) -> Result<Vec<Result<(User, UpsertOutcome), StoreError>>, StoreError> {
+    pub async fn upsert_users(
+        &self,
+        inputs: Vec<UserInput>,
+    ) -> Result<Vec<Result<(User, UpsertOutcome), StoreError>>, StoreError> {
         self.upsert_users_with_managers(inputs.into_iter().map(|i| (i, None)).collect()).await
     }
 
@@ -618,7 +616,8 @@ impl Store {
                 match resolve_user_key(&mut tx, &key).await? {
                     Some(id) => input.manager = Some(id),
                     None => {
-                        results.push(Err(StoreError::invalid(format!("manager {key:?} is not a user of the directory"))));
+                        results
+                            .push(Err(StoreError::invalid(format!("manager {key:?} is not a user of the directory"))));
                         continue;
                     }
                 }
@@ -632,11 +631,12 @@ impl Store {
 
 /// The id of the live user named `key` (an id or a userName), inside a transaction.
 async fn resolve_user_key(tx: &mut Transaction<'static, Any>, key: &str) -> Result<Option<UserId>, StoreError> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE (user_name_key = $1 OR id = $2) AND deleted_at IS NULL")
-        .bind(key.to_lowercase())
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM users WHERE (user_name_key = $1 OR id = $2) AND deleted_at IS NULL")
+            .bind(key.to_lowercase())
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(id.map(UserId))
 }
 

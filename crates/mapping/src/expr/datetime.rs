@@ -30,15 +30,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 /// One element of a compiled format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +76,7 @@ pub(crate) fn compile_format(format: &str) -> Result<Vec<Piece>, String> {
         return Err("the format is empty".into());
     }
     if chars.len() == 1 {
-        let pattern = standard(chars[0])
-            .ok_or_else(|| format!("{format:?} is not a supported standard format"))?;
+        let pattern = standard(chars[0]).ok_or_else(|| format!("{format:?} is not a supported standard format"))?;
         chars = pattern.chars().collect();
     }
     let mut out = Vec::new();
@@ -103,24 +94,15 @@ pub(crate) fn compile_format(format: &str) -> Result<Vec<Piece>, String> {
             'm' => Piece::Minute(run.min(2)),
             's' => Piece::Second(run.min(2)),
             'f' | 'F' if run > 7 => return Err(format!("at most 7 '{c}' are allowed")),
-            'f' | 'F' => Piece::Fraction {
-                digits: run,
-                optional: c == 'F',
-            },
+            'f' | 'F' => Piece::Fraction { digits: run, optional: c == 'F' },
             't' => Piece::AmPm(run.min(2)),
             'z' => Piece::Offset(run.min(3)),
             'K' => Piece::Kind,
             'g' => return Err("era specifiers ('g') are not supported".into()),
             '\'' | '"' => {
-                let close = chars[i + 1..]
-                    .iter()
-                    .position(|&x| x == c)
-                    .ok_or_else(|| format!("unterminated quote {c}"))?;
-                out.extend(
-                    chars[i + 1..i + 1 + close]
-                        .iter()
-                        .map(|&x| Piece::Literal(x)),
-                );
+                let close =
+                    chars[i + 1..].iter().position(|&x| x == c).ok_or_else(|| format!("unterminated quote {c}"))?;
+                out.extend(chars[i + 1..i + 1 + close].iter().map(|&x| Piece::Literal(x)));
                 i += close + 2;
                 continue;
             }
@@ -154,17 +136,11 @@ pub(crate) fn format(dt: &DateTime<FixedOffset>, pieces: &[Piece], utc: bool) ->
     for piece in pieces {
         match *piece {
             Piece::Year(1) => out.push_str(&(dt.year() % 100).to_string()),
-            Piece::Year(n) => pad(
-                &mut out,
-                i64::from(if n == 2 { dt.year() % 100 } else { dt.year() }),
-                n,
-            ),
+            Piece::Year(n) => pad(&mut out, i64::from(if n == 2 { dt.year() % 100 } else { dt.year() }), n),
             Piece::Month(n @ 1..=2) => pad(&mut out, i64::from(dt.month()), n),
             Piece::Month(n) => out.push_str(name(&MONTHS, dt.month0() as usize, n)),
             Piece::Day(n) => pad(&mut out, i64::from(dt.day()), n),
-            Piece::DayName(n) => {
-                out.push_str(name(&DAYS, dt.weekday().num_days_from_monday() as usize, n))
-            }
+            Piece::DayName(n) => out.push_str(name(&DAYS, dt.weekday().num_days_from_monday() as usize, n)),
             Piece::Hour24(n) => pad(&mut out, i64::from(dt.hour()), n),
             Piece::Hour12(n) => pad(&mut out, i64::from((dt.hour() + 11) % 12 + 1), n),
             Piece::Minute(n) => pad(&mut out, i64::from(dt.minute()), n),
@@ -230,27 +206,19 @@ struct Cursor<'a> {
 impl Cursor<'_> {
     fn number(&mut self, min: usize, max: usize) -> Result<u32, String> {
         let start = self.i;
-        while self.i < self.chars.len()
-            && self.i - start < max
-            && self.chars[self.i].is_ascii_digit()
-        {
+        while self.i < self.chars.len() && self.i - start < max && self.chars[self.i].is_ascii_digit() {
             self.i += 1;
         }
         if self.i - start < min {
             return Err(format!("expected {min} digit(s) at character {start}"));
         }
         let text: String = self.chars[start..self.i].iter().collect();
-        text.parse()
-            .map_err(|_| format!("bad number at character {start}"))
+        text.parse().map_err(|_| format!("bad number at character {start}"))
     }
 
     fn word(&mut self, options: &[&str], n: usize) -> Result<usize, String> {
         for (k, full) in options.iter().enumerate() {
-            let w = if n >= 4 {
-                full
-            } else {
-                full.get(..3).unwrap_or(full)
-            };
+            let w = if n >= 4 { full } else { full.get(..3).unwrap_or(full) };
             let len = w.chars().count();
             let here: String = self.chars[self.i..].iter().take(len).collect();
             if here.eq_ignore_ascii_case(w) {
@@ -258,10 +226,7 @@ impl Cursor<'_> {
                 return Ok(k);
             }
         }
-        Err(format!(
-            "expected a month or day name at character {}",
-            self.i
-        ))
+        Err(format!("expected a month or day name at character {}", self.i))
     }
 
     fn peek(&self) -> Option<char> {
@@ -280,16 +245,10 @@ impl Cursor<'_> {
                 if self.peek() == Some(':') {
                     self.i += 1;
                 }
-                let m = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.number(2, 2)?
-                } else {
-                    0
-                };
+                let m = if self.peek().is_some_and(|c| c.is_ascii_digit()) { self.number(2, 2)? } else { 0 };
                 let secs = i32::try_from(h * 3600 + m * 60).map_err(|_| "offset out of range")?;
                 let secs = if sign == '-' { -secs } else { secs };
-                FixedOffset::east_opt(secs)
-                    .map(Some)
-                    .ok_or_else(|| "offset out of range".into())
+                FixedOffset::east_opt(secs).map(Some).ok_or_else(|| "offset out of range".into())
             }
             _ if kind => Ok(None),
             _ => Err(format!("expected an offset at character {}", self.i)),
@@ -300,10 +259,7 @@ impl Cursor<'_> {
 /// Parses `text` with a compiled format (surrounding whitespace allowed).
 pub(crate) fn parse_with(text: &str, pieces: &[Piece]) -> Result<Parsed, String> {
     let chars: Vec<char> = text.trim().chars().collect();
-    let mut c = Cursor {
-        chars: &chars,
-        i: 0,
-    };
+    let mut c = Cursor { chars: &chars, i: 0 };
     let (mut year, mut month, mut day) = (1i32, 1u32, 1u32);
     let (mut hour, mut minute, mut second, mut nanos) = (0u32, 0u32, 0u32, 0u32);
     let mut pm: Option<bool> = None;
@@ -314,9 +270,7 @@ pub(crate) fn parse_with(text: &str, pieces: &[Piece]) -> Result<Parsed, String>
                 let y = c.number(n, 2)?;
                 year = i32::try_from(if y < 50 { 2000 + y } else { 1900 + y }).unwrap_or(1);
             }
-            Piece::Year(n) => {
-                year = i32::try_from(c.number(n.min(4), n.max(4))?).map_err(|_| "bad year")?
-            }
+            Piece::Year(n) => year = i32::try_from(c.number(n.min(4), n.max(4))?).map_err(|_| "bad year")?,
             Piece::Month(n @ 1..=2) => month = c.number(n, 2)?,
             Piece::Month(n) => month = u32::try_from(c.word(&MONTHS, n)? + 1).unwrap_or(1),
             Piece::Day(n) => day = c.number(n, 2)?,
@@ -348,13 +302,7 @@ pub(crate) fn parse_with(text: &str, pieces: &[Piece]) -> Result<Parsed, String>
             Piece::Offset(_) => offset = c.offset(false)?,
             Piece::Kind => offset = c.offset(true)?,
             Piece::Literal(l) => match c.peek() {
-                Some(x)
-                    if x == l
-                        || x.eq_ignore_ascii_case(&l)
-                        || (l.is_whitespace() && x.is_whitespace()) =>
-                {
-                    c.i += 1
-                }
+                Some(x) if x == l || x.eq_ignore_ascii_case(&l) || (l.is_whitespace() && x.is_whitespace()) => c.i += 1,
                 _ => return Err(format!("expected {l:?} at character {}", c.i)),
             },
         }
@@ -369,9 +317,7 @@ pub(crate) fn parse_with(text: &str, pieces: &[Piece]) -> Result<Parsed, String>
         hour = hour % 12 + if pm { 12 } else { 0 };
     }
     let date = NaiveDate::from_ymd_opt(year, month, day).ok_or("no such date")?;
-    let time = date
-        .and_hms_nano_opt(hour, minute, second, nanos)
-        .ok_or("no such time")?;
+    let time = date.and_hms_nano_opt(hour, minute, second, nanos).ok_or("no such time")?;
     Ok((time, offset))
 }
 
@@ -379,9 +325,7 @@ pub(crate) fn parse_with(text: &str, pieces: &[Piece]) -> Result<Parsed, String>
 /// offset.
 pub(crate) fn to_utc((local, offset): Parsed, zone: FixedOffset) -> Option<DateTime<Utc>> {
     let zone = offset.unwrap_or(zone);
-    zone.from_local_datetime(&local)
-        .single()
-        .map(|d| d.with_timezone(&Utc))
+    zone.from_local_datetime(&local).single().map(|d| d.with_timezone(&Utc))
 }
 
 /// The forms `CDate` and every date argument accept, tried in order.
@@ -402,12 +346,7 @@ const FLEXIBLE: &[&str] = &[
 
 fn flexible_formats() -> &'static [Vec<Piece>] {
     static FORMATS: OnceLock<Vec<Vec<Piece>>> = OnceLock::new();
-    FORMATS.get_or_init(|| {
-        FLEXIBLE
-            .iter()
-            .filter_map(|f| compile_format(f).ok())
-            .collect()
-    })
+    FORMATS.get_or_init(|| FLEXIBLE.iter().filter_map(|f| compile_format(f).ok()).collect())
 }
 
 /// Reads a date in any of the usual forms without a format: ISO-8601 with
@@ -419,9 +358,7 @@ pub(crate) fn parse_flexible_local(text: &str) -> Option<Parsed> {
     if let Ok(d) = DateTime::parse_from_rfc3339(text.trim()) {
         return Some((d.naive_utc(), FixedOffset::east_opt(0)));
     }
-    flexible_formats()
-        .iter()
-        .find_map(|f| parse_with(text, f).ok())
+    flexible_formats().iter().find_map(|f| parse_with(text, f).ok())
 }
 
 /// [`parse_flexible_local`] resolved to UTC, taking text without an offset
@@ -437,25 +374,15 @@ pub(crate) fn parse_zone(text: &str) -> Result<FixedOffset, String> {
     let t = text.trim();
     let rest = ["UTC", "GMT"]
         .iter()
-        .find_map(|p| {
-            t.get(..3)
-                .filter(|h| h.eq_ignore_ascii_case(p))
-                .map(|_| &t[3..])
-        })
+        .find_map(|p| t.get(..3).filter(|h| h.eq_ignore_ascii_case(p)).map(|_| &t[3..]))
         .unwrap_or(t);
     if rest.is_empty() || rest.eq_ignore_ascii_case("Z") {
         return FixedOffset::east_opt(0).ok_or_else(|| "UTC".into());
     }
     let chars: Vec<char> = rest.chars().collect();
-    let mut c = Cursor {
-        chars: &chars,
-        i: 0,
-    };
+    let mut c = Cursor { chars: &chars, i: 0 };
     match c.offset(false) {
         Ok(Some(o)) if c.i == chars.len() => Ok(o),
-        _ => Err(
-            "time zones are UTC or a fixed offset such as +02:00; named zones are not supported"
-                .into(),
-        ),
+        _ => Err("time zones are UTC or a fixed offset such as +02:00; named zones are not supported".into()),
     }
 }

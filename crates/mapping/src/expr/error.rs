@@ -15,10 +15,7 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(position: usize, message: impl Into<String>) -> Self {
-        ParseError {
-            position,
-            message: message.into(),
-        }
+        ParseError { position, message: message.into() }
     }
 
     /// The source on one line, a caret under the position, then the message:
@@ -31,10 +28,7 @@ impl ParseError {
     /// Line breaks and tabs in the source are shown as spaces so the caret
     /// stays under the right character.
     pub fn render(&self, src: &str) -> String {
-        let line: String = src
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        let line: String = src.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         let pad = " ".repeat(self.position.min(line.chars().count()));
         format!("{line}\n{pad}^ {}", self.message)
     }

@@ -73,18 +73,12 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                 return Err(ParseError::new(i, "unexpected ']' without a matching '['"));
             }
             other => {
-                return Err(ParseError::new(
-                    i,
-                    format!("unexpected character {other:?}"),
-                ));
+                return Err(ParseError::new(i, format!("unexpected character {other:?}")));
             }
         };
         tokens.push(Token { kind, pos: start });
     }
-    tokens.push(Token {
-        kind: TokenKind::Eof,
-        pos: chars.len(),
-    });
+    tokens.push(Token { kind: TokenKind::Eof, pos: chars.len() });
     Ok(tokens)
 }
 
@@ -117,10 +111,7 @@ fn string(chars: &[char], i: &mut usize) -> Result<String, ParseError> {
             }
         }
     }
-    Err(ParseError::new(
-        start,
-        "unterminated string: missing closing '\"'",
-    ))
+    Err(ParseError::new(start, "unterminated string: missing closing '\"'"))
 }
 
 /// An `[attribute]` reference. Names may hold letters, digits and most
@@ -142,24 +133,15 @@ fn attribute(chars: &[char], i: &mut usize) -> Result<String, ParseError> {
                 return Ok(name.to_string());
             }
             '[' | '"' | '(' | ')' | ',' => {
-                return Err(ParseError::new(
-                    *i,
-                    format!("unexpected {c:?} in an attribute name"),
-                ));
+                return Err(ParseError::new(*i, format!("unexpected {c:?} in an attribute name")));
             }
             c if c.is_control() => {
-                return Err(ParseError::new(
-                    *i,
-                    "unexpected control character in an attribute name",
-                ));
+                return Err(ParseError::new(*i, "unexpected control character in an attribute name"));
             }
             _ => *i += 1,
         }
     }
-    Err(ParseError::new(
-        start,
-        "unterminated attribute reference: missing closing ']'",
-    ))
+    Err(ParseError::new(start, "unterminated attribute reference: missing closing ']'"))
 }
 
 /// A whole number, optionally negative.
@@ -175,18 +157,11 @@ fn number(chars: &[char], i: &mut usize) -> Result<i64, ParseError> {
     if *i == digits_start {
         return Err(ParseError::new(start, "expected digits after '-'"));
     }
-    if chars
-        .get(*i)
-        .is_some_and(|c| *c == '.' || c.is_alphanumeric())
-    {
-        return Err(ParseError::new(
-            start,
-            "only whole numbers are supported (write other values as strings)",
-        ));
+    if chars.get(*i).is_some_and(|c| *c == '.' || c.is_alphanumeric()) {
+        return Err(ParseError::new(start, "only whole numbers are supported (write other values as strings)"));
     }
     let text: String = chars[start..*i].iter().collect();
-    text.parse()
-        .map_err(|_| ParseError::new(start, format!("number {text} is out of range")))
+    text.parse().map_err(|_| ParseError::new(start, format!("number {text} is out of range")))
 }
 
 #[cfg(test)]
@@ -207,22 +182,9 @@ mod tests {
 
     #[test]
     fn tokens() {
-        check(
-            "Left([a], 2)",
-            Ok(vec![
-                Ident("Left".into()),
-                LParen,
-                Attr("a".into()),
-                Comma,
-                Int(2),
-                RParen,
-            ]),
-        );
+        check("Left([a], 2)", Ok(vec![Ident("Left".into()), LParen, Attr("a".into()), Comma, Int(2), RParen]));
         check(r#""a\"b\\c""#, Ok(vec![Str("a\"b\\c".into())]));
-        check(
-            "[ extension_ab.c:1 ]",
-            Ok(vec![Attr("extension_ab.c:1".into())]),
-        );
+        check("[ extension_ab.c:1 ]", Ok(vec![Attr("extension_ab.c:1".into())]));
         check("-12 = 3", Ok(vec![Int(-12), Equals, Int(3)]));
         check("  ", Ok(vec![]));
         check("\"abc", Err(0));

@@ -43,27 +43,18 @@ pub struct EvalContext<'a> {
 impl<'a> EvalContext<'a> {
     /// A context at the given time, without a uniqueness probe.
     pub fn at(now: DateTime<Utc>) -> Self {
-        EvalContext {
-            now,
-            uniqueness: None,
-        }
+        EvalContext { now, uniqueness: None }
     }
 
     /// The same context with a uniqueness probe for `SelectUniqueValue`.
     pub fn with_uniqueness(self, probe: &'a dyn UniquenessProbe) -> Self {
-        EvalContext {
-            uniqueness: Some(probe),
-            ..self
-        }
+        EvalContext { uniqueness: Some(probe), ..self }
     }
 }
 
 impl std::fmt::Debug for EvalContext<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EvalContext")
-            .field("now", &self.now)
-            .field("uniqueness", &self.uniqueness.is_some())
-            .finish()
+        f.debug_struct("EvalContext").field("now", &self.now).field("uniqueness", &self.uniqueness.is_some()).finish()
     }
 }
 
@@ -159,11 +150,7 @@ fn collect_references(node: &Node, out: &mut Vec<String>) {
 }
 
 /// Evaluates one node. Nesting is bounded by the parser, so recursion is too.
-pub(crate) fn eval_node(
-    node: &Node,
-    src: &dyn SourceObject,
-    ctx: &EvalContext,
-) -> Result<Value, EvalError> {
+pub(crate) fn eval_node(node: &Node, src: &dyn SourceObject, ctx: &EvalContext) -> Result<Value, EvalError> {
     match node {
         Node::Empty => Ok(Value::Null),
         Node::Const(v) => Ok(v.clone()),

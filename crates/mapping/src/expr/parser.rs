@@ -35,10 +35,7 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     if src.len() > MAX_SOURCE_BYTES {
         return Err(ParseError::new(
             0,
-            format!(
-                "expression is {} bytes long; the limit is {MAX_SOURCE_BYTES}",
-                src.len()
-            ),
+            format!("expression is {} bytes long; the limit is {MAX_SOURCE_BYTES}", src.len()),
         ));
     }
     let tokens = lex(src)?;
@@ -51,10 +48,7 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     if end.kind != TokenKind::Eof {
         return Err(ParseError::new(
             end.pos,
-            format!(
-                "unexpected {} after the end of the expression",
-                end.kind.describe()
-            ),
+            format!("unexpected {} after the end of the expression", end.kind.describe()),
         ));
     }
     Ok(Expr::from_root(root))
@@ -117,22 +111,15 @@ impl Parser {
                     })
                 }
             }
-            other => Err(ParseError::new(
-                token.pos,
-                format!("expected a value, found {}", other.describe()),
-            )),
+            other => Err(ParseError::new(token.pos, format!("expected a value, found {}", other.describe()))),
         }
     }
 
     fn call(&mut self, name: &str, pos: usize, depth: usize) -> Result<Node, ParseError> {
         if depth > MAX_DEPTH {
-            return Err(ParseError::new(
-                pos,
-                format!("expression is nested deeper than {MAX_DEPTH} function calls"),
-            ));
+            return Err(ParseError::new(pos, format!("expression is nested deeper than {MAX_DEPTH} function calls")));
         }
-        let spec = functions::lookup(name)
-            .ok_or_else(|| ParseError::new(pos, format!("unknown function {name}")))?;
+        let spec = functions::lookup(name).ok_or_else(|| ParseError::new(pos, format!("unknown function {name}")))?;
         self.advance(); // the '('
         let mut args = Vec::new();
         let mut positions = Vec::new();
@@ -166,18 +153,10 @@ impl Parser {
         }
         spec.check_arity(args.len(), pos)?;
         if spec.func == Func::SelectUniqueValue && depth > 1 {
-            return Err(ParseError::new(
-                pos,
-                "SelectUniqueValue must be the outermost function of the expression",
-            ));
+            return Err(ParseError::new(pos, "SelectUniqueValue must be the outermost function of the expression"));
         }
         let prepared = functions::prepare(spec.func, &args, &positions, pos)?;
-        Ok(Node::Call(Box::new(Call {
-            func: spec.func,
-            name: spec.name,
-            args,
-            prepared,
-        })))
+        Ok(Node::Call(Box::new(Call { func: spec.func, name: spec.name, args, prepared })))
     }
 }
 
@@ -214,23 +193,11 @@ mod tests {
     #[test]
     fn syntax() {
         check("[givenName]", Ok(&["givenName"]));
-        check(
-            "Join(\",\", [givenName], [surname])",
-            Ok(&["givenName", "surname"]),
-        );
+        check("Join(\",\", [givenName], [surname])", Ok(&["givenName", "surname"]));
         check("join ( \" \" , [a] , [A] )", Ok(&["a"]));
-        check(
-            "Switch([IsSoftDeleted], , \"False\", \"True\", \"True\", \"False\")",
-            Ok(&["IsSoftDeleted"]),
-        );
-        check(
-            "Replace([mailNickname], , \"[a-zA-Z_]*\", , \"\", , )",
-            Ok(&["mailNickname"]),
-        );
-        check(
-            "IIF([country]=\"USA\",[country],[department])",
-            Ok(&["country", "department"]),
-        );
+        check("Switch([IsSoftDeleted], , \"False\", \"True\", \"True\", \"False\")", Ok(&["IsSoftDeleted"]));
+        check("Replace([mailNickname], , \"[a-zA-Z_]*\", , \"\", , )", Ok(&["mailNickname"]));
+        check("IIF([country]=\"USA\",[country],[department])", Ok(&["country", "department"]));
         check("InStr(\"repEated\", \"e\", 3, vbBinaryCompare)", Ok(&[]));
         check("Now()", Ok(&[]));
         check("\"x\"", Ok(&[]));
@@ -241,18 +208,9 @@ mod tests {
         check("Left([a], Foo(1))", Err((10, "unknown function Foo")));
         check("Left([a])", Err((0, "Left expects 2 arguments, got 1")));
         check("Now(1)", Err((0, "Now expects no arguments, got 1")));
-        check(
-            "Mid(\"a\", 1, 2, 3)",
-            Err((0, "Mid expects 3 arguments, got 4")),
-        );
-        check(
-            "Coalesce()",
-            Err((0, "Coalesce expects at least 1 argument, got 0")),
-        );
-        check(
-            "ToUpper()",
-            Err((0, "ToUpper expects 1 to 2 arguments, got 0")),
-        );
+        check("Mid(\"a\", 1, 2, 3)", Err((0, "Mid expects 3 arguments, got 4")));
+        check("Coalesce()", Err((0, "Coalesce expects at least 1 argument, got 0")));
+        check("ToUpper()", Err((0, "ToUpper expects 1 to 2 arguments, got 0")));
         check("Left([a], 1", Err((11, "expected ',' or ')'")));
         check("Left([a] 1)", Err((9, "expected ',' or ')'")));
         check("[a] [b]", Err((4, "after the end")));
@@ -260,57 +218,28 @@ mod tests {
         check("(1)", Err((0, "expected a value")));
         check("Left(=, 1)", Err((5, "expected a value")));
         check("[a] = ", Err((6, "expected a value")));
-        check(
-            "Switch([a], \"d\", \"k\")",
-            Err((0, "Switch expects at least 4 arguments")),
-        );
-        check(
-            "Switch([a], \"d\", \"k\", \"v\", \"k2\")",
-            Err((0, "key/value pairs")),
-        );
-        check(
-            "Join(\" \", SelectUniqueValue([a], [b]))",
-            Err((10, "outermost")),
-        );
-        check(
-            "Replace([a], , \"(\", , \"x\", , )",
-            Err((15, "invalid regular expression")),
-        );
-        check(
-            "Replace([a], , , , \"x\", , )",
-            Err((0, "oldValue or a regexPattern")),
-        );
+        check("Switch([a], \"d\", \"k\")", Err((0, "Switch expects at least 4 arguments")));
+        check("Switch([a], \"d\", \"k\", \"v\", \"k2\")", Err((0, "key/value pairs")));
+        check("Join(\" \", SelectUniqueValue([a], [b]))", Err((10, "outermost")));
+        check("Replace([a], , \"(\", , \"x\", , )", Err((15, "invalid regular expression")));
+        check("Replace([a], , , , \"x\", , )", Err((0, "oldValue or a regexPattern")));
     }
 
     #[test]
     fn nesting_limit() {
-        let ok = format!(
-            "{}[a]{}",
-            "ToLower(".repeat(MAX_DEPTH),
-            ")".repeat(MAX_DEPTH)
-        );
+        let ok = format!("{}[a]{}", "ToLower(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
         check(&ok, Ok(&["a"]));
-        let deep = format!(
-            "{}[a]{}",
-            "ToLower(".repeat(MAX_DEPTH + 1),
-            ")".repeat(MAX_DEPTH + 1)
-        );
+        let deep = format!("{}[a]{}", "ToLower(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
         check(&deep, Err((8 * MAX_DEPTH, "nested deeper than 64")));
     }
 
     #[test]
     fn hostile_input_is_refused_cleanly() {
-        check(
-            &"(".repeat(100_000),
-            Err((0, "100000 bytes long; the limit is 65536")),
-        );
+        check(&"(".repeat(100_000), Err((0, "100000 bytes long; the limit is 65536")));
         check(&"[".repeat(100_000), Err((0, "bytes long")));
         check(&"(".repeat(60_000), Err((0, "expected a value")));
         check(&"[".repeat(60_000), Err((1, "unexpected '['")));
-        check(
-            &"ToLower(".repeat(8_000),
-            Err((8 * MAX_DEPTH, "nested deeper")),
-        );
+        check(&"ToLower(".repeat(8_000), Err((8 * MAX_DEPTH, "nested deeper")));
         check(&"a(".repeat(30_000), Err((0, "unknown function a")));
         check(&"\"a\"".repeat(30_000), Err((0, "bytes long")));
     }
@@ -319,15 +248,9 @@ mod tests {
     fn render_points_at_the_position() {
         let src = "Left([givenName])";
         let err = parse(src).err().map(|e| e.render(src));
-        assert_eq!(
-            err.as_deref(),
-            Some("Left([givenName])\n^ Left expects 2 arguments, got 1")
-        );
+        assert_eq!(err.as_deref(), Some("Left([givenName])\n^ Left expects 2 arguments, got 1"));
         let src = "Join(\" \", Fooo([a]))";
         let err = parse(src).err().map(|e| e.render(src));
-        assert_eq!(
-            err.as_deref(),
-            Some("Join(\" \", Fooo([a]))\n          ^ unknown function Fooo")
-        );
+        assert_eq!(err.as_deref(), Some("Join(\" \", Fooo([a]))\n          ^ unknown function Fooo"));
     }
 }

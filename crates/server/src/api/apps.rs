@@ -5,7 +5,10 @@ use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use roster_store::{AppRole, AppRoleInput, Application, ApplicationInput, Assignment, AssignmentTarget, EffectiveAssignment, Page, RoleId};
+use roster_store::{
+    AppRole, AppRoleInput, Application, ApplicationInput, Assignment, AssignmentTarget, EffectiveAssignment, Page,
+    RoleId,
+};
 use serde::Deserialize;
 
 /// Templates this build of roster can provision to.
@@ -15,7 +18,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Application>
     Ok(Json(state.store.list_apps().await?))
 }
 
-pub async fn create(State(state): State<AppState>, body: JsonBody<ApplicationInput>) -> Result<(StatusCode, Json<Application>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    body: JsonBody<ApplicationInput>,
+) -> Result<(StatusCode, Json<Application>), ApiError> {
     let Json(input) = body?;
     if !TEMPLATES.contains(&input.template.as_str()) {
         return Err(ApiError::bad_request(format!(
@@ -37,7 +43,11 @@ pub struct AppPatch {
     name: String,
 }
 
-pub async fn update(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<AppPatch>) -> Result<Json<Application>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<AppPatch>,
+) -> Result<Json<Application>, ApiError> {
     let Json(p) = body?;
     let app = state.store.find_app(&key).await?;
     Ok(Json(state.store.rename_app(&app.id, &p.name).await?))
@@ -54,20 +64,31 @@ pub async fn roles(State(state): State<AppState>, Path(key): Path<String>) -> Re
     Ok(Json(state.store.app_roles(&app.id).await?))
 }
 
-pub async fn create_role(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<AppRoleInput>) -> Result<(StatusCode, Json<AppRole>), ApiError> {
+pub async fn create_role(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<AppRoleInput>,
+) -> Result<(StatusCode, Json<AppRole>), ApiError> {
     let Json(input) = body?;
     let app = state.store.find_app(&key).await?;
     Ok((StatusCode::CREATED, Json(state.store.create_role(&app.id, input).await?)))
 }
 
-pub async fn delete_role(State(state): State<AppState>, Path((key, role)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn delete_role(
+    State(state): State<AppState>,
+    Path((key, role)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let app = state.store.find_app(&key).await?;
     let role = state.store.find_role(&app.id, Some(&role)).await?;
     state.store.delete_role(&app.id, &role.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn assignments(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<Paging>) -> Result<Json<Page<Assignment>>, ApiError> {
+pub async fn assignments(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<Paging>,
+) -> Result<Json<Page<Assignment>>, ApiError> {
     let axum::extract::Query(p) = q?;
     let app = state.store.find_app(&key).await?;
     Ok(Json(state.store.app_assignments(&app.id, p.offset.unwrap_or(0), p.limit.unwrap_or(100)).await?))
@@ -90,14 +111,22 @@ async fn principal(state: &AppState, p: &Principal) -> Result<AssignmentTarget, 
     }
 }
 
-pub async fn assign(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<Principal>) -> Result<(StatusCode, Json<Assignment>), ApiError> {
+pub async fn assign(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<Principal>,
+) -> Result<(StatusCode, Json<Assignment>), ApiError> {
     let Json(p) = body?;
     let app = state.store.find_app(&key).await?;
     let target = principal(&state, &p).await?;
     Ok((StatusCode::CREATED, Json(state.store.assign(&app.id, &target, p.role.as_deref()).await?)))
 }
 
-pub async fn unassign(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<Principal>) -> Result<StatusCode, ApiError> {
+pub async fn unassign(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<Principal>,
+) -> Result<StatusCode, ApiError> {
     let axum::extract::Query(p) = q?;
     let app = state.store.find_app(&key).await?;
     let target = principal(&state, &p).await?;
@@ -109,7 +138,11 @@ pub async fn unassign(State(state): State<AppState>, Path(key): Path<String>, q:
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn effective(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<Paging>) -> Result<Json<Page<EffectiveAssignment>>, ApiError> {
+pub async fn effective(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<Paging>,
+) -> Result<Json<Page<EffectiveAssignment>>, ApiError> {
     let axum::extract::Query(p) = q?;
     let app = state.store.find_app(&key).await?;
     Ok(Json(state.store.effective_assignments_of_app(&app.id, p.offset.unwrap_or(0), p.limit.unwrap_or(100)).await?))

@@ -17,7 +17,10 @@ pub async fn list(State(state): State<AppState>, q: QueryArgs<Paging>) -> Result
     Ok(Json(page))
 }
 
-pub async fn create(State(state): State<AppState>, body: JsonBody<GroupInput>) -> Result<(StatusCode, Json<Group>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    body: JsonBody<GroupInput>,
+) -> Result<(StatusCode, Json<Group>), ApiError> {
     let Json(input) = body?;
     Ok((StatusCode::CREATED, Json(state.store.create_group(input).await?)))
 }
@@ -26,7 +29,11 @@ pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Res
     Ok(Json(state.store.find_group(&key).await?))
 }
 
-pub async fn update(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<GroupPatch>) -> Result<Json<Group>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<GroupPatch>,
+) -> Result<Json<Group>, ApiError> {
     let Json(patch) = body?;
     let g = state.store.find_group(&key).await?;
     Ok(Json(state.store.update_group(&g.id, patch).await?))
@@ -38,7 +45,11 @@ pub async fn delete(State(state): State<AppState>, Path(key): Path<String>) -> R
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn members(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<Paging>) -> Result<Json<Page<Member>>, ApiError> {
+pub async fn members(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<Paging>,
+) -> Result<Json<Page<Member>>, ApiError> {
     let axum::extract::Query(p) = q?;
     let g = state.store.find_group(&key).await?;
     Ok(Json(state.store.group_members(&g.id, p.offset.unwrap_or(0), p.limit.unwrap_or(100)).await?))
@@ -52,7 +63,11 @@ pub struct NewMember {
     group: Option<String>,
 }
 
-pub async fn add_member(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<NewMember>) -> Result<StatusCode, ApiError> {
+pub async fn add_member(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<NewMember>,
+) -> Result<StatusCode, ApiError> {
     let Json(m) = body?;
     let g = state.store.find_group(&key).await?;
     match (m.user, m.group) {
@@ -69,7 +84,10 @@ pub async fn add_member(State(state): State<AppState>, Path(key): Path<String>, 
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn remove_member(State(state): State<AppState>, Path((key, member)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Path((key, member)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let g = state.store.find_group(&key).await?;
     // The member may be named by id, userName or group displayName.
     let id = match state.store.find_user(&member).await {

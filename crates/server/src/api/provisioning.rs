@@ -21,14 +21,24 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::Store(s) => s.into(),
             EngineError::Invalid(m) => ApiError::bad_request(m),
-            EngineError::NotConfigured(m) => ApiError { status: StatusCode::CONFLICT, code: "not_configured", message: format!("provisioning is not configured: {m}") },
-            EngineError::Connector(c) => ApiError { status: StatusCode::BAD_GATEWAY, code: "app_error", message: c.to_string() },
+            EngineError::NotConfigured(m) => ApiError {
+                status: StatusCode::CONFLICT,
+                code: "not_configured",
+                message: format!("provisioning is not configured: {m}"),
+            },
+            EngineError::Connector(c) => {
+                ApiError { status: StatusCode::BAD_GATEWAY, code: "app_error", message: c.to_string() }
+            }
         }
     }
 }
 
 fn engine(state: &AppState) -> Result<&Arc<Engine>, ApiError> {
-    state.engine.as_ref().ok_or_else(|| ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "no_engine", message: "this server runs without the provisioning engine".into() })
+    state.engine.as_ref().ok_or_else(|| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "no_engine",
+        message: "this server runs without the provisioning engine".into(),
+    })
 }
 
 async fn app_id(state: &AppState, key: &str) -> Result<AppId, ApiError> {
@@ -40,7 +50,11 @@ pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Res
     Ok(Json(engine(&state)?.settings_view(&app).await?))
 }
 
-pub async fn configure(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<SettingsPatch>) -> Result<Json<Value>, ApiError> {
+pub async fn configure(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<SettingsPatch>,
+) -> Result<Json<Value>, ApiError> {
     let Json(patch) = body?;
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.configure(&app, patch).await?))
@@ -73,7 +87,11 @@ pub struct RestartArgs {
     full: bool,
 }
 
-pub async fn restart(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<RestartArgs>) -> Result<StatusCode, ApiError> {
+pub async fn restart(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<RestartArgs>,
+) -> Result<StatusCode, ApiError> {
     let axum::extract::Query(args) = q?;
     let app = app_id(&state, &key).await?;
     engine(&state)?.restart(&app, args.full).await?;
@@ -87,7 +105,11 @@ pub struct SyncArgs {
     wait: bool,
 }
 
-pub async fn sync(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<SyncArgs>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn sync(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<SyncArgs>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let axum::extract::Query(args) = q?;
     let app = app_id(&state, &key).await?;
     let engine = engine(&state)?.clone();
@@ -114,7 +136,11 @@ pub struct OnDemand {
     user: String,
 }
 
-pub async fn on_demand(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<OnDemand>) -> Result<Json<Value>, ApiError> {
+pub async fn on_demand(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<OnDemand>,
+) -> Result<Json<Value>, ApiError> {
     let Json(req) = body?;
     let app = app_id(&state, &key).await?;
     let user = state.store.find_user(&req.user).await?;
@@ -126,7 +152,11 @@ pub async fn mappings(State(state): State<AppState>, Path(key): Path<String>) ->
     Ok(Json(engine(&state)?.mappings(&app).await?))
 }
 
-pub async fn set_mappings(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<AppMappings>) -> Result<StatusCode, ApiError> {
+pub async fn set_mappings(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<AppMappings>,
+) -> Result<StatusCode, ApiError> {
     let Json(m) = body?;
     let app = app_id(&state, &key).await?;
     engine(&state)?.set_mappings(&app, m).await?;
@@ -161,15 +191,42 @@ fn csv_field(v: &Value) -> String {
     }
 }
 
-pub async fn logs(State(state): State<AppState>, Path(key): Path<String>, q: QueryArgs<LogArgs>) -> Result<Response, ApiError> {
+pub async fn logs(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<LogArgs>,
+) -> Result<Response, ApiError> {
     let axum::extract::Query(a) = q?;
     let app = app_id(&state, &key).await?;
-    let query = LogQuery { status: a.status, action: a.action, user: a.user, cycle_id: a.cycle_id, since: a.since, until: a.until, offset: a.offset, limit: a.limit };
+    let query = LogQuery {
+        status: a.status,
+        action: a.action,
+        user: a.user,
+        cycle_id: a.cycle_id,
+        since: a.since,
+        until: a.until,
+        offset: a.offset,
+        limit: a.limit,
+    };
     let page = state.store.logs(&app, &query).await?;
     match a.format.as_deref() {
         None | Some("json") => Ok(Json(page).into_response()),
         Some("csv") => {
-            let cols = ["at", "cycleId", "changeId", "objectKind", "sourceId", "sourceName", "targetId", "action", "status", "errorCode", "errorMessage", "modified", "steps"];
+            let cols = [
+                "at",
+                "cycleId",
+                "changeId",
+                "objectKind",
+                "sourceId",
+                "sourceName",
+                "targetId",
+                "action",
+                "status",
+                "errorCode",
+                "errorMessage",
+                "modified",
+                "steps",
+            ];
             let mut out = cols.join(",");
             out.push('\n');
             for item in page.items {

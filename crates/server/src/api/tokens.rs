@@ -15,7 +15,10 @@ pub struct NewToken {
     name: String,
 }
 
-pub async fn create(State(state): State<AppState>, body: JsonBody<NewToken>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    body: JsonBody<NewToken>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(t) = body?;
     let (token, secret) = state.store.create_token(&t.name).await?;
     Ok((StatusCode::CREATED, Json(json!({"token": token, "secret": secret}))))

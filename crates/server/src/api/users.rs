@@ -31,7 +31,10 @@ pub async fn list(State(state): State<AppState>, q: QueryArgs<ListQuery>) -> Res
     Ok(Json(state.store.list_users(&q).await?))
 }
 
-pub async fn create(State(state): State<AppState>, body: JsonBody<Value>) -> Result<(StatusCode, Json<User>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    body: JsonBody<Value>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let Json(mut v) = body?;
     resolve_manager(&state, &mut v).await?;
     let input: UserInput = parse(v)?;
@@ -42,7 +45,11 @@ pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Res
     Ok(Json(state.store.find_user(&key).await?))
 }
 
-pub async fn update(State(state): State<AppState>, Path(key): Path<String>, body: JsonBody<Value>) -> Result<Json<User>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<Value>,
+) -> Result<Json<User>, ApiError> {
     let Json(mut v) = body?;
     let user = state.store.find_user(&key).await?;
     resolve_manager(&state, &mut v).await?;
@@ -74,7 +81,10 @@ pub async fn restore(State(state): State<AppState>, Path(key): Path<String>) -> 
     Ok(Json(state.store.restore_user(&user.id).await?))
 }
 
-pub async fn assignments(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Vec<EffectiveAssignment>>, ApiError> {
+pub async fn assignments(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Vec<EffectiveAssignment>>, ApiError> {
     let user = state.store.find_user(&key).await?;
     Ok(Json(state.store.effective_assignments_of_user(&user.id).await?))
 }

@@ -123,7 +123,9 @@ impl Scim2Server {
     pub async fn start() -> Option<Scim2Server> {
         let Some(bin) = std::env::var("ROSTER_SCIM2_SERVER").ok().filter(|s| !s.is_empty()) else {
             if std::env::var("ROSTER_REQUIRE_PEERS").is_ok() {
-                panic!("ROSTER_REQUIRE_PEERS is set but ROSTER_SCIM2_SERVER is not: run the tests with scripts/test.sh");
+                panic!(
+                    "ROSTER_REQUIRE_PEERS is set but ROSTER_SCIM2_SERVER is not: run the tests with scripts/test.sh"
+                );
             }
             eprintln!("skipped against scim2-server: ROSTER_SCIM2_SERVER is not set (scripts/test.sh sets it)");
             return None;
@@ -141,7 +143,11 @@ impl Scim2Server {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let http = reqwest::Client::new();
         loop {
-            let ok = http.get(format!("{}/ServiceProviderConfig", server.base_url)).send().await.map(|r| r.status().is_success());
+            let ok = http
+                .get(format!("{}/ServiceProviderConfig", server.base_url))
+                .send()
+                .await
+                .map(|r| r.status().is_success());
             if ok.unwrap_or(false) {
                 return Some(server);
             }

@@ -48,18 +48,11 @@ fn interval(text: &str) -> Option<Interval> {
 const INTERVALS: &str = "yyyy, q, m, y, d, w, ww, h, n or s";
 
 /// Refuses an unknown constant interval of DateAdd / DateDiff at parse time.
-pub(crate) fn check_constant_interval(
-    func: Func,
-    args: &[Node],
-    positions: &[usize],
-) -> Result<(), ParseError> {
+pub(crate) fn check_constant_interval(func: Func, args: &[Node], positions: &[usize]) -> Result<(), ParseError> {
     if let Some(Node::Const(Value::Str(s))) = args.first() {
         if interval(s).is_none() {
             let at = positions.first().copied().unwrap_or(0);
-            return Err(ParseError::new(
-                at,
-                format!("{}: unknown interval {s:?} (use {INTERVALS})", func.name()),
-            ));
+            return Err(ParseError::new(at, format!("{}: unknown interval {s:?} (use {INTERVALS})", func.name())));
         }
     }
     Ok(())
@@ -81,9 +74,7 @@ fn format_slots(len: usize) -> (Option<usize>, usize, usize, usize, usize) {
 pub(crate) fn check_constant_formats(args: &[Node], positions: &[usize]) -> Result<(), ParseError> {
     let (styles, input, output, in_zone, out_zone) = format_slots(args.len());
     let constant = |i: usize| match args.get(i) {
-        Some(Node::Const(Value::Str(s))) => {
-            Some((s.as_str(), positions.get(i).copied().unwrap_or(0)))
-        }
+        Some(Node::Const(Value::Str(s))) => Some((s.as_str(), positions.get(i).copied().unwrap_or(0))),
         _ => None,
     };
     let fail = |at: usize, m: String| Err(ParseError::new(at, format!("FormatDateTime: {m}")));
@@ -126,10 +117,7 @@ const STYLES: &[&str] = &[
 fn check_styles(s: &str) -> Result<(), String> {
     for style in s.split([',', '|', ' ']).filter(|x| !x.is_empty()) {
         if !STYLES.iter().any(|k| k.eq_ignore_ascii_case(style)) {
-            return Err(format!(
-                "unknown dateTimeStyles {style:?} (use {})",
-                STYLES.join(", ")
-            ));
+            return Err(format!("unknown dateTimeStyles {style:?} (use {})", STYLES.join(", ")));
         }
     }
     Ok(())
@@ -147,8 +135,7 @@ fn out_of_range(a: &Args) -> EvalError {
 
 fn interval_arg(a: &Args) -> Result<Interval, EvalError> {
     let text = a.text(0)?.unwrap_or_default();
-    interval(&text)
-        .ok_or_else(|| invalid(a, 1, format!("unknown interval {text:?} (use {INTERVALS})")))
+    interval(&text).ok_or_else(|| invalid(a, 1, format!("unknown interval {text:?} (use {INTERVALS})")))
 }
 
 /// `DateAdd(interval, value, dateTime)`: the date moved by `value`
@@ -217,17 +204,11 @@ pub(crate) fn date_from_num(a: &Args) -> Result<Value, EvalError> {
         return Ok(Value::Null);
     };
     if n < 0 {
-        return Err(invalid(
-            a,
-            1,
-            format!("an AD timestamp is not negative, got {n}"),
-        ));
+        return Err(invalid(a, 1, format!("an AD timestamp is not negative, got {n}")));
     }
     let secs = n / 10_000_000 - FILETIME_UNIX_OFFSET_SECONDS;
     let nanos = u32::try_from((n % 10_000_000) * 100).unwrap_or(0);
-    DateTime::from_timestamp(secs, nanos)
-        .map(Value::Date)
-        .ok_or_else(|| out_of_range(a))
+    DateTime::from_timestamp(secs, nanos).map(Value::Date).ok_or_else(|| out_of_range(a))
 }
 
 /// `NumFromDate(value)`: the Active Directory timestamp of a date (the
@@ -250,13 +231,11 @@ fn format_arg(a: &Args, i: usize) -> Result<Option<Vec<Piece>>, EvalError> {
     let Some(f) = a.text(i)?.filter(|f| !f.is_empty()) else {
         return Ok(None);
     };
-    datetime::compile_format(&f)
-        .map(Some)
-        .map_err(|message| EvalError::InvalidFormat {
-            function: a.name(),
-            format: f,
-            message,
-        })
+    datetime::compile_format(&f).map(Some).map_err(|message| EvalError::InvalidFormat {
+        function: a.name(),
+        format: f,
+        message,
+    })
 }
 
 fn zone_arg(a: &Args, i: usize) -> Result<FixedOffset, EvalError> {
@@ -284,8 +263,8 @@ pub(crate) fn format_date_time(a: &Args) -> Result<Value, EvalError> {
         check_styles(&s).map_err(|m| invalid(a, 2, m))?;
     }
     let input_format = format_arg(a, input)?;
-    let output_format = format_arg(a, output)?
-        .ok_or_else(|| invalid(a, output + 1, "the outputFormat is required".into()))?;
+    let output_format =
+        format_arg(a, output)?.ok_or_else(|| invalid(a, output + 1, "the outputFormat is required".into()))?;
     let in_zone = zone_arg(a, in_zone)?;
     let out_zone = zone_arg(a, out_zone)?;
     let one = |v: Value| -> Result<Value, EvalError> {
@@ -297,14 +276,9 @@ pub(crate) fn format_date_time(a: &Args) -> Result<Value, EvalError> {
                 };
                 let parsed = match &input_format {
                     Some(f) => datetime::parse_with(&text, f),
-                    None => datetime::parse_flexible_local(&text)
-                        .ok_or_else(|| "not a date".to_string()),
+                    None => datetime::parse_flexible_local(&text).ok_or_else(|| "not a date".to_string()),
                 };
-                let bad = |message: String| EvalError::InvalidDate {
-                    function: a.name(),
-                    value: text.clone(),
-                    message,
-                };
+                let bad = |message: String| EvalError::InvalidDate { function: a.name(), value: text.clone(), message };
                 let parsed = parsed.map_err(bad)?;
                 datetime::to_utc(parsed, in_zone).ok_or_else(|| bad("no such time".into()))?
             }

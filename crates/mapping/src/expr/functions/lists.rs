@@ -84,12 +84,7 @@ pub(crate) fn split(a: &Args) -> Result<Value, EvalError> {
     if delimiter.is_empty() {
         return Ok(Value::List(vec![Value::Str(source)]));
     }
-    Ok(Value::List(
-        source
-            .split(delimiter.as_str())
-            .map(|p| Value::Str(p.to_string()))
-            .collect(),
-    ))
+    Ok(Value::List(source.split(delimiter.as_str()).map(|p| Value::Str(p.to_string())).collect()))
 }
 
 /// `RemoveDuplicates(attribute)`: the values with exact duplicates removed,
@@ -162,10 +157,7 @@ pub(crate) fn app_role_assignments_complex(a: &Args) -> Result<Value, EvalError>
             return Err(invalid(a, 1, "expected app role assignments".into()));
         };
         let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map_or(Value::Null, |(_, v)| v.clone())
+            fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map_or(Value::Null, |(_, v)| v.clone())
         };
         out.push(Value::Object(vec![
             ("primary".into(), Value::Bool(false)),
@@ -174,9 +166,5 @@ pub(crate) fn app_role_assignments_complex(a: &Args) -> Result<Value, EvalError>
             ("value".into(), field("value")),
         ]));
     }
-    Ok(if out.is_empty() {
-        Value::Null
-    } else {
-        Value::List(out)
-    })
+    Ok(if out.is_empty() { Value::Null } else { Value::List(out) })
 }

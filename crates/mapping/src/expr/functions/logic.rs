@@ -34,10 +34,7 @@ pub(crate) fn switch(a: &Args) -> Result<Value, EvalError> {
         // Keys are nearly always string constants: compare them in place.
         let matched = match a.node(i) {
             Some(Node::Const(Value::Str(key))) => eq_ignore_case(key, &source),
-            _ => a
-                .value(i)?
-                .to_text()
-                .is_some_and(|key| eq_ignore_case(&key, &source)),
+            _ => a.value(i)?.to_text().is_some_and(|key| eq_ignore_case(&key, &source)),
         };
         if matched {
             return a.value(i + 1);

@@ -87,23 +87,13 @@ pub(crate) struct Spec {
 }
 
 const fn spec(name: &'static str, func: Func, min: usize, max: usize) -> Spec {
-    Spec {
-        name,
-        func,
-        min,
-        max,
-    }
+    Spec { name, func, min, max }
 }
 
 /// The function table, one row per function.
 const SPECS: &[Spec] = &[
     spec("Append", Func::Append, 2, 2),
-    spec(
-        "AppRoleAssignmentsComplex",
-        Func::AppRoleAssignmentsComplex,
-        1,
-        1,
-    ),
+    spec("AppRoleAssignmentsComplex", Func::AppRoleAssignmentsComplex, 1, 1),
     spec("BitAnd", Func::BitAnd, 2, 2),
     spec("CBool", Func::CBool, 1, 1),
     spec("CDate", Func::CDate, 1, 1),
@@ -117,12 +107,7 @@ const SPECS: &[Spec] = &[
     spec("DateFromNum", Func::DateFromNum, 1, 1),
     spec("FormatDateTime", Func::FormatDateTime, 3, 6),
     spec("Guid", Func::Guid, 0, 0),
-    spec(
-        "IgnoreFlowIfNullOrEmpty",
-        Func::IgnoreFlowIfNullOrEmpty,
-        1,
-        1,
-    ),
+    spec("IgnoreFlowIfNullOrEmpty", Func::IgnoreFlowIfNullOrEmpty, 1, 1),
     spec("IIF", Func::Iif, 3, 3),
     spec("InStr", Func::InStr, 2, 4),
     spec("IsNull", Func::IsNull, 1, 1),
@@ -144,12 +129,7 @@ const SPECS: &[Spec] = &[
     spec("RemoveDuplicates", Func::RemoveDuplicates, 1, 1),
     spec("Replace", Func::Replace, 3, 7),
     spec("SelectUniqueValue", Func::SelectUniqueValue, 2, MANY),
-    spec(
-        "SingleAppRoleAssignment",
-        Func::SingleAppRoleAssignment,
-        1,
-        1,
-    ),
+    spec("SingleAppRoleAssignment", Func::SingleAppRoleAssignment, 1, 1),
     spec("Split", Func::Split, 2, 2),
     spec("StripSpaces", Func::StripSpaces, 1, 1),
     spec("Switch", Func::Switch, 4, MANY),
@@ -171,10 +151,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 impl Func {
     /// The function's name as the reference spells it.
     pub(crate) fn name(self) -> &'static str {
-        SPECS
-            .iter()
-            .find(|s| s.func == self)
-            .map_or("?", |s| s.name)
+        SPECS.iter().find(|s| s.func == self).map_or("?", |s| s.name)
     }
 }
 
@@ -191,10 +168,7 @@ impl Spec {
             (min, MANY) => format!("at least {min} {}", plural(min)),
             (min, max) => format!("{min} to {max} arguments"),
         };
-        Err(ParseError::new(
-            pos,
-            format!("{} expects {expected}, got {got}", self.name),
-        ))
+        Err(ParseError::new(pos, format!("{} expects {expected}, got {got}", self.name)))
     }
 }
 
@@ -209,12 +183,7 @@ pub(crate) enum Prepared {
 
 /// Checks what can be checked of a call's arguments before evaluation and
 /// prepares what can be prepared. `positions` are the arguments' offsets.
-pub(crate) fn prepare(
-    func: Func,
-    args: &[Node],
-    positions: &[usize],
-    pos: usize,
-) -> Result<Prepared, ParseError> {
+pub(crate) fn prepare(func: Func, args: &[Node], positions: &[usize], pos: usize) -> Result<Prepared, ParseError> {
     match func {
         Func::Switch if args.len() % 2 != 0 => Err(ParseError::new(
             pos,
@@ -244,11 +213,7 @@ pub(crate) fn named_attribute_argument(call: &Call) -> Option<&str> {
 }
 
 /// Evaluates a call.
-pub(crate) fn call(
-    call: &Call,
-    src: &dyn SourceObject,
-    ctx: &EvalContext,
-) -> Result<Value, EvalError> {
+pub(crate) fn call(call: &Call, src: &dyn SourceObject, ctx: &EvalContext) -> Result<Value, EvalError> {
     let a = Args { call, src, ctx };
     match call.func {
         Func::Append => text::append(&a),
@@ -367,62 +332,34 @@ impl<'a> Args<'a> {
 }
 
 /// The error for an argument of the wrong type.
-pub(crate) fn wrong_type(
-    function: &'static str,
-    argument: usize,
-    expected: &'static str,
-    found: &Value,
-) -> EvalError {
-    EvalError::WrongType {
-        function,
-        argument,
-        expected,
-        found: found.type_name(),
-    }
+pub(crate) fn wrong_type(function: &'static str, argument: usize, expected: &'static str, found: &Value) -> EvalError {
+    EvalError::WrongType { function, argument, expected, found: found.type_name() }
 }
 
 /// A scalar's text (see [`Value::to_text`]); null is `None`; lists and
 /// complex values are refused.
-pub(crate) fn into_text(
-    v: Value,
-    function: &'static str,
-    argument: usize,
-) -> Result<Option<String>, EvalError> {
+pub(crate) fn into_text(v: Value, function: &'static str, argument: usize) -> Result<Option<String>, EvalError> {
     match v {
         Value::Null => Ok(None),
         Value::Str(s) => Ok(Some(s)),
-        Value::List(_) | Value::Object(_) => {
-            Err(wrong_type(function, argument, "a single value", &v))
-        }
+        Value::List(_) | Value::Object(_) => Err(wrong_type(function, argument, "a single value", &v)),
         other => Ok(other.to_text().map(|t| t.into_owned())),
     }
 }
 
 /// An integer, or a string holding one; null is `None`.
-pub(crate) fn into_int(
-    v: Value,
-    function: &'static str,
-    argument: usize,
-) -> Result<Option<i64>, EvalError> {
+pub(crate) fn into_int(v: Value, function: &'static str, argument: usize) -> Result<Option<i64>, EvalError> {
     match &v {
         Value::Null => Ok(None),
         Value::Int(i) => Ok(Some(*i)),
-        Value::Str(s) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| wrong_type(function, argument, "a whole number", &v)),
+        Value::Str(s) => s.trim().parse().map(Some).map_err(|_| wrong_type(function, argument, "a whole number", &v)),
         _ => Err(wrong_type(function, argument, "a whole number", &v)),
     }
 }
 
 /// A boolean, the strings `True`/`False` (any case), or a number (non-zero
 /// is true); null is `None`.
-pub(crate) fn into_bool(
-    v: Value,
-    function: &'static str,
-    argument: usize,
-) -> Result<Option<bool>, EvalError> {
+pub(crate) fn into_bool(v: Value, function: &'static str, argument: usize) -> Result<Option<bool>, EvalError> {
     match &v {
         Value::Null => Ok(None),
         Value::Bool(b) => Ok(Some(*b)),
@@ -436,44 +373,26 @@ pub(crate) fn into_bool(
             } else if let Ok(i) = t.parse::<i64>() {
                 Ok(Some(i != 0))
             } else {
-                Err(wrong_type(
-                    function,
-                    argument,
-                    "a boolean (True or False)",
-                    &v,
-                ))
+                Err(wrong_type(function, argument, "a boolean (True or False)", &v))
             }
         }
-        _ => Err(wrong_type(
-            function,
-            argument,
-            "a boolean (True or False)",
-            &v,
-        )),
+        _ => Err(wrong_type(function, argument, "a boolean (True or False)", &v)),
     }
 }
 
 /// A date, or a string in one of the date forms `CDate` reads; null is
 /// `None`.
-pub(crate) fn into_date(
-    v: Value,
-    function: &'static str,
-    argument: usize,
-) -> Result<Option<DateTime<Utc>>, EvalError> {
+pub(crate) fn into_date(v: Value, function: &'static str, argument: usize) -> Result<Option<DateTime<Utc>>, EvalError> {
     match &v {
         Value::Null => Ok(None),
         Value::Date(d) => Ok(Some(*d)),
-        Value::Str(s) => {
-            super::datetime::parse_flexible(s)
-                .map(Some)
-                .ok_or_else(|| EvalError::InvalidDate {
-                    function,
-                    value: s.clone(),
-                    message: "expected ISO-8601 (2012-03-16T07:00:00Z, 2012-03-16-07:00), \
+        Value::Str(s) => super::datetime::parse_flexible(s).map(Some).ok_or_else(|| EvalError::InvalidDate {
+            function,
+            value: s.clone(),
+            message: "expected ISO-8601 (2012-03-16T07:00:00Z, 2012-03-16-07:00), \
                           generalized time (20150123105347.1Z) or M/d/yyyy h:mm:ss tt"
-                        .to_string(),
-                })
-        }
+                .to_string(),
+        }),
         _ => Err(wrong_type(function, argument, "a date", &v)),
     }
 }

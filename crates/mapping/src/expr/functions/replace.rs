@@ -78,40 +78,23 @@ pub(crate) fn plan(args: &[Node], positions: &[usize], pos: usize) -> Result<Pla
         (true, false) if has(REPLACEMENT) => Mode::Plain,
         (true, false) => return fail("an oldValue needs a replacementValue or a template"),
         (false, true) => match (has(GROUP), has(REPLACEMENT), has(ATTRIBUTE)) {
-            (_, true, true) => {
-                return fail(
-                    "give either a replacementValue or a replacementAttributeName, not both",
-                )
-            }
+            (_, true, true) => return fail("give either a replacementValue or a replacementAttributeName, not both"),
             (false, true, false) => Mode::Regex,
             (true, true, false) => Mode::RegexGroup,
             (true, false, true) => Mode::GroupFromAttribute,
-            (false, false, true) => {
-                return fail("a replacementAttributeName needs a regexGroupName to extract")
-            }
-            (_, false, false) => {
-                return fail(
-                    "a regexPattern needs a replacementValue or a replacementAttributeName",
-                )
-            }
+            (false, false, true) => return fail("a replacementAttributeName needs a regexGroupName to extract"),
+            (_, false, false) => return fail("a regexPattern needs a replacementValue or a replacementAttributeName"),
         },
     };
     let regex = match args.get(REGEX) {
         Some(Node::Const(Value::Str(pattern))) => {
             let at = positions.get(REGEX).copied().unwrap_or(pos);
-            let re = Regex::new(pattern).map_err(|e| {
-                ParseError::new(
-                    at,
-                    format!("invalid regular expression: {}", first_line(&e)),
-                )
-            })?;
+            let re = Regex::new(pattern)
+                .map_err(|e| ParseError::new(at, format!("invalid regular expression: {}", first_line(&e))))?;
             if let Some(Node::Const(Value::Str(group))) = args.get(GROUP) {
                 if re.capture_names().flatten().all(|n| n != group) {
                     let at = positions.get(GROUP).copied().unwrap_or(pos);
-                    return Err(ParseError::new(
-                        at,
-                        format!("the regexPattern has no group named {group:?}"),
-                    ));
+                    return Err(ParseError::new(at, format!("the regexPattern has no group named {group:?}")));
                 }
             }
             Some(re)
@@ -126,9 +109,7 @@ fn first_line(e: &regex::Error) -> String {
     text.lines()
         .rev()
         .find(|l| l.starts_with("error:"))
-        .map_or(text.clone(), |l| {
-            l.trim_start_matches("error:").trim().to_string()
-        })
+        .map_or(text.clone(), |l| l.trim_start_matches("error:").trim().to_string())
 }
 
 /// Evaluates a Replace call.
@@ -140,24 +121,12 @@ pub(crate) fn replace(a: &Args) -> Result<Value, EvalError> {
         Mode::Plain => {
             let old = a.text(OLD_VALUE)?.unwrap_or_default();
             let new = a.text(REPLACEMENT)?.unwrap_or_default();
-            map_text(a, |s| {
-                Ok(if old.is_empty() {
-                    s
-                } else {
-                    s.replace(&old, &new)
-                })
-            })
+            map_text(a, |s| Ok(if old.is_empty() { s } else { s.replace(&old, &new) }))
         }
         Mode::Template => {
             let old = a.text(OLD_VALUE)?.unwrap_or_default();
             let template = a.text(TEMPLATE)?.unwrap_or_default();
-            map_text(a, |s| {
-                Ok(if old.is_empty() {
-                    template.clone()
-                } else {
-                    template.replace(&old, &s)
-                })
-            })
+            map_text(a, |s| Ok(if old.is_empty() { template.clone() } else { template.replace(&old, &s) }))
         }
         Mode::Regex => {
             let re = regex(a, plan)?;
@@ -199,13 +168,11 @@ fn regex<'p>(a: &Args, plan: &'p Plan) -> Result<Cow<'p, Regex>, EvalError> {
         return Ok(Cow::Borrowed(re));
     }
     let pattern = a.text(REGEX)?.unwrap_or_default();
-    Regex::new(&pattern)
-        .map(Cow::Owned)
-        .map_err(|e| EvalError::InvalidRegex {
-            function: a.name(),
-            pattern,
-            message: first_line(&e),
-        })
+    Regex::new(&pattern).map(Cow::Owned).map_err(|e| EvalError::InvalidRegex {
+        function: a.name(),
+        pattern,
+        message: first_line(&e),
+    })
 }
 
 fn group_name(a: &Args, re: &Regex) -> Result<String, EvalError> {
@@ -213,11 +180,7 @@ fn group_name(a: &Args, re: &Regex) -> Result<String, EvalError> {
     if re.capture_names().flatten().any(|n| n == group) {
         Ok(group)
     } else {
-        Err(invalid(
-            a,
-            GROUP + 1,
-            format!("the regexPattern has no group named {group:?}"),
-        ))
+        Err(invalid(a, GROUP + 1, format!("the regexPattern has no group named {group:?}")))
     }
 }
 
@@ -270,10 +233,7 @@ pub(crate) fn dotnet_replacement(s: &str) -> String {
                 }
             },
             Some(c) if c.is_ascii_digit() => {
-                let digits: String = chars[i + 1..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect();
+                let digits: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).collect();
                 out.push_str("${");
                 out.push_str(&digits);
                 out.push('}');

@@ -16,17 +16,12 @@ pub(crate) fn eq_ignore_case(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         return a.eq_ignore_ascii_case(b);
     }
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
+    a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Applies `op` to the text of argument 0, per value of a multi-valued
 /// attribute; null stays null (and null values of a list are dropped).
-pub(crate) fn map_text(
-    a: &Args,
-    op: impl Fn(String) -> Result<String, EvalError>,
-) -> Result<Value, EvalError> {
+pub(crate) fn map_text(a: &Args, op: impl Fn(String) -> Result<String, EvalError>) -> Result<Value, EvalError> {
     match a.value(0)? {
         Value::Null => Ok(Value::Null),
         Value::List(items) => {
@@ -78,18 +73,10 @@ pub(crate) fn mid(a: &Args) -> Result<Value, EvalError> {
     let start = a.int(1)?.unwrap_or(1);
     let length = a.int(2)?.unwrap_or(0);
     if start < 1 {
-        return Err(invalid(
-            a,
-            2,
-            format!("start must be 1 or more, got {start}"),
-        ));
+        return Err(invalid(a, 2, format!("start must be 1 or more, got {start}")));
     }
     if length < 0 {
-        return Err(invalid(
-            a,
-            3,
-            format!("length must be 0 or more, got {length}"),
-        ));
+        return Err(invalid(a, 3, format!("length must be 0 or more, got {length}")));
     }
     let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
     let take = usize::try_from(length).unwrap_or(usize::MAX);
@@ -105,9 +92,7 @@ pub(crate) fn len(a: &Args) -> Result<Value, EvalError> {
 
 /// `StripSpaces(source)`: removes every whitespace character, per value.
 pub(crate) fn strip_spaces(a: &Args) -> Result<Value, EvalError> {
-    map_text(a, |s| {
-        Ok(s.chars().filter(|c| !c.is_whitespace()).collect())
-    })
+    map_text(a, |s| Ok(s.chars().filter(|c| !c.is_whitespace()).collect()))
 }
 
 /// `NormalizeDiacritics(source)`: replaces accented letters by their base
@@ -193,11 +178,7 @@ pub(crate) fn word(a: &Args) -> Result<Value, EvalError> {
         return Ok(Value::Str(String::new()));
     }
     let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
-    let found = source
-        .split(|c| delimiters.contains(&c))
-        .filter(|w| !w.is_empty())
-        .nth(index)
-        .unwrap_or("");
+    let found = source.split(|c| delimiters.contains(&c)).filter(|w| !w.is_empty()).nth(index).unwrap_or("");
     Ok(Value::Str(found.to_string()))
 }
 
@@ -215,11 +196,7 @@ pub(crate) fn instr(a: &Args) -> Result<Value, EvalError> {
         return Ok(Value::Null);
     };
     if start < 1 {
-        return Err(invalid(
-            a,
-            3,
-            format!("start must be 1 or more, got {start}"),
-        ));
+        return Err(invalid(a, 3, format!("start must be 1 or more, got {start}")));
     }
     let fold = |c: char| {
         if ignore_case {
@@ -237,10 +214,7 @@ pub(crate) fn instr(a: &Args) -> Result<Value, EvalError> {
     if pat.is_empty() {
         return Ok(Value::Int(start));
     }
-    let found = hay[from..]
-        .windows(pat.len())
-        .position(|w| w == pat.as_slice())
-        .map_or(0, |p| p + from + 1);
+    let found = hay[from..].windows(pat.len()).position(|w| w == pat.as_slice()).map_or(0, |p| p + from + 1);
     Ok(Value::Int(i64::try_from(found).unwrap_or(0)))
 }
 
@@ -257,19 +231,13 @@ fn compare_type(a: &Args, i: usize) -> Result<bool, EvalError> {
         Some("1") => Ok(true),
         Some(t) if t.eq_ignore_ascii_case("vbBinaryCompare") => Ok(false),
         Some(t) if t.eq_ignore_ascii_case("vbTextCompare") => Ok(true),
-        Some(t) => Err(invalid(
-            a,
-            i + 1,
-            format!("compareType must be 0 (vbBinaryCompare) or 1 (vbTextCompare), got {t:?}"),
-        )),
+        Some(t) => {
+            Err(invalid(a, i + 1, format!("compareType must be 0 (vbBinaryCompare) or 1 (vbTextCompare), got {t:?}")))
+        }
     }
 }
 
 /// An [`EvalError::InvalidArgument`] for argument `argument` (1-based).
 pub(crate) fn invalid(a: &Args, argument: usize, message: String) -> EvalError {
-    EvalError::InvalidArgument {
-        function: a.name(),
-        argument,
-        message,
-    }
+    EvalError::InvalidArgument { function: a.name(), argument, message }
 }
