@@ -151,8 +151,12 @@ async fn lifecycle(app: &TestApp, target: Target) {
     let latency = started.elapsed();
     eprintln!("directory change reached the app in {} ms", latency.as_millis());
     assert!(latency < Duration::from_secs(2), "a change took {latency:?}");
-    let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=alice@corp.example&action=Update").await;
-    let last = &logs["items"][0];
+    let last = eventually(10, "the update is logged", || async {
+        let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=alice@corp.example&action=Update").await;
+        let last = logs["items"][0].clone();
+        last["modified"].to_string().contains("Staff Engineer").then_some(last)
+    })
+    .await;
     assert_eq!(last["status"], "Success");
     assert_eq!(
         last["modified"],

@@ -352,7 +352,7 @@ fn json_shape() {
     ]);
     let expected = json!({
         "name": "Provision users", "enabled": true, "sourceObject": "user", "targetObject": "User",
-        "actions": {"create": true, "update": true, "delete": true},
+        "actions": {"create": true, "update": true, "delete": false},
         "scoping": {"groups": []},
         "attributes": [
             {"target": "userName", "mapping": {"type": "direct", "source": "userName"}, "apply": "always", "matchingPrecedence": 1},
