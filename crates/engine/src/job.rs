@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Users per batch.
-const BATCH: usize = 500;
+const BATCH: usize = 1000;
 /// Feed entries per incremental step.
 const FEED_BATCH: i64 = 5000;
 
@@ -189,21 +189,26 @@ async fn initial(
     set_progress(progress, |p| p.total = total as u64);
     let mut counts = Counts::default();
     let mut cursor = job.row.initial_cursor.clone();
+    // Each batch's record transaction runs while the next batch is exported; they
+    // stay in order (a batch is recorded only after the one before it), so the
+    // cursor never passes a batch that was not recorded.
+    let mut recording: Option<tokio::task::JoinHandle<Result<(), roster_store::StoreError>>> = None;
+    let mut created: Vec<String> = Vec::new();
     loop {
         let users = store.users_after(cursor.as_deref(), BATCH as i64).await?;
         let Some(last) = users.last().map(|u| u.id.0.clone()) else { break };
         let n = users.len();
         let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
-        process_users(
-            store,
-            ctx,
-            users.into_iter().map(|u| (u.id.clone(), Some(u))).collect(),
-            "initial",
-            update,
-            concurrency,
-            &mut counts,
-        )
-        .await?;
+        let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
+        let (outcomes, batch) =
+            export_batch(store, ctx, items, "initial", Some(update), concurrency, &mut counts).await?;
+        created
+            .extend(outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
+        if let Some(previous) = recording.take() {
+            previous.await.map_err(|e| EngineError::Invalid(format!("recording task failed: {e}")))??;
+        }
+        let (store2, app) = (store.clone(), ctx.app.clone());
+        recording = Some(tokio::spawn(async move { store2.record(&app, &batch).await }));
         cursor = Some(last);
         set_progress(progress, |p| {
             p.done += n as u64;
@@ -211,6 +216,10 @@ async fn initial(
             p.counts = counts.clone();
         });
     }
+    if let Some(previous) = recording.take() {
+        previous.await.map_err(|e| EngineError::Invalid(format!("recording task failed: {e}")))??;
+    }
+    follow_references(store, ctx, created, "initial", concurrency, &mut counts).await?;
     let done = JobStateUpdate {
         phase: Some("incremental".into()),
         watermark: Some(head),
@@ -345,23 +354,9 @@ pub async fn process_users(
     counts: &mut Counts,
 ) -> Result<Vec<Outcome>, EngineError> {
     let outcomes = process_once(store, ctx, items, change_id, Some(job_update), concurrency, counts).await?;
-    let mut created: Vec<String> =
+    let created =
         outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
-    for _ in 0..8 {
-        if created.is_empty() {
-            break;
-        }
-        let refs: Vec<&str> = created.iter().map(String::as_str).collect();
-        let waiting: Vec<UserId> = store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId).collect();
-        if waiting.is_empty() {
-            break;
-        }
-        let users = store.users_by_ids(&waiting).await?;
-        let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
-        let more = process_once(store, ctx, items, change_id, None, concurrency, counts).await?;
-        created =
-            more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
-    }
+    follow_references(store, ctx, created, change_id, concurrency, counts).await?;
     Ok(outcomes)
 }
 
@@ -374,6 +369,21 @@ async fn process_once(
     concurrency: usize,
     counts: &mut Counts,
 ) -> Result<Vec<Outcome>, EngineError> {
+    let (outcomes, batch) = export_batch(store, ctx, items, change_id, job_update, concurrency, counts).await?;
+    store.record(&ctx.app, &batch).await?;
+    Ok(outcomes)
+}
+
+/// Imports and exports one batch; returns the outcomes and what to record.
+async fn export_batch(
+    store: &Store,
+    ctx: &CycleContext,
+    items: Vec<(UserId, Option<User>)>,
+    change_id: &str,
+    job_update: Option<JobStateUpdate>,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<(Vec<Outcome>, RecordBatch), EngineError> {
     let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
     let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
     let memberships = store.memberships_among(&ids, &ctx.index.groups).await?;
@@ -419,6 +429,36 @@ async fn process_once(
             batch.logs.push(l.clone());
         }
     }
-    store.record(&ctx.app, &batch).await?;
-    Ok(outcomes)
+    Ok((outcomes, batch))
+}
+
+/// Resolves references once the accounts they point at exist: the users waiting
+/// for one of `created` (their manager) are processed again.
+async fn follow_references(
+    store: &Store,
+    ctx: &CycleContext,
+    mut created: Vec<String>,
+    change_id: &str,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<(), EngineError> {
+    for _ in 0..8 {
+        if created.is_empty() {
+            break;
+        }
+        let mut waiting = Vec::new();
+        for chunk in created.chunks(BATCH) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            waiting.extend(store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId));
+        }
+        created = Vec::new();
+        for chunk in waiting.chunks(BATCH) {
+            let users = store.users_by_ids(chunk).await?;
+            let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
+            let more = process_once(store, ctx, items, change_id, None, concurrency, counts).await?;
+            created
+                .extend(more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
+        }
+    }
+    Ok(())
 }
