@@ -280,7 +280,7 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
 
     let new_map: Map<String, Value> = desired.iter().cloned().collect();
     match target {
-        None => create(ctx, &item, steps, &desired, new_map, pending_ref, log, outcome, false).await,
+        None => create(ctx, &item, steps, (&desired, &matching), new_map, pending_ref, log, outcome, false).await,
         Some(target_id) => {
             // Attributes applied only on creation stay as they were.
             let update: Vec<(String, Value)> =
@@ -325,7 +325,7 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
                 }
                 Err(ConnectorError::NotFound) => {
                     steps.add("Action", "the account was deleted in the app: creating it again");
-                    create(ctx, &item, steps, &desired, new_map, pending_ref, log, outcome, true).await
+                    create(ctx, &item, steps, (&desired, &matching), new_map, pending_ref, log, outcome, true).await
                 }
                 Err(e) => {
                     steps.add("Action", format!("failed: {e}"));
@@ -375,7 +375,7 @@ async fn create(
     ctx: &CycleContext,
     item: &Imported,
     mut steps: Steps,
-    desired: &[(String, Value)],
+    (desired, matching): (&[(String, Value)], &[MappedAttribute]),
     new_map: Map<String, Value>,
     pending_ref: Option<String>,
     log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
@@ -395,13 +395,47 @@ async fn create(
             outcome(Action::Create, Some(shadow), Some(l), false)
         }
         Err(ConnectorError::Conflict { app_message }) => {
-            // The account exists after all: match it and adopt it on the next pass.
-            steps.add(
-                "Action",
-                format!("the app says the account exists ({app_message}); it will be matched and adopted"),
-            );
-            let l = log(Action::Create, "Failure", None, steps, changes, Some(("Conflict", app_message)));
-            outcome(Action::Create, None, Some(l), true)
+            // The account exists after all: find it in the app (never the snapshot,
+            // which missed it) and adopt it, sending only what differs.
+            steps.add("Action", format!("the app says the account exists ({app_message}): matching it"));
+            let found = match find_in_target(ctx, matching).await {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    let l = log(Action::Create, "Failure", None, steps, changes, Some(("Conflict", app_message)));
+                    return outcome(Action::Create, None, Some(l), true);
+                }
+                Err((code, message)) => {
+                    let l = log(Action::Create, "Failure", None, steps, changes, Some((code, message)));
+                    return outcome(Action::Create, None, Some(l), true);
+                }
+            };
+            let old = current_values(&found.resource, desired);
+            let ops = roster_scim::diff_patch(&old, desired);
+            let changes = modified(&old, &new_map);
+            let connector = ctx.connector.clone();
+            match with_retry(|| connector.update(ResourceKind::User, &found.id, &ops)).await {
+                Ok(()) => {
+                    steps.add(
+                        "Action",
+                        format!("adopted the existing account {} and updated {} attribute(s)", found.id, ops.len()),
+                    );
+                    let shadow = shadow_entry(item, &found.id, new_map, true, pending_ref);
+                    let l = log(Action::Update, "Success", Some(found.id), steps, changes, None);
+                    outcome(Action::Update, Some(shadow), Some(l), false)
+                }
+                Err(e) => {
+                    steps.add("Action", format!("failed: {e}"));
+                    let l = log(
+                        Action::Update,
+                        "Failure",
+                        Some(found.id),
+                        steps,
+                        changes,
+                        Some((error_code(&e), e.to_string())),
+                    );
+                    outcome(Action::Update, None, Some(l), true)
+                }
+            }
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
@@ -457,9 +491,25 @@ async fn match_target(
     ctx: &CycleContext,
     values: &[MappedAttribute],
 ) -> Result<Option<TargetObject>, (&'static str, String)> {
+    lookup(ctx, values, true).await
+}
+
+/// Like [`match_target`], always asking the app itself.
+async fn find_in_target(
+    ctx: &CycleContext,
+    values: &[MappedAttribute],
+) -> Result<Option<TargetObject>, (&'static str, String)> {
+    lookup(ctx, values, false).await
+}
+
+async fn lookup(
+    ctx: &CycleContext,
+    values: &[MappedAttribute],
+    use_snapshot: bool,
+) -> Result<Option<TargetObject>, (&'static str, String)> {
     for (i, m) in values.iter().enumerate() {
         let Some(value) = m.value.to_text().map(|v| v.into_owned()) else { continue };
-        let hits = match (&ctx.snapshot, i) {
+        let hits = match (ctx.snapshot.as_ref().filter(|_| use_snapshot), i) {
             (Some(snapshot), 0) => snapshot.get(&value.to_lowercase()).cloned().unwrap_or_default(),
             _ => {
                 let connector = ctx.connector.clone();
