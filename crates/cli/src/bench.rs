@@ -147,6 +147,51 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// A sample app in a process of its own, so that the figures of this process are
+/// roster's alone. Killed when dropped.
+struct SampleProcess {
+    child: tokio::process::Child,
+    base_url: String,
+    token: String,
+}
+
+impl SampleProcess {
+    async fn start(token: &str) -> Result<SampleProcess> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["sample-app", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_SAMPLE_TOKEN", token)
+            .env("ROSTER_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the sample app")?;
+        let stdout = child.stdout.take().context("sample app stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let base_url = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .context("the sample app did not start within 30 s")??
+            .context("the sample app exited")?;
+        Ok(SampleProcess { child, base_url, token: token.to_string() })
+    }
+
+    async fn user_count(&self) -> Result<u64> {
+        let v: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/Users?count=1", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(v["totalResults"].as_u64().unwrap_or(0))
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
 /// The engine against a raw client loop: both POST the same user resources to a
 /// fresh sample app at the same concurrency, in the same run.
 pub async fn provision(b: ProvisionBench) -> Result<()> {
@@ -173,52 +218,8 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
     }
     store.upsert_users(batch).await?;
 
-    // The resources the engine will send, built once for the raw loop.
-    let mapping = roster_engine::job::compile_user_mapping(&roster_mapping::defaults::scim_app_mappings())?;
-    let mut bodies = Vec::with_capacity(b.users);
-    let mut after: Option<String> = None;
-    loop {
-        let users = store.users_after(after.as_deref(), 1000).await?;
-        let Some(last) = users.last() else { break };
-        after = Some(last.id.0.clone());
-        for u in &users {
-            let src = roster_engine::source::UserSource { user: u, soft_deleted: false, roles: Vec::new() };
-            let eval = roster_mapping::EvalContext::at(chrono::Utc::now());
-            let attrs: Vec<(String, serde_json::Value)> =
-                mapping.evaluate(&src, &eval, true)?.into_iter().map(|m| (m.target, m.value.to_json())).collect();
-            bodies.push(roster_scim::build_resource(roster_scim::ResourceKind::User, &attrs).to_string());
-        }
-    }
-
-    // Baseline: a raw client loop.
-    let raw_app = roster_sample_app::start("127.0.0.1:0".parse()?, "raw".into(), Default::default()).await?;
-    let http = reqwest::Client::new();
-    let url = format!("{}/Users", raw_app.base_url);
-    let started = Instant::now();
-    let ok = futures::stream::iter(bodies.into_iter().map(|body| {
-        let http = http.clone();
-        let url = url.clone();
-        async move {
-            http.post(&url)
-                .bearer_auth("raw")
-                .header("content-type", "application/scim+json")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false)
-        }
-    }))
-    .buffer_unordered(b.concurrency)
-    .filter(|ok| futures::future::ready(*ok))
-    .count()
-    .await;
-    let raw_secs = started.elapsed().as_secs_f64();
-    let raw_rate = ok as f64 / raw_secs;
-    raw_app.stop().await?;
-
     // The engine: assign everyone, one initial cycle.
-    let app = roster_sample_app::start("127.0.0.1:0".parse()?, "engine".into(), Default::default()).await?;
+    let app = SampleProcess::start("engine").await?;
     let group =
         store.create_group(roster_store::GroupInput { display_name: "Everyone".into(), ..Default::default() }).await?;
     let mut after: Option<String> = None;
@@ -247,7 +248,7 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
     let counts = engine.cycle(&application.id).await?;
     let engine_secs = started.elapsed().as_secs_f64();
     let engine_rate = counts.created as f64 / engine_secs;
-    let in_app = app.state.user_count().await;
+    let in_app = app.user_count().await?;
 
     let started = Instant::now();
     engine.cycle(&application.id).await?;
@@ -261,7 +262,53 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
     let started = Instant::now();
     let ten = engine.cycle(&application.id).await?;
     let ten_ms = started.elapsed().as_secs_f64() * 1000.0;
-    app.stop().await?;
+    app.stop().await;
+    // Peak memory of roster's own work, before the raw loop's request bodies exist.
+    let rss = peak_rss_mib();
+
+    // The resources the engine will send, built once for the raw loop.
+    let mapping = roster_engine::job::compile_user_mapping(&roster_mapping::defaults::scim_app_mappings())?;
+    let mut bodies = Vec::with_capacity(b.users);
+    let mut after: Option<String> = None;
+    loop {
+        let users = store.users_after(after.as_deref(), 1000).await?;
+        let Some(last) = users.last() else { break };
+        after = Some(last.id.0.clone());
+        for u in &users {
+            let src = roster_engine::source::UserSource { user: u, soft_deleted: false, roles: Vec::new() };
+            let eval = roster_mapping::EvalContext::at(chrono::Utc::now());
+            let attrs: Vec<(String, serde_json::Value)> =
+                mapping.evaluate(&src, &eval, true)?.into_iter().map(|m| (m.target, m.value.to_json())).collect();
+            bodies.push(roster_scim::build_resource(roster_scim::ResourceKind::User, &attrs).to_string());
+        }
+    }
+
+    // Baseline: a raw client loop.
+    let raw_app = SampleProcess::start("raw").await?;
+    let http = reqwest::Client::new();
+    let url = format!("{}/Users", raw_app.base_url);
+    let started = Instant::now();
+    let ok = futures::stream::iter(bodies.into_iter().map(|body| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.post(&url)
+                .bearer_auth("raw")
+                .header("content-type", "application/scim+json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        }
+    }))
+    .buffer_unordered(b.concurrency)
+    .filter(|ok| futures::future::ready(*ok))
+    .count()
+    .await;
+    let raw_secs = started.elapsed().as_secs_f64();
+    let raw_rate = ok as f64 / raw_secs;
+    raw_app.stop().await;
 
     println!("raw client loop : {raw_rate:>9.0} users/s ({ok} POSTs in {raw_secs:.2} s)");
     println!(
@@ -273,8 +320,8 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
         "incremental cycle, 10 changes    : {ten_ms:.1} ms ({} updated) over {} provisioned users",
         ten.updated, counts.created
     );
-    if let Some(rss) = peak_rss_mib() {
-        println!("peak RSS: {rss:.0} MiB (this process holds the store, the engine and both sample apps)");
+    if let Some(rss) = rss {
+        println!("peak RSS: {rss:.0} MiB (roster: store and engine; the sample apps run in their own processes)");
     }
     println!("ratio: {:.2}", engine_rate / raw_rate);
     Ok(())

@@ -57,6 +57,17 @@ enum Command {
     /// Benchmarks (figures and ratios against a baseline of the same run).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Run the sample SCIM 2.0 application on its own (in memory).
+    SampleApp(SampleAppArgs),
+}
+
+#[derive(Args)]
+struct SampleAppArgs {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The bearer token the app accepts.
+    #[arg(long, env = "ROSTER_SAMPLE_TOKEN", hide_env_values = true)]
+    token: String,
 }
 
 #[derive(Subcommand)]
@@ -87,13 +98,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => return serve::run(args, &cli.data_dir).await,
         Command::Bench(cmd) => return bench::run(cmd).await,
         Command::Demo(args) => return demo::run(args, &cli.data_dir).await,
+        Command::SampleApp(a) => {
+            let app = roster_sample_app::start(a.listen, a.token, Default::default()).await?;
+            // The first line of output is the base URL, for whoever started this process.
+            println!("{}", app.base_url);
+            serve::shutdown_signal().await;
+            app.stop().await?;
+            return Ok(());
+        }
         _ => {}
     }
     let token = client::find_token(cli.token.clone(), &cli.data_dir)?;
     let client = client::Client::new(&cli.server, token)?;
     let json = cli.json;
     match cli.command {
-        Command::Serve(_) | Command::Bench(_) | Command::Demo(_) => Ok(()),
+        Command::Serve(_) | Command::Bench(_) | Command::Demo(_) | Command::SampleApp(_) => Ok(()),
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => commands::app(&client, json, c).await,
