@@ -218,22 +218,10 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
     }
     store.upsert_users(batch).await?;
 
-    // The engine: assign everyone, one initial cycle.
+    // The engine: scope "all" (every user of the directory), one initial cycle.
     let app = SampleProcess::start("engine").await?;
-    let group =
-        store.create_group(roster_store::GroupInput { display_name: "Everyone".into(), ..Default::default() }).await?;
-    let mut after: Option<String> = None;
-    loop {
-        let users = store.users_after(after.as_deref(), 1000).await?;
-        let Some(last) = users.last() else { break };
-        after = Some(last.id.0.clone());
-        for u in &users {
-            store.add_user_member(&group.id, &u.id).await?;
-        }
-    }
     let application =
         store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;
-    store.assign(&application.id, &roster_store::AssignmentTarget::Group(group.id.clone()), None).await?;
     let engine = crate::serve::start_engine(&store, &scratch_dir("key"))?;
     let patch = SettingsPatch {
         mode: Some(Mode::Automatic),
@@ -241,6 +229,7 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
         tenant_url: Some(app.base_url.clone()),
         secret_token: Some("engine".into()),
         concurrency: Some(b.concurrency),
+        scope: Some(roster_engine::settings::Scope::All),
         ..Default::default()
     };
     engine.configure(&application.id, patch).await?;
