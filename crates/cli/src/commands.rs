@@ -348,12 +348,51 @@ pub enum AppCmd {
     Status { app: String },
     /// Show the provisioning logs.
     Logs(LogsArgs),
+    /// The attribute mappings of the app as one JSON document.
+    Mappings {
+        app: String,
+        #[command(subcommand)]
+        action: MappingsAction,
+    },
     /// Provision one user now and show each step.
     ProvisionOnDemand {
         app: String,
         #[arg(long)]
         user: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum MappingsAction {
+    /// Print the mapping document.
+    Show,
+    /// Write the mapping document to a file.
+    Export { file: std::path::PathBuf },
+    /// Replace the mapping document with a file's (validated before it is saved).
+    Import { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum ExprCmd {
+    /// Evaluate an expression, over a user if given; errors show a caret under their position.
+    Eval {
+        expression: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+pub async fn expr(c: &Client, json: bool, cmd: ExprCmd) -> Result<()> {
+    let ExprCmd::Eval { expression, user } = cmd;
+    let r = c.post("/expressions/evaluate", &json!({"expression": expression, "user": user})).await?;
+    if json {
+        output::object(true, &r);
+    } else if r["ok"] == true {
+        println!("{}", r["value"]);
+    } else {
+        bail!("{}", r["rendered"].as_str().or(r["message"].as_str()).unwrap_or("the expression failed"));
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -558,6 +597,25 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                         ("errorMessage", "ERROR"),
                     ],
                 );
+            }
+        }
+        AppCmd::Mappings { app, action } => {
+            let path = format!("/apps/{}/provisioning/mappings", enc(&app));
+            match action {
+                MappingsAction::Show => output::object(true, &c.get(&path).await?),
+                MappingsAction::Export { file } => {
+                    let doc = c.get(&path).await?;
+                    std::fs::write(&file, serde_json::to_string_pretty(&doc)?)?;
+                    println!("wrote {}", file.display());
+                }
+                MappingsAction::Import { file } => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                    let doc: Value = serde_json::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
+                    c.put(&path, &doc).await?;
+                    println!("saved; the next cycle evaluates every provisioned user again");
+                }
             }
         }
         AppCmd::ProvisionOnDemand { app, user } => {

@@ -57,6 +57,9 @@ enum Command {
     /// Benchmarks (figures and ratios against a baseline of the same run).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// The expression language of attribute mappings.
+    #[command(subcommand)]
+    Expr(commands::ExprCmd),
     /// Run the sample SCIM 2.0 application on its own (in memory).
     SampleApp(SampleAppArgs),
 }
@@ -117,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => commands::app(&client, json, c).await,
         Command::Token(c) => commands::token(&client, json, c).await,
+        Command::Expr(c) => commands::expr(&client, json, c).await,
         Command::Import(ImportCmd::Users(a)) => {
             let report = import::import_users(&client, &a.file, a.quiet || json).await?;
             if json {

@@ -267,3 +267,91 @@ async fn lifecycle_against_sample_app_on_sqlite() {
 async fn lifecycle_against_sample_app_on_postgres() {
     against_sample_app(Db::Postgres).await
 }
+
+/// A mapping edit is validated, then reaches the app as PATCHes of exactly the
+/// attributes that change; the expression tester reports errors with a position.
+async fn mapping_edit(app: &TestApp, target: Target) {
+    for u in ["erin@corp.example", "frank@corp.example"] {
+        app.post("/users", json!({"userName": u, "givenName": "Given", "surname": u.split('@').next().unwrap_or_default(), "displayName": "Old"})).await;
+    }
+    app.post("/apps", json!({"name": "Wiki"})).await;
+    app.patch(
+        "/apps/Wiki/provisioning",
+        json!({"tenantUrl": target.base_url, "secretToken": target.token, "mode": "automatic", "scope": "all"}),
+    )
+    .await;
+    app.post("/apps/Wiki/provisioning/start", json!({})).await;
+    eventually(30, "both users provisioned", || async {
+        user_field(&target, "frank@corp.example", |u| u["displayName"] == "Old").await
+    })
+    .await;
+
+    let (_, ok) = app
+        .post(
+            "/expressions/evaluate",
+            json!({"expression": "Join(\" \", [givenName], [surname])", "user": "erin@corp.example"}),
+        )
+        .await;
+    assert_eq!(ok["value"], "Given erin", "{ok}");
+    let (_, bad) = app.post("/expressions/evaluate", json!({"expression": "Join(\" \", [givenName]"})).await;
+    assert_eq!(bad["ok"], false);
+    assert!(bad["rendered"].as_str().unwrap_or_default().contains('^'), "{bad}");
+
+    let (_, mut doc) = app.get("/apps/Wiki/provisioning/mappings").await;
+    let attrs = doc["objects"][0]["attributes"].as_array_mut().expect("attributes");
+    for a in attrs.iter_mut() {
+        if a["target"] == "displayName" {
+            a["mapping"] = json!({"type": "expression", "expression": "Join(\" \", [givenName], [surname]"});
+        }
+    }
+    let (s, err) = app.call(reqwest::Method::PUT, "/api/v1/apps/Wiki/provisioning/mappings", Some(doc.clone())).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a bad expression is refused before it is saved: {err}");
+    let attrs = doc["objects"][0]["attributes"].as_array_mut().expect("attributes");
+    for a in attrs.iter_mut() {
+        if a["target"] == "displayName" {
+            a["mapping"] = json!({"type": "expression", "expression": "Join(\" \", [givenName], [surname])"});
+        }
+    }
+    let (s, err) = app.call(reqwest::Method::PUT, "/api/v1/apps/Wiki/provisioning/mappings", Some(doc)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{err}");
+    eventually(30, "the new displayName reaches the app", || async {
+        user_field(&target, "frank@corp.example", |u| u["displayName"] == "Given frank").await
+    })
+    .await;
+    let last = eventually(10, "the update is logged", || async {
+        let (_, logs) = app.get("/apps/Wiki/provisioning/logs?user=frank@corp.example&action=Update").await;
+        let last = logs["items"][0].clone();
+        last["modified"].to_string().contains("Given frank").then_some(last)
+    })
+    .await;
+    assert_eq!(
+        last["modified"],
+        json!([{"name": "displayName", "old": "Old", "new": "Given frank"}]),
+        "only displayName changes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_edit_against_scim2_server() {
+    let Some(peer) = Scim2Server::start().await else { return };
+    let Some(app) = TestApp::spawn(Db::Sqlite).await else { return };
+    mapping_edit(
+        &app,
+        Target { base_url: peer.base_url.clone(), token: peer.token.clone(), http: reqwest::Client::new() },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_edit_against_sample_app() {
+    let Some(app) = TestApp::spawn(Db::Sqlite).await else { return };
+    let sample =
+        roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), Default::default())
+            .await
+            .expect("sample app");
+    mapping_edit(
+        &app,
+        Target { base_url: sample.base_url.clone(), token: "sample-token".into(), http: reqwest::Client::new() },
+    )
+    .await;
+}

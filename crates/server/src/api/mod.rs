@@ -1,6 +1,7 @@
 //! The routes of the admin REST API (`/api/v1`).
 
 mod apps;
+mod expressions;
 mod groups;
 mod provisioning;
 mod tokens;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/apps/{app}/provisioning/logs", get(provisioning::logs))
         .route("/apps/{app}/provisioning/provision-on-demand", post(provisioning::on_demand))
         .route("/apps/{app}/provisioning/mappings", get(provisioning::mappings).put(provisioning::set_mappings))
+        .route("/expressions/evaluate", post(expressions::evaluate))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{name}", axum::routing::delete(tokens::revoke))
 }
