@@ -354,6 +354,12 @@ pub enum AppCmd {
         #[command(subcommand)]
         action: MappingsAction,
     },
+    /// Show the attributes a user would get in the app.
+    Preview {
+        app: String,
+        #[arg(long)]
+        user: String,
+    },
     /// Provision one user now and show each step.
     ProvisionOnDemand {
         app: String,
@@ -616,6 +622,15 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                     c.put(&path, &doc).await?;
                     println!("saved; the next cycle evaluates every provisioned user again");
                 }
+            }
+        }
+        AppCmd::Preview { app, user } => {
+            let p = c.get(&format!("/apps/{}/provisioning/preview?user={}", enc(&app), enc(&user))).await?;
+            if json {
+                output::object(true, &p);
+            } else {
+                println!("{} is {}", user, if p["inScope"] == true { "in scope" } else { "out of scope" });
+                output::object(false, &p["attributes"]);
             }
         }
         AppCmd::ProvisionOnDemand { app, user } => {

@@ -348,6 +348,30 @@ impl Engine {
         })
     }
 
+    /// What the app would receive for a user now: scope and mapped attributes.
+    pub async fn preview(&self, app: &AppId, user: &UserId) -> Result<Value, EngineError> {
+        let row = self.store.job(app).await?;
+        let mappings = match &row {
+            Some(r) => job::mappings_of(r)?,
+            None => roster_mapping::defaults::scim_app_mappings(),
+        };
+        let mapping = job::compile_user_mapping(&mappings)?;
+        let u = self.store.user(user).await?;
+        let index = self.store.assignment_index(app).await?;
+        let groups = self.store.memberships_among(std::slice::from_ref(&u.id), &index.groups).await?;
+        let assigned = index.direct.contains_key(&u.id) || groups.contains_key(&u.id);
+        let scope_all = row
+            .as_ref()
+            .and_then(|r| serde_json::from_value::<JobSettings>(r.settings.clone()).ok())
+            .is_some_and(|s| s.scope == settings::Scope::All);
+        let soft_deleted = u.is_deleted() || !u.active || !(assigned || scope_all);
+        let src = source::UserSource { user: &u, soft_deleted, roles: Vec::new() };
+        let ctx = roster_mapping::EvalContext::at(chrono::Utc::now());
+        let attrs = mapping.evaluate(&src, &ctx, true).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let map: serde_json::Map<String, Value> = attrs.into_iter().map(|a| (a.target, a.value.to_json())).collect();
+        Ok(json!({"user": u.user_name, "inScope": !soft_deleted && mapping.in_scope(&src), "attributes": map}))
+    }
+
     /// The mapping document of an app.
     pub async fn mappings(&self, app: &AppId) -> Result<AppMappings, EngineError> {
         self.store.app(app).await?;

@@ -53,6 +53,7 @@ pub async fn document() -> Json<Value> {
         "/apps/{app}/provisioning/logs": {"parameters": [param("app")], "get": op("Provisioning logs (status, action, user, cycleId, since, until, format=json|csv)", false)},
         "/apps/{app}/provisioning/provision-on-demand": {"parameters": [param("app")], "post": op("Provision one user now and show each step", true)},
         "/apps/{app}/provisioning/mappings": {"parameters": [param("app")], "get": op("The mapping document", false), "put": op("Replace the mapping document (validated)", true)},
+        "/apps/{app}/provisioning/preview": {"parameters": [param("app")], "get": op("The attributes a user (?user=) would get in the app", false)},
         "/expressions/evaluate": {"post": op("Evaluate an expression of the mapping language over a user: {expression, user?}", true)},
         "/tokens": {"get": op("List API tokens", false), "post": op("Create an API token (its secret is shown once)", true)},
         "/tokens/{name}": {"parameters": [param("name")], "delete": op("Revoke an API token", false)}

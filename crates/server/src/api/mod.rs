@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/apps/{app}/provisioning/status", get(provisioning::status))
         .route("/apps/{app}/provisioning/logs", get(provisioning::logs))
         .route("/apps/{app}/provisioning/provision-on-demand", post(provisioning::on_demand))
+        .route("/apps/{app}/provisioning/preview", get(provisioning::preview))
         .route("/apps/{app}/provisioning/mappings", get(provisioning::mappings).put(provisioning::set_mappings))
         .route("/expressions/evaluate", post(expressions::evaluate))
         .route("/tokens", get(tokens::list).post(tokens::create))

@@ -147,6 +147,23 @@ pub async fn on_demand(
     Ok(Json(engine(&state)?.provision_on_demand(&app, &user.id).await?))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewArgs {
+    user: String,
+}
+
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<PreviewArgs>,
+) -> Result<Json<Value>, ApiError> {
+    let axum::extract::Query(args) = q?;
+    let app = app_id(&state, &key).await?;
+    let user = state.store.find_user(&args.user).await?;
+    Ok(Json(engine(&state)?.preview(&app, &user.id).await?))
+}
+
 pub async fn mappings(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<AppMappings>, ApiError> {
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.mappings(&app).await?))
