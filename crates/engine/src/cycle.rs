@@ -284,7 +284,7 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
         Some(target_id) => {
             // Attributes applied only on creation stay as they were.
             let update: Vec<(String, Value)> =
-                desired.iter().filter(|(k, _)| !create_only.contains(k) || !old.contains_key(k)).cloned().collect();
+                desired.iter().filter(|(k, _)| !create_only.contains(k)).cloned().collect();
             let mut sent = old.clone();
             for k in create_only.iter() {
                 if let Some(v) = old.get(k) {

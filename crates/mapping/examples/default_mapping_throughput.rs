@@ -8,7 +8,38 @@
 use std::time::{Duration, Instant};
 
 use roster_mapping::defaults::scim_user_mapping;
-use roster_mapping::{EvalContext, MapSource, SourceObject, USER_SOURCE_ATTRIBUTES};
+use roster_mapping::{
+    ApplyMapping, AttributeMapping, EvalContext, MapSource, MappingType, ObjectMapping, SourceObject,
+    USER_SOURCE_ATTRIBUTES,
+};
+
+/// The default mapping with ten attributes made of expressions, as admins write them.
+fn expression_heavy() -> ObjectMapping {
+    let mut m = scim_user_mapping();
+    let exprs = [
+        ("displayName", r#"Join(" ", PCase([givenName]), ToUpper([surname]))"#),
+        ("nickName", r#"ToLower(Left(NormalizeDiacritics(StripSpaces([givenName])), 3))"#),
+        ("title", r#"Switch([department], "Staff", "R&D", Append([jobTitle], " (R&D)"), "Sales", "Seller")"#),
+        ("userType", r#"IIF(IsPresent([employeeId]), "Employee", "Guest")"#),
+        ("locale", r#"Replace([preferredLanguage], , "-", , "_", , )"#),
+        ("profileUrl", r#"Join("/", "https://people.example.com", Word([mail], 1, "@"))"#),
+        ("timezone", r#"Coalesce([extension_tz], "UTC")"#),
+        ("name.honorificPrefix", r#"Mid([displayName], 1, 2)"#),
+        ("name.middleName", r#"Replace([mailNickname], , "[aeiou]", , "", , )"#),
+        (r#"emails[type eq "home"].value"#, r#"Join("@", ToLower(NormalizeDiacritics([givenName])), "home.example")"#),
+    ];
+    m.attributes.retain(|a| !exprs.iter().any(|(t, _)| *t == a.target));
+    for (target, expression) in exprs {
+        m.attributes.push(AttributeMapping {
+            target: target.to_string(),
+            mapping: MappingType::Expression { expression: expression.to_string() },
+            default_value: None,
+            apply: ApplyMapping::Always,
+            matching_precedence: None,
+        });
+    }
+    m
+}
 
 fn user() -> MapSource {
     MapSource::new()
@@ -64,4 +95,14 @@ fn main() {
     println!("baseline (read 20 attributes): {baseline:>12.0} /s");
     println!("default user mapping evaluated: {evaluations:>12.0} /s");
     println!("ratio mapping / baseline:       {:>12.2}", evaluations / baseline);
+    let heavy = match expression_heavy().compile(USER_SOURCE_ATTRIBUTES) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("the expression-heavy mapping does not compile: {errors:?}");
+            std::process::exit(1);
+        }
+    };
+    let heavy_rate = rate(|| heavy.evaluate(&src, &ctx, true).map_or(0, |v| v.len()));
+    println!("expression-heavy mapping:       {heavy_rate:>12.0} /s");
+    println!("ratio heavy / default:          {:>12.2}", heavy_rate / evaluations);
 }

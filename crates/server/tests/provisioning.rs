@@ -200,12 +200,12 @@ async fn lifecycle(app: &TestApp, target: Target) {
     })
     .await;
     assert_ne!(carol["id"], carol_id.as_str());
-    let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=carol@corp.example&action=Create").await;
-    assert!(
-        logs["items"][0]["steps"].to_string().contains("again"),
-        "the log says the account was recreated: {}",
-        logs["items"][0]
-    );
+    // The log entry is recorded right after the app answered: wait for it.
+    eventually(10, "the log says the account was created again", || async {
+        let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=carol@corp.example&action=Create").await;
+        logs["items"][0]["steps"].to_string().contains("again").then_some(())
+    })
+    .await;
 
     // Provision on demand, the CSV export, and the status counters.
     let (_, od) = app.post("/apps/Crm/provisioning/provision-on-demand", json!({"user": "dave@corp.example"})).await;
@@ -312,6 +312,14 @@ async fn mapping_edit(app: &TestApp, target: Target) {
             a["mapping"] = json!({"type": "expression", "expression": "Join(\" \", [givenName], [surname])"});
         }
     }
+    // A constant, an attribute applied only on creation, a second matching attribute.
+    attrs.push(json!({"target": "userType", "mapping": {"type": "constant", "value": "Employee"}, "apply": "always"}));
+    attrs.push(json!({"target": "nickName", "mapping": {"type": "expression", "expression": "ToLower([surname])"}, "apply": "onCreateOnly"}));
+    for a in attrs.iter_mut() {
+        if a["target"] == "externalId" {
+            a["matchingPrecedence"] = json!(2);
+        }
+    }
     let (s, err) = app.call(reqwest::Method::PUT, "/api/v1/apps/Wiki/provisioning/mappings", Some(doc)).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{err}");
     eventually(30, "the new displayName reaches the app", || async {
@@ -326,9 +334,18 @@ async fn mapping_edit(app: &TestApp, target: Target) {
     .await;
     assert_eq!(
         last["modified"],
-        json!([{"name": "displayName", "old": "Old", "new": "Given frank"}]),
-        "only displayName changes"
+        json!([{"name": "displayName", "old": "Old", "new": "Given frank"}, {"name": "userType", "old": null, "new": "Employee"}]),
+        "only what changed: displayName and the new constant; nickName applies only on creation"
     );
+    let frank = target.one("frank@corp.example").await.expect("frank");
+    assert!(
+        frank.get("nickName").is_none_or(Value::is_null),
+        "an existing account gets no on-create-only attribute: {frank}"
+    );
+    app.post("/users", json!({"userName": "gina@corp.example", "givenName": "Gina", "surname": "Newcomer"})).await;
+    let gina = eventually(30, "gina is created", || async { target.one("gina@corp.example").await }).await;
+    assert_eq!(gina["nickName"], "newcomer");
+    assert_eq!(gina["userType"], "Employee");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
