@@ -180,6 +180,12 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
         failed,
     };
 
+    // A disabled object mapping provisions nothing.
+    if !ctx.mapping.definition().enabled {
+        return outcome(Action::Skip, None, None, false);
+    }
+    let actions = ctx.mapping.definition().actions.clone();
+
     // Import.
     let Some(user) = item.user.as_ref() else {
         steps.add("Import", "the user no longer exists in the directory");
@@ -280,6 +286,11 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
 
     let new_map: Map<String, Value> = desired.iter().cloned().collect();
     match target {
+        None if !actions.create => {
+            steps.add("Action", "skipped: the mapping does not allow creating accounts");
+            let l = log(Action::Skip, "Skipped", None, steps, json!([]), None);
+            outcome(Action::Skip, None, Some(l), false)
+        }
         None => create(ctx, &item, steps, (&desired, &matching), new_map, pending_ref, log, outcome, false).await,
         Some(target_id) => {
             // Attributes applied only on creation stay as they were.
@@ -296,6 +307,14 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
                 if let Some(v) = old.get(k) {
                     exported.insert(k.clone(), v.clone());
                 }
+            }
+            // Without the update action only enabling (active) goes out.
+            let update: Vec<(String, Value)> =
+                if actions.update { update } else { update.into_iter().filter(|(k, _)| k == "active").collect() };
+            if !actions.update {
+                // The shadow keeps what the app holds: only `active` moved.
+                exported = old.clone();
+                exported.extend(update.iter().cloned());
             }
             let ops = roster_scim::diff_patch(&old, &update);
             let was_enabled = item.shadow.as_ref().map(|s| s.enabled).unwrap_or(true);

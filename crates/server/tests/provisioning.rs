@@ -346,6 +346,37 @@ async fn mapping_edit(app: &TestApp, target: Target) {
     let gina = eventually(30, "gina is created", || async { target.one("gina@corp.example").await }).await;
     assert_eq!(gina["nickName"], "newcomer");
     assert_eq!(gina["userType"], "Employee");
+
+    // A scoping filter moves users out of scope (disabled) and back in (enabled).
+    let (_, preview) = app.get("/apps/Wiki/provisioning/preview?user=erin@corp.example").await;
+    assert_eq!(preview["attributes"]["displayName"], "Given erin", "{preview}");
+    let (_, mut doc) = app.get("/apps/Wiki/provisioning/mappings").await;
+    doc["objects"][0]["scoping"] =
+        json!({"groups": [{"clauses": [{"attribute": "surname", "operator": "EQUALS", "value": "erin"}]}]});
+    let (s, err) = app.call(reqwest::Method::PUT, "/api/v1/apps/Wiki/provisioning/mappings", Some(doc.clone())).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{err}");
+    eventually(30, "frank leaves scope", || async {
+        user_field(&target, "frank@corp.example", |u| u["active"] == false).await
+    })
+    .await;
+    assert_eq!(target.one("erin@corp.example").await.map(|u| u["active"].clone()), Some(json!(true)));
+    doc["objects"][0]["scoping"] = json!({"groups": []});
+    app.call(reqwest::Method::PUT, "/api/v1/apps/Wiki/provisioning/mappings", Some(doc.clone())).await;
+    eventually(30, "frank is back in scope", || async {
+        user_field(&target, "frank@corp.example", |u| u["active"] == true).await
+    })
+    .await;
+
+    // Without the create action, a new user gets no account and the log says why.
+    doc["objects"][0]["actions"]["create"] = json!(false);
+    app.call(reqwest::Method::PUT, "/api/v1/apps/Wiki/provisioning/mappings", Some(doc)).await;
+    app.post("/users", json!({"userName": "hank@corp.example"})).await;
+    eventually(30, "hank is skipped", || async {
+        let (_, logs) = app.get("/apps/Wiki/provisioning/logs?user=hank@corp.example").await;
+        (logs["items"][0]["status"] == "Skipped").then_some(())
+    })
+    .await;
+    assert!(target.one("hank@corp.example").await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
