@@ -184,7 +184,7 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
     if !ctx.mapping.definition().enabled {
         return outcome(Action::Skip, None, None, false);
     }
-    let actions = ctx.mapping.definition().actions.clone();
+    let actions = ctx.mapping.definition().actions;
 
     // Import.
     let Some(user) = item.user.as_ref() else {
