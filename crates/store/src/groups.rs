@@ -4,9 +4,9 @@
 use crate::feed::{self, ChangeKind};
 use crate::ids::{GroupId, UserId};
 use crate::model::{Group, Member, Page, PrincipalKind};
-use crate::users::{escape_like, parse_text};
+use crate::users::{escape_like, parse_text, present};
 use crate::{now_ms, Store, StoreError};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -34,10 +34,6 @@ pub struct GroupPatch {
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub mail_nickname: Option<Option<String>>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 fn parse_group_name(s: &str) -> Result<String, StoreError> {
