@@ -133,7 +133,7 @@ pub async fn run_cycle(
     let result = if job.row.phase == "initial" {
         initial(store, &mut ctx, &job, concurrency, progress).await
     } else {
-        incremental(store, &ctx, &job, concurrency, progress).await
+        incremental(store, &mut ctx, &job, concurrency, progress).await
     };
     let now = roster_store::now_ms();
     let mut state = job.state.clone();
@@ -258,7 +258,7 @@ async fn snapshot(ctx: &CycleContext) -> Result<HashMap<String, Vec<TargetObject
 
 async fn incremental(
     store: &Store,
-    ctx: &CycleContext,
+    ctx: &mut CycleContext,
     job: &LoadedJob,
     concurrency: usize,
     progress: &SharedProgress,
@@ -268,6 +268,10 @@ async fn incremental(
     loop {
         let entries = store.feed_after(watermark, FEED_BATCH).await?;
         let Some(last) = entries.last().map(|e| e.seq) else { break };
+        // The assignments are read after the feed entries, so that they reflect at
+        // least every change those entries describe (an unassignment read from the
+        // feed is never judged against assignments read before it).
+        ctx.index = store.assignment_index(&ctx.app).await?;
         let mut affected: Vec<UserId> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut push = |id: String, affected: &mut Vec<UserId>| {
