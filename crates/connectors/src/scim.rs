@@ -178,6 +178,27 @@ impl ScimConnector {
     }
 }
 
+impl ScimConnector {
+    /// GETs a list of `kind` with `query` (groups without their members); a 404
+    /// means the URL is not a SCIM endpoint.
+    async fn query_list(&self, kind: ResourceKind, mut query: Vec<(&str, &str)>) -> Result<TargetPage, ConnectorError> {
+        let url = self.url(&[kind.endpoint()])?;
+        if kind == ResourceKind::Group {
+            query.push(("excludedAttributes", "members"));
+        }
+        let answer = self.send(Method::GET, url.clone(), &query, None).await?;
+        if !answer.status.is_success() {
+            return Err(match classify(&answer) {
+                ConnectorError::NotFound => {
+                    ConnectorError::Config { message: format!("not a SCIM endpoint: GET {url} answered 404") }
+                }
+                e => conflict_as_permanent(e),
+            });
+        }
+        Ok(self.page(self.parse_list(&answer)?))
+    }
+}
+
 #[async_trait]
 impl Connector for ScimConnector {
     async fn test_connection(&self, matching_attribute: &str) -> Result<String, ConnectorError> {
@@ -223,41 +244,15 @@ impl Connector for ScimConnector {
         attr_path: &str,
         value: &str,
     ) -> Result<Vec<TargetObject>, ConnectorError> {
-        let url = self.url(&[kind.endpoint()])?;
         let filter = format!("{attr_path} eq {}", filter_literal(value));
-        let mut query = vec![("filter", filter.as_str())];
-        if kind == ResourceKind::Group {
-            query.push(("excludedAttributes", "members"));
-        }
-        let answer = self.send(Method::GET, url.clone(), &query, None).await?;
-        if !answer.status.is_success() {
-            return Err(match classify(&answer) {
-                ConnectorError::NotFound => {
-                    ConnectorError::Config { message: format!("not a SCIM endpoint: GET {url} answered 404") }
-                }
-                e => conflict_as_permanent(e),
-            });
-        }
-        Ok(self.page(self.parse_list(&answer)?).items)
+        let query = vec![("filter", filter.as_str())];
+        Ok(self.query_list(kind, query).await?.items)
     }
 
     async fn list(&self, kind: ResourceKind, start_index: u64, count: u64) -> Result<TargetPage, ConnectorError> {
-        let url = self.url(&[kind.endpoint()])?;
         let (start, count) = (start_index.max(1).to_string(), count.to_string());
-        let mut query = vec![("startIndex", start.as_str()), ("count", count.as_str())];
-        if kind == ResourceKind::Group {
-            query.push(("excludedAttributes", "members"));
-        }
-        let answer = self.send(Method::GET, url.clone(), &query, None).await?;
-        if !answer.status.is_success() {
-            return Err(match classify(&answer) {
-                ConnectorError::NotFound => {
-                    ConnectorError::Config { message: format!("not a SCIM endpoint: GET {url} answered 404") }
-                }
-                e => conflict_as_permanent(e),
-            });
-        }
-        Ok(self.page(self.parse_list(&answer)?))
+        let query = vec![("startIndex", start.as_str()), ("count", count.as_str())];
+        self.query_list(kind, query).await
     }
 
     async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<TargetObject>, ConnectorError> {
