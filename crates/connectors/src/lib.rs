@@ -29,6 +29,23 @@ pub struct TargetPage {
     pub items: Vec<TargetObject>,
     /// How many objects the whole listing has.
     pub total: u64,
+    /// Where the next page starts (pass it back to [`Connector::list`]);
+    /// `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// A role the application defines (a Salesforce profile, a Dropbox admin
+/// role), imported as an app role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRole {
+    /// The value the application knows the role by (sent to it on assignment).
+    pub value: String,
+    /// The role's display name.
+    pub name: String,
+    /// A description, if the application gives one.
+    pub description: Option<String>,
+    /// Why the role cannot be used for provisioning, if it cannot.
+    pub refused: Option<String>,
 }
 
 /// A connection to one target application.
@@ -40,8 +57,9 @@ pub trait Connector: Send + Sync {
     /// The objects whose `attr_path` equals `value`.
     async fn find(&self, kind: ResourceKind, attr_path: &str, value: &str)
         -> Result<Vec<TargetObject>, ConnectorError>;
-    /// One page of all objects (`start_index` is 1-based).
-    async fn list(&self, kind: ResourceKind, start_index: u64, count: u64) -> Result<TargetPage, ConnectorError>;
+    /// One page of all objects: the first page with `cursor = None`, then each
+    /// next one with the previous page's [`TargetPage::next`].
+    async fn list(&self, kind: ResourceKind, cursor: Option<&str>, count: u64) -> Result<TargetPage, ConnectorError>;
     /// One object by id; `None` if the application does not have it.
     async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<TargetObject>, ConnectorError>;
     /// Creates an object from (target path, value) pairs.
@@ -53,4 +71,9 @@ pub trait Connector: Send + Sync {
     /// Adds and removes group members (target ids); returns how many
     /// requests were sent.
     async fn update_members(&self, group_id: &str, add: &[String], remove: &[String]) -> Result<u32, ConnectorError>;
+    /// The roles the application defines, when it is their source; `None`
+    /// when the app's roles are roster's own (the default).
+    async fn app_roles(&self) -> Result<Option<Vec<RemoteRole>>, ConnectorError> {
+        Ok(None)
+    }
 }

@@ -165,7 +165,7 @@ impl ScimConnector {
     fn page(&self, list: ListResponse) -> TargetPage {
         let total = list.total_results;
         let items = list.resources.into_iter().filter_map(to_object).collect();
-        TargetPage { items, total }
+        TargetPage { items, total, next: None }
     }
 
     async fn patch(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
@@ -249,10 +249,15 @@ impl Connector for ScimConnector {
         Ok(self.query_list(kind, query).await?.items)
     }
 
-    async fn list(&self, kind: ResourceKind, start_index: u64, count: u64) -> Result<TargetPage, ConnectorError> {
-        let (start, count) = (start_index.max(1).to_string(), count.to_string());
-        let query = vec![("startIndex", start.as_str()), ("count", count.as_str())];
-        self.query_list(kind, query).await
+    async fn list(&self, kind: ResourceKind, cursor: Option<&str>, count: u64) -> Result<TargetPage, ConnectorError> {
+        // The cursor is the 1-based startIndex of the page.
+        let start_index = cursor.and_then(|c| c.parse::<u64>().ok()).unwrap_or(1).max(1);
+        let (start, count_s) = (start_index.to_string(), count.to_string());
+        let query = vec![("startIndex", start.as_str()), ("count", count_s.as_str())];
+        let mut page = self.query_list(kind, query).await?;
+        let next = start_index + page.items.len() as u64;
+        page.next = (!page.items.is_empty() && next <= page.total).then(|| next.to_string());
+        Ok(page)
     }
 
     async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<TargetObject>, ConnectorError> {

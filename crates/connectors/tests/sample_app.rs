@@ -76,9 +76,9 @@ async fn user_lifecycle() {
     for i in 0..4 {
         c.create(ResourceKind::User, &attrs(&[("userName", json!(format!("u{i}")))])).await.expect("created");
     }
-    let page = c.list(ResourceKind::User, 1, 3).await.expect("listed");
+    let page = c.list(ResourceKind::User, None, 3).await.expect("listed");
     assert_eq!((page.total, page.items.len()), (5, 3));
-    let page = c.list(ResourceKind::User, 4, 3).await.expect("listed");
+    let page = c.list(ResourceKind::User, page.next.as_deref(), 3).await.expect("listed");
     assert_eq!(page.items.len(), 2);
 
     c.delete(ResourceKind::User, &created.id).await.expect("deleted");

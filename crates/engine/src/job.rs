@@ -239,18 +239,18 @@ async fn snapshot(ctx: &CycleContext) -> Result<HashMap<String, Vec<TargetObject
     let Some((_, path)) = ctx.mapping.matching_attributes().first().cloned() else { return Ok(HashMap::new()) };
     let path = AttrPath::parse(path).map_err(|e| EngineError::Invalid(e.to_string()))?;
     let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
-    let mut start = 1u64;
+    let mut cursor: Option<String> = None;
     loop {
-        let page = crate::cycle::with_retry(|| ctx.connector.list(ResourceKind::User, start, 1000)).await?;
-        let n = page.items.len() as u64;
+        let page =
+            crate::cycle::with_retry(|| ctx.connector.list(ResourceKind::User, cursor.as_deref(), 1000)).await?;
         for t in page.items {
             if let Some(v) = roster_scim::extract(&t.resource, &path).and_then(|v| v.as_str().map(str::to_lowercase)) {
                 out.entry(v).or_default().push(t);
             }
         }
-        start += n;
-        if n == 0 || start > page.total {
-            break;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
         }
     }
     Ok(out)
