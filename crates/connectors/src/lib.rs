@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 mod classify;
+pub mod dropbox;
 mod error;
+pub mod salesforce;
 mod scim;
 
 pub use error::{parse_http_date, parse_retry_after, ConnectorError};

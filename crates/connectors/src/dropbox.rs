@@ -1,0 +1,1 @@
+//! The Dropbox for Business connector (API v2, team endpoints).
