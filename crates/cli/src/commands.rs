@@ -425,6 +425,12 @@ pub struct ConfigureArgs {
     /// Requests in flight to the app at once.
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Most member values in one group PATCH (default 100).
+    #[arg(long)]
+    member_batch_size: Option<usize>,
+    /// How group members are removed: filter (`members[value eq "id"]`, default) or value-list.
+    #[arg(long, value_parser = ["filter", "value-list"])]
+    member_removal: Option<String>,
 }
 
 #[derive(Args)]
@@ -532,7 +538,9 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             };
             let mode = a.mode.or_else(|| a.tenant_url.as_ref().map(|_| "automatic".to_string()));
             let body = json!({"tenantUrl": a.tenant_url, "secretToken": token, "notificationEmail": a.notification_email,
-                "scope": a.scope, "interval": a.interval, "mode": mode, "concurrency": a.concurrency});
+                "scope": a.scope, "interval": a.interval, "mode": mode, "concurrency": a.concurrency,
+                "memberBatchSize": a.member_batch_size,
+                "memberRemoval": a.member_removal.map(|r| if r == "value-list" { "valueList" } else { "filter" })});
             let body = Value::Object(
                 body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect(),
             );

@@ -19,16 +19,18 @@ pub enum Action {
     Update,
     Disable,
     Enable,
+    Delete,
     Skip,
 }
 
 impl Action {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::Create => "Create",
             Action::Update => "Update",
             Action::Disable => "Disable",
             Action::Enable => "Enable",
+            Action::Delete => "Delete",
             Action::Skip => "Skip",
         }
     }
@@ -56,6 +58,12 @@ pub struct CycleContext {
     /// Target users by lowercased value of the first matching attribute, read once
     /// at the start of an initial cycle (`None`: ask the target per user).
     pub snapshot: Option<HashMap<String, Vec<TargetObject>>>,
+    /// The group mapping, when groups are provisioned.
+    pub group_mapping: Option<CompiledObjectMapping>,
+    /// Target groups by lowercased matching value, like `snapshot`.
+    pub group_snapshot: Option<HashMap<String, Vec<TargetObject>>>,
+    /// Most member values in one group PATCH.
+    pub member_batch_size: usize,
 }
 
 /// One user with what the store knows of it for this app.
@@ -69,10 +77,10 @@ pub struct Imported {
     pub change_id: String,
 }
 
-struct Steps(Vec<Value>);
+pub(crate) struct Steps(pub(crate) Vec<Value>);
 
 impl Steps {
-    fn add(&mut self, step: &str, outcome: impl Into<String>) {
+    pub(crate) fn add(&mut self, step: &str, outcome: impl Into<String>) {
         self.0.push(json!({"step": step, "outcome": outcome.into()}));
     }
 }
@@ -88,6 +96,46 @@ fn assigned_roles(ctx: &CycleContext, user: &User, groups: &[GroupId]) -> Vec<Ro
         }
     }
     roles
+}
+
+/// Whether the app reaches a user (assigned, active, not deleted, passing the
+/// scoping filter): the user as the mapping sees it, and why it is out of scope.
+pub(crate) fn scope<'a>(
+    ctx: &CycleContext,
+    user: &'a User,
+    groups: &[GroupId],
+) -> (UserSource<'a>, Option<&'static str>) {
+    let roles = assigned_roles(ctx, user, groups);
+    let reason = if user.is_deleted() {
+        Some("the user is deleted in the directory")
+    } else if !user.active {
+        Some("the user is disabled in the directory")
+    } else if !ctx.scope_all && roles.is_empty() {
+        Some("the user is not assigned to the application")
+    } else {
+        None
+    };
+    let role_values: Vec<AppRoleAssignment> = roles
+        .iter()
+        .filter_map(|r| ctx.roles.get(r))
+        .map(|r| AppRoleAssignment { id: r.id.0.clone(), display_name: r.name.clone(), value: r.value.clone() })
+        .collect();
+    let src = UserSource { user, soft_deleted: reason.is_some(), roles: role_values };
+    let reason =
+        reason.or_else(|| (!ctx.mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
+    (src, reason)
+}
+
+/// Whether an imported user will leave the app in this cycle: it has an enabled
+/// account and is now out of scope.
+pub(crate) fn is_leaving(ctx: &CycleContext, item: &Imported) -> bool {
+    if !item.shadow.as_ref().is_some_and(|s| s.enabled) || !ctx.mapping.definition().enabled {
+        return false;
+    }
+    match item.user.as_ref() {
+        None => true,
+        Some(user) => scope(ctx, user, &item.groups).1.is_some(),
+    }
 }
 
 fn is_reference(path: &str) -> bool {
@@ -118,7 +166,7 @@ where
     }
 }
 
-fn error_code(e: &ConnectorError) -> &'static str {
+pub(crate) fn error_code(e: &ConnectorError) -> &'static str {
     match e {
         ConnectorError::Transient { .. } => "Transient",
         ConnectorError::Throttled { .. } => "Throttled",
@@ -130,7 +178,7 @@ fn error_code(e: &ConnectorError) -> &'static str {
 }
 
 /// The old → new values of what changed, for the log.
-fn modified(old: &Map<String, Value>, new: &Map<String, Value>) -> Value {
+pub(crate) fn modified(old: &Map<String, Value>, new: &Map<String, Value>) -> Value {
     let mut out = Vec::new();
     for (k, v) in new {
         if old.get(k) != Some(v) {
@@ -194,24 +242,7 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
     steps.add("Import", format!("read {} from the directory", user.user_name));
 
     // Scope.
-    let roles = assigned_roles(ctx, user, &item.groups);
-    let reason = if user.is_deleted() {
-        Some("the user is deleted in the directory")
-    } else if !user.active {
-        Some("the user is disabled in the directory")
-    } else if !ctx.scope_all && roles.is_empty() {
-        Some("the user is not assigned to the application")
-    } else {
-        None
-    };
-    let role_values: Vec<AppRoleAssignment> = roles
-        .iter()
-        .filter_map(|r| ctx.roles.get(r))
-        .map(|r| AppRoleAssignment { id: r.id.0.clone(), display_name: r.name.clone(), value: r.value.clone() })
-        .collect();
-    let src = UserSource { user, soft_deleted: reason.is_some(), roles: role_values };
-    let reason =
-        reason.or_else(|| (!ctx.mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
+    let (src, reason) = scope(ctx, user, &item.groups);
     if let Some(reason) = reason {
         steps.add("Scope", format!("out of scope: {reason}"));
         return disable(ctx, &item, steps, log, outcome).await;
@@ -376,7 +407,7 @@ fn shadow_entry(
 }
 
 /// The values a target resource holds now for the paths roster maps.
-fn current_values(resource: &Value, desired: &[(String, Value)]) -> Map<String, Value> {
+pub(crate) fn current_values(resource: &Value, desired: &[(String, Value)]) -> Map<String, Value> {
     let mut out = Map::new();
     for (path, _) in desired {
         if let Ok(p) = AttrPath::parse(path) {
@@ -510,7 +541,7 @@ async fn match_target(
     ctx: &CycleContext,
     values: &[MappedAttribute],
 ) -> Result<Option<TargetObject>, (&'static str, String)> {
-    lookup(ctx, values, true).await
+    lookup(ctx, ResourceKind::User, values, ctx.snapshot.as_ref()).await
 }
 
 /// Like [`match_target`], always asking the app itself.
@@ -518,21 +549,24 @@ async fn find_in_target(
     ctx: &CycleContext,
     values: &[MappedAttribute],
 ) -> Result<Option<TargetObject>, (&'static str, String)> {
-    lookup(ctx, values, false).await
+    lookup(ctx, ResourceKind::User, values, None).await
 }
 
-async fn lookup(
+/// Finds an object of `kind` by the matching attributes in order of precedence,
+/// from `snapshot` for the first one when given, else by asking the app.
+pub(crate) async fn lookup(
     ctx: &CycleContext,
+    kind: ResourceKind,
     values: &[MappedAttribute],
-    use_snapshot: bool,
+    snapshot: Option<&HashMap<String, Vec<TargetObject>>>,
 ) -> Result<Option<TargetObject>, (&'static str, String)> {
     for (i, m) in values.iter().enumerate() {
         let Some(value) = m.value.to_text().map(|v| v.into_owned()) else { continue };
-        let hits = match (ctx.snapshot.as_ref().filter(|_| use_snapshot), i) {
+        let hits = match (snapshot, i) {
             (Some(snapshot), 0) => snapshot.get(&value.to_lowercase()).cloned().unwrap_or_default(),
             _ => {
                 let connector = ctx.connector.clone();
-                with_retry(|| connector.find(ResourceKind::User, &m.target, &value))
+                with_retry(|| connector.find(kind, &m.target, &value))
                     .await
                     .map_err(|e| (error_code(&e), e.to_string()))?
             }
@@ -543,7 +577,7 @@ async fn lookup(
             n => {
                 return Err((
                     "DuplicateTargetEntries",
-                    format!("{n} accounts in the app have {} = {value:?}; roster will not guess which one", m.target),
+                    format!("{n} objects in the app have {} = {value:?}; roster will not guess which one", m.target),
                 ))
             }
         }

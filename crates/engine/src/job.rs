@@ -9,10 +9,12 @@ use crate::status::{Counts, JobState, Progress};
 use crate::EngineError;
 use futures::StreamExt;
 use roster_connectors::{Connector, ResourceKind, ScimConnector, ScimSettings, TargetObject};
-use roster_mapping::{AppMappings, CompiledObjectMapping, SourceObjectType, USER_SOURCE_ATTRIBUTES};
+use roster_mapping::{
+    AppMappings, CompiledObjectMapping, SourceObjectType, GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES,
+};
 use roster_scim::AttrPath;
 use roster_store::secrets::Cipher;
-use roster_store::{AppId, ChangeKind, JobRow, JobStateUpdate, RecordBatch, Store, User, UserId};
+use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, RecordBatch, Store, User, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,6 +30,8 @@ pub struct LoadedJob {
     pub settings: JobSettings,
     pub mappings: AppMappings,
     pub user_mapping: CompiledObjectMapping,
+    /// The group mapping, when the document has one and it is enabled.
+    pub group_mapping: Option<CompiledObjectMapping>,
     pub state: JobState,
 }
 
@@ -49,14 +53,24 @@ pub fn compile_user_mapping(m: &AppMappings) -> Result<CompiledObjectMapping, En
         .map_err(|errors| EngineError::Invalid(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
 }
 
+/// Compiles the group mapping of a document, if it has an enabled one.
+pub fn compile_group_mapping(m: &AppMappings) -> Result<Option<CompiledObjectMapping>, EngineError> {
+    let Some(group) = m.object(SourceObjectType::Group).filter(|g| g.enabled) else { return Ok(None) };
+    group
+        .compile(GROUP_SOURCE_ATTRIBUTES)
+        .map(Some)
+        .map_err(|errors| EngineError::Invalid(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
+}
+
 impl LoadedJob {
     /// Parses a stored job.
     pub fn load(row: JobRow) -> Result<LoadedJob, EngineError> {
         let settings: JobSettings = serde_json::from_value(row.settings.clone()).unwrap_or_default();
         let mappings = mappings_of(&row)?;
         let user_mapping = compile_user_mapping(&mappings)?;
+        let group_mapping = compile_group_mapping(&mappings)?;
         let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
-        Ok(LoadedJob { row, settings, mappings, user_mapping, state })
+        Ok(LoadedJob { row, settings, mappings, user_mapping, group_mapping, state })
     }
 
     /// What, if changed, means every provisioned object must be evaluated again.
@@ -77,7 +91,31 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
     let mut s = ScimSettings::new(url, creds.secret_token.expose());
     s.timeout = Duration::from_secs(job.settings.timeout_secs.max(1));
     s.member_batch_size = job.settings.member_batch_size.max(1);
+    s.member_removal = job.settings.member_removal;
     Ok(Arc::new(ScimConnector::new(s)?))
+}
+
+/// What a cycle of `job` shares between the objects it processes.
+pub async fn cycle_context(
+    store: &Store,
+    app: &AppId,
+    job: &LoadedJob,
+    connector: Arc<dyn Connector>,
+    cycle_id: String,
+) -> Result<CycleContext, EngineError> {
+    Ok(CycleContext {
+        app: app.clone(),
+        cycle_id,
+        mapping: job.user_mapping.clone(),
+        connector,
+        index: store.assignment_index(app).await?,
+        roles: store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect(),
+        scope_all: job.settings.scope == Scope::All,
+        snapshot: None,
+        group_mapping: job.group_mapping.clone(),
+        group_snapshot: None,
+        member_batch_size: job.settings.member_batch_size.max(1),
+    })
 }
 
 /// The running job's live progress, shared with the status endpoint.
@@ -109,18 +147,7 @@ pub async fn run_cycle(
         job.row.initial_cursor = None;
         job.row.initial_head = None;
     }
-    let index = store.assignment_index(app).await?;
-    let roles = store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let mut ctx = CycleContext {
-        app: app.clone(),
-        cycle_id: cycle_id.clone(),
-        mapping: job.user_mapping.clone(),
-        connector,
-        index,
-        roles,
-        scope_all: job.settings.scope == Scope::All,
-        snapshot: None,
-    };
+    let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone()).await?;
     let concurrency = job.settings.concurrency.clamp(1, 64);
     set_progress(progress, |p| {
         *p = Progress {
@@ -180,7 +207,7 @@ async fn initial(
         }
     };
     if store.shadow_count(&ctx.app, "user").await?.0 == 0 {
-        ctx.snapshot = snapshot(ctx).await.ok();
+        ctx.snapshot = snapshot(ctx, ResourceKind::User, &ctx.mapping).await.ok();
     }
     let total = store
         .list_users(&roster_store::ListQuery { include_deleted: true, limit: Some(1), ..Default::default() })
@@ -220,6 +247,8 @@ async fn initial(
         previous.await.map_err(|e| EngineError::Invalid(format!("recording task failed: {e}")))??;
     }
     follow_references(store, ctx, created, "initial", concurrency, &mut counts).await?;
+    // Groups after users: a member's account exists before it is added.
+    initial_groups(store, ctx, concurrency, progress, &mut counts).await?;
     let done = JobStateUpdate {
         phase: Some("incremental".into()),
         watermark: Some(head),
@@ -233,16 +262,74 @@ async fn initial(
     Ok(counts)
 }
 
-/// Reads every user of the target once, in large pages, keyed by the first
-/// matching attribute, so that an initial cycle does not ask per user.
-async fn snapshot(ctx: &CycleContext) -> Result<HashMap<String, Vec<TargetObject>>, EngineError> {
-    let Some((_, path)) = ctx.mapping.matching_attributes().first().cloned() else { return Ok(HashMap::new()) };
+/// The groups an initial cycle processes: every group in scope, and every group
+/// with a shadow (which may have left scope).
+async fn initial_groups(
+    store: &Store,
+    ctx: &mut CycleContext,
+    concurrency: usize,
+    progress: &SharedProgress,
+    counts: &mut Counts,
+) -> Result<(), EngineError> {
+    let Some(gm) = ctx.group_mapping.clone() else { return Ok(()) };
+    let mut ids: Vec<GroupId> = Vec::new();
+    if ctx.scope_all {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.group_ids_after(after.as_deref(), 5000).await?;
+            let Some(last) = page.last().map(|g| g.0.clone()) else { break };
+            ids.extend(page);
+            after = Some(last);
+        }
+    } else {
+        let mut assigned: Vec<GroupId> = ctx.index.assigned_groups.iter().cloned().collect();
+        assigned.sort();
+        ids.extend(assigned);
+    }
+    let mut known: HashSet<String> = ids.iter().map(|g| g.0.clone()).collect();
+    let mut after = String::new();
+    loop {
+        let page = store.shadow_after(&ctx.app, "group", &after, 5000).await?;
+        let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
+        for s in page {
+            if known.insert(s.source_id.clone()) {
+                ids.push(GroupId(s.source_id));
+            }
+        }
+        after = last;
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    if store.shadow_count(&ctx.app, "group").await?.0 == 0 {
+        ctx.group_snapshot = snapshot(ctx, ResourceKind::Group, &gm).await.ok();
+    }
+    set_progress(progress, |p| p.total += ids.len() as u64);
+    for chunk in ids.chunks(200) {
+        crate::groups::sync_groups(store, ctx, chunk, "initial", None, concurrency, counts).await?;
+        set_progress(progress, |p| {
+            p.done += chunk.len() as u64;
+            p.percent = if p.total == 0 { 100.0 } else { (p.done as f64 * 100.0 / p.total as f64).min(100.0) };
+            p.counts = counts.clone();
+        });
+    }
+    ctx.group_snapshot = None;
+    Ok(())
+}
+
+/// Reads every object of a kind in the target once, in large pages, keyed by the
+/// first matching attribute, so that an initial cycle does not ask per object.
+async fn snapshot(
+    ctx: &CycleContext,
+    kind: ResourceKind,
+    mapping: &CompiledObjectMapping,
+) -> Result<HashMap<String, Vec<TargetObject>>, EngineError> {
+    let Some((_, path)) = mapping.matching_attributes().first().cloned() else { return Ok(HashMap::new()) };
     let path = AttrPath::parse(path).map_err(|e| EngineError::Invalid(e.to_string()))?;
     let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page =
-            crate::cycle::with_retry(|| ctx.connector.list(ResourceKind::User, cursor.as_deref(), 1000)).await?;
+        let page = crate::cycle::with_retry(|| ctx.connector.list(kind, cursor.as_deref(), 1000)).await?;
         for t in page.items {
             if let Some(v) = roster_scim::extract(&t.resource, &path).and_then(|v| v.as_str().map(str::to_lowercase)) {
                 out.entry(v).or_default().push(t);
@@ -279,46 +366,61 @@ async fn incremental(
                 affected.push(UserId(id));
             }
         };
+        // Groups whose object or members may have changed (their containing groups too).
+        let mut groups: Vec<String> = Vec::new();
         for e in &entries {
             match e.kind {
                 ChangeKind::User => push(e.object_id.clone(), &mut affected),
-                ChangeKind::Membership => fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?,
+                ChangeKind::Group => groups.push(e.object_id.clone()),
+                ChangeKind::Membership => {
+                    groups.push(e.object_id.clone());
+                    fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?
+                }
                 ChangeKind::Assignment if e.object_id == ctx.app.0 => {
+                    groups.extend(e.related_id.clone());
                     fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?
                 }
                 _ => {}
             }
         }
         set_progress(progress, |p| p.total += affected.len() as u64);
-        let chunks: Vec<Vec<UserId>> = affected.chunks(BATCH).map(<[UserId]>::to_vec).collect();
-        let n_chunks = chunks.len();
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let users = store.users_by_ids(&chunk).await?;
+        let change_id = last.to_string();
+        for chunk in affected.chunks(BATCH) {
+            let users = store.users_by_ids(chunk).await?;
             let mut by_id: HashMap<UserId, User> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
             let items: Vec<(UserId, Option<User>)> = chunk
-                .into_iter()
+                .iter()
                 .map(|id| {
-                    let u = by_id.remove(&id);
-                    (id, u)
+                    let u = by_id.remove(id);
+                    (id.clone(), u)
                 })
                 .collect();
             let n = items.len();
-            // The watermark moves with the last chunk of this feed batch.
-            let update = if i + 1 == n_chunks {
-                JobStateUpdate { watermark: Some(last), ..Default::default() }
-            } else {
-                JobStateUpdate::default()
-            };
-            process_users(store, ctx, items, &last.to_string(), update, concurrency, &mut counts).await?;
+            process_users(store, ctx, items, &change_id, JobStateUpdate::default(), concurrency, &mut counts).await?;
             set_progress(progress, |p| {
                 p.done += n as u64;
                 p.percent = if p.total == 0 { 100.0 } else { p.done as f64 * 100.0 / p.total as f64 };
                 p.counts = counts.clone();
             });
         }
-        if n_chunks == 0 {
-            store.update_job_state(&ctx.app, &JobStateUpdate { watermark: Some(last), ..Default::default() }).await?;
-        }
+        // Then the groups: members are added after their accounts exist. The
+        // watermark moves with them, so a crash before this point replays the batch.
+        let group_ids = if ctx.group_mapping.is_some() {
+            let mut members: Vec<&str> = groups.iter().map(String::as_str).collect();
+            members.extend(affected.iter().map(|u| u.0.as_str()));
+            let mut ids: Vec<GroupId> = Vec::new();
+            let mut known: HashSet<String> = HashSet::new();
+            for g in groups.iter().cloned().chain(store.containing_groups(&members).await?.into_iter().map(|g| g.0)) {
+                if known.insert(g.clone()) {
+                    ids.push(GroupId(g));
+                }
+            }
+            ids
+        } else {
+            Vec::new()
+        };
+        let update = JobStateUpdate { watermark: Some(last), ..Default::default() };
+        crate::groups::sync_groups(store, ctx, &group_ids, &change_id, Some(update), concurrency, &mut counts).await?;
         watermark = last;
     }
     set_progress(progress, |p| p.percent = 100.0);
@@ -411,12 +513,19 @@ async fn export_batch(
             change_id: change_id.to_string(),
         })
         .collect();
+    // Users leaving the app leave its groups first.
+    let leaving: Vec<&str> =
+        imported.iter().filter(|i| crate::cycle::is_leaving(ctx, i)).map(|i| i.source_id.as_str()).collect();
+    let group_outcomes = crate::groups::remove_leaving_members(store, ctx, &leaving, change_id).await?;
     let outcomes: Vec<Outcome> = futures::stream::iter(imported)
         .map(|item| process_user(ctx, item))
         .buffer_unordered(concurrency)
         .collect()
         .await;
     let mut batch = RecordBatch { job: job_update, ..Default::default() };
+    for o in group_outcomes {
+        o.record_into(&mut batch, counts);
+    }
     for o in &outcomes {
         match (o.action, o.failed) {
             (_, true) => counts.failed += 1,
@@ -424,6 +533,7 @@ async fn export_batch(
             (Action::Update, _) => counts.updated += 1,
             (Action::Disable, _) => counts.disabled += 1,
             (Action::Enable, _) => counts.enabled += 1,
+            (Action::Delete, _) => counts.deleted += 1,
             (Action::Skip, _) => counts.skipped += 1,
         }
         if let Some(s) = &o.shadow {

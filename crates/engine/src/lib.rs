@@ -5,6 +5,7 @@
 //! directory change and on its interval as a safety net.
 
 pub mod cycle;
+pub mod groups;
 pub mod job;
 pub mod settings;
 pub mod source;
@@ -188,6 +189,9 @@ impl Engine {
             }
             s.member_batch_size = b;
         }
+        if let Some(r) = patch.member_removal {
+            s.member_removal = r;
+        }
         if let Some(t) = patch.timeout_secs {
             s.timeout_secs = t.clamp(1, 600);
         }
@@ -288,6 +292,7 @@ impl Engine {
             _ => "off",
         };
         let (provisioned, enabled) = self.store.shadow_count(app, "user").await?;
+        let (groups, groups_in_scope) = self.store.shadow_count(app, "group").await?;
         Ok(json!({
             "state": label,
             "mode": settings.mode,
@@ -303,6 +308,7 @@ impl Engine {
             "steadyStateAt": state.steady_state_at,
             "lastError": state.last_error,
             "accounts": {"provisioned": provisioned, "enabled": enabled},
+            "groups": {"provisioned": groups, "inScope": groups_in_scope},
         }))
     }
 
@@ -316,16 +322,8 @@ impl Engine {
         let job = LoadedJob::load(row)?;
         let connector = job::connector(&self.cipher, &job)?;
         let u = self.store.user(user).await?;
-        let ctx = cycle::CycleContext {
-            app: app.clone(),
-            cycle_id: format!("on-demand-{}", uuid::Uuid::new_v4()),
-            mapping: job.user_mapping.clone(),
-            connector,
-            index: self.store.assignment_index(app).await?,
-            roles: self.store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect(),
-            scope_all: job.settings.scope == settings::Scope::All,
-            snapshot: None,
-        };
+        let ctx = job::cycle_context(&self.store, app, &job, connector, format!("on-demand-{}", uuid::Uuid::new_v4()))
+            .await?;
         let handle = self.handle(app);
         let _guard = handle.running.lock().await;
         let mut counts = status::Counts::default();

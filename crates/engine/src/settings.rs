@@ -1,6 +1,7 @@
 //! A provisioning job's settings and credentials, as the admin sets them. Stored as
 //! JSON in the job row; credentials are sealed before they reach the store.
 
+pub use roster_connectors::MemberRemoval;
 use roster_store::secrets::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,9 @@ pub struct JobSettings {
     pub concurrency: usize,
     /// Member values per group PATCH.
     pub member_batch_size: usize,
+    /// How group members are removed: `filter` (`members[value eq "id"]`, the
+    /// RFC's form) or `valueList` (`path: "members"` with a value list).
+    pub member_removal: MemberRemoval,
     /// Request timeout, seconds.
     pub timeout_secs: u64,
 }
@@ -62,6 +66,7 @@ impl Default for JobSettings {
             interval_secs: 40 * 60,
             concurrency: 8,
             member_batch_size: 100,
+            member_removal: MemberRemoval::Filter,
             timeout_secs: 30,
         }
     }
@@ -89,6 +94,7 @@ pub struct SettingsPatch {
     pub interval: Option<serde_json::Value>,
     pub concurrency: Option<usize>,
     pub member_batch_size: Option<usize>,
+    pub member_removal: Option<MemberRemoval>,
     pub timeout_secs: Option<u64>,
 }
 

@@ -91,3 +91,34 @@ impl SourceObject for UserSource<'_> {
         self.roles.clone()
     }
 }
+
+/// One group of the directory, seen by one application. `members` reads as null:
+/// members are resolved by the engine to the accounts it provisioned.
+pub struct GroupSource<'a> {
+    pub group: &'a roster_store::Group,
+    pub soft_deleted: bool,
+}
+
+impl SourceObject for GroupSource<'_> {
+    fn attribute(&self, name: &str) -> Value {
+        let g = self.group;
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("objectId") || is("id") {
+            Value::Str(g.id.0.clone())
+        } else if is("displayName") {
+            Value::Str(g.display_name.clone())
+        } else if is("description") {
+            text(&g.description)
+        } else if is("mailNickname") {
+            text(&g.mail_nickname)
+        } else if is("IsSoftDeleted") {
+            Value::Bool(self.soft_deleted)
+        } else {
+            Value::Null
+        }
+    }
+
+    fn app_role_assignments(&self) -> Vec<AppRoleAssignment> {
+        Vec::new()
+    }
+}

@@ -11,6 +11,7 @@ pub struct Counts {
     pub updated: u64,
     pub disabled: u64,
     pub enabled: u64,
+    pub deleted: u64,
     pub failed: u64,
     pub skipped: u64,
 }
@@ -22,6 +23,7 @@ impl Counts {
         self.updated += other.updated;
         self.disabled += other.disabled;
         self.enabled += other.enabled;
+        self.deleted += other.deleted;
         self.failed += other.failed;
         self.skipped += other.skipped;
     }

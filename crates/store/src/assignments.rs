@@ -270,6 +270,7 @@ impl Store {
             let role = RoleId(row.try_get("role_id")?);
             if row.try_get::<String, _>("principal_kind")? == "group" {
                 let id = GroupId(principal);
+                index.assigned_groups.insert(id.clone());
                 let roles = index.groups.entry(id.clone()).or_default();
                 if !roles.contains(&role) {
                     roles.push(role);
@@ -367,4 +368,7 @@ pub struct AssignmentIndex {
     /// Every group whose user members the app reaches (assigned groups and the
     /// groups nested in them), with the roles it carries.
     pub groups: HashMap<GroupId, Vec<RoleId>>,
+    /// The groups assigned to the app themselves (not the ones nested in them):
+    /// the groups provisioned as objects when the scope is "assigned".
+    pub assigned_groups: std::collections::HashSet<GroupId>,
 }

@@ -4,7 +4,7 @@
 use crate::feed::{self, ChangeKind};
 use crate::ids::{GroupId, UserId};
 use crate::model::{Group, Member, Page, PrincipalKind};
-use crate::users::{escape_like, parse_text, present};
+use crate::users::{escape_like, parse_text, placeholders, present};
 use crate::{now_ms, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -349,6 +349,57 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(ids.into_iter().map(UserId).collect())
+    }
+    /// Some groups by id (the ones that exist).
+    pub async fn groups_by_ids(&self, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!("SELECT {COLUMNS} FROM groups g WHERE g.id IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(&id.0);
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(group_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Group ids after `after` in id order (a page of every group).
+    pub async fn group_ids_after(&self, after: Option<&str>, limit: i64) -> Result<Vec<GroupId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM groups WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(ids.into_iter().map(GroupId).collect())
+    }
+
+    /// The groups that contain any of `members` (users or groups), directly or
+    /// through nesting.
+    pub async fn containing_groups(&self, members: &[&str]) -> Result<Vec<GroupId>, StoreError> {
+        let mut out: Vec<GroupId> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for chunk in members.chunks(500) {
+            let sql = format!(
+                "WITH RECURSIVE anc(id) AS ( \
+                     SELECT group_id FROM group_members WHERE member_id IN ({}) \
+                     UNION SELECT m.group_id FROM group_members m JOIN anc ON m.member_id = anc.id) \
+                 SELECT id FROM anc",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for m in chunk {
+                q = q.bind(*m);
+            }
+            for id in q.fetch_all(self.pool()).await? {
+                if seen.insert(id.clone()) {
+                    out.push(GroupId(id));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

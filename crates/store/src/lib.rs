@@ -31,7 +31,7 @@ pub use ids::{AppId, GroupId, RoleId, UserId};
 pub use jobs::{JobRow, JobStateUpdate};
 pub use logs::{LogQuery, LogRecord, RecordBatch};
 pub use model::*;
-pub use shadow::ShadowEntry;
+pub use shadow::{MemberShadow, ShadowEntry};
 pub use tokens::ApiToken;
 pub use users::{ListQuery, UpsertOutcome, UserInput, UserPatch};
 

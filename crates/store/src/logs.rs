@@ -5,7 +5,7 @@
 use crate::ids::AppId;
 use crate::jobs::{apply_state_update, JobStateUpdate};
 use crate::model::Page;
-use crate::shadow::ShadowEntry;
+use crate::shadow::{MemberShadow, ShadowEntry};
 use crate::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -78,6 +78,13 @@ pub struct RecordBatch {
     pub shadow_upserts: Vec<ShadowEntry>,
     pub logs: Vec<LogRecord>,
     pub job: Option<JobStateUpdate>,
+    /// Members now sent to groups.
+    pub member_adds: Vec<MemberShadow>,
+    /// (group, member) pairs no longer sent.
+    pub member_removes: Vec<(String, String)>,
+    /// (object kind, source id) of objects that no longer exist in the app; a
+    /// group's member roster goes with it.
+    pub shadow_deletes: Vec<(String, String)>,
 }
 
 impl Store {
@@ -101,6 +108,44 @@ impl Store {
             .bind(s.last_sync)
             .execute(&mut *tx)
             .await?;
+        }
+        for (kind, source) in &batch.shadow_deletes {
+            sqlx::query("DELETE FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id = $3")
+                .bind(&app.0)
+                .bind(kind)
+                .bind(source)
+                .execute(&mut *tx)
+                .await?;
+            if kind == "group" {
+                sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2")
+                    .bind(&app.0)
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for (group, member) in &batch.member_removes {
+            sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2 AND member_id = $3")
+                .bind(&app.0)
+                .bind(group)
+                .bind(member)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Many rows per statement: a 10,000-member group is 50 statements, not 10,000.
+        for chunk in batch.member_adds.chunks(200) {
+            let values: Vec<String> =
+                (0..chunk.len()).map(|i| format!("($1, ${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
+            let sql = format!(
+                "INSERT INTO shadow_members (app_id, group_id, member_id, target_id) VALUES {} \
+                 ON CONFLICT (app_id, group_id, member_id) DO UPDATE SET target_id = excluded.target_id",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0);
+            for m in chunk {
+                q = q.bind(&m.group_id).bind(&m.member_id).bind(&m.target_id);
+            }
+            q.execute(&mut *tx).await?;
         }
         for l in &batch.logs {
             sqlx::query(&format!(

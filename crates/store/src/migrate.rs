@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_provisioning.sql"),
         include_str!("../migrations/postgres/0002_provisioning.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_groups_escrow.sql"),
+        include_str!("../migrations/postgres/0003_groups_escrow.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

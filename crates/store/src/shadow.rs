@@ -39,6 +39,18 @@ fn shadow_from_row(row: &AnyRow) -> Result<ShadowEntry, StoreError> {
     })
 }
 
+/// One member roster sent to a group in an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberShadow {
+    /// The group's source id.
+    pub group_id: String,
+    /// The member's source id.
+    pub member_id: String,
+    /// The member's id in the app, as it was sent.
+    pub target_id: String,
+}
+
 const COLUMNS: &str = "object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync";
 
 impl Store {
@@ -116,5 +128,64 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok((row.try_get("total")?, row.try_get("enabled")?))
+    }
+
+    /// The members roster sent to a group: member source id → the target id sent.
+    pub async fn shadow_members_of_group(
+        &self,
+        app: &AppId,
+        group: &str,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT member_id, target_id FROM shadow_members WHERE app_id = $1 AND group_id = $2")
+            .bind(&app.0)
+            .bind(group)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("member_id")?, r.try_get("target_id")?))).collect()
+    }
+
+    /// Every group membership roster sent for some members.
+    pub async fn shadow_members_of_users(
+        &self,
+        app: &AppId,
+        members: &[&str],
+    ) -> Result<Vec<MemberShadow>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in members.chunks(500) {
+            let sql = format!(
+                "SELECT group_id, member_id, target_id FROM shadow_members WHERE app_id = $1 AND member_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0);
+            for m in chunk {
+                q = q.bind(*m);
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                out.push(MemberShadow {
+                    group_id: r.try_get("group_id")?,
+                    member_id: r.try_get("member_id")?,
+                    target_id: r.try_get("target_id")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The users in a group (directly or through nested groups) that have an
+    /// enabled account in the app: member source id → account id.
+    pub async fn provisioned_members(&self, app: &AppId, group: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE sub(id) AS ( \
+                 SELECT $2 \
+                 UNION SELECT m.member_id FROM group_members m JOIN sub ON m.group_id = sub.id WHERE m.member_kind = 'group') \
+             SELECT DISTINCT m.member_id, s.target_id FROM group_members m JOIN sub ON m.group_id = sub.id \
+             JOIN shadow s ON s.app_id = $1 AND s.object_kind = 'user' AND s.source_id = m.member_id AND s.enabled = 1 \
+             WHERE m.member_kind = 'user'",
+        )
+        .bind(&app.0)
+        .bind(group)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("member_id")?, r.try_get("target_id")?))).collect()
     }
 }

@@ -1,0 +1,701 @@
+//! Group provisioning. A group in scope (assigned to the app, or every group with
+//! scope "all") gets a group in the app, matched by its matching attribute before
+//! one is created, and renamed when it is renamed. Its members in the app are the
+//! users in it, directly or through nested groups, that have an enabled account
+//! there; they go out as `add`/`remove` PATCHes of at most `member_batch_size`
+//! values. What was sent is kept in the shadow (`shadow_members`), so a membership
+//! change is one small PATCH and a group is never read back just to diff it.
+
+use crate::cycle::{current_values, error_code, lookup, modified, with_retry, Action, CycleContext, Steps};
+use crate::source::GroupSource;
+use crate::status::Counts;
+use crate::EngineError;
+use futures::StreamExt;
+use roster_connectors::{ConnectorError, ResourceKind, TargetObject};
+use roster_mapping::{ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
+use roster_scim::AttrPath;
+use roster_store::{Group, GroupId, JobStateUpdate, LogRecord, MemberShadow, RecordBatch, ShadowEntry, Store};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Member ids listed in one log entry; past that, only the counts.
+const LOGGED_MEMBERS: usize = 1000;
+
+/// What happened to one group: what to record, and the counter.
+#[derive(Debug, Default)]
+pub struct GroupOutcome {
+    /// `None`: nothing happened, nothing to record.
+    pub action: Option<Action>,
+    pub failed: bool,
+    pub shadow: Option<ShadowEntry>,
+    pub shadow_delete: Option<String>,
+    pub member_adds: Vec<MemberShadow>,
+    pub member_removes: Vec<(String, String)>,
+    pub log: Option<LogRecord>,
+}
+
+impl GroupOutcome {
+    /// Adds this outcome to a record batch and to the counts.
+    pub fn record_into(self, batch: &mut RecordBatch, counts: &mut Counts) {
+        match (self.action, self.failed) {
+            (None, _) => {}
+            (Some(_), true) => counts.failed += 1,
+            (Some(Action::Create), _) => counts.created += 1,
+            (Some(Action::Update), _) => counts.updated += 1,
+            (Some(Action::Delete), _) => counts.deleted += 1,
+            (Some(Action::Disable), _) => counts.disabled += 1,
+            (Some(Action::Enable), _) => counts.enabled += 1,
+            (Some(Action::Skip), _) => counts.skipped += 1,
+        }
+        if let Some(s) = self.shadow {
+            batch.shadow_upserts.push(s);
+        }
+        if let Some(id) = self.shadow_delete {
+            batch.shadow_deletes.push(("group".into(), id));
+        }
+        batch.member_adds.extend(self.member_adds);
+        batch.member_removes.extend(self.member_removes);
+        if let Some(l) = self.log {
+            batch.logs.push(l);
+        }
+    }
+}
+
+/// Builds the log entries of one group in one change.
+struct GroupLog<'a> {
+    ctx: &'a CycleContext,
+    id: &'a str,
+    name: Option<String>,
+    change_id: &'a str,
+}
+
+impl GroupLog<'_> {
+    fn entry(
+        &self,
+        action: Action,
+        status: &str,
+        target: Option<String>,
+        steps: Steps,
+        modified: Value,
+        err: Option<(&str, String)>,
+    ) -> LogRecord {
+        LogRecord {
+            id: format!("{}:{}:{}", self.ctx.cycle_id, self.change_id, self.id),
+            app_id: self.ctx.app.clone(),
+            cycle_id: self.ctx.cycle_id.clone(),
+            change_id: self.change_id.to_string(),
+            at: roster_store::now_ms(),
+            object_kind: "group".into(),
+            source_id: self.id.to_string(),
+            source_name: self.name.clone(),
+            target_id: target,
+            action: action.as_str().into(),
+            status: status.into(),
+            steps: Value::Array(steps.0),
+            modified,
+            error_code: err.as_ref().map(|(c, _)| c.to_string()),
+            error_message: err.map(|(_, m)| m),
+        }
+    }
+
+    fn failure(
+        &self,
+        action: Action,
+        target: Option<String>,
+        steps: Steps,
+        changes: Value,
+        code: &str,
+        message: String,
+    ) -> GroupOutcome {
+        GroupOutcome {
+            action: Some(action),
+            failed: true,
+            log: Some(self.entry(action, "Failure", target, steps, changes, Some((code, message)))),
+            ..GroupOutcome::default()
+        }
+    }
+}
+
+/// The `members` entry of a log's modified properties: the member (source) ids
+/// added and removed, listed up to [`LOGGED_MEMBERS`] each.
+fn members_change(added: &[MemberShadow], removed: &[(String, String)]) -> Value {
+    json!({
+        "name": "members",
+        "added": added.iter().map(|m| m.member_id.as_str()).take(LOGGED_MEMBERS).collect::<Vec<_>>(),
+        "removed": removed.iter().map(|(_, m)| m.as_str()).take(LOGGED_MEMBERS).collect::<Vec<_>>(),
+        "addedCount": added.len(),
+        "removedCount": removed.len(),
+    })
+}
+
+/// Whether the mapping sends members.
+fn maps_members(gm: &CompiledObjectMapping) -> bool {
+    gm.targets().iter().any(|t| t.eq_ignore_ascii_case("members"))
+}
+
+/// What is known of the members of a group in the app.
+enum SentMembers {
+    /// The shadow: exactly what roster sent.
+    Shadow,
+    /// Nothing: the group was just created.
+    Nothing,
+    /// The group was adopted: what it holds now is read once.
+    Adopted,
+}
+
+/// Member changes sent to one group, and the error that stopped them, if any.
+#[derive(Default)]
+struct MemberSync {
+    added: Vec<MemberShadow>,
+    removed: Vec<(String, String)>,
+    requests: u32,
+    error: Option<ConnectorError>,
+}
+
+/// Sends member adds and removes (member source id, account id) to a group, in
+/// batches of `member_batch_size`, each retried on its own; a batch of removals
+/// the app refuses because a member is already gone (`noTarget`) is sent again one
+/// member at a time, so that the others still leave.
+async fn send_members(
+    ctx: &CycleContext,
+    group: &str,
+    target: &str,
+    adds: &[(String, String)],
+    removes: &[(String, String)],
+) -> MemberSync {
+    let size = ctx.member_batch_size.max(1);
+    let mut sync = MemberSync::default();
+    for batch in adds.chunks(size) {
+        let ids: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
+        sync.requests += 1;
+        match with_retry(|| ctx.connector.update_members(target, &ids, &[])).await {
+            Ok(_) => sync.added.extend(batch.iter().map(|(m, t)| MemberShadow {
+                group_id: group.to_string(),
+                member_id: m.clone(),
+                target_id: t.clone(),
+            })),
+            Err(e) => {
+                sync.error = Some(e);
+                return sync;
+            }
+        }
+    }
+    for batch in removes.chunks(size) {
+        let ids: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
+        sync.requests += 1;
+        match with_retry(|| ctx.connector.update_members(target, &[], &ids)).await {
+            Ok(_) => sync.removed.extend(batch.iter().map(|(m, _)| (group.to_string(), m.clone()))),
+            Err(e) if is_no_target(&e) => {
+                for (m, t) in batch {
+                    sync.requests += 1;
+                    match with_retry(|| ctx.connector.update_members(target, &[], std::slice::from_ref(t))).await {
+                        Err(e) if !is_no_target(&e) => {
+                            sync.error = Some(e);
+                            return sync;
+                        }
+                        _ => sync.removed.push((group.to_string(), m.clone())),
+                    }
+                }
+            }
+            Err(e) => {
+                sync.error = Some(e);
+                return sync;
+            }
+        }
+    }
+    sync
+}
+
+fn is_no_target(e: &ConnectorError) -> bool {
+    matches!(e, ConnectorError::Permanent { scim_type: Some(t), .. } if t == "noTarget")
+}
+
+/// The desired attributes of a group (all but `members`), coerced to their SCIM
+/// types, and the ones applied only on creation.
+fn desired_attributes(mapped: &[MappedAttribute]) -> (Vec<(String, Value)>, Vec<String>) {
+    let mut desired = Vec::with_capacity(mapped.len());
+    let mut create_only = Vec::new();
+    for m in mapped.iter().filter(|m| !m.target.eq_ignore_ascii_case("members")) {
+        let value = m.value.to_json();
+        let value = match AttrPath::parse(&m.target) {
+            Ok(p) => roster_scim::coerce(&p, value),
+            Err(_) => value,
+        };
+        if m.apply == ApplyMapping::OnCreateOnly {
+            create_only.push(m.target.clone());
+        }
+        desired.push((m.target.clone(), value));
+    }
+    (desired, create_only)
+}
+
+/// Processes one group: import → scope → match → create or update → members.
+pub(crate) async fn sync_group(
+    store: &Store,
+    ctx: &CycleContext,
+    id: &GroupId,
+    group: Option<&Group>,
+    shadow: Option<ShadowEntry>,
+    change_id: &str,
+) -> Result<GroupOutcome, EngineError> {
+    let Some(gm) = ctx.group_mapping.as_ref() else { return Ok(GroupOutcome::default()) };
+    let name = group.map(|g| g.display_name.clone()).or_else(|| {
+        shadow.as_ref().and_then(|s| s.exported.get("displayName")).and_then(Value::as_str).map(String::from)
+    });
+    let log = GroupLog { ctx, id: &id.0, name, change_id };
+    let mut steps = Steps(Vec::new());
+
+    // Import and scope.
+    let Some(group) = group else {
+        steps.add("Import", "the group no longer exists in the directory");
+        return Ok(out_of_scope(ctx, gm, shadow, steps, &log).await);
+    };
+    steps.add("Import", format!("read group {} from the directory", group.display_name));
+    let src = GroupSource { group, soft_deleted: false };
+    let reason = if !ctx.scope_all && !ctx.index.assigned_groups.contains(id) {
+        Some("the group is not assigned to the application")
+    } else if !gm.in_scope(&src) {
+        Some("the group does not match the scoping filter")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        steps.add("Scope", format!("out of scope: {reason}"));
+        return Ok(out_of_scope(ctx, gm, shadow, steps, &log).await);
+    }
+    steps.add(
+        "Scope",
+        if ctx.scope_all { "in scope: every group is provisioned" } else { "in scope: assigned to the application" },
+    );
+
+    // Evaluate the mapping (the evaluation context is not `Send`: before any await).
+    let evaluated = {
+        let eval = EvalContext::at(chrono::Utc::now());
+        gm.evaluate(&src, &eval, shadow.is_none()).and_then(|m| Ok((m, gm.matching_values(&src, &eval)?)))
+    };
+    let (mapped, matching) = match evaluated {
+        Ok(m) => m,
+        Err(e) => {
+            steps.add("Action", "the attribute mapping failed");
+            return Ok(log.failure(Action::Skip, None, steps, json!([]), "MappingError", e.to_string()));
+        }
+    };
+    let (desired, create_only) = desired_attributes(&mapped);
+
+    // Match, then create or update the group itself.
+    let placed = place_group(ctx, gm, shadow.as_ref(), &desired, &create_only, &matching, &mut steps).await;
+    let placed = match placed {
+        Ok(p) => p,
+        Err((action, target, changes, code, message)) => {
+            return Ok(log.failure(action, target, steps, changes, &code, message));
+        }
+    };
+    let Some(placed) = placed else {
+        steps.add("Action", "skipped: the mapping does not allow creating groups");
+        return Ok(GroupOutcome {
+            action: Some(Action::Skip),
+            log: Some(log.entry(Action::Skip, "Skipped", None, steps, json!([]), None)),
+            ..GroupOutcome::default()
+        });
+    };
+
+    // Members.
+    let mut changes = match placed.changes {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    };
+    let mut out = GroupOutcome::default();
+    let mut failure = None;
+    if maps_members(gm) {
+        let desired_members = store.provisioned_members(&ctx.app, &id.0).await?;
+        let sent: HashMap<String, String> = match placed.sent {
+            SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, &id.0).await?,
+            SentMembers::Nothing => HashMap::new(),
+            SentMembers::Adopted => {
+                // Members the adopted group already holds count as sent.
+                let held = held_members(ctx, &placed.target_id).await;
+                let held: HashMap<String, String> = desired_members
+                    .iter()
+                    .filter(|(_, t)| held.contains(*t))
+                    .map(|(m, t)| (m.clone(), t.clone()))
+                    .collect();
+                out.member_adds.extend(held.iter().map(|(m, t)| MemberShadow {
+                    group_id: id.0.clone(),
+                    member_id: m.clone(),
+                    target_id: t.clone(),
+                }));
+                held
+            }
+        };
+        let mut adds: Vec<(String, String)> = desired_members
+            .iter()
+            .filter(|(m, t)| sent.get(*m) != Some(*t))
+            .map(|(m, t)| (m.clone(), t.clone()))
+            .collect();
+        let mut removes: Vec<(String, String)> = sent
+            .iter()
+            .filter(|(m, t)| desired_members.get(*m) != Some(*t))
+            .map(|(m, t)| (m.clone(), t.clone()))
+            .collect();
+        adds.sort();
+        removes.sort();
+        if !adds.is_empty() || !removes.is_empty() {
+            let sync = send_members(ctx, &id.0, &placed.target_id, &adds, &removes).await;
+            steps.add(
+                "Action",
+                format!(
+                    "members: {} added, {} removed, in {} PATCH request(s)",
+                    sync.added.len(),
+                    sync.removed.len(),
+                    sync.requests
+                ),
+            );
+            changes.push(members_change(&sync.added, &sync.removed));
+            out.member_adds.extend(sync.added);
+            out.member_removes.extend(sync.removed);
+            if let Some(e) = sync.error {
+                if e == ConnectorError::NotFound {
+                    // The group was deleted in the app: the next cycle creates it again.
+                    out.shadow_delete = Some(id.0.clone());
+                }
+                failure = Some((error_code(&e), e.to_string()));
+            }
+        }
+    }
+    if placed.action.is_none() && changes.is_empty() && failure.is_none() && shadow.as_ref().is_some_and(|s| s.enabled)
+    {
+        // Nothing changed: nothing to record.
+        return Ok(out);
+    }
+    let action = placed.action.unwrap_or(Action::Update);
+    if out.shadow_delete.is_none() {
+        out.shadow = Some(ShadowEntry {
+            object_kind: "group".into(),
+            source_id: id.0.clone(),
+            target_id: placed.target_id.clone(),
+            exported: placed.exported,
+            enabled: true,
+            pending_ref: None,
+            last_sync: roster_store::now_ms(),
+        });
+    }
+    if changes.is_empty() && failure.is_none() {
+        steps.add("Action", "nothing to change");
+    }
+    let status = if failure.is_some() { "Failure" } else { "Success" };
+    out.failed = failure.is_some();
+    out.action = Some(action);
+    out.log = Some(log.entry(action, status, Some(placed.target_id), steps, Value::Array(changes), failure));
+    Ok(out)
+}
+
+/// A group placed in the app: its id, what its attributes now are, what is
+/// known of its members, the action taken (`None`: nothing changed) and the
+/// attribute changes for the log.
+struct Placed {
+    target_id: String,
+    exported: Map<String, Value>,
+    sent: SentMembers,
+    action: Option<Action>,
+    changes: Value,
+}
+
+/// A failed step: (action, target, changes, error code, message).
+type Failed = (Action, Option<String>, Value, String, String);
+
+/// Matches the group (shadow, else the app by the matching attributes), then
+/// creates it or sends what differs. `Ok(None)`: creating is not allowed.
+async fn place_group(
+    ctx: &CycleContext,
+    gm: &CompiledObjectMapping,
+    shadow: Option<&ShadowEntry>,
+    desired: &[(String, Value)],
+    create_only: &[String],
+    matching: &[MappedAttribute],
+    steps: &mut Steps,
+) -> Result<Option<Placed>, Failed> {
+    let fail =
+        |action: Action, target: Option<String>, e: (&str, String)| (action, target, json!([]), e.0.to_string(), e.1);
+    let (target, old, sent) = match shadow {
+        Some(s) => {
+            steps.add("Match", format!("known group {} (shadow)", s.target_id));
+            (s.target_id.clone(), s.exported.clone(), SentMembers::Shadow)
+        }
+        None => match lookup(ctx, ResourceKind::Group, matching, ctx.group_snapshot.as_ref()).await {
+            Ok(Some(t)) => {
+                steps.add("Match", format!("matched the existing group {} in the app", t.id));
+                let old = current_values(&t.resource, desired);
+                (t.id, old, SentMembers::Adopted)
+            }
+            Ok(None) => {
+                steps.add("Match", "no group in the app");
+                if !gm.definition().actions.create {
+                    return Ok(None);
+                }
+                return create_group(ctx, desired, matching, steps).await.map(Some);
+            }
+            Err((code, message)) => {
+                steps.add("Match", format!("failed: {message}"));
+                return Err(fail(Action::Skip, None, (code, message)));
+            }
+        },
+    };
+    update_group(ctx, gm, target, old, sent, desired, create_only, matching, steps, shadow.is_some_and(|s| !s.enabled))
+        .await
+        .map(Some)
+}
+
+async fn create_group(
+    ctx: &CycleContext,
+    desired: &[(String, Value)],
+    matching: &[MappedAttribute],
+    steps: &mut Steps,
+) -> Result<Placed, Failed> {
+    let new_map: Map<String, Value> = desired.iter().cloned().collect();
+    let changes = modified(&Map::new(), &new_map);
+    match with_retry(|| ctx.connector.create(ResourceKind::Group, desired)).await {
+        Ok(t) => {
+            steps.add("Action", "created the group");
+            Ok(Placed {
+                target_id: t.id,
+                exported: new_map,
+                sent: SentMembers::Nothing,
+                action: Some(Action::Create),
+                changes,
+            })
+        }
+        Err(ConnectorError::Conflict { app_message }) => {
+            steps.add("Action", format!("the app says the group exists ({app_message}): matching it"));
+            match lookup(ctx, ResourceKind::Group, matching, None).await {
+                Ok(Some(t)) => {
+                    let old = current_values(&t.resource, desired);
+                    let ops = roster_scim::diff_patch(&old, desired);
+                    match with_retry(|| ctx.connector.update(ResourceKind::Group, &t.id, &ops)).await {
+                        Ok(()) => {
+                            steps.add("Action", format!("adopted the existing group {}", t.id));
+                            let changes = modified(&old, &new_map);
+                            Ok(Placed {
+                                target_id: t.id,
+                                exported: new_map,
+                                sent: SentMembers::Adopted,
+                                action: Some(Action::Update),
+                                changes,
+                            })
+                        }
+                        Err(e) => Err((Action::Update, Some(t.id), changes, error_code(&e).into(), e.to_string())),
+                    }
+                }
+                Ok(None) => Err((Action::Create, None, changes, "Conflict".into(), app_message)),
+                Err((code, message)) => Err((Action::Create, None, changes, code.into(), message)),
+            }
+        }
+        Err(e) => {
+            steps.add("Action", format!("failed: {e}"));
+            Err((Action::Create, None, changes, error_code(&e).into(), e.to_string()))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn update_group(
+    ctx: &CycleContext,
+    gm: &CompiledObjectMapping,
+    target: String,
+    old: Map<String, Value>,
+    sent: SentMembers,
+    desired: &[(String, Value)],
+    create_only: &[String],
+    matching: &[MappedAttribute],
+    steps: &mut Steps,
+    returning: bool,
+) -> Result<Placed, Failed> {
+    let update: Vec<(String, Value)> = desired.iter().filter(|(k, _)| !create_only.contains(k)).cloned().collect();
+    let mut exported: Map<String, Value> = update.iter().cloned().collect();
+    for k in create_only {
+        if let Some(v) = old.get(k) {
+            exported.insert(k.clone(), v.clone());
+        }
+    }
+    if !gm.definition().actions.update {
+        return Ok(Placed {
+            target_id: target,
+            exported: old,
+            sent,
+            action: returning.then_some(Action::Update),
+            changes: json!([]),
+        });
+    }
+    let ops = roster_scim::diff_patch(&old, &update);
+    if ops.is_empty() {
+        return Ok(Placed {
+            target_id: target,
+            exported,
+            sent,
+            action: returning.then_some(Action::Update),
+            changes: json!([]),
+        });
+    }
+    let changes = modified(&old, &exported);
+    match with_retry(|| ctx.connector.update(ResourceKind::Group, &target, &ops)).await {
+        Ok(()) => {
+            steps.add("Action", format!("updated {} attribute(s) with one PATCH", ops.len()));
+            Ok(Placed { target_id: target, exported, sent, action: Some(Action::Update), changes })
+        }
+        Err(ConnectorError::NotFound) => {
+            steps.add("Action", "the group was deleted in the app: creating it again");
+            create_group(ctx, desired, matching, steps).await
+        }
+        Err(e) => {
+            steps.add("Action", format!("failed: {e}"));
+            Err((Action::Update, Some(target), changes, error_code(&e).into(), e.to_string()))
+        }
+    }
+}
+
+/// The account ids an adopted group holds in the app (read once, at adoption).
+async fn held_members(ctx: &CycleContext, target: &str) -> HashSet<String> {
+    let group: Option<TargetObject> =
+        with_retry(|| ctx.connector.get(ResourceKind::Group, target)).await.ok().flatten();
+    group
+        .and_then(|g| g.resource.get("members").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.get("value").and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+/// A group out of scope: deleted in the app when the mapping allows deletes,
+/// otherwise left there and logged once.
+async fn out_of_scope(
+    ctx: &CycleContext,
+    gm: &CompiledObjectMapping,
+    shadow: Option<ShadowEntry>,
+    mut steps: Steps,
+    log: &GroupLog<'_>,
+) -> GroupOutcome {
+    let Some(s) = shadow.filter(|s| s.enabled) else { return GroupOutcome::default() };
+    steps.add("Match", format!("known group {} (shadow)", s.target_id));
+    if !gm.definition().actions.delete {
+        steps.add("Action", "left in the app: deleting groups is off for this app");
+        let target = Some(s.target_id.clone());
+        return GroupOutcome {
+            action: Some(Action::Skip),
+            shadow: Some(ShadowEntry { enabled: false, last_sync: roster_store::now_ms(), ..s }),
+            log: Some(log.entry(Action::Skip, "Skipped", target, steps, json!([]), None)),
+            ..GroupOutcome::default()
+        };
+    }
+    match with_retry(|| ctx.connector.delete(ResourceKind::Group, &s.target_id)).await {
+        Ok(()) | Err(ConnectorError::NotFound) => {
+            steps.add("Action", "deleted the group in the app (deletes are on)");
+            GroupOutcome {
+                action: Some(Action::Delete),
+                shadow_delete: Some(s.source_id.clone()),
+                log: Some(log.entry(Action::Delete, "Success", Some(s.target_id), steps, json!([]), None)),
+                ..GroupOutcome::default()
+            }
+        }
+        Err(e) => {
+            steps.add("Action", format!("failed: {e}"));
+            log.failure(Action::Delete, Some(s.target_id), steps, json!([]), error_code(&e), e.to_string())
+        }
+    }
+}
+
+/// Removes users that are leaving the app from the groups roster sent them to,
+/// before their accounts are disabled (some apps refuse to change a disabled
+/// account's groups). One batched PATCH per group per batch of users.
+pub(crate) async fn remove_leaving_members(
+    store: &Store,
+    ctx: &CycleContext,
+    leaving: &[&str],
+    change_id: &str,
+) -> Result<Vec<GroupOutcome>, EngineError> {
+    if ctx.group_mapping.is_none() || leaving.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_group: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for m in store.shadow_members_of_users(&ctx.app, leaving).await? {
+        by_group.entry(m.group_id).or_default().push((m.member_id, m.target_id));
+    }
+    let ids: Vec<&str> = by_group.keys().map(String::as_str).collect();
+    let shadows = store.shadow_of(&ctx.app, "group", &ids).await?;
+    let mut out = Vec::new();
+    for (group, members) in &by_group {
+        let Some(gs) = shadows.get(group) else {
+            // A roster without its group: nothing to send, just forget it.
+            out.push(GroupOutcome {
+                member_removes: members.iter().map(|(m, _)| (group.clone(), m.clone())).collect(),
+                ..GroupOutcome::default()
+            });
+            continue;
+        };
+        let name = gs.exported.get("displayName").and_then(Value::as_str).map(String::from);
+        let log = GroupLog { ctx, id: group, name, change_id };
+        let mut steps = Steps(Vec::new());
+        steps.add("Import", format!("{} member(s) of the group leave the application", members.len()));
+        let sync = send_members(ctx, group, &gs.target_id, &[], members).await;
+        steps.add("Action", format!("members: {} removed in {} PATCH request(s)", sync.removed.len(), sync.requests));
+        let changes = json!([members_change(&[], &sync.removed)]);
+        let outcome = match sync.error {
+            Some(e) => GroupOutcome {
+                member_removes: sync.removed,
+                ..log.failure(Action::Update, Some(gs.target_id.clone()), steps, changes, error_code(&e), e.to_string())
+            },
+            None => GroupOutcome {
+                action: Some(Action::Update),
+                member_removes: sync.removed,
+                log: Some(log.entry(Action::Update, "Success", Some(gs.target_id.clone()), steps, changes, None)),
+                ..GroupOutcome::default()
+            },
+        };
+        out.push(outcome);
+    }
+    Ok(out)
+}
+
+/// Processes some groups and records them (with `job_update`) in one transaction.
+pub(crate) async fn sync_groups(
+    store: &Store,
+    ctx: &CycleContext,
+    ids: &[GroupId],
+    change_id: &str,
+    job_update: Option<JobStateUpdate>,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<(), EngineError> {
+    let chunks: Vec<&[GroupId]> = if ctx.group_mapping.is_some() { ids.chunks(200).collect() } else { Vec::new() };
+    let n = chunks.len();
+    let mut job_update = job_update;
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        // The job update (cursor or watermark) goes with the last chunk.
+        let job = if i + 1 == n { job_update.take() } else { None };
+        let mut batch = RecordBatch { job, ..Default::default() };
+        let refs: Vec<&str> = chunk.iter().map(|g| g.0.as_str()).collect();
+        let mut shadows = store.shadow_of(&ctx.app, "group", &refs).await?;
+        let groups: HashMap<GroupId, Group> =
+            store.groups_by_ids(chunk).await?.into_iter().map(|g| (g.id.clone(), g)).collect();
+        let work: Vec<(GroupId, Option<ShadowEntry>)> = chunk
+            .iter()
+            .map(|id| (id.clone(), shadows.remove(&id.0)))
+            // Not provisioned and not in scope: nothing to do, not even to look.
+            .filter(|(id, s)| s.is_some() || ctx.scope_all || ctx.index.assigned_groups.contains(id))
+            .collect();
+        let outcomes: Vec<Result<GroupOutcome, EngineError>> = futures::stream::iter(work)
+            .map(|(id, shadow)| {
+                let group = groups.get(&id);
+                async move { sync_group(store, ctx, &id, group, shadow, change_id).await }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for o in outcomes {
+            o?.record_into(&mut batch, counts);
+        }
+        store.record(&ctx.app, &batch).await?;
+    }
+    if let Some(job) = job_update {
+        store.update_job_state(&ctx.app, &job).await?;
+    }
+    Ok(())
+}
