@@ -4,6 +4,10 @@
 //! `roster bench import` writes a CSV of N users, then imports it on each backend
 //! through the real path (`roster import users`: CSV → HTTP API → store), next to
 //! a baseline that writes the same rows straight into the store.
+//!
+//! `roster bench provision` runs the engine's initial cycle into the sample app
+//! next to a raw client loop POSTing the same resources; `roster bench groups`
+//! provisions groups and counts the requests against the fewest possible.
 
 use crate::client::Client;
 use anyhow::{Context, Result};
@@ -18,6 +22,9 @@ pub enum BenchCmd {
     Import(ImportBench),
     /// Provisioning throughput into the sample app, next to a raw client loop.
     Provision(ProvisionBench),
+    /// Group provisioning into the sample app: time and requests, next to the
+    /// fewest requests the work needs.
+    Groups(GroupsBench),
 }
 
 #[derive(Args)]
@@ -34,6 +41,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Import(b) => import(b).await,
         BenchCmd::Provision(b) => provision(b).await,
+        BenchCmd::Groups(b) => groups(b).await,
     }
 }
 
@@ -313,5 +321,135 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
         println!("peak RSS: {rss:.0} MiB (roster: store and engine; the sample apps run in their own processes)");
     }
     println!("ratio: {:.2}", engine_rate / raw_rate);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct GroupsBench {
+    /// Groups assigned to the app.
+    #[arg(long, default_value_t = 100)]
+    groups: usize,
+    /// Members per group.
+    #[arg(long, default_value_t = 1000)]
+    members: usize,
+    /// Users in the directory (members overlap when groups × members exceeds it).
+    #[arg(long, default_value_t = 20_000)]
+    users: usize,
+    /// Member values per group PATCH.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+}
+
+/// Provisions `groups` groups of `members` members over `users` users into a
+/// fresh sample app (in this process, so that its request counters are at hand)
+/// and prints the requests it took next to the fewest the work needs: one POST
+/// per user, one POST per group, and one PATCH per `batch` members of a group.
+pub async fn groups(b: GroupsBench) -> Result<()> {
+    use roster_engine::settings::{Mode, SettingsPatch, Status};
+    anyhow::ensure!(b.users > 0 && b.groups > 0 && b.batch > 0, "users, groups and batch must be positive");
+    println!(
+        "group provisioning benchmark: {} groups x {} members over {} users, {} members per PATCH",
+        b.groups, b.members, b.users, b.batch
+    );
+    let store = Store::open_sqlite(&scratch_dir("groups")).await?;
+    let mut batch = Vec::with_capacity(2000);
+    for i in 0..b.users {
+        batch.push(UserInput {
+            user_name: format!("user{i:06}@bench.example"),
+            given_name: Some(format!("Given{i}")),
+            surname: Some("Bench".into()),
+            display_name: Some(format!("Given{i} Bench")),
+            ..UserInput::default()
+        });
+        if batch.len() == 2000 {
+            store.upsert_users(std::mem::take(&mut batch)).await?;
+        }
+    }
+    store.upsert_users(batch).await?;
+    let mut ids: Vec<String> = Vec::with_capacity(b.users);
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.users_after(after.as_deref(), 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.0.clone());
+        ids.extend(page.into_iter().map(|u| u.id.0));
+    }
+    let application =
+        store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;
+    // Group i holds `members` consecutive users from i * users / groups on, wrapping.
+    let stride = (b.users / b.groups).max(1);
+    let mut minimum = b.groups as u64;
+    let mut reached = std::collections::HashSet::new();
+    for g in 0..b.groups {
+        let group = store
+            .create_group(roster_store::GroupInput { display_name: format!("Team {g:04}"), ..Default::default() })
+            .await?;
+        let members: Vec<String> = (0..b.members.min(b.users))
+            .map(|k| {
+                let i = (g * stride + k) % b.users;
+                reached.insert(i);
+                ids[i].clone()
+            })
+            .collect();
+        minimum += members.len().div_ceil(b.batch) as u64;
+        store.add_user_members(&group.id, &members).await?;
+        store.assign(&application.id, &roster_store::AssignmentTarget::Group(group.id), None).await?;
+    }
+    // Only the users in some group are provisioned.
+    let reached = reached.len();
+    minimum += reached as u64;
+
+    let sample = roster_sample_app::start("127.0.0.1:0".parse()?, "bench".into(), Default::default()).await?;
+    let engine = crate::serve::start_engine(&store, &scratch_dir("groups-key"))?;
+    let patch = SettingsPatch {
+        mode: Some(Mode::Automatic),
+        status: Some(Status::On),
+        tenant_url: Some(sample.base_url.clone()),
+        secret_token: Some("bench".into()),
+        concurrency: Some(b.concurrency),
+        member_batch_size: Some(b.batch),
+        ..Default::default()
+    };
+    engine.configure(&application.id, patch).await?;
+    let started = Instant::now();
+    let counts = engine.cycle(&application.id).await?;
+    let secs = started.elapsed().as_secs_f64();
+    let counters = sample.state.counters();
+    // The sample app also counts member values sent; requests are the other keys.
+    let is_request = |k: &str| !k.ends_with("member values");
+    let sent: u64 = counters.iter().filter(|(k, _)| is_request(k)).map(|(_, v)| v).sum();
+    let in_app_groups = sample.state.group_count().await;
+    let in_app_users = sample.state.user_count().await;
+
+    // One member joins a group and another leaves it.
+    sample.state.reset_counters();
+    let group = store.find_group("Team 0000").await?;
+    let joining = ids[(b.members.min(b.users) + stride * b.groups) % b.users].clone();
+    store.add_user_members(&group.id, std::slice::from_ref(&joining)).await?;
+    store.remove_member(&group.id, &ids[0]).await?;
+    let started = Instant::now();
+    engine.cycle(&application.id).await?;
+    let change_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let change_counters = sample.state.counters();
+    sample.stop().await?;
+
+    println!("initial cycle: {secs:.2} s ({} created, {} failed)", counts.created, counts.failed);
+    println!("in the app: {in_app_users} users, {in_app_groups} groups");
+    println!("requests sent: {sent}");
+    for (k, v) in &counters {
+        println!("  {k:<28} {v}");
+    }
+    println!(
+        "fewest requests the work needs: {minimum} ({reached} user POSTs + {} group POSTs + member PATCHes of {})",
+        b.groups, b.batch
+    );
+    println!("ratio sent / fewest: {:.3} (aim: at most 1.10)", sent as f64 / minimum as f64);
+    println!(
+        "one member added and one removed in a group of {}: {change_ms:.1} ms, requests {:?}",
+        b.members, change_counters
+    );
     Ok(())
 }

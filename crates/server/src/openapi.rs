@@ -35,7 +35,7 @@ pub async fn document() -> Json<Value> {
         "/users/{user}/assignments": {"parameters": [param("user")], "get": op("Effective assignments of a user, with role and path", false)},
         "/groups": {"get": op("List groups (displayName, q, offset, limit)", false), "post": op("Create a group", true)},
         "/groups/{group}": {"parameters": [param("group")], "get": op("Read a group", false), "patch": op("Update a group", true), "delete": op("Delete a group", false)},
-        "/groups/{group}/members": {"parameters": [param("group")], "get": op("Direct members of a group", false), "post": op("Add a member: {\"user\":..} or {\"group\":..}", true)},
+        "/groups/{group}/members": {"parameters": [param("group")], "get": op("Direct members of a group", false), "post": op("Add a member: {\"user\":..}, {\"group\":..}, or many users at once: {\"users\":[..]}", true)},
         "/groups/{group}/members/{member}": {"parameters": [param("group"), param("member")], "delete": op("Remove a member", false)},
         "/apps": {"get": op("List applications", false), "post": op("Create an application from a template", true)},
         "/apps/{app}": {"parameters": [param("app")], "get": op("Read an application", false), "patch": op("Rename an application", true), "delete": op("Delete an application", false)},

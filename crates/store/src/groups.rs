@@ -292,6 +292,51 @@ impl Store {
         tx.commit().await.map_err(StoreError::from)
     }
 
+    /// Adds many users (by id or userName) to a group in one transaction. If any
+    /// of them is unknown or deleted, nothing is added and the error names them.
+    pub async fn add_user_members(&self, group: &GroupId, keys: &[String]) -> Result<usize, StoreError> {
+        let mut tx = self.begin_write().await?;
+        fetch_group(&mut tx, group).await?;
+        let mut ids: Vec<String> = Vec::with_capacity(keys.len());
+        let mut unknown: Vec<&str> = Vec::new();
+        for chunk in keys.chunks(400) {
+            let n = chunk.len();
+            let sql = format!(
+                "SELECT id, user_name_key FROM users WHERE deleted_at IS NULL AND (id IN ({}) OR user_name_key IN ({}))",
+                placeholders(1, n),
+                placeholders(1 + n, n)
+            );
+            let mut q = sqlx::query(&sql);
+            for k in chunk {
+                q = q.bind(k.as_str());
+            }
+            for k in chunk {
+                q = q.bind(k.to_lowercase());
+            }
+            let mut found: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+            for row in q.fetch_all(&mut *tx).await? {
+                let id: String = row.try_get("id")?;
+                found.insert(row.try_get("user_name_key")?, id.clone());
+                found.insert(id.clone(), id);
+            }
+            for k in chunk {
+                match found.get(k.as_str()).or_else(|| found.get(&k.to_lowercase())) {
+                    Some(id) => ids.push(id.clone()),
+                    None => unknown.push(k),
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            let shown: Vec<&str> = unknown.iter().take(10).copied().collect();
+            return Err(StoreError::not_found("user", format!("{} ({} unknown)", shown.join(", "), unknown.len())));
+        }
+        for id in &ids {
+            insert_member(&mut tx, group, id, PrincipalKind::User).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
     /// Nests a group in another; a cycle is refused.
     pub async fn add_group_member(&self, group: &GroupId, member: &GroupId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;

@@ -61,6 +61,8 @@ pub async fn members(
 pub struct NewMember {
     user: Option<String>,
     group: Option<String>,
+    /// Many users at once (ids or userNames), in one transaction.
+    users: Option<Vec<String>>,
 }
 
 pub async fn add_member(
@@ -71,6 +73,16 @@ pub async fn add_member(
     let Json(m) = body?;
     let g = state.store.find_group(&key).await?;
     match (m.user, m.group) {
+        (None, None) if m.users.is_some() => {
+            let users = m.users.unwrap_or_default();
+            if users.len() > 100_000 {
+                return Err(ApiError::bad_request("at most 100000 users per request"));
+            }
+            state.store.add_user_members(&g.id, &users).await?;
+        }
+        (Some(_), _) | (_, Some(_)) if m.users.is_some() => {
+            return Err(ApiError::bad_request("give exactly one of \"user\", \"group\" or \"users\""))
+        }
         (Some(u), None) => {
             let user = state.store.find_user(&u).await?;
             state.store.add_user_member(&g.id, &user.id).await?;
