@@ -1,0 +1,351 @@
+//! Logging in to Salesforce: the SOAP API `login()` call (username, and the
+//! password with the security token appended) or the OAuth 2.0 client
+//! credentials flow of a connected app. Both give an instance URL and a
+//! session id (or access token) that the REST API takes as a bearer token.
+//!
+//! The SOAP envelope is small and fixed, so it is written by hand with XML
+//! escaping, and the few elements of the answer roster reads are picked out
+//! by their local names: a full XML parser would cost more compile time than
+//! the six elements it would read.
+
+use std::fmt;
+
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Client, Url};
+use serde::Deserialize;
+
+use crate::classify::{chain, transport_reason};
+use crate::ConnectorError;
+
+/// A session: where the org's API lives and the bearer token for it.
+pub(super) struct LoggedIn {
+    /// `https://MyDomain.my.salesforce.com`
+    pub(super) instance: Url,
+    /// The session id or access token (never printed).
+    pub(super) token: String,
+    /// The logged-in user's id, when Salesforce says it.
+    pub(super) user_id: Option<String>,
+    /// The logged-in user's username, when Salesforce says it.
+    pub(super) user_name: Option<String>,
+}
+
+impl fmt::Debug for LoggedIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoggedIn")
+            .field("instance", &self.instance.as_str())
+            .field("token", &"***")
+            .field("user_id", &self.user_id)
+            .field("user_name", &self.user_name)
+            .finish()
+    }
+}
+
+fn config(message: String) -> ConnectorError {
+    ConnectorError::Config { message }
+}
+
+/// A transport failure on a login: TLS problems need a person, the rest may pass.
+fn unreachable_login(url: &Url, e: &reqwest::Error, timeout: std::time::Duration) -> ConnectorError {
+    let (tls, reason) = transport_reason(e, timeout);
+    let message = format!("cannot reach the Salesforce login server {}: {reason}", origin(url));
+    if tls {
+        config(message)
+    } else {
+        ConnectorError::Transient { message }
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+pub(super) fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// The URL `path` under the login server.
+fn login_endpoint(login_base: &Url, path: &str) -> Result<Url, ConnectorError> {
+    login_base.join(path).map_err(|e| config(format!("invalid Salesforce login URL {login_base}: {e}")))
+}
+
+/// Escapes text for an XML element.
+pub(super) fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Resolves the five predefined entities and character references.
+fn xml_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let Some(end) = tail.find(';').filter(|&e| e <= 10) else {
+            out.push('&');
+            rest = &tail[1..];
+            continue;
+        };
+        let entity = &tail[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .map(|hex| u32::from_str_radix(hex, 16))
+                .or_else(|| entity.strip_prefix('#').map(|dec| dec.parse::<u32>()))
+                .and_then(Result::ok)
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text of the first element whose local name (without prefix) is
+/// `local`; `None` if there is none or it is empty (`<x/>`, `xsi:nil`).
+pub(super) fn xml_text(xml: &str, local: &str) -> Option<String> {
+    let mut rest = xml;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        if rest.starts_with('/') || rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let name_end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        let name_local = name.rsplit(':').next().unwrap_or(name);
+        if name_local != local {
+            continue;
+        }
+        let tag_end = rest.find('>')?;
+        if rest[..tag_end].ends_with('/') {
+            return None;
+        }
+        let body = &rest[tag_end + 1..];
+        let text_end = body.find('<').unwrap_or(body.len());
+        let text = xml_unescape(&body[..text_end]);
+        return (!text.trim().is_empty()).then(|| text.trim().to_string());
+    }
+    None
+}
+
+/// The SOAP request of `login()` for the partner WSDL.
+fn login_envelope(username: &str, password: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\
+         <env:Body><n1:login xmlns:n1=\"urn:partner.soap.sforce.com\">\
+         <n1:username>{}</n1:username><n1:password>{}</n1:password>\
+         </n1:login></env:Body></env:Envelope>",
+        xml_escape(username),
+        xml_escape(password)
+    )
+}
+
+/// What a person should do about a login fault, by its code.
+fn login_hint(code: &str) -> &'static str {
+    match code {
+        "INVALID_LOGIN" => {
+            "check the admin username, the password and the security token (a new token comes by email after \
+             Reset My Security Token in Salesforce's personal settings)"
+        }
+        "LOGIN_MUST_USE_SECURITY_TOKEN" => {
+            "enter the admin's security token (Salesforce sends a new one by email after Reset My Security Token \
+             in the personal settings), or add roster's address to the org's trusted IP ranges"
+        }
+        "INVALID_OPERATION_WITH_EXPIRED_PASSWORD" => "set a new password for the admin account in Salesforce",
+        "API_DISABLED_FOR_ORG" | "API_CURRENTLY_DISABLED" => {
+            "the org or the admin's profile has no API access (trial orgs have none; the profile needs API Enabled)"
+        }
+        "INSUFFICIENT_ACCESS" => "give the admin account the permission to log in through the API",
+        _ => "check the admin credentials and the tenant URL",
+    }
+}
+
+/// Logs in with the SOAP API `login()` call; `password` already carries the
+/// security token.
+pub(super) async fn soap_login(
+    client: &Client,
+    login_base: &Url,
+    api_version: &str,
+    username: &str,
+    password: &str,
+    timeout: std::time::Duration,
+) -> Result<LoggedIn, ConnectorError> {
+    let url = login_endpoint(login_base, &format!("/services/Soap/u/{api_version}"))?;
+    let request = client
+        .post(url.clone())
+        .header(CONTENT_TYPE, "text/xml; charset=UTF-8")
+        .header("SOAPAction", "login")
+        .body(login_envelope(username, password));
+    let result = async {
+        let resp = request.send().await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    }
+    .await;
+    let (status, body) = result.map_err(|e| unreachable_login(&url, &e, timeout))?;
+    tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce SOAP login");
+    if let Some(fault) = xml_text(&body, "faultcode") {
+        let code = fault.rsplit(':').next().unwrap_or(&fault).to_string();
+        let message = xml_text(&body, "exceptionMessage")
+            .or_else(|| xml_text(&body, "faultstring"))
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        return Err(config(format!(
+            "Salesforce refused the login of {username} with the SOAP API login() at {} ({code}: {message}): {}",
+            origin(login_base),
+            login_hint(&code)
+        )));
+    }
+    if !status.is_success() {
+        let start: String = body.trim().chars().take(200).collect();
+        let message = format!("the Salesforce login server answered {status} to login() at {url}: {start}");
+        return Err(if status.is_server_error() { ConnectorError::Transient { message } } else { config(message) });
+    }
+    if xml_text(&body, "passwordExpired").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Err(config(format!(
+            "the password of {username} has expired (INVALID_OPERATION_WITH_EXPIRED_PASSWORD): {}",
+            login_hint("INVALID_OPERATION_WITH_EXPIRED_PASSWORD")
+        )));
+    }
+    let (Some(server_url), Some(token)) = (xml_text(&body, "serverUrl"), xml_text(&body, "sessionId")) else {
+        return Err(config(format!("the answer of login() at {url} has no serverUrl or sessionId: not Salesforce?")));
+    };
+    let instance = instance_of(&server_url)?;
+    Ok(LoggedIn { instance, token, user_id: xml_text(&body, "userId"), user_name: xml_text(&body, "userName") })
+}
+
+/// The instance (`scheme://host[:port]/`) of a URL Salesforce returned.
+fn instance_of(url: &str) -> Result<Url, ConnectorError> {
+    let parsed =
+        Url::parse(url).map_err(|e| config(format!("Salesforce returned an invalid server URL {url:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(config(format!("Salesforce returned a server URL that is not http(s): {url:?}")));
+    }
+    Url::parse(&format!("{}/", origin(&parsed)))
+        .map_err(|e| config(format!("Salesforce returned an invalid server URL {url:?}: {e}")))
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Option<String>,
+    instance_url: Option<String>,
+    id: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Logs in with the OAuth 2.0 client credentials flow of a connected app.
+pub(super) async fn client_credentials(
+    client: &Client,
+    login_base: &Url,
+    client_id: &str,
+    client_secret: &str,
+    timeout: std::time::Duration,
+) -> Result<LoggedIn, ConnectorError> {
+    let url = login_endpoint(login_base, "/services/oauth2/token")?;
+    let form = [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", client_secret)];
+    let result = async {
+        let resp = client.post(url.clone()).form(&form).send().await?;
+        let status = resp.status();
+        let body = resp.bytes().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    }
+    .await;
+    let (status, body) = result.map_err(|e| unreachable_login(&url, &e, timeout))?;
+    tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce OAuth token request");
+    let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
+    if let Some(TokenAnswer { error: Some(error), error_description, .. }) = &answer {
+        let description = error_description.as_deref().unwrap_or("no description");
+        let hint = match error.as_str() {
+            "invalid_client" | "invalid_client_id" => "check the connected app's client id (consumer key) and secret",
+            "unsupported_grant_type" => {
+                "enable the client credentials flow on the connected app and use the org's My Domain URL as the \
+                 tenant URL"
+            }
+            "invalid_grant" => "set a run-as user for the client credentials flow and give the app the api scope",
+            _ => "check the connected app and the tenant URL",
+        };
+        return Err(config(format!(
+            "Salesforce refused the OAuth 2.0 client credentials at {} ({error}: {description}): {hint}",
+            origin(login_base)
+        )));
+    }
+    if !status.is_success() {
+        let message = format!("the Salesforce token endpoint {url} answered {status}");
+        return Err(if status.is_server_error() { ConnectorError::Transient { message } } else { config(message) });
+    }
+    let Some(TokenAnswer { access_token: Some(token), instance_url: Some(instance_url), id, .. }) = answer else {
+        return Err(config(format!("the answer of {url} has no access_token or instance_url: not Salesforce?")));
+    };
+    // The identity URL ends with the org id and the run-as user's id.
+    let user_id = id.as_deref().and_then(|id| id.trim_end_matches('/').rsplit('/').next()).map(str::to_string);
+    Ok(LoggedIn { instance: instance_of(&instance_url)?, token, user_id, user_name: None })
+}
+
+/// A short description of a reqwest error (for building the HTTP client).
+pub(super) fn client_error(e: &reqwest::Error) -> String {
+    chain(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_reads_xml() {
+        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("<r><sf:serverUrl>https://x/y</sf:serverUrl></r>", "serverUrl", Some("https://x/y")),
+            ("<r><serverUrl>a&amp;b&#x41;&#66;</serverUrl></r>", "serverUrl", Some("a&bAB")),
+            ("<r><userId xsi:nil=\"true\"/></r>", "userId", None),
+            ("<r><userIdX>1</userIdX><userId>2</userId></r>", "userId", Some("2")),
+            ("<r></serverUrl><serverUrl>x</serverUrl></r>", "serverUrl", Some("x")),
+            ("<r><a>&bogus; &amp</a></r>", "a", Some("&bogus; &amp")),
+            ("<r>", "r", None),
+            ("", "r", None),
+        ];
+        for (xml, local, want) in cases {
+            assert_eq!(xml_text(xml, local).as_deref(), *want, "{xml}");
+        }
+    }
+
+    #[test]
+    fn envelope_escapes_credentials() {
+        let e = login_envelope("a&b@x.com", "p<w>d");
+        assert!(e.contains("<n1:username>a&amp;b@x.com</n1:username>"));
+        assert!(e.contains("<n1:password>p&lt;w&gt;d</n1:password>"));
+    }
+
+    #[test]
+    fn instance_is_the_origin() {
+        let i = instance_of("https://acme.my.salesforce.com/services/Soap/u/64.0/00D000000000001");
+        assert_eq!(i.map(|u| u.to_string()).ok().as_deref(), Some("https://acme.my.salesforce.com/"));
+        assert!(instance_of("ftp://x/y").is_err());
+        assert!(instance_of("nope").is_err());
+    }
+}
