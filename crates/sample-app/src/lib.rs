@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 mod discovery;
 mod groups;
 mod http;
+pub mod proxy;
 mod state;
 mod users;
 
