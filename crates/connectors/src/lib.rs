@@ -78,4 +78,10 @@ pub trait Connector: Send + Sync {
     async fn app_roles(&self) -> Result<Option<Vec<RemoteRole>>, ConnectorError> {
         Ok(None)
     }
+    /// What the last call on object `id` did other than what was asked, for
+    /// the provisioning log (Dropbox cannot suspend a member who never joined,
+    /// so disabling one cancels the invitation); taken once. `None` by default.
+    fn take_note(&self, _id: &str) -> Option<String> {
+        None
+    }
 }
