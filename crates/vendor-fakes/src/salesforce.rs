@@ -381,9 +381,24 @@ fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-/// Salesforce's error answer: a JSON array of one error.
-fn error(status: StatusCode, code: &str, message: &str, fields: &[&str]) -> Response {
-    (status, Json(json!([{ "message": message, "errorCode": code, "fields": fields }]))).into_response()
+/// A refusal in Salesforce's shape: a status and a JSON array of one error.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    fields: Vec<&'static str>,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!([{ "message": self.message, "errorCode": self.code, "fields": self.fields }]);
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>, fields: &[&'static str]) -> Refusal {
+    Refusal { status, code, message: message.into(), fields: fields.to_vec() }
 }
 
 /// Whether `version` is an API version path segment (`v64.0`).
@@ -402,7 +417,7 @@ fn authorize<'a>(
     version: &str,
     (method, kind, path): (&str, &str, &str),
     body: Option<Value>,
-) -> Result<MutexGuard<'a, SalesforceState>, Response> {
+) -> Result<MutexGuard<'a, SalesforceState>, Refusal> {
     let mut st = lock(state);
     st.record(method, kind, path, body);
     if !version_ok(version) {
@@ -468,57 +483,46 @@ async fn query(
     Path(version): Path<String>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let path = format!("/services/data/{version}/query");
-    let mut st = match authorize(&state, &headers, &version, ("GET", "query", &path), None) {
-        Ok(st) => st,
-        Err(r) => return r,
-    };
+    let mut st = authorize(&state, &headers, &version, ("GET", "query", &path), None)?;
+    let bad_query = |e: soql::SoqlError| error(StatusCode::BAD_REQUEST, e.code, e.message, &[]);
     let Some(q) = params.get("q") else {
-        return error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified", &[]);
+        return Err(error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified", &[]));
     };
-    let parsed = match soql::parse(q) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.code, &e.message, &[]),
-    };
-    let records = match soql::run(&st, &parsed, &version) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.code, &e.message, &[]),
-    };
+    let parsed = soql::parse(q).map_err(bad_query)?;
+    let records = soql::run(&st, &parsed, &version).map_err(bad_query)?;
     let size = page_size(&headers, st.org.page_size);
-    page(&mut st, &version, records, 0, size, None)
+    Ok(page(&mut st, &version, records, 0, size, None))
 }
 
 async fn query_more(
     State(state): State<SharedState>,
     Path((version, locator)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, Refusal> {
     let path = format!("/services/data/{version}/query/{locator}");
-    let mut st = match authorize(&state, &headers, &version, ("GET", "query-more", &path), None) {
-        Ok(st) => st,
-        Err(r) => return r,
-    };
-    let parsed = locator.rsplit_once('-').and_then(|(l, o)| Some((l.to_string(), o.parse::<usize>().ok()?)));
-    let Some((id, offset)) = parsed else {
-        return error(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", "invalid query locator", &[]);
-    };
-    let Some((records, size)) = st.cursors.get(&id).cloned() else {
-        return error(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", "invalid query locator", &[]);
-    };
-    page(&mut st, &version, records, offset, size, Some(id))
+    let mut st = authorize(&state, &headers, &version, ("GET", "query-more", &path), None)?;
+    let invalid = || error(StatusCode::BAD_REQUEST, "INVALID_QUERY_LOCATOR", "invalid query locator", &[]);
+    let (id, offset) = locator
+        .rsplit_once('-')
+        .and_then(|(l, o)| Some((l.to_string(), o.parse::<usize>().ok()?)))
+        .ok_or_else(invalid)?;
+    let (records, size) = st.cursors.get(&id).cloned().ok_or_else(invalid)?;
+    Ok(page(&mut st, &version, records, offset, size, Some(id)))
 }
 
-async fn limits(State(state): State<SharedState>, Path(version): Path<String>, headers: HeaderMap) -> Response {
+async fn limits(
+    State(state): State<SharedState>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
     let path = format!("/services/data/{version}/limits");
-    let st = match authorize(&state, &headers, &version, ("GET", "limits", &path), None) {
-        Ok(st) => st,
-        Err(r) => return r,
-    };
+    let st = authorize(&state, &headers, &version, ("GET", "limits", &path), None)?;
     let body = json!({
         "DailyApiRequests": { "Max": st.org.daily_api_requests, "Remaining": st.api_requests_left },
     });
-    (StatusCode::OK, Json(body)).into_response()
+    Ok((StatusCode::OK, Json(body)).into_response())
 }
 
 #[cfg(test)]

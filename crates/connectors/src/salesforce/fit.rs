@@ -454,7 +454,9 @@ mod tests {
 
     #[test]
     fn usernames() {
-        let cases: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        // (username, email, username domain, the username sent)
+        type Case = (&'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>);
+        let cases: &[Case] = &[
             ("ann@x.com", None, None, Some("ann@x.com")),
             ("ann", Some("ann.smith@corp.com"), None, Some("ann@corp.com")),
             ("ann", None, Some("@sf.corp.com"), Some("ann@sf.corp.com")),

@@ -184,15 +184,22 @@ pub(super) fn parse(q: &str) -> Result<Soql, SoqlError> {
     Ok(query)
 }
 
-/// The records and field names of an object, by its canonical name.
-fn table(st: &SalesforceState, object: &str) -> Option<(&'static str, Vec<&'static str>, Vec<Map<String, Value>>)> {
+/// An object's records and field names.
+struct Table {
+    object: &'static str,
+    columns: Vec<&'static str>,
+    rows: Vec<Map<String, Value>>,
+}
+
+/// The table of an object named in any case.
+fn table(st: &SalesforceState, object: &str) -> Option<Table> {
     let to_map = |v: Value| match v {
         Value::Object(m) => m,
         _ => Map::new(),
     };
     if object.eq_ignore_ascii_case("User") {
         let names = USER_FIELDS.iter().map(|f| f.name).collect();
-        return Some(("User", names, st.users.clone()));
+        return Some(Table { object: "User", columns: names, rows: st.users.clone() });
     }
     if object.eq_ignore_ascii_case("Profile") {
         let rows = st
@@ -201,17 +208,18 @@ fn table(st: &SalesforceState, object: &str) -> Option<(&'static str, Vec<&'stat
             .iter()
             .map(|p| to_map(json!({"Id": p.id, "Name": p.name, "Description": p.description, "UserType": p.user_type})))
             .collect();
-        return Some(("Profile", vec!["Id", "Name", "Description", "UserType"], rows));
+        return Some(Table { object: "Profile", columns: vec!["Id", "Name", "Description", "UserType"], rows });
     }
     if object.eq_ignore_ascii_case("UserRole") {
         let rows = st.org.roles.iter().map(|r| to_map(json!({"Id": r.id, "Name": r.name}))).collect();
-        return Some(("UserRole", vec!["Id", "Name"], rows));
+        return Some(Table { object: "UserRole", columns: vec!["Id", "Name"], rows });
     }
     if object.eq_ignore_ascii_case("Organization") {
         let row = to_map(
             json!({"Id": st.org.org_id, "Name": st.org.name, "IsSandbox": false, "OrganizationType": "Enterprise Edition"}),
         );
-        return Some(("Organization", vec!["Id", "Name", "IsSandbox", "OrganizationType"], vec![row]));
+        let columns = vec!["Id", "Name", "IsSandbox", "OrganizationType"];
+        return Some(Table { object: "Organization", columns, rows: vec![row] });
     }
     None
 }
@@ -247,7 +255,7 @@ fn sort_key(value: Option<&Value>) -> String {
 /// Runs a query: the matching records with `attributes` and the selected
 /// fields, in order.
 pub(super) fn run(st: &SalesforceState, q: &Soql, version: &str) -> Result<Vec<Value>, SoqlError> {
-    let Some((object, names, rows)) = table(st, &q.object) else {
+    let Some(Table { object, columns: names, rows }) = table(st, &q.object) else {
         return Err(SoqlError {
             code: "INVALID_TYPE",
             message: format!("sObject type '{}' is not supported.", q.object),

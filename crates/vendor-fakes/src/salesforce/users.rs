@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use super::{authorize, error, SalesforceState, SharedState};
+use super::{authorize, error, Refusal, SalesforceState, SharedState};
 
 /// A User field: its API name, its label in messages, its length limit,
 /// whether a create must carry it and whether a client may write it.
@@ -74,8 +74,8 @@ fn rule(name: &str) -> Option<&'static Field> {
     USER_FIELDS.iter().find(|f| f.name.eq_ignore_ascii_case(name))
 }
 
-fn bad(code: &str, message: String, fields: &[&str]) -> Response {
-    error(StatusCode::BAD_REQUEST, code, &message, fields)
+fn bad(code: &'static str, message: String, fields: &[&'static str]) -> Refusal {
+    error(StatusCode::BAD_REQUEST, code, message, fields)
 }
 
 fn email_shaped(s: &str) -> bool {
@@ -92,7 +92,7 @@ fn text<'a>(record: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
 }
 
 /// The body's fields under their canonical names, each checked alone.
-fn fields_of(body: &Value) -> Result<Map<String, Value>, Response> {
+fn fields_of(body: &Value) -> Result<Map<String, Value>, Refusal> {
     let Value::Object(body) = body else {
         return Err(bad("JSON_PARSER_ERROR", "the body must be a JSON object of User fields".into(), &[]));
     };
@@ -144,7 +144,7 @@ fn fields_of(body: &Value) -> Result<Map<String, Value>, Response> {
 
 /// The rules that look at the whole record and the org: formats,
 /// references, uniqueness. `id` is the record's own id on an update.
-fn check_record(st: &SalesforceState, record: &Map<String, Value>, id: Option<&str>) -> Result<(), Response> {
+fn check_record(st: &SalesforceState, record: &Map<String, Value>, id: Option<&str>) -> Result<(), Refusal> {
     let missing: Vec<&str> = USER_FIELDS
         .iter()
         .filter(|f| f.required && text(record, f.name).is_none_or(|s| s.trim().is_empty()))
@@ -224,7 +224,7 @@ fn is_user(sobject: &str) -> bool {
     sobject.eq_ignore_ascii_case("User")
 }
 
-fn no_such_resource() -> Response {
+fn no_such_resource() -> Refusal {
     error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist", &[])
 }
 
@@ -234,30 +234,20 @@ pub(super) async fn create(
     Path((version, sobject)): Path<(String, String)>,
     headers: HeaderMap,
     body: String,
-) -> Response {
+) -> Result<Response, Refusal> {
     let path = format!("/services/data/{version}/sobjects/{sobject}");
     let json: Option<Value> = serde_json::from_str(&body).ok();
-    let mut st =
-        match authorize(&state, &headers, &version, ("POST", &format!("sobjects/{sobject}"), &path), json.clone()) {
-            Ok(st) => st,
-            Err(r) => return r,
-        };
+    let kind = format!("sobjects/{sobject}");
+    let mut st = authorize(&state, &headers, &version, ("POST", &kind, &path), json.clone())?;
     if !is_user(&sobject) {
-        return no_such_resource();
+        return Err(no_such_resource());
     }
-    let Some(json) = json else {
-        return bad("JSON_PARSER_ERROR", "the body is not JSON".into(), &[]);
-    };
-    let mut record = match fields_of(&json) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let json = json.ok_or_else(|| bad("JSON_PARSER_ERROR", "the body is not JSON".into(), &[]))?;
+    let mut record = fields_of(&json)?;
     record.retain(|_, v| !v.is_null());
-    if let Err(r) = check_record(&st, &record, None) {
-        return r;
-    }
+    check_record(&st, &record, None)?;
     let id = st.insert_user(record);
-    (StatusCode::CREATED, Json(json!({ "id": id, "success": true, "errors": [] }))).into_response()
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "success": true, "errors": [] }))).into_response())
 }
 
 /// `GET /services/data/{version}/sobjects/User/{id}[?fields=a,b]`.
@@ -266,23 +256,17 @@ pub(super) async fn read(
     Path((version, sobject, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let path = format!("/services/data/{version}/sobjects/{sobject}/{id}");
-    let st = match authorize(&state, &headers, &version, ("GET", &format!("sobjects/{sobject}/{{id}}"), &path), None) {
-        Ok(st) => st,
-        Err(r) => return r,
-    };
-    let Some(user) = st.user(&id).filter(|_| is_user(&sobject)) else {
-        return no_such_resource();
-    };
+    let kind = format!("sobjects/{sobject}/{{id}}");
+    let st = authorize(&state, &headers, &version, ("GET", &kind, &path), None)?;
+    let user = st.user(&id).filter(|_| is_user(&sobject)).ok_or_else(no_such_resource)?;
     let mut names = Vec::new();
-    for name in
-        params.get("fields").map(|f| f.split(',').map(str::trim).filter(|f| !f.is_empty())).into_iter().flatten()
-    {
-        match rule(name) {
-            Some(f) => names.push(f.name),
-            None => return bad("INVALID_FIELD", format!("No such column '{name}' on entity 'User'"), &[]),
-        }
+    let asked = params.get("fields").map(|f| f.split(',').map(str::trim).filter(|f| !f.is_empty()));
+    for name in asked.into_iter().flatten() {
+        let f =
+            rule(name).ok_or_else(|| bad("INVALID_FIELD", format!("No such column '{name}' on entity 'User'"), &[]))?;
+        names.push(f.name);
     }
     if names.is_empty() {
         names = USER_FIELDS.iter().map(|f| f.name).collect();
@@ -292,7 +276,7 @@ pub(super) async fn read(
     for name in names {
         out.insert(name.into(), user.get(name).cloned().unwrap_or(Value::Null));
     }
-    (StatusCode::OK, Json(Value::Object(out))).into_response()
+    Ok((StatusCode::OK, Json(Value::Object(out))).into_response())
 }
 
 /// `PATCH /services/data/{version}/sobjects/User/{id}`: 204 on success.
@@ -301,27 +285,19 @@ pub(super) async fn update(
     Path((version, sobject, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: String,
-) -> Response {
+) -> Result<Response, Refusal> {
     let path = format!("/services/data/{version}/sobjects/{sobject}/{id}");
     let json: Option<Value> = serde_json::from_str(&body).ok();
     let kind = format!("sobjects/{sobject}/{{id}}");
-    let mut st = match authorize(&state, &headers, &version, ("PATCH", &kind, &path), json.clone()) {
-        Ok(st) => st,
-        Err(r) => return r,
-    };
-    let Some(index) = st.users.iter().position(|u| u.get("Id").and_then(Value::as_str) == Some(id.as_str())) else {
-        return no_such_resource();
-    };
-    if !is_user(&sobject) {
-        return no_such_resource();
-    }
-    let Some(json) = json else {
-        return bad("JSON_PARSER_ERROR", "the body is not JSON".into(), &[]);
-    };
-    let changes = match fields_of(&json) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let mut st = authorize(&state, &headers, &version, ("PATCH", &kind, &path), json.clone())?;
+    let index = st
+        .users
+        .iter()
+        .position(|u| u.get("Id").and_then(Value::as_str) == Some(id.as_str()))
+        .filter(|_| is_user(&sobject))
+        .ok_or_else(no_such_resource)?;
+    let json = json.ok_or_else(|| bad("JSON_PARSER_ERROR", "the body is not JSON".into(), &[]))?;
+    let changes = fields_of(&json)?;
     let mut record = st.users[index].clone();
     for (name, value) in changes {
         if value.is_null() {
@@ -330,11 +306,9 @@ pub(super) async fn update(
             record.insert(name, value);
         }
     }
-    if let Err(r) = check_record(&st, &record, Some(&id)) {
-        return r;
-    }
+    check_record(&st, &record, Some(&id))?;
     st.users[index] = record;
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE /services/data/{version}/sobjects/User/{id}`: users cannot be
@@ -343,7 +317,7 @@ pub(super) async fn delete(
     State(state): State<SharedState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
+) -> Refusal {
     let path = format!("/services/data/{version}/sobjects/{sobject}/{id}");
     let kind = format!("sobjects/{sobject}/{{id}}");
     if let Err(r) = authorize(&state, &headers, &version, ("DELETE", &kind, &path), None) {
@@ -352,10 +326,6 @@ pub(super) async fn delete(
     if !is_user(&sobject) {
         return no_such_resource();
     }
-    error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        "HTTP Method 'DELETE' not allowed. Allowed are HEAD,GET,PATCH",
-        &[],
-    )
+    let message = "HTTP Method 'DELETE' not allowed. Allowed are HEAD,GET,PATCH";
+    error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", message, &[])
 }
