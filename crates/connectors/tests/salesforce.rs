@@ -216,16 +216,22 @@ async fn create_fills_required_fields_and_fits_the_rules() {
     sent.extend(long);
     let created = c.create(ResourceKind::User, &sent).await.expect("created");
     assert_eq!(t.sf.user(&created.id).expect("user")["Alias"], json!("much-too"));
+    let note = c.take_note(&created.id).expect("a note of the shortened alias");
+    assert!(note.contains(r#"Alias "much-too-long" sent as "much-too""#), "{note}");
+    assert_eq!(c.take_note(&created.id), None, "taken once");
 }
 
 #[tokio::test]
 async fn create_retries_a_taken_nickname_with_a_suffix() {
     let t = TestOrg::new().await;
     t.sf.insert_user(json!({"Username": "other@x.com", "CommunityNickname": "ann.smith", "LastName": "Other"}));
-    let created = t.connector().create(ResourceKind::User, &ann()).await.expect("created");
+    let c = t.connector();
+    let created = c.create(ResourceKind::User, &ann()).await.expect("created");
     let nickname = t.sf.user(&created.id).expect("user")["CommunityNickname"].as_str().expect("text").to_string();
     assert!(nickname.starts_with("ann.smith") && nickname.len() > "ann.smith".len(), "{nickname}");
     assert_eq!(t.sf.count("POST sobjects/User"), 2);
+    let note = c.take_note(&created.id).expect("a note of the nickname");
+    assert!(note.contains("was taken") && note.contains(&nickname), "{note}");
 }
 
 #[tokio::test]
@@ -338,9 +344,14 @@ async fn update_sends_only_the_changed_fields() {
     assert_eq!(user["UserRoleId"], json!(CEO_ROLE));
     assert!(user.get("FederationIdentifier").is_none());
     assert_eq!(user["LastName"], json!("Smith-Jones"), "fields not in the PATCH stay");
+    assert_eq!(c.take_note(&created.id), None, "nothing was changed to fit");
+    let alias = [PatchOperation::new(PatchOp::Replace, "Alias", Some(json!("annsmithjones")))];
+    c.update(ResourceKind::User, &created.id, &alias).await.expect("updated");
+    assert_eq!(t.sf.user(&created.id).expect("user")["Alias"], json!("annsmith"));
+    assert!(c.take_note(&created.id).is_some_and(|n| n.contains("Alias")));
 
     c.update(ResourceKind::User, &created.id, &[]).await.expect("nothing to do");
-    assert_eq!(t.patch_bodies().len(), 1, "no request for no change");
+    assert_eq!(t.patch_bodies().len(), 2, "no request for no change");
 
     let gone = c.update(ResourceKind::User, "005999999999999AAA", &ops).await;
     assert_eq!(gone, Err(ConnectorError::NotFound));
