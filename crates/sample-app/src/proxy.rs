@@ -422,14 +422,15 @@ fn resource_of(path: &str, prefix: &str) -> String {
     format!("/{first}")
 }
 
-/// The error that makes hyper close a connection without answering.
+/// The error that makes hyper close a connection without answering: the plan
+/// dropped the request, or the client went away while sending it.
 #[derive(Debug, thiserror::Error)]
-#[error("the fault plan dropped this request's connection")]
-struct DroppedByPlan;
+#[error("connection closed without a response")]
+struct CloseConnection;
 
 type ProxyResponse = Response<Full<Bytes>>;
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<ProxyResponse, DroppedByPlan> {
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<ProxyResponse, CloseConnection> {
     let arrival = Instant::now();
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
@@ -438,7 +439,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
             return Ok(text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large for the test proxy"));
         }
         // The client went away mid-body: there is nobody to answer.
-        Err(_) => return Err(DroppedByPlan),
+        Err(_) => return Err(CloseConnection),
     };
     let resource = resource_of(parts.uri.path(), &shared.prefix);
     let (seq, decision, early) = shared.admit(&parts.method, &resource, arrival);
@@ -460,7 +461,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
             record.fault = Some(Fault::Drop);
             tracing::debug!(seq, key = %record.key(), "proxy drops the connection");
             shared.record(record);
-            return Err(DroppedByPlan);
+            return Err(CloseConnection);
         }
         Decision::Error(status) => {
             record.fault = Some(Fault::Error);
@@ -572,6 +573,8 @@ impl RunningProxy {
 
 /// Starts a proxy on `listen` (`127.0.0.1:0` picks a free port) in front of
 /// `upstream`, an `http(s)://host:port/prefix` base URL such as a SCIM app's.
+/// The proxy itself speaks plain HTTP/1.1; bodies and headers such as
+/// `Location` go through unchanged, so they still name the upstream.
 ///
 /// Fails when `upstream` is not such a URL or `listen` cannot be bound.
 pub async fn start(listen: SocketAddr, upstream: &str, plan: FaultPlan) -> io::Result<RunningProxy> {
