@@ -16,9 +16,10 @@
 //! - Object Reference: User (required fields, lengths, Username in email
 //!   form and unique, IsActive; users cannot be deleted), Profile, UserRole.
 //!
-//! Where the documentation names no error code (a Username that is not
-//! email-shaped, a taken nickname), the fake uses the code Salesforce is
-//! known to send and says so beside it.
+//! Where the documentation names no error code or status (a Username that
+//! is not email-shaped, a taken nickname, a DELETE of a User), the fake's
+//! choice is marked as a choice beside it: a test must not lean on it more
+//! than on "a 4xx with an error array".
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;

@@ -159,7 +159,7 @@ fn check_record(st: &SalesforceState, record: &Map<String, Value>, id: Option<&s
     }
     let username = text(record, "Username").unwrap_or_default();
     if !email_shaped(username) {
-        // The code Salesforce sends here is not in its error code list.
+        // A choice: the documentation gives the rule, not the code.
         return Err(bad(
             "INVALID_NEW_VALUE",
             "Username must be in the form of an email address (for example, john@acme.com)".into(),
@@ -210,7 +210,7 @@ fn check_record(st: &SalesforceState, record: &Map<String, Value>, id: Option<&s
     }
     let nickname = text(record, "CommunityNickname").unwrap_or_default();
     if taken("CommunityNickname", nickname) {
-        // The code Salesforce sends for a taken nickname.
+        // A choice: the documentation gives the rule (unique nickname), not the code.
         return Err(bad(
             "DUPLICATE_COMMUNITY_NICKNAME",
             format!("The nickname \"{nickname}\" is already in use in this organization: enter another one."),
@@ -312,7 +312,8 @@ pub(super) async fn update(
 }
 
 /// `DELETE /services/data/{version}/sobjects/User/{id}`: users cannot be
-/// deleted, only deactivated.
+/// deleted, only deactivated (the User object has no delete call); the
+/// 405 answer is a choice.
 pub(super) async fn delete(
     State(state): State<SharedState>,
     Path((version, sobject, id)): Path<(String, String, String)>,
