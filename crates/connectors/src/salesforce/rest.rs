@@ -30,12 +30,14 @@ pub(super) enum Target<'a> {
     Path(&'a str),
 }
 
+/// A page of a query: the first, by its SOQL, or a next one, by its locator.
 pub(super) enum QueryPage<'a> {
     First(&'a str),
     Next(&'a str),
 }
 
 impl SalesforceConnector {
+    /// Logs in with the configured method.
     pub(super) async fn log_in(&self) -> Result<Session, ConnectorError> {
         let s = &self.settings;
         let logged_in = match &s.auth {
