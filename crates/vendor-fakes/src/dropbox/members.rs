@@ -9,7 +9,9 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::rpc::{RpcError, RpcResult};
-use super::state::{secret, DropboxState, FakeJob, FakeMember, FakeStatus, ListCursor, TEAM_ADMIN_ROLE};
+use super::state::{
+    chrono_duration, secret, DropboxState, FakeJob, FakeMember, FakeStatus, ListCursor, TEAM_ADMIN_ROLE,
+};
 
 /// Most members one `members/add_v2` call takes.
 const MAX_ADD: usize = 20;
@@ -347,7 +349,7 @@ pub(crate) fn remove(st: &mut DropboxState, arg: &Value) -> RpcResult {
         }
         st.team.members.remove(i);
     } else {
-        let until = Utc::now() + st.recovery_window;
+        let until = Utc::now() + chrono_duration(st.recovery_window);
         let m = &mut st.team.members[i];
         m.status = FakeStatus::Removed;
         m.recoverable_until = Some(until);

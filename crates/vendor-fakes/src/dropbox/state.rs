@@ -143,9 +143,9 @@ impl FakeMember {
     }
 
     /// The same member, removed from the team and recoverable for `window`.
-    pub fn removed(mut self, window: chrono::Duration) -> Self {
+    pub fn removed(mut self, window: Duration) -> Self {
         self.status = FakeStatus::Removed;
-        self.recoverable_until = Some(Utc::now() + window);
+        self.recoverable_until = Some(Utc::now() + chrono_duration(window));
         self
     }
 
@@ -247,7 +247,7 @@ pub struct DropboxState {
     /// How long issued access tokens live (Dropbox: four hours).
     pub access_token_ttl: Duration,
     /// How long a removed member can be recovered (Dropbox: seven days).
-    pub recovery_window: chrono::Duration,
+    pub recovery_window: Duration,
     throttle_remaining: u32,
     throttle_retry_after: u64,
     pub(crate) codes: HashMap<String, IssuedCode>,
@@ -269,7 +269,7 @@ impl DropboxState {
             async_above: 2,
             job_polls_in_progress: 1,
             access_token_ttl: Duration::from_secs(4 * 3600),
-            recovery_window: chrono::Duration::days(7),
+            recovery_window: Duration::from_secs(7 * 24 * 3600),
             throttle_remaining: 0,
             throttle_retry_after: 0,
             codes: HashMap::new(),
@@ -361,8 +361,8 @@ impl DropboxState {
 
     pub(crate) fn issue_access_token(&mut self, team: bool) -> String {
         let token = secret("sl");
-        let ttl = chrono::Duration::from_std(self.access_token_ttl).unwrap_or(chrono::Duration::hours(4));
-        self.access_tokens.insert(token.clone(), IssuedToken { team, expires_at: Utc::now() + ttl });
+        let expires_at = Utc::now() + chrono_duration(self.access_token_ttl);
+        self.access_tokens.insert(token.clone(), IssuedToken { team, expires_at });
         token
     }
 
@@ -438,6 +438,11 @@ impl DropboxState {
         let roles: Vec<Value> = m.role_ids.iter().filter_map(|r| self.role(r)).map(Self::role_json).collect();
         json!({ "profile": profile, "roles": roles })
     }
+}
+
+/// `d` for date arithmetic (a century at most).
+pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(36_500))
 }
 
 /// Dropbox's timestamp form: `2015-05-12T15:50:38Z`.
