@@ -505,3 +505,61 @@ async fn secrets_stay_out_of_debug_output() {
     assert!(!shown.contains("roster-app-secret"), "{shown}");
     assert!(!shown.contains("sl."), "no access token: {shown}");
 }
+
+#[tokio::test]
+async fn a_member_removed_past_the_recovery_window_is_added_anew() {
+    let mut team = FakeTeam::default();
+    let old = FakeMember::active("ann@example.com", "Ann", "Lee");
+    let old_id = old.team_member_id.clone();
+    team.members.push(old.removed(Duration::ZERO));
+    let t = TestTeam::start(team).await;
+    let created = t.connector().create(USER, &ann()).await.expect("added");
+    assert_ne!(created.id, old_id);
+    assert_eq!(created.resource["status"], "invited");
+    assert_eq!(t.count("team/members/recover"), 0);
+}
+
+#[tokio::test]
+async fn the_fake_answers_like_dropbox_to_requests_without_a_token_or_with_a_bad_body() {
+    let t = TestTeam::start(FakeTeam::default()).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/2/team/members/list_v2", t.fake.base_url);
+    let no_token = client.post(&url).json(&json!({})).send().await.expect("answered");
+    assert_eq!(no_token.status().as_u16(), 400);
+    assert!(no_token.text().await.unwrap_or_default().contains("Authorization"));
+
+    let refresh_token = t.fake.state.lock().issue_refresh_token();
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())];
+    let token: Value = client
+        .post(t.fake.token_url())
+        .basic_auth("roster-app-key", Some("roster-app-secret"))
+        .form(&form)
+        .send()
+        .await
+        .expect("token answered")
+        .json()
+        .await
+        .expect("token JSON");
+    let access_token = token["access_token"].as_str().expect("access token");
+    let bad = client
+        .post(&url)
+        .bearer_auth(access_token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(bad.text().await.unwrap_or_default().starts_with("Error in call to API function"));
+    let bad_limit = client.post(&url).bearer_auth(access_token).json(&json!({ "limit": 0 })).send().await;
+    assert_eq!(bad_limit.expect("answered").status().as_u16(), 400);
+    let unknown = client
+        .post(format!("{}/2/team/members/get_info_v2", t.fake.base_url))
+        .bearer_auth(access_token)
+        .json(&json!({ "members": [{ ".tag": "email", "email": "nobody@example.com" }] }))
+        .send()
+        .await
+        .expect("answered");
+    let body: Value = unknown.json().await.expect("JSON");
+    assert_eq!(body["members_info"][0][".tag"], "id_not_found");
+}
