@@ -204,7 +204,7 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
                steps: Steps,
                modified: Value,
                err: Option<(&str, String)>| LogRecord {
-        id: format!("{}:{}", ctx.cycle_id, item.source_id),
+        id: format!("{}:{}:{}", ctx.cycle_id, item.change_id, item.source_id),
         app_id: ctx.app.clone(),
         cycle_id: ctx.cycle_id.clone(),
         change_id: item.change_id.clone(),

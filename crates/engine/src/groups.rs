@@ -67,6 +67,8 @@ struct GroupLog<'a> {
     id: &'a str,
     name: Option<String>,
     change_id: &'a str,
+    /// Tells apart two entries of one group in one change (members leaving first).
+    step: &'static str,
 }
 
 impl GroupLog<'_> {
@@ -80,7 +82,7 @@ impl GroupLog<'_> {
         err: Option<(&str, String)>,
     ) -> LogRecord {
         LogRecord {
-            id: format!("{}:{}:{}", self.ctx.cycle_id, self.change_id, self.id),
+            id: format!("{}:{}:{}{}", self.ctx.cycle_id, self.change_id, self.id, self.step),
             app_id: self.ctx.app.clone(),
             cycle_id: self.ctx.cycle_id.clone(),
             change_id: self.change_id.to_string(),
@@ -242,7 +244,7 @@ pub(crate) async fn sync_group(
     let name = group.map(|g| g.display_name.clone()).or_else(|| {
         shadow.as_ref().and_then(|s| s.exported.get("displayName")).and_then(Value::as_str).map(String::from)
     });
-    let log = GroupLog { ctx, id: &id.0, name, change_id };
+    let log = GroupLog { ctx, id: &id.0, name, change_id, step: "" };
     let mut steps = Steps(Vec::new());
 
     // Import and scope.
@@ -631,7 +633,7 @@ pub(crate) async fn remove_leaving_members(
             continue;
         };
         let name = gs.exported.get("displayName").and_then(Value::as_str).map(String::from);
-        let log = GroupLog { ctx, id: group, name, change_id };
+        let log = GroupLog { ctx, id: group, name, change_id, step: ":leaving" };
         let mut steps = Steps(Vec::new());
         steps.add("Import", format!("{} member(s) of the group leave the application", members.len()));
         let sync = send_members(ctx, group, &gs.target_id, &[], members).await;

@@ -569,7 +569,9 @@ async fn follow_references(
         for chunk in waiting.chunks(BATCH) {
             let users = store.users_by_ids(chunk).await?;
             let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
-            let more = process_once(store, ctx, items, change_id, None, concurrency, counts).await?;
+            // A change id of its own: the same user may already have an entry for `change_id`.
+            let more =
+                process_once(store, ctx, items, &format!("{change_id}:references"), None, concurrency, counts).await?;
             created
                 .extend(more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
         }
