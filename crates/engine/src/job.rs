@@ -3,12 +3,13 @@
 //! change feed past the job's watermark. Each batch is exported with bounded
 //! concurrency and recorded (shadow, logs, cursor or watermark) in one transaction.
 
+use crate::connect::connector;
 use crate::cycle::{process_user, Action, CycleContext, Imported, Outcome};
-use crate::settings::{Credentials, JobSettings, Scope};
+use crate::settings::{JobSettings, Scope};
 use crate::status::{Counts, JobState, Progress};
 use crate::EngineError;
 use futures::StreamExt;
-use roster_connectors::{Connector, ResourceKind, ScimConnector, ScimSettings, TargetObject};
+use roster_connectors::{Connector, ResourceKind, TargetObject};
 use roster_mapping::{
     AppMappings, CompiledObjectMapping, SourceObjectType, GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES,
 };
@@ -17,7 +18,6 @@ use roster_store::secrets::Cipher;
 use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, RecordBatch, Store, User, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Users per batch.
 const BATCH: usize = 1000;
@@ -78,21 +78,6 @@ impl LoadedJob {
         let m = serde_json::to_string(&self.mappings).unwrap_or_default();
         format!("{:?}|{}|{}", self.settings.scope, self.settings.tenant_url.as_deref().unwrap_or(""), m)
     }
-}
-
-/// Builds the connector of a job from its settings and sealed credentials.
-pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>, EngineError> {
-    let url =
-        job.settings.tenant_url.clone().ok_or_else(|| EngineError::NotConfigured("no tenant URL is set".into()))?;
-    let sealed =
-        job.row.credentials.as_deref().ok_or_else(|| EngineError::NotConfigured("no secret token is set".into()))?;
-    let creds: Credentials = serde_json::from_str(&cipher.open(sealed)?)
-        .map_err(|_| EngineError::Invalid("stored credentials are unreadable".into()))?;
-    let mut s = ScimSettings::new(url, creds.secret_token.expose());
-    s.timeout = Duration::from_secs(job.settings.timeout_secs.max(1));
-    s.member_batch_size = job.settings.member_batch_size.max(1);
-    s.member_removal = job.settings.member_removal;
-    Ok(Arc::new(ScimConnector::new(s)?))
 }
 
 /// What a cycle of `job` shares between the objects it processes.

@@ -4,6 +4,7 @@
 //! status, provision on demand). A scheduler wakes a job within a second of a
 //! directory change and on its interval as a safety net.
 
+pub mod connect;
 pub mod cycle;
 pub mod groups;
 pub mod job;
@@ -14,10 +15,10 @@ pub mod status;
 use job::{LoadedJob, SharedProgress};
 use roster_connectors::ConnectorError;
 use roster_mapping::AppMappings;
-use roster_store::secrets::{Cipher, SecretString};
+use roster_store::secrets::Cipher;
 use roster_store::{AppId, JobStateUpdate, Store, StoreError, UserId};
 use serde_json::{json, Value};
-use settings::{Credentials, JobSettings, Mode, SettingsPatch, Status};
+use settings::{JobSettings, Mode, SettingsPatch, Status};
 use status::{JobState, Progress};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -144,7 +145,8 @@ impl Engine {
 
     /// Applies a settings change; a secret token is sealed, never stored in clear.
     pub async fn configure(&self, app: &AppId, patch: SettingsPatch) -> Result<Value, EngineError> {
-        let (mut s, _, _) = self.settings_of(app).await?;
+        let (mut s, stored, _) = self.settings_of(app).await?;
+        let sealed = connect::seal_credentials(&self.cipher, stored.as_deref(), &patch)?;
         if let Some(m) = patch.mode {
             s.mode = m;
         }
@@ -195,17 +197,36 @@ impl Engine {
         if let Some(t) = patch.timeout_secs {
             s.timeout_secs = t.clamp(1, 600);
         }
-        let sealed = match patch.secret_token {
-            Some(t) if t.trim().is_empty() => return Err(EngineError::Invalid("the secret token is empty".into())),
-            Some(t) => {
-                let creds = Credentials { secret_token: SecretString::new(t.trim()) };
-                Some(
-                    self.cipher
-                        .seal(&serde_json::to_string(&creds).map_err(|e| EngineError::Invalid(e.to_string()))?)?,
-                )
+        if let Some(r) = patch.rate_limit {
+            if !(r >= 0.0 && r <= 10_000.0) {
+                return Err(EngineError::Invalid("rateLimit must be 0 (no limit) to 10000 requests per second".into()));
             }
-            None => None,
-        };
+            s.rate_limit = (r > 0.0).then_some(r);
+        }
+        if let Some(e) = patch.escrow_retry_secs {
+            s.escrow_retry_secs = e.clamp(1, 86_400);
+        }
+        if let Some(f) = patch.send_failure_email {
+            s.send_failure_email = f;
+        }
+        if let Some(t) = patch.delete_threshold {
+            s.delete_threshold = t;
+        }
+        if let Some(p) = patch.delete_threshold_percent {
+            if !(p >= 0.0 && p <= 100.0) {
+                return Err(EngineError::Invalid("deleteThresholdPercent must be 0 (off) to 100".into()));
+            }
+            s.delete_threshold_percent = (p > 0.0).then_some(p);
+        }
+        if let Some(q) = patch.quarantine {
+            if !(q.failure_ratio > 0.0 && q.failure_ratio <= 1.0) || q.schedule_secs.is_empty() || q.give_up_days == 0 {
+                return Err(EngineError::Invalid(
+                    "quarantine needs failureRatio in (0, 1], a non-empty scheduleSecs and giveUpDays of at least 1"
+                        .into(),
+                ));
+            }
+            s.quarantine = q;
+        }
         let settings = serde_json::to_value(&s).map_err(|e| EngineError::Invalid(e.to_string()))?;
         self.store.save_job_config(app, &settings, sealed.as_deref(), None).await?;
         self.settings_view(app).await
@@ -215,7 +236,11 @@ impl Engine {
     pub async fn settings_view(&self, app: &AppId) -> Result<Value, EngineError> {
         let (s, creds, _) = self.settings_of(app).await?;
         let mut v = serde_json::to_value(&s).unwrap_or_default();
-        v["secretTokenSet"] = json!(creds.is_some());
+        if let (Some(v), Value::Object(c)) =
+            (v.as_object_mut(), connect::credentials_view(&self.cipher, creds.as_deref()))
+        {
+            v.extend(c);
+        }
         Ok(v)
     }
 
@@ -227,7 +252,7 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotConfigured("set the tenant URL and secret token first".into()))?;
         let job = LoadedJob::load(row)?;
-        let connector = job::connector(&self.cipher, &job)?;
+        let connector = connect::connector(&self.cipher, &job)?;
         let matching = job
             .user_mapping
             .matching_attributes()
@@ -320,7 +345,7 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
         let job = LoadedJob::load(row)?;
-        let connector = job::connector(&self.cipher, &job)?;
+        let connector = connect::connector(&self.cipher, &job)?;
         let u = self.store.user(user).await?;
         let ctx = job::cycle_context(&self.store, app, &job, connector, format!("on-demand-{}", uuid::Uuid::new_v4()))
             .await?;

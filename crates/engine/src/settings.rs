@@ -53,6 +53,46 @@ pub struct JobSettings {
     pub member_removal: MemberRemoval,
     /// Request timeout, seconds.
     pub timeout_secs: u64,
+    /// Most requests per second to the app (`None`: no limit beyond concurrency).
+    pub rate_limit: Option<f64>,
+    /// The first delay before an escrowed object is retried, seconds; it doubles
+    /// with each failed attempt, up to a day.
+    pub escrow_retry_secs: u64,
+    /// Send a failure digest (at most hourly) to the notification email.
+    pub send_failure_email: bool,
+    /// The accidental-deletion guard: a cycle that would disable or delete more
+    /// objects than this stops before doing any of them.
+    pub delete_threshold: u64,
+    /// The guard as a share of provisioned objects (percent), when set; the
+    /// smaller of the two limits applies.
+    pub delete_threshold_percent: Option<f64>,
+    /// When a job goes into quarantine.
+    pub quarantine: QuarantineRules,
+}
+
+/// The quarantine rules (the reference service's by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct QuarantineRules {
+    /// The share of failed operations in a cycle that quarantines the job.
+    pub failure_ratio: f64,
+    /// ...once at least this many operations were tried.
+    pub min_operations: u64,
+    /// Delays before the attempts in quarantine, seconds (the last repeats).
+    pub schedule_secs: Vec<u64>,
+    /// Days in quarantine after which the job is turned off.
+    pub give_up_days: u64,
+}
+
+impl Default for QuarantineRules {
+    fn default() -> QuarantineRules {
+        QuarantineRules {
+            failure_ratio: 0.4,
+            min_operations: 10,
+            schedule_secs: vec![6 * 3600, 12 * 3600, 24 * 3600],
+            give_up_days: 28,
+        }
+    }
 }
 
 impl Default for JobSettings {
@@ -68,6 +108,12 @@ impl Default for JobSettings {
             member_batch_size: 100,
             member_removal: MemberRemoval::Filter,
             timeout_secs: 30,
+            rate_limit: None,
+            escrow_retry_secs: 60,
+            send_failure_email: true,
+            delete_threshold: 500,
+            delete_threshold_percent: None,
+            quarantine: QuarantineRules::default(),
         }
     }
 }
@@ -96,6 +142,14 @@ pub struct SettingsPatch {
     pub member_batch_size: Option<usize>,
     pub member_removal: Option<MemberRemoval>,
     pub timeout_secs: Option<u64>,
+    /// Requests per second; 0 removes the limit.
+    pub rate_limit: Option<f64>,
+    pub escrow_retry_secs: Option<u64>,
+    pub send_failure_email: Option<bool>,
+    pub delete_threshold: Option<u64>,
+    /// Percent; 0 removes it.
+    pub delete_threshold_percent: Option<f64>,
+    pub quarantine: Option<QuarantineRules>,
 }
 
 /// Parses `40m`, `6h`, `90s`, `1d` or a number of seconds.
