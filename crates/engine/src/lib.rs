@@ -198,7 +198,7 @@ impl Engine {
             s.timeout_secs = t.clamp(1, 600);
         }
         if let Some(r) = patch.rate_limit {
-            if !(r >= 0.0 && r <= 10_000.0) {
+            if !(0.0..=10_000.0).contains(&r) {
                 return Err(EngineError::Invalid("rateLimit must be 0 (no limit) to 10000 requests per second".into()));
             }
             s.rate_limit = (r > 0.0).then_some(r);
@@ -213,7 +213,7 @@ impl Engine {
             s.delete_threshold = t;
         }
         if let Some(p) = patch.delete_threshold_percent {
-            if !(p >= 0.0 && p <= 100.0) {
+            if !(0.0..=100.0).contains(&p) {
                 return Err(EngineError::Invalid("deleteThresholdPercent must be 0 (off) to 100".into()));
             }
             s.delete_threshold_percent = (p > 0.0).then_some(p);
