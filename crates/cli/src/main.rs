@@ -1,6 +1,7 @@
 //! `roster`: the one binary. `roster serve` runs the server (API + engine); every
 //! other command is a client of the admin REST API.
 
+mod admin;
 mod bench;
 mod client;
 mod commands;
@@ -60,6 +61,9 @@ enum Command {
     /// The expression language of attribute mappings.
     #[command(subcommand)]
     Expr(commands::ExprCmd),
+    /// Admin accounts of the web portal (on the server's own store).
+    #[command(subcommand)]
+    Admin(admin::AdminCmd),
     /// Run the sample SCIM 2.0 application on its own (in memory).
     SampleApp(SampleAppArgs),
 }
@@ -101,6 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => return serve::run(args, &cli.data_dir).await,
         Command::Bench(cmd) => return bench::run(cmd).await,
         Command::Demo(args) => return demo::run(args, &cli.data_dir).await,
+        Command::Admin(cmd) => return admin::run(cmd, &cli.data_dir, cli.json).await,
         Command::SampleApp(a) => {
             let app = roster_sample_app::start(a.listen, a.token, Default::default()).await?;
             // The first line of output is the base URL, for whoever started this process.
@@ -115,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = client::Client::new(&cli.server, token)?;
     let json = cli.json;
     match cli.command {
-        Command::Serve(_) | Command::Bench(_) | Command::Demo(_) | Command::SampleApp(_) => Ok(()),
+        Command::Serve(_) | Command::Bench(_) | Command::Demo(_) | Command::SampleApp(_) | Command::Admin(_) => Ok(()),
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => commands::app(&client, json, c).await,

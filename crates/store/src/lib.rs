@@ -7,6 +7,7 @@
 //! to the change feed in that same transaction, so the engine never misses a
 //! change and never sees one that was rolled back.
 
+mod admins;
 mod apps;
 mod assignments;
 mod error;
@@ -22,6 +23,7 @@ mod shadow;
 mod tokens;
 mod users;
 
+pub use admins::{AdminAccount, PortalSession, SessionLifetime};
 pub use apps::{AppRoleInput, ApplicationInput};
 pub use assignments::{AssignmentIndex, AssignmentTarget, EffectiveAssignment, PathGroup};
 pub use error::StoreError;

@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_groups_escrow.sql"),
         include_str!("../migrations/postgres/0003_groups_escrow.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_admins.sql"),
+        include_str!("../migrations/postgres/0005_admins.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

@@ -1,0 +1,101 @@
+//! `roster admin`: the admin accounts people sign in to the web portal with.
+//! These commands work on the server's own store (the data directory's SQLite
+//! file, or `--database`), not through the API: the first account has to exist
+//! before anyone can sign in. The password is read from standard input or from
+//! `--password-file`, never from the command line, and only its Argon2id hash is
+//! stored.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum AdminCmd {
+    /// Create an admin account (the password comes from stdin or --password-file).
+    Create(PasswordArgs),
+    /// Give an admin account a new password.
+    SetPassword(PasswordArgs),
+    /// List the admin accounts.
+    List(StoreArgs),
+}
+
+#[derive(Args)]
+pub struct StoreArgs {
+    /// PostgreSQL URL (postgres://...); the default is SQLite in the data directory.
+    #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+}
+
+#[derive(Args)]
+pub struct PasswordArgs {
+    /// The admin's name (letters, digits, '.', '_', '-', '@').
+    name: String,
+    /// Read the password from this file (its first line) instead of stdin.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn read_password(file: Option<&Path>) -> Result<String> {
+    let line = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            text.lines().next().unwrap_or_default().to_string()
+        }
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprint!(
+                    "Password (at least {} characters; it is shown as you type): ",
+                    roster_portal::password::MIN_PASSWORD_CHARS
+                );
+                std::io::stderr().flush().ok();
+            }
+            let mut line = String::new();
+            stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    if line.is_empty() {
+        bail!("no password given: pipe it to stdin or use --password-file");
+    }
+    Ok(line)
+}
+
+pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {
+    match cmd {
+        AdminCmd::Create(a) => {
+            let password = read_password(a.password_file.as_deref())?;
+            let store = crate::serve::open_store(a.store.database.as_deref(), data_dir).await?;
+            let admin = roster_portal::password::create_admin(&store, &a.name, &password).await?;
+            store.close().await;
+            if json {
+                println!("{}", serde_json::to_string(&admin)?);
+            } else {
+                println!("created admin {}: sign in to the portal at / with this name and the password", admin.name);
+            }
+        }
+        AdminCmd::SetPassword(a) => {
+            let password = read_password(a.password_file.as_deref())?;
+            let store = crate::serve::open_store(a.store.database.as_deref(), data_dir).await?;
+            roster_portal::password::set_admin_password(&store, &a.name, &password).await?;
+            store.close().await;
+            println!("set a new password for admin {}", a.name);
+        }
+        AdminCmd::List(s) => {
+            let store = crate::serve::open_store(s.database.as_deref(), data_dir).await?;
+            let admins = store.list_admins().await?;
+            store.close().await;
+            if json {
+                println!("{}", serde_json::to_string(&admins)?);
+            } else {
+                for a in admins {
+                    println!("{}", a.name);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,521 @@
+//! An application's Provisioning tab, in the documentation's order: Provisioning
+//! Mode, Admin Credentials (the fields of the app's template; secrets are
+//! write-only and show only as set) with Test Connection and its result inline
+//! (and Authorize for apps that get their credentials through OAuth), Mappings,
+//! Settings, Provisioning Status, Save. Below: the live status, and Restart.
+//!
+//! Save sends one settings change to the engine (`Engine::configure`, as the REST
+//! API does); what the engine refuses is shown next to the field it is about.
+
+use crate::error::PortalError;
+use crate::layout::{app_header, csrf_field, field_error, flash, page_with_status, AppTab, FieldErrors, Section};
+use crate::session::{Args, Form, Session};
+use crate::status::{app_of, panel};
+use crate::PortalState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup};
+use roster_engine::gallery::{self, CredentialField, Template};
+use roster_engine::settings::SettingsPatch;
+use roster_engine::EngineError;
+use roster_store::Application;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The routes of the tab.
+pub fn routes() -> Router<PortalState> {
+    Router::new()
+        .route("/apps/{id}/provisioning", get(show).post(save))
+        .route("/apps/{id}/provisioning/test", post(test))
+        .route("/apps/{id}/provisioning/restart", post(restart))
+        .route("/apps/{id}/provisioning/authorize", post(authorize))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// What the form shows: the saved settings, or what was sent back.
+struct Values<'a> {
+    saved: &'a Value,
+    sent: Option<&'a Form>,
+}
+
+impl Values<'_> {
+    fn get(&self, name: &str) -> String {
+        if let Some(f) = self.sent {
+            return f.text(name);
+        }
+        match self.saved.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn checked(&self, name: &str) -> bool {
+        match self.sent {
+            Some(f) => f.checked(name),
+            None => self.saved.get(name).and_then(Value::as_bool).unwrap_or(false),
+        }
+    }
+
+    fn secret_set(&self, name: &str) -> bool {
+        self.saved.get(format!("{name}Set")).and_then(Value::as_bool).unwrap_or(false)
+    }
+}
+
+/// The outcome of Test Connection, shown under its button.
+enum Tested {
+    Not,
+    Ok(String),
+    Failed(String),
+}
+
+async fn show(
+    State(state): State<PortalState>,
+    session: Session,
+    Path(id): Path<String>,
+    Args(done): Args<Done>,
+) -> Result<Response, PortalError> {
+    let app = app_of(&state, &id).await?;
+    let done = done.done;
+    render(&state, &session, &app, None, &FieldErrors::default(), Tested::Not, done.as_deref(), StatusCode::OK).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render(
+    state: &PortalState,
+    session: &Session,
+    app: &Application,
+    sent: Option<&Form>,
+    errors: &FieldErrors,
+    tested: Tested,
+    done: Option<&str>,
+    code: StatusCode,
+) -> Result<Response, PortalError> {
+    let engine = state.engine()?;
+    let saved = engine.settings_view(&app.id).await?;
+    let status = engine.status(&app.id).await?;
+    let mappings = engine.mappings(&app.id).await?;
+    let template = gallery::template(&app.template);
+    let v = Values { saved: &saved, sent };
+    let base = format!("/apps/{}/provisioning", app.id);
+    let automatic_ok = template.is_none_or(Template::supports_automatic);
+    let body = html! {
+        (app_header(app, AppTab::Provisioning))
+        (flash(done))
+        (errors.banner())
+        form method="post" action=(base) id="provisioning-form" {
+            (csrf_field(session))
+            section class="card" {
+                h2 { "Provisioning Mode" }
+                label for="mode" { "Provisioning Mode" }
+                select id="mode" name="mode" {
+                    option value="manual" selected[v.get("mode") != "automatic"] { "Manual" }
+                    @if automatic_ok { option value="automatic" selected[v.get("mode") == "automatic"] { "Automatic" } }
+                }
+                @if let Some(why) = template.and_then(|t| t.manual_only_reason.as_deref()) {
+                    p class="hint" { "Manual only: " (why) }
+                }
+                (field_error(errors, "mode"))
+            }
+            @if automatic_ok {
+                section class="card" {
+                    h2 { "Admin Credentials" }
+                    (credential_fields(template, &v, errors))
+                    div class="actions" {
+                        button type="submit" class="secondary" formaction={ (base) "/test" } { "Test Connection" }
+                        @if template.is_some_and(|t| t.authorize) {
+                            button type="submit" class="secondary" formaction={ (base) "/authorize" } { "Authorize" }
+                        }
+                    }
+                    @if template.is_some_and(|t| t.authorize) {
+                        p class="hint" { "Authorize opens the app's sign-in page: sign in as a team admin and allow roster. Save the app key and secret first." }
+                    }
+                    (tested_result(&tested))
+                }
+            }
+            section class="card" {
+                h2 { "Mappings" }
+                div class="table-wrap" { table {
+                    thead { tr { th { "Name" } th { "Enabled" } } }
+                    tbody { @for o in &mappings.objects {
+                        @let kind = crate::mappings::kind_slug(o.source_object);
+                        tr {
+                            td { a href={ (base) "/mappings/" (kind) } { (o.name) } }
+                            td { @if o.enabled { "Yes" } @else { "No" } }
+                        }
+                    } }
+                } }
+            }
+            section class="card" {
+                h2 { "Settings" }
+                (settings_fields(&v, errors))
+            }
+            section class="card" {
+                h2 { "Provisioning Status" }
+                fieldset {
+                    legend { "Provisioning Status" }
+                    label class="inline" { input type="radio" name="status" value="on" checked[v.get("status") == "on"]; "On" }
+                    label class="inline" { input type="radio" name="status" value="off" checked[v.get("status") != "on"]; "Off" }
+                }
+                (field_error(errors, "status"))
+            }
+            div class="actions" { button type="submit" id="save" { "Save" } }
+        }
+        h2 id="status-heading" { "Synchronization details" }
+        (panel(session, app, &status))
+        section class="card" {
+            h2 { "Restart provisioning" }
+            p { "The next cycle walks every assigned user again. Clearing the state also forgets what was sent: every account is matched again (never duplicated)." }
+            form method="post" action={ (base) "/restart" } data-confirm="Restart provisioning?" {
+                (csrf_field(session))
+                label class="inline" { input type="checkbox" name="full" value="on"; "Clear current state and restart synchronization" }
+                div class="actions" { button type="submit" class="secondary" { "Restart provisioning" } }
+            }
+        }
+        section class="card" {
+            h2 { "Provision on demand" }
+            p { "Run the steps for one user now and see each step's outcome." }
+            a class="button secondary" href={ (base) "/on-demand" } { "Provision on demand" }
+        }
+    };
+    Ok(page_with_status(code, session, Section::Apps, &format!("{} · Provisioning", app.name), body))
+}
+
+fn credential_fields(template: Option<&Template>, v: &Values, errors: &FieldErrors) -> Markup {
+    let fallback;
+    let fields: &[CredentialField] = match template {
+        Some(t) => &t.credentials,
+        None => {
+            fallback = gallery::template("scim").map(|t| t.credentials.clone()).unwrap_or_default();
+            &fallback
+        }
+    };
+    let mut groups: Vec<Option<&str>> = Vec::new();
+    for f in fields {
+        if !groups.contains(&f.group.as_deref()) {
+            groups.push(f.group.as_deref());
+        }
+    }
+    html! {
+        @if fields.is_empty() { p class="muted" { "This app needs no credentials." } }
+        @for g in &groups {
+            @let in_group = fields.iter().filter(|f| f.group.as_deref() == *g);
+            @if let Some(name) = g {
+                fieldset {
+                    legend { (group_label(name)) }
+                    @for f in in_group { (credential_field(f, v, errors)) }
+                }
+            } @else {
+                @for f in in_group { (credential_field(f, v, errors)) }
+            }
+        }
+    }
+}
+
+fn group_label(group: &str) -> String {
+    match group {
+        "password" => "Sign in as an admin user".into(),
+        "clientCredentials" => "Or: a connected app's client credentials".into(),
+        other => other.to_string(),
+    }
+}
+
+fn credential_field(f: &CredentialField, v: &Values, errors: &FieldErrors) -> Markup {
+    let invalid = errors.get(&f.name).is_some();
+    let hint_id = format!("hint-{}", f.name);
+    html! {
+        label for=(f.name) { (f.label) @if f.required { " (required)" } }
+        @if f.secret {
+            @let set = v.secret_set(&f.name);
+            input type="password" id=(f.name) name=(f.name) value="" autocomplete="new-password"
+                placeholder=(if set { "set — leave empty to keep it" } else { "" })
+                aria-invalid=[invalid.then_some("true")] aria-describedby=(hint_id);
+            p class="hint" id=(hint_id) {
+                @if set { span class="badge on" { "Set" } " The saved value is never shown. " } @else { span class="badge off" { "Not set" } " " }
+                @if let Some(h) = &f.help { (h) }
+            }
+        } @else {
+            input type="text" id=(f.name) name=(f.name) value=(v.get(&f.name)) autocomplete="off"
+                aria-invalid=[invalid.then_some("true")] aria-describedby=(hint_id);
+            @if let Some(h) = &f.help { p class="hint" id=(hint_id) { (h) } }
+        }
+        (field_error(errors, &f.name))
+    }
+}
+
+fn settings_fields(v: &Values, errors: &FieldErrors) -> Markup {
+    let interval = match v.sent {
+        Some(f) => f.text("interval"),
+        None => v.saved.get("intervalSecs").and_then(Value::as_u64).map(interval_text).unwrap_or_default(),
+    };
+    let percent = match v.sent {
+        Some(f) => f.text("deleteThresholdPercent"),
+        None => {
+            v.saved.get("deleteThresholdPercent").and_then(Value::as_f64).map(|p| p.to_string()).unwrap_or_default()
+        }
+    };
+    html! {
+        (crate::layout::text_field("email", "notificationEmail", "Notification Email", &v.get("notificationEmail"), errors,
+            Some("Who hears about quarantine, staged deletions and failures.")))
+        label class="inline" {
+            input type="checkbox" name="sendFailureEmail" value="on" checked[v.checked("sendFailureEmail")];
+            "Send an email notification when a failure occurs"
+        }
+        label for="scope" { "Scope" }
+        select id="scope" name="scope" {
+            option value="assigned" selected[v.get("scope") != "all"] { "Sync only assigned users and groups" }
+            option value="all" selected[v.get("scope") == "all"] { "Sync all users and groups" }
+        }
+        (crate::layout::text_field("text", "interval", "Interval between safety-net cycles", &interval, errors,
+            Some("Like 40m, 6h or 90s. Changes reach the app within a second anyway.")))
+        (crate::layout::text_field("number", "deleteThreshold", "Accidental deletion threshold", &v.get("deleteThreshold"), errors,
+            Some("A cycle that would disable or delete more accounts than this stops and waits for approval.")))
+        (crate::layout::text_field("number", "deleteThresholdPercent", "Accidental deletion threshold, percent (optional)", &percent, errors,
+            Some("The same guard as a share of provisioned accounts; empty or 0 turns it off.")))
+    }
+}
+
+fn interval_text(secs: u64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The credential part of the form as a settings change: every non-secret field
+/// that differs from the saved value, and every secret that was typed.
+fn credentials_patch(template: Option<&Template>, form: &Form, saved: &Value, into: &mut Map<String, Value>) {
+    let fields = template.map(|t| t.credentials.clone()).unwrap_or_default();
+    for f in &fields {
+        let value = form.text(&f.name);
+        if f.secret {
+            if !value.is_empty() {
+                into.insert(f.name.clone(), Value::String(value));
+            }
+        } else if saved.get(&f.name).and_then(Value::as_str).unwrap_or_default() != value {
+            into.insert(f.name.clone(), Value::String(value));
+        }
+    }
+}
+
+/// The whole form as a settings change; what cannot be read is a field error.
+fn settings_patch(
+    template: Option<&Template>,
+    form: &Form,
+    saved: &Value,
+    errors: &mut FieldErrors,
+) -> Map<String, Value> {
+    let mut patch = Map::new();
+    if let Some(m) = form.get("mode").filter(|m| ["manual", "automatic"].contains(m)) {
+        patch.insert("mode".into(), Value::String(m.into()));
+    }
+    credentials_patch(template, form, saved, &mut patch);
+    patch.insert("notificationEmail".into(), Value::String(form.text("notificationEmail")));
+    patch.insert("sendFailureEmail".into(), Value::Bool(form.checked("sendFailureEmail")));
+    if let Some(s) = form.get("scope").filter(|s| ["assigned", "all"].contains(s)) {
+        patch.insert("scope".into(), Value::String(s.into()));
+    }
+    if let Some(i) = form.opt("interval") {
+        patch.insert("interval".into(), Value::String(i));
+    }
+    match form.text("deleteThreshold").parse::<u64>() {
+        Ok(n) => {
+            patch.insert("deleteThreshold".into(), n.into());
+        }
+        Err(_) => errors.add("deleteThreshold", "Enter a whole number of accounts, like 500."),
+    }
+    let percent = form.text("deleteThresholdPercent");
+    match if percent.is_empty() { Ok(0.0) } else { percent.parse::<f64>() } {
+        Ok(p) if p.is_finite() => {
+            patch.insert("deleteThresholdPercent".into(), serde_json::json!(p));
+        }
+        _ => errors.add("deleteThresholdPercent", "Enter a percentage from 0 to 100, or leave it empty."),
+    }
+    let on = form.get("status") == Some("on");
+    if on && form.get("mode") != Some("automatic") {
+        errors.add("status", "Provisioning Status On needs Provisioning Mode Automatic.");
+    }
+    patch.insert("status".into(), Value::String(if on { "on" } else { "off" }.into()));
+    patch
+}
+
+/// Which field an engine refusal is about, from the words it names.
+fn field_of(message: &str, template: Option<&Template>) -> String {
+    const WORDS: &[(&str, &str)] = &[
+        ("tenant URL", "tenantUrl"),
+        ("notification email", "notificationEmail"),
+        ("interval", "interval"),
+        ("deleteThresholdPercent", "deleteThresholdPercent"),
+        ("deleteThreshold", "deleteThreshold"),
+        ("secret token", "secretToken"),
+        ("mode", "mode"),
+    ];
+    if let Some((_, f)) = WORDS.iter().find(|(w, _)| message.contains(w)) {
+        return f.to_string();
+    }
+    let fields = template.map(|t| t.credentials.as_slice()).unwrap_or_default();
+    fields
+        .iter()
+        .find(|f| message.contains(&f.name) || message.to_lowercase().contains(&f.label.to_lowercase()))
+        .map(|f| f.name.clone())
+        .unwrap_or_default()
+}
+
+/// Sends a change to the engine; a refusal becomes a field error.
+async fn configure(
+    state: &PortalState,
+    app: &Application,
+    patch: Map<String, Value>,
+    errors: &mut FieldErrors,
+) -> Result<(), PortalError> {
+    let template = gallery::template(&app.template);
+    let patch: SettingsPatch = match serde_json::from_value(Value::Object(patch)) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.add("", format!("the settings could not be read: {e}"));
+            return Ok(());
+        }
+    };
+    match state.engine()?.configure(&app.id, patch).await {
+        Ok(_) => Ok(()),
+        Err(EngineError::Invalid(m)) => {
+            errors.add(&field_of(&m, template), m);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn save(
+    State(state): State<PortalState>,
+    session: Session,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, PortalError> {
+    let app = app_of(&state, &id).await?;
+    let template = gallery::template(&app.template);
+    let saved = state.engine()?.settings_view(&app.id).await?;
+    let mut errors = FieldErrors::default();
+    let patch = settings_patch(template, &form, &saved, &mut errors);
+    if errors.is_empty() {
+        configure(&state, &app, patch, &mut errors).await?;
+    }
+    if errors.is_empty() {
+        return Ok(Redirect::to(&format!("/apps/{}/provisioning?done=saved", app.id)).into_response());
+    }
+    render(&state, &session, &app, Some(&form), &errors, Tested::Not, None, StatusCode::BAD_REQUEST).await
+}
+
+async fn test(
+    State(state): State<PortalState>,
+    session: Session,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, PortalError> {
+    let app = app_of(&state, &id).await?;
+    let engine = state.engine()?;
+    let template = gallery::template(&app.template);
+    let saved = engine.settings_view(&app.id).await?;
+    let mut patch = Map::new();
+    credentials_patch(template, &form, &saved, &mut patch);
+    let mut errors = FieldErrors::default();
+    if !patch.is_empty() {
+        configure(&state, &app, patch, &mut errors).await?;
+    }
+    let tested = if !errors.is_empty() {
+        Tested::Not
+    } else {
+        match engine.test_connection(&app.id).await {
+            Ok(checked) => Tested::Ok(checked),
+            Err(EngineError::Store(e)) => return Err(e.into()),
+            Err(e) => Tested::Failed(e.to_string()),
+        }
+    };
+    let code = match (&tested, errors.is_empty()) {
+        (Tested::Ok(_), true) => StatusCode::OK,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    render(&state, &session, &app, Some(&form), &errors, tested, None, code).await
+}
+
+fn tested_result(tested: &Tested) -> Markup {
+    html! {
+        div id="test-result" class="result" aria-live="polite" {
+            @match tested {
+                Tested::Not => {},
+                Tested::Ok(m) => div class="notice ok" role="status" { strong { "Connection succeeded. " } (m) },
+                Tested::Failed(m) => div class="notice bad" role="alert" { strong { "Connection failed. " } (m) },
+            }
+        }
+    }
+}
+
+async fn restart(
+    State(state): State<PortalState>,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, PortalError> {
+    let app = app_of(&state, &id).await?;
+    let full = form.checked("full");
+    state.engine()?.restart(&app.id, full).await?;
+    let done = if full { "restarted-full" } else { "restarted" };
+    Ok(Redirect::to(&format!("/apps/{}/provisioning?done={done}#status", app.id)).into_response())
+}
+
+/// Where the vendor sends the browser back after Authorize: the server's OAuth
+/// callback under roster's public URL (or the host the browser used), the same
+/// URI the REST API's Authorize gives.
+fn callback_uri(state: &PortalState, headers: &HeaderMap) -> Option<String> {
+    if let Some(url) = &state.public_url {
+        return Some(format!("{url}/oauth/callback"));
+    }
+    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let scheme = if crate::session::is_secure(state, headers) { "https" } else { "http" };
+    Some(format!("{scheme}://{host}/oauth/callback"))
+}
+
+async fn authorize(
+    State(state): State<PortalState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Result<Response, PortalError> {
+    let app = app_of(&state, &id).await?;
+    let redirect = callback_uri(&state, &headers)
+        .ok_or_else(|| PortalError::BadRequest("the request names no host: start roster with --public-url".into()))?;
+    let url = state.engine()?.begin_authorization(&app.id, &redirect).await?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_back() {
+        assert_eq!(interval_text(2400), "40m");
+        assert_eq!(interval_text(21_600), "6h");
+        assert_eq!(interval_text(86_400), "1d");
+        assert_eq!(interval_text(90), "90s");
+    }
+
+    #[test]
+    fn refusals_find_their_field() {
+        let check = |m: &str, f: &str| assert_eq!(field_of(m, gallery::template("scim")), f, "{m}");
+        check("tenant URL \"x\" is not a URL: relative URL without a base", "tenantUrl");
+        check("notification email \"x\" is not an address", "notificationEmail");
+        check("deleteThresholdPercent must be 0 (off) to 100", "deleteThresholdPercent");
+        check("the secret token is empty", "secretToken");
+        check("something else", "");
+    }
+}

@@ -1,0 +1,222 @@
+//! Sign-in and sign-out. An admin signs in with an admin account (name and
+//! password, checked against the Argon2id hash) or with an API token (checked
+//! like the REST API's bearer tokens, against the stored hashes). Success starts a
+//! session: the browser gets its secret as an HttpOnly, SameSite=Strict cookie.
+//!
+//! The sign-in form itself is protected against forged posts by a double-submit
+//! nonce: a short-lived cookie and a hidden field that must match.
+
+use crate::error::PortalError;
+use crate::layout::{field_error, FieldErrors};
+use crate::session::{cookie, is_secure, read_form, same_secret, set_cookie, Args, Session, COOKIE};
+use crate::PortalState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine;
+use maud::{html, DOCTYPE};
+use rand::RngCore;
+use serde::Deserialize;
+
+const NONCE_COOKIE: &str = "roster_signin";
+const NONCE_FIELD: &str = "_signin";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SigninArgs {
+    next: Option<String>,
+}
+
+/// Where to go after sign-in: a local path only (never another site).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 2048 => n,
+        _ => "/apps",
+    }
+}
+
+fn nonce() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn render(
+    state: &PortalState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: &str,
+    errors: &FieldErrors,
+    name: &str,
+) -> Response {
+    let n = nonce();
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Sign in · roster" }
+                link rel="stylesheet" href=(crate::assets::CSS_PATH);
+            }
+            body {
+                main class="narrow" id="main" {
+                    h1 { "Sign in to roster" }
+                    p class="lead" { "Manage the directory and provisioning to your applications." }
+                    (errors.banner())
+                    section class="card" {
+                        h2 { "With an admin account" }
+                        form method="post" action="/signin" {
+                            input type="hidden" name=(NONCE_FIELD) value=(n);
+                            input type="hidden" name="next" value=(next);
+                            input type="hidden" name="method" value="password";
+                            label for="name" { "Admin name" }
+                            input id="name" name="name" type="text" autocomplete="username" value=(name) required;
+                            label for="password" { "Password" }
+                            input id="password" name="password" type="password" autocomplete="current-password" required
+                                aria-describedby=[errors.get("password").map(|_| "err-password")];
+                            (field_error(errors, "password"))
+                            div class="actions" { button type="submit" { "Sign in" } }
+                        }
+                        p class="hint" { "Create an admin account on the server with " code { "roster admin create NAME" } "." }
+                    }
+                    section class="card" {
+                        h2 { "With an API token" }
+                        form method="post" action="/signin" {
+                            input type="hidden" name=(NONCE_FIELD) value=(n);
+                            input type="hidden" name="next" value=(next);
+                            input type="hidden" name="method" value="token";
+                            label for="token" { "API token" }
+                            input id="token" name="token" type="password" autocomplete="off" required
+                                aria-describedby=[errors.get("token").map(|_| "err-token")];
+                            (field_error(errors, "token"))
+                            div class="actions" { button type="submit" class="secondary" { "Sign in with the token" } }
+                        }
+                        p class="hint" { "The first start of the server writes the admin token to " code { "admin.token" } " in its data directory." }
+                    }
+                }
+            }
+        }
+    };
+    let secure = is_secure(state, headers);
+    let mut response = (status, Html(markup.into_string())).into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(NONCE_COOKIE, &n, 3600, secure));
+    response
+}
+
+/// `GET /signin`: the sign-in page (or straight on, with a live session).
+pub async fn page(State(state): State<PortalState>, headers: HeaderMap, Args(args): Args<SigninArgs>) -> Response {
+    let next = safe_next(args.next.as_deref()).to_string();
+    if let Some(secret) = cookie(&headers, COOKIE) {
+        if let Ok(Some(_)) = state.store.session(&secret, state.lifetime).await {
+            return Redirect::to(&next).into_response();
+        }
+    }
+    render(&state, &headers, StatusCode::OK, &next, &FieldErrors::default(), "")
+}
+
+/// `POST /signin`: checks the credentials and starts a session.
+pub async fn submit(State(state): State<PortalState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let form = match read_form(body).await {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let nonce_ok = match (cookie(&headers, NONCE_COOKIE), form.get(NONCE_FIELD)) {
+        (Some(c), Some(f)) => same_secret(&c, f),
+        _ => false,
+    };
+    if !nonce_ok {
+        return PortalError::Forbidden(
+            "the sign-in form expired or was not sent from this portal: reload the page and sign in again".into(),
+        )
+        .into_response();
+    }
+    let next = safe_next(form.get("next")).to_string();
+    let mut errors = FieldErrors::default();
+    let name = form.text("name");
+    let principal = match form.get("method") {
+        Some("token") => {
+            let token = form.text("token");
+            if token.is_empty() || token.len() > 512 {
+                errors.add("token", "Enter an API token.");
+                None
+            } else {
+                match state.store.verify_token(&token).await {
+                    Ok(Some(t)) => Some(format!("token:{}", t.name)),
+                    Ok(None) => {
+                        errors.add("token", "This token is not valid: it may have been revoked.");
+                        None
+                    }
+                    Err(e) => return PortalError::from(e).into_response(),
+                }
+            }
+        }
+        _ => {
+            let password = form.get("password").unwrap_or_default();
+            if name.is_empty() || password.is_empty() {
+                errors.add("password", "Enter the admin name and the password.");
+                None
+            } else {
+                match crate::password::check_admin(&state.store, &state.hashing, &name, password).await {
+                    Ok(Some(a)) => Some(format!("admin:{}", a.name)),
+                    Ok(None) => {
+                        errors.add("password", "The admin name or the password is wrong.");
+                        None
+                    }
+                    Err(e) => return e.into_response(),
+                }
+            }
+        }
+    };
+    let Some(principal) = principal else {
+        // A little delay makes guessing slower without holding anything.
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        return render(&state, &headers, StatusCode::UNAUTHORIZED, &next, &errors, &name);
+    };
+    if let Err(e) = state.store.purge_expired_sessions().await {
+        tracing::warn!(error = %e, "cannot purge expired portal sessions");
+    }
+    let (secret, _) = match state.store.create_session(&principal, state.lifetime).await {
+        Ok(s) => s,
+        Err(e) => return PortalError::from(e).into_response(),
+    };
+    tracing::info!(principal = %principal, "portal sign-in");
+    let secure = is_secure(&state, &headers);
+    let mut response = Redirect::to(&next).into_response();
+    let max_age = state.lifetime.absolute_ms / 1000;
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(COOKIE, &secret, max_age, secure));
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(NONCE_COOKIE, "", 0, secure));
+    response
+}
+
+/// `POST /signout`: ends the session and clears the cookie.
+pub async fn signout(State(state): State<PortalState>, session: Session, headers: HeaderMap) -> Response {
+    if let Some(secret) = cookie(&headers, COOKIE) {
+        if let Err(e) = state.store.delete_session(&secret).await {
+            return PortalError::from(e).into_response();
+        }
+    }
+    tracing::info!(principal = %session.principal, "portal sign-out");
+    let mut response = Redirect::to("/signin").into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(COOKIE, "", 0, is_secure(&state, &headers)));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    fn check(next: Option<&str>, expected: &str) {
+        assert_eq!(safe_next(next), expected, "{next:?}");
+    }
+
+    #[test]
+    fn next_is_local_only() {
+        check(Some("/users?q=a"), "/users?q=a");
+        check(Some("//evil.example/x"), "/apps");
+        check(Some("https://evil.example/"), "/apps");
+        check(Some("/\\evil"), "/apps");
+        check(None, "/apps");
+    }
+}
