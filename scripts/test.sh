@@ -31,6 +31,7 @@ fi
 
 export ROSTER_SCIM2_SERVER="$PWD/.venv/bin/scim2-server"
 export ROSTER_PYTHON="$PWD/.venv/bin/python"
+export ROSTER_SMTP_SINK="$PWD/.venv/bin/aiosmtpd"
 export ROSTER_REQUIRE_PEERS=1
 
 if ! command -v cargo-nextest >/dev/null && ! cargo nextest --version >/dev/null 2>&1; then

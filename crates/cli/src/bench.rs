@@ -116,10 +116,13 @@ async fn import(b: ImportBench) -> Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server =
-            tokio::spawn(roster_server::serve(listener, AppState { store: store.clone(), engine: None }, async {
+        let server = tokio::spawn(roster_server::serve(
+            listener,
+            AppState { store: store.clone(), engine: None, public_url: String::new() },
+            async {
                 let _ = stopped.await;
-            }));
+            },
+        ));
         let client = Client::new(&base, token)?;
         let started = Instant::now();
         let report = crate::import::import_users(&client, &csv_path, false).await?;

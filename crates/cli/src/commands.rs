@@ -324,9 +324,13 @@ pub enum AppCmd {
     /// List app roles.
     Roles { app: String },
     /// Configure provisioning: mode automatic, tenant URL, secret token, settings.
-    Configure(ConfigureArgs),
-    /// Test the connection to the app with the saved credentials.
+    Configure(Box<ConfigureArgs>),
+    /// Test the connection to the app with the saved credentials (and import its roles).
     TestConnection { app: String },
+    /// Print the URL a team admin opens to authorize roster (Dropbox for Business).
+    Authorize { app: String },
+    /// Manual mode: the accounts to change by hand (table, --csv FILE), or --confirm ID once applied.
+    Handoff(crate::handoff::HandoffArgs),
     /// Turn provisioning on.
     Start { app: String },
     /// Turn provisioning off.
@@ -337,6 +341,8 @@ pub enum AppCmd {
         #[arg(long)]
         full: bool,
     },
+    /// Let the disables the accidental-deletion guard staged through.
+    AllowDeletes { app: String },
     /// Run a cycle now.
     Sync {
         app: String,
@@ -406,7 +412,8 @@ pub struct ConfigureArgs {
     app: String,
     #[arg(long)]
     tenant_url: Option<String>,
-    /// A file holding the secret token (safer than --secret-token).
+    /// A file holding the secret token (safer than --secret-token): a SCIM app's bearer
+    /// token, or a Salesforce admin's security token (the tutorial's Secret Token).
     #[arg(long, conflicts_with = "secret_token")]
     secret_token_file: Option<std::path::PathBuf>,
     #[arg(long)]
@@ -431,6 +438,20 @@ pub struct ConfigureArgs {
     /// How group members are removed: filter (`members[value eq "id"]`, default) or value-list.
     #[arg(long, value_parser = ["filter", "value-list"])]
     member_removal: Option<String>,
+    #[command(flatten)]
+    vendor: crate::credentials::VendorArgs,
+    /// Most requests per second to the app (0: no limit).
+    #[arg(long)]
+    rate_limit: Option<f64>,
+    /// The accidental-deletion guard: most disables in one cycle without approval (default 500).
+    #[arg(long)]
+    delete_threshold: Option<u64>,
+    /// The guard as a percentage of provisioned accounts (0: off).
+    #[arg(long)]
+    delete_threshold_percent: Option<f64>,
+    /// Mail a failure digest (at most hourly) to the notification email: true or false.
+    #[arg(long)]
+    send_failure_email: Option<bool>,
 }
 
 #[derive(Args)]
@@ -539,11 +560,14 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             let mode = a.mode.or_else(|| a.tenant_url.as_ref().map(|_| "automatic".to_string()));
             let body = json!({"tenantUrl": a.tenant_url, "secretToken": token, "notificationEmail": a.notification_email,
                 "scope": a.scope, "interval": a.interval, "mode": mode, "concurrency": a.concurrency,
-                "memberBatchSize": a.member_batch_size,
+                "memberBatchSize": a.member_batch_size, "rateLimit": a.rate_limit,
+                "deleteThreshold": a.delete_threshold, "deleteThresholdPercent": a.delete_threshold_percent,
+                "sendFailureEmail": a.send_failure_email,
                 "memberRemoval": a.member_removal.map(|r| if r == "value-list" { "valueList" } else { "filter" })});
-            let body = Value::Object(
-                body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect(),
-            );
+            let mut body: Map<String, Value> =
+                body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
+            crate::credentials::add_to(&mut body, a.vendor)?;
+            let body = Value::Object(body);
             output::object(json, &c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?);
         }
         AppCmd::TestConnection { app } => {
@@ -556,6 +580,8 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 bail!("connection failed: {}", r["message"].as_str().unwrap_or_default());
             }
         }
+        AppCmd::Authorize { app } => crate::credentials::authorize(c, json, &app).await?,
+        AppCmd::Handoff(a) => crate::handoff::run(c, json, a).await?,
         AppCmd::Start { app } => {
             output::object(json, &c.post(&format!("/apps/{}/provisioning/start", enc(&app)), &json!({})).await?)
         }
@@ -569,6 +595,14 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                     "restarted: the next cycle is an initial cycle{}",
                     if full { " (shadow cleared)" } else { "" }
                 );
+            }
+        }
+        AppCmd::AllowDeletes { app } => {
+            let v = c.post(&format!("/apps/{}/provisioning/allow-deletes", enc(&app)), &json!({})).await?;
+            if json {
+                output::object(json, &v);
+            } else {
+                println!("allowed: the next cycle disables the {} staged account(s)", v["allowed"]);
             }
         }
         AppCmd::Sync { app, wait } => {

@@ -48,7 +48,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> Result<()> {
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
     let server = tokio::spawn(roster_server::serve(
         listener,
-        AppState { store: store.clone(), engine: Some(engine) },
+        AppState { store: store.clone(), engine: Some(engine), public_url: base.clone() },
         wait_for(stopped),
     ));
     println!(

@@ -5,8 +5,11 @@ mod admin;
 mod bench;
 mod client;
 mod commands;
+mod credentials;
 mod csv;
 mod demo;
+mod gallery;
+mod handoff;
 mod import;
 mod output;
 mod serve;
@@ -49,6 +52,9 @@ enum Command {
     /// Applications, assignments and provisioning.
     #[command(subcommand)]
     App(commands::AppCmd),
+    /// The app templates: what roster can provision, and how.
+    #[command(subcommand)]
+    Gallery(gallery::GalleryCmd),
     /// Import objects from files.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -124,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => commands::app(&client, json, c).await,
+        Command::Gallery(c) => gallery::run(&client, json, c).await,
         Command::Token(c) => commands::token(&client, json, c).await,
         Command::Expr(c) => commands::expr(&client, json, c).await,
         Command::Import(ImportCmd::Users(a)) => {

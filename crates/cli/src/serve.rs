@@ -16,6 +16,17 @@ pub struct ServeArgs {
     /// PostgreSQL URL (postgres://...); the default is SQLite in the data directory.
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
+    /// roster's URL as admins' browsers reach it (OAuth vendors send them back
+    /// to its /oauth/callback); default http://<listen address>.
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for alert emails: smtp://host:port, smtp://host:port?tls=starttls
+    /// or smtps://host:port (user:password@ allowed with TLS).
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of alert emails.
+    #[arg(long, env = "ROSTER_SMTP_FROM", default_value = "roster@localhost")]
+    pub smtp_from: String,
 }
 
 /// Opens the store the flags name.
@@ -47,10 +58,15 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!("roster: serving on http://{}", listener.local_addr()?);
-    let engine = start_engine(&store, data_dir)?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    let smtp = match &args.smtp_url {
+        Some(url) => Some(roster_notify::SmtpConfig::parse(url, &args.smtp_from).context("invalid --smtp-url")?),
+        None => None,
+    };
+    let engine = start_engine_with(&store, data_dir, smtp)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
-    let state = AppState { store: store.clone(), engine: Some(engine) };
+    let state = AppState { store: store.clone(), engine: Some(engine), public_url };
     roster_server::serve(listener, state, async move {
         shutdown_signal().await;
         let _ = stop.send(true);
@@ -64,10 +80,20 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
 /// The engine over `store`, with the master key of the data directory (or
 /// `ROSTER_MASTER_KEY`).
 pub fn start_engine(store: &Store, data_dir: &Path) -> Result<std::sync::Arc<roster_engine::Engine>> {
+    start_engine_with(store, data_dir, None)
+}
+
+/// Like [`start_engine`], mailing alerts through `smtp`.
+pub fn start_engine_with(
+    store: &Store,
+    data_dir: &Path,
+    smtp: Option<roster_notify::SmtpConfig>,
+) -> Result<std::sync::Arc<roster_engine::Engine>> {
     let env_key = std::env::var("ROSTER_MASTER_KEY").ok();
     let cipher =
         roster_store::secrets::Cipher::load(data_dir, env_key.as_deref()).context("cannot load the master key")?;
-    Ok(roster_engine::Engine::new(store.clone(), cipher))
+    let clock = std::sync::Arc::new(roster_engine::reliability::SystemClock);
+    Ok(roster_engine::Engine::with(store.clone(), cipher, clock, smtp))
 }
 
 /// Resolves when the watch turns true.

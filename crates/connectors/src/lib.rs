@@ -1,6 +1,8 @@
 //! Connectors from roster to applications. [`Connector`] is what the
-//! engine calls; [`ScimConnector`] speaks SCIM 2.0 over HTTPS. Connectors
-//! only classify failures ([`ConnectorError`]): the engine retries.
+//! engine calls; [`ScimConnector`] speaks SCIM 2.0 over HTTPS, [`salesforce`]
+//! and [`dropbox`] speak those vendors' APIs, and [`manual`] stands in for an
+//! app provisioned by hand. Connectors only classify failures
+//! ([`ConnectorError`]): the engine retries.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -8,10 +10,12 @@ use serde_json::Value;
 mod classify;
 pub mod dropbox;
 mod error;
+pub mod manual;
 pub mod salesforce;
 mod scim;
 
 pub use error::{parse_http_date, parse_retry_after, ConnectorError};
+pub use manual::{ManualConnector, ResolvesManualIds};
 pub use roster_scim::{MemberRemoval, PatchOperation, ResourceKind};
 pub use scim::{ScimConnector, ScimSettings};
 

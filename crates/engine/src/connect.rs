@@ -1,50 +1,372 @@
 //! From a job's settings and sealed credentials to a live connector, and back:
-//! sealing the credentials an admin sends, and showing which are set (never
-//! their values).
+//! sealing the credentials an admin sends (each template reads its own
+//! fields), the vendor settings beside them, and showing which credentials
+//! are set (never their values). A job in manual mode gets the stand-in
+//! [`ManualConnector`], which calls nothing.
 
+use crate::gallery::{self, ConnectorKind, Template};
 use crate::job::LoadedJob;
-use crate::settings::{Credentials, SettingsPatch};
+use crate::settings::{Credentials, JobSettings, Mode, SettingsPatch};
 use crate::EngineError;
-use roster_connectors::{Connector, ScimConnector, ScimSettings};
+use roster_connectors::dropbox::{DropboxApp, DropboxConnector};
+use roster_connectors::salesforce::{SalesforceAuth, SalesforceConnector, SalesforceSettings};
+use roster_connectors::{Connector, ManualConnector, ResolvesManualIds, ScimConnector, ScimSettings};
 use roster_store::secrets::{Cipher, SecretString};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Builds the connector of a job from its settings and sealed credentials.
-pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>, EngineError> {
-    let url =
-        job.settings.tenant_url.clone().ok_or_else(|| EngineError::NotConfigured("no tenant URL is set".into()))?;
-    let sealed =
-        job.row.credentials.as_deref().ok_or_else(|| EngineError::NotConfigured("no secret token is set".into()))?;
-    let creds: Credentials = serde_json::from_str(&cipher.open(sealed)?)
-        .map_err(|_| EngineError::Invalid("stored credentials are unreadable".into()))?;
-    let mut s = ScimSettings::new(url, creds.secret_token.expose());
-    s.timeout = Duration::from_secs(job.settings.timeout_secs.max(1));
-    s.member_batch_size = job.settings.member_batch_size.max(1);
-    s.member_removal = job.settings.member_removal;
-    Ok(Arc::new(ScimConnector::new(s)?))
+/// Whether a job's cycles write hand-offs instead of calling the app.
+pub fn hands_off(settings: &JobSettings) -> bool {
+    settings.mode == Mode::Manual
 }
 
-/// Seals the credentials a settings change carries, merged into the stored ones;
-/// `None` when the change carries none.
-pub fn seal_credentials(
-    cipher: &Cipher,
-    _stored: Option<&str>,
-    patch: &SettingsPatch,
-) -> Result<Option<String>, EngineError> {
-    match &patch.secret_token {
-        Some(t) if t.trim().is_empty() => Err(EngineError::Invalid("the secret token is empty".into())),
-        Some(t) => {
-            let creds = Credentials { secret_token: SecretString::new(t.trim()) };
-            let text = serde_json::to_string(&creds).map_err(|e| EngineError::Invalid(e.to_string()))?;
-            Ok(Some(cipher.seal(&text)?))
+/// Opens sealed credentials (none sealed: none set).
+pub fn open_credentials(cipher: &Cipher, sealed: Option<&str>) -> Result<Credentials, EngineError> {
+    let Some(sealed) = sealed else { return Ok(Credentials::default()) };
+    serde_json::from_str(&cipher.open(sealed)?)
+        .map_err(|_| EngineError::Invalid("stored credentials are unreadable: set them again".into()))
+}
+
+fn not_configured(message: &str) -> EngineError {
+    EngineError::NotConfigured(message.to_string())
+}
+
+/// Builds the connector of a job from its template, settings and sealed
+/// credentials: the stand-in in manual mode, else the template's connector.
+pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>, EngineError> {
+    let s = &job.settings;
+    let template = gallery::require(&s.template)?;
+    if hands_off(s) {
+        let matching = job.user_mapping.matching_attributes().into_iter().map(|(_, t)| t.to_string()).collect();
+        return Ok(Arc::new(ManualConnector::new(matching)));
+    }
+    let creds = open_credentials(cipher, job.row.credentials.as_deref())?;
+    let timeout = Duration::from_secs(s.timeout_secs.max(1));
+    let inner: Arc<dyn Connector> = match template.connector {
+        ConnectorKind::Scim => {
+            let url = s.tenant_url.clone().ok_or_else(|| not_configured("no tenant URL is set"))?;
+            let token = creds.secret_token.as_ref().ok_or_else(|| not_configured("no secret token is set"))?;
+            let mut settings = ScimSettings::new(url, token.expose());
+            settings.timeout = timeout;
+            settings.member_batch_size = s.member_batch_size.max(1);
+            settings.member_removal = s.member_removal;
+            Arc::new(ScimConnector::new(settings)?)
         }
-        None => Ok(None),
+        ConnectorKind::Salesforce => {
+            let mut settings =
+                SalesforceSettings::new(salesforce_auth(&creds)?).with_tenant_url(s.tenant_url.as_deref());
+            settings.timeout = timeout;
+            if let Some(hold) = s.api_limit_hold_secs {
+                settings.hold_on_limit = Duration::from_secs(hold.max(1));
+            }
+            Arc::new(SalesforceConnector::new(settings)?)
+        }
+        ConnectorKind::Dropbox => {
+            let app = dropbox_app(s, &creds)?;
+            let refresh = creds.refresh_token.as_ref().ok_or_else(|| {
+                not_configured(
+                    "roster is not authorized for the Dropbox team yet: run `roster app authorize APP` and open the \
+                     URL it prints as a Dropbox team admin",
+                )
+            })?;
+            Arc::new(DropboxConnector::new(app, refresh.expose(), timeout)?)
+        }
+        ConnectorKind::None => {
+            return Err(EngineError::Invalid(format!(
+                "the {} template supports manual provisioning only: {}",
+                template.name,
+                template.manual_only_reason.as_deref().unwrap_or("it has no connector")
+            )))
+        }
+    };
+    Ok(Arc::new(ResolvesManualIds::new(inner)))
+}
+
+/// How roster logs in to Salesforce: a connected app's client credentials
+/// when both are set, else the admin's login.
+fn salesforce_auth(creds: &Credentials) -> Result<SalesforceAuth, EngineError> {
+    if let (Some(id), Some(secret)) = (&creds.client_id, &creds.client_secret) {
+        return Ok(SalesforceAuth::ClientCredentials {
+            client_id: id.clone(),
+            client_secret: secret.expose().to_string(),
+        });
+    }
+    match (&creds.admin_username, &creds.admin_password) {
+        (Some(username), Some(password)) => Ok(SalesforceAuth::Password {
+            username: username.clone(),
+            password: password.expose().to_string(),
+            security_token: creds.secret_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default(),
+        }),
+        _ => Err(not_configured(
+            "set the Salesforce admin login (--admin-username, --admin-password-file, --secret-token-file) or a \
+             connected app's client credentials (--client-id, --client-secret-file)",
+        )),
     }
 }
 
-/// Which credentials are set, for the settings view (values never leave).
-pub fn credentials_view(_cipher: &Cipher, sealed: Option<&str>) -> Value {
-    json!({"secretTokenSet": sealed.is_some()})
+/// roster's Dropbox app of a job: its key and secret, and the URLs (Dropbox's
+/// own unless the settings say otherwise).
+pub fn dropbox_app(s: &JobSettings, creds: &Credentials) -> Result<DropboxApp, EngineError> {
+    let (Some(id), Some(secret)) = (&creds.client_id, &creds.client_secret) else {
+        return Err(not_configured(
+            "set the app key and secret of roster's Dropbox app: `roster app configure APP --client-id KEY \
+             --client-secret-file FILE`",
+        ));
+    };
+    let mut app = DropboxApp::new(id.clone(), secret.expose());
+    if let Some(u) = &s.api_url {
+        app.api_url = u.clone();
+    }
+    if let Some(u) = &s.authorize_url {
+        app.authorize_url = u.clone();
+    }
+    if let Some(u) = &s.token_url {
+        app.token_url = u.clone();
+    }
+    Ok(app)
+}
+
+/// The credential fields a settings change sets, by their settings names.
+fn credential_fields(patch: &SettingsPatch) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (name, set) in [
+        ("secretToken", patch.secret_token.is_some()),
+        ("adminUsername", patch.admin_username.is_some()),
+        ("adminPassword", patch.admin_password.is_some()),
+        ("clientId", patch.client_id.is_some()),
+        ("clientSecret", patch.client_secret.is_some()),
+        ("tenantUrl", patch.tenant_url.is_some()),
+        ("apiUrl", patch.api_url.is_some()),
+        ("authorizeUrl", patch.authorize_url.is_some()),
+        ("tokenUrl", patch.token_url.is_some()),
+    ] {
+        if set {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Refuses fields the template's form does not have (a Dropbox app has no
+/// admin password; a SCIM app no client id).
+fn check_fields(template: &Template, patch: &SettingsPatch) -> Result<(), EngineError> {
+    for field in credential_fields(patch) {
+        if !template.credentials.iter().any(|c| c.name == field) {
+            let known: Vec<&str> = template.credentials.iter().map(|c| c.name.as_str()).collect();
+            let asks = if known.is_empty() { "no credentials".to_string() } else { known.join(", ") };
+            return Err(EngineError::Invalid(format!(
+                "{field} is not a setting of a {} app: its form asks for {asks}",
+                template.display_name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A trimmed value; empty means "clear it".
+fn set_text(slot: &mut Option<String>, value: &Option<String>) {
+    if let Some(v) = value {
+        let v = v.trim();
+        *slot = (!v.is_empty()).then(|| v.to_string());
+    }
+}
+
+fn set_secret(slot: &mut Option<SecretString>, value: &Option<String>) {
+    if let Some(v) = value {
+        let v = v.trim();
+        *slot = (!v.is_empty()).then(|| SecretString::new(v));
+    }
+}
+
+/// Seals the credentials a settings change carries, merged into the stored
+/// ones; `None` when the change carries none. `settings` names the template
+/// that reads them.
+pub fn seal_credentials(
+    cipher: &Cipher,
+    settings: &JobSettings,
+    stored: Option<&str>,
+    patch: &SettingsPatch,
+) -> Result<Option<String>, EngineError> {
+    let template = gallery::require(&settings.template)?;
+    check_fields(template, patch)?;
+    let touched = patch.secret_token.is_some()
+        || patch.admin_username.is_some()
+        || patch.admin_password.is_some()
+        || patch.client_id.is_some()
+        || patch.client_secret.is_some();
+    if !touched {
+        return Ok(None);
+    }
+    if template.connector == ConnectorKind::Scim && patch.secret_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(EngineError::Invalid("the secret token is empty".into()));
+    }
+    let mut creds = open_credentials(cipher, stored)?;
+    let old_client = creds.client_id.clone();
+    set_secret(&mut creds.secret_token, &patch.secret_token);
+    set_text(&mut creds.admin_username, &patch.admin_username);
+    set_secret(&mut creds.admin_password, &patch.admin_password);
+    set_text(&mut creds.client_id, &patch.client_id);
+    set_secret(&mut creds.client_secret, &patch.client_secret);
+    if template.connector == ConnectorKind::Dropbox && creds.client_id != old_client {
+        // A refresh token belongs to the Dropbox app that got it.
+        creds.refresh_token = None;
+        creds.team_id = None;
+    }
+    Ok(Some(seal(cipher, &creds)?))
+}
+
+/// Seals credentials as they are.
+pub fn seal(cipher: &Cipher, creds: &Credentials) -> Result<String, EngineError> {
+    let text = serde_json::to_string(creds).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    Ok(cipher.seal(&text)?)
+}
+
+fn http_url(what: &str, url: &str) -> Result<Option<String>, EngineError> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let parsed =
+        url.parse::<url::Url>().map_err(|e| EngineError::Invalid(format!("{what} {url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(EngineError::Invalid(format!("{what} {url:?} must start with https:// (or http://)")));
+    }
+    Ok(Some(url.trim_end_matches('/').to_string()))
+}
+
+/// Applies the vendor settings of a change (Dropbox URLs, Salesforce's API
+/// limit hold) and refuses a mode the template does not support.
+pub fn apply_vendor_settings(s: &mut JobSettings, patch: &SettingsPatch) -> Result<(), EngineError> {
+    let template = gallery::require(&s.template)?;
+    if patch.mode == Some(Mode::Automatic) && !template.supports_automatic() {
+        return Err(EngineError::Invalid(format!(
+            "{} supports manual provisioning only: {}",
+            template.display_name,
+            template.manual_only_reason.as_deref().unwrap_or("it has no connector")
+        )));
+    }
+    if let Some(u) = &patch.api_url {
+        s.api_url = http_url("API URL", u)?;
+    }
+    if let Some(u) = &patch.authorize_url {
+        s.authorize_url = http_url("authorize URL", u)?;
+    }
+    if let Some(u) = &patch.token_url {
+        s.token_url = http_url("token URL", u)?;
+    }
+    if let Some(h) = patch.api_limit_hold_secs {
+        if !(1..=86_400).contains(&h) {
+            return Err(EngineError::Invalid("apiLimitHoldSecs must be 1 to 86400 seconds".into()));
+        }
+        s.api_limit_hold_secs = Some(h);
+    }
+    Ok(())
+}
+
+/// Whether a job has what its connector needs (manual mode needs nothing).
+pub fn is_configured(cipher: &Cipher, s: &JobSettings, sealed: Option<&str>) -> bool {
+    if hands_off(s) {
+        return true;
+    }
+    let Ok(creds) = open_credentials(cipher, sealed) else { return false };
+    match gallery::template(&s.template).map(|t| t.connector) {
+        Some(ConnectorKind::Scim) => s.tenant_url.is_some() && creds.secret_token.is_some(),
+        Some(ConnectorKind::Salesforce) => salesforce_auth(&creds).is_ok(),
+        Some(ConnectorKind::Dropbox) => {
+            creds.client_id.is_some() && creds.client_secret.is_some() && creds.refresh_token.is_some()
+        }
+        Some(ConnectorKind::None) => true,
+        None => false,
+    }
+}
+
+/// Which credentials are set, for the settings view (secret values never
+/// leave; usernames, client ids and the Dropbox team do).
+pub fn credentials_view(cipher: &Cipher, sealed: Option<&str>) -> Value {
+    match open_credentials(cipher, sealed) {
+        Ok(c) => json!({
+            "secretTokenSet": c.secret_token.is_some(),
+            "adminUsername": c.admin_username,
+            "adminPasswordSet": c.admin_password.is_some(),
+            "clientId": c.client_id,
+            "clientSecretSet": c.client_secret.is_some(),
+            "authorized": c.refresh_token.is_some(),
+            "teamId": c.team_id,
+        }),
+        Err(_) => json!({"secretTokenSet": sealed.is_some(), "credentialsReadable": false}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cipher() -> Cipher {
+        Cipher::from_key([7; 32])
+    }
+
+    fn settings(template: &str) -> JobSettings {
+        JobSettings { template: template.into(), ..JobSettings::default() }
+    }
+
+    fn patch(v: Value) -> SettingsPatch {
+        serde_json::from_value(v).expect("patch")
+    }
+
+    #[test]
+    fn older_scim_credentials_still_open() {
+        let c = cipher();
+        let sealed = c.seal(r#"{"secretToken":"t0k"}"#).expect("sealed");
+        let creds = open_credentials(&c, Some(&sealed)).expect("opens");
+        assert_eq!(creds.secret_token.map(|t| t.expose().to_string()).as_deref(), Some("t0k"));
+        assert!(is_configured(
+            &c,
+            &JobSettings { tenant_url: Some("https://x".into()), mode: Mode::Automatic, ..settings("scim") },
+            Some(&sealed)
+        ));
+    }
+
+    #[test]
+    fn salesforce_credentials_merge_and_show_only_whether_set() {
+        let c = cipher();
+        let s = JobSettings { mode: Mode::Automatic, ..settings("salesforce") };
+        let first =
+            seal_credentials(&c, &s, None, &patch(json!({"adminUsername": "admin@acme.com", "adminPassword": "pw"})))
+                .expect("sealed")
+                .expect("some");
+        assert!(is_configured(&c, &s, Some(&first)));
+        let second =
+            seal_credentials(&c, &s, Some(&first), &patch(json!({"secretToken": "TOK"}))).expect("ok").expect("some");
+        let creds = open_credentials(&c, Some(&second)).expect("opens");
+        assert_eq!(creds.admin_password.map(|p| p.expose().to_string()).as_deref(), Some("pw"));
+        let view = credentials_view(&c, Some(&second)).to_string();
+        assert!(view.contains("admin@acme.com") && !view.contains("\"pw\"") && !view.contains("TOK"), "{view}");
+        let auth = salesforce_auth(&open_credentials(&c, Some(&second)).expect("opens")).expect("auth");
+        assert!(matches!(auth, SalesforceAuth::Password { security_token, .. } if security_token == "TOK"));
+    }
+
+    #[test]
+    fn fields_the_template_has_not_are_refused() {
+        let c = cipher();
+        let cases: &[(&str, Value, bool)] = &[
+            ("scim", json!({"adminPassword": "x"}), false),
+            ("scim", json!({"secretToken": " "}), false),
+            ("scim", json!({"secretToken": "t"}), true),
+            ("dropbox", json!({"secretToken": "t"}), false),
+            ("dropbox", json!({"clientId": "k", "clientSecret": "s"}), true),
+            ("manual", json!({"clientId": "k"}), false),
+            ("salesforce", json!({"secretToken": ""}), true),
+        ];
+        for (template, p, ok) in cases {
+            let got = seal_credentials(&c, &settings(template), None, &patch(p.clone()));
+            assert_eq!(got.is_ok(), *ok, "{template} {p}: {got:?}");
+        }
+        let mut s = settings("manual");
+        assert!(apply_vendor_settings(&mut s, &patch(json!({"mode": "automatic"}))).is_err());
+        let mut s = settings("dropbox");
+        apply_vendor_settings(&mut s, &patch(json!({"apiUrl": "http://127.0.0.1:9/"}))).expect("ok");
+        assert_eq!(s.api_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert!(apply_vendor_settings(&mut s, &patch(json!({"tokenUrl": "ftp://x"}))).is_err());
+    }
 }

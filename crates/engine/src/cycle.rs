@@ -6,7 +6,7 @@ use crate::source::UserSource;
 use roster_connectors::{Connector, ConnectorError, PatchOperation, ResourceKind, TargetObject};
 use roster_mapping::{AppRoleAssignment, ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::{AttrPath, PatchOp};
-use roster_store::{AppId, AppRole, AssignmentIndex, GroupId, LogRecord, RoleId, ShadowEntry, User};
+use roster_store::{AppId, AppRole, AssignmentIndex, EscrowFailure, GroupId, LogRecord, RoleId, ShadowEntry, User};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,6 +64,30 @@ pub struct CycleContext {
     pub group_snapshot: Option<HashMap<String, Vec<TargetObject>>>,
     /// Most member values in one group PATCH.
     pub member_batch_size: usize,
+    /// Manual mode: the connector is the stand-in, and what would reach the
+    /// shadow waits in the hand-off (see `crate::handoff`).
+    pub handoff: bool,
+    /// The guard every call goes through (`connector` is the same object).
+    pub guard: Arc<crate::reliability::GuardedConnector>,
+    /// Where the time comes from (escrow delays).
+    pub clock: Arc<dyn crate::reliability::Clock>,
+    /// The first delay before an escrowed object is retried, ms.
+    pub escrow_base_ms: i64,
+}
+
+impl CycleContext {
+    /// The escrow entry of an object that failed, from its log entry.
+    pub(crate) fn escrow_failure(&self, kind: &str, log: Option<&LogRecord>, source_id: &str) -> EscrowFailure {
+        EscrowFailure {
+            object_kind: kind.to_string(),
+            source_id: source_id.to_string(),
+            source_name: log.and_then(|l| l.source_name.clone()),
+            error_code: log.and_then(|l| l.error_code.clone()).unwrap_or_else(|| "Failure".into()),
+            error_message: log.and_then(|l| l.error_message.clone()).unwrap_or_default(),
+            base_delay_ms: self.escrow_base_ms,
+            not_before: self.guard.hold_until(),
+        }
+    }
 }
 
 /// One user with what the store knows of it for this app.
@@ -157,8 +181,12 @@ where
                 let jitter = rand::random::<u64>() % base;
                 tokio::time::sleep(Duration::from_millis(base + jitter)).await;
             }
-            Err(ConnectorError::Throttled { retry_after, .. }) if attempt < 3 => {
-                tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(300))).await;
+            // A long `Retry-After` is not waited out here: the object goes to escrow
+            // and is retried after it (never earlier).
+            Err(ConnectorError::Throttled { retry_after, .. })
+                if attempt < 3 && retry_after.is_none_or(|w| w <= crate::reliability::MAX_IN_CYCLE_WAIT) =>
+            {
+                tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
             }
             other => return other,
         }

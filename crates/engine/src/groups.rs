@@ -36,7 +36,7 @@ pub struct GroupOutcome {
 
 impl GroupOutcome {
     /// Adds this outcome to a record batch and to the counts.
-    pub fn record_into(self, batch: &mut RecordBatch, counts: &mut Counts) {
+    pub fn record_into(self, ctx: &CycleContext, batch: &mut RecordBatch, counts: &mut Counts) {
         match (self.action, self.failed) {
             (None, _) => {}
             (Some(_), true) => counts.failed += 1,
@@ -46,6 +46,11 @@ impl GroupOutcome {
             (Some(Action::Disable), _) => counts.disabled += 1,
             (Some(Action::Enable), _) => counts.enabled += 1,
             (Some(Action::Skip), _) => counts.skipped += 1,
+        }
+        match (&self.log, self.failed) {
+            (Some(l), true) => batch.escrow_failures.push(ctx.escrow_failure("group", Some(l), &l.source_id)),
+            (Some(l), false) => batch.escrow_clears.push(("group".into(), l.source_id.clone())),
+            (None, _) => {}
         }
         if let Some(s) = self.shadow {
             batch.shadow_upserts.push(s);
@@ -672,7 +677,7 @@ pub(crate) async fn sync_groups(
     for (i, chunk) in chunks.into_iter().enumerate() {
         // The job update (cursor or watermark) goes with the last chunk.
         let job = if i + 1 == n { job_update.take() } else { None };
-        let mut batch = RecordBatch { job, ..Default::default() };
+        let mut batch = RecordBatch { job, now: ctx.clock.now_ms(), ..Default::default() };
         let refs: Vec<&str> = chunk.iter().map(|g| g.0.as_str()).collect();
         let mut shadows = store.shadow_of(&ctx.app, "group", &refs).await?;
         let groups: HashMap<GroupId, Group> =
@@ -691,8 +696,11 @@ pub(crate) async fn sync_groups(
             .buffer_unordered(concurrency)
             .collect()
             .await;
+        if let Some(e) = ctx.guard.interrupted() {
+            return Err(e.into());
+        }
         for o in outcomes {
-            o?.record_into(&mut batch, counts);
+            o?.record_into(ctx, &mut batch, counts);
         }
         store.record(&ctx.app, &batch).await?;
     }

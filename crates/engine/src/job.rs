@@ -5,7 +5,11 @@
 
 use crate::connect::connector;
 use crate::cycle::{process_user, Action, CycleContext, Imported, Outcome};
+use crate::deletion_guard;
+use crate::reliability::{Clock, GuardedConnector};
+use crate::settings::Status;
 use crate::settings::{JobSettings, Scope};
+use crate::status::StagedDeletes;
 use crate::status::{Counts, JobState, Progress};
 use crate::EngineError;
 use futures::StreamExt;
@@ -87,19 +91,26 @@ pub async fn cycle_context(
     job: &LoadedJob,
     connector: Arc<dyn Connector>,
     cycle_id: String,
+    clock: Arc<dyn Clock>,
 ) -> Result<CycleContext, EngineError> {
+    let guard = Arc::new(GuardedConnector::new(connector, job.settings.concurrency, job.settings.rate_limit));
     Ok(CycleContext {
         app: app.clone(),
         cycle_id,
         mapping: job.user_mapping.clone(),
-        connector,
+        connector: guard.clone(),
+        guard,
+        clock,
+        escrow_base_ms: (job.settings.escrow_retry_secs.max(1) * 1000) as i64,
         index: store.assignment_index(app).await?,
         roles: store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect(),
         scope_all: job.settings.scope == Scope::All,
         snapshot: None,
-        group_mapping: job.group_mapping.clone(),
+        // Manual mode hands off users only.
+        group_mapping: job.group_mapping.clone().filter(|_| !crate::connect::hands_off(&job.settings)),
         group_snapshot: None,
         member_batch_size: job.settings.member_batch_size.max(1),
+        handoff: crate::connect::hands_off(&job.settings),
     })
 }
 
@@ -112,17 +123,32 @@ fn set_progress(p: &SharedProgress, f: impl FnOnce(&mut Progress)) {
     }
 }
 
-/// Runs one cycle of `app`. Returns the counts of the cycle.
+/// What a cycle needs besides the store: the key that opens credentials, the
+/// clock, and where alerts go.
+pub struct CycleEnv<'a> {
+    pub cipher: &'a Cipher,
+    pub clock: Arc<dyn Clock>,
+    pub smtp: Option<&'a roster_notify::SmtpConfig>,
+}
+
+/// What a cycle did: its counts, and the disables it staged instead of doing.
+pub struct CycleRun {
+    pub counts: Counts,
+    pub staged: Option<StagedDeletes>,
+}
+
+/// Runs one cycle of `app`, then judges it (quarantine, staged deletes, alerts).
+/// Returns the counts of the cycle.
 pub async fn run_cycle(
     store: &Store,
-    cipher: &Cipher,
+    env: &CycleEnv<'_>,
     app: &AppId,
     progress: &SharedProgress,
 ) -> Result<Counts, EngineError> {
     let row =
         store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
     let mut job = LoadedJob::load(row)?;
-    let connector = connector(cipher, &job)?;
+    let connector = connector(env.cipher, &job)?;
     let started = std::time::Instant::now();
     let cycle_id = uuid::Uuid::new_v4().to_string();
     let fingerprint = job.fingerprint();
@@ -132,8 +158,14 @@ pub async fn run_cycle(
         job.row.initial_cursor = None;
         job.row.initial_head = None;
     }
-    let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone()).await?;
+    let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone()).await?;
     let concurrency = job.settings.concurrency.clamp(1, 64);
+    let guard_limit = if job.state.allow_deletes {
+        None
+    } else {
+        let enabled = store.shadow_count(app, "user").await?.1.max(0) as u64;
+        Some(deletion_guard::threshold(job.settings.delete_threshold, job.settings.delete_threshold_percent, enabled))
+    };
     set_progress(progress, |p| {
         *p = Progress {
             running: true,
@@ -143,21 +175,21 @@ pub async fn run_cycle(
         }
     });
     let result = if job.row.phase == "initial" {
-        initial(store, &mut ctx, &job, concurrency, progress).await
+        initial(store, &mut ctx, &job, concurrency, progress, guard_limit).await
     } else {
-        incremental(store, &mut ctx, &job, concurrency, progress).await
+        incremental(store, &mut ctx, &job, concurrency, progress, guard_limit).await
     };
-    let now = roster_store::now_ms();
+    let now = env.clock.now_ms();
     let mut state = job.state.clone();
     state.last_cycle_id = Some(cycle_id);
     state.last_cycle_at = Some(now);
     state.last_cycle_ms = Some(started.elapsed().as_millis() as u64);
     match &result {
-        Ok(counts) => {
-            state.last_cycle = counts.clone();
-            state.to_date.add(counts);
+        Ok(run) => {
+            state.last_cycle = run.counts.clone();
+            state.to_date.add(&run.counts);
             state.config_fingerprint = Some(fingerprint);
-            if counts.failed == 0 {
+            if run.counts.failed == 0 && run.staged.is_none() {
                 state.last_success_at = Some(now);
                 state.last_error = None;
                 if state.steady_state_at.is_none() {
@@ -167,11 +199,19 @@ pub async fn run_cycle(
         }
         Err(e) => state.last_error = Some(e.to_string()),
     }
+    let alerts = crate::aftercare::judge(store, &ctx, &job, &mut state, &result, now).await?;
     let update =
         JobStateUpdate { state: Some(serde_json::to_value(&state).unwrap_or_default()), ..JobStateUpdate::default() };
     store.update_job_state(app, &update).await?;
+    if state.quarantine.as_ref().is_some_and(|q| q.next_attempt.is_none()) && job.settings.status == Status::On {
+        // 28 days in quarantine: the job is turned off.
+        let mut settings = job.settings.clone();
+        settings.status = Status::Off;
+        store.save_job_config(app, &serde_json::to_value(&settings).unwrap_or_default(), None, None).await?;
+    }
     set_progress(progress, |p| p.running = false);
-    result
+    crate::aftercare::send(store, env.smtp, app, &job.settings, alerts).await;
+    result.map(|run| run.counts)
 }
 
 async fn initial(
@@ -180,7 +220,24 @@ async fn initial(
     job: &LoadedJob,
     concurrency: usize,
     progress: &SharedProgress,
-) -> Result<Counts, EngineError> {
+    guard_limit: Option<u64>,
+) -> Result<CycleRun, EngineError> {
+    if let Some(limit) = guard_limit {
+        // Before anything is exported: would this walk disable more than allowed?
+        let mut ids: Vec<UserId> = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = store.shadow_after(&ctx.app, "user", &after, 5000).await?;
+            let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
+            ids.extend(page.into_iter().filter(|s| s.enabled).map(|s| UserId(s.source_id)));
+            after = last;
+        }
+        let leaving = deletion_guard::leaving_users(store, ctx, &ids).await?;
+        if leaving.len() as u64 > limit {
+            let staged = deletion_guard::stage(store, ctx, &leaving, limit, "initial").await?;
+            return Ok(CycleRun { counts: Counts::default(), staged: Some(staged) });
+        }
+    }
     let head = match job.row.initial_head {
         Some(h) => h,
         None => {
@@ -244,7 +301,7 @@ async fn initial(
     store.update_job_state(&ctx.app, &done).await?;
     ctx.snapshot = None;
     set_progress(progress, |p| p.percent = 100.0);
-    Ok(counts)
+    Ok(CycleRun { counts, staged: None })
 }
 
 /// The groups an initial cycle processes: every group in scope, and every group
@@ -334,8 +391,10 @@ async fn incremental(
     job: &LoadedJob,
     concurrency: usize,
     progress: &SharedProgress,
-) -> Result<Counts, EngineError> {
+    guard_limit: Option<u64>,
+) -> Result<CycleRun, EngineError> {
     let mut counts = Counts::default();
+    retry_escrow(store, ctx, concurrency, &mut counts).await?;
     let mut watermark = job.row.watermark;
     loop {
         let entries = store.feed_after(watermark, FEED_BATCH).await?;
@@ -368,8 +427,16 @@ async fn incremental(
                 _ => {}
             }
         }
-        set_progress(progress, |p| p.total += affected.len() as u64);
         let change_id = last.to_string();
+        if let Some(limit) = guard_limit {
+            let leaving = deletion_guard::leaving_users(store, ctx, &affected).await?;
+            if leaving.len() as u64 > limit {
+                // Nothing of this batch is done; the watermark stays before it.
+                let staged = deletion_guard::stage(store, ctx, &leaving, limit, &change_id).await?;
+                return Ok(CycleRun { counts, staged: Some(staged) });
+            }
+        }
+        set_progress(progress, |p| p.total += affected.len() as u64);
         for chunk in affected.chunks(BATCH) {
             let users = store.users_by_ids(chunk).await?;
             let mut by_id: HashMap<UserId, User> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
@@ -409,7 +476,31 @@ async fn incremental(
         watermark = last;
     }
     set_progress(progress, |p| p.percent = 100.0);
-    Ok(counts)
+    Ok(CycleRun { counts, staged: None })
+}
+
+/// Retries the escrowed objects that are due.
+async fn retry_escrow(
+    store: &Store,
+    ctx: &CycleContext,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<(), EngineError> {
+    let due = store.escrow_due(&ctx.app, ctx.clock.now_ms(), 5000).await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let users: Vec<UserId> =
+        due.iter().filter(|e| e.object_kind == "user").map(|e| UserId(e.source_id.clone())).collect();
+    for chunk in users.chunks(BATCH) {
+        let mut found: HashMap<UserId, User> =
+            store.users_by_ids(chunk).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+        let items = chunk.iter().map(|id| (id.clone(), found.remove(id))).collect();
+        process_users(store, ctx, items, "escrow", JobStateUpdate::default(), concurrency, counts).await?;
+    }
+    let groups: Vec<GroupId> =
+        due.iter().filter(|e| e.object_kind == "group").map(|e| GroupId(e.source_id.clone())).collect();
+    crate::groups::sync_groups(store, ctx, &groups, "escrow", None, concurrency, counts).await
 }
 
 /// The users a membership or assignment change affects: the user itself, or every
@@ -478,7 +569,12 @@ async fn export_batch(
     let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
     let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
     let memberships = store.memberships_among(&ids, &ctx.index.groups).await?;
-    let mut shadows = store.shadow_of(&ctx.app, "user", &id_refs).await?;
+    // Manual mode sees the hand-off's entries as the shadow they will become.
+    let mut shadows = if ctx.handoff {
+        store.pending_shadow_of(&ctx.app, "user", &id_refs).await?
+    } else {
+        store.shadow_of(&ctx.app, "user", &id_refs).await?
+    };
     let managers: Vec<&str> =
         items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
     let manager_shadows = store.shadow_of(&ctx.app, "user", &managers).await?;
@@ -507,11 +603,22 @@ async fn export_batch(
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    let mut batch = RecordBatch { job: job_update, ..Default::default() };
+    // The app refused the credentials, is down, or asked for a long pause: this
+    // batch is not recorded (the cursor or watermark stays before it) and the
+    // cycle stops; the next one redoes it, matching what was done.
+    if let Some(e) = ctx.guard.interrupted() {
+        return Err(e.into());
+    }
+    let mut batch = RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
     for o in group_outcomes {
-        o.record_into(&mut batch, counts);
+        o.record_into(ctx, &mut batch, counts);
     }
     for o in &outcomes {
+        if o.failed {
+            batch.escrow_failures.push(ctx.escrow_failure("user", o.log.as_ref(), &o.source_id));
+        } else {
+            batch.escrow_clears.push(("user".into(), o.source_id.clone()));
+        }
         match (o.action, o.failed) {
             (_, true) => counts.failed += 1,
             (Action::Create, _) => counts.created += 1,

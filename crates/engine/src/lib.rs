@@ -4,21 +4,30 @@
 //! status, provision on demand). A scheduler wakes a job within a second of a
 //! directory change and on its interval as a safety net.
 
+mod aftercare;
+pub mod authorize;
 pub mod connect;
 pub mod cycle;
+mod deletion_guard;
+pub mod gallery;
 pub mod groups;
+pub mod handoff;
 pub mod job;
+pub mod reliability;
+pub mod roles;
 pub mod settings;
 pub mod source;
 pub mod status;
 
-use job::{LoadedJob, SharedProgress};
+use job::{CycleEnv, LoadedJob, SharedProgress};
+use reliability::{Clock, SystemClock};
 use roster_connectors::ConnectorError;
 use roster_mapping::AppMappings;
+use roster_notify::SmtpConfig;
 use roster_store::secrets::Cipher;
 use roster_store::{AppId, JobStateUpdate, Store, StoreError, UserId};
 use serde_json::{json, Value};
-use settings::{JobSettings, Mode, SettingsPatch, Status};
+use settings::{JobSettings, SettingsPatch, Status};
 use status::{JobState, Progress};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,12 +61,25 @@ pub struct Engine {
     store: Store,
     cipher: Cipher,
     jobs: Mutex<HashMap<AppId, Arc<JobHandle>>>,
+    clock: Arc<dyn Clock>,
+    smtp: Option<SmtpConfig>,
 }
 
 impl Engine {
-    /// An engine over `store`, sealing credentials with `cipher`.
+    /// An engine over `store`, sealing credentials with `cipher`, on the real
+    /// clock and mailing no alerts.
     pub fn new(store: Store, cipher: Cipher) -> Arc<Engine> {
-        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()) })
+        Engine::with(store, cipher, Arc::new(SystemClock), None)
+    }
+
+    /// An engine with its clock and the SMTP server alerts go through.
+    pub fn with(store: Store, cipher: Cipher, clock: Arc<dyn Clock>, smtp: Option<SmtpConfig>) -> Arc<Engine> {
+        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()), clock, smtp })
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     fn handle(&self, app: &AppId) -> Arc<JobHandle> {
@@ -89,36 +111,58 @@ impl Engine {
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
             last_head = head;
-            let jobs = match self.store.jobs().await {
-                Ok(j) => j,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the jobs");
-                    continue;
-                }
-            };
-            for row in jobs {
-                let Ok(settings) = serde_json::from_value::<JobSettings>(row.settings.clone()) else { continue };
-                if settings.mode != Mode::Automatic || settings.status != Status::On {
-                    continue;
-                }
-                let handle = self.handle(&row.app_id);
-                let interval_due = handle
-                    .last_run
-                    .lock()
-                    .map(|l| l.is_none_or(|t| t.elapsed() >= Duration::from_secs(settings.interval_secs.max(1))))
-                    .unwrap_or(true);
-                let due = row.phase == "initial" || row.watermark < head || interval_due;
-                if !due || handle.running.try_lock().is_err() {
-                    continue;
-                }
-                let engine = self.clone();
-                let app = row.app_id.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = engine.cycle(&app).await {
-                        tracing::warn!(app = %app, error = %e, "provisioning cycle failed");
-                    }
-                });
+            self.tick(head).await;
+        }
+    }
+
+    /// One pass of the scheduler: starts a cycle for every job that is due (on,
+    /// not in quarantine or holding, and with work: initial phase, the feed past
+    /// its watermark, an escrowed object due, or its interval elapsed).
+    pub async fn tick(self: &Arc<Self>, head: i64) {
+        let jobs = match self.store.jobs().await {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the jobs");
+                return;
             }
+        };
+        let now = self.clock.now_ms();
+        for row in jobs {
+            let Ok(settings) = serde_json::from_value::<JobSettings>(row.settings.clone()) else { continue };
+            if settings.status != Status::On {
+                continue;
+            }
+            let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
+            if state.quarantine.as_ref().is_some_and(|q| q.next_attempt.is_none_or(|t| t > now))
+                || state.hold_until.is_some_and(|t| t > now)
+            {
+                continue;
+            }
+            let handle = self.handle(&row.app_id);
+            let interval_due = handle
+                .last_run
+                .lock()
+                .map(|l| l.is_none_or(|t| t.elapsed() >= Duration::from_secs(settings.interval_secs.max(1))))
+                .unwrap_or(true);
+            let escrow_due = match self.store.escrow_next_due(&row.app_id).await {
+                Ok(next) => next.is_some_and(|t| t <= now),
+                Err(_) => false,
+            };
+            let due = row.phase == "initial"
+                || row.watermark < head
+                || interval_due
+                || escrow_due
+                || state.quarantine.is_some();
+            if !due || handle.running.try_lock().is_err() {
+                continue;
+            }
+            let engine = self.clone();
+            let app = row.app_id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.cycle(&app).await {
+                    tracing::warn!(app = %app, error = %e, "provisioning cycle failed");
+                }
+            });
         }
     }
 
@@ -130,23 +174,26 @@ impl Engine {
             *l = Some(Instant::now());
         }
         use tracing::Instrument;
-        job::run_cycle(&self.store, &self.cipher, app, &handle.progress)
+        let env = CycleEnv { cipher: &self.cipher, clock: self.clock.clone(), smtp: self.smtp.as_ref() };
+        job::run_cycle(&self.store, &env, app, &handle.progress)
             .instrument(tracing::info_span!("provisioning_cycle", app = %app))
             .await
     }
 
     async fn settings_of(&self, app: &AppId) -> Result<(JobSettings, Option<String>, Option<Value>), EngineError> {
-        self.store.app(app).await?;
+        let application = self.store.app(app).await?;
         Ok(match self.store.job(app).await? {
             Some(row) => (serde_json::from_value(row.settings).unwrap_or_default(), row.credentials, row.mappings),
-            None => (JobSettings::default(), None, None),
+            None => (gallery::require(&application.template)?.initial_settings(), None, None),
         })
     }
 
     /// Applies a settings change; a secret token is sealed, never stored in clear.
     pub async fn configure(&self, app: &AppId, patch: SettingsPatch) -> Result<Value, EngineError> {
         let (mut s, stored, _) = self.settings_of(app).await?;
-        let sealed = connect::seal_credentials(&self.cipher, stored.as_deref(), &patch)?;
+        let sealed = connect::seal_credentials(&self.cipher, &s, stored.as_deref(), &patch)?;
+        connect::apply_vendor_settings(&mut s, &patch)?;
+        let was_manual = connect::hands_off(&s);
         if let Some(m) = patch.mode {
             s.mode = m;
         }
@@ -228,7 +275,23 @@ impl Engine {
             s.quarantine = q;
         }
         let settings = serde_json::to_value(&s).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if was_manual && !connect::hands_off(&s) {
+            handoff::leave_manual_mode(&self.store, app).await?;
+        }
         self.store.save_job_config(app, &settings, sealed.as_deref(), None).await?;
+        if sealed.is_some() {
+            // New credentials: a job in quarantine tries again at once.
+            let now = self.clock.now_ms();
+            self.update_state(app, |st| {
+                if let Some(q) = st.quarantine.as_mut() {
+                    if q.next_attempt.is_some() {
+                        q.next_attempt = Some(now);
+                    }
+                }
+                st.hold_until = None;
+            })
+            .await?;
+        }
         self.settings_view(app).await
     }
 
@@ -259,17 +322,22 @@ impl Engine {
             .first()
             .map(|(_, t)| t.to_string())
             .unwrap_or_else(|| "userName".into());
-        Ok(connector.test_connection(&matching).await?)
+        let checked = connector.test_connection(&matching).await?;
+        Ok(match roles::import_roles(&self.store, app, connector.as_ref()).await? {
+            Some(report) => format!("{checked}; {}", roles::describe(&report)),
+            None => checked,
+        })
     }
 
     /// Turns provisioning on or off.
     pub async fn set_status(&self, app: &AppId, status: Status) -> Result<Value, EngineError> {
-        let patch = SettingsPatch {
-            status: Some(status),
-            mode: (status == Status::On).then_some(Mode::Automatic),
-            ..Default::default()
-        };
-        self.configure(app, patch).await
+        let patch = SettingsPatch { status: Some(status), ..Default::default() };
+        let view = self.configure(app, patch).await?;
+        if status == Status::On {
+            // A start ends a quarantine.
+            self.end_quarantine(app).await?;
+        }
+        Ok(view)
     }
 
     /// Restarts provisioning: the next cycle is an initial one. `full` also forgets
@@ -283,11 +351,16 @@ impl Engine {
         if full {
             self.store.clear_shadow(app).await?;
         }
+        self.store.clear_escrow(app).await?;
         let mut state: JobState = JobState::default();
         if !full {
             if let Some(row) = self.store.job(app).await? {
                 state = serde_json::from_value(row.state).unwrap_or_default();
                 state.steady_state_at = None;
+                state.quarantine = None;
+                state.staged = None;
+                state.hold_until = None;
+                state.failed_cycles = 0;
             }
         }
         let update = JobStateUpdate {
@@ -301,6 +374,52 @@ impl Engine {
         Ok(())
     }
 
+    /// Changes a job's state under its cycle lock.
+    async fn update_state(&self, app: &AppId, f: impl FnOnce(&mut JobState)) -> Result<(), EngineError> {
+        let handle = self.handle(app);
+        let _guard = handle.running.lock().await;
+        let row = self
+            .store
+            .job(app)
+            .await?
+            .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+        let mut state: JobState = serde_json::from_value(row.state).unwrap_or_default();
+        f(&mut state);
+        let update = JobStateUpdate {
+            state: Some(serde_json::to_value(&state).unwrap_or_default()),
+            ..JobStateUpdate::default()
+        };
+        self.store.update_job_state(app, &update).await?;
+        Ok(())
+    }
+
+    /// Lets the disables the deletion guard staged through: the next cycle does
+    /// them, and the job leaves quarantine.
+    pub async fn allow_deletes(&self, app: &AppId) -> Result<Value, EngineError> {
+        let mut had = None;
+        self.update_state(app, |s| {
+            had = s.staged.clone();
+            s.allow_deletes = true;
+            if s.quarantine.as_ref().is_some_and(|q| q.reason == reliability::QuarantineReason::TooManyDeletes) {
+                s.quarantine = None;
+            }
+            s.hold_until = None;
+        })
+        .await?;
+        Ok(json!({"allowed": had.map(|s| s.count).unwrap_or(0)}))
+    }
+
+    /// Ends a quarantine now (an admin's `start`, or fixed credentials): the next
+    /// scheduler pass runs the job.
+    pub async fn end_quarantine(&self, app: &AppId) -> Result<(), EngineError> {
+        self.update_state(app, |s| {
+            s.quarantine = None;
+            s.hold_until = None;
+            s.failed_cycles = 0;
+        })
+        .await
+    }
+
     /// The status of a job.
     pub async fn status(&self, app: &AppId) -> Result<Value, EngineError> {
         self.store.app(app).await?;
@@ -310,14 +429,15 @@ impl Engine {
         let settings: JobSettings = serde_json::from_value(row.settings.clone()).unwrap_or_default();
         let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
         let progress: Progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
-        let configured = settings.tenant_url.is_some() && row.credentials.is_some();
+        let configured = connect::is_configured(&self.cipher, &settings, row.credentials.as_deref());
         let label = match (configured, settings.mode, settings.status) {
             (false, _, _) => "not configured",
-            (true, Mode::Automatic, Status::On) => "on",
+            (true, _, Status::On) => "on",
             _ => "off",
         };
         let (provisioned, enabled) = self.store.shadow_count(app, "user").await?;
         let (groups, groups_in_scope) = self.store.shadow_count(app, "group").await?;
+        let (escrowed, escrow_total) = self.store.escrow(app, 20).await?;
         Ok(json!({
             "state": label,
             "mode": settings.mode,
@@ -334,6 +454,11 @@ impl Engine {
             "lastError": state.last_error,
             "accounts": {"provisioned": provisioned, "enabled": enabled},
             "groups": {"provisioned": groups, "inScope": groups_in_scope},
+            "quarantine": state.quarantine,
+            "escrow": {"count": escrow_total, "items": escrowed},
+            "staged": state.staged,
+            "allowDeletes": state.allow_deletes,
+            "holdUntil": state.hold_until,
         }))
     }
 
@@ -347,8 +472,8 @@ impl Engine {
         let job = LoadedJob::load(row)?;
         let connector = connect::connector(&self.cipher, &job)?;
         let u = self.store.user(user).await?;
-        let ctx = job::cycle_context(&self.store, app, &job, connector, format!("on-demand-{}", uuid::Uuid::new_v4()))
-            .await?;
+        let cycle_id = format!("on-demand-{}", uuid::Uuid::new_v4());
+        let ctx = job::cycle_context(&self.store, app, &job, connector, cycle_id, self.clock.clone()).await?;
         let handle = self.handle(app);
         let _guard = handle.running.lock().await;
         let mut counts = status::Counts::default();

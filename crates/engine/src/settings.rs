@@ -36,10 +36,24 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct JobSettings {
+    /// The gallery template the app was made from (`scim`, `salesforce`,
+    /// `dropbox`, ...): it chooses the connector and reads the credentials.
+    pub template: String,
     pub mode: Mode,
     pub status: Status,
-    /// The SCIM base URL of the app.
+    /// The SCIM base URL of the app; for Salesforce, the login server that
+    /// replaces `https://login.salesforce.com` (a sandbox, My Domain, a
+    /// Government Cloud instance).
     pub tenant_url: Option<String>,
+    /// Dropbox: the API host (`https://api.dropboxapi.com` when unset).
+    pub api_url: Option<String>,
+    /// Dropbox: the consent page an admin is sent to by Authorize.
+    pub authorize_url: Option<String>,
+    /// Dropbox: the OAuth token endpoint.
+    pub token_url: Option<String>,
+    /// Salesforce: how long work is held when the org's rolling 24-hour API
+    /// limit is used up (`REQUEST_LIMIT_EXCEEDED`), seconds (one hour when unset).
+    pub api_limit_hold_secs: Option<u64>,
     pub notification_email: Option<String>,
     pub scope: Scope,
     /// Seconds between safety-net cycles (changes are picked up within a second anyway).
@@ -98,9 +112,14 @@ impl Default for QuarantineRules {
 impl Default for JobSettings {
     fn default() -> JobSettings {
         JobSettings {
+            template: "scim".into(),
             mode: Mode::Manual,
             status: Status::Off,
             tenant_url: None,
+            api_url: None,
+            authorize_url: None,
+            token_url: None,
+            api_limit_hold_secs: None,
             notification_email: None,
             scope: Scope::Assigned,
             interval_secs: 40 * 60,
@@ -118,11 +137,35 @@ impl Default for JobSettings {
     }
 }
 
-/// The admin credentials of a SCIM app. Never serialized anywhere but sealed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The admin credentials of an app, as they are sealed: each template uses
+/// its own fields (SCIM: the secret token; Salesforce: the admin login or a
+/// connected app's client credentials; Dropbox: roster's Dropbox app and the
+/// refresh token Authorize gave). Never serialized anywhere but sealed; an
+/// older sealed document (`{"secretToken": ...}`) opens as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Credentials {
-    pub secret_token: SecretString,
+    /// SCIM: the bearer token. Salesforce: the admin's security token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_token: Option<SecretString>,
+    /// Salesforce: the admin's username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_username: Option<String>,
+    /// Salesforce: the admin's password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_password: Option<SecretString>,
+    /// Salesforce: the connected app's consumer key; Dropbox: the app key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Salesforce: the consumer secret; Dropbox: the app secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretString>,
+    /// Dropbox: the long-lived refresh token from Authorize.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<SecretString>,
+    /// Dropbox: the team the refresh token is for (`dbtid:...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
 }
 
 /// A change to the settings, as the API and CLI send it; absent fields are kept.
@@ -132,8 +175,26 @@ pub struct SettingsPatch {
     pub mode: Option<Mode>,
     pub status: Option<Status>,
     pub tenant_url: Option<String>,
-    /// Write-only.
+    /// Write-only. SCIM: the bearer token; Salesforce: the admin's security
+    /// token (the tutorial's Secret Token), appended to the password at login.
     pub secret_token: Option<String>,
+    /// Salesforce: the admin's username.
+    pub admin_username: Option<String>,
+    /// Write-only. Salesforce: the admin's password.
+    pub admin_password: Option<String>,
+    /// Salesforce: a connected app's consumer key (the client credentials
+    /// flow); Dropbox: the app key of roster's Dropbox app.
+    pub client_id: Option<String>,
+    /// Write-only. The consumer secret or the Dropbox app secret.
+    pub client_secret: Option<String>,
+    /// Dropbox: the API host; empty goes back to Dropbox's own.
+    pub api_url: Option<String>,
+    /// Dropbox: the consent page; empty goes back to Dropbox's own.
+    pub authorize_url: Option<String>,
+    /// Dropbox: the token endpoint; empty goes back to Dropbox's own.
+    pub token_url: Option<String>,
+    /// Salesforce: seconds to hold work when the org's API limit is used up.
+    pub api_limit_hold_secs: Option<u64>,
     pub notification_email: Option<String>,
     pub scope: Option<Scope>,
     /// Seconds, or a duration like `40m`, `6h`, `90s`.

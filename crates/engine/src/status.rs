@@ -44,6 +44,30 @@ pub struct JobState {
     /// A fingerprint of the settings and mappings the shadow was built with: when it
     /// changes, every provisioned object is evaluated again.
     pub config_fingerprint: Option<String>,
+    /// The job's quarantine, while it is in one.
+    pub quarantine: Option<crate::reliability::Quarantine>,
+    /// Disables held by the accidental-deletion guard, waiting for an admin.
+    pub staged: Option<StagedDeletes>,
+    /// An admin let the staged disables through: the next cycle skips the guard.
+    pub allow_deletes: bool,
+    /// Cycles in a row that could not run to the end.
+    pub failed_cycles: u32,
+    /// No cycle before this time (ms): the app asked to be left alone, or a
+    /// failed cycle backs off.
+    pub hold_until: Option<i64>,
+    /// When the last failure digest was mailed.
+    pub last_digest_at: Option<i64>,
+}
+
+/// What the accidental-deletion guard holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StagedDeletes {
+    pub count: u64,
+    pub threshold: u64,
+    pub at: i64,
+    /// The cycle whose log lists them (status `Staged`).
+    pub cycle_id: String,
 }
 
 /// The progress of the running cycle.

@@ -162,7 +162,12 @@ impl SampleState {
         self.inner.store.read().await.users.len()
     }
 
-    /// Number of groups.
+    /// Number of users not disabled (`active` is not false).
+    pub async fn active_user_count(&self) -> usize {
+        self.inner.store.read().await.users.values().filter(|u| u["active"] != serde_json::Value::Bool(false)).count()
+    }
+
+    /// How many groups it holds.
     pub async fn group_count(&self) -> usize {
         self.inner.store.read().await.groups.len()
     }

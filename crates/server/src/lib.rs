@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod error;
+mod oauth;
 mod openapi;
 
 pub use error::ApiError;
@@ -24,6 +25,9 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub engine: Option<Arc<roster_engine::Engine>>,
+    /// roster's own URL as browsers reach it (`http://127.0.0.1:8080`): OAuth
+    /// vendors send admins back to its `/oauth/callback`.
+    pub public_url: String,
 }
 
 /// The whole HTTP surface of roster.
@@ -31,12 +35,16 @@ pub fn router(state: AppState) -> Router {
     let api = api::routes()
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
         .route("/openapi.json", get(openapi::document));
+    let portal =
+        roster_portal::PortalState::new(state.store.clone(), state.engine.clone()).with_public_url(&state.public_url);
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
+        .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+        .merge(roster_portal::router(portal))
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {

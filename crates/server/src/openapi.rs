@@ -49,6 +49,7 @@ pub async fn document() -> Json<Value> {
         "/apps/{app}/provisioning/stop": {"parameters": [param("app")], "post": op("Turn provisioning off", false)},
         "/apps/{app}/provisioning/restart": {"parameters": [param("app")], "post": op("Restart provisioning (?full=true also clears the shadow)", false)},
         "/apps/{app}/provisioning/sync": {"parameters": [param("app")], "post": op("Run a cycle now (?wait=true to wait for it)", false)},
+        "/apps/{app}/provisioning/allow-deletes": {"parameters": [param("app")], "post": op("Let the disables the accidental-deletion guard staged through", false)},
         "/apps/{app}/provisioning/status": {"parameters": [param("app")], "get": op("Provisioning status and progress", false)},
         "/apps/{app}/provisioning/logs": {"parameters": [param("app")], "get": op("Provisioning logs (status, action, user, cycleId, since, until, format=json|csv)", false)},
         "/apps/{app}/provisioning/provision-on-demand": {"parameters": [param("app")], "post": op("Provision one user now and show each step", true)},

@@ -35,6 +35,9 @@ pub struct AppRoleInput {
     pub description: Option<String>,
 }
 
+/// The columns of an app role.
+pub(crate) const ROLE_COLUMNS: &str = "id, app_id, name, value, description, is_default, refused, imported";
+
 /// The name of the role every application starts with.
 pub const DEFAULT_ROLE: &str = "User";
 
@@ -48,7 +51,7 @@ fn app_from_row(row: &AnyRow) -> Result<Application, StoreError> {
     })
 }
 
-fn role_from_row(row: &AnyRow) -> Result<AppRole, StoreError> {
+pub(crate) fn role_from_row(row: &AnyRow) -> Result<AppRole, StoreError> {
     Ok(AppRole {
         id: RoleId(row.try_get("id")?),
         app_id: AppId(row.try_get("app_id")?),
@@ -56,10 +59,12 @@ fn role_from_row(row: &AnyRow) -> Result<AppRole, StoreError> {
         value: row.try_get("value")?,
         description: row.try_get("description")?,
         is_default: row.try_get::<i64, _>("is_default")? != 0,
+        refused: row.try_get("refused")?,
+        imported: row.try_get::<i64, _>("imported")? != 0,
     })
 }
 
-fn parse_name(what: &str, s: &str) -> Result<String, StoreError> {
+pub(crate) fn parse_name(what: &str, s: &str) -> Result<String, StoreError> {
     let s = parse_text(what, Some(s.to_string()))?
         .ok_or_else(|| StoreError::invalid(format!("{what} must not be empty")))?;
     if s.trim() != s || s.trim().is_empty() {
@@ -68,9 +73,10 @@ fn parse_name(what: &str, s: &str) -> Result<String, StoreError> {
     Ok(s)
 }
 
-async fn insert_role(tx: &mut Transaction<'static, Any>, role: &AppRole) -> Result<(), StoreError> {
+pub(crate) async fn insert_role(tx: &mut Transaction<'static, Any>, role: &AppRole) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO app_roles (id, app_id, name, name_key, value, description, is_default) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        "INSERT INTO app_roles (id, app_id, name, name_key, value, description, is_default, refused, imported) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
     )
     .bind(&role.id.0)
     .bind(&role.app_id.0)
@@ -79,6 +85,8 @@ async fn insert_role(tx: &mut Transaction<'static, Any>, role: &AppRole) -> Resu
     .bind(&role.value)
     .bind(&role.description)
     .bind(role.is_default as i64)
+    .bind(&role.refused)
+    .bind(role.imported as i64)
     .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::or_conflict(e, || format!("the application already has a role named {:?}", role.name)))?;
@@ -114,6 +122,8 @@ impl Store {
             value: DEFAULT_ROLE.to_string(),
             description: Some("Default access".to_string()),
             is_default: true,
+            refused: None,
+            imported: false,
         };
         insert_role(&mut tx, &role).await?;
         feed::append(&mut tx, ChangeKind::App, &app.id.0, None).await?;
@@ -196,13 +206,15 @@ impl Store {
     /// The roles of an application.
     pub async fn app_roles(&self, app: &AppId) -> Result<Vec<AppRole>, StoreError> {
         self.app(app).await?;
-        sqlx::query("SELECT id, app_id, name, value, description, is_default FROM app_roles WHERE app_id = $1 ORDER BY is_default DESC, name_key")
-            .bind(&app.0)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(role_from_row)
-            .collect()
+        sqlx::query(&format!(
+            "SELECT {ROLE_COLUMNS} FROM app_roles WHERE app_id = $1 ORDER BY is_default DESC, name_key"
+        ))
+        .bind(&app.0)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(role_from_row)
+        .collect()
     }
 
     /// Finds a role of an application by id or name; `None` gives the default role.
@@ -229,6 +241,8 @@ impl Store {
             name,
             description: parse_text("description", input.description)?,
             is_default: false,
+            refused: None,
+            imported: false,
         };
         let mut tx = self.begin_write().await?;
         insert_role(&mut tx, &role).await?;

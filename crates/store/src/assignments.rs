@@ -86,6 +86,9 @@ impl Store {
         role: Option<&str>,
     ) -> Result<Assignment, StoreError> {
         let role = self.find_role(app, role).await?;
+        if let Some(why) = &role.refused {
+            return Err(StoreError::invalid(format!("the role {:?} cannot be assigned: {why}", role.name)));
+        }
         match target {
             AssignmentTarget::User(u) => {
                 let user = self.user(u).await?;

@@ -85,6 +85,16 @@ pub struct RecordBatch {
     /// (object kind, source id) of objects that no longer exist in the app; a
     /// group's member roster goes with it.
     pub shadow_deletes: Vec<(String, String)>,
+    /// Manual mode: the shadow upserts wait in the app's hand-off for an admin
+    /// to apply them and confirm (see `Store::handoff`), instead of reaching
+    /// the shadow now; the log entries are written as usual.
+    pub handoff: bool,
+    /// Objects that failed: escrowed, or one more attempt counted.
+    pub escrow_failures: Vec<crate::escrow::EscrowFailure>,
+    /// (object kind, source id) of objects that succeeded: out of escrow.
+    pub escrow_clears: Vec<(String, String)>,
+    /// The time the escrow delays count from (milliseconds).
+    pub now: i64,
 }
 
 impl Store {
@@ -92,7 +102,13 @@ impl Store {
     /// A log entry whose id was already recorded is not written twice.
     pub async fn record(&self, app: &AppId, batch: &RecordBatch) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        for s in &batch.shadow_upserts {
+        let shadow_upserts: &[ShadowEntry] = if batch.handoff {
+            crate::handoff::stage(&mut tx, app, &batch.shadow_upserts, &batch.logs).await?;
+            &[]
+        } else {
+            &batch.shadow_upserts
+        };
+        for s in shadow_upserts {
             sqlx::query(
                 "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET \
@@ -169,6 +185,10 @@ impl Store {
             .bind(&l.error_message)
             .execute(&mut *tx)
             .await?;
+        }
+        if !batch.escrow_failures.is_empty() || !batch.escrow_clears.is_empty() {
+            let now = if batch.now > 0 { batch.now } else { crate::now_ms() };
+            crate::escrow::apply(&mut tx, app, &batch.escrow_failures, &batch.escrow_clears, now).await?;
         }
         if let Some(job) = &batch.job {
             apply_state_update(&mut tx, app, job).await?;

@@ -19,11 +19,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_groups_escrow.sql"),
         include_str!("../migrations/postgres/0003_groups_escrow.sql"),
     ),
-    (
-        5,
-        include_str!("../migrations/sqlite/0005_admins.sql"),
-        include_str!("../migrations/postgres/0005_admins.sql"),
-    ),
+    (4, include_str!("../migrations/sqlite/0004_handoff.sql"), include_str!("../migrations/postgres/0004_handoff.sql")),
+    (5, include_str!("../migrations/sqlite/0005_admins.sql"), include_str!("../migrations/postgres/0005_admins.sql")),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.
@@ -51,6 +48,8 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
             Backend::Sqlite => sqlite,
             Backend::Postgres => postgres,
         };
+        // Comments go first, so that a `;` inside one never splits a statement.
+        let script: String = script.lines().map(strip_comment).collect::<Vec<_>>().join("\n");
         for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty() && !is_comment(s)) {
             sqlx::query(statement).execute(&mut *tx).await?;
         }
@@ -62,6 +61,11 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// A line without its `--` comment (the migrations hold no `--` inside strings).
+fn strip_comment(line: &str) -> &str {
+    line.find("--").map_or(line, |i| &line[..i])
 }
 
 fn is_comment(statement: &str) -> bool {

@@ -118,6 +118,14 @@ pub struct AppRole {
     pub value: String,
     pub description: Option<String>,
     pub is_default: bool,
+    /// Why the role cannot be used for provisioning (assignments with it are
+    /// refused), e.g. Salesforce's Default Access, which sets no profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Whether the role was imported from the app (its profiles, admin roles),
+    /// rather than defined in roster.
+    #[serde(default)]
+    pub imported: bool,
 }
 
 /// A user or group assigned to an application with a role.

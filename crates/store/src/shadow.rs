@@ -26,7 +26,7 @@ pub struct ShadowEntry {
     pub last_sync: i64,
 }
 
-fn shadow_from_row(row: &AnyRow) -> Result<ShadowEntry, StoreError> {
+pub(crate) fn shadow_from_row(row: &AnyRow) -> Result<ShadowEntry, StoreError> {
     let exported: String = row.try_get("exported")?;
     Ok(ShadowEntry {
         object_kind: row.try_get("object_kind")?,

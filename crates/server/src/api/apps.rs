@@ -11,9 +11,6 @@ use roster_store::{
 };
 use serde::Deserialize;
 
-/// Templates this build of roster can provision to.
-pub const TEMPLATES: &[&str] = &["scim"];
-
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Application>>, ApiError> {
     Ok(Json(state.store.list_apps().await?))
 }
@@ -23,14 +20,8 @@ pub async fn create(
     body: JsonBody<ApplicationInput>,
 ) -> Result<(StatusCode, Json<Application>), ApiError> {
     let Json(input) = body?;
-    if !TEMPLATES.contains(&input.template.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "unknown template {:?}: known templates are {}",
-            input.template,
-            TEMPLATES.join(", ")
-        )));
-    }
-    Ok((StatusCode::CREATED, Json(state.store.create_app(input).await?)))
+    // The app starts with its template's settings, mappings and default role.
+    Ok((StatusCode::CREATED, Json(roster_engine::gallery::create_app(&state.store, input).await?)))
 }
 
 pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Application>, ApiError> {

@@ -2,7 +2,9 @@
 
 mod apps;
 mod expressions;
+mod gallery;
 mod groups;
+mod handoff;
 mod provisioning;
 mod tokens;
 mod users;
@@ -39,11 +41,17 @@ pub fn routes() -> Router<AppState> {
         .route("/apps/{app}/provisioning/stop", post(provisioning::stop))
         .route("/apps/{app}/provisioning/restart", post(provisioning::restart))
         .route("/apps/{app}/provisioning/sync", post(provisioning::sync))
+        .route("/apps/{app}/provisioning/allow-deletes", post(provisioning::allow_deletes))
         .route("/apps/{app}/provisioning/status", get(provisioning::status))
         .route("/apps/{app}/provisioning/logs", get(provisioning::logs))
         .route("/apps/{app}/provisioning/provision-on-demand", post(provisioning::on_demand))
         .route("/apps/{app}/provisioning/preview", get(provisioning::preview))
         .route("/apps/{app}/provisioning/mappings", get(provisioning::mappings).put(provisioning::set_mappings))
+        .route("/apps/{app}/provisioning/authorize", post(crate::oauth::authorize))
+        .route("/apps/{app}/provisioning/handoff", get(handoff::show))
+        .route("/apps/{app}/provisioning/handoff/confirm", post(handoff::confirm))
+        .route("/gallery", get(gallery::list))
+        .route("/gallery/{template}", get(gallery::show))
         .route("/expressions/evaluate", post(expressions::evaluate))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{name}", axum::routing::delete(tokens::revoke))

@@ -98,6 +98,12 @@ pub async fn restart(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Lets the staged disables through.
+pub async fn allow_deletes(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.allow_deletes(&app).await?))
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SyncArgs {

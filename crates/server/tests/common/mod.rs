@@ -17,6 +17,15 @@ pub enum Db {
     Postgres,
 }
 
+/// How the test's engine is made.
+#[derive(Default)]
+pub struct EngineOptions {
+    /// The clock (the real one by default).
+    pub clock: Option<std::sync::Arc<dyn roster_engine::reliability::Clock>>,
+    /// Where alerts are mailed (nowhere by default).
+    pub smtp: Option<roster_notify::SmtpConfig>,
+}
+
 pub struct TestApp {
     pub base: String,
     pub token: String,
@@ -47,7 +56,22 @@ pub fn fresh_dir() -> std::path::PathBuf {
 impl TestApp {
     /// Starts a server on `db`; `None` when that backend is not available here.
     pub async fn spawn(db: Db) -> Option<TestApp> {
-        let store = match db {
+        TestApp::spawn_with(db, EngineOptions::default()).await
+    }
+
+    /// Like [`TestApp::spawn`], with the engine's clock and SMTP server.
+    pub async fn spawn_with(db: Db, options: EngineOptions) -> Option<TestApp> {
+        let store = TestApp::open(db).await?;
+        TestApp::start(store, options).await
+    }
+
+    /// Starts a server over a store the test opened itself.
+    pub async fn spawn_on(store: Store) -> Option<TestApp> {
+        TestApp::start(store, EngineOptions::default()).await
+    }
+
+    async fn open(db: Db) -> Option<Store> {
+        Some(match db {
             Db::Sqlite => Store::open_sqlite(&fresh_dir()).await.expect("open sqlite store"),
             Db::Postgres => match fresh_postgres().await {
                 Some(url) => Store::connect(&url).await.expect("open postgres store"),
@@ -59,17 +83,22 @@ impl TestApp {
                     return None;
                 }
             },
-        };
+        })
+    }
+
+    async fn start(store: Store, options: EngineOptions) -> Option<TestApp> {
         let token = store.ensure_admin_token().await.expect("token").expect("first token");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let engine = roster_engine::Engine::new(store.clone(), roster_store::secrets::Cipher::from_key([9; 32]));
+        let cipher = roster_store::secrets::Cipher::from_key([9; 32]);
+        let clock = options.clock.unwrap_or_else(|| std::sync::Arc::new(roster_engine::reliability::SystemClock));
+        let engine = roster_engine::Engine::with(store.clone(), cipher, clock, options.smtp);
         let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(engine.clone().run(async {
             let _ = engine_stopped.await;
         }));
-        let state = AppState { store: store.clone(), engine: Some(engine) };
+        let state = AppState { store: store.clone(), engine: Some(engine), public_url: base.clone() };
         tokio::spawn(roster_server::serve(listener, state, async {
             let _ = rx.await;
             let _ = stop_engine.send(());
