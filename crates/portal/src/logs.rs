@@ -150,7 +150,7 @@ async fn show(
                 tbody {
                     @for e in &p.items {
                         tr class=[(Some(&e.id) == f.selected.as_ref()).then_some("selected")] {
-                            td { (time(Some(e.at))) }
+                            td class="when" { (time(Some(e.at))) }
                             td { (e.source_name.as_deref().unwrap_or(&e.source_id)) @if e.object_kind != "user" { " (" (e.object_kind) ")" } }
                             td { (e.action) }
                             td { span class={ "badge " (e.status.to_lowercase()) } { (e.status) } }

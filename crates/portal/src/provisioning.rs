@@ -115,7 +115,7 @@ async fn render(
             (csrf_field(session))
             section class="card" {
                 h2 { "Provisioning Mode" }
-                label for="mode" { "Provisioning Mode" }
+                label for="mode" { "Mode" }
                 select id="mode" name="mode" {
                     option value="manual" selected[v.get("mode") != "automatic"] { "Manual" }
                     @if automatic_ok { option value="automatic" selected[v.get("mode") == "automatic"] { "Automatic" } }
@@ -161,7 +161,7 @@ async fn render(
             section class="card" {
                 h2 { "Provisioning Status" }
                 fieldset {
-                    legend { "Provisioning Status" }
+                    legend { "Status" }
                     label class="inline" { input type="radio" name="status" value="on" checked[v.get("status") == "on"]; "On" }
                     label class="inline" { input type="radio" name="status" value="off" checked[v.get("status") != "on"]; "Off" }
                 }
