@@ -375,7 +375,10 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
                 exported = old.clone();
                 exported.extend(update.iter().cloned());
             }
-            let ops = roster_scim::diff_patch(&old, &update);
+            // Attributes applied only on creation are neither sent nor removed.
+            let compared: Map<String, Value> =
+                old.iter().filter(|(k, _)| !create_only.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let ops = roster_scim::diff_patch(&compared, &update);
             let was_enabled = item.shadow.as_ref().map(|s| s.enabled).unwrap_or(true);
             let action = if !was_enabled { Action::Enable } else { Action::Update };
             if ops.is_empty() {

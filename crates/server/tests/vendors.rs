@@ -268,16 +268,20 @@ async fn salesforce_api_limit_holds_the_work(app: &TestApp) {
     app.post("/apps/Sf/provisioning/start", json!({})).await;
     sf_user(&sf, "fay@acme.example.com", "fay is created", |_| true).await;
 
-    // The org's daily limit is used up: the change is held, not lost.
+    // The org's daily limit is used up: roster stops calling for the hold
+    // (Salesforce sends no Retry-After), and the change is held, not lost.
+    let fay = sf.user_by_username("fay@acme.example.com").expect("fay");
+    let fay_id = sf_field(&fay, "Id").as_str().unwrap_or_default().to_string();
+    let before = sf_patches(&sf, &fay_id).len();
     sf.exhaust_api_limit(true);
     app.patch("/users/fay@acme.example.com", json!({"jobTitle": "Held"})).await;
     eventually(30, "the change meets REQUEST_LIMIT_EXCEEDED", || async {
-        let refused = sf.requests().iter().any(|r| r.method == "PATCH");
-        let held = sf.user_by_username("fay@acme.example.com").is_some_and(|u| sf_field(&u, "Title") == "Engineer");
-        (refused || sf.count("GET query") > 0).then_some(()).filter(|_| held)
+        (sf_patches(&sf, &fay_id).len() > before).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sf_patches(&sf, &fay_id).len(), before + 1, "no second call within the hold");
+    assert_eq!(sf.user_by_username("fay@acme.example.com").map(|u| sf_field(&u, "Title")), Some(json!("Engineer")));
     sf.exhaust_api_limit(false);
     eventually(60, "the held change reaches Salesforce", || async {
         let _ = app.post("/apps/Sf/provisioning/sync", json!({})).await;
