@@ -543,6 +543,36 @@ async fn manual_mode_hands_off_exactly_what_changed(app: &TestApp) {
     }
 }
 
+async fn switching_modes_keeps_what_was_provisioned(app: &TestApp) {
+    let fake = start_team(FakeTeam::default()).await;
+    dropbox_app(app, &fake, "Dbx").await;
+    assert_eq!(authorize(app, "Dbx").await.0, StatusCode::OK);
+    assert!(test_connection(app, "Dbx").await.0);
+    configure(app, "Dbx", json!({"mode": "manual"})).await;
+    user(app, "alice@corp.example", "Alice", "Smith", "Engineer").await;
+    assign(app, "Dbx", "alice@corp.example", "Member").await;
+    let (_, started) = app.post("/apps/Dbx/provisioning/start", json!({})).await;
+    assert_eq!(started["mode"], "manual", "{started}");
+    let h = eventually(20, "alice in the hand-off", || async {
+        let h = handoff(app, "Dbx").await;
+        (h["counts"]["Create"] == 1).then_some(h)
+    })
+    .await;
+    assert_eq!(fake.state.lock().count("team/members/add_v2"), 0, "manual mode calls nothing");
+    // The admin adds alice by hand, and confirms.
+    fake.state.lock().team.members.push(FakeMember::active("alice@corp.example", "Alice", "Smith"));
+    let (s, v) = app.post("/apps/Dbx/provisioning/handoff/confirm", json!({"id": h["id"]})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // Automatic again: alice's account is the one made by hand, reached by her email.
+    configure(app, "Dbx", json!({"mode": "automatic"})).await;
+    app.patch("/users/alice@corp.example", json!({"surname": "Brown"})).await;
+    dropbox_member(&fake, "alice@corp.example", "alice's surname", |m| m.surname == "Brown").await;
+    unassign(app, "Dbx", "alice@corp.example", None).await;
+    dropbox_member(&fake, "alice@corp.example", "alice is suspended", |m| m.status == FakeStatus::Suspended).await;
+    assert_eq!(fake.state.lock().count("team/members/add_v2"), 0, "never added twice");
+}
+
 on_both_backends!(
     gallery_lists_every_template_with_its_modes,
     salesforce_lifecycle,
@@ -551,4 +581,5 @@ on_both_backends!(
     dropbox_lifecycle,
     dropbox_authorize_explains_refusals,
     manual_mode_hands_off_exactly_what_changed,
+    switching_modes_keeps_what_was_provisioned,
 );
