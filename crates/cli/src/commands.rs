@@ -545,7 +545,12 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
         AppCmd::Roles { app } => {
             let roles = c.get(&format!("/apps/{}/roles", enc(&app))).await?;
             let rows = roles.as_array().cloned().unwrap_or_default();
-            output::table(json, &roles, &rows, &[("name", "NAME"), ("value", "VALUE"), ("isDefault", "DEFAULT")]);
+            output::table(
+                json,
+                &roles,
+                &rows,
+                &[("name", "NAME"), ("value", "VALUE"), ("isDefault", "DEFAULT"), ("refused", "REFUSED")],
+            );
         }
         AppCmd::Configure(a) => {
             let token = match (&a.secret_token_file, a.secret_token) {
