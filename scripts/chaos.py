@@ -27,8 +27,8 @@ directory and the recorded changes:
     server_errors and sent again, so that the other checks still run).
 It prints one line per kill and the counts, and exits 0 only if every count is 0.
 
-  bash scripts/chaos.sh                                            # CI: 5,000 users, 20 kills
-  bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600    # by hand, bigger
+  bash scripts/chaos.sh                                            # CI: 5,000 users, 20 kills (~20 s)
+  bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600    # by hand, bigger (~4 min)
   ROSTER_BIN=target/release/roster python3 scripts/chaos.py --seed 7 --keep
 
 Options: --users N, --kills K, --seed S (default: random, printed), --timeout SECS
@@ -361,8 +361,10 @@ class Chaos:
         # Most random changes go to a small hot set, so that changes to one user
         # meet kills and other changes to the same user.
         self.hot = rng.sample(ids, min(len(ids), max(10, min(100, n // 50))))
+        # The accidental-deletion guard would rightly hold a whole group leaving the
+        # app; here such changes are meant, so its threshold is the directory's size.
         r.api("PATCH", "/apps/chaos-app/provisioning",
-              {"tenantUrl": self.base, "secretToken": self.app_token, "mode": "automatic"})
+              {"tenantUrl": self.base, "secretToken": self.app_token, "mode": "automatic", "deleteThreshold": n})
         r.api("POST", "/apps/chaos-app/provisioning/start")
         print(f"chaos: {n} users ({len(m.in_scope())} in scope), {TEAMS + 1} groups, {len(m.direct)} direct "
               f"assignments; provisioning started at +{self.now():.1f}s", flush=True)
@@ -588,10 +590,17 @@ class Chaos:
 
     def settle(self):
         """Waits until a cycle run on request finds nothing to do (twice in a row)."""
-        quiet, failed_cycles = 0, 0
+        quiet, failed_cycles, said = 0, 0, time.monotonic()
         while quiet < 2:
-            self.deadline.check("waiting for steady state")
             st = status(self.roster)
+            summary = (f"state {st.get('state')}, phase {st.get('phase')}, {describe(st)}, "
+                       f"last error {st.get('lastError')!r}, quarantine {json.dumps(st.get('quarantine'))}")
+            self.deadline.check(f"waiting for steady state; roster says: {summary}")
+            if st.get("quarantine"):
+                raise Failure(f"the job went into quarantine, so it cannot settle: {summary}")
+            if time.monotonic() - said > 30:
+                print(f"chaos: still waiting for steady state: {summary}", flush=True)
+                said = time.monotonic()
             if st.get("phase") != "incremental" or (st.get("progress") or {}).get("running"):
                 time.sleep(0.3)
                 continue
