@@ -25,6 +25,8 @@ pub enum BenchCmd {
     /// Group provisioning into the sample app: time and requests, next to the
     /// fewest requests the work needs.
     Groups(GroupsBench),
+    /// Portal page render times over 100,000 users and 10,000 log entries.
+    Portal(crate::bench_portal::PortalBench),
 }
 
 #[derive(Args)]
@@ -42,6 +44,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Import(b) => import(b).await,
         BenchCmd::Provision(b) => provision(b).await,
         BenchCmd::Groups(b) => groups(b).await,
+        BenchCmd::Portal(b) => crate::bench_portal::run(b).await,
     }
 }
 
@@ -357,6 +360,7 @@ pub async fn groups(b: GroupsBench) -> Result<()> {
         "group provisioning benchmark: {} groups x {} members over {} users, {} members per PATCH",
         b.groups, b.members, b.users, b.batch
     );
+    crate::serve::init_tracing();
     let store = Store::open_sqlite(&scratch_dir("groups")).await?;
     let mut batch = Vec::with_capacity(2000);
     for i in 0..b.users {

@@ -221,8 +221,22 @@ pub(crate) fn modified(old: &Map<String, Value>, new: &Map<String, Value>) -> Va
     Value::Array(out)
 }
 
-/// Processes one user: import → scope → match → action → export; returns what to record.
+/// Processes one user: import → scope → match → action → export; returns what to
+/// record. What the connector noted about the account (a value fitted to the app's
+/// rules, a cancelled invitation, a hand-off) is added to the log's steps.
 pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
+    let mut outcome = process_user_steps(ctx, item).await;
+    if let Some(log) = outcome.log.as_mut() {
+        if let Some(note) = log.target_id.as_deref().and_then(|t| ctx.connector.take_note(t)) {
+            if let Value::Array(steps) = &mut log.steps {
+                steps.push(json!({"step": "Note", "outcome": note}));
+            }
+        }
+    }
+    outcome
+}
+
+async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     let mut steps = Steps(Vec::new());
     let now = roster_store::now_ms();
     let source_name = item.user.as_ref().map(|u| u.user_name.clone());

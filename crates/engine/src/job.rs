@@ -158,7 +158,18 @@ pub async fn run_cycle(
         job.row.initial_cursor = None;
         job.row.initial_head = None;
     }
+    // Apps whose roles are their own (Salesforce profiles, Dropbox admin roles):
+    // imported on an initial cycle and at most hourly, so that a rate-limited org
+    // is not asked every cycle.
+    let mut roles_imported_at = job.state.roles_imported_at;
+    if job.row.phase == "initial" || roles_imported_at.is_none_or(|t| env.clock.now_ms() - t >= 3_600_000) {
+        match crate::roles::import_roles(store, app, connector.as_ref()).await {
+            Ok(_) => roles_imported_at = Some(env.clock.now_ms()),
+            Err(e) => tracing::warn!(app = %app, error = %e, "cannot import the app's roles"),
+        }
+    }
     let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone()).await?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
     let guard_limit = if job.state.allow_deletes {
         None
@@ -181,6 +192,7 @@ pub async fn run_cycle(
     };
     let now = env.clock.now_ms();
     let mut state = job.state.clone();
+    state.roles_imported_at = roles_imported_at;
     state.last_cycle_id = Some(cycle_id);
     state.last_cycle_at = Some(now);
     state.last_cycle_ms = Some(started.elapsed().as_millis() as u64);
@@ -394,6 +406,7 @@ async fn incremental(
     guard_limit: Option<u64>,
 ) -> Result<CycleRun, EngineError> {
     let mut counts = Counts::default();
+    let started = std::time::Instant::now();
     retry_escrow(store, ctx, concurrency, &mut counts).await?;
     let mut watermark = job.row.watermark;
     loop {
@@ -428,6 +441,12 @@ async fn incremental(
             }
         }
         let change_id = last.to_string();
+        tracing::debug!(
+            entries = entries.len(),
+            users = affected.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "feed read and fanned out"
+        );
         if let Some(limit) = guard_limit {
             let leaving = deletion_guard::leaving_users(store, ctx, &affected).await?;
             if leaving.len() as u64 > limit {
@@ -455,6 +474,7 @@ async fn incremental(
                 p.counts = counts.clone();
             });
         }
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "users processed");
         // Then the groups: members are added after their accounts exist. The
         // watermark moves with them, so a crash before this point replays the batch.
         let group_ids = if ctx.group_mapping.is_some() {
@@ -473,6 +493,7 @@ async fn incremental(
         };
         let update = JobStateUpdate { watermark: Some(last), ..Default::default() };
         crate::groups::sync_groups(store, ctx, &group_ids, &change_id, Some(update), concurrency, &mut counts).await?;
+        tracing::debug!(groups = group_ids.len(), ms = started.elapsed().as_millis() as u64, "groups processed");
         watermark = last;
     }
     set_progress(progress, |p| p.percent = 100.0);
@@ -609,7 +630,8 @@ async fn export_batch(
     if let Some(e) = ctx.guard.interrupted() {
         return Err(e.into());
     }
-    let mut batch = RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
+    let mut batch =
+        RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
     for o in group_outcomes {
         o.record_into(ctx, &mut batch, counts);
     }

@@ -57,6 +57,8 @@ pub struct JobState {
     pub hold_until: Option<i64>,
     /// When the last failure digest was mailed.
     pub last_digest_at: Option<i64>,
+    /// When the app's own roles were last imported.
+    pub roles_imported_at: Option<i64>,
 }
 
 /// What the accidental-deletion guard holds.

@@ -172,15 +172,17 @@ impl Store {
     }
 
     /// The users in a group (directly or through nested groups) that have an
-    /// enabled account in the app: member source id → account id.
+    /// enabled account in the app: member source id → account id. The joins are
+    /// written in the order they must run (SQLite keeps a CROSS JOIN's order):
+    /// the group's members, then each one's shadow by key, never the whole shadow.
     pub async fn provisioned_members(&self, app: &AppId, group: &str) -> Result<HashMap<String, String>, StoreError> {
         let rows = sqlx::query(
             "WITH RECURSIVE sub(id) AS ( \
                  SELECT $2 \
                  UNION SELECT m.member_id FROM group_members m JOIN sub ON m.group_id = sub.id WHERE m.member_kind = 'group') \
-             SELECT DISTINCT m.member_id, s.target_id FROM group_members m JOIN sub ON m.group_id = sub.id \
-             JOIN shadow s ON s.app_id = $1 AND s.object_kind = 'user' AND s.source_id = m.member_id AND s.enabled = 1 \
-             WHERE m.member_kind = 'user'",
+             SELECT DISTINCT m.member_id, s.target_id FROM sub CROSS JOIN group_members m CROSS JOIN shadow s \
+             WHERE m.group_id = sub.id AND m.member_kind = 'user' \
+             AND s.app_id = $1 AND s.object_kind = 'user' AND s.source_id = m.member_id AND s.enabled = 1",
         )
         .bind(&app.0)
         .bind(group)
