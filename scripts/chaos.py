@@ -28,7 +28,7 @@ directory and the recorded changes:
 It prints one line per kill and the counts, and exits 0 only if every count is 0.
 
   bash scripts/chaos.sh                                            # CI: 5,000 users, 20 kills (~20 s)
-  bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600    # by hand, bigger (~4 min)
+  bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600    # by hand, bigger (~5 min)
   ROSTER_BIN=target/release/roster python3 scripts/chaos.py --seed 7 --keep
 
 Options: --users N, --kills K, --seed S (default: random, printed), --timeout SECS

@@ -6,7 +6,7 @@
 # neither lost nor doubled). What it does and checks: scripts/chaos.py.
 #
 #   bash scripts/chaos.sh                                           # CI: 5,000 users, 20 kills (~20 s)
-#   bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600   # by hand, bigger (~4 min)
+#   bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600   # by hand, bigger (~5 min)
 #   bash scripts/chaos.sh --seed 42 --keep                          # replay a seed, keep the logs
 #
 # Builds roster (release) unless ROSTER_BIN names a roster binary. --timeout (default
