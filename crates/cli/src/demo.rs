@@ -122,7 +122,11 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> Result<()> {
             .into_iter()
             .flatten()
             .take(3)
-            .map(|m| format!("{}={}", m["name"].as_str().unwrap_or_default(), crate::output::cell(&m["new"])))
+            .map(|m| match (m.get("addedCount"), m.get("removedCount")) {
+                // A group's membership change: how many members joined and left.
+                (Some(a), Some(r)) => format!("members +{a} -{r}"),
+                _ => format!("{}={}", m["name"].as_str().unwrap_or_default(), crate::output::cell(&m["new"])),
+            })
             .collect();
         println!(
             "  {:<8} {:<8} {:<24} {}",
