@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_portal;
 mod client;
 mod commands;
 mod credentials;

@@ -556,29 +556,54 @@ impl Store {
             binds.push(d.clone());
             clauses.push(format!("display_name = ${}", binds.len()));
         }
+        let searching = query.q.as_deref().is_some_and(|q| !q.is_empty());
         if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
             binds.push(format!("%{}%", escape_like(&q.to_lowercase())));
             let n = binds.len();
+            // SQLite's LIKE already ignores ASCII case, as far as its LOWER goes;
+            // PostgreSQL's does not. A NULL column simply does not match.
+            let folded = |column: &str| match self.backend() {
+                crate::Backend::Sqlite => column.to_string(),
+                crate::Backend::Postgres => format!("LOWER({column})"),
+            };
             clauses.push(format!(
-                "(user_name_key LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(display_name,'')) LIKE ${n} ESCAPE '\\' \
-                 OR LOWER(COALESCE(mail,'')) LIKE ${n} ESCAPE '\\' OR LOWER(COALESCE(given_name,'')) LIKE ${n} ESCAPE '\\' \
-                 OR LOWER(COALESCE(surname,'')) LIKE ${n} ESCAPE '\\')"
+                "(user_name_key LIKE ${n} ESCAPE '\\' OR {} LIKE ${n} ESCAPE '\\' OR {} LIKE ${n} ESCAPE '\\' \
+                 OR {} LIKE ${n} ESCAPE '\\' OR {} LIKE ${n} ESCAPE '\\')",
+                folded("display_name"),
+                folded("mail"),
+                folded("given_name"),
+                folded("surname"),
             ));
         }
         let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-        let count_sql = format!("SELECT COUNT(*) FROM users {filter}");
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        for b in &binds {
-            count = count.bind(b);
-        }
-        let total = count.fetch_one(self.pool()).await?;
-        let list_sql =
-            format!("SELECT {COLUMNS} FROM users {filter} ORDER BY user_name_key LIMIT {limit} OFFSET {offset}");
+        // A search scans the table: the page carries its total (one scan, not two).
+        // Without one, the count is an index-only query and the page a short walk.
+        let total_column = if searching { ", COUNT(*) OVER () AS total_rows" } else { "" };
+        let list_sql = format!(
+            "SELECT {COLUMNS}{total_column} FROM users {filter} ORDER BY user_name_key LIMIT {limit} OFFSET {offset}"
+        );
         let mut list = sqlx::query(&list_sql);
         for b in &binds {
             list = list.bind(b);
         }
-        let items = list.fetch_all(self.pool()).await?.iter().map(user_from_row).collect::<Result<_, _>>()?;
+        let rows = list.fetch_all(self.pool()).await?;
+        let counted = match rows.first() {
+            Some(row) if searching => Some(row.try_get::<i64, _>("total_rows")?),
+            None if searching && offset == 0 => Some(0),
+            _ => None,
+        };
+        let total = match counted {
+            Some(t) => t,
+            None => {
+                let count_sql = format!("SELECT COUNT(*) FROM users {filter}");
+                let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+                for b in &binds {
+                    count = count.bind(b);
+                }
+                count.fetch_one(self.pool()).await?
+            }
+        };
+        let items = rows.iter().map(user_from_row).collect::<Result<_, _>>()?;
         Ok(Page { items, total, offset, limit })
     }
 
