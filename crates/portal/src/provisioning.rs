@@ -136,7 +136,15 @@ async fn render(
                         }
                     }
                     @if template.is_some_and(|t| t.authorize) {
-                        p class="hint" { "Authorize opens the app's sign-in page: sign in as a team admin and allow roster. Save the app key and secret first." }
+                        p class="hint" {
+                            @if saved.get("authorized").and_then(Value::as_bool).unwrap_or(false) {
+                                span class="badge on" { "Authorized" } " "
+                                @if let Some(team) = saved.get("teamId").and_then(Value::as_str) { "Team " code { (team) } ". " }
+                            } @else {
+                                span class="badge off" { "Not authorized" } " "
+                            }
+                            "Authorize opens the app's sign-in page: sign in as a team admin and allow roster. The app key and secret typed above are saved first."
+                        }
                     }
                     (tested_result(&tested))
                 }
@@ -486,15 +494,33 @@ fn callback_uri(state: &PortalState, headers: &HeaderMap) -> Option<String> {
 
 async fn authorize(
     State(state): State<PortalState>,
+    session: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
-    _form: Form,
+    form: Form,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
-    let redirect = callback_uri(&state, &headers)
-        .ok_or_else(|| PortalError::BadRequest("the request names no host: start roster with --public-url".into()))?;
-    let url = state.engine()?.begin_authorization(&app.id, &redirect).await?;
-    Ok(Redirect::to(&url).into_response())
+    let engine = state.engine()?;
+    let saved = engine.settings_view(&app.id).await?;
+    let mut patch = Map::new();
+    credentials_patch(gallery::template(&app.template), &form, &saved, &mut patch);
+    let mut errors = FieldErrors::default();
+    if !patch.is_empty() {
+        configure(&state, &app, patch, &mut errors).await?;
+    }
+    if errors.is_empty() {
+        let redirect = callback_uri(&state, &headers).ok_or_else(|| {
+            PortalError::BadRequest("the request names no host: start roster with --public-url".into())
+        })?;
+        match engine.begin_authorization(&app.id, &redirect).await {
+            Ok(url) => return Ok(Redirect::to(&url).into_response()),
+            Err(e) => match PortalError::from(e) {
+                PortalError::BadRequest(m) | PortalError::Conflict(m) => errors.add("", m),
+                other => return Err(other),
+            },
+        }
+    }
+    render(&state, &session, &app, Some(&form), &errors, Tested::Not, None, StatusCode::BAD_REQUEST).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,156 @@
+//! The portal's guards and a few pages, over a real SQLite store and the real
+//! router, without a browser (the browser test is tests/portal/ at the root):
+//! no session, no page; no CSRF token, no POST; a secret never comes back;
+//! bad input is a 4xx page.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use roster_portal::{router, PortalState};
+use roster_store::{SessionLifetime, Store};
+use tower::ServiceExt;
+
+/// A portal over a fresh store, and a signed-in session (its cookie and CSRF token).
+struct TestPortal {
+    app: Router,
+    store: Store,
+    cookie: String,
+    csrf: String,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestPortal {
+    async fn start() -> TestPortal {
+        let dir = std::env::temp_dir().join(format!("roster-portal-test-{}", rand::random::<u64>()));
+        let store = Store::open_sqlite(&dir).await.expect("a fresh SQLite store opens");
+        let engine = roster_engine::Engine::new(store.clone(), roster_store::secrets::Cipher::from_key([7; 32]));
+        let app = router(PortalState::new(store.clone(), Some(engine)));
+        let (secret, session) =
+            store.create_session("admin:tester", SessionLifetime::default()).await.expect("a session starts");
+        TestPortal {
+            app,
+            store,
+            cookie: format!("roster_session={secret}"),
+            csrf: session.csrf_token,
+            _dir: TempDir(dir),
+        }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = self.app.clone().oneshot(request).await.expect("the router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 4 << 20).await.expect("the body reads");
+        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn get(&self, path: &str, signed_in: bool) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut r = Request::get(path).header(header::ACCEPT, "text/html");
+        if signed_in {
+            r = r.header(header::COOKIE, &self.cookie);
+        }
+        self.send(r.body(Body::empty()).expect("a valid request")).await
+    }
+
+    async fn post(&self, path: &str, form: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        let r = Request::post(path)
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, &self.cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .expect("a valid request");
+        self.send(r).await
+    }
+
+    fn with_csrf(&self, form: &str) -> String {
+        format!("_csrf={}&{form}", self.csrf)
+    }
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_redirects_to_sign_in() {
+    let p = TestPortal::start().await;
+    let (status, headers, _) = p.get("/users?q=a", false).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/signin?next=%2Fusers%3Fq%3Da");
+}
+
+#[tokio::test]
+async fn a_fetch_without_a_session_is_a_401() {
+    let p = TestPortal::start().await;
+    let r = Request::get("/apps/x/status.json").body(Body::empty()).expect("a valid request");
+    let (status, _, body) = p.send(r).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("\"unauthorized\""), "{body}");
+}
+
+#[tokio::test]
+async fn an_unknown_session_is_no_session() {
+    let p = TestPortal::start().await;
+    let r = Request::get("/apps")
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, "roster_session=rss_not-a-session")
+        .body(Body::empty())
+        .expect("a valid request");
+    assert_eq!(p.send(r).await.0, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
+    let p = TestPortal::start().await;
+    assert_eq!(p.post("/groups/new", "displayName=Forged").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(p.post("/groups/new", "_csrf=wrong&displayName=Forged").await.0, StatusCode::FORBIDDEN);
+    assert!(p.store.find_group("Forged").await.is_err(), "no group was made");
+    let (status, headers, _) = p.post("/groups/new", &p.with_csrf("displayName=Real")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "with the token the form goes through");
+    assert!(headers[header::LOCATION].to_str().unwrap_or_default().starts_with("/groups/"));
+    assert!(p.store.find_group("Real").await.is_ok());
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_page_with_the_error_next_to_its_field() {
+    let p = TestPortal::start().await;
+    let (status, _, body) = p.post("/users/new", &p.with_csrf("userName=&displayName=Nobody")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("id=\"err-userName\""), "{body}");
+    let (status, _, _) = p.get("/users?offset=not-a-number", true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = p.get("/apps/00000000-0000-0000-0000-000000000000/provisioning", true).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_saved_secret_token_shows_only_as_set() {
+    let p = TestPortal::start().await;
+    let (status, headers, _) = p.post("/apps/new", &p.with_csrf("template=scim&name=Crm")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    let app = location.trim_start_matches("/apps/").split('?').next().unwrap_or_default().to_string();
+    let form = p.with_csrf(
+        "mode=automatic&tenantUrl=https%3A%2F%2Fcrm.example.com%2Fscim%2Fv2&secretToken=very-secret-value-42\
+         &notificationEmail=&scope=assigned&interval=40m&deleteThreshold=500&deleteThresholdPercent=&status=off",
+    );
+    let (status, _, body) = p.post(&format!("/apps/{app}/provisioning"), &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (status, _, page) = p.get(&format!("/apps/{app}/provisioning"), true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("very-secret-value-42"), "the secret is not in the page");
+    assert!(page.contains("set — leave empty to keep it"));
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session() {
+    let p = TestPortal::start().await;
+    let (status, headers, _) = p.post("/signout", &p.with_csrf("")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers[header::SET_COOKIE].to_str().unwrap_or_default().contains("Max-Age=0"));
+    assert_eq!(p.get("/apps", true).await.0, StatusCode::SEE_OTHER, "the old cookie opens nothing");
+}
