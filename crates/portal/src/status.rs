@@ -194,3 +194,50 @@ pub fn panel_body(session: &Session, app: &Application, status: &Value) -> Marku
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_store::AppId;
+    use serde_json::json;
+
+    fn render(status: Value) -> String {
+        let session = Session { principal: "admin:t".into(), csrf: "token".into() };
+        let app =
+            Application { id: AppId::new(), name: "Crm".into(), template: "scim".into(), created_at: 0, updated_at: 0 };
+        panel_body(&session, &app, &status).into_string()
+    }
+
+    #[test]
+    fn a_running_cycle_shows_its_progress() {
+        let html = render(
+            json!({"state": "on", "progress": {"running": true, "done": 25, "total": 100, "percent": 25.0, "phase": "initial"}}),
+        );
+        assert!(html.contains("value=\"25\""), "{html}");
+        assert!(html.contains("25 / 100 · 25 %"), "{html}");
+        assert!(html.contains("data-running=\"true\""), "{html}");
+    }
+
+    #[test]
+    fn quarantine_and_staged_deletes_are_shown_with_allow() {
+        let html = render(json!({
+            "state": "on",
+            "quarantine": {"reason": "tooManyDeletes", "message": "the cycle would disable 900 accounts", "nextAttempt": 0},
+            "staged": {"count": 900, "threshold": 500, "at": 0, "cycleId": "c1"},
+            "escrow": {"count": 1, "items": [{"sourceName": "alice", "errorMessage": "HTTP 500", "attempts": 2, "nextRetryAt": 0}]}
+        }));
+        assert!(html.contains("Quarantined"), "{html}");
+        assert!(html.contains("the cycle would disable 900 accounts"), "{html}");
+        assert!(html.contains("Next attempt: 1970-01-01 00:00:00 UTC"), "{html}");
+        assert!(html.contains("Allow these deletes"), "{html}");
+        assert!(html.contains("name=\"_csrf\" value=\"token\""), "the Allow form carries the CSRF token");
+        assert!(html.contains("Waiting to be retried (1)"), "{html}");
+    }
+
+    #[test]
+    fn a_job_that_never_ran_says_so() {
+        let html = render(json!({"state": "not configured"}));
+        assert!(html.contains("No cycle has run yet."), "{html}");
+        assert!(html.contains("Not configured"), "{html}");
+    }
+}
