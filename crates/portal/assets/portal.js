@@ -3,6 +3,7 @@
 //   second or two and swapped in when it changed, so a page never reloads.
 // - [data-expr-test]: the live test of an attribute-mapping expression.
 // - #mapping-type: shows the fields of the chosen mapping type only.
+// - scoping operators that take no value disable their value field.
 // - form[data-confirm]: asks before a destructive action.
 // Every fetch says it is one (X-Portal-Fetch) and POSTs carry the session's CSRF
 // token from <meta name="csrf-token">. Pages work without this file; it only
@@ -106,7 +107,20 @@
     show();
   }
 
+  // Scoping clauses: the value field of IS TRUE / IS FALSE / IS NULL / IS NOT NULL
+  // is not used, so it is disabled while one of them is chosen.
+  function startOperator(select) {
+    var value = document.getElementById(select.id.replace(/\.operator$/, ".value"));
+    if (!value) return;
+    function sync() {
+      value.disabled = /^IS (TRUE|FALSE|NULL|NOT NULL)$/.test(select.value);
+    }
+    select.addEventListener("change", sync);
+    sync();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll('select[id$=".operator"]').forEach(startOperator);
     document.querySelectorAll("[data-live-url]").forEach(startLive);
     document.querySelectorAll("[data-expr-test]").forEach(startExpressionTest);
     var type = document.getElementById("mapping-type");
