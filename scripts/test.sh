@@ -38,3 +38,8 @@ if ! command -v cargo-nextest >/dev/null && ! cargo nextest --version >/dev/null
   cargo install --locked cargo-nextest
 fi
 cargo nextest run --workspace --no-fail-fast "$@"
+
+# The crash-safety chaos test (SIGKILL at 20 moments of 5,000-user cycles) and the
+# portal's browser test in headless Chromium, both bounded in time.
+bash scripts/chaos.sh
+bash scripts/portal-test.sh

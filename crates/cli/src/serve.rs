@@ -66,13 +66,14 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
     let engine = start_engine_with(&store, data_dir, smtp)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
-    let state = AppState { store: store.clone(), engine: Some(engine), public_url };
+    let state = AppState { store: store.clone(), engine: Some(engine.clone()), public_url };
     roster_server::serve(listener, state, async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     })
     .await?;
     let _ = scheduler.await;
+    engine.drain(std::time::Duration::from_secs(30)).await;
     store.close().await;
     Ok(())
 }

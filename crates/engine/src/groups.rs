@@ -682,6 +682,14 @@ pub(crate) async fn sync_groups(
         let mut shadows = store.shadow_of(&ctx.app, "group", &refs).await?;
         let groups: HashMap<GroupId, Group> =
             store.groups_by_ids(chunk).await?.into_iter().map(|g| (g.id.clone(), g)).collect();
+        if !ctx.handoff {
+            let intents: Vec<(String, Value)> = chunk
+                .iter()
+                .map(|g| (g.0.clone(), json!(groups.get(g).map(|g| vec![("displayName", g.display_name.clone())]))))
+                .collect();
+            store.write_intents(&ctx.app, "group", &intents).await?;
+            batch.intent_clears = chunk.iter().map(|g| ("group".to_string(), g.0.clone())).collect();
+        }
         let work: Vec<(GroupId, Option<ShadowEntry>)> = chunk
             .iter()
             .map(|id| (id.clone(), shadows.remove(&id.0)))

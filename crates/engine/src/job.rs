@@ -169,6 +169,7 @@ pub async fn run_cycle(
         }
     }
     let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone()).await?;
+    crate::recovery::recover(store, &ctx).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
     let guard_limit = if job.state.allow_deletes {
@@ -615,6 +616,10 @@ async fn export_batch(
             change_id: change_id.to_string(),
         })
         .collect();
+    // The intent goes first: a crash during the calls leaves it behind.
+    if !ctx.handoff {
+        store.write_intents(&ctx.app, "user", &crate::recovery::user_intents(ctx, &imported)).await?;
+    }
     // Users leaving the app leave its groups first.
     let leaving: Vec<&str> =
         imported.iter().filter(|i| crate::cycle::is_leaving(ctx, i)).map(|i| i.source_id.as_str()).collect();
@@ -632,6 +637,7 @@ async fn export_batch(
     }
     let mut batch =
         RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
+    batch.intent_clears = ids.iter().map(|id| ("user".to_string(), id.0.clone())).collect();
     for o in group_outcomes {
         o.record_into(ctx, &mut batch, counts);
     }

@@ -13,6 +13,7 @@ pub mod gallery;
 pub mod groups;
 pub mod handoff;
 pub mod job;
+mod recovery;
 pub mod reliability;
 pub mod roles;
 pub mod settings;
@@ -163,6 +164,21 @@ impl Engine {
                     tracing::warn!(app = %app, error = %e, "provisioning cycle failed");
                 }
             });
+        }
+    }
+
+    /// Waits (at most `limit`) for the cycles that are running to end, so that the
+    /// store is not closed under them at shutdown. A cycle cut short anyway leaves
+    /// its intents, and the next start checks those objects against the app.
+    pub async fn drain(&self, limit: Duration) {
+        let handles: Vec<Arc<JobHandle>> = self.jobs.lock().map(|j| j.values().cloned().collect()).unwrap_or_default();
+        let all = async {
+            for h in handles {
+                let _done = h.running.lock().await;
+            }
+        };
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!("cycles still running at shutdown; they resume from their last record at the next start");
         }
     }
 

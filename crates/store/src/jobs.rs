@@ -118,7 +118,7 @@ impl Store {
 
     /// Updates a job's cycle state on its own (no object work alongside).
     pub async fn update_job_state(&self, app: &AppId, update: &JobStateUpdate) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_immediate().await?;
         apply_state_update(&mut tx, app, update).await?;
         tx.commit().await?;
         Ok(())

@@ -16,6 +16,7 @@ mod feed;
 mod groups;
 mod handoff;
 mod ids;
+mod intents;
 mod jobs;
 mod logs;
 mod migrate;
@@ -36,6 +37,7 @@ pub use feed::{ChangeKind, FeedEntry};
 pub use groups::{GroupInput, GroupPatch};
 pub use handoff::{ConfirmedHandoff, Handoff, HandoffAction, HandoffItem};
 pub use ids::{AppId, GroupId, RoleId, UserId};
+pub use intents::Intent;
 pub use jobs::{JobRow, JobStateUpdate};
 pub use logs::{LogQuery, LogRecord, RecordBatch};
 pub use model::*;
@@ -130,12 +132,22 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a transaction that will write: on SQLite with `BEGIN IMMEDIATE`, so
+    /// that it waits (busy timeout) for the write lock up front instead of failing
+    /// with "database is locked" when it upgrades from reading to writing.
+    pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Begins a write transaction. On SQLite, `BEGIN IMMEDIATE` takes the write lock
     /// at once (no deadlock between two upgrading readers); on PostgreSQL an advisory
     /// lock orders directory writes, so that change-feed sequence numbers become
     /// visible in commit order and a reader past a watermark never skips one.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_immediate().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(4242)").execute(&mut *tx).await?;
         }

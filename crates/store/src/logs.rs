@@ -95,13 +95,15 @@ pub struct RecordBatch {
     pub escrow_clears: Vec<(String, String)>,
     /// The time the escrow delays count from (milliseconds).
     pub now: i64,
+    /// (object kind, source id) whose intents this batch settles.
+    pub intent_clears: Vec<(String, String)>,
 }
 
 impl Store {
     /// Records a batch: shadow, log entries and job state in one transaction.
     /// A log entry whose id was already recorded is not written twice.
     pub async fn record(&self, app: &AppId, batch: &RecordBatch) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_immediate().await?;
         let shadow_upserts: &[ShadowEntry] = if batch.handoff {
             crate::handoff::stage(&mut tx, app, &batch.shadow_upserts, &batch.logs).await?;
             &[]
@@ -189,6 +191,9 @@ impl Store {
         if !batch.escrow_failures.is_empty() || !batch.escrow_clears.is_empty() {
             let now = if batch.now > 0 { batch.now } else { crate::now_ms() };
             crate::escrow::apply(&mut tx, app, &batch.escrow_failures, &batch.escrow_clears, now).await?;
+        }
+        if !batch.intent_clears.is_empty() {
+            crate::intents::clear(&mut tx, app, &batch.intent_clears).await?;
         }
         if let Some(job) = &batch.job {
             apply_state_update(&mut tx, app, job).await?;

@@ -24,7 +24,7 @@ impl Store {
         rand::thread_rng().fill_bytes(&mut bytes);
         let state = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_immediate().await?;
         sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO oauth_states (state_hash, app_id, expires_at) VALUES ($1, $2, $3)")
             .bind(hash(&state))
@@ -39,7 +39,7 @@ impl Store {
     /// The app an Authorize `state` was made for; the state is used up.
     /// `None` when it is unknown, used or expired.
     pub async fn take_oauth_state(&self, state: &str) -> Result<Option<AppId>, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_immediate().await?;
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT app_id, expires_at FROM oauth_states WHERE state_hash = $1")
                 .bind(hash(state))

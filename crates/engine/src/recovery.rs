@@ -1,0 +1,222 @@
+//! Crash recovery. A batch writes its intents before it calls the app and clears
+//! them in the transaction that records the outcome; intents found at the start of
+//! a cycle belong to a batch a crash (or a stop) cut short. The app may then hold
+//! writes roster never recorded: an account created, disabled or changed. Before
+//! the cycle redoes that batch, each such object's shadow is set from what the
+//! app holds now, found by its account id or by the matching values the batch
+//! sent, so that the redo sends exactly what is still missing, never a duplicate.
+
+use crate::cycle::{current_values, lookup, scope, with_retry, CycleContext, Imported};
+use crate::EngineError;
+use roster_connectors::{ResourceKind, TargetObject};
+use roster_mapping::{EvalContext, MappedAttribute, Value as MappedValue};
+use roster_store::{Intent, MemberShadow, RecordBatch, ShadowEntry, Store};
+use serde_json::{json, Map, Value};
+use std::collections::HashSet;
+
+/// The intents of a batch of users: each one's matching values as sent.
+pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(String, Value)> {
+    let eval = EvalContext::at(chrono::Utc::now());
+    items
+        .iter()
+        .map(|item| {
+            let matching: Vec<(String, String)> = item
+                .user
+                .as_ref()
+                .and_then(|u| {
+                    let (src, _) = scope(ctx, u, &item.groups);
+                    ctx.mapping.matching_values(&src, &eval).ok()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.value.to_text().map(|v| (m.target.clone(), v.into_owned())))
+                .collect();
+            (item.source_id.clone(), json!(matching))
+        })
+        .collect()
+}
+
+fn matching_of(intent: &Intent) -> Vec<MappedAttribute> {
+    serde_json::from_value::<Vec<(String, String)>>(intent.matching.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(target, value)| MappedAttribute {
+            target,
+            value: MappedValue::Str(value),
+            apply: roster_mapping::ApplyMapping::Always,
+            matching_precedence: None,
+        })
+        .collect()
+}
+
+/// What the app holds now for an object: found by account id, else by matching.
+async fn find_in_app(
+    ctx: &CycleContext,
+    kind: ResourceKind,
+    shadow: Option<&ShadowEntry>,
+    intent: &Intent,
+) -> Result<Option<TargetObject>, EngineError> {
+    if let Some(s) = shadow {
+        let id = s.target_id.clone();
+        return Ok(with_retry(|| ctx.connector.get(kind, &id)).await?);
+    }
+    lookup(ctx, kind, &matching_of(intent), None)
+        .await
+        .map_err(|(_, message)| EngineError::Connector(roster_connectors::ConnectorError::Transient { message }))
+}
+
+/// The shadow of an object as the app holds it now.
+fn shadow_from_app(kind: &str, source_id: &str, found: &TargetObject, targets: &[String]) -> ShadowEntry {
+    let paths: Vec<(String, Value)> = targets.iter().map(|t| (t.clone(), Value::Null)).collect();
+    let exported: Map<String, Value> = current_values(&found.resource, &paths);
+    ShadowEntry {
+        object_kind: kind.into(),
+        source_id: source_id.into(),
+        target_id: found.id.clone(),
+        exported,
+        enabled: found.resource.get("active").and_then(Value::as_bool).unwrap_or(true),
+        pending_ref: None,
+        last_sync: roster_store::now_ms(),
+    }
+}
+
+/// The log entry of a write the app holds but roster had not recorded: the
+/// account created, enabled, disabled or changed by the cut-short batch.
+fn recovered_log(
+    ctx: &CycleContext,
+    old: Option<&ShadowEntry>,
+    now: &ShadowEntry,
+    source_id: &str,
+) -> Option<roster_store::LogRecord> {
+    let before = old.map(|o| o.exported.clone()).unwrap_or_default();
+    let changes = crate::cycle::modified(&before, &now.exported);
+    let action = match (old, now.enabled) {
+        (None, true) => "Create",
+        (Some(o), true) if !o.enabled => "Enable",
+        (Some(o), false) if o.enabled => "Disable",
+        (None, false) => "Disable",
+        _ if changes.as_array().is_some_and(|c| !c.is_empty()) => "Update",
+        _ => return None,
+    };
+    Some(roster_store::LogRecord {
+        id: format!("{}:recovery:{source_id}", ctx.cycle_id),
+        app_id: ctx.app.clone(),
+        cycle_id: ctx.cycle_id.clone(),
+        change_id: "recovery".into(),
+        at: ctx.clock.now_ms(),
+        object_kind: "user".into(),
+        source_id: source_id.into(),
+        source_name: None,
+        target_id: Some(now.target_id.clone()),
+        action: action.into(),
+        status: "Success".into(),
+        steps: json!([
+            {"step": "Match", "outcome": format!("found the account {} in the app", now.target_id)},
+            {"step": "Action", "outcome": "recorded a write a batch cut short by a stop had made but not recorded"},
+        ]),
+        modified: changes,
+        error_code: None,
+        error_message: None,
+    })
+}
+
+/// Sets the shadow of every object a cut-short batch was writing from the app.
+pub(crate) async fn recover(store: &Store, ctx: &CycleContext) -> Result<(), EngineError> {
+    if ctx.handoff {
+        return Ok(());
+    }
+    recover_users(store, ctx).await?;
+    if ctx.group_mapping.is_some() {
+        recover_groups(store, ctx).await?;
+    }
+    Ok(())
+}
+
+async fn recover_users(store: &Store, ctx: &CycleContext) -> Result<(), EngineError> {
+    let targets: Vec<String> = ctx.mapping.targets().iter().map(|t| t.to_string()).collect();
+    loop {
+        let intents = store.intents(&ctx.app, "user", 500).await?;
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = intents.iter().map(|i| i.source_id.as_str()).collect();
+        let shadows = store.shadow_of(&ctx.app, "user", &ids).await?;
+        let mut batch = RecordBatch::default();
+        for intent in &intents {
+            let shadow = shadows.get(&intent.source_id);
+            // Not found: deleted in the app (the redo creates it again) or never created.
+            if let Some(found) = find_in_app(ctx, ResourceKind::User, shadow, intent).await? {
+                let mut s = shadow_from_app("user", &intent.source_id, &found, &targets);
+                // The manager reference is kept as it was: the app holds an id there.
+                if let Some(old) = shadow {
+                    s.pending_ref = old.pending_ref.clone();
+                }
+                if let Some(log) = recovered_log(ctx, shadow, &s, &intent.source_id) {
+                    batch.logs.push(log);
+                }
+                batch.shadow_upserts.push(s);
+            }
+            batch.intent_clears.push(("user".into(), intent.source_id.clone()));
+        }
+        tracing::info!(app = %ctx.app, users = intents.len(), "checked users a cut-short batch was writing");
+        store.record(&ctx.app, &batch).await?;
+    }
+}
+
+async fn recover_groups(store: &Store, ctx: &CycleContext) -> Result<(), EngineError> {
+    let targets: Vec<String> = ctx
+        .group_mapping
+        .as_ref()
+        .map(|g| g.targets().iter().filter(|t| !t.eq_ignore_ascii_case("members")).map(|t| t.to_string()).collect())
+        .unwrap_or_default();
+    loop {
+        let intents = store.intents(&ctx.app, "group", 100).await?;
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = intents.iter().map(|i| i.source_id.as_str()).collect();
+        let shadows = store.shadow_of(&ctx.app, "group", &ids).await?;
+        let mut batch = RecordBatch::default();
+        for intent in &intents {
+            let shadow = shadows.get(&intent.source_id);
+            let found = match find_in_app(ctx, ResourceKind::Group, shadow, intent).await? {
+                // A list leaves members out: read this one group whole, once.
+                Some(g) if shadow.is_none() => {
+                    let id = g.id.clone();
+                    with_retry(|| ctx.connector.get(ResourceKind::Group, &id)).await?.or(Some(g))
+                }
+                other => other,
+            };
+            if let Some(found) = found {
+                let mut s = shadow_from_app("group", &intent.source_id, &found, &targets);
+                s.enabled = shadow.map(|s| s.enabled).unwrap_or(true);
+                batch.shadow_upserts.push(s);
+                // The members roster sent is what the group holds now.
+                let held: Vec<String> = found
+                    .resource
+                    .get("members")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m.get("value").and_then(Value::as_str).map(String::from))
+                    .collect();
+                let held_refs: Vec<&str> = held.iter().map(String::as_str).collect();
+                let members = store.shadow_by_targets(&ctx.app, "user", &held_refs).await?;
+                let keep: HashSet<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+                for (m, _) in store.shadow_members_of_group(&ctx.app, &intent.source_id).await? {
+                    if !keep.contains(m.as_str()) {
+                        batch.member_removes.push((intent.source_id.clone(), m));
+                    }
+                }
+                batch.member_adds.extend(members.iter().map(|(m, t)| MemberShadow {
+                    group_id: intent.source_id.clone(),
+                    member_id: m.clone(),
+                    target_id: t.clone(),
+                }));
+            }
+            batch.intent_clears.push(("group".into(), intent.source_id.clone()));
+        }
+        tracing::info!(app = %ctx.app, groups = intents.len(), "checked groups a cut-short batch was writing");
+        store.record(&ctx.app, &batch).await?;
+    }
+}

@@ -1,0 +1,128 @@
+//! Intents: written before a batch calls an app, removed with the batch's record.
+//! What is left after a crash names the objects whose state in the app is unknown:
+//! the engine checks them against the app before it goes on.
+
+use crate::ids::AppId;
+use crate::users::placeholders;
+use crate::{Store, StoreError};
+use sqlx::{Any, Row, Transaction};
+
+/// An object a cut-short batch was writing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intent {
+    pub object_kind: String,
+    pub source_id: String,
+    /// The matching attributes sent, `[[target path, value], ...]`.
+    pub matching: serde_json::Value,
+}
+
+/// Removes intents inside a record transaction.
+pub(crate) async fn clear(
+    tx: &mut Transaction<'static, Any>,
+    app: &AppId,
+    done: &[(String, String)],
+) -> Result<(), StoreError> {
+    for (kind, ids) in group_by_kind(done) {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "DELETE FROM intents WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+fn group_by_kind(done: &[(String, String)]) -> Vec<(&str, Vec<&str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (kind, id) in done {
+        match out.iter_mut().find(|(k, _)| *k == kind.as_str()) {
+            Some((_, ids)) => ids.push(id),
+            None => out.push((kind, vec![id])),
+        }
+    }
+    out
+}
+
+impl Store {
+    /// Writes the intents of a batch (kind, source id, matching values) in one transaction.
+    pub async fn write_intents(
+        &self,
+        app: &AppId,
+        kind: &str,
+        items: &[(String, serde_json::Value)],
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let now = crate::now_ms();
+        let mut tx = self.begin_immediate().await?;
+        for chunk in items.chunks(150) {
+            let values: Vec<String> =
+                (0..chunk.len()).map(|i| format!("($1, $2, ${}, ${}, $3)", 4 + 2 * i, 5 + 2 * i)).collect();
+            let sql = format!(
+                "INSERT INTO intents (app_id, object_kind, source_id, matching, created_at) VALUES {} \
+                 ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET matching = excluded.matching",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind).bind(now);
+            for (id, matching) in chunk {
+                q = q.bind(id).bind(matching.to_string());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The intents left by batches a crash cut short.
+    pub async fn intents(&self, app: &AppId, kind: &str, limit: i64) -> Result<Vec<Intent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT object_kind, source_id, matching FROM intents WHERE app_id = $1 AND object_kind = $2 \
+             ORDER BY source_id LIMIT {limit}"
+        ))
+        .bind(&app.0)
+        .bind(kind)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let matching: String = r.try_get("matching")?;
+                Ok(Intent {
+                    object_kind: r.try_get("object_kind")?,
+                    source_id: r.try_get("source_id")?,
+                    matching: serde_json::from_str(&matching)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The user shadow entries whose account id is one of `targets`: source id → target id.
+    pub async fn shadow_by_targets(
+        &self,
+        app: &AppId,
+        kind: &str,
+        targets: &[&str],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in targets.chunks(500) {
+            let sql = format!(
+                "SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2 AND target_id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            for t in chunk {
+                q = q.bind(*t);
+            }
+            for r in q.fetch_all(self.pool()).await? {
+                out.push((r.try_get("source_id")?, r.try_get("target_id")?));
+            }
+        }
+        Ok(out)
+    }
+}
