@@ -2,7 +2,8 @@
 # Runs every test of roster: installs the third-party peers (scim2-server,
 # scim2-tester, aiosmtpd from PyPI, into .venv), makes sure the local PostgreSQL
 # is up so that every store test also runs on PostgreSQL, then runs the whole
-# workspace's tests with cargo-nextest. Extra arguments go to nextest.
+# workspace's tests with cargo-nextest (extra arguments go to nextest), the chaos test
+# and the portal's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
