@@ -269,46 +269,9 @@ async fn json(
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(items)).into_response())
 }
 
-/// The REST export's CSV columns, in its order.
-const CSV_COLUMNS: &[&str] = &[
-    "at",
-    "cycleId",
-    "changeId",
-    "objectKind",
-    "sourceId",
-    "sourceName",
-    "targetId",
-    "action",
-    "status",
-    "errorCode",
-    "errorMessage",
-    "modified",
-    "steps",
-];
-
-fn csv_field(v: &Value) -> String {
-    let s = match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-/// Log entries as CSV, one row each, with a header row.
+/// Log entries as CSV, one row each, with a header row (the REST export's format).
 pub fn to_csv(items: &[LogRecord]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
-    for item in items {
-        let v = serde_json::to_value(item).unwrap_or_default();
-        out.push_str(&CSV_COLUMNS.iter().map(|c| csv_field(&v[*c])).collect::<Vec<_>>().join(","));
-        out.push('\n');
-    }
-    out
+    roster_store::logs_csv(items)
 }
 
 #[cfg(test)]
@@ -320,13 +283,5 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T00:01"), Some(60_000));
         assert_eq!(parse_time("1970-01-02"), Some(86_400_000));
         assert_eq!(parse_time("yesterday"), None);
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field(&Value::String("a,b".into())), "\"a,b\"");
-        assert_eq!(csv_field(&Value::String("say \"hi\"".into())), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field(&Value::Null), "");
-        assert_eq!(csv_field(&serde_json::json!(5)), "5");
     }
 }

@@ -39,7 +39,7 @@ pub use handoff::{ConfirmedHandoff, Handoff, HandoffAction, HandoffItem};
 pub use ids::{AppId, GroupId, RoleId, UserId};
 pub use intents::Intent;
 pub use jobs::{JobRow, JobStateUpdate};
-pub use logs::{LogQuery, LogRecord, RecordBatch};
+pub use logs::{logs_csv, LogQuery, LogRecord, RecordBatch};
 pub use model::*;
 pub use oauth_states::OAUTH_STATE_TTL_MS;
 pub use role_import::{ImportedRole, RoleImport};

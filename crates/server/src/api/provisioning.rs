@@ -201,19 +201,6 @@ pub struct LogArgs {
     format: Option<String>,
 }
 
-fn csv_field(v: &Value) -> String {
-    let s = match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 pub async fn logs(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -235,28 +222,7 @@ pub async fn logs(
     match a.format.as_deref() {
         None | Some("json") => Ok(Json(page).into_response()),
         Some("csv") => {
-            let cols = [
-                "at",
-                "cycleId",
-                "changeId",
-                "objectKind",
-                "sourceId",
-                "sourceName",
-                "targetId",
-                "action",
-                "status",
-                "errorCode",
-                "errorMessage",
-                "modified",
-                "steps",
-            ];
-            let mut out = cols.join(",");
-            out.push('\n');
-            for item in page.items {
-                let v = serde_json::to_value(&item).unwrap_or_default();
-                out.push_str(&cols.iter().map(|c| csv_field(&v[*c])).collect::<Vec<_>>().join(","));
-                out.push('\n');
-            }
+            let out = roster_store::logs_csv(&page.items);
             Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
         }
         Some(other) => Err(ApiError::bad_request(format!("format {other:?} is not json or csv"))),
