@@ -382,3 +382,39 @@ async fn member_removal_form_mismatch_is_reported() {
     })
     .await;
 }
+
+/// With deletes allowed in the group mapping, a group leaving scope is deleted in
+/// the app (its users are still only disabled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unassigned_group_is_deleted_when_deletes_are_on() {
+    with_sample_app(SampleOptions::default(), async |app: &TestApp, peer: &Peer| {
+        app.post("/users", json!({"userName": "ida@corp.example"})).await;
+        app.post("/groups", json!({"displayName": "Temp"})).await;
+        app.post("/groups/Temp/members", json!({"user": "ida@corp.example"})).await;
+        configure(app, "Tmp", peer, json!({})).await;
+        let (_, mut doc) = app.get("/apps/Tmp/provisioning/mappings").await;
+        let groups = doc["objects"]
+            .as_array_mut()
+            .and_then(|o| o.iter_mut().find(|m| m["sourceObject"] == "group" || m["targetObject"] == "Group"))
+            .expect("a group mapping");
+        groups["actions"]["delete"] = json!(true);
+        let (s, v) = app.call(reqwest::Method::PUT, "/api/v1/apps/Tmp/provisioning/mappings", Some(doc)).await;
+        assert!(s.is_success(), "{v}");
+        app.post("/apps/Tmp/assignments", json!({"group": "Temp"})).await;
+        app.post("/apps/Tmp/provisioning/start", json!({})).await;
+        steady(app, "Tmp").await;
+        assert!(peer.group("Temp").await.is_some());
+        app.delete("/apps/Tmp/assignments?group=Temp").await;
+        eventually(10, "the group is deleted in the app", || async {
+            peer.group("Temp").await.is_none().then_some(())
+        })
+        .await;
+        assert_eq!(peer.user_active("ida@corp.example").await, Some(false), "the user is disabled, not deleted");
+        eventually(10, "the deletion is logged", || async {
+            let (_, logs) = app.get("/apps/Tmp/provisioning/logs?action=Delete").await;
+            (logs["items"][0]["objectKind"] == "group").then_some(())
+        })
+        .await;
+    })
+    .await;
+}
