@@ -169,7 +169,6 @@ pub async fn run_cycle(
         }
     }
     let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone()).await?;
-    crate::recovery::recover(store, &ctx).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
     let guard_limit = if job.state.allow_deletes {
@@ -186,10 +185,14 @@ pub async fn run_cycle(
             ..Progress::default()
         }
     });
-    let result = if job.row.phase == "initial" {
-        initial(store, &mut ctx, &job, concurrency, progress, guard_limit).await
-    } else {
-        incremental(store, &mut ctx, &job, concurrency, progress, guard_limit).await
+    // Objects a cut-short batch was writing are checked against the app first; a
+    // failure there is judged like any other (a refused token quarantines the job).
+    let result = match crate::recovery::recover(store, &ctx).await {
+        Err(e) => Err(e),
+        Ok(()) if job.row.phase == "initial" => {
+            initial(store, &mut ctx, &job, concurrency, progress, guard_limit).await
+        }
+        Ok(()) => incremental(store, &mut ctx, &job, concurrency, progress, guard_limit).await,
     };
     let now = env.clock.now_ms();
     let mut state = job.state.clone();

@@ -206,6 +206,24 @@ impl Engine {
 
     /// Applies a settings change; a secret token is sealed, never stored in clear.
     pub async fn configure(&self, app: &AppId, patch: SettingsPatch) -> Result<Value, EngineError> {
+        self.configure_and(app, patch, false).await
+    }
+
+    /// Applies a settings change; a job in quarantine is changed under its cycle
+    /// lock, then tries again at once (new credentials) or leaves quarantine
+    /// (`end_quarantine`: a start).
+    async fn configure_and(
+        &self,
+        app: &AppId,
+        patch: SettingsPatch,
+        end_quarantine: bool,
+    ) -> Result<Value, EngineError> {
+        let quarantined = match self.store.job(app).await? {
+            Some(row) => serde_json::from_value::<JobState>(row.state).is_ok_and(|s| s.quarantine.is_some()),
+            None => false,
+        };
+        let handle = self.handle(app);
+        let _guard = if quarantined { Some(handle.running.lock().await) } else { None };
         let (mut s, stored, _) = self.settings_of(app).await?;
         let sealed = connect::seal_credentials(&self.cipher, &s, stored.as_deref(), &patch)?;
         connect::apply_vendor_settings(&mut s, &patch)?;
@@ -295,11 +313,14 @@ impl Engine {
             handoff::leave_manual_mode(&self.store, app).await?;
         }
         self.store.save_job_config(app, &settings, sealed.as_deref(), None).await?;
-        if sealed.is_some() {
-            // New credentials: a job in quarantine tries again at once.
+        if quarantined && (end_quarantine || sealed.is_some()) {
+            // A start ends the quarantine; new credentials are tried at once.
             let now = self.clock.now_ms();
-            self.update_state(app, |st| {
-                if let Some(q) = st.quarantine.as_mut() {
+            self.write_state(app, |st| {
+                if end_quarantine {
+                    st.quarantine = None;
+                    st.failed_cycles = 0;
+                } else if let Some(q) = st.quarantine.as_mut() {
                     if q.next_attempt.is_some() {
                         q.next_attempt = Some(now);
                     }
@@ -348,12 +369,8 @@ impl Engine {
     /// Turns provisioning on or off.
     pub async fn set_status(&self, app: &AppId, status: Status) -> Result<Value, EngineError> {
         let patch = SettingsPatch { status: Some(status), ..Default::default() };
-        let view = self.configure(app, patch).await?;
-        if status == Status::On {
-            // A start ends a quarantine.
-            self.end_quarantine(app).await?;
-        }
-        Ok(view)
+        // A start ends a quarantine.
+        self.configure_and(app, patch, status == Status::On).await
     }
 
     /// Restarts provisioning: the next cycle is an initial one. `full` also forgets
@@ -394,6 +411,11 @@ impl Engine {
     async fn update_state(&self, app: &AppId, f: impl FnOnce(&mut JobState)) -> Result<(), EngineError> {
         let handle = self.handle(app);
         let _guard = handle.running.lock().await;
+        self.write_state(app, f).await
+    }
+
+    /// Changes a job's state; the caller holds the cycle lock.
+    async fn write_state(&self, app: &AppId, f: impl FnOnce(&mut JobState)) -> Result<(), EngineError> {
         let row = self
             .store
             .job(app)

@@ -60,9 +60,12 @@ async fn find_in_app(
         let id = s.target_id.clone();
         return Ok(with_retry(|| ctx.connector.get(kind, &id)).await?);
     }
-    lookup(ctx, kind, &matching_of(intent), None)
-        .await
-        .map_err(|(_, message)| EngineError::Connector(roster_connectors::ConnectorError::Transient { message }))
+    // A refused token or a pause the app asked for keeps its meaning (quarantine, hold).
+    lookup(ctx, kind, &matching_of(intent), None).await.map_err(|(_, message)| {
+        EngineError::Connector(
+            ctx.guard.interrupted().unwrap_or(roster_connectors::ConnectorError::Transient { message }),
+        )
+    })
 }
 
 /// The shadow of an object as the app holds it now.
