@@ -16,7 +16,7 @@ nice -n 10 cargo build -p roster
 (cd tests/portal && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 
 work="$(mktemp -d)"
-artifacts="$PWD/target/portal-screenshots"
+artifacts="$PWD/target/portal-screenshots"  # in the repository's target/, wherever cargo builds
 mkdir -p "$artifacts"
 stop_started() {
   if [ -f "$work/pids" ]; then
@@ -29,7 +29,9 @@ stop_started() {
 trap stop_started EXIT
 
 status=0
-ROSTER_BIN="$PWD/target/debug/roster" PORTAL_ARTIFACTS="$artifacts" PORTAL_WORK="$work" \
+target_dir="$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+ROSTER_BIN="$target_dir/debug/roster" PORTAL_ARTIFACTS="$artifacts" PORTAL_WORK="$work" \
   timeout --kill-after=15 600 node --test --test-timeout=540000 --test-reporter=spec tests/portal/tutorial.test.mjs || status=$?
 echo "portal-test: screenshots in $artifacts" >&2
 exit "$status"
