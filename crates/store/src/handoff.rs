@@ -150,29 +150,6 @@ pub(crate) async fn stage(
     Ok(())
 }
 
-async fn upsert_shadow(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    app: &AppId,
-    s: &ShadowEntry,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET \
-         target_id = $4, exported = $5, enabled = $6, pending_ref = $7, last_sync = $8",
-    )
-    .bind(&app.0)
-    .bind(&s.object_kind)
-    .bind(&s.source_id)
-    .bind(&s.target_id)
-    .bind(Value::Object(s.exported.clone()).to_string())
-    .bind(s.enabled as i64)
-    .bind(&s.pending_ref)
-    .bind(s.last_sync)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// The latest staged entry of each object, from rows in `seq` order.
 fn latest(rows: Vec<Staged>) -> Vec<Staged> {
     let mut by_object: HashMap<(String, String), Staged> = HashMap::new();
@@ -322,7 +299,7 @@ impl Store {
             }
             // An account that was never created needs no shadow, even a disabled one.
             if current.is_some() || todo.is_some() {
-                upsert_shadow(&mut tx, app, &s.entry).await?;
+                crate::shadow::upsert_shadow(&mut tx, app, &s.entry).await?;
             }
         }
         sqlx::query("DELETE FROM handoff_items WHERE app_id = $1 AND seq <= $2")

@@ -191,3 +191,27 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("member_id")?, r.try_get("target_id")?))).collect()
     }
 }
+
+/// Writes one shadow entry (insert or replace) inside a transaction.
+pub(crate) async fn upsert_shadow(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app: &AppId,
+    s: &ShadowEntry,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET \
+         target_id = $4, exported = $5, enabled = $6, pending_ref = $7, last_sync = $8",
+    )
+    .bind(&app.0)
+    .bind(&s.object_kind)
+    .bind(&s.source_id)
+    .bind(&s.target_id)
+    .bind(serde_json::Value::Object(s.exported.clone()).to_string())
+    .bind(s.enabled as i64)
+    .bind(&s.pending_ref)
+    .bind(s.last_sync)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
