@@ -45,17 +45,21 @@ function startProcess(args, env, readyPattern) {
     children.push(child);
     appendFileSync(path.join(WORK, "pids"), `${child.pid}\n`);
     let seen = "";
+    const streams = { out: "", err: "" };
     const timer = setTimeout(() => reject(new Error(`${args[0]} did not start: ${seen}`)), 30000);
-    const look = (chunk) => {
-      seen += chunk.toString();
-      const m = seen.match(readyPattern);
+    // Only whole lines are matched: a chunk may end in the middle of the address.
+    const look = (which) => (chunk) => {
+      streams[which] += chunk.toString();
+      seen = streams.out + streams.err;
+      const whole = streams[which].slice(0, streams[which].lastIndexOf("\n") + 1);
+      const m = whole.match(readyPattern);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
       }
     };
-    child.stdout.on("data", look);
-    child.stderr.on("data", look);
+    child.stdout.on("data", look("out"));
+    child.stderr.on("data", look("err"));
     child.on("exit", (code) => reject(new Error(`${args[0]} exited with ${code}: ${seen}`)));
   });
 }
