@@ -157,14 +157,21 @@ async fn group_lifecycle(app: &TestApp, peer: &Peer) {
     })
     .await;
     assert_eq!(peer.count("PATCH /Groups"), created_patches + 2, "one PATCH for one member removed");
-    let order: Vec<String> = peer
-        .proxy
-        .control
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PATCH" && (r.path.ends_with(&ben) || r.resource == "/Groups"))
-        .map(|r| r.resource.clone())
-        .collect();
+    // The proxy records a request once it is answered: wait for the disable's
+    // record, then order by arrival.
+    let mut patches = eventually(10, "the proxy recorded the disable", || async {
+        let patches: Vec<_> = peer
+            .proxy
+            .control
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "PATCH" && (r.path.ends_with(&ben) || r.resource == "/Groups"))
+            .collect();
+        patches.iter().any(|r| r.resource == "/Users").then_some(patches)
+    })
+    .await;
+    patches.sort_by_key(|r| r.seq);
+    let order: Vec<String> = patches.iter().map(|r| r.resource.clone()).collect();
     assert_eq!(
         order.last().map(String::as_str),
         Some("/Users"),
@@ -347,10 +354,17 @@ async fn member_removal_value_list_form() {
         assert_eq!(peer.user_active("fay@corp.example").await, Some(true));
         let (_, st) = app.get("/apps/Ops/provisioning/status").await;
         assert_eq!(st["toDate"]["failed"], 0, "{st}");
-        let removal =
-            peer.proxy.control.requests().into_iter().rfind(|r| r.method == "PATCH" && r.resource == "/Groups");
-        let body = removal.and_then(|r| r.body).map(|b| String::from_utf8_lossy(&b).into_owned());
-        let body = body.expect("the removal PATCH body is recorded");
+        // The proxy records a request once it is answered: wait for the record.
+        let body = eventually(10, "the proxy recorded the removal", || async {
+            peer.proxy
+                .control
+                .requests()
+                .into_iter()
+                .filter(|r| r.method == "PATCH" && r.resource == "/Groups")
+                .filter_map(|r| r.body.map(|b| String::from_utf8_lossy(&b).into_owned()))
+                .find(|b| b.contains("\"remove\""))
+        })
+        .await;
         assert!(body.contains("\"path\":\"members\"") && !body.contains("value eq"), "{body}");
     })
     .await;
