@@ -82,7 +82,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> Result<()> {
     println!("assigned the groups {} to {APP}; turning provisioning on", GROUPS[..3].join(", "));
     c.post(&format!("/apps/{app}/provisioning/start"), &json!({})).await?;
     let started = Instant::now();
-    let status = crate::commands::follow_cycle(&c, APP, false).await?;
+    let status = crate::app_commands::follow_cycle(&c, APP, false).await?;
     println!(
         "initial cycle: {} accounts created in {:.1} s; the app holds {} users",
         status["lastCycle"]["created"],

@@ -2,6 +2,7 @@
 //! other command is a client of the admin REST API.
 
 mod admin;
+mod app_commands;
 mod bench;
 mod bench_portal;
 mod client;
@@ -52,7 +53,7 @@ enum Command {
     Group(commands::GroupCmd),
     /// Applications, assignments and provisioning.
     #[command(subcommand)]
-    App(commands::AppCmd),
+    App(app_commands::AppCmd),
     /// The app templates: what roster can provision, and how.
     #[command(subcommand)]
     Gallery(gallery::GalleryCmd),
@@ -130,7 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(_) | Command::Bench(_) | Command::Demo(_) | Command::SampleApp(_) | Command::Admin(_) => Ok(()),
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
-        Command::App(c) => commands::app(&client, json, c).await,
+        Command::App(c) => app_commands::app(&client, json, c).await,
         Command::Gallery(c) => gallery::run(&client, json, c).await,
         Command::Token(c) => commands::token(&client, json, c).await,
         Command::Expr(c) => commands::expr(&client, json, c).await,

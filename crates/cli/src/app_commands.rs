@@ -1,0 +1,471 @@
+//! The `roster app` commands: applications, their roles and assignments, and
+//! provisioning (configure, test connection, start/stop/restart, sync with a
+//! progress bar, status, logs, mappings, preview, on demand, hand-offs).
+
+use crate::client::{enc, Client};
+use crate::commands::{list_page, via_text};
+use crate::output;
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+
+#[derive(Subcommand)]
+pub enum AppCmd {
+    /// Create an application from a gallery template.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "scim")]
+        template: String,
+    },
+    /// List applications.
+    List,
+    /// Show an application.
+    Show { app: String },
+    /// Delete an application (accounts already in the app are left alone).
+    Delete { app: String },
+    /// Assign a user or group to the application.
+    Assign(AssignArgs),
+    /// Remove a user's or group's assignment.
+    Unassign(AssignArgs),
+    /// List the application's assignments.
+    Assignments {
+        app: String,
+        /// Show every user the app reaches, with the path, instead of direct assignments.
+        #[arg(long)]
+        effective: bool,
+    },
+    /// Define an app role.
+    AddRole {
+        app: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        value: Option<String>,
+    },
+    /// List app roles.
+    Roles { app: String },
+    /// Configure provisioning: mode automatic, tenant URL, secret token, settings.
+    Configure(Box<ConfigureArgs>),
+    /// Test the connection to the app with the saved credentials (and import its roles).
+    TestConnection { app: String },
+    /// Print the URL a team admin opens to authorize roster (Dropbox for Business).
+    Authorize { app: String },
+    /// Manual mode: the accounts to change by hand (table, --csv FILE), or --confirm ID once applied.
+    Handoff(crate::handoff::HandoffArgs),
+    /// Turn provisioning on.
+    Start { app: String },
+    /// Turn provisioning off.
+    Stop { app: String },
+    /// Restart provisioning: the next cycle is an initial one (keeps the shadow; --full clears it).
+    Restart {
+        app: String,
+        #[arg(long)]
+        full: bool,
+    },
+    /// Let the disables the accidental-deletion guard staged through.
+    AllowDeletes { app: String },
+    /// Run a cycle now.
+    Sync {
+        app: String,
+        /// Wait for the cycle to end, with a progress bar.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show the provisioning status.
+    Status { app: String },
+    /// Show the provisioning logs.
+    Logs(LogsArgs),
+    /// The attribute mappings of the app as one JSON document.
+    Mappings {
+        app: String,
+        #[command(subcommand)]
+        action: MappingsAction,
+    },
+    /// Show the attributes a user would get in the app.
+    Preview {
+        app: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// Provision one user now and show each step.
+    ProvisionOnDemand {
+        app: String,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MappingsAction {
+    /// Print the mapping document.
+    Show,
+    /// Write the mapping document to a file.
+    Export { file: std::path::PathBuf },
+    /// Replace the mapping document with a file's (validated before it is saved).
+    Import { file: std::path::PathBuf },
+}
+
+#[derive(Args)]
+pub struct ConfigureArgs {
+    app: String,
+    #[arg(long)]
+    tenant_url: Option<String>,
+    /// A file holding the secret token (safer than --secret-token): a SCIM app's bearer
+    /// token, or a Salesforce admin's security token (the tutorial's Secret Token).
+    #[arg(long, conflicts_with = "secret_token")]
+    secret_token_file: Option<std::path::PathBuf>,
+    #[arg(long)]
+    secret_token: Option<String>,
+    #[arg(long)]
+    notification_email: Option<String>,
+    /// assigned or all.
+    #[arg(long)]
+    scope: Option<String>,
+    /// Safety-net interval between cycles: 40m, 6h, 90s...
+    #[arg(long)]
+    interval: Option<String>,
+    /// manual or automatic (default: automatic once a tenant URL is given).
+    #[arg(long)]
+    mode: Option<String>,
+    /// Requests in flight to the app at once.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Most member values in one group PATCH (default 100).
+    #[arg(long)]
+    member_batch_size: Option<usize>,
+    /// How group members are removed: filter (`members[value eq "id"]`, default) or value-list.
+    #[arg(long, value_parser = ["filter", "value-list"])]
+    member_removal: Option<String>,
+    #[command(flatten)]
+    vendor: crate::credentials::VendorArgs,
+    /// Most requests per second to the app (0: no limit).
+    #[arg(long)]
+    rate_limit: Option<f64>,
+    /// The accidental-deletion guard: most disables in one cycle without approval (default 500).
+    #[arg(long)]
+    delete_threshold: Option<u64>,
+    /// The guard as a percentage of provisioned accounts (0: off).
+    #[arg(long)]
+    delete_threshold_percent: Option<f64>,
+    /// Mail a failure digest (at most hourly) to the notification email: true or false.
+    #[arg(long)]
+    send_failure_email: Option<bool>,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    app: String,
+    /// success, failure or skipped.
+    #[arg(long)]
+    status: Option<String>,
+    /// A userName or id.
+    #[arg(long)]
+    user: Option<String>,
+    /// Create, Update, Disable, Enable, Skip.
+    #[arg(long)]
+    action: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+    /// Print CSV.
+    #[arg(long)]
+    csv: bool,
+}
+
+#[derive(Args)]
+pub struct AssignArgs {
+    app: String,
+    #[arg(long, conflicts_with = "group", required_unless_present = "group")]
+    user: Option<String>,
+    #[arg(long)]
+    group: Option<String>,
+    /// App role (the default role when omitted).
+    #[arg(long)]
+    role: Option<String>,
+}
+
+pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
+    match cmd {
+        AppCmd::Create { name, template } => {
+            output::object(json, &c.post("/apps", &json!({"name": name, "template": template})).await?)
+        }
+        AppCmd::List => {
+            let apps = c.get("/apps").await?;
+            let rows = apps.as_array().cloned().unwrap_or_default();
+            output::table(json, &apps, &rows, &[("name", "NAME"), ("template", "TEMPLATE"), ("id", "ID")]);
+        }
+        AppCmd::Show { app } => output::object(json, &c.get(&format!("/apps/{}", enc(&app))).await?),
+        AppCmd::Delete { app } => {
+            c.delete(&format!("/apps/{}", enc(&app))).await?;
+            if !json {
+                println!("deleted");
+            }
+        }
+        AppCmd::Assign(a) => {
+            let body = json!({"user": a.user, "group": a.group, "role": a.role});
+            let body = Value::Object(
+                body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect(),
+            );
+            output::object(json, &c.post(&format!("/apps/{}/assignments", enc(&a.app)), &body).await?);
+        }
+        AppCmd::Unassign(a) => {
+            let mut path = format!("/apps/{}/assignments?", enc(&a.app));
+            match (&a.user, &a.group) {
+                (Some(u), _) => path.push_str(&format!("user={}", enc(u))),
+                (None, Some(g)) => path.push_str(&format!("group={}", enc(g))),
+                _ => bail!("give --user or --group"),
+            }
+            if let Some(r) = &a.role {
+                path.push_str(&format!("&role={}", enc(r)));
+            }
+            c.delete(&path).await?;
+            if !json {
+                println!("unassigned");
+            }
+        }
+        AppCmd::Assignments { app, effective } => {
+            if effective {
+                let mut page = c.get(&format!("/apps/{}/effective-assignments?limit=1000", enc(&app))).await?;
+                if !json {
+                    for item in page["items"].as_array_mut().into_iter().flatten() {
+                        item["via"] = json!(via_text(&item["via"]));
+                    }
+                }
+                list_page(json, &page, &[("userName", "USER"), ("roleName", "ROLE"), ("via", "VIA")]);
+            } else {
+                let page = c.get(&format!("/apps/{}/assignments?limit=1000", enc(&app))).await?;
+                list_page(json, &page, &[("principalName", "NAME"), ("principalKind", "KIND"), ("roleName", "ROLE")]);
+            }
+        }
+        AppCmd::AddRole { app, name, value } => output::object(
+            json,
+            &c.post(&format!("/apps/{}/roles", enc(&app)), &json!({"name": name, "value": value})).await?,
+        ),
+        AppCmd::Roles { app } => {
+            let roles = c.get(&format!("/apps/{}/roles", enc(&app))).await?;
+            let rows = roles.as_array().cloned().unwrap_or_default();
+            output::table(
+                json,
+                &roles,
+                &rows,
+                &[("name", "NAME"), ("value", "VALUE"), ("isDefault", "DEFAULT"), ("refused", "REFUSED")],
+            );
+        }
+        AppCmd::Configure(a) => {
+            let token = match (&a.secret_token_file, a.secret_token) {
+                (Some(f), _) => Some(
+                    std::fs::read_to_string(f)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                (None, t) => t,
+            };
+            let mode = a.mode.or_else(|| a.tenant_url.as_ref().map(|_| "automatic".to_string()));
+            let body = json!({"tenantUrl": a.tenant_url, "secretToken": token, "notificationEmail": a.notification_email,
+                "scope": a.scope, "interval": a.interval, "mode": mode, "concurrency": a.concurrency,
+                "memberBatchSize": a.member_batch_size, "rateLimit": a.rate_limit,
+                "deleteThreshold": a.delete_threshold, "deleteThresholdPercent": a.delete_threshold_percent,
+                "sendFailureEmail": a.send_failure_email,
+                "memberRemoval": a.member_removal.map(|r| if r == "value-list" { "valueList" } else { "filter" })});
+            let mut body: Map<String, Value> =
+                body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
+            crate::credentials::add_to(&mut body, a.vendor)?;
+            let body = Value::Object(body);
+            output::object(json, &c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?);
+        }
+        AppCmd::TestConnection { app } => {
+            let r = c.post(&format!("/apps/{}/provisioning/test-connection", enc(&app)), &json!({})).await?;
+            if json {
+                output::object(true, &r);
+            } else if r["ok"] == true {
+                println!("connection OK: {}", r["message"].as_str().unwrap_or_default());
+            } else {
+                bail!("connection failed: {}", r["message"].as_str().unwrap_or_default());
+            }
+        }
+        AppCmd::Authorize { app } => crate::credentials::authorize(c, json, &app).await?,
+        AppCmd::Handoff(a) => crate::handoff::run(c, json, a).await?,
+        AppCmd::Start { app } => {
+            output::object(json, &c.post(&format!("/apps/{}/provisioning/start", enc(&app)), &json!({})).await?)
+        }
+        AppCmd::Stop { app } => {
+            output::object(json, &c.post(&format!("/apps/{}/provisioning/stop", enc(&app)), &json!({})).await?)
+        }
+        AppCmd::Restart { app, full } => {
+            c.post(&format!("/apps/{}/provisioning/restart?full={full}", enc(&app)), &json!({})).await?;
+            if !json {
+                println!(
+                    "restarted: the next cycle is an initial cycle{}",
+                    if full { " (shadow cleared)" } else { "" }
+                );
+            }
+        }
+        AppCmd::AllowDeletes { app } => {
+            let v = c.post(&format!("/apps/{}/provisioning/allow-deletes", enc(&app)), &json!({})).await?;
+            if json {
+                output::object(json, &v);
+            } else {
+                println!("allowed: the next cycle disables the {} staged account(s)", v["allowed"]);
+            }
+        }
+        AppCmd::Sync { app, wait } => {
+            c.post(&format!("/apps/{}/provisioning/sync", enc(&app)), &json!({})).await?;
+            if wait {
+                let status = follow_cycle(c, &app, json).await?;
+                output::object(json, &status["lastCycle"]);
+            } else if !json {
+                println!("cycle started");
+            }
+        }
+        AppCmd::Status { app } => {
+            let s = c.get(&format!("/apps/{}/provisioning/status", enc(&app))).await?;
+            if json {
+                output::object(true, &s);
+            } else {
+                print_status(&s);
+            }
+        }
+        AppCmd::Logs(l) => {
+            let mut path = format!("/apps/{}/provisioning/logs?limit={}", enc(&l.app), l.limit);
+            for (k, v) in [("status", &l.status), ("user", &l.user), ("action", &l.action)] {
+                if let Some(v) = v {
+                    path.push_str(&format!("&{k}={}", enc(v)));
+                }
+            }
+            if l.csv {
+                path.push_str("&format=csv");
+                print!("{}", c.get_text(&path).await?);
+            } else {
+                let page = c.get(&path).await?;
+                list_page(
+                    json,
+                    &page,
+                    &[
+                        ("at", "AT"),
+                        ("sourceName", "USER"),
+                        ("action", "ACTION"),
+                        ("status", "STATUS"),
+                        ("errorMessage", "ERROR"),
+                    ],
+                );
+            }
+        }
+        AppCmd::Mappings { app, action } => {
+            let path = format!("/apps/{}/provisioning/mappings", enc(&app));
+            match action {
+                MappingsAction::Show => output::object(true, &c.get(&path).await?),
+                MappingsAction::Export { file } => {
+                    let doc = c.get(&path).await?;
+                    std::fs::write(&file, serde_json::to_string_pretty(&doc)?)?;
+                    println!("wrote {}", file.display());
+                }
+                MappingsAction::Import { file } => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                    let doc: Value = serde_json::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
+                    c.put(&path, &doc).await?;
+                    println!("saved; the next cycle evaluates every provisioned user again");
+                }
+            }
+        }
+        AppCmd::Preview { app, user } => {
+            let p = c.get(&format!("/apps/{}/provisioning/preview?user={}", enc(&app), enc(&user))).await?;
+            if json {
+                output::object(true, &p);
+            } else {
+                println!("{} is {}", user, if p["inScope"] == true { "in scope" } else { "out of scope" });
+                output::object(false, &p["attributes"]);
+            }
+        }
+        AppCmd::ProvisionOnDemand { app, user } => {
+            let r = c
+                .post(&format!("/apps/{}/provisioning/provision-on-demand", enc(&app)), &json!({"user": user}))
+                .await?;
+            if json {
+                output::object(true, &r);
+            } else {
+                println!("{} {}", r["action"].as_str().unwrap_or_default(), r["status"].as_str().unwrap_or_default());
+                for step in r["steps"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {:<7} {}",
+                        step["step"].as_str().unwrap_or_default(),
+                        step["outcome"].as_str().unwrap_or_default()
+                    );
+                }
+                for m in r["modified"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {} : {} → {}",
+                        m["name"].as_str().unwrap_or_default(),
+                        output::cell(&m["old"]),
+                        output::cell(&m["new"])
+                    );
+                }
+                if let Some(e) = r["errorMessage"].as_str() {
+                    println!("  error: {e}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Follows the running cycle of `app` with a progress bar until it ends.
+pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let path = format!("/apps/{}/provisioning/status", enc(app));
+    let mut seen_running = false;
+    for _ in 0..36_000 {
+        let s = c.get(&path).await?;
+        let p = &s["progress"];
+        bar.set_length(p["total"].as_u64().unwrap_or(0));
+        bar.set_position(p["done"].as_u64().unwrap_or(0));
+        let counts = &p["counts"];
+        bar.set_message(format!(
+            "created {} updated {} disabled {} failed {}",
+            counts["created"], counts["updated"], counts["disabled"], counts["failed"]
+        ));
+        if p["running"] == true {
+            seen_running = true;
+        } else if seen_running || s["lastCycleAt"].is_i64() {
+            bar.finish_and_clear();
+            return Ok(s);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bail!("the cycle did not end within an hour")
+}
+
+fn print_status(s: &Value) {
+    let p = &s["progress"];
+    println!("state        {}", output::cell(&s["state"]));
+    println!("phase        {}", output::cell(&s["phase"]));
+    if p["running"] == true {
+        println!("running      {}/{} ({:.0}%)", p["done"], p["total"], p["percent"].as_f64().unwrap_or(0.0));
+    }
+    let fmt = |c: &Value| {
+        format!(
+            "created {} · updated {} · disabled {} · enabled {} · failed {} · skipped {}",
+            c["created"], c["updated"], c["disabled"], c["enabled"], c["failed"], c["skipped"]
+        )
+    };
+    println!("last cycle   {} ({} ms)", fmt(&s["lastCycle"]), output::cell(&s["lastCycleMs"]));
+    println!("to date      {}", fmt(&s["toDate"]));
+    println!("accounts     {} provisioned, {} enabled", s["accounts"]["provisioned"], s["accounts"]["enabled"]);
+    for (k, label) in [("lastSuccessAt", "last success"), ("steadyStateAt", "steady since")] {
+        if let Some(ms) = s[k].as_i64() {
+            println!(
+                "{label:<12} {}",
+                chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default()
+            );
+        }
+    }
+    if let Some(e) = s["lastError"].as_str() {
+        println!("last error   {e}");
+    }
+}
