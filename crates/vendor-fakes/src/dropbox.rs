@@ -20,8 +20,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 mod members;
 mod oauth;
@@ -54,8 +52,7 @@ pub struct RunningDropbox {
     pub addr: SocketAddr,
     /// The team and everything the fake received.
     pub state: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<io::Result<()>>>,
+    serving: crate::serving::Serving,
 }
 
 impl RunningDropbox {
@@ -70,22 +67,8 @@ impl RunningDropbox {
     }
 
     /// Stops serving and waits.
-    pub async fn stop(mut self) -> io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RunningDropbox {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn stop(self) -> io::Result<()> {
+        self.serving.stop().await
     }
 }
 
@@ -104,15 +87,8 @@ pub async fn start(addr: SocketAddr, team: FakeTeam) -> io::Result<RunningDropbo
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
     let state = Shared(Arc::new(Mutex::new(DropboxState::new(team))));
-    let (tx, rx) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let serving = crate::serving::Serving::spawn(listener, app);
     tracing::info!(%base_url, "fake Dropbox listening");
-    Ok(RunningDropbox { base_url, addr, state, shutdown: Some(tx), task: Some(task) })
+    Ok(RunningDropbox { base_url, addr, state, serving })
 }

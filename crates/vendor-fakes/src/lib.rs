@@ -5,3 +5,4 @@
 
 pub mod dropbox;
 pub mod salesforce;
+mod serving;

@@ -32,8 +32,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 mod login;
 mod soql;
@@ -277,8 +275,7 @@ pub struct RunningSalesforce {
     pub addr: SocketAddr,
     /// Its state, to inspect and steer.
     pub state: SharedState,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<io::Result<()>>>,
+    serving: crate::serving::Serving,
 }
 
 impl RunningSalesforce {
@@ -328,22 +325,8 @@ impl RunningSalesforce {
     }
 
     /// Stops serving and waits.
-    pub async fn stop(mut self) -> io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RunningSalesforce {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn stop(self) -> io::Result<()> {
+        self.serving.stop().await
     }
 }
 
@@ -354,16 +337,9 @@ pub async fn start(addr: SocketAddr, org: FakeOrg) -> io::Result<RunningSalesfor
     let base_url = format!("http://{addr}");
     let state: SharedState = Arc::new(Mutex::new(SalesforceState::new(org, base_url.clone())));
     let router = router(state.clone());
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let serving = crate::serving::Serving::spawn(listener, router);
     tracing::info!(%base_url, "fake Salesforce org listening");
-    Ok(RunningSalesforce { base_url, addr, state, shutdown: Some(tx), task: Some(task) })
+    Ok(RunningSalesforce { base_url, addr, state, serving })
 }
 
 fn router(state: SharedState) -> Router {
