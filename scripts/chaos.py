@@ -7,8 +7,9 @@ a nested group, direct and group assignments, some disabled and deleted users),
 turns provisioning on, and kills roster with SIGKILL at random moments: first
 during the initial cycle, then during incremental cycles, each a random 0-500 ms
 after a burst of directory changes made through the API (attributes, userName,
-disable/enable, soft delete/restore, direct (un)assignments, group members, whole
-groups (un)assigned, bulk updates); most small changes go to a hot set of about
+disable/enable, soft delete/restore, direct (un)assignments, group members, users
+leaving and coming back while their groups change, a nested group in and out of its
+team, whole groups (un)assigned, bulk updates); most small changes go to a hot set of about
 a hundred users, so that changes meet kills and each other. roster is started
 again on the same data directory and port after each kill. Every change is
 recorded, so the expected final state is known.
@@ -27,14 +28,20 @@ directory and the recorded changes:
     server_errors and sent again, so that the other checks still run).
 It prints one line per kill and the counts, and exits 0 only if every count is 0.
 
-  bash scripts/chaos.sh                                            # CI: 5,000 users, 20 kills (~20 s)
+  bash scripts/chaos.sh --seed-list 264607,1,2                     # the test command's fixed seeds
+  bash scripts/chaos.sh --seeds 200                                # by hand: a soak of random seeds
+  bash scripts/chaos.sh --seeds 50 --store postgres                # the same on PostgreSQL
   bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600    # by hand, bigger (~5 min)
   ROSTER_BIN=target/release/roster python3 scripts/chaos.py --seed 7 --keep
 
-Options: --users N, --kills K, --seed S (default: random, printed), --timeout SECS
-(global deadline, default 600), --keep (keep the temporary directory with the data
-directory and the server logs), --term (stop roster with SIGTERM, a graceful
-shutdown, instead of SIGKILL). ROSTER_BIN names the roster binary.
+Options: --users N, --kills K, --seed S (default: random, printed), --seeds N (a soak:
+N runs with random seeds, and how many passed), --seed-list S1,S2 (runs with those
+seeds: the test command's fixed list), --store sqlite|postgres (--postgres-url: the
+server on which each run gets a fresh database), --timeout SECS (the deadline of each
+run, default 600), --keep (keep the temporary directory with the data directory and
+the server logs), --term (stop roster with SIGTERM, a graceful shutdown, instead of
+SIGKILL). ROSTER_BIN names the roster binary. Each run prints its seed and the exact
+command that replays it.
 """
 
 import argparse
@@ -119,8 +126,9 @@ def free_port():
 class Roster:
     """`roster serve` on one data directory and port, started again after each kill."""
 
-    def __init__(self, binary, data_dir, port, log_path, deadline):
+    def __init__(self, binary, data_dir, port, log_path, deadline, database=None):
         self.binary, self.data_dir, self.port, self.log_path, self.deadline = binary, data_dir, port, log_path, deadline
+        self.database = database  # a PostgreSQL URL, or None for SQLite in the data directory
         self.url = f"http://127.0.0.1:{port}"
         self.proc = None
         self.starts = 0
@@ -132,6 +140,8 @@ class Roster:
         env = dict(os.environ, ROSTER_LOG=os.environ.get("ROSTER_LOG", "roster=info,warn"))
         env.pop("ROSTER_TOKEN", None)
         env.pop("ROSTER_DATABASE_URL", None)
+        if self.database:
+            env["ROSTER_DATABASE_URL"] = self.database
         with open(self.log_path, "a") as log:
             log.write(f"===== chaos: start {self.starts} at {time.time():.3f} =====\n")
             log.flush()
@@ -277,8 +287,9 @@ def describe(st):
 class Chaos:
     """One run: the processes, the model of the directory, the kills and the checks."""
 
-    def __init__(self, args, binary, tmp):
+    def __init__(self, args, binary, tmp, database=None):
         self.args = args
+        self.database = database
         self.rng = random.Random(args.seed)
         global DEADLINE
         self.deadline = DEADLINE = Deadline(args.timeout)
@@ -305,7 +316,8 @@ class Chaos:
         self.sample, self.base = start_sample_app(self.binary, self.app_token, os.path.join(self.tmp, "sample-app.log"),
                                                   self.deadline)
         data = os.path.join(self.tmp, "data")
-        self.roster = Roster(self.binary, data, free_port(), os.path.join(self.tmp, "roster.log"), self.deadline)
+        self.roster = Roster(self.binary, data, free_port(), os.path.join(self.tmp, "roster.log"), self.deadline,
+                             self.database)
         self.roster.start()
         r = self.roster
         rows = []
@@ -434,8 +446,8 @@ class Chaos:
         t = self.now()
         kind = rng.choices(
             ["title", "display", "rename", "disable", "enable", "delete", "restore", "assign", "unassign",
-             "add_member", "remove_member", "inner_member"],
-            weights=[20, 10, 3, 8, 8, 3, 3, 6, 5, 8, 8, 3])[0]
+             "add_member", "remove_member", "inner_member", "churn", "nest"],
+            weights=[20, 10, 3, 8, 8, 3, 3, 6, 5, 8, 8, 3, 8, 1])[0]
         live = lambda u: not u["deleted"]  # noqa: E731
         if kind in ("title", "display", "rename"):
             uid = self.pick_user(live)
@@ -499,6 +511,50 @@ class Chaos:
             m.direct.discard(uid)
             r.api("DELETE", f"/apps/chaos-app/assignments?user={uid}")
             what = "unassigned (direct)"
+        elif kind == "churn":
+            # A user leaves the app and comes back while its groups change: the
+            # sequence behind the crash-safety bugs found so far.
+            uid = self.pick_user(live, hot=0.9)
+            if uid is None:
+                return None
+            u, teams = m.users[uid], [f"chaos-team-{i}" for i in range(TEAMS)]
+            mine = [g for g in teams if uid in m.members[g]]
+            others = [g for g in teams if uid not in m.members[g]]
+            steps = []
+            if u["active"]:
+                u["active"] = False
+                r.api("POST", f"/users/{uid}/disable")
+                steps.append("disabled")
+            if mine:
+                g = rng.choice(mine)
+                m.members[g].discard(uid)
+                r.api("DELETE", f"/groups/{g}/members/{uid}")
+                steps.append(f"removed from {g}")
+            if others:
+                g = rng.choice(others)
+                m.members[g].add(uid)
+                r.api("POST", f"/groups/{g}/members", {"user": uid})
+                steps.append(f"added to {g}")
+            if rng.random() < 0.5:
+                u["active"] = True
+                r.api("POST", f"/users/{uid}/enable")
+                steps.append("enabled")
+            what = "churn: " + ", ".join(steps)
+        elif kind == "nest":
+            # chaos-inner in and out of chaos-team-0: its users join or leave the team.
+            nested = "chaos-inner" in m.children.get("chaos-team-0", set())
+            if nested:
+                m.children["chaos-team-0"].discard("chaos-inner")
+                r.api("DELETE", "/groups/chaos-team-0/members/chaos-inner")
+                what = "chaos-inner taken out of chaos-team-0"
+            else:
+                m.children.setdefault("chaos-team-0", set()).add("chaos-inner")
+                r.api("POST", "/groups/chaos-team-0/members", {"group": "chaos-inner"})
+                what = "chaos-inner nested in chaos-team-0"
+            for uid in m.transitive("chaos-inner"):
+                m.note(uid, t, self.round, what)
+            m.changed()
+            return kind
         elif kind in ("add_member", "remove_member", "inner_member"):
             g = "chaos-inner" if kind == "inner_member" else f"chaos-team-{rng.randrange(TEAMS)}"
             uid = self.pick_user(live)
@@ -839,63 +895,69 @@ def tail(path, n=40):
     return "".join(lines[-n:])
 
 
-def main():
-    ap = argparse.ArgumentParser(description="Chaos test: SIGKILL roster mid-cycle, then check the app.")
-    ap.add_argument("--users", type=int, default=5000)
-    ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--term", action="store_true",
-                    help="stop roster with SIGTERM (a graceful shutdown, which must be as safe) instead of SIGKILL")
-    args = ap.parse_args()
-    if args.users < 10 or args.kills < 0:
-        ap.error("--users must be at least 10 and --kills at least 0")
-    if args.seed is None:
-        args.seed = random.SystemRandom().randrange(1, 1_000_000)
-    binary = os.environ.get("ROSTER_BIN") or "target/release/roster"
-    if not os.access(binary, os.X_OK):
-        print(f"chaos: no roster binary at {binary}: build it (cargo build --release -p roster) or set ROSTER_BIN",
-              file=sys.stderr)
-        return 2
-    binary = os.path.abspath(binary)
-    print(f"chaos: --users {args.users} --kills {args.kills} --seed {args.seed} --timeout {args.timeout:g}"
-          f"{' --term' if args.term else ''}", flush=True)
+def replay_command(args, seed):
+    """The command that runs `seed` again, as this run did."""
+    extra = f" --store {args.store}" if args.store != "sqlite" else ""
+    extra += " --term" if args.term else ""
+    return f"bash scripts/chaos.sh --seed {seed} --users {args.users} --kills {args.kills}{extra}"
 
-    def on_signal(signum, _frame):
-        raise Failure(f"interrupted by signal {signum}")
+
+def psql(url, sql):
+    """Runs one statement with the psql client (the test stays standard library only)."""
+    res = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True,
+                         timeout=60)
+    if res.returncode != 0:
+        raise Failure(f"psql failed ({sql}): {res.stderr.strip()}")
+    return res.stdout
+
+
+def fresh_postgres(url):
+    """A fresh database on the PostgreSQL server `url` names: (its URL, its name)."""
+    if "/" not in url.split("://", 1)[-1]:
+        raise Failure(f"--postgres-url {url!r} must end with /database")
+    name = "roster_chaos_" + "".join(random.SystemRandom().choice("0123456789abcdef") for _ in range(12))
+    psql(url, f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def run_one(args, seed, binary):
+    """One chaos run with `seed`; returns 0 when every check passed."""
+    args.seed = seed
+    print(f"chaos: --users {args.users} --kills {args.kills} --seed {seed} --timeout {args.timeout:g} "
+          f"--store {args.store}{' --term' if args.term else ''}", flush=True)
+    print(f"chaos: replay with: {replay_command(args, seed)}", flush=True)
 
     def on_alarm(_signum, _frame):
         raise Failure(f"timed out: the test did not finish within --timeout {args.timeout:g}s")
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     # A backstop for the deadline, should anything block past it.
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(args.timeout) + 10)
     tmp = tempfile.mkdtemp(prefix="roster-chaos-")
-    chaos = Chaos(args, binary, tmp)
+    database, db_name, chaos = None, None, None
     started = time.monotonic()
     code = 0
     try:
+        if args.store == "postgres":
+            database, db_name = fresh_postgres(args.postgres_url)
+        chaos = Chaos(args, binary, tmp, database)
         chaos.run()
-        print(f"chaos: passed in {time.monotonic() - started:.0f}s (seed {args.seed})")
+        print(f"chaos: passed in {time.monotonic() - started:.0f}s (seed {seed})")
     except Exception as e:  # noqa: BLE001 - any failure ends the run with the evidence and a cleanup
         code = 1
         if not isinstance(e, Failure):
             traceback.print_exc()
-        print(f"chaos: FAILED after {time.monotonic() - started:.0f}s (seed {args.seed}): {e}", file=sys.stderr)
+        print(f"chaos: FAILED after {time.monotonic() - started:.0f}s (seed {seed}): {e}", file=sys.stderr)
+        print(f"chaos: replay with: {replay_command(args, seed)}", file=sys.stderr)
         log = tail(os.path.join(tmp, "roster.log"))
         print("--- last lines of roster's log (ROSTER_LOG sets its filter) ---" if log
               else "--- roster logged nothing but its starts ---", file=sys.stderr)
         print(log, file=sys.stderr, end="")
     finally:
         signal.alarm(0)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if chaos.roster is not None:
+        if chaos is not None and chaos.roster is not None:
             chaos.roster.stop()
-        if chaos.sample is not None:
+        if chaos is not None and chaos.sample is not None:
             chaos.sample.terminate()
             try:
                 chaos.sample.wait(timeout=10)
@@ -903,10 +965,71 @@ def main():
                 chaos.sample.kill()
                 chaos.sample.wait()
         if args.keep:
-            print(f"chaos: kept {tmp}", file=sys.stderr)
+            print(f"chaos: kept {tmp}{f' and the database {db_name}' if db_name else ''}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+            if db_name:
+                try:
+                    psql(args.postgres_url, f"DROP DATABASE IF EXISTS {db_name}")
+                except (Failure, OSError, subprocess.SubprocessError) as e:
+                    print(f"chaos: could not drop the database {db_name}: {e}", file=sys.stderr)
     return code
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Chaos test: SIGKILL roster mid-cycle, then check the app.")
+    ap.add_argument("--users", type=int, default=5000)
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=None, help="one run with this seed")
+    ap.add_argument("--seeds", type=int, default=None, help="a soak: this many runs, each with a random seed")
+    ap.add_argument("--seed-list", default=None, help="runs with these seeds, comma-separated")
+    ap.add_argument("--timeout", type=float, default=600, help="the deadline of each run, in seconds")
+    ap.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--postgres-url",
+                    default=os.environ.get("ROSTER_TEST_POSTGRES") or "postgres://postgres@127.0.0.1:5432/test",
+                    help="with --store postgres: the server on which each run gets a fresh database")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (and database)")
+    ap.add_argument("--term", action="store_true",
+                    help="stop roster with SIGTERM (a graceful shutdown, which must be as safe) instead of SIGKILL")
+    args = ap.parse_args()
+    if args.users < 10 or args.kills < 0:
+        ap.error("--users must be at least 10 and --kills at least 0")
+    if sum(x is not None for x in (args.seed, args.seeds, args.seed_list)) > 1:
+        ap.error("give at most one of --seed, --seeds and --seed-list")
+    system = random.SystemRandom()
+    if args.seed_list is not None:
+        try:
+            seeds = [int(x) for x in args.seed_list.split(",") if x.strip()]
+        except ValueError:
+            ap.error(f"--seed-list must be comma-separated numbers, not {args.seed_list!r}")
+    elif args.seeds is not None:
+        seeds = [system.randrange(1, 1_000_000) for _ in range(max(1, args.seeds))]
+    else:
+        seeds = [args.seed if args.seed is not None else system.randrange(1, 1_000_000)]
+    binary = os.environ.get("ROSTER_BIN") or "target/release/roster"
+    if not os.access(binary, os.X_OK):
+        print(f"chaos: no roster binary at {binary}: build it (cargo build --release -p roster) or set ROSTER_BIN",
+              file=sys.stderr)
+        return 2
+    binary = os.path.abspath(binary)
+
+    def on_signal(signum, _frame):
+        raise Failure(f"interrupted by signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    failed, started = [], time.monotonic()
+    for i, seed in enumerate(seeds, 1):
+        if len(seeds) > 1:
+            print(f"chaos: run {i} of {len(seeds)}", flush=True)
+        if run_one(args, seed, binary) != 0:
+            failed.append(seed)
+    if len(seeds) > 1:
+        print(f"chaos: {len(seeds) - len(failed)} of {len(seeds)} runs passed on {args.store} "
+              f"in {time.monotonic() - started:.0f}s; seeds: {','.join(map(str, seeds))}", flush=True)
+        for seed in failed:
+            print(f"chaos: seed {seed} failed; replay with: {replay_command(args, seed)}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -251,6 +251,13 @@ pub(crate) async fn sync_group(
     });
     let log = GroupLog { ctx, id: &id.0, name, change_id, step: "" };
     let mut steps = Steps(Vec::new());
+    if change_id.ends_with(CHECK) {
+        steps.add(
+            "Check",
+            "after the group was synced, its members in the shadow differed from the enabled accounts of its \
+             members in the directory: synced again",
+        );
+    }
 
     // Import and scope.
     let Some(group) = group else {
@@ -625,6 +632,9 @@ pub(crate) async fn remove_leaving_members(
     for m in store.shadow_members_of_users(&ctx.app, leaving).await? {
         by_group.entry(m.group_id).or_default().push((m.member_id, m.target_id));
     }
+    // The removals below may reach the app and a crash come before they are
+    // recorded: the intent names the groups whose members are then read back.
+    store.write_intents(&ctx.app, crate::recovery::MEMBER_INTENT, &crate::recovery::member_intents(&by_group)).await?;
     let ids: Vec<&str> = by_group.keys().map(String::as_str).collect();
     let shadows = store.shadow_of(&ctx.app, "group", &ids).await?;
     let mut out = Vec::new();
@@ -661,7 +671,15 @@ pub(crate) async fn remove_leaving_members(
     Ok(out)
 }
 
-/// Processes some groups and records them (with `job_update`) in one transaction.
+/// The change id of the check that follows a sync (see [`sync_groups`]).
+const CHECK: &str = ":check";
+
+/// Processes some groups and records them (with `job_update`, which goes with
+/// the last of them). Then the check: for every group synced without a failure,
+/// the members in the shadow must be exactly the enabled accounts of its members
+/// in the directory; a group where they differ (a member enabled or disabled in
+/// the app since the group's members were read) is synced once more now, and the
+/// log says why.
 pub(crate) async fn sync_groups(
     store: &Store,
     ctx: &CycleContext,
@@ -671,9 +689,53 @@ pub(crate) async fn sync_groups(
     concurrency: usize,
     counts: &mut Counts,
 ) -> Result<(), EngineError> {
+    let failed = sync_group_chunks(store, ctx, ids, change_id, job_update, concurrency, counts).await?;
+    let mut differing = Vec::new();
+    for id in ids.iter().filter(|id| !failed.contains(&id.0)) {
+        if members_differ(store, ctx, id).await? {
+            differing.push(id.clone());
+        }
+    }
+    if differing.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!(app = %ctx.app, groups = differing.len(), "group members in the shadow differ from the directory after a sync: syncing them again");
+    let check = format!("{change_id}{CHECK}");
+    sync_group_chunks(store, ctx, &differing, &check, None, concurrency, counts).await?;
+    Ok(())
+}
+
+/// Whether a provisioned group's members in the shadow differ from the enabled
+/// accounts of its members in the directory.
+async fn members_differ(store: &Store, ctx: &CycleContext, id: &GroupId) -> Result<bool, EngineError> {
+    let Some(gm) = ctx.group_mapping.as_ref() else { return Ok(false) };
+    if !maps_members(gm) || !(ctx.scope_all || ctx.index.assigned_groups.contains(id)) {
+        return Ok(false);
+    }
+    let shadow = store.shadow_of(&ctx.app, "group", &[id.0.as_str()]).await?;
+    if !shadow.get(&id.0).is_some_and(|s| s.enabled) {
+        return Ok(false);
+    }
+    let desired = store.provisioned_members(&ctx.app, &id.0).await?;
+    let sent = store.shadow_members_of_group(&ctx.app, &id.0).await?;
+    Ok(desired != sent)
+}
+
+/// Syncs groups in chunks, each recorded in one transaction; returns the ids of
+/// the groups that failed.
+async fn sync_group_chunks(
+    store: &Store,
+    ctx: &CycleContext,
+    ids: &[GroupId],
+    change_id: &str,
+    job_update: Option<JobStateUpdate>,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<HashSet<String>, EngineError> {
     let chunks: Vec<&[GroupId]> = if ctx.group_mapping.is_some() { ids.chunks(200).collect() } else { Vec::new() };
     let n = chunks.len();
     let mut job_update = job_update;
+    let mut failed = HashSet::new();
     for (i, chunk) in chunks.into_iter().enumerate() {
         // The job update (cursor or watermark) goes with the last chunk.
         let job = if i + 1 == n { job_update.take() } else { None };
@@ -708,12 +770,16 @@ pub(crate) async fn sync_groups(
             return Err(e.into());
         }
         for o in outcomes {
-            o?.record_into(ctx, &mut batch, counts);
+            let o = o?;
+            if o.failed {
+                failed.extend(o.log.as_ref().map(|l| l.source_id.clone()));
+            }
+            o.record_into(ctx, &mut batch, counts);
         }
         store.record(&ctx.app, &batch).await?;
     }
     if let Some(job) = job_update {
         store.update_job_state(&ctx.app, &job).await?;
     }
-    Ok(())
+    Ok(failed)
 }

@@ -481,20 +481,7 @@ async fn incremental(
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "users processed");
         // Then the groups: members are added after their accounts exist. The
         // watermark moves with them, so a crash before this point replays the batch.
-        let group_ids = if ctx.group_mapping.is_some() {
-            let mut members: Vec<&str> = groups.iter().map(String::as_str).collect();
-            members.extend(affected.iter().map(|u| u.0.as_str()));
-            let mut ids: Vec<GroupId> = Vec::new();
-            let mut known: HashSet<String> = HashSet::new();
-            for g in groups.iter().cloned().chain(store.containing_groups(&members).await?.into_iter().map(|g| g.0)) {
-                if known.insert(g.clone()) {
-                    ids.push(GroupId(g));
-                }
-            }
-            ids
-        } else {
-            Vec::new()
-        };
+        let group_ids = groups_to_sync(store, ctx, &groups, &affected).await?;
         let update = JobStateUpdate { watermark: Some(last), ..Default::default() };
         crate::groups::sync_groups(store, ctx, &group_ids, &change_id, Some(update), concurrency, &mut counts).await?;
         tracing::debug!(groups = group_ids.len(), ms = started.elapsed().as_millis() as u64, "groups processed");
@@ -502,6 +489,30 @@ async fn incremental(
     }
     set_progress(progress, |p| p.percent = 100.0);
     Ok(CycleRun { counts, staged: None })
+}
+
+/// The groups to sync after some users were processed: the groups named by
+/// the changes, and every group that holds one of the users or of those groups,
+/// directly or through nested groups.
+pub(crate) async fn groups_to_sync(
+    store: &Store,
+    ctx: &CycleContext,
+    groups: &[String],
+    users: &[UserId],
+) -> Result<Vec<GroupId>, EngineError> {
+    if ctx.group_mapping.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut members: Vec<&str> = groups.iter().map(String::as_str).collect();
+    members.extend(users.iter().map(|u| u.0.as_str()));
+    let mut ids: Vec<GroupId> = Vec::new();
+    let mut known: HashSet<String> = HashSet::new();
+    for g in groups.iter().cloned().chain(store.containing_groups(&members).await?.into_iter().map(|g| g.0)) {
+        if known.insert(g.clone()) {
+            ids.push(GroupId(g));
+        }
+    }
+    Ok(ids)
 }
 
 /// Retries the escrowed objects that are due.
@@ -523,8 +534,10 @@ async fn retry_escrow(
         let items = chunk.iter().map(|id| (id.clone(), found.remove(id))).collect();
         process_users(store, ctx, items, "escrow", JobStateUpdate::default(), concurrency, counts).await?;
     }
-    let groups: Vec<GroupId> =
-        due.iter().filter(|e| e.object_kind == "group").map(|e| GroupId(e.source_id.clone())).collect();
+    // The escrowed groups, and the groups of the users retried: a user whose
+    // account now exists, or is enabled again, joins them.
+    let groups: Vec<String> = due.iter().filter(|e| e.object_kind == "group").map(|e| e.source_id.clone()).collect();
+    let groups = groups_to_sync(store, ctx, &groups, &users).await?;
     crate::groups::sync_groups(store, ctx, &groups, "escrow", None, concurrency, counts).await
 }
 
@@ -627,6 +640,8 @@ async fn export_batch(
     let leaving: Vec<&str> =
         imported.iter().filter(|i| crate::cycle::is_leaving(ctx, i)).map(|i| i.source_id.as_str()).collect();
     let group_outcomes = crate::groups::remove_leaving_members(store, ctx, &leaving, change_id).await?;
+    let member_intent_clears: Vec<(String, String)> =
+        leaving.iter().map(|id| (crate::recovery::MEMBER_INTENT.to_string(), id.to_string())).collect();
     let outcomes: Vec<Outcome> = futures::stream::iter(imported)
         .map(|item| process_user(ctx, item))
         .buffer_unordered(concurrency)
@@ -641,6 +656,7 @@ async fn export_batch(
     let mut batch =
         RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
     batch.intent_clears = ids.iter().map(|id| ("user".to_string(), id.0.clone())).collect();
+    batch.intent_clears.extend(member_intent_clears);
     for o in group_outcomes {
         o.record_into(ctx, &mut batch, counts);
     }

@@ -509,11 +509,14 @@ impl Engine {
             .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
         let job = LoadedJob::load(row)?;
         let connector = connect::connector(&self.cipher, &job)?;
-        let u = self.store.user(user).await?;
-        let cycle_id = format!("on-demand-{}", uuid::Uuid::new_v4());
-        let ctx = job::cycle_context(&self.store, app, &job, connector, cycle_id, self.clock.clone()).await?;
+        // Never beside a cycle of the same job, and with the assignments as they
+        // are once that cycle is over.
         let handle = self.handle(app);
         let _guard = handle.running.lock().await;
+        let u = self.store.user(user).await?;
+        let user_id = u.id.clone();
+        let cycle_id = format!("on-demand-{}", uuid::Uuid::new_v4());
+        let ctx = job::cycle_context(&self.store, app, &job, connector, cycle_id, self.clock.clone()).await?;
         let mut counts = status::Counts::default();
         let outcomes = job::process_users(
             &self.store,
@@ -525,6 +528,9 @@ impl Engine {
             &mut counts,
         )
         .await?;
+        // Its groups follow at once: an account made or enabled joins them now.
+        let groups = job::groups_to_sync(&self.store, &ctx, &[], std::slice::from_ref(&user_id)).await?;
+        groups::sync_groups(&self.store, &ctx, &groups, "on-demand", None, 1, &mut counts).await?;
         let log = outcomes.into_iter().next().and_then(|o| o.log);
         Ok(match log {
             Some(l) => serde_json::to_value(l).unwrap_or_default(),

@@ -12,7 +12,7 @@ use roster_connectors::{ResourceKind, TargetObject};
 use roster_mapping::{EvalContext, MappedAttribute, Value as MappedValue};
 use roster_store::{Intent, MemberShadow, RecordBatch, ShadowEntry, Store};
 use serde_json::{json, Map, Value};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The intents of a batch of users: each one's matching values as sent.
 pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(String, Value)> {
@@ -130,6 +130,7 @@ pub(crate) async fn recover(store: &Store, ctx: &CycleContext) -> Result<(), Eng
     }
     recover_users(store, ctx).await?;
     if ctx.group_mapping.is_some() {
+        recover_members(store, ctx).await?;
         recover_groups(store, ctx).await?;
     }
     Ok(())
@@ -194,32 +195,127 @@ async fn recover_groups(store: &Store, ctx: &CycleContext) -> Result<(), EngineE
                 let mut s = shadow_from_app("group", &intent.source_id, &found, &targets);
                 s.enabled = shadow.map(|s| s.enabled).unwrap_or(true);
                 batch.shadow_upserts.push(s);
-                // The members roster sent is what the group holds now.
-                let held: Vec<String> = found
-                    .resource
-                    .get("members")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|m| m.get("value").and_then(Value::as_str).map(String::from))
-                    .collect();
-                let held_refs: Vec<&str> = held.iter().map(String::as_str).collect();
-                let members = store.shadow_by_targets(&ctx.app, "user", &held_refs).await?;
-                let keep: HashSet<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
-                for (m, _) in store.shadow_members_of_group(&ctx.app, &intent.source_id).await? {
-                    if !keep.contains(m.as_str()) {
-                        batch.member_removes.push((intent.source_id.clone(), m));
-                    }
-                }
-                batch.member_adds.extend(members.iter().map(|(m, t)| MemberShadow {
-                    group_id: intent.source_id.clone(),
-                    member_id: m.clone(),
-                    target_id: t.clone(),
-                }));
+                members_as_held(store, ctx, &intent.source_id, &found, &mut batch).await?;
             }
             batch.intent_clears.push(("group".into(), intent.source_id.clone()));
         }
         tracing::info!(app = %ctx.app, groups = intents.len(), "checked groups a cut-short batch was writing");
         store.record(&ctx.app, &batch).await?;
+    }
+}
+
+/// The intent of a user about to be removed from the groups roster sent it to
+/// (it is leaving the app): the ids of those groups. A crash after such a removal
+/// reached the app leaves the group's members in the shadow unknown; they are
+/// read back from the app, since the redo may no longer see the user leaving.
+pub(crate) const MEMBER_INTENT: &str = "member";
+
+/// The intents of users leaving their groups: (user id, ids of its groups).
+pub(crate) fn member_intents(by_group: &BTreeMap<String, Vec<(String, String)>>) -> Vec<(String, Value)> {
+    let mut by_user: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (group, members) in by_group {
+        for (member, _) in members {
+            by_user.entry(member.as_str()).or_default().push(group.as_str());
+        }
+    }
+    by_user.into_iter().map(|(user, groups)| (user.to_string(), json!(groups))).collect()
+}
+
+async fn recover_members(store: &Store, ctx: &CycleContext) -> Result<(), EngineError> {
+    loop {
+        let intents = store.intents(&ctx.app, MEMBER_INTENT, 500).await?;
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let groups: BTreeSet<String> = intents
+            .iter()
+            .flat_map(|i| serde_json::from_value::<Vec<String>>(i.matching.clone()).unwrap_or_default())
+            .collect();
+        let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let shadows = store.shadow_of(&ctx.app, "group", &ids).await?;
+        let mut batch = RecordBatch::default();
+        for group in &groups {
+            // A group without a shadow has nothing roster believes it sent.
+            let Some(shadow) = shadows.get(group) else { continue };
+            let target = shadow.target_id.clone();
+            // Gone from the app: its next sync creates it again with its members.
+            if let Some(found) = with_retry(|| ctx.connector.get(ResourceKind::Group, &target)).await? {
+                members_as_held(store, ctx, group, &found, &mut batch).await?;
+            }
+        }
+        batch.intent_clears = intents.iter().map(|i| (MEMBER_INTENT.to_string(), i.source_id.clone())).collect();
+        tracing::info!(app = %ctx.app, groups = groups.len(), "read back groups a cut-short batch was removing members from");
+        store.record(&ctx.app, &batch).await?;
+    }
+}
+
+/// Sets the members of a group in the shadow to what the app holds now (of the
+/// accounts roster knows), and logs the difference as a write roster had not
+/// recorded.
+async fn members_as_held(
+    store: &Store,
+    ctx: &CycleContext,
+    group: &str,
+    found: &TargetObject,
+    batch: &mut RecordBatch,
+) -> Result<(), EngineError> {
+    let held: Vec<&str> = found
+        .resource
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("value").and_then(Value::as_str))
+        .collect();
+    let members = store.shadow_by_targets(&ctx.app, "user", &held).await?;
+    let sent = store.shadow_members_of_group(&ctx.app, group).await?;
+    let keep: HashSet<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+    let removed: Vec<String> = sent.keys().filter(|m| !keep.contains(m.as_str())).cloned().collect();
+    let added: Vec<&(String, String)> = members.iter().filter(|(m, t)| sent.get(m) != Some(t)).collect();
+    if !removed.is_empty() || !added.is_empty() {
+        batch.logs.push(recovered_members_log(ctx, group, found, &added, &removed));
+    }
+    batch.member_removes.extend(removed.into_iter().map(|m| (group.to_string(), m)));
+    batch.member_adds.extend(members.iter().map(|(m, t)| MemberShadow {
+        group_id: group.to_string(),
+        member_id: m.clone(),
+        target_id: t.clone(),
+    }));
+    Ok(())
+}
+
+/// The log entry of member changes the app holds but roster had not recorded.
+fn recovered_members_log(
+    ctx: &CycleContext,
+    group: &str,
+    found: &TargetObject,
+    added: &[&(String, String)],
+    removed: &[String],
+) -> roster_store::LogRecord {
+    roster_store::LogRecord {
+        id: format!("{}:recovery:{group}:members", ctx.cycle_id),
+        app_id: ctx.app.clone(),
+        cycle_id: ctx.cycle_id.clone(),
+        change_id: "recovery".into(),
+        at: ctx.clock.now_ms(),
+        object_kind: "group".into(),
+        source_id: group.into(),
+        source_name: found.resource.get("displayName").and_then(Value::as_str).map(String::from),
+        target_id: Some(found.id.clone()),
+        action: "Update".into(),
+        status: "Success".into(),
+        steps: json!([
+            {"step": "Match", "outcome": format!("read the group {} and its members from the app", found.id)},
+            {"step": "Action", "outcome": "recorded member changes a batch cut short by a stop had made but not recorded"},
+        ]),
+        modified: json!([{
+            "name": "members",
+            "added": added.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
+            "removed": removed,
+            "addedCount": added.len(),
+            "removedCount": removed.len(),
+        }]),
+        error_code: None,
+        error_message: None,
     }
 }

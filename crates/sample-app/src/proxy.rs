@@ -33,7 +33,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+pub use crash::CrashPoint;
 pub use hyper::Method;
+
+mod crash;
 
 /// How many requests the log keeps; older ones are forgotten first.
 pub const LOG_CAPACITY: usize = 10_000;
@@ -246,6 +249,7 @@ struct Shared {
     /// The app's path prefix without a trailing slash (`/scim/v2`, or empty).
     prefix: String,
     http: reqwest::Client,
+    crash: crash::Crash,
 }
 
 #[derive(Debug)]
@@ -306,6 +310,45 @@ impl ProxyControl {
         state.log.clear();
         state.kept_body_bytes = 0;
         state.throttle = None;
+    }
+
+    /// Arms a crash point: the request it names reaches the app, then nothing
+    /// is answered until [`ProxyControl::revive`]. A crash point fires once.
+    pub fn crash_at(&self, point: CrashPoint) {
+        self.shared.crash.arm(point, false);
+    }
+
+    /// Arms a pause point: the request it names waits, before it is forwarded,
+    /// until [`ProxyControl::resume`]; the others flow. It fires once.
+    pub fn pause_at(&self, point: CrashPoint) {
+        self.shared.crash.arm(point, true);
+    }
+
+    /// Waits until the armed pause point holds its request.
+    pub async fn paused(&self) {
+        self.shared.crash.wait_paused().await;
+    }
+
+    /// Lets the paused request go on to the app.
+    pub fn resume(&self) {
+        self.shared.crash.resume();
+    }
+
+    /// Waits until the armed crash point fired and its request got the app's answer.
+    pub async fn crashed(&self) {
+        self.shared.crash.wait_crashed().await;
+    }
+
+    /// Whether a crash point fired and the proxy has not been revived since.
+    pub fn is_crashed(&self) -> bool {
+        self.shared.crash.is_crashed()
+    }
+
+    /// Lets requests flow again after a crash (the requests held meanwhile are
+    /// closed without an answer: they belonged to the dead client) and disarms
+    /// any crash point.
+    pub fn revive(&self) {
+        self.shared.crash.revive();
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -442,6 +485,18 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         Err(_) => return Err(CloseConnection),
     };
     let resource = resource_of(parts.uri.path(), &shared.prefix);
+    let crashing = match shared.crash.admit(&parts.method, &resource, &body) {
+        crash::Admission::Hold => {
+            shared.crash.hold().await;
+            return Err(CloseConnection);
+        }
+        crash::Admission::Crash => true,
+        crash::Admission::Pause => {
+            shared.crash.hold().await;
+            false
+        }
+        crash::Admission::Pass => false,
+    };
     let (seq, decision, early) = shared.admit(&parts.method, &resource, arrival);
     let kept = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) && body.len() <= KEPT_BODY_LIMIT;
     let mut record = RequestRecord {
@@ -456,6 +511,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         status: None,
         early,
     };
+    let decision = if crashing { Decision::Forward } else { decision };
     let response = match decision {
         Decision::Drop => {
             record.fault = Some(Fault::Drop);
@@ -482,6 +538,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
     };
     record.status = Some(response.status().as_u16());
     shared.record(record);
+    if crashing {
+        shared.crash.crashed();
+        shared.crash.hold().await;
+        return Err(CloseConnection);
+    }
     Ok(response)
 }
 
@@ -598,6 +659,7 @@ pub async fn start(listen: SocketAddr, upstream: &str, plan: FaultPlan) -> io::R
         origin: url.origin().ascii_serialization(),
         prefix,
         http,
+        crash: crash::Crash::new(),
     });
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;

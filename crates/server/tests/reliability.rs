@@ -134,7 +134,8 @@ async fn bad_token_quarantines_once_and_recovers() {
     let clock = ManualClock::new(1_800_000_000_000);
     let smtp = roster_notify::SmtpConfig::parse(&format!("smtp://127.0.0.1:{}", sink.port), "roster@corp.example")
         .expect("smtp settings");
-    let options = EngineOptions { clock: Some(clock.clone() as Arc<dyn Clock>), smtp: Some(smtp) };
+    let options =
+        EngineOptions { clock: Some(clock.clone() as Arc<dyn Clock>), smtp: Some(smtp), ..EngineOptions::default() };
     let Some(app) = TestApp::spawn_with(Db::Sqlite, options).await else { return };
     let sample =
         roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "good-token".into(), Default::default())

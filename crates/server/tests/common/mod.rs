@@ -24,13 +24,20 @@ pub struct EngineOptions {
     pub clock: Option<std::sync::Arc<dyn roster_engine::reliability::Clock>>,
     /// Where alerts are mailed (nowhere by default).
     pub smtp: Option<roster_notify::SmtpConfig>,
+    /// No scheduler: cycles run only when the test calls `engine.cycle`.
+    pub manual_cycles: bool,
 }
+
+/// The key that seals the test server's credentials.
+pub const TEST_KEY: [u8; 32] = [9; 32];
 
 pub struct TestApp {
     pub base: String,
     pub token: String,
     pub store: Store,
     pub http: reqwest::Client,
+    /// The server's engine (its scheduler runs unless `manual_cycles`).
+    pub engine: std::sync::Arc<roster_engine::Engine>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -91,19 +98,21 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let cipher = roster_store::secrets::Cipher::from_key([9; 32]);
+        let cipher = roster_store::secrets::Cipher::from_key(TEST_KEY);
         let clock = options.clock.unwrap_or_else(|| std::sync::Arc::new(roster_engine::reliability::SystemClock));
         let engine = roster_engine::Engine::with(store.clone(), cipher, clock, options.smtp);
         let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(engine.clone().run(async {
-            let _ = engine_stopped.await;
-        }));
-        let state = AppState { store: store.clone(), engine: Some(engine), public_url: base.clone() };
+        if !options.manual_cycles {
+            tokio::spawn(engine.clone().run(async {
+                let _ = engine_stopped.await;
+            }));
+        }
+        let state = AppState { store: store.clone(), engine: Some(engine.clone()), public_url: base.clone() };
         tokio::spawn(roster_server::serve(listener, state, async {
             let _ = rx.await;
             let _ = stop_engine.send(());
         }));
-        Some(TestApp { base, token, store, http: reqwest::Client::new(), _shutdown: tx })
+        Some(TestApp { base, token, store, http: reqwest::Client::new(), engine, _shutdown: tx })
     }
 
     /// Sends a request with the admin token; returns status and JSON body (Null when empty).
