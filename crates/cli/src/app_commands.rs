@@ -310,12 +310,14 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             }
         }
         AppCmd::Sync { app, wait } => {
-            c.post(&format!("/apps/{}/provisioning/sync", enc(&app)), &json!({})).await?;
             if wait {
-                let status = follow_cycle(c, &app, json).await?;
+                let status = sync_and_wait(c, &app, json).await?;
                 output::object(json, &status["lastCycle"]);
-            } else if !json {
-                println!("cycle started");
+            } else {
+                c.post(&format!("/apps/{}/provisioning/sync", enc(&app)), &json!({})).await?;
+                if !json {
+                    println!("cycle started");
+                }
             }
         }
         AppCmd::Status { app } => {
@@ -323,7 +325,7 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             if json {
                 output::object(true, &s);
             } else {
-                print_status(&s);
+                print_status(&app, &s);
             }
         }
         AppCmd::Logs(l) => {
@@ -413,23 +415,13 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
 
 /// Follows the running cycle of `app` with a progress bar until it ends.
 pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
-    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(quiet);
     let path = format!("/apps/{}/provisioning/status", enc(app));
     let mut seen_running = false;
     for _ in 0..36_000 {
         let s = c.get(&path).await?;
         let p = &s["progress"];
-        bar.set_length(p["total"].as_u64().unwrap_or(0));
-        bar.set_position(p["done"].as_u64().unwrap_or(0));
-        let counts = &p["counts"];
-        bar.set_message(format!(
-            "created {} updated {} disabled {} failed {}",
-            counts["created"], counts["updated"], counts["disabled"], counts["failed"]
-        ));
+        show_progress(&bar, p);
         if p["running"] == true {
             seen_running = true;
         } else if seen_running || s["lastCycleAt"].is_i64() {
@@ -441,7 +433,102 @@ pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
     bail!("the cycle did not end within an hour")
 }
 
-fn print_status(s: &Value) {
+/// Runs a cycle of `app` now and follows it with a progress bar. Fails, with
+/// the reason, when the cycle failed, left objects failed, was held by the app,
+/// staged deletes, or left the job in quarantine: a script that syncs learns of
+/// trouble from the exit status.
+pub async fn sync_and_wait(c: &Client, app: &str, quiet: bool) -> Result<Value> {
+    let status_path = format!("/apps/{}/provisioning/status", enc(app));
+    let sync_path = format!("/apps/{}/provisioning/sync?wait=true", enc(app));
+    let empty = json!({});
+    let run = c.post_long(&sync_path, &empty, std::time::Duration::from_secs(86_400));
+    tokio::pin!(run);
+    let bar = progress_bar(quiet);
+    let ran = loop {
+        tokio::select! {
+            ran = &mut run => break ran,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                if let Ok(s) = c.get(&status_path).await {
+                    show_progress(&bar, &s["progress"]);
+                }
+            }
+        }
+    };
+    bar.finish_and_clear();
+    let status = c.get(&status_path).await?;
+    let trouble = trouble(app, &status);
+    match (ran, trouble) {
+        (Err(e), Some(t)) => bail!("the cycle failed: {e}; {t}"),
+        (Err(e), None) => bail!("the cycle failed: {e}"),
+        (Ok(_), Some(t)) => bail!("{t}"),
+        (Ok(_), None) => Ok(status),
+    }
+}
+
+/// What in a job's status means a cycle did not do its work, in words, with
+/// what to do about it.
+fn trouble(app: &str, s: &Value) -> Option<String> {
+    let app_arg = shell_word(app);
+    if let Some(q) = s["quarantine"].as_object() {
+        let next = match q.get("nextAttempt").and_then(Value::as_i64) {
+            Some(t) => format!("next attempt at {}", when(t)),
+            None => "provisioning was turned off".into(),
+        };
+        return Some(format!(
+            "the job is in quarantine ({}): {}; {next}; fix the cause, then `roster app restart {app_arg}`",
+            output::cell(&q["reason"]),
+            output::cell(&q["message"])
+        ));
+    }
+    if let Some(t) = s["holdUntil"].as_i64().filter(|t| *t > chrono::Utc::now().timestamp_millis()) {
+        return Some(format!("the app asked roster to wait (Retry-After): the work is held until {}", when(t)));
+    }
+    if let Some(n) = s["staged"]["count"].as_u64() {
+        return Some(format!(
+            "{n} disable(s) staged by the accidental-deletion guard; `roster app allow-deletes {app_arg}` lets them through"
+        ));
+    }
+    if let Some(n) = s["lastCycle"]["failed"].as_u64().filter(|n| *n > 0) {
+        return Some(format!(
+            "{n} object(s) failed in the cycle (escrowed, retried later); `roster app logs {app_arg} --status failure`"
+        ));
+    }
+    None
+}
+
+/// A name as a shell word (quoted when it holds anything but plain characters).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_else(|| ms.to_string())
+}
+
+fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} users {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn show_progress(bar: &indicatif::ProgressBar, p: &Value) {
+    bar.set_length(p["total"].as_u64().unwrap_or(0));
+    bar.set_position(p["done"].as_u64().unwrap_or(0));
+    let counts = &p["counts"];
+    bar.set_message(format!(
+        "created {} updated {} disabled {} failed {}",
+        counts["created"], counts["updated"], counts["disabled"], counts["failed"]
+    ));
+}
+
+fn print_status(app: &str, s: &Value) {
     let p = &s["progress"];
     println!("state        {}", output::cell(&s["state"]));
     println!("phase        {}", output::cell(&s["phase"]));
@@ -467,5 +554,44 @@ fn print_status(s: &Value) {
     }
     if let Some(e) = s["lastError"].as_str() {
         println!("last error   {e}");
+    }
+    let app_arg = shell_word(app);
+    if let Some(q) = s["quarantine"].as_object() {
+        println!(
+            "quarantine   {}: {}",
+            output::cell(&q.get("reason").cloned().unwrap_or_default()),
+            output::cell(&q.get("message").cloned().unwrap_or_default())
+        );
+        if let Some(t) = q.get("since").and_then(Value::as_i64) {
+            println!("  since      {}", when(t));
+        }
+        match q.get("nextAttempt").and_then(Value::as_i64) {
+            Some(t) => println!("  next       {}", when(t)),
+            None => println!("  next       none: provisioning was turned off"),
+        }
+        println!("  attempts   {}", output::cell(&q.get("attempts").cloned().unwrap_or_default()));
+        println!("  ends with  roster app restart {app_arg}");
+    }
+    if let Some(t) = s["holdUntil"].as_i64().filter(|t| *t > chrono::Utc::now().timestamp_millis()) {
+        println!("held until   {} (the app asked roster to wait: Retry-After)", when(t));
+    }
+    if let Some(n) = s["staged"]["count"].as_u64() {
+        println!(
+            "staged       {n} disable(s) held by the deletion guard (threshold {}); allow: roster app allow-deletes {app_arg}",
+            output::cell(&s["staged"]["threshold"])
+        );
+    }
+    let escrowed = s["escrow"]["count"].as_u64().unwrap_or(0);
+    if escrowed > 0 {
+        println!("escrow       {escrowed} object(s) failed, retried later:");
+        for item in s["escrow"]["items"].as_array().into_iter().flatten().take(5) {
+            let who = item["sourceName"].as_str().or(item["sourceId"].as_str()).unwrap_or_default();
+            println!(
+                "  {who}: {} (attempt {}, next at {})",
+                item["errorMessage"].as_str().unwrap_or_default(),
+                output::cell(&item["attempts"]),
+                item["nextRetryAt"].as_i64().map(when).unwrap_or_default()
+            );
+        }
     }
 }

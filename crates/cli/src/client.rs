@@ -35,10 +35,29 @@ impl Client {
 
     /// Sends a request to `/api/v1{path}` and returns the JSON answer (`null` for 204).
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        self.call_within(method, path, body, None).await
+    }
+
+    /// POSTs a request whose answer comes when long work is done (a cycle run
+    /// with `?wait=true`): no time limit but `limit`.
+    pub async fn post_long(&self, path: &str, body: &Value, limit: std::time::Duration) -> Result<Value> {
+        self.call_within(Method::POST, path, Some(body), Some(limit)).await
+    }
+
+    async fn call_within(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        limit: Option<std::time::Duration>,
+    ) -> Result<Value> {
         let url = format!("{}/api/v1{}", self.base, path);
         let mut req = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(b);
+        }
+        if let Some(limit) = limit {
+            req = req.timeout(limit);
         }
         let resp = req.send().await.map_err(|e| anyhow!("cannot reach the roster server at {}: {e}", self.base))?;
         let status = resp.status();

@@ -25,7 +25,7 @@ impl Engine {
     async fn oauth_job(&self, app: &AppId) -> Result<(JobSettings, Option<String>), EngineError> {
         let row = self.store().job(app).await?;
         let (settings, sealed) = match row {
-            Some(r) => (serde_json::from_value::<JobSettings>(r.settings).unwrap_or_default(), r.credentials),
+            Some(r) => (crate::job::settings_of(&r)?, r.credentials),
             None => (gallery::require(&self.store().app(app).await?.template)?.initial_settings(), None),
         };
         let template = gallery::require(&settings.template)?;

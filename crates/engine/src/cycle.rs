@@ -162,8 +162,11 @@ pub(crate) fn is_leaving(ctx: &CycleContext, item: &Imported) -> bool {
     }
 }
 
+/// Whether a target is the enterprise extension's `manager` (a reference to
+/// another account). Compared by its last component, never by byte offset: a
+/// target may hold any text when it was stored before targets were checked.
 fn is_reference(path: &str) -> bool {
-    path.len() >= 8 && path[path.len() - 8..].eq_ignore_ascii_case(":manager")
+    path.rsplit_once(':').is_some_and(|(_, last)| last.eq_ignore_ascii_case("manager"))
 }
 
 /// Sends a request with retries: a transient failure is retried with jittered
@@ -628,4 +631,22 @@ pub(crate) async fn lookup(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_reference;
+
+    #[test]
+    fn a_reference_is_told_by_its_last_component_whatever_the_text() {
+        fn check(path: &str, want: bool) {
+            assert_eq!(is_reference(path), want, "{path:?}");
+        }
+        check("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", true);
+        check("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:MANAGER", true);
+        check("manager", false);
+        check("éaaaaaaa", false);
+        check("ééééé:manager", true);
+        check("", false);
+    }
 }

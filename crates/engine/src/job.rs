@@ -39,6 +39,29 @@ pub struct LoadedJob {
     pub state: JobState,
 }
 
+/// The settings of a stored job; a row that does not decode is an error that
+/// names the app and the column, never the defaults.
+pub fn settings_of(row: &JobRow) -> Result<JobSettings, EngineError> {
+    decode(row, "settings", &row.settings)
+}
+
+/// The state of a stored job (counts, quarantine, ...), decoded like the settings.
+pub fn state_of(row: &JobRow) -> Result<JobState, EngineError> {
+    decode(row, "state", &row.state)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    row: &JobRow,
+    column: &'static str,
+    value: &serde_json::Value,
+) -> Result<T, EngineError> {
+    serde_json::from_value(value.clone()).map_err(|e| EngineError::Corrupt {
+        app: row.app_id.clone(),
+        column,
+        message: e.to_string(),
+    })
+}
+
 /// The mapping document of a job (the default SCIM one until an admin saves another).
 pub fn mappings_of(row: &JobRow) -> Result<AppMappings, EngineError> {
     match &row.mappings {
@@ -69,11 +92,11 @@ pub fn compile_group_mapping(m: &AppMappings) -> Result<Option<CompiledObjectMap
 impl LoadedJob {
     /// Parses a stored job.
     pub fn load(row: JobRow) -> Result<LoadedJob, EngineError> {
-        let settings: JobSettings = serde_json::from_value(row.settings.clone()).unwrap_or_default();
+        let settings = settings_of(&row)?;
         let mappings = mappings_of(&row)?;
         let user_mapping = compile_user_mapping(&mappings)?;
         let group_mapping = compile_group_mapping(&mappings)?;
-        let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
+        let state = state_of(&row)?;
         Ok(LoadedJob { row, settings, mappings, user_mapping, group_mapping, state })
     }
 

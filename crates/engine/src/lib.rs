@@ -47,6 +47,18 @@ pub enum EngineError {
     /// The request is invalid (a bad setting or mapping).
     #[error("{0}")]
     Invalid(String),
+    /// A stored column of a job does not decode: the job is not run, and
+    /// nothing is written over it (defaults would silently replace an admin's
+    /// settings).
+    #[error("the stored {column} of app {app} cannot be read ({message}); restore it from a backup, or set the app up again")]
+    Corrupt {
+        /// The app whose job it is.
+        app: AppId,
+        /// The column (`settings`, `state`).
+        column: &'static str,
+        /// What does not decode.
+        message: String,
+    },
 }
 
 /// One job's live handle: its progress and the lock that keeps its cycles one at a time.
@@ -129,11 +141,11 @@ impl Engine {
         };
         let now = self.clock.now_ms();
         for row in jobs {
-            let Ok(settings) = serde_json::from_value::<JobSettings>(row.settings.clone()) else { continue };
+            // An unreadable job is not run; its status says why.
+            let (Ok(settings), Ok(state)) = (job::settings_of(&row), job::state_of(&row)) else { continue };
             if settings.status != Status::On {
                 continue;
             }
-            let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
             if state.quarantine.as_ref().is_some_and(|q| q.next_attempt.is_none_or(|t| t > now))
                 || state.hold_until.is_some_and(|t| t > now)
             {
@@ -199,7 +211,7 @@ impl Engine {
     async fn settings_of(&self, app: &AppId) -> Result<(JobSettings, Option<String>, Option<Value>), EngineError> {
         let application = self.store.app(app).await?;
         Ok(match self.store.job(app).await? {
-            Some(row) => (serde_json::from_value(row.settings).unwrap_or_default(), row.credentials, row.mappings),
+            Some(row) => (job::settings_of(&row)?, row.credentials, row.mappings),
             None => (gallery::require(&application.template)?.initial_settings(), None, None),
         })
     }
@@ -388,7 +400,7 @@ impl Engine {
         let mut state: JobState = JobState::default();
         if !full {
             if let Some(row) = self.store.job(app).await? {
-                state = serde_json::from_value(row.state).unwrap_or_default();
+                state = job::state_of(&row)?;
                 state.steady_state_at = None;
                 state.quarantine = None;
                 state.staged = None;
@@ -421,7 +433,7 @@ impl Engine {
             .job(app)
             .await?
             .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
-        let mut state: JobState = serde_json::from_value(row.state).unwrap_or_default();
+        let mut state = job::state_of(&row)?;
         f(&mut state);
         let update = JobStateUpdate {
             state: Some(serde_json::to_value(&state).unwrap_or_default()),
@@ -464,8 +476,12 @@ impl Engine {
         let Some(row) = self.store.job(app).await? else {
             return Ok(json!({"state": "not configured"}));
         };
-        let settings: JobSettings = serde_json::from_value(row.settings.clone()).unwrap_or_default();
-        let state: JobState = serde_json::from_value(row.state.clone()).unwrap_or_default();
+        let (settings, state) = match (job::settings_of(&row), job::state_of(&row)) {
+            (Ok(settings), Ok(state)) => (settings, state),
+            (Err(e), _) | (_, Err(e)) => {
+                return Ok(json!({"state": "unreadable", "phase": row.phase, "lastError": e.to_string()}));
+            }
+        };
         let progress: Progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
         let configured = connect::is_configured(&self.cipher, &settings, row.credentials.as_deref());
         let label = match (configured, settings.mode, settings.status) {
@@ -552,10 +568,10 @@ impl Engine {
         let index = self.store.assignment_index(app).await?;
         let groups = self.store.memberships_among(std::slice::from_ref(&u.id), &index.groups).await?;
         let assigned = index.direct.contains_key(&u.id) || groups.contains_key(&u.id);
-        let scope_all = row
-            .as_ref()
-            .and_then(|r| serde_json::from_value::<JobSettings>(r.settings.clone()).ok())
-            .is_some_and(|s| s.scope == settings::Scope::All);
+        let scope_all = match &row {
+            Some(r) => job::settings_of(r)?.scope == settings::Scope::All,
+            None => false,
+        };
         let soft_deleted = u.is_deleted() || !u.active || !(assigned || scope_all);
         let src = source::UserSource { user: &u, soft_deleted, roles: Vec::new() };
         let ctx = roster_mapping::EvalContext::at(chrono::Utc::now());

@@ -279,6 +279,46 @@ fn check_targets(mappings: &[AttributeMapping], errors: &mut Vec<MappingValidati
     }
 }
 
+/// Checks that a target is an attribute path as apps name them (RFC 7643,
+/// section 2.1): an optional schema URN, an attribute name, an optional value
+/// filter in brackets and an optional sub-attribute, each name an ASCII letter
+/// followed by letters, digits, `_` or `-` (a sub-attribute may start with `$`,
+/// as `$ref` does). The filter itself is the app's to judge.
+pub fn check_target_path(target: &str) -> Result<(), String> {
+    // The value filter is taken out first: it may hold any text.
+    let without_filter = match (target.find('['), target.rfind(']')) {
+        (Some(open), Some(close)) if open < close => format!("{}{}", &target[..open], &target[close + 1..]),
+        (None, None) => target.to_string(),
+        _ => return Err("unbalanced brackets".into()),
+    };
+    let path = match without_filter.rsplit_once(':') {
+        Some((urn, path)) => {
+            let is_urn = urn.get(..4).is_some_and(|u| u.eq_ignore_ascii_case("urn:"));
+            if !is_urn || !urn.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(format!("{urn:?} is not a schema URN"));
+            }
+            path
+        }
+        None => without_filter.as_str(),
+    };
+    let (attr, sub) = match path.split_once('.') {
+        Some((attr, sub)) => (attr, Some(sub)),
+        None => (path, None),
+    };
+    let name_ok = |name: &str, first_dollar: bool| {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || (first_dollar && c == '$'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if !name_ok(attr, false) {
+        return Err(format!("{attr:?} is not an attribute name (an ASCII letter, then letters, digits, _ or -)"));
+    }
+    match sub {
+        Some(sub) if !name_ok(sub, true) => Err(format!("{sub:?} is not a sub-attribute name")),
+        _ => Ok(()),
+    }
+}
+
 fn compile_attribute(
     m: &AttributeMapping,
     index: usize,
@@ -287,6 +327,9 @@ fn compile_attribute(
     let target = m.target.trim().to_string();
     if target.is_empty() {
         return Err(vec![MappingValidationError::EmptyTarget { index: index + 1 }]);
+    }
+    if let Err(reason) = check_target_path(&target) {
+        return Err(vec![MappingValidationError::InvalidTarget { target, reason }]);
     }
     let unknown = |attribute: &str| MappingValidationError::UnknownSourceAttribute {
         target: target.clone(),

@@ -124,6 +124,7 @@ impl From<EngineError> for PortalError {
             EngineError::Invalid(m) => PortalError::BadRequest(m),
             EngineError::NotConfigured(m) => PortalError::Conflict(format!("provisioning is not configured: {m}")),
             EngineError::Connector(c) => PortalError::App(c.to_string()),
+            e @ EngineError::Corrupt { .. } => PortalError::Conflict(e.to_string()),
         }
     }
 }

@@ -350,3 +350,55 @@ on_both_backends!(
     bulk_upsert_reports_bad_rows_and_writes_the_rest,
     every_change_writes_the_change_feed,
 );
+
+/// A mapping target that is not an attribute path is refused when the mapping
+/// is saved, naming it; one stored before targets were checked stops the cycle
+/// with an error that names it, never a panic.
+#[tokio::test]
+async fn a_target_that_is_not_an_attribute_path_is_refused_by_name() {
+    let Some(app) = common::TestApp::spawn(common::Db::Sqlite).await else { return };
+    let (s, v) = app.post("/apps", json!({"name": "Odd"})).await;
+    ok(s, &v);
+    let id = roster_store::AppId(v["id"].as_str().expect("id").to_string());
+    let (_, mut doc) = app.get("/apps/Odd/provisioning/mappings").await;
+    let attrs = doc["objects"][0]["attributes"].as_array_mut().expect("attributes");
+    attrs.push(json!({"target": "éaaaaaaa", "mapping": {"type": "constant", "value": "x"}, "apply": "always"}));
+    let got = app.call(reqwest::Method::PUT, "/api/v1/apps/Odd/provisioning/mappings", Some(doc.clone())).await;
+    refused(got, StatusCode::BAD_REQUEST, "éaaaaaaa");
+
+    let settings = json!({"tenantUrl": "http://127.0.0.1:9/scim", "mode": "automatic"});
+    let (s, v) = app.patch("/apps/Odd/provisioning", settings).await;
+    ok(s, &v);
+    let row = app.store.job(&id).await.expect("job").expect("a job row");
+    app.store.save_job_config(&id, &row.settings, None, Some(&doc)).await.expect("stored as an older roster could");
+    let err = app.engine.cycle(&id).await.expect_err("the cycle does not run");
+    assert!(err.to_string().contains("éaaaaaaa"), "{err}");
+}
+
+/// A job row whose settings do not decode is an error that names the app and
+/// the column: status says so, the cycle does not run, and a settings change
+/// does not write the defaults over it.
+#[tokio::test]
+async fn a_corrupt_job_row_is_named_never_replaced_by_defaults() {
+    let Some(app) = common::TestApp::spawn(common::Db::Sqlite).await else { return };
+    let (s, v) = app.post("/apps", json!({"name": "Broken"})).await;
+    ok(s, &v);
+    let id = roster_store::AppId(v["id"].as_str().expect("id").to_string());
+    let (s, v) = app.patch("/apps/Broken/provisioning", json!({"tenantUrl": "http://127.0.0.1:9/scim"})).await;
+    ok(s, &v);
+    let corrupt = json!({"mode": 42, "status": ["on"]});
+    app.store.save_job_config(&id, &corrupt, None, None).await.expect("a corrupt row, as a bad restore leaves");
+
+    let (s, status) = app.get("/apps/Broken/provisioning/status").await;
+    ok(s, &status);
+    assert_eq!(status["state"], "unreadable", "{status}");
+    let why = status["lastError"].as_str().unwrap_or_default();
+    assert!(why.contains("settings") && why.contains(&id.0), "{why}");
+    let err = app.engine.cycle(&id).await.expect_err("the cycle does not run");
+    assert!(err.to_string().contains("settings"), "{err}");
+    let (s, v) = app.patch("/apps/Broken/provisioning", json!({"notificationEmail": "ops@example.com"})).await;
+    assert!(!s.is_success(), "{s} {v}");
+    assert!(v["error"]["message"].as_str().unwrap_or_default().contains("settings"), "{v}");
+    let row = app.store.job(&id).await.expect("job").expect("row");
+    assert_eq!(row.settings, corrupt, "nothing was written over the stored settings");
+}

@@ -64,6 +64,14 @@ pub enum MappingValidationError {
         /// 1-based position in the list.
         index: usize,
     },
+    /// A target that is not an attribute path of the app's schema.
+    #[error("target attribute {target:?} is not an attribute path: {reason}")]
+    InvalidTarget {
+        /// The target as given.
+        target: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The scoping filter is invalid.
     #[error("scoping filter: {0}")]
     InvalidScoping(#[from] ScopingError),

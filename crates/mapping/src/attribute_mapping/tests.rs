@@ -370,3 +370,26 @@ fn json_shape() {
     let text = serde_json::to_string(&app).unwrap_or_default();
     assert_eq!(serde_json::from_str::<AppMappings>(&text).ok(), Some(app));
 }
+
+#[test]
+fn targets_must_be_attribute_paths() {
+    fn check(target: &str, ok: bool) {
+        assert_eq!(super::check_target_path(target).is_ok(), ok, "{target:?}: {:?}", super::check_target_path(target));
+    }
+    check("userName", true);
+    check("name.givenName", true);
+    check("emails[type eq \"work\"].value", true);
+    check("addresses[type eq \"work\"].streetAddress", true);
+    check("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", true);
+    check("members.$ref", true);
+    check("FederationIdentifier", true);
+    check("given_name", true);
+    check("éaaaaaaa", false);
+    check("aaaaaaé", false);
+    check("user name", false);
+    check("1st", false);
+    check("name.", false);
+    check("emails[type eq \"work\"", false);
+    check("notaurn:manager", false);
+    check("urn:x:é:manager", false);
+}

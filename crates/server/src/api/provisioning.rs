@@ -29,6 +29,11 @@ impl From<EngineError> for ApiError {
             EngineError::Connector(c) => {
                 ApiError { status: StatusCode::BAD_GATEWAY, code: "app_error", message: c.to_string() }
             }
+            // Stored state roster cannot read: nothing the request can fix, and
+            // nothing secret in the message, which names the app and the column.
+            e @ EngineError::Corrupt { .. } => {
+                ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "corrupt_job", message: e.to_string() }
+            }
         }
     }
 }
