@@ -2,11 +2,12 @@
 //! decide its `scope`, `match_target` it, `decide_action`, `export` through the
 //! connector, and return what to `record` (shadow and log entry).
 
+use crate::decide::{decide, Found, Plan, Rules, SkipReason, Want, Wanted};
 use crate::source::UserSource;
 use roster_connectors::{Connector, ConnectorError, PatchOperation, ResourceKind, TargetObject};
 use roster_mapping::{AppRoleAssignment, ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::{AttrPath, PatchOp};
-use roster_store::{AppId, AppRole, AssignmentIndex, EscrowFailure, GroupId, LogRecord, RoleId, ShadowEntry, User};
+use roster_store::{AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, RoleId, ShadowEntry, User};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -94,7 +95,9 @@ impl CycleContext {
 pub struct Imported {
     pub source_id: String,
     pub user: Option<User>,
-    pub groups: Vec<GroupId>,
+    /// The roles by which the app reaches the user (none: it does not), read in
+    /// one snapshot of the assignments and memberships.
+    pub roles: Vec<RoleId>,
     pub shadow: Option<ShadowEntry>,
     /// The manager's id in the target, when the manager has an account there.
     pub manager_target: Option<String>,
@@ -109,27 +112,13 @@ impl Steps {
     }
 }
 
-/// The roles by which the app reaches a user, if it does.
-fn assigned_roles(ctx: &CycleContext, user: &User, groups: &[GroupId]) -> Vec<RoleId> {
-    let mut roles: Vec<RoleId> = ctx.index.direct.get(&user.id).cloned().unwrap_or_default();
-    for g in groups {
-        for r in ctx.index.groups.get(g).into_iter().flatten() {
-            if !roles.contains(r) {
-                roles.push(r.clone());
-            }
-        }
-    }
-    roles
-}
-
 /// Whether the app reaches a user (assigned, active, not deleted, passing the
 /// scoping filter): the user as the mapping sees it, and why it is out of scope.
 pub(crate) fn scope<'a>(
     ctx: &CycleContext,
     user: &'a User,
-    groups: &[GroupId],
+    roles: &[RoleId],
 ) -> (UserSource<'a>, Option<&'static str>) {
-    let roles = assigned_roles(ctx, user, groups);
     let reason = if user.is_deleted() {
         Some("the user is deleted in the directory")
     } else if !user.active {
@@ -158,7 +147,7 @@ pub(crate) fn is_leaving(ctx: &CycleContext, item: &Imported) -> bool {
     }
     match item.user.as_ref() {
         None => true,
-        Some(user) => scope(ctx, user, &item.groups).1.is_some(),
+        Some(user) => scope(ctx, user, &item.roles).1.is_some(),
     }
 }
 
@@ -273,35 +262,39 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         failed,
     };
 
-    // A disabled object mapping provisions nothing.
-    if !ctx.mapping.definition().enabled {
-        return outcome(Action::Skip, None, None, false);
-    }
-    let actions = ctx.mapping.definition().actions;
+    let definition = ctx.mapping.definition();
+    let rules =
+        Rules { enabled: definition.enabled, create: definition.actions.create, update: definition.actions.update };
+    let known = match &item.shadow {
+        Some(s) => Found::Shadow(s),
+        None => Found::Nothing,
+    };
 
-    // Import.
+    // Import and scope.
     let Some(user) = item.user.as_ref() else {
         steps.add("Import", "the user no longer exists in the directory");
-        return disable(ctx, &item, steps, log, outcome).await;
+        let plan = decide(&Want::OutOfScope("the user no longer exists in the directory"), known, rules);
+        return export(ctx, &item, steps, plan, None, log, outcome).await;
     };
     steps.add("Import", format!("read {} from the directory", user.user_name));
-
-    // Scope.
-    let (src, reason) = scope(ctx, user, &item.groups);
+    let (src, reason) = scope(ctx, user, &item.roles);
     if let Some(reason) = reason {
         steps.add("Scope", format!("out of scope: {reason}"));
-        return disable(ctx, &item, steps, log, outcome).await;
+        let plan = decide(&Want::OutOfScope(reason), known, rules);
+        return export(ctx, &item, steps, plan, None, log, outcome).await;
+    }
+    if !rules.enabled {
+        return outcome(Action::Skip, None, None, false);
     }
     steps.add(
         "Scope",
         if ctx.scope_all { "in scope: every user is provisioned" } else { "in scope: assigned to the application" },
     );
 
-    // Evaluate the mapping.
-    let on_create = item.shadow.is_none();
-    // The evaluation context is not `Send`: evaluate everything before any await.
+    // Evaluate the mapping (the evaluation context is not `Send`: before any await).
     let evaluated = {
         let eval = EvalContext::at(chrono::Utc::now());
+        let on_create = item.shadow.is_none();
         ctx.mapping.evaluate(&src, &eval, on_create).and_then(|m| Ok((m, ctx.mapping.matching_values(&src, &eval)?)))
     };
     let (mapped, matching) = match evaluated {
@@ -312,45 +305,23 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
             return outcome(Action::Skip, None, Some(l), true);
         }
     };
-    let mut pending_ref = None;
-    let mut desired: Vec<(String, Value)> = Vec::with_capacity(mapped.len());
-    let mut create_only: Vec<String> = Vec::new();
-    for m in &mapped {
-        let mut value = m.value.to_json();
-        if is_reference(&m.target) {
-            match &item.manager_target {
-                Some(id) => value = Value::String(id.clone()),
-                None => {
-                    pending_ref = user.manager.as_ref().map(|m| m.0.clone());
-                    continue;
-                }
-            }
-        }
-        if m.apply == ApplyMapping::OnCreateOnly {
-            create_only.push(m.target.clone());
-        }
-        let value = match AttrPath::parse(&m.target) {
-            Ok(p) => roster_scim::coerce(&p, value),
-            Err(_) => value,
-        };
-        desired.push((m.target.clone(), value));
-    }
+    let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.0.as_str()));
 
-    // Match.
-    let (target, old) = match &item.shadow {
+    // Match, decide, export.
+    let matched = match &item.shadow {
         Some(s) => {
             steps.add("Match", format!("known account {} (shadow)", s.target_id));
-            (Some(s.target_id.clone()), s.exported.clone())
+            None
         }
         None => match match_target(ctx, &matching).await {
             Ok(Some(t)) => {
                 steps.add("Match", format!("matched the existing account {} in the app", t.id));
-                let old = current_values(&t.resource, &desired);
-                (Some(t.id), old)
+                let current = current_values(&t.resource, &wanted.attributes);
+                Some((t.id, current))
             }
             Ok(None) => {
                 steps.add("Match", "no account in the app");
-                (None, Map::new())
+                None
             }
             Err((code, message)) => {
                 steps.add("Match", format!("failed: {message}"));
@@ -359,79 +330,125 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
             }
         },
     };
+    let found = match &matched {
+        Some((id, current)) => Found::InApp { id, current },
+        None => known,
+    };
+    let plan = decide(&Want::InScope(wanted.clone()), found, rules);
+    export(ctx, &item, steps, plan, Some((&wanted, &matching)), log, outcome).await
+}
 
-    let new_map: Map<String, Value> = desired.iter().cloned().collect();
-    match target {
-        None if !actions.create => {
+/// The attributes a user in scope should have: the mapped values coerced to the
+/// target's types, the manager reference resolved to its account id (or, while
+/// the manager has no account, left out and remembered as pending).
+pub(crate) fn wanted(mapped: &[MappedAttribute], manager_target: Option<&str>, manager: Option<&str>) -> Wanted {
+    let mut out = Wanted::default();
+    for m in mapped {
+        let mut value = m.value.to_json();
+        if is_reference(&m.target) {
+            match manager_target {
+                Some(id) => value = Value::String(id.to_string()),
+                None => {
+                    out.pending_ref = manager.map(String::from);
+                    continue;
+                }
+            }
+        }
+        if m.apply == ApplyMapping::OnCreateOnly {
+            out.create_only.push(m.target.clone());
+        }
+        let value = match AttrPath::parse(&m.target) {
+            Ok(p) => roster_scim::coerce(&p, value),
+            Err(_) => value,
+        };
+        out.attributes.push((m.target.clone(), value));
+    }
+    out
+}
+
+/// Performs a plan: the one request it needs, and what to record.
+#[allow(clippy::too_many_arguments)]
+async fn export(
+    ctx: &CycleContext,
+    item: &Imported,
+    mut steps: Steps,
+    plan: Plan,
+    wanted: Option<(&Wanted, &[MappedAttribute])>,
+    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
+) -> Outcome {
+    let pending_ref = wanted.and_then(|(w, _)| w.pending_ref.clone());
+    match plan {
+        Plan::Noop => outcome(Action::Skip, None, None, false),
+        Plan::Skip(SkipReason::CreateNotAllowed) => {
             steps.add("Action", "skipped: the mapping does not allow creating accounts");
             let l = log(Action::Skip, "Skipped", None, steps, json!([]), None);
             outcome(Action::Skip, None, Some(l), false)
         }
-        None => create(ctx, &item, steps, (&desired, &matching), new_map, pending_ref, log, outcome, false).await,
-        Some(target_id) => {
-            // Attributes applied only on creation stay as they were.
-            let update: Vec<(String, Value)> =
-                desired.iter().filter(|(k, _)| !create_only.contains(k)).cloned().collect();
-            let mut sent = old.clone();
-            for k in create_only.iter() {
-                if let Some(v) = old.get(k) {
-                    sent.insert(k.clone(), v.clone());
-                }
-            }
-            let mut exported: Map<String, Value> = update.iter().cloned().collect();
-            for k in create_only.iter() {
-                if let Some(v) = old.get(k) {
-                    exported.insert(k.clone(), v.clone());
-                }
-            }
-            // Without the update action only enabling (active) goes out.
-            let update: Vec<(String, Value)> =
-                if actions.update { update } else { update.into_iter().filter(|(k, _)| k == "active").collect() };
-            if !actions.update {
-                // The shadow keeps what the app holds: only `active` moved.
-                exported = old.clone();
-                exported.extend(update.iter().cloned());
-            }
-            // Attributes applied only on creation are neither sent nor removed.
-            let compared: Map<String, Value> =
-                old.iter().filter(|(k, _)| !create_only.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-            let ops = roster_scim::diff_patch(&compared, &update);
-            let was_enabled = item.shadow.as_ref().map(|s| s.enabled).unwrap_or(true);
-            let action = if !was_enabled { Action::Enable } else { Action::Update };
-            if ops.is_empty() {
-                if item.shadow.is_some()
-                    && item.shadow.as_ref().map(|s| s.pending_ref.clone()) == Some(pending_ref.clone())
-                {
-                    return outcome(Action::Skip, None, None, false);
-                }
-                steps.add("Action", "nothing to change");
-                let shadow = shadow_entry(&item, &target_id, exported, true, pending_ref);
-                let l = log(Action::Update, "Success", Some(target_id), steps, json!([]), None);
-                return outcome(Action::Update, Some(shadow), Some(l), false);
-            }
-            let changes = modified(&sent, &exported);
-            let connector = ctx.connector.clone();
-            match with_retry(|| connector.update(ResourceKind::User, &target_id, &ops)).await {
-                Ok(()) => {
-                    steps.add(
-                        "Action",
-                        format!("{} {} attribute(s) with one PATCH", action.as_str().to_lowercase() + "d:", ops.len()),
-                    );
-                    let shadow = shadow_entry(&item, &target_id, exported, true, pending_ref);
-                    let l = log(action, "Success", Some(target_id), steps, changes, None);
-                    outcome(action, Some(shadow), Some(l), false)
-                }
-                Err(ConnectorError::NotFound) => {
-                    steps.add("Action", "the account was deleted in the app: creating it again");
-                    create(ctx, &item, steps, (&desired, &matching), new_map, pending_ref, log, outcome, true).await
-                }
-                Err(e) => {
-                    steps.add("Action", format!("failed: {e}"));
-                    let l =
-                        log(action, "Failure", Some(target_id), steps, changes, Some((error_code(&e), e.to_string())));
-                    outcome(action, None, Some(l), true)
-                }
-            }
+        Plan::Disable { target } => disable(ctx, item, &target, steps, log, outcome).await,
+        Plan::Create { attributes, exported } => {
+            let matching = wanted.map(|(_, m)| m).unwrap_or_default();
+            create(ctx, item, steps, (&attributes, matching), exported, pending_ref, log, outcome, false).await
+        }
+        Plan::Record { target, exported } => {
+            steps.add("Action", "nothing to change");
+            let shadow = shadow_entry(item, &target, exported, true, pending_ref);
+            let l = log(Action::Update, "Success", Some(target), steps, json!([]), None);
+            outcome(Action::Update, Some(shadow), Some(l), false)
+        }
+        Plan::Update { target, ops, exported, changes } => {
+            let change = Change { action: Action::Update, target, ops, exported, changes };
+            send_update(ctx, item, steps, change, wanted, log, outcome).await
+        }
+        Plan::Enable { target, ops, exported, changes } => {
+            let change = Change { action: Action::Enable, target, ops, exported, changes };
+            send_update(ctx, item, steps, change, wanted, log, outcome).await
+        }
+    }
+}
+
+/// An update (or enable) to send: the PATCH and what it changes.
+struct Change {
+    action: Action,
+    target: String,
+    ops: Vec<PatchOperation>,
+    exported: Map<String, Value>,
+    changes: Value,
+}
+
+/// Sends an update in one PATCH; an account deleted in the app is created again.
+async fn send_update(
+    ctx: &CycleContext,
+    item: &Imported,
+    mut steps: Steps,
+    change: Change,
+    wanted: Option<(&Wanted, &[MappedAttribute])>,
+    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
+) -> Outcome {
+    let Change { action, target, ops, exported, changes } = change;
+    let pending_ref = wanted.and_then(|(w, _)| w.pending_ref.clone());
+    let connector = ctx.connector.clone();
+    match with_retry(|| connector.update(ResourceKind::User, &target, &ops)).await {
+        Ok(()) => {
+            steps.add(
+                "Action",
+                format!("{} {} attribute(s) with one PATCH", action.as_str().to_lowercase() + "d:", ops.len()),
+            );
+            let shadow = shadow_entry(item, &target, exported, true, pending_ref);
+            let l = log(action, "Success", Some(target), steps, changes, None);
+            outcome(action, Some(shadow), Some(l), false)
+        }
+        Err(ConnectorError::NotFound) => {
+            steps.add("Action", "the account was deleted in the app: creating it again");
+            let (attributes, matching) = wanted.map(|(w, m)| (w.attributes.clone(), m)).unwrap_or_default();
+            let new_map: Map<String, Value> = attributes.iter().cloned().collect();
+            create(ctx, item, steps, (&attributes, matching), new_map, pending_ref, log, outcome, true).await
+        }
+        Err(e) => {
+            steps.add("Action", format!("failed: {e}"));
+            let l = log(action, "Failure", Some(target), steps, changes, Some((error_code(&e), e.to_string())));
+            outcome(action, None, Some(l), true)
         }
     }
 }
@@ -543,41 +560,36 @@ async fn create(
     }
 }
 
-/// Out of scope: an enabled account is disabled (`active=false`), never deleted;
-/// anything else is skipped without a log entry.
+/// Disables an account (`active=false`); it is never deleted. An account
+/// already gone from the app counts as disabled.
 async fn disable(
     ctx: &CycleContext,
     item: &Imported,
+    target: &str,
     mut steps: Steps,
     log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
-    let Some(shadow) = item.shadow.as_ref().filter(|s| s.enabled) else {
-        return outcome(Action::Skip, None, None, false);
-    };
-    steps.add("Match", format!("known account {} (shadow)", shadow.target_id));
+    steps.add("Match", format!("known account {target} (shadow)"));
     let ops = vec![PatchOperation::new(PatchOp::Replace, "active", Some(Value::Bool(false)))];
     let connector = ctx.connector.clone();
-    let mut exported = shadow.exported.clone();
+    let old = item.shadow.as_ref().map(|s| s.exported.clone()).unwrap_or_default();
+    let mut exported = old.clone();
     exported.insert("active".into(), Value::Bool(false));
-    let changes = json!([{"name": "active", "old": shadow.exported.get("active").cloned().unwrap_or(Value::Bool(true)), "new": false}]);
-    match with_retry(|| connector.update(ResourceKind::User, &shadow.target_id, &ops)).await {
+    let changes =
+        json!([{"name": "active", "old": old.get("active").cloned().unwrap_or(Value::Bool(true)), "new": false}]);
+    match with_retry(|| connector.update(ResourceKind::User, target, &ops)).await {
         Ok(()) | Err(ConnectorError::NotFound) => {
             steps.add("Action", "disabled the account (active=false); it is not deleted");
-            let s = ShadowEntry { exported, enabled: false, last_sync: roster_store::now_ms(), ..shadow.clone() };
-            let l = log(Action::Disable, "Success", Some(shadow.target_id.clone()), steps, changes, None);
+            let pending_ref = item.shadow.as_ref().and_then(|s| s.pending_ref.clone());
+            let s = shadow_entry(item, target, exported, false, pending_ref);
+            let l = log(Action::Disable, "Success", Some(target.to_string()), steps, changes, None);
             outcome(Action::Disable, Some(s), Some(l), false)
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
-            let l = log(
-                Action::Disable,
-                "Failure",
-                Some(shadow.target_id.clone()),
-                steps,
-                changes,
-                Some((error_code(&e), e.to_string())),
-            );
+            let error = Some((error_code(&e), e.to_string()));
+            let l = log(Action::Disable, "Failure", Some(target.to_string()), steps, changes, error);
             outcome(Action::Disable, None, Some(l), true)
         }
     }

@@ -35,7 +35,7 @@ pub(crate) async fn leaving_users(
         if shadows.values().all(|s| !s.enabled) {
             continue;
         }
-        let memberships = store.memberships_among(chunk, &ctx.index.groups).await?;
+        let mut roles = store.effective_roles(&ctx.app, chunk).await?;
         let mut users: HashMap<UserId, User> =
             store.users_by_ids(chunk).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
         for id in chunk {
@@ -43,7 +43,7 @@ pub(crate) async fn leaving_users(
             let item = Imported {
                 source_id: id.0.clone(),
                 user: users.remove(id),
-                groups: memberships.get(id).cloned().unwrap_or_default(),
+                roles: roles.remove(id).unwrap_or_default(),
                 shadow: Some(shadow),
                 manager_target: None,
                 change_id: String::new(),

@@ -328,7 +328,9 @@ async fn initial(
         previous.await.map_err(|e| EngineError::Invalid(format!("recording task failed: {e}")))??;
     }
     follow_references(store, ctx, created, "initial", concurrency, &mut counts).await?;
-    // Groups after users: a member's account exists before it is added.
+    // Groups after users: a member's account exists before it is added. The
+    // assignments are read again: the walk may have taken a while.
+    ctx.index = store.assignment_index(&ctx.app).await?;
     initial_groups(store, ctx, concurrency, progress, &mut counts).await?;
     let done = JobStateUpdate {
         phase: Some("incremental".into()),
@@ -629,7 +631,7 @@ async fn export_batch(
 ) -> Result<(Vec<Outcome>, RecordBatch), EngineError> {
     let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
     let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
-    let memberships = store.memberships_among(&ids, &ctx.index.groups).await?;
+    let mut roles = store.effective_roles(&ctx.app, &ids).await?;
     // Manual mode sees the hand-off's entries as the shadow they will become.
     let mut shadows = if ctx.handoff {
         store.pending_shadow_of(&ctx.app, "user", &id_refs).await?
@@ -642,7 +644,7 @@ async fn export_batch(
     let imported: Vec<Imported> = items
         .into_iter()
         .map(|(id, user)| Imported {
-            groups: memberships.get(&id).cloned().unwrap_or_default(),
+            roles: roles.remove(&id).unwrap_or_default(),
             shadow: shadows.remove(&id.0),
             manager_target: user
                 .as_ref()

@@ -8,6 +8,7 @@ mod aftercare;
 pub mod authorize;
 pub mod connect;
 pub mod cycle;
+pub mod decide;
 mod deletion_guard;
 pub mod gallery;
 pub mod groups;

@@ -24,7 +24,7 @@ pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(Strin
                 .user
                 .as_ref()
                 .and_then(|u| {
-                    let (src, _) = scope(ctx, u, &item.groups);
+                    let (src, _) = scope(ctx, u, &item.roles);
                     ctx.mapping.matching_values(&src, &eval).ok()
                 })
                 .unwrap_or_default()

@@ -461,3 +461,39 @@ async fn provision_on_demand_during_a_cycle_waits_for_it() {
     rig.assert_active("ben@corp.example", true).await;
     rig.assert_members("Team", &["ann@corp.example", "ben@corp.example", "cat@corp.example"]).await;
 }
+
+/// A long initial walk meets a change of nesting: while the first batch is being
+/// sent, a group is taken out of the assigned group it was nested in and a user
+/// of a later batch joins it. That user was never in scope at any moment, so it
+/// must get no account: each batch judges scope on one snapshot of the
+/// assignments, the nesting and the memberships, not on assignments read when
+/// the walk began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_never_in_scope_gets_no_account_when_nesting_changes_during_the_walk() {
+    let Some(rig) = Rig::new(Db::Sqlite).await else { return };
+    // More users than one batch (1,000), walked in id order.
+    let rows: Vec<Value> = (0..1001).map(|i| json!({"userName": format!("u{i:04}@corp.example")})).collect();
+    let res = rig.call(reqwest::Method::POST, "/users/bulk", Some(json!({"upsert": rows}))).await;
+    let mut ids: Vec<String> =
+        res["results"].as_array().expect("results").iter().filter_map(|r| r["id"].as_str().map(String::from)).collect();
+    ids.sort();
+    let (first, last) = (ids[0].clone(), ids[ids.len() - 1].clone());
+    rig.call(reqwest::Method::POST, "/groups", Some(json!({"displayName": "Team"}))).await;
+    rig.call(reqwest::Method::POST, "/groups", Some(json!({"displayName": "Inner"}))).await;
+    rig.call(reqwest::Method::POST, "/groups/Team/members", Some(json!({"user": first}))).await;
+    rig.nest("Team", "Inner").await;
+    rig.assign(json!({"group": "Team"})).await;
+
+    rig.proxy.control.pause_at(CrashPoint::new(Method::POST, "/Users"));
+    let meanwhile = async {
+        rig.proxy.control.paused().await;
+        rig.call(reqwest::Method::DELETE, "/groups/Team/members/Inner", None).await;
+        rig.call(reqwest::Method::POST, "/groups/Inner/members", Some(json!({"user": last}))).await;
+        rig.proxy.control.resume();
+    };
+    let (run, ()) = tokio::join!(rig.engine.cycle(&rig.app_id), meanwhile);
+    assert_eq!(run.expect("the cycle succeeds").failed, 0);
+    let accounts = rig.accounts().await;
+    let names: Vec<&str> = accounts.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names.len(), 1, "only the first user, who was in scope, has an account: {names:?}");
+}

@@ -262,84 +262,45 @@ impl Store {
     /// which roles an app reaches them: the app's direct user assignments and the
     /// closure of its assigned groups down through nesting.
     pub async fn assignment_index(&self, app: &AppId) -> Result<AssignmentIndex, StoreError> {
-        let rows = sqlx::query("SELECT principal_id, principal_kind, role_id FROM assignments WHERE app_id = $1")
-            .bind(&app.0)
-            .fetch_all(self.pool())
-            .await?;
-        let mut index = AssignmentIndex::default();
-        let mut queue = VecDeque::new();
-        for row in rows {
-            let principal: String = row.try_get("principal_id")?;
-            let role = RoleId(row.try_get("role_id")?);
-            if row.try_get::<String, _>("principal_kind")? == "group" {
-                let id = GroupId(principal);
-                index.assigned_groups.insert(id.clone());
-                let roles = index.groups.entry(id.clone()).or_default();
-                if !roles.contains(&role) {
-                    roles.push(role);
-                }
-                queue.push_back(id);
-            } else {
-                index.direct.entry(UserId(principal)).or_default().push(role);
-            }
-        }
-        if queue.is_empty() {
-            return Ok(index);
-        }
-        // Nesting edges are few (groups in groups), so the closure is computed here.
-        let edges = sqlx::query("SELECT group_id, member_id FROM group_members WHERE member_kind = 'group'")
-            .fetch_all(self.pool())
-            .await?;
-        let mut children: HashMap<String, Vec<String>> = HashMap::new();
-        for e in edges {
-            children.entry(e.try_get("group_id")?).or_default().push(e.try_get("member_id")?);
-        }
-        while let Some(g) = queue.pop_front() {
-            let roles = index.groups.get(&g).cloned().unwrap_or_default();
-            for child in children.get(&g.0).into_iter().flatten() {
-                let entry = index.groups.entry(GroupId(child.clone())).or_default();
-                let before = entry.len();
-                for r in &roles {
-                    if !entry.contains(r) {
-                        entry.push(r.clone());
-                    }
-                }
-                if entry.len() > before {
-                    queue.push_back(GroupId(child.clone()));
-                }
-            }
-        }
-        Ok(index)
+        let mut conn = self.pool().acquire().await?;
+        index_on(&mut conn, app).await
     }
 
-    /// For a batch of users, the groups (direct membership only) each belongs to
-    /// among `groups`.
+    /// The groups among `groups` that each of `users` is a direct member of.
     pub async fn memberships_among(
         &self,
         users: &[UserId],
         groups: &HashMap<GroupId, Vec<RoleId>>,
     ) -> Result<HashMap<UserId, Vec<GroupId>>, StoreError> {
-        let mut out: HashMap<UserId, Vec<GroupId>> = HashMap::new();
-        if groups.is_empty() {
-            return Ok(out);
+        let mut conn = self.pool().acquire().await?;
+        memberships_on(&mut conn, users, groups).await
+    }
+
+    /// The roles by which the app reaches each of `users` (directly or through
+    /// any nested group; a user it does not reach has none), read in one snapshot
+    /// of the directory: the assignments, the nesting and the memberships are as
+    /// they were at one moment, so that a user is never judged in scope by a
+    /// mix of states that never existed together (a group taken out of an
+    /// assigned group before the user joined it).
+    pub async fn effective_roles(
+        &self,
+        app: &AppId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, Vec<RoleId>>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
         }
-        for chunk in users.chunks(500) {
-            let sql = format!(
-                "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND member_id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for u in chunk {
-                q = q.bind(&u.0);
-            }
-            for row in q.fetch_all(self.pool()).await? {
-                let g = GroupId(row.try_get("group_id")?);
-                if groups.contains_key(&g) {
-                    out.entry(UserId(row.try_get("member_id")?)).or_default().push(g);
-                }
-            }
-        }
-        Ok(out)
+        let index = index_on(&mut tx, app).await?;
+        let memberships = memberships_on(&mut tx, users, &index.groups).await?;
+        tx.commit().await?;
+        Ok(users
+            .iter()
+            .filter_map(|u| {
+                let roles = index.roles_of(u, memberships.get(u).map(Vec::as_slice).unwrap_or_default());
+                (!roles.is_empty()).then(|| (u.clone(), roles))
+            })
+            .collect())
     }
 
     /// The users that are direct members of any of `groups`, as (group, user) pairs.
@@ -374,4 +335,101 @@ pub struct AssignmentIndex {
     /// The groups assigned to the app themselves (not the ones nested in them):
     /// the groups provisioned as objects when the scope is "assigned".
     pub assigned_groups: std::collections::HashSet<GroupId>,
+}
+
+impl AssignmentIndex {
+    /// The roles by which the app reaches a user that is a direct member of
+    /// `groups` (those the index holds): its direct roles, then its groups'.
+    pub fn roles_of(&self, user: &UserId, groups: &[GroupId]) -> Vec<RoleId> {
+        let mut roles: Vec<RoleId> = self.direct.get(user).cloned().unwrap_or_default();
+        for g in groups {
+            for r in self.groups.get(g).into_iter().flatten() {
+                if !roles.contains(r) {
+                    roles.push(r.clone());
+                }
+            }
+        }
+        roles
+    }
+}
+
+/// The assignment index, read on one connection (or transaction).
+async fn index_on(conn: &mut sqlx::AnyConnection, app: &AppId) -> Result<AssignmentIndex, StoreError> {
+    let rows = sqlx::query("SELECT principal_id, principal_kind, role_id FROM assignments WHERE app_id = $1")
+        .bind(&app.0)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut index = AssignmentIndex::default();
+    let mut queue = VecDeque::new();
+    for row in rows {
+        let principal: String = row.try_get("principal_id")?;
+        let role = RoleId(row.try_get("role_id")?);
+        if row.try_get::<String, _>("principal_kind")? == "group" {
+            let id = GroupId(principal);
+            index.assigned_groups.insert(id.clone());
+            let roles = index.groups.entry(id.clone()).or_default();
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+            queue.push_back(id);
+        } else {
+            index.direct.entry(UserId(principal)).or_default().push(role);
+        }
+    }
+    if queue.is_empty() {
+        return Ok(index);
+    }
+    // Nesting edges are few (groups in groups), so the closure is computed here.
+    let edges = sqlx::query("SELECT group_id, member_id FROM group_members WHERE member_kind = 'group'")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut children: HashMap<String, Vec<String>> = HashMap::new();
+    for e in edges {
+        children.entry(e.try_get("group_id")?).or_default().push(e.try_get("member_id")?);
+    }
+    while let Some(g) = queue.pop_front() {
+        let roles = index.groups.get(&g).cloned().unwrap_or_default();
+        for child in children.get(&g.0).into_iter().flatten() {
+            let entry = index.groups.entry(GroupId(child.clone())).or_default();
+            let before = entry.len();
+            for r in &roles {
+                if !entry.contains(r) {
+                    entry.push(r.clone());
+                }
+            }
+            if entry.len() > before {
+                queue.push_back(GroupId(child.clone()));
+            }
+        }
+    }
+    Ok(index)
+}
+
+/// The groups among `groups` that each of `users` is a direct member of, on one connection.
+async fn memberships_on(
+    conn: &mut sqlx::AnyConnection,
+    users: &[UserId],
+    groups: &HashMap<GroupId, Vec<RoleId>>,
+) -> Result<HashMap<UserId, Vec<GroupId>>, StoreError> {
+    let mut out: HashMap<UserId, Vec<GroupId>> = HashMap::new();
+    if groups.is_empty() {
+        return Ok(out);
+    }
+    for chunk in users.chunks(500) {
+        let sql = format!(
+            "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND member_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for u in chunk {
+            q = q.bind(&u.0);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let g = GroupId(row.try_get("group_id")?);
+            if groups.contains_key(&g) {
+                out.entry(UserId(row.try_get("member_id")?)).or_default().push(g);
+            }
+        }
+    }
+    Ok(out)
 }
