@@ -28,7 +28,7 @@ directory and the recorded changes:
     server_errors and sent again, so that the other checks still run).
 It prints one line per kill and the counts, and exits 0 only if every count is 0.
 
-  bash scripts/chaos.sh --seed-list 264607,1,2                     # the test command's fixed seeds
+  bash scripts/chaos.sh --seed-list 264607,936451,42                # the test command's fixed seeds
   bash scripts/chaos.sh --seeds 200                                # by hand: a soak of random seeds
   bash scripts/chaos.sh --seeds 50 --store postgres                # the same on PostgreSQL
   bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600    # by hand, bigger (~5 min)

@@ -5,7 +5,7 @@
 # duplicate, missing, stale or wrongly active account; the provisioning log
 # neither lost nor doubled). What it does and checks: scripts/chaos.py.
 #
-#   bash scripts/chaos.sh --seed-list 264607,1,2                    # fixed seeds (the test command's)
+#   bash scripts/chaos.sh --seed-list 264607,936451,42              # fixed seeds (the test command's)
 #   bash scripts/chaos.sh --seeds 200                               # by hand: 200 random seeds, counts passed
 #   bash scripts/chaos.sh --seeds 50 --store postgres               # by hand: the same on PostgreSQL
 #   bash scripts/chaos.sh --users 50000 --kills 50 --timeout 3600   # by hand, bigger (~5 min)

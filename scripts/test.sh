@@ -41,11 +41,12 @@ fi
 cargo nextest run --workspace --no-fail-fast "$@"
 
 # The crash-safety chaos test (SIGKILL at 20 moments of 5,000-user cycles) on a fixed
-# list of seeds: 264607 found a member left out of its group after a kill; the others
-# add variety. A failure names its seed and the command that replays it. The random
+# list of seeds: 264607 found a member left out of its group after a kill, 936451 an
+# account made for a user never in scope (a nesting change during the initial walk);
+# 42 adds variety. A failure names its seed and the command that replays it. The random
 # soak (scripts/chaos.sh --seeds 200) is run by hand. Then the portal's browser test
 # in headless Chromium. Both bounded in time.
-bash scripts/chaos.sh --seed-list 264607,7,42
+bash scripts/chaos.sh --seed-list 264607,936451,42
 if [ -n "${ROSTER_TEST_POSTGRES:-}" ]; then
   bash scripts/chaos.sh --seed-list 264607 --store postgres --postgres-url "$ROSTER_TEST_POSTGRES"
 fi

@@ -699,7 +699,8 @@ pub(crate) async fn sync_groups(
     if differing.is_empty() {
         return Ok(());
     }
-    tracing::warn!(app = %ctx.app, groups = differing.len(), "group members in the shadow differ from the directory after a sync: syncing them again");
+    // Most often a member changed in the directory while its group was being sent.
+    tracing::info!(app = %ctx.app, groups = differing.len(), "group members in the shadow differ from the directory after a sync: syncing them again");
     let check = format!("{change_id}{CHECK}");
     sync_group_chunks(store, ctx, &differing, &check, None, concurrency, counts).await?;
     Ok(())
