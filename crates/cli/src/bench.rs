@@ -211,26 +211,33 @@ impl SampleProcess {
 pub async fn provision(b: ProvisionBench) -> Result<()> {
     use futures::StreamExt;
     use roster_engine::settings::{Mode, SettingsPatch, Status};
+    crate::serve::init_tracing();
     println!("provisioning benchmark: {} users, concurrency {}", b.users, b.concurrency);
     let store = Store::open_sqlite(&scratch_dir("provision")).await?;
+    // A realistic management tree: everyone but the first user reports to
+    // someone created before them, eight reports per manager.
     let mut batch = Vec::with_capacity(2000);
     for i in 0..b.users {
-        batch.push(UserInput {
-            user_name: format!("user{i:06}@bench.example"),
-            given_name: Some(format!("Given{i}")),
-            surname: Some("Bench".into()),
-            display_name: Some(format!("Given{i} Bench")),
-            mail: Some(format!("user{i:06}@bench.example")),
-            job_title: Some(format!("Title {}", i % 40)),
-            department: Some(format!("Dept {}", i % 12)),
-            employee_id: Some(format!("E{i:06}")),
-            ..UserInput::default()
-        });
+        let manager = (i > 0).then(|| format!("user{:06}@bench.example", (i - 1) / 8));
+        batch.push((
+            UserInput {
+                user_name: format!("user{i:06}@bench.example"),
+                given_name: Some(format!("Given{i}")),
+                surname: Some("Bench".into()),
+                display_name: Some(format!("Given{i} Bench")),
+                mail: Some(format!("user{i:06}@bench.example")),
+                job_title: Some(format!("Title {}", i % 40)),
+                department: Some(format!("Dept {}", i % 12)),
+                employee_id: Some(format!("E{i:06}")),
+                ..UserInput::default()
+            },
+            manager,
+        ));
         if batch.len() == 2000 {
-            store.upsert_users(std::mem::take(&mut batch)).await?;
+            store.upsert_users_with_managers(std::mem::take(&mut batch)).await?;
         }
     }
-    store.upsert_users(batch).await?;
+    store.upsert_users_with_managers(batch).await?;
 
     // The engine: scope "all" (every user of the directory), one initial cycle.
     let app = SampleProcess::start("engine").await?;
@@ -326,6 +333,14 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
     if let Some(rss) = rss {
         println!("peak RSS: {rss:.0} MiB (roster: store and engine; the sample apps run in their own processes)");
     }
+    // Each create is a POST, each update or enable a PATCH: the requests that
+    // wrote to the app, against the fewest possible (one per user).
+    let writes = counts.created + counts.updated + counts.enabled + counts.disabled;
+    println!(
+        "requests per user in the initial cycle: {:.3} ({writes} writes for {} users; the limit is 1.0)",
+        writes as f64 / b.users.max(1) as f64,
+        b.users
+    );
     println!("ratio: {:.2}", engine_rate / raw_rate);
     Ok(())
 }

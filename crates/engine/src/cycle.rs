@@ -74,9 +74,29 @@ pub struct CycleContext {
     pub clock: Arc<dyn crate::reliability::Clock>,
     /// The first delay before an escrowed object is retried, ms.
     pub escrow_base_ms: i64,
+    /// Accounts this cycle made or enabled (source id → account id), known
+    /// before their batch's record commits: a report in the next batch finds
+    /// its manager's account here.
+    pub placed: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl CycleContext {
+    /// The account this cycle made or enabled for a user, if any.
+    pub(crate) fn placed_account(&self, source_id: &str) -> Option<String> {
+        self.placed.lock().ok()?.get(source_id).cloned()
+    }
+
+    /// Remembers the accounts a batch made or enabled.
+    pub(crate) fn remember_placed(&self, outcomes: &[Outcome]) {
+        if let Ok(mut placed) = self.placed.lock() {
+            for o in outcomes.iter().filter(|o| !o.failed) {
+                if let Some(s) = o.shadow.as_ref().filter(|s| s.enabled) {
+                    placed.insert(o.source_id.clone(), s.target_id.clone());
+                }
+            }
+        }
+    }
+
     /// The escrow entry of an object that failed, from its log entry.
     pub(crate) fn escrow_failure(&self, kind: &str, log: Option<&LogRecord>, source_id: &str) -> EscrowFailure {
         EscrowFailure {

@@ -134,6 +134,7 @@ pub async fn cycle_context(
         group_snapshot: None,
         member_batch_size: job.settings.member_batch_size.max(1),
         handoff: crate::connect::hands_off(&job.settings),
+        placed: Default::default(),
     })
 }
 
@@ -308,8 +309,17 @@ async fn initial(
         let n = users.len();
         let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
         let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
+        // Managers without an account first: their waves are recorded before the
+        // batch, whose record carries the cursor.
+        let mut waves = crate::managers::waves(store, ctx, items).await?;
+        let batch_items = waves.pop().unwrap_or_default();
+        for wave in waves {
+            let more = process_wave(store, ctx, wave, "initial", None, concurrency, &mut counts).await?;
+            created
+                .extend(more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
+        }
         let (outcomes, batch) =
-            export_batch(store, ctx, items, "initial", Some(update), concurrency, &mut counts).await?;
+            export_batch(store, ctx, batch_items, "initial", Some(update), concurrency, &mut counts).await?;
         created
             .extend(outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
         if let Some(previous) = recording.take() {
@@ -614,6 +624,27 @@ async fn process_once(
     concurrency: usize,
     counts: &mut Counts,
 ) -> Result<Vec<Outcome>, EngineError> {
+    let mut waves = crate::managers::waves(store, ctx, items).await?;
+    let last = waves.pop().unwrap_or_default();
+    let mut outcomes = Vec::new();
+    // Managers without an account first, each wave recorded before the next.
+    for wave in waves {
+        outcomes.extend(process_wave(store, ctx, wave, change_id, None, concurrency, counts).await?);
+    }
+    outcomes.extend(process_wave(store, ctx, last, change_id, job_update, concurrency, counts).await?);
+    Ok(outcomes)
+}
+
+/// Exports and records one wave of users.
+async fn process_wave(
+    store: &Store,
+    ctx: &CycleContext,
+    items: Vec<(UserId, Option<User>)>,
+    change_id: &str,
+    job_update: Option<JobStateUpdate>,
+    concurrency: usize,
+    counts: &mut Counts,
+) -> Result<Vec<Outcome>, EngineError> {
     let (outcomes, batch) = export_batch(store, ctx, items, change_id, job_update, concurrency, counts).await?;
     store.record(&ctx.app, &batch).await?;
     Ok(outcomes)
@@ -646,12 +677,10 @@ async fn export_batch(
         .map(|(id, user)| Imported {
             roles: roles.remove(&id).unwrap_or_default(),
             shadow: shadows.remove(&id.0),
-            manager_target: user
-                .as_ref()
-                .and_then(|u| u.manager.as_ref())
-                .and_then(|m| manager_shadows.get(&m.0))
-                .filter(|s| s.enabled)
-                .map(|s| s.target_id.clone()),
+            manager_target: user.as_ref().and_then(|u| u.manager.as_ref()).and_then(|m| {
+                let known = manager_shadows.get(&m.0).filter(|s| s.enabled).map(|s| s.target_id.clone());
+                known.or_else(|| ctx.placed_account(&m.0))
+            }),
             source_id: id.0,
             user,
             change_id: change_id.to_string(),
@@ -672,6 +701,7 @@ async fn export_batch(
         .buffer_unordered(concurrency)
         .collect()
         .await;
+    ctx.remember_placed(&outcomes);
     // The app refused the credentials, is down, or asked for a long pause: this
     // batch is not recorded (the cursor or watermark stays before it) and the
     // cycle stops; the next one redoes it, matching what was done.

@@ -14,6 +14,7 @@ pub mod gallery;
 pub mod groups;
 pub mod handoff;
 pub mod job;
+mod managers;
 mod recovery;
 pub mod reliability;
 pub mod roles;

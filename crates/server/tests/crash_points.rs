@@ -1,4 +1,4 @@
-//! Crash safety at chosen moments. Each scenario sets the order of the
+//! Crash safety, and the order of work, at chosen moments. Each scenario sets the order of the
 //! directory changes, the cycle boundaries and the request at which roster
 //! "dies": the counting proxy forwards that request to the app (so the app
 //! applies it), then answers nothing more; the test drops the running cycle
@@ -496,4 +496,43 @@ async fn a_user_never_in_scope_gets_no_account_when_nesting_changes_during_the_w
     let accounts = rig.accounts().await;
     let names: Vec<&str> = accounts.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(names.len(), 1, "only the first user, who was in scope, has an account: {names:?}");
+}
+
+/// A management tree, provisioned from scratch: managers go before their reports,
+/// so each account is created once with its manager, no second PATCH; then a
+/// crash between two waves of managers, and still one account per user, each
+/// with its manager.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_go_first_one_request_per_user_even_across_a_crash() {
+    let Some(mut rig) = Rig::new(Db::Sqlite).await else { return };
+    // 85 people: a root, 4 reports each, three levels down; ids are random, so
+    // the walk by id meets reports before their managers.
+    let rows: Vec<Value> = (0..85)
+        .map(|i| {
+            let manager = (i > 0).then(|| format!("p{:02}@corp.example", (i - 1) / 4));
+            json!({"userName": format!("p{i:02}@corp.example"), "manager": manager})
+        })
+        .collect();
+    let res = rig.call(reqwest::Method::POST, "/users/bulk", Some(json!({"upsert": rows}))).await;
+    assert!(res["results"].as_array().is_some_and(|r| r.iter().all(|x| x["status"] == "created")), "{res}");
+    rig.call(reqwest::Method::PATCH, &format!("/apps/{APP}/provisioning"), Some(json!({"scope": "all"}))).await;
+
+    // Roster dies right after the tenth account is created (in a wave of managers).
+    rig.cycle_crashing_at(CrashPoint::new(Method::POST, "/Users").after(9)).await;
+    rig.cycle().await;
+    let stats = rig.proxy.control.stats();
+    assert_eq!(stats.count("POST /Users"), 85, "one creation per user: {stats:?}");
+    assert!(stats.count("PATCH /Users") <= 1, "at most the report of the account cut short waits: {stats:?}");
+
+    let accounts = rig.accounts().await;
+    assert_eq!(accounts.len(), 85);
+    let id_of = |name: &str| accounts.iter().find(|(n, _, _)| n == name).map(|(_, id, _)| id.clone());
+    let list = rig.app_get("/Users?count=1000").await;
+    let mgr = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    for u in list["Resources"].as_array().into_iter().flatten() {
+        let name = u["userName"].as_str().unwrap_or_default();
+        let i: usize = name[1..3].parse().expect("pNN");
+        let want = (i > 0).then(|| id_of(&format!("p{:02}@corp.example", (i - 1) / 4))).flatten();
+        assert_eq!(u[mgr]["manager"]["value"].as_str().map(String::from), want, "the manager of {name}");
+    }
 }
