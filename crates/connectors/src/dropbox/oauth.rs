@@ -12,6 +12,7 @@ use reqwest::{Client, Url};
 use serde::Deserialize;
 
 use crate::classify::{chain, transport_reason};
+use crate::outbound::{cut_app_text, exchange, ExchangeError};
 use crate::{parse_retry_after, ConnectorError};
 
 /// The team permissions (scopes) roster's Dropbox app needs.
@@ -35,6 +36,9 @@ pub struct DropboxApp {
     pub authorize_url: String,
     /// The token endpoint, `https://api.dropboxapi.com/oauth2/token` by default.
     pub token_url: String,
+    /// The most bytes of one answer read (16 MiB by default); a longer answer
+    /// fails the call.
+    pub max_response_bytes: usize,
 }
 
 impl DropboxApp {
@@ -46,6 +50,7 @@ impl DropboxApp {
             api_url: "https://api.dropboxapi.com".into(),
             authorize_url: "https://www.dropbox.com/oauth2/authorize".into(),
             token_url: "https://api.dropboxapi.com/oauth2/token".into(),
+            max_response_bytes: crate::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -69,6 +74,7 @@ impl fmt::Debug for DropboxApp {
             .field("api_url", &self.api_url)
             .field("authorize_url", &self.authorize_url)
             .field("token_url", &self.token_url)
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -165,11 +171,7 @@ const DEFAULT_LIFETIME_SECS: u64 = 4 * 3600;
 
 /// An HTTPS client with `timeout`.
 pub(crate) fn http_client(timeout: Duration) -> Result<Client, ConnectorError> {
-    Client::builder()
-        .use_rustls_tls()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .redirect(reqwest::redirect::Policy::none())
+    crate::outbound::client_builder(timeout)
         .build()
         .map_err(|e| ConnectorError::Config { message: format!("cannot set up HTTPS: {}", chain(&e)) })
 }
@@ -205,20 +207,23 @@ async fn token_request(
     form: &[(&str, &str)],
     grant: Grant,
 ) -> Result<TokenAnswer, ConnectorError> {
-    let sent = client.post(&app.token_url).basic_auth(&app.client_id, Some(&app.client_secret)).form(form).send().await;
-    let resp = match sent {
-        Ok(r) => r,
-        Err(e) => {
+    let request = client.post(&app.token_url).basic_auth(&app.client_id, Some(&app.client_secret)).form(form);
+    let answer = match exchange(request, app.max_response_bytes.max(1)).await {
+        Ok(a) => a,
+        Err(ExchangeError::Transport(e)) if !e.is_body() && !e.is_decode() => {
             let (tls, reason) = transport_reason(&e, timeout);
             let message = format!("cannot reach Dropbox's token endpoint {}: {reason}", app.token_url);
             return Err(if tls { ConnectorError::Config { message } } else { ConnectorError::Transient { message } });
         }
+        Err(ExchangeError::Transport(e)) => {
+            return Err(ConnectorError::Transient {
+                message: format!("Dropbox's token endpoint answered but the body did not arrive: {}", chain(&e)),
+            })
+        }
+        Err(e) => return Err(e.into_connector_error(&format!("Dropbox's token endpoint {}", app.token_url), timeout)),
     };
-    let status = resp.status();
-    let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = resp.bytes().await.map_err(|e| ConnectorError::Transient {
-        message: format!("Dropbox's token endpoint answered {status} but the body did not arrive: {}", chain(&e)),
-    })?;
+    let (status, body) = (answer.status, answer.body);
+    let retry_after = answer.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|_| ConnectorError::Config {
             message: format!(
@@ -241,7 +246,8 @@ async fn token_request(
         Some(r) => (r.error.as_str(), r.error_description.as_deref().unwrap_or("")),
         None => ("", ""),
     };
-    let said = if description.is_empty() { error.to_string() } else { format!("{error}: {description}") };
+    let said =
+        cut_app_text(&if description.is_empty() { error.to_string() } else { format!("{error}: {description}") });
     let message = if error.starts_with("invalid_client") {
         format!(
             "Dropbox refused roster's app key or secret ({said}): check them in the Dropbox app's settings in roster"

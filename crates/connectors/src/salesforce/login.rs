@@ -11,10 +11,12 @@
 use std::fmt;
 
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{Client, Url};
+use reqwest::{Client, RequestBuilder, StatusCode, Url};
 use serde::Deserialize;
 
+use super::SalesforceSettings;
 use crate::classify::{chain, transport_reason};
+use crate::outbound::{cut_app_text, exchange, ExchangeError};
 use crate::ConnectorError;
 
 /// A session: where the org's API lives and the bearer token for it.
@@ -52,6 +54,39 @@ fn unreachable_login(url: &Url, e: &reqwest::Error, timeout: std::time::Duration
         config(message)
     } else {
         ConnectorError::Transient { message }
+    }
+}
+
+/// What a login call needs: the client, the login server, the API version,
+/// the time limit and the most bytes of an answer.
+pub(super) struct LoginCall<'a> {
+    client: &'a Client,
+    login_base: &'a Url,
+    api_version: &'a str,
+    timeout: std::time::Duration,
+    cap: usize,
+}
+
+impl<'a> LoginCall<'a> {
+    pub(super) fn new(client: &'a Client, login_base: &'a Url, settings: &'a SalesforceSettings) -> Self {
+        LoginCall {
+            client,
+            login_base,
+            api_version: &settings.api_version,
+            timeout: settings.timeout,
+            cap: settings.max_response_bytes.max(1),
+        }
+    }
+
+    /// Sends `request` to `url`; the status and the body (at most the cap).
+    async fn send(&self, url: &Url, request: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ConnectorError> {
+        match exchange(request, self.cap).await {
+            Ok(answer) => Ok((answer.status, answer.body)),
+            Err(ExchangeError::Transport(e)) => Err(unreachable_login(url, &e, self.timeout)),
+            Err(e) => {
+                Err(e.into_connector_error(&format!("the Salesforce login server {}", origin(url)), self.timeout))
+            }
+        }
     }
 }
 
@@ -188,33 +223,27 @@ fn login_hint(code: &str) -> &'static str {
 /// Logs in with the SOAP API `login()` call; `password` already carries the
 /// security token.
 pub(super) async fn soap_login(
-    client: &Client,
-    login_base: &Url,
-    api_version: &str,
+    call: &LoginCall<'_>,
     username: &str,
     password: &str,
-    timeout: std::time::Duration,
 ) -> Result<LoggedIn, ConnectorError> {
-    let url = login_endpoint(login_base, &format!("/services/Soap/u/{api_version}"))?;
-    let request = client
+    let login_base = call.login_base;
+    let url = login_endpoint(login_base, &format!("/services/Soap/u/{}", call.api_version))?;
+    let request = call
+        .client
         .post(url.clone())
         .header(CONTENT_TYPE, "text/xml; charset=UTF-8")
         .header("SOAPAction", "login")
         .body(login_envelope(username, password));
-    let result = async {
-        let resp = request.send().await?;
-        let status = resp.status();
-        let body = resp.text().await?;
-        Ok::<_, reqwest::Error>((status, body))
-    }
-    .await;
-    let (status, body) = result.map_err(|e| unreachable_login(&url, &e, timeout))?;
+    let (status, body) = call.send(&url, request).await?;
+    let body = String::from_utf8_lossy(&body);
     tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce SOAP login");
     if let Some(fault) = xml_text(&body, "faultcode") {
         let code = fault.rsplit(':').next().unwrap_or(&fault).to_string();
         let message = xml_text(&body, "exceptionMessage")
             .or_else(|| xml_text(&body, "faultstring"))
             .unwrap_or_else(|| format!("HTTP {status}"));
+        let (code, message) = (cut_app_text(&code), cut_app_text(&message));
         return Err(config(format!(
             "Salesforce refused the login of {username} with the SOAP API login() at {} ({code}: {message}): {}",
             origin(login_base),
@@ -261,26 +290,19 @@ struct TokenAnswer {
 
 /// Logs in with the OAuth 2.0 client credentials flow of a connected app.
 pub(super) async fn client_credentials(
-    client: &Client,
-    login_base: &Url,
+    call: &LoginCall<'_>,
     client_id: &str,
     client_secret: &str,
-    timeout: std::time::Duration,
 ) -> Result<LoggedIn, ConnectorError> {
+    let login_base = call.login_base;
     let url = login_endpoint(login_base, "/services/oauth2/token")?;
     let form = [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", client_secret)];
-    let result = async {
-        let resp = client.post(url.clone()).form(&form).send().await?;
-        let status = resp.status();
-        let body = resp.bytes().await?;
-        Ok::<_, reqwest::Error>((status, body))
-    }
-    .await;
-    let (status, body) = result.map_err(|e| unreachable_login(&url, &e, timeout))?;
+    let (status, body) = call.send(&url, call.client.post(url.clone()).form(&form)).await?;
     tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce OAuth token request");
     let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
     if let Some(TokenAnswer { error: Some(error), error_description, .. }) = &answer {
-        let description = error_description.as_deref().unwrap_or("no description");
+        let description = cut_app_text(error_description.as_deref().unwrap_or("no description"));
+        let error = cut_app_text(error);
         let hint = match error.as_str() {
             "invalid_client" | "invalid_client_id" => "check the connected app's client id (consumer key) and secret",
             "unsupported_grant_type" => {
