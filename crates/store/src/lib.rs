@@ -10,6 +10,7 @@
 mod admins;
 mod apps;
 mod assignments;
+pub mod csv;
 mod error;
 mod escrow;
 mod feed;
