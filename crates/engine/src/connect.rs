@@ -51,12 +51,14 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
             settings.timeout = timeout;
             settings.member_batch_size = s.member_batch_size.max(1);
             settings.member_removal = s.member_removal;
+            settings.max_response_bytes = response_cap(s);
             Arc::new(ScimConnector::new(settings)?)
         }
         ConnectorKind::Salesforce => {
             let mut settings =
                 SalesforceSettings::new(salesforce_auth(&creds)?).with_tenant_url(s.tenant_url.as_deref());
             settings.timeout = timeout;
+            settings.max_response_bytes = response_cap(s);
             if let Some(hold) = s.api_limit_hold_secs {
                 settings.hold_on_limit = Duration::from_secs(hold.max(1));
             }
@@ -81,6 +83,11 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
         }
     };
     Ok(Arc::new(ResolvesManualIds::new(inner)))
+}
+
+/// The most bytes of one answer a connector reads.
+fn response_cap(s: &JobSettings) -> usize {
+    usize::try_from(s.max_response_bytes.max(1)).unwrap_or(usize::MAX)
 }
 
 /// How roster logs in to Salesforce: a connected app's client credentials
@@ -124,6 +131,7 @@ pub fn dropbox_app(s: &JobSettings, creds: &Credentials) -> Result<DropboxApp, E
     if let Some(u) = &s.token_url {
         app.token_url = u.clone();
     }
+    app.max_response_bytes = response_cap(s);
     Ok(app)
 }
 

@@ -64,6 +64,8 @@ pub struct CycleContext {
     pub group_snapshot: Option<HashMap<String, Vec<TargetObject>>>,
     /// Most member values in one group PATCH.
     pub member_batch_size: usize,
+    /// Most objects read from one listing of the app (the snapshot).
+    pub max_listed_objects: u64,
     /// Manual mode: the connector is the stand-in, and what would reach the
     /// shadow waits in the hand-off (see `crate::handoff`).
     pub handoff: bool,

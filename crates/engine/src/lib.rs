@@ -17,6 +17,7 @@ mod recovery;
 pub mod reliability;
 pub mod roles;
 pub mod settings;
+mod snapshot;
 pub mod source;
 pub mod status;
 
@@ -227,6 +228,7 @@ impl Engine {
         let (mut s, stored, _) = self.settings_of(app).await?;
         let sealed = connect::seal_credentials(&self.cipher, &s, stored.as_deref(), &patch)?;
         connect::apply_vendor_settings(&mut s, &patch)?;
+        patch.apply_read_limits(&mut s)?;
         let was_manual = connect::hands_off(&s);
         if let Some(m) = patch.mode {
             s.mode = m;

@@ -82,7 +82,19 @@ pub struct JobSettings {
     pub delete_threshold_percent: Option<f64>,
     /// When a job goes into quarantine.
     pub quarantine: QuarantineRules,
+    /// The most bytes of one answer of the app roster reads; a longer answer
+    /// fails the call, so that an app cannot fill roster's memory.
+    pub max_response_bytes: u64,
+    /// The most objects roster reads from one listing of the app (the initial
+    /// cycle's snapshot); an app that lists more ends the cycle with an error.
+    pub max_listed_objects: u64,
 }
+
+/// The default of `maxResponseBytes`: 16 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = roster_connectors::DEFAULT_MAX_RESPONSE_BYTES as u64;
+
+/// The default of `maxListedObjects`.
+pub const DEFAULT_MAX_LISTED_OBJECTS: u64 = 2_000_000;
 
 /// The quarantine rules (the reference service's by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +145,8 @@ impl Default for JobSettings {
             delete_threshold: 500,
             delete_threshold_percent: None,
             quarantine: QuarantineRules::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_listed_objects: DEFAULT_MAX_LISTED_OBJECTS,
         }
     }
 }
@@ -211,6 +225,29 @@ pub struct SettingsPatch {
     /// Percent; 0 removes it.
     pub delete_threshold_percent: Option<f64>,
     pub quarantine: Option<QuarantineRules>,
+    /// Bytes, 1 KiB to 1 GiB.
+    pub max_response_bytes: Option<u64>,
+    /// Objects, 1,000 to 100,000,000.
+    pub max_listed_objects: Option<u64>,
+}
+
+impl SettingsPatch {
+    /// Applies the limits on what roster reads from the app.
+    pub(crate) fn apply_read_limits(&self, s: &mut JobSettings) -> Result<(), crate::EngineError> {
+        if let Some(n) = self.max_response_bytes {
+            if !(1024..=1 << 30).contains(&n) {
+                return Err(crate::EngineError::Invalid("maxResponseBytes must be 1024 to 1073741824".into()));
+            }
+            s.max_response_bytes = n;
+        }
+        if let Some(n) = self.max_listed_objects {
+            if !(1000..=100_000_000).contains(&n) {
+                return Err(crate::EngineError::Invalid("maxListedObjects must be 1000 to 100000000".into()));
+            }
+            s.max_listed_objects = n;
+        }
+        Ok(())
+    }
 }
 
 /// Parses `40m`, `6h`, `90s`, `1d` or a number of seconds.

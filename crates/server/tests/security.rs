@@ -1,10 +1,12 @@
 //! Holes a security review found, each closed and checked here over real HTTP:
-//! what roster writes out (CSV).
+//! what roster writes out (CSV), and what it does with what an app answers.
 
 mod common;
 
 use roster_store::{AppId, LogRecord, RecordBatch};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 fn ok(status: reqwest::StatusCode, body: &Value) {
     assert!(status.is_success(), "expected success, got {status}: {body}");
@@ -63,3 +65,146 @@ async fn log_export_writes_no_live_formula(app: &common::TestApp) {
 }
 
 on_both_backends!(log_export_writes_no_live_formula);
+
+/// A SCIM app that misbehaves as `behaviour` says, on 127.0.0.1; its base URL
+/// and the count of the list pages (or bytes) it served.
+async fn hostile_scim(behaviour: Hostile) -> (String, Arc<AtomicU64>) {
+    let served = Arc::new(AtomicU64::new(0));
+    let s = served.clone();
+    let handler = move |uri: axum::http::Uri, method: axum::http::Method| {
+        let served = s.clone();
+        async move { behaviour.answer(&method, &uri, &served) }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}/scim/v2", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await });
+    (base, served)
+}
+
+#[derive(Clone, Copy)]
+enum Hostile {
+    /// Lists a thousand fresh users per page and claims a quadrillion in all;
+    /// finds nobody by filter.
+    EndlessPaging,
+    /// Finds nobody, and refuses every create with a 4 MB `detail`.
+    HugeDetail,
+    /// Answers every request with a body that does not end (256 MiB).
+    HugeBody,
+}
+
+fn scim_list(total: u64, resources: Vec<Value>) -> String {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": total,
+        "itemsPerPage": resources.len(), "startIndex": 1, "Resources": resources})
+    .to_string()
+}
+
+impl Hostile {
+    fn answer(
+        self,
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
+        served: &AtomicU64,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let scim_json = [(axum::http::header::CONTENT_TYPE, "application/scim+json")];
+        let query = uri.query().unwrap_or_default();
+        match self {
+            Hostile::HugeBody => {
+                let chunk = axum::body::Bytes::from(vec![b' '; 64 << 10]);
+                let served = Arc::new(AtomicU64::new(0));
+                let stream = futures::stream::unfold(0u64, move |sent| {
+                    let chunk = chunk.clone();
+                    let served = served.clone();
+                    async move {
+                        served.fetch_add(1, Ordering::SeqCst);
+                        (sent < 256 << 20).then(|| (Ok::<_, std::io::Error>(chunk.clone()), sent + chunk.len() as u64))
+                    }
+                });
+                (scim_json, axum::body::Body::from_stream(stream)).into_response()
+            }
+            _ if *method == axum::http::Method::GET && query.contains("filter=") => {
+                (scim_json, scim_list(0, vec![])).into_response()
+            }
+            Hostile::EndlessPaging if *method == axum::http::Method::GET => {
+                let page = served.fetch_add(1, Ordering::SeqCst);
+                let users = (0..1000)
+                    .map(|i| {
+                        let n = page * 1000 + i;
+                        json!({"id": format!("u{n}"), "userName": format!("ghost{n}@example.com"), "active": true})
+                    })
+                    .collect();
+                (scim_json, scim_list(1_000_000_000_000_000, users)).into_response()
+            }
+            Hostile::HugeDetail if *method == axum::http::Method::POST => {
+                let detail = "x".repeat(4 << 20);
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
+                    "detail": detail});
+                (axum::http::StatusCode::BAD_REQUEST, scim_json, body.to_string()).into_response()
+            }
+            _ => (scim_json, scim_list(0, vec![])).into_response(),
+        }
+    }
+}
+
+/// An app `Crm` on `base`, in automatic mode, with one assigned user.
+async fn app_on(app: &common::TestApp, base: &str, settings: Value) {
+    ok(app.post("/apps", json!({"name": "Crm", "template": "scim"})).await.0, &Value::Null);
+    let mut patch = json!({"tenantUrl": base, "secretToken": "t0k3n", "mode": "automatic"});
+    if let (Some(p), Some(extra)) = (patch.as_object_mut(), settings.as_object()) {
+        p.extend(extra.clone());
+    }
+    let (s, v) = app.patch("/apps/Crm/provisioning", patch).await;
+    ok(s, &v);
+    let (s, v) = app.post("/users", json!({"userName": "ann@corp.example", "displayName": "Ann"})).await;
+    ok(s, &v);
+    app.post("/apps/Crm/assignments", json!({"user": "ann@corp.example"})).await;
+}
+
+async fn endless_paging_ends_the_cycle_with_a_clear_error(app: &common::TestApp) {
+    let (base, pages) = hostile_scim(Hostile::EndlessPaging).await;
+    app_on(app, &base, json!({"maxListedObjects": 5000})).await;
+    let (s, v) = app.post("/apps/Crm/provisioning/start", json!({})).await;
+    ok(s, &v);
+    let status = common::eventually(30, "the cycle ends with an error", || async {
+        let (_, st) = app.get("/apps/Crm/provisioning/status").await;
+        st["lastError"].is_string().then_some(st)
+    })
+    .await;
+    let error = status["lastError"].as_str().unwrap_or_default();
+    assert!(error.contains("listed more than 5000 Users"), "{status}");
+    let served = pages.load(Ordering::SeqCst);
+    assert!(served <= 6, "roster asked for {served} pages of a listing past its bound");
+}
+
+async fn a_huge_error_detail_is_cut_before_the_log_keeps_it(app: &common::TestApp) {
+    let (base, _) = hostile_scim(Hostile::HugeDetail).await;
+    app_on(app, &base, json!({})).await;
+    app.post("/apps/Crm/provisioning/start", json!({})).await;
+    let entry = common::eventually(30, "a failed create is logged", || async {
+        let (_, logs) = app.get("/apps/Crm/provisioning/logs?user=ann@corp.example").await;
+        logs["items"].as_array()?.iter().find(|e| e["errorMessage"].is_string()).cloned()
+    })
+    .await;
+    let message = entry["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.len() <= 1200, "the log entry keeps {} bytes of the app's message", message.len());
+    assert!(message.contains("(cut, 4194304 bytes in all)"), "{}", &message[message.len().saturating_sub(80)..]);
+}
+
+async fn a_huge_answer_fails_test_connection_clearly(app: &common::TestApp) {
+    let (base, _) = hostile_scim(Hostile::HugeBody).await;
+    app_on(app, &base, json!({"maxResponseBytes": 1048576})).await;
+    let (_, t) = app.post("/apps/Crm/provisioning/test-connection", json!({})).await;
+    assert_eq!(t["ok"], false, "{t}");
+    let message = t["message"].as_str().unwrap_or_default();
+    assert!(message.contains("longer than 1048576 bytes"), "{t}");
+    assert!(message.len() < 1000, "Test Connection echoes a short message: {} bytes", message.len());
+}
+
+mod hostile_apps {
+    use super::*;
+    on_both_backends!(
+        endless_paging_ends_the_cycle_with_a_clear_error,
+        a_huge_error_detail_is_cut_before_the_log_keeps_it,
+        a_huge_answer_fails_test_connection_clearly,
+    );
+}
