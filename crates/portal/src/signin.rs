@@ -26,12 +26,30 @@ pub struct SigninArgs {
     next: Option<String>,
 }
 
-/// Where to go after sign-in: a local path only (never another site).
+/// Where to go after sign-in: a path on this origin, else `/`.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 2048 => n,
-        _ => "/apps",
+        Some(n) if is_same_origin_path(n) => n,
+        _ => "/",
     }
+}
+
+/// Whether a browser told to go to `next` stays on this origin. Browsers drop
+/// tabs and line breaks from a URL and read `\` as `/`, so `/\t/evil.example`
+/// and `/\\evil.example` go to evil.example like `//evil.example` does: a path
+/// must start with a single `/`, and hold no `//` (before its query), no
+/// backslash and no control character, as written and once percent-decoded
+/// (twice over, for a value encoded twice on its way here).
+fn is_same_origin_path(next: &str) -> bool {
+    if next.len() >= 2048 {
+        return false;
+    }
+    let once = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
+    let twice = percent_encoding::percent_decode_str(&once).decode_utf8_lossy().into_owned();
+    [next, once.as_ref(), twice.as_str()].iter().all(|form| {
+        let path = form.split(['?', '#']).next().unwrap_or_default();
+        form.starts_with('/') && !path.contains("//") && !form.contains('\\') && !form.chars().any(char::is_control)
+    })
 }
 
 fn nonce() -> String {
@@ -214,9 +232,21 @@ mod tests {
     #[test]
     fn next_is_local_only() {
         check(Some("/users?q=a"), "/users?q=a");
-        check(Some("//evil.example/x"), "/apps");
-        check(Some("https://evil.example/"), "/apps");
-        check(Some("/\\evil"), "/apps");
-        check(None, "/apps");
+        check(Some("/apps/7/logs?since=1&until=2"), "/apps/7/logs?since=1&until=2");
+        check(Some("/users?q=http://x"), "/users?q=http://x");
+        check(Some("//evil.example/x"), "/");
+        check(Some("https://evil.example/"), "/");
+        check(Some("/\\evil"), "/");
+        check(Some("/apps\\..\\x"), "/");
+        check(Some("/\t/evil.example/phish"), "/");
+        check(Some("/%09/evil.example/phish"), "/");
+        check(Some("/%2509/evil.example/phish"), "/");
+        check(Some("/%5Cevil.example"), "/");
+        check(Some("/%2F/evil.example"), "/");
+        check(Some("/\r\n/evil.example"), "/");
+        check(Some("/a//b"), "/");
+        check(Some("apps"), "/");
+        check(Some(""), "/");
+        check(None, "/");
     }
 }

@@ -73,6 +73,21 @@ impl TestPortal {
     fn with_csrf(&self, form: &str) -> String {
         format!("_csrf={}&{form}", self.csrf)
     }
+
+    /// Signs in through the form as a browser does, with no session yet: the
+    /// page for its nonce cookie, then the post of `fields` (form-encoded).
+    async fn sign_in(&self, fields: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        let (_, headers, _) = self.get("/signin", false).await;
+        let set_cookie = headers[header::SET_COOKIE].to_str().unwrap_or_default();
+        let nonce = set_cookie.trim_start_matches("roster_signin=").split(';').next().unwrap_or_default().to_string();
+        let r = Request::post("/signin")
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, format!("roster_signin={nonce}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("_signin={nonce}&{fields}")))
+            .expect("a valid request");
+        self.send(r).await
+    }
 }
 
 #[tokio::test]
@@ -153,4 +168,21 @@ async fn sign_out_ends_the_session() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(headers[header::SET_COOKIE].to_str().unwrap_or_default().contains("Max-Age=0"));
     assert_eq!(p.get("/apps", true).await.0, StatusCode::SEE_OTHER, "the old cookie opens nothing");
+}
+
+#[tokio::test]
+async fn sign_in_never_sends_the_browser_to_another_site() {
+    let p = TestPortal::start().await;
+    let (_, token) = p.store.create_token("signin").await.expect("a token");
+    for next in
+        ["%2F%2509%2Fevil.example%2Fphish", "%2F%09%2Fevil.example%2Fphish", "%2F%5Cevil.example", "%2F%2Fevil.example"]
+    {
+        let (status, headers, body) = p.sign_in(&format!("method=token&token={token}&next={next}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        assert_eq!(headers[header::LOCATION], "/", "next={next}");
+    }
+    let (_, headers, _) = p.sign_in(&format!("method=token&token={token}&next=%2Fusers%3Fq%3Da")).await;
+    assert_eq!(headers[header::LOCATION], "/users?q=a", "a local path is kept");
+    let (_, _, page) = p.get("/signin?next=%2F%09%2Fevil.example%2Fphish", false).await;
+    assert!(page.contains("name=\"next\" value=\"/\""), "the form carries the safe path: {page}");
 }
