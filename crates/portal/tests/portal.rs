@@ -186,3 +186,49 @@ async fn sign_in_never_sends_the_browser_to_another_site() {
     let (_, _, page) = p.get("/signin?next=%2F%09%2Fevil.example%2Fphish", false).await;
     assert!(page.contains("name=\"next\" value=\"/\""), "the form carries the safe path: {page}");
 }
+
+/// The session cookie a sign-in answer sets.
+fn session_cookie(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("roster_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("the sign-in sets a session cookie")
+        .to_string()
+}
+
+async fn opens(p: &TestPortal, cookie: &str, path: &str) -> StatusCode {
+    let r = Request::get(path)
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .expect("a valid request");
+    p.send(r).await.0
+}
+
+#[tokio::test]
+async fn a_session_opened_with_a_token_ends_when_the_token_is_revoked() {
+    let p = TestPortal::start().await;
+    let (_, token) = p.store.create_token("laptop").await.expect("a token");
+    let (status, headers, _) = p.sign_in(&format!("method=token&token={token}")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&headers);
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::OK);
+    p.store.revoke_token("laptop").await.expect("revoked");
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::SEE_OTHER, "the revoked token's session is over");
+}
+
+#[tokio::test]
+async fn an_admins_sessions_end_when_the_password_changes() {
+    let p = TestPortal::start().await;
+    roster_portal::password::create_admin(&p.store, "Ops", "correct horse battery").await.expect("an admin");
+    let (status, headers, _) = p.sign_in("method=password&name=ops&password=correct+horse+battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&headers);
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::OK);
+    roster_portal::password::set_admin_password(&p.store, "OPS", "another long passphrase").await.expect("changed");
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::SEE_OTHER, "the old password's session is over");
+    assert_eq!(opens(&p, &p.cookie, "/users").await, StatusCode::OK, "another admin's session goes on");
+}
