@@ -64,7 +64,7 @@ async fn log_export_writes_no_live_formula(app: &common::TestApp) {
     }
 }
 
-on_both_backends!(log_export_writes_no_live_formula);
+on_both_backends!(log_export_writes_no_live_formula, nested_replaces_cannot_grow_an_expression_without_bound);
 
 /// A SCIM app that misbehaves as `behaviour` says, on 127.0.0.1; its base URL
 /// and the count of the list pages (or bytes) it served.
@@ -198,6 +198,20 @@ async fn a_huge_answer_fails_test_connection_clearly(app: &common::TestApp) {
     let message = t["message"].as_str().unwrap_or_default();
     assert!(message.contains("longer than 1048576 bytes"), "{t}");
     assert!(message.len() < 1000, "Test Connection echoes a short message: {} bytes", message.len());
+}
+
+async fn nested_replaces_cannot_grow_an_expression_without_bound(app: &common::TestApp) {
+    let x = format!("\"{}\"", "x".repeat(40));
+    let expression = format!(r#"Replace(Replace(Replace("aaaaaaaaaa", "a", , , {x}), "x", , , {x}), "x", , , {x})"#);
+    let request = json!({"expression": expression});
+    assert!(request.to_string().len() <= 512);
+    let (s, v) = app.post("/expressions/evaluate", request).await;
+    ok(s, &v);
+    assert_eq!(v["ok"], false, "the 640,000-byte result is refused");
+    let message = v["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Replace: the result is too large"), "{message}");
+    let (_, small) = app.post("/expressions/evaluate", json!({"expression": r#"Replace("ab", "a", , , "x")"#})).await;
+    assert_eq!(small["value"], "xb", "{small}");
 }
 
 mod hostile_apps {
