@@ -272,7 +272,15 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
             crate::credentials::add_to(&mut body, a.vendor)?;
             let body = Value::Object(body);
-            output::object(json, &c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?);
+            let view = c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?;
+            if let Some(cleared) = view["clearedCredentials"].as_array().filter(|c| !c.is_empty()) {
+                let names: Vec<&str> = cleared.iter().filter_map(Value::as_str).collect();
+                eprintln!(
+                    "note: the URL changed, so the credentials sent to it were cleared ({}): set them again",
+                    names.join(", ")
+                );
+            }
+            output::object(json, &view);
         }
         AppCmd::TestConnection { app } => {
             let r = c.post(&format!("/apps/{}/provisioning/test-connection", enc(&app)), &json!({})).await?;

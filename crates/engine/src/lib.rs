@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod connect;
 pub mod cycle;
 mod deletion_guard;
+pub mod destinations;
 pub mod gallery;
 pub mod groups;
 pub mod handoff;
@@ -226,24 +227,17 @@ impl Engine {
         let handle = self.handle(app);
         let _guard = if quarantined { Some(handle.running.lock().await) } else { None };
         let (mut s, stored, _) = self.settings_of(app).await?;
-        let sealed = connect::seal_credentials(&self.cipher, &s, stored.as_deref(), &patch)?;
+        let before = s.clone();
+        patch.apply_outbound_limits(&mut s)?;
         connect::apply_vendor_settings(&mut s, &patch)?;
-        patch.apply_read_limits(&mut s)?;
+        let change = connect::seal_credentials(&self.cipher, &before, &s, stored.as_deref(), &patch)?;
+        let sealed = change.sealed;
         let was_manual = connect::hands_off(&s);
         if let Some(m) = patch.mode {
             s.mode = m;
         }
         if let Some(st) = patch.status {
             s.status = st;
-        }
-        if let Some(url) = patch.tenant_url {
-            let parsed = url
-                .parse::<url::Url>()
-                .map_err(|e| EngineError::Invalid(format!("tenant URL {url:?} is not a URL: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(EngineError::Invalid(format!("tenant URL {url:?} must start with https:// (or http://)")));
-            }
-            s.tenant_url = Some(url.trim_end_matches('/').to_string());
         }
         if let Some(e) = patch.notification_email {
             if !e.is_empty() && !e.contains('@') {
@@ -331,7 +325,11 @@ impl Engine {
             })
             .await?;
         }
-        self.settings_view(app).await
+        let mut view = self.settings_view(app).await?;
+        if !change.cleared.is_empty() {
+            view["clearedCredentials"] = json!(change.cleared);
+        }
+        Ok(view)
     }
 
     /// The settings as the API shows them: secrets only as "set".

@@ -88,6 +88,9 @@ pub struct JobSettings {
     /// The most objects roster reads from one listing of the app (the initial
     /// cycle's snapshot); an app that lists more ends the cycle with an error.
     pub max_listed_objects: u64,
+    /// Lets the app's URLs use plain http on a host other than loopback (the
+    /// credentials then cross the network unencrypted).
+    pub allow_insecure_http: bool,
 }
 
 /// The default of `maxResponseBytes`: 16 MiB.
@@ -147,6 +150,7 @@ impl Default for JobSettings {
             quarantine: QuarantineRules::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_listed_objects: DEFAULT_MAX_LISTED_OBJECTS,
+            allow_insecure_http: false,
         }
     }
 }
@@ -229,11 +233,16 @@ pub struct SettingsPatch {
     pub max_response_bytes: Option<u64>,
     /// Objects, 1,000 to 100,000,000.
     pub max_listed_objects: Option<u64>,
+    pub allow_insecure_http: Option<bool>,
 }
 
 impl SettingsPatch {
-    /// Applies the limits on what roster reads from the app.
-    pub(crate) fn apply_read_limits(&self, s: &mut JobSettings) -> Result<(), crate::EngineError> {
+    /// Applies the limits on what roster sends and reads: plain http, the size
+    /// of an answer, the length of a listing.
+    pub(crate) fn apply_outbound_limits(&self, s: &mut JobSettings) -> Result<(), crate::EngineError> {
+        if let Some(allow) = self.allow_insecure_http {
+            s.allow_insecure_http = allow;
+        }
         if let Some(n) = self.max_response_bytes {
             if !(1024..=1 << 30).contains(&n) {
                 return Err(crate::EngineError::Invalid("maxResponseBytes must be 1024 to 1073741824".into()));

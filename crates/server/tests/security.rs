@@ -214,11 +214,62 @@ async fn nested_replaces_cannot_grow_an_expression_without_bound(app: &common::T
     assert_eq!(small["value"], "xb", "{small}");
 }
 
+/// A server that counts the requests carrying an Authorization header.
+async fn credential_sink() -> (String, Arc<AtomicU64>) {
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    let handler = move |headers: axum::http::HeaderMap| {
+        let seen = s.clone();
+        async move {
+            if headers.contains_key(axum::http::header::AUTHORIZATION) {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            (axum::http::StatusCode::OK, scim_list(0, vec![]))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}/scim/v2", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await });
+    (base, seen)
+}
+
+async fn a_new_tenant_url_does_not_inherit_the_stored_token(app: &common::TestApp) {
+    let (real, _) = credential_sink().await;
+    let (attacker, received) = credential_sink().await;
+    app_on(app, &real, json!({})).await;
+    let (s, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": attacker})).await;
+    ok(s, &v);
+    assert_eq!(v["clearedCredentials"], json!(["secretToken"]), "{v}");
+    assert_eq!(v["secretTokenSet"], false, "{v}");
+    let (_, t) = app.post("/apps/Crm/provisioning/test-connection", json!({})).await;
+    assert_eq!(t["ok"], false, "{t}");
+    assert_eq!(received.load(Ordering::SeqCst), 0, "the stored token never reached the new URL");
+    // Given again in the same change, the token stays.
+    let (_, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": real, "secretToken": "t0k3n"})).await;
+    assert_eq!(v["secretTokenSet"], true, "{v}");
+    assert!(v.get("clearedCredentials").is_none(), "{v}");
+}
+
+async fn plain_http_is_refused_off_loopback_unless_allowed(app: &common::TestApp) {
+    ok(app.post("/apps", json!({"name": "Crm", "template": "scim"})).await.0, &Value::Null);
+    let (s, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": "https://crm.example.com/scim"})).await;
+    ok(s, &v);
+    let (s, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": "http://crm.example.com/scim"})).await;
+    assert_eq!(s, reqwest::StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or_default().contains("plain http"), "{v}");
+    let (s, v) = app
+        .patch("/apps/Crm/provisioning", json!({"tenantUrl": "http://crm.example.com/scim", "allowInsecureHttp": true}))
+        .await;
+    ok(s, &v);
+}
+
 mod hostile_apps {
     use super::*;
     on_both_backends!(
         endless_paging_ends_the_cycle_with_a_clear_error,
         a_huge_error_detail_is_cut_before_the_log_keeps_it,
         a_huge_answer_fails_test_connection_clearly,
+        a_new_tenant_url_does_not_inherit_the_stored_token,
+        plain_http_is_refused_off_loopback_unless_allowed,
     );
 }
