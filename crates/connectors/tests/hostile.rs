@@ -169,3 +169,30 @@ async fn a_megabytes_long_error_detail_is_cut_to_a_kilobyte() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn salesforce_sends_no_session_to_an_instance_outside_salesforce() {
+    // A loopback login server (as the contract fake is) whose answer names an
+    // instance on another host: the session must not go there.
+    let login = serve(Router::new().fallback(|| async {
+        let body = "<soapenv:Envelope><soapenv:Body><loginResponse><result>\
+            <serverUrl>https://attacker.example/services/Soap/u/64.0/00D</serverUrl>\
+            <sessionId>SESSION</sessionId></result></loginResponse></soapenv:Body></soapenv:Envelope>";
+        ([(header::CONTENT_TYPE, "text/xml")], body)
+    }))
+    .await;
+    let auth = SalesforceAuth::Password {
+        username: "admin@example.com".into(),
+        password: "pw".into(),
+        security_token: String::new(),
+    };
+    let settings = SalesforceSettings { timeout: Duration::from_secs(10), ..SalesforceSettings::new(auth) }
+        .with_tenant_url(Some(login.as_str()));
+    let connector = SalesforceConnector::new(settings).expect("connector");
+    match connector.test_connection("Username").await {
+        Err(ConnectorError::Config { message }) => {
+            assert!(message.contains("attacker.example") && message.contains("instance"), "{message}")
+        }
+        other => panic!("expected the instance to be refused, got {other:?}"),
+    }
+}

@@ -264,19 +264,62 @@ pub(super) async fn soap_login(
     let (Some(server_url), Some(token)) = (xml_text(&body, "serverUrl"), xml_text(&body, "sessionId")) else {
         return Err(config(format!("the answer of login() at {url} has no serverUrl or sessionId: not Salesforce?")));
     };
-    let instance = instance_of(&server_url)?;
+    let instance = instance_of(&server_url, login_base)?;
     Ok(LoggedIn { instance, token, user_id: xml_text(&body, "userId"), user_name: xml_text(&body, "userName") })
 }
 
-/// The instance (`scheme://host[:port]/`) of a URL Salesforce returned.
-fn instance_of(url: &str) -> Result<Url, ConnectorError> {
+/// The domains of Salesforce's own instances (commercial, Government Cloud,
+/// and the Alibaba-operated China instances).
+const SALESFORCE_DOMAINS: [&str; 6] =
+    ["salesforce.com", "force.com", "cloudforce.com", "salesforce.mil", "sfcrmapps.cn", "sfcrmproducts.cn"];
+
+/// The instance (`scheme://host[:port]/`) of a URL the login server returned.
+/// roster sends the session token to it, so it must be https and a host of
+/// Salesforce's or under the login server's own domain (a My Domain login gives
+/// an instance next to it); a loopback instance only with a loopback login
+/// server (the contract fake), where http is allowed too.
+fn instance_of(url: &str, login_base: &Url) -> Result<Url, ConnectorError> {
     let parsed =
         Url::parse(url).map_err(|e| config(format!("Salesforce returned an invalid server URL {url:?}: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(config(format!("Salesforce returned a server URL that is not http(s): {url:?}")));
+    let (Some(host), Some(login_host)) = (parsed.host(), login_base.host()) else {
+        return Err(config(format!("Salesforce returned a server URL without a host: {url:?}")));
+    };
+    let trusted = if is_loopback(&login_host) {
+        is_loopback(&host) && matches!(parsed.scheme(), "http" | "https")
+    } else {
+        parsed.scheme() == "https" && is_trusted_domain(&host.to_string(), &login_host.to_string())
+    };
+    if !trusted {
+        let shown: String = url.chars().filter(|c| !c.is_control()).take(200).collect();
+        return Err(config(format!(
+            "the Salesforce login server {} named {shown:?} as the org's instance: roster sends the session only to              https hosts of Salesforce or of the login server's own domain",
+            origin(login_base)
+        )));
     }
     Url::parse(&format!("{}/", origin(&parsed)))
         .map_err(|e| config(format!("Salesforce returned an invalid server URL {url:?}: {e}")))
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Whether `host` is under one of Salesforce's domains or the login server's.
+fn is_trusted_domain(host: &str, login_host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let login = login_host.to_ascii_lowercase();
+    // The login server's domain: its host without the first label, when that
+    // leaves at least a name and a top-level domain (`login.acme.example` → `acme.example`).
+    let login_domain = match login.split_once('.') {
+        Some((_, rest)) if rest.contains('.') => rest.to_string(),
+        _ => login.clone(),
+    };
+    let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    host == login || under(&login_domain) || SALESFORCE_DOMAINS.iter().any(|d| under(d))
 }
 
 #[derive(Deserialize)]
@@ -326,7 +369,7 @@ pub(super) async fn client_credentials(
     };
     // The identity URL ends with the org id and the run-as user's id.
     let user_id = id.as_deref().and_then(|id| id.trim_end_matches('/').rsplit('/').next()).map(str::to_string);
-    Ok(LoggedIn { instance: instance_of(&instance_url)?, token, user_id, user_name: None })
+    Ok(LoggedIn { instance: instance_of(&instance_url, login_base)?, token, user_id, user_name: None })
 }
 
 /// A short description of a reqwest error (for building the HTTP client).
@@ -365,9 +408,30 @@ mod tests {
 
     #[test]
     fn instance_is_the_origin() {
-        let i = instance_of("https://acme.my.salesforce.com/services/Soap/u/64.0/00D000000000001");
+        let login = Url::parse("https://login.salesforce.com").expect("url");
+        let i = instance_of("https://acme.my.salesforce.com/services/Soap/u/64.0/00D000000000001", &login);
         assert_eq!(i.map(|u| u.to_string()).ok().as_deref(), Some("https://acme.my.salesforce.com/"));
-        assert!(instance_of("ftp://x/y").is_err());
-        assert!(instance_of("nope").is_err());
+        assert!(instance_of("ftp://x/y", &login).is_err());
+        assert!(instance_of("nope", &login).is_err());
+    }
+
+    fn check(instance: &str, login: &str, trusted: bool) {
+        let login = Url::parse(login).expect("login url");
+        assert_eq!(instance_of(instance, &login).is_ok(), trusted, "{instance} from {login}");
+    }
+
+    #[test]
+    fn only_salesforce_or_the_login_domain_is_an_instance() {
+        check("https://acme.my.salesforce.com/x", "https://login.salesforce.com", true);
+        check("https://na1.force.com/x", "https://test.salesforce.com", true);
+        check("https://acme.my.salesforce.mil/x", "https://acme.my.salesforce.mil", true);
+        check("https://crm.acme.example/x", "https://login.acme.example", true);
+        check("https://attacker.example/x", "https://login.salesforce.com", false);
+        check("https://salesforce.com.attacker.example/x", "https://login.salesforce.com", false);
+        check("https://evilsalesforce.com/x", "https://login.salesforce.com", false);
+        check("http://acme.my.salesforce.com/x", "https://login.salesforce.com", false);
+        check("http://127.0.0.1:9/x", "https://login.salesforce.com", false);
+        check("http://127.0.0.1:9/x", "http://127.0.0.1:8/", true);
+        check("https://attacker.example/x", "http://127.0.0.1:8/", false);
     }
 }
