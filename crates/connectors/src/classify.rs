@@ -36,6 +36,9 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 pub(crate) fn transport_reason(e: &reqwest::Error, timeout: Duration) -> (bool, String) {
     let text = chain(e);
     let lower = text.to_lowercase();
+    if let Some(at) = text.find(crate::destination::REFUSED) {
+        return (true, text[at..].to_string());
+    }
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         return (true, format!("TLS failed: {text}"));
     }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 mod classify;
+pub mod destination;
 pub mod dropbox;
 mod error;
 pub mod manual;

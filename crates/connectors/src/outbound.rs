@@ -24,13 +24,28 @@ pub const APP_TEXT_LIMIT: usize = 1024;
 const LOCATION_LIMIT: usize = 200;
 
 /// A client builder for calls to an application: rustls, `timeout` per
-/// request, and no redirect followed.
-pub(crate) fn client_builder(timeout: Duration) -> ClientBuilder {
+/// request, no redirect followed, and names resolved only to addresses
+/// `destination` allows.
+pub(crate) fn client_builder(timeout: Duration, allow_private_networks: bool) -> ClientBuilder {
     Client::builder()
         .use_rustls_tls()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(crate::destination::resolver(allow_private_networks))
+}
+
+/// Refuses a URL whose host `destination` does not allow, as a configuration
+/// error naming `what` it is.
+pub(crate) fn check_destination(
+    what: &str,
+    url: &reqwest::Url,
+    allow_private_networks: bool,
+) -> Result<(), ConnectorError> {
+    match crate::destination::url_refusal(url, allow_private_networks) {
+        Some(reason) => Err(ConnectorError::Config { message: format!("{what} {url} is refused: {reason}") }),
+        None => Ok(()),
+    }
 }
 
 /// Why a call gave no answer to work with.

@@ -130,7 +130,8 @@ impl SalesforceConnector {
         if !version_ok {
             return Err(config(format!("invalid Salesforce API version {:?}: use e.g. 64.0", settings.api_version)));
         }
-        let client = crate::outbound::client_builder(settings.timeout)
+        crate::outbound::check_destination("the Salesforce login URL", &login_base, settings.allow_private_networks)?;
+        let client = crate::outbound::client_builder(settings.timeout, settings.allow_private_networks)
             .pool_max_idle_per_host(32)
             .build()
             .map_err(|e| config(format!("cannot set up HTTPS: {}", login::client_error(&e))))?;

@@ -13,7 +13,7 @@ use roster_scim::{
 use serde_json::Value;
 
 use crate::classify::{app_message, chain, classify, conflict_as_permanent, filter_literal, Answer};
-use crate::outbound::{client_builder, exchange, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::outbound::{check_destination, client_builder, exchange, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::{Connector, ConnectorError, TargetObject, TargetPage};
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -34,6 +34,8 @@ pub struct ScimSettings {
     /// The most bytes of one answer read (16 MiB by default); a longer answer
     /// fails the call.
     pub max_response_bytes: usize,
+    /// Whether the app may be on a private network address (see `destination`).
+    pub allow_private_networks: bool,
 }
 
 impl ScimSettings {
@@ -47,6 +49,7 @@ impl ScimSettings {
             member_batch_size: 100,
             member_removal: MemberRemoval::Filter,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_networks: false,
         }
     }
 }
@@ -60,6 +63,7 @@ impl fmt::Debug for ScimSettings {
             .field("member_batch_size", &self.member_batch_size)
             .field("member_removal", &self.member_removal)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_private_networks", &self.allow_private_networks)
             .finish()
     }
 }
@@ -98,7 +102,8 @@ impl ScimConnector {
         }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/scim+json, application/json"));
-        let client = client_builder(settings.timeout)
+        check_destination("the SCIM base URL", &base, settings.allow_private_networks)?;
+        let client = client_builder(settings.timeout, settings.allow_private_networks)
             .pool_max_idle_per_host(32)
             .default_headers(headers)
             .build()

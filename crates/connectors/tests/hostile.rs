@@ -196,3 +196,23 @@ async fn salesforce_sends_no_session_to_an_instance_outside_salesforce() {
         other => panic!("expected the instance to be refused, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn no_connector_calls_a_cloud_metadata_address() {
+    let scim = ScimConnector::new(ScimSettings::new("http://169.254.169.254/latest/meta-data", "t"));
+    assert!(matches!(&scim, Err(ConnectorError::Config { message }) if message.contains("link-local")), "{scim:?}");
+    let auth = SalesforceAuth::Password {
+        username: "a@example.com".into(),
+        password: "pw".into(),
+        security_token: String::new(),
+    };
+    let settings = SalesforceSettings::new(auth).with_tenant_url(Some("http://metadata.google.internal/"));
+    let salesforce = SalesforceConnector::new(settings);
+    assert!(matches!(&salesforce, Err(ConnectorError::Config { .. })), "{:?}", salesforce.err());
+    let dropbox = DropboxConnector::new(
+        DropboxApp::at("key", "secret", "http://[fd00:ec2::254]"),
+        "refresh",
+        Duration::from_secs(5),
+    );
+    assert!(matches!(&dropbox, Err(ConnectorError::Config { .. })), "{:?}", dropbox.err());
+}

@@ -52,6 +52,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
             settings.member_batch_size = s.member_batch_size.max(1);
             settings.member_removal = s.member_removal;
             settings.max_response_bytes = response_cap(s);
+            settings.allow_private_networks = s.allow_private_networks;
             Arc::new(ScimConnector::new(settings)?)
         }
         ConnectorKind::Salesforce => {
@@ -59,6 +60,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
                 SalesforceSettings::new(salesforce_auth(&creds)?).with_tenant_url(s.tenant_url.as_deref());
             settings.timeout = timeout;
             settings.max_response_bytes = response_cap(s);
+            settings.allow_private_networks = s.allow_private_networks;
             if let Some(hold) = s.api_limit_hold_secs {
                 settings.hold_on_limit = Duration::from_secs(hold.max(1));
             }
@@ -132,6 +134,7 @@ pub fn dropbox_app(s: &JobSettings, creds: &Credentials) -> Result<DropboxApp, E
         app.token_url = u.clone();
     }
     app.max_response_bytes = response_cap(s);
+    app.allow_private_networks = s.allow_private_networks;
     Ok(app)
 }
 
@@ -261,14 +264,14 @@ pub fn seal(cipher: &Cipher, creds: &Credentials) -> Result<String, EngineError>
     Ok(cipher.seal(&text)?)
 }
 
-fn http_url(what: &str, url: &str, allow_insecure_http: bool) -> Result<Option<String>, EngineError> {
+fn http_url(what: &str, url: &str, insecure_http: bool, private_networks: bool) -> Result<Option<String>, EngineError> {
     let url = url.trim();
     if url.is_empty() {
         return Ok(None);
     }
     let parsed =
         url.parse::<url::Url>().map_err(|e| EngineError::Invalid(format!("{what} {url:?} is not a URL: {e}")))?;
-    crate::destinations::check_url(what, &parsed, allow_insecure_http)?;
+    crate::destinations::check_url(what, &parsed, insecure_http, private_networks)?;
     Ok(Some(url.trim_end_matches('/').to_string()))
 }
 
@@ -284,21 +287,21 @@ pub fn apply_vendor_settings(s: &mut JobSettings, patch: &SettingsPatch) -> Resu
             template.manual_only_reason.as_deref().unwrap_or("it has no connector")
         )));
     }
-    let insecure = s.allow_insecure_http;
+    let (insecure, private) = (s.allow_insecure_http, s.allow_private_networks);
     if let Some(u) = &patch.tenant_url {
         if u.trim().is_empty() {
             return Err(EngineError::Invalid(format!("tenant URL {u:?} is not a URL: it is empty")));
         }
-        s.tenant_url = http_url("tenant URL", u, insecure)?;
+        s.tenant_url = http_url("tenant URL", u, insecure, private)?;
     }
     if let Some(u) = &patch.api_url {
-        s.api_url = http_url("API URL", u, insecure)?;
+        s.api_url = http_url("API URL", u, insecure, private)?;
     }
     if let Some(u) = &patch.authorize_url {
-        s.authorize_url = http_url("authorize URL", u, insecure)?;
+        s.authorize_url = http_url("authorize URL", u, insecure, private)?;
     }
     if let Some(u) = &patch.token_url {
-        s.token_url = http_url("token URL", u, insecure)?;
+        s.token_url = http_url("token URL", u, insecure, private)?;
     }
     if let Some(h) = patch.api_limit_hold_secs {
         if !(1..=86_400).contains(&h) {

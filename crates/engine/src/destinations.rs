@@ -4,7 +4,11 @@
 //! edit the settings could otherwise point them at a host of their own), so the
 //! credentials that go to a changed URL are cleared unless the same change sets
 //! them again. Plain http is refused but for a loopback host (tests, the demo)
-//! or an app whose `allowInsecureHttp` is set.
+//! or an app whose `allowInsecureHttp` is set; link-local and cloud metadata
+//! hosts always, private addresses unless `allowPrivateNetworks` is set (the
+//! connectors check every resolved address too). Test Connection, which a
+//! settings editor can aim anywhere, repeats only a short, printable part of
+//! what the far end answered.
 
 use crate::gallery::ConnectorKind;
 use crate::settings::JobSettings;
@@ -52,9 +56,19 @@ pub fn cleared_by_url_change(
     out
 }
 
-/// Checks a URL credentials may be sent to: http(s), and https unless the host
-/// is a loopback address or `allow_insecure_http` is set.
-pub fn check_url(what: &str, url: &url::Url, allow_insecure_http: bool) -> Result<(), EngineError> {
+/// Checks a URL credentials may be sent to: http(s), https unless the host is
+/// a loopback address or `allow_insecure_http` is set, and a host roster may
+/// reach (never link-local or a cloud metadata service; a private address only
+/// with `allow_private_networks`).
+pub fn check_url(
+    what: &str,
+    url: &url::Url,
+    allow_insecure_http: bool,
+    allow_private_networks: bool,
+) -> Result<(), EngineError> {
+    if let Some(reason) = roster_connectors::destination::url_refusal(url, allow_private_networks) {
+        return Err(EngineError::Invalid(format!("{what} {} is refused: {reason}", url.as_str())));
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http || is_loopback(url) => Ok(()),
@@ -64,6 +78,35 @@ pub fn check_url(what: &str, url: &url::Url, allow_insecure_http: bool) -> Resul
             url.as_str()
         ))),
         _ => Err(EngineError::Invalid(format!("{what} {:?} must start with https:// (or http://)", url.as_str()))),
+    }
+}
+
+/// The most characters of a Test Connection message.
+const ECHO_CHARS: usize = 400;
+
+/// A Test Connection message as it is shown: printable, and short.
+pub fn short_echo(text: &str) -> String {
+    let printable: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if printable.chars().count() <= ECHO_CHARS {
+        return printable;
+    }
+    let mut cut: String = printable.chars().take(ECHO_CHARS).collect();
+    cut.push_str("… (cut)");
+    cut
+}
+
+/// A Test Connection error with its words made short (see [`short_echo`]).
+pub fn short_error(e: roster_connectors::ConnectorError) -> roster_connectors::ConnectorError {
+    use roster_connectors::ConnectorError as E;
+    match e {
+        E::Transient { message } => E::Transient { message: short_echo(&message) },
+        E::Throttled { retry_after, message } => E::Throttled { retry_after, message: short_echo(&message) },
+        E::Permanent { status, scim_type, app_message } => {
+            E::Permanent { status, scim_type: scim_type.map(|t| short_echo(&t)), app_message: short_echo(&app_message) }
+        }
+        E::Config { message } => E::Config { message: short_echo(&message) },
+        E::Conflict { app_message } => E::Conflict { app_message: short_echo(&app_message) },
+        E::NotFound => E::NotFound,
     }
 }
 
@@ -83,7 +126,7 @@ mod tests {
 
     fn check(url: &str, allow: bool, ok: bool) {
         let parsed = url::Url::parse(url).expect("a URL");
-        assert_eq!(check_url("tenant URL", &parsed, allow).is_ok(), ok, "{url} allow={allow}");
+        assert_eq!(check_url("tenant URL", &parsed, allow, false).is_ok(), ok, "{url} allow={allow}");
     }
 
     #[test]
@@ -94,6 +137,9 @@ mod tests {
         check("http://[::1]:9/scim", false, true);
         check("http://app.example.com/scim", false, false);
         check("http://10.0.0.7/scim", false, false);
+        check("https://10.0.0.7/scim", true, false);
+        check("http://169.254.169.254/latest/meta-data/", true, false);
+        check("http://metadata.google.internal/computeMetadata/v1/", true, false);
         check("http://app.example.com/scim", true, true);
         check("ftp://app.example.com/", true, false);
     }

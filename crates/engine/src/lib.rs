@@ -359,7 +359,8 @@ impl Engine {
             .first()
             .map(|(_, t)| t.to_string())
             .unwrap_or_else(|| "userName".into());
-        let checked = connector.test_connection(&matching).await?;
+        let checked = connector.test_connection(&matching).await.map_err(destinations::short_error)?;
+        let checked = destinations::short_echo(&checked);
         Ok(match roles::import_roles(&self.store, app, connector.as_ref()).await? {
             Some(report) => format!("{checked}; {}", roles::describe(&report)),
             None => checked,

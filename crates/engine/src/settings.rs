@@ -91,6 +91,9 @@ pub struct JobSettings {
     /// Lets the app's URLs use plain http on a host other than loopback (the
     /// credentials then cross the network unencrypted).
     pub allow_insecure_http: bool,
+    /// Lets the app's URLs be private network addresses (10/8, 192.168/16,
+    /// fc00::/7...); link-local and cloud metadata addresses are never allowed.
+    pub allow_private_networks: bool,
 }
 
 /// The default of `maxResponseBytes`: 16 MiB.
@@ -151,6 +154,7 @@ impl Default for JobSettings {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_listed_objects: DEFAULT_MAX_LISTED_OBJECTS,
             allow_insecure_http: false,
+            allow_private_networks: false,
         }
     }
 }
@@ -234,6 +238,7 @@ pub struct SettingsPatch {
     /// Objects, 1,000 to 100,000,000.
     pub max_listed_objects: Option<u64>,
     pub allow_insecure_http: Option<bool>,
+    pub allow_private_networks: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -242,6 +247,9 @@ impl SettingsPatch {
     pub(crate) fn apply_outbound_limits(&self, s: &mut JobSettings) -> Result<(), crate::EngineError> {
         if let Some(allow) = self.allow_insecure_http {
             s.allow_insecure_http = allow;
+        }
+        if let Some(allow) = self.allow_private_networks {
+            s.allow_private_networks = allow;
         }
         if let Some(n) = self.max_response_bytes {
             if !(1024..=1 << 30).contains(&n) {

@@ -90,6 +90,9 @@ enum Hostile {
     HugeDetail,
     /// Answers every request with a body that does not end (256 MiB).
     HugeBody,
+    /// Answers every request 404 with a long page of its own (an internal
+    /// service a Test Connection was aimed at).
+    Chatty,
 }
 
 fn scim_list(total: u64, resources: Vec<Value>) -> String {
@@ -121,6 +124,10 @@ impl Hostile {
                     }
                 });
                 (scim_json, axum::body::Body::from_stream(stream)).into_response()
+            }
+            Hostile::Chatty => {
+                let page = "internal-secret-line\n".repeat(10_000);
+                (axum::http::StatusCode::NOT_FOUND, page).into_response()
             }
             _ if *method == axum::http::Method::GET && query.contains("filter=") => {
                 (scim_json, scim_list(0, vec![])).into_response()
@@ -263,6 +270,37 @@ async fn plain_http_is_refused_off_loopback_unless_allowed(app: &common::TestApp
     ok(s, &v);
 }
 
+async fn metadata_and_private_addresses_are_refused_as_app_urls(app: &common::TestApp) {
+    ok(app.post("/apps", json!({"name": "Crm", "template": "scim"})).await.0, &Value::Null);
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://[fd00:ec2::254]/",
+        "http://100.100.100.200/",
+    ] {
+        let patch = json!({"tenantUrl": url, "allowInsecureHttp": true, "allowPrivateNetworks": true});
+        let (s, v) = app.patch("/apps/Crm/provisioning", patch).await;
+        assert_eq!(s, reqwest::StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap_or_default().contains("refused"), "{v}");
+    }
+    let (s, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": "https://10.1.2.3/scim"})).await;
+    assert_eq!(s, reqwest::StatusCode::BAD_REQUEST, "a private address needs the app's opt-in: {v}");
+    let (s, v) = app
+        .patch("/apps/Crm/provisioning", json!({"tenantUrl": "https://10.1.2.3/scim", "allowPrivateNetworks": true}))
+        .await;
+    ok(s, &v);
+}
+
+async fn test_connection_repeats_only_a_short_part_of_the_answer(app: &common::TestApp) {
+    let (base, _) = hostile_scim(Hostile::Chatty).await;
+    app_on(app, &base, json!({})).await;
+    let (_, t) = app.post("/apps/Crm/provisioning/test-connection", json!({})).await;
+    assert_eq!(t["ok"], false, "{t}");
+    let message = t["message"].as_str().unwrap_or_default();
+    assert!(message.chars().count() <= 410, "Test Connection repeats {} characters", message.chars().count());
+    assert!(!message.contains('\n'), "{message}");
+}
+
 mod hostile_apps {
     use super::*;
     on_both_backends!(
@@ -271,5 +309,7 @@ mod hostile_apps {
         a_huge_answer_fails_test_connection_clearly,
         a_new_tenant_url_does_not_inherit_the_stored_token,
         plain_http_is_refused_off_loopback_unless_allowed,
+        metadata_and_private_addresses_are_refused_as_app_urls,
+        test_connection_repeats_only_a_short_part_of_the_answer,
     );
 }

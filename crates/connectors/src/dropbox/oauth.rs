@@ -39,6 +39,8 @@ pub struct DropboxApp {
     /// The most bytes of one answer read (16 MiB by default); a longer answer
     /// fails the call.
     pub max_response_bytes: usize,
+    /// Whether Dropbox's URLs may be private network addresses (see `destination`).
+    pub allow_private_networks: bool,
 }
 
 impl DropboxApp {
@@ -51,6 +53,7 @@ impl DropboxApp {
             authorize_url: "https://www.dropbox.com/oauth2/authorize".into(),
             token_url: "https://api.dropboxapi.com/oauth2/token".into(),
             max_response_bytes: crate::DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_networks: false,
         }
     }
 
@@ -75,6 +78,7 @@ impl fmt::Debug for DropboxApp {
             .field("authorize_url", &self.authorize_url)
             .field("token_url", &self.token_url)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_private_networks", &self.allow_private_networks)
             .finish()
     }
 }
@@ -132,7 +136,7 @@ pub fn authorize_url(app: &DropboxApp, redirect_uri: &str, state: &str) -> Strin
 /// or grants fewer than [`REQUIRED_SCOPES`].
 pub async fn exchange_code(app: &DropboxApp, code: &str, redirect_uri: &str) -> Result<DropboxTokens, ConnectorError> {
     let timeout = Duration::from_secs(30);
-    let client = http_client(timeout)?;
+    let client = http_client(app, timeout)?;
     let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
     let answer = token_request(&client, timeout, app, &form, Grant::Code).await?;
     let config = |message: String| ConnectorError::Config { message };
@@ -169,9 +173,15 @@ pub async fn exchange_code(app: &DropboxApp, code: &str, redirect_uri: &str) -> 
 /// How long an access token lives when Dropbox does not say.
 const DEFAULT_LIFETIME_SECS: u64 = 4 * 3600;
 
-/// An HTTPS client with `timeout`.
-pub(crate) fn http_client(timeout: Duration) -> Result<Client, ConnectorError> {
-    crate::outbound::client_builder(timeout)
+/// An HTTPS client with `timeout` for `app`'s URLs, which must be allowed
+/// destinations.
+pub(crate) fn http_client(app: &DropboxApp, timeout: Duration) -> Result<Client, ConnectorError> {
+    for (what, url) in [("the Dropbox API URL", &app.api_url), ("the Dropbox token URL", &app.token_url)] {
+        if let Ok(parsed) = Url::parse(url) {
+            crate::outbound::check_destination(what, &parsed, app.allow_private_networks)?;
+        }
+    }
+    crate::outbound::client_builder(timeout, app.allow_private_networks)
         .build()
         .map_err(|e| ConnectorError::Config { message: format!("cannot set up HTTPS: {}", chain(&e)) })
 }

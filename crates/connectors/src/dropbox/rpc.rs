@@ -51,7 +51,7 @@ impl Rpc {
         }
         let max_response_bytes = app.max_response_bytes.max(1);
         Ok(Rpc {
-            client: http_client(timeout)?,
+            client: http_client(&app, timeout)?,
             api,
             timeout,
             max_response_bytes,

@@ -114,6 +114,8 @@ pub struct SalesforceSettings {
     /// The most bytes of one answer read (16 MiB by default); a longer answer
     /// fails the call.
     pub max_response_bytes: usize,
+    /// Whether the org may be on a private network address (see `destination`).
+    pub allow_private_networks: bool,
 }
 
 impl SalesforceSettings {
@@ -131,6 +133,7 @@ impl SalesforceSettings {
             username_domain: None,
             user_fields: DEFAULT_USER_FIELDS.iter().map(|f| f.to_string()).collect(),
             max_response_bytes: crate::DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_networks: false,
         }
     }
 
