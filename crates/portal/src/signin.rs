@@ -9,14 +9,16 @@
 use crate::error::PortalError;
 use crate::layout::{field_error, FieldErrors};
 use crate::session::{cookie, is_secure, read_form, same_secret, set_cookie, Args, Session, COOKIE};
+use crate::throttle::{retry_after_secs, ThrottleKey, TOKEN_ACCOUNT};
 use crate::PortalState;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use maud::{html, DOCTYPE};
 use rand::RngCore;
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 const NONCE_COOKIE: &str = "roster_signin";
 const NONCE_FIELD: &str = "_signin";
@@ -135,6 +137,7 @@ pub async fn page(State(state): State<PortalState>, headers: HeaderMap, Args(arg
 /// `POST /signin`: checks the credentials and starts a session.
 pub async fn submit(State(state): State<PortalState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let headers = parts.headers;
     let form = match read_form(body).await {
         Ok(f) => f,
@@ -153,6 +156,19 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
     let next = safe_next(form.get("next")).to_string();
     let mut errors = FieldErrors::default();
     let name = form.text("name");
+    // Token sign-ins count as one account: guessing tokens from an address.
+    let (field, account) = match form.get("method") {
+        Some("token") => ("token", TOKEN_ACCOUNT.to_string()),
+        _ => ("password", name.to_lowercase()),
+    };
+    let keys = [ThrottleKey::Account(account, address), ThrottleKey::Address(address)];
+    if let Some(wait) = state.throttle.retry_after(&keys) {
+        let secs = retry_after_secs(wait);
+        errors.add(field, format!("Too many failed attempts: wait {secs} seconds, then sign in again."));
+        let mut response = render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, &next, &errors, &name);
+        response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        return response;
+    }
     let principal = match form.get("method") {
         Some("token") => {
             let token = form.text("token");
@@ -188,10 +204,12 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
         }
     };
     let Some(principal) = principal else {
+        state.throttle.failed(&keys);
         // A little delay makes guessing slower without holding anything.
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         return render(&state, &headers, StatusCode::UNAUTHORIZED, &next, &errors, &name);
     };
+    state.throttle.succeeded(&keys[0]);
     if let Err(e) = state.store.purge_expired_sessions().await {
         tracing::warn!(error = %e, "cannot purge expired portal sessions");
     }

@@ -232,3 +232,40 @@ async fn an_admins_sessions_end_when_the_password_changes() {
     assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::SEE_OTHER, "the old password's session is over");
     assert_eq!(opens(&p, &p.cookie, "/users").await, StatusCode::OK, "another admin's session goes on");
 }
+
+/// Signs in as a browser at `address` does.
+async fn sign_in_from(p: &TestPortal, address: &str, fields: &str) -> (StatusCode, axum::http::HeaderMap) {
+    let addr: std::net::SocketAddr = format!("{address}:50000").parse().expect("an address");
+    let (_, headers, _) = p.get("/signin", false).await;
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap_or_default();
+    let nonce = set_cookie.trim_start_matches("roster_signin=").split(';').next().unwrap_or_default().to_string();
+    let mut r = Request::post("/signin")
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, format!("roster_signin={nonce}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("_signin={nonce}&{fields}")))
+        .expect("a valid request");
+    r.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    let (status, headers, _) = p.send(r).await;
+    (status, headers)
+}
+
+#[tokio::test]
+async fn guessing_a_password_is_slowed_for_that_account_from_that_address_only() {
+    let p = TestPortal::start().await;
+    roster_portal::password::create_admin(&p.store, "ops", "correct horse battery").await.expect("an admin");
+    roster_portal::password::create_admin(&p.store, "dev", "another long passphrase").await.expect("an admin");
+    for _ in 0..5 {
+        let (status, _) = sign_in_from(&p, "192.0.2.1", "method=password&name=ops&password=wrong+guess+here").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, headers) =
+        sign_in_from(&p, "192.0.2.1", "method=password&name=ops&password=correct+horse+battery").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the sixth attempt waits, the right password included");
+    let retry: u64 = headers[header::RETRY_AFTER].to_str().unwrap_or_default().parse().expect("Retry-After seconds");
+    assert!(retry >= 1, "{retry}");
+    let (status, _) = sign_in_from(&p, "192.0.2.2", "method=password&name=ops&password=correct+horse+battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the same admin from another address signs in");
+    let (status, _) = sign_in_from(&p, "192.0.2.1", "method=password&name=dev&password=another+long+passphrase").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "another admin from the same address signs in");
+}

@@ -64,7 +64,11 @@ async fn log_export_writes_no_live_formula(app: &common::TestApp) {
     }
 }
 
-on_both_backends!(log_export_writes_no_live_formula, nested_replaces_cannot_grow_an_expression_without_bound);
+on_both_backends!(
+    log_export_writes_no_live_formula,
+    nested_replaces_cannot_grow_an_expression_without_bound,
+    guessing_api_tokens_is_slowed
+);
 
 /// A SCIM app that misbehaves as `behaviour` says, on 127.0.0.1; its base URL
 /// and the count of the list pages (or bytes) it served.
@@ -299,6 +303,18 @@ async fn test_connection_repeats_only_a_short_part_of_the_answer(app: &common::T
     let message = t["message"].as_str().unwrap_or_default();
     assert!(message.chars().count() <= 410, "Test Connection repeats {} characters", message.chars().count());
     assert!(!message.contains('\n'), "{message}");
+}
+
+async fn guessing_api_tokens_is_slowed(app: &common::TestApp) {
+    let users = format!("{}/api/v1/users", app.base);
+    for i in 0..5 {
+        let r = app.http.get(&users).bearer_auth(format!("rst_guess{i}")).send().await.expect("send");
+        assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    let r = app.http.get(&users).bearer_auth(&app.token).send().await.expect("send");
+    assert_eq!(r.status(), reqwest::StatusCode::TOO_MANY_REQUESTS, "the sixth attempt waits, the right token included");
+    let retry = r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(retry.parse::<u64>().is_ok_and(|s| s >= 1), "Retry-After: {retry:?}");
 }
 
 mod hostile_apps {
