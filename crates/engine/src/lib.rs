@@ -18,7 +18,7 @@ mod recovery;
 pub mod reliability;
 pub mod roles;
 pub mod settings;
-mod snapshot;
+pub mod snapshot;
 pub mod source;
 pub mod status;
 

@@ -99,8 +99,9 @@ pub struct JobSettings {
 /// The default of `maxResponseBytes`: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = roster_connectors::DEFAULT_MAX_RESPONSE_BYTES as u64;
 
-/// The default of `maxListedObjects`.
-pub const DEFAULT_MAX_LISTED_OBJECTS: u64 = 2_000_000;
+/// The default of `maxListedObjects`: a snapshot of that many accounts takes
+/// on the order of 100 MB; an app with more sets it higher (and has the memory).
+pub const DEFAULT_MAX_LISTED_OBJECTS: u64 = 200_000;
 
 /// The quarantine rules (the reference service's by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

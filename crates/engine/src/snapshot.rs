@@ -6,7 +6,9 @@
 //! an empty page, at a page shorter than the app's pages so far (its last), and
 //! at a page whose objects were all read already (an app that ignores
 //! `startIndex`); an app that lists more than `maxListedObjects` ends the cycle
-//! with an error rather than roster's memory.
+//! with an error rather than roster's memory. The objects are kept as compact
+//! JSON text, parsed again on the one lookup each gets: a parsed object takes
+//! several times the memory.
 
 use crate::cycle::CycleContext;
 use crate::EngineError;
@@ -18,15 +20,35 @@ use std::collections::{HashMap, HashSet};
 /// Objects asked for per page.
 const PAGE: u64 = 1000;
 
+/// Target objects by lowercased value of the first matching attribute.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    objects: HashMap<String, Vec<(String, Box<str>)>>,
+}
+
+impl Snapshot {
+    /// The objects whose matching value is `key` (lowercased).
+    pub fn get(&self, key: &str) -> Vec<TargetObject> {
+        let Some(found) = self.objects.get(key) else { return Vec::new() };
+        found
+            .iter()
+            .map(|(id, text)| TargetObject {
+                id: id.clone(),
+                resource: serde_json::from_str(text).unwrap_or(serde_json::Value::Null),
+            })
+            .collect()
+    }
+}
+
 /// Target objects by lowercased value of the first matching attribute; `None`
 /// when the listing cannot be used (the cycle then asks the app per object).
 /// A configuration error (refused token, an answer over the size cap, a listing
 /// over `maxListedObjects`) ends the cycle: a person must act.
-pub(crate) async fn snapshot(
+pub async fn snapshot(
     ctx: &CycleContext,
     kind: ResourceKind,
     mapping: &CompiledObjectMapping,
-) -> Result<Option<HashMap<String, Vec<TargetObject>>>, EngineError> {
+) -> Result<Option<Snapshot>, EngineError> {
     match read(ctx, kind, mapping).await {
         Ok(found) => Ok(Some(found)),
         Err(EngineError::Connector(e @ ConnectorError::Config { .. })) => Err(EngineError::Connector(e)),
@@ -41,10 +63,10 @@ async fn read(
     ctx: &CycleContext,
     kind: ResourceKind,
     mapping: &CompiledObjectMapping,
-) -> Result<HashMap<String, Vec<TargetObject>>, EngineError> {
-    let Some((_, path)) = mapping.matching_attributes().first().cloned() else { return Ok(HashMap::new()) };
+) -> Result<Snapshot, EngineError> {
+    let Some((_, path)) = mapping.matching_attributes().first().cloned() else { return Ok(Snapshot::default()) };
     let path = AttrPath::parse(path).map_err(|e| EngineError::Invalid(e.to_string()))?;
-    let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
+    let mut out: HashMap<String, Vec<(String, Box<str>)>> = HashMap::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut cursor: Option<String> = None;
     let mut longest_page = 0usize;
@@ -68,7 +90,7 @@ async fn read(
         }
         for t in fresh {
             if let Some(v) = roster_scim::extract(&t.resource, &path).and_then(|v| v.as_str().map(str::to_lowercase)) {
-                out.entry(v).or_default().push(t);
+                out.entry(v).or_default().push((t.id, t.resource.to_string().into_boxed_str()));
             }
         }
         let last = n == 0 || n < longest_page;
@@ -78,5 +100,6 @@ async fn read(
             _ => break,
         }
     }
-    Ok(out)
+    out.shrink_to_fit();
+    Ok(Snapshot { objects: out })
 }
