@@ -3,10 +3,11 @@
 //! does not ask the app per object.
 //!
 //! The app decides how long its listing is, so the reading is bounded: it ends at
-//! an empty page, at a page shorter than the app's pages so far (its last), and
-//! at a page whose objects were all read already (an app that ignores
-//! `startIndex`); an app that lists more than `maxListedObjects` ends the cycle
-//! with an error rather than roster's memory. The objects are kept as compact
+//! an empty page and at a page whose objects were all read already (an app that
+//! ignores `startIndex`), and an app that lists more than `maxListedObjects` ends
+//! the cycle with an error rather than roster's memory. A short page does not end
+//! it: SCIM lets an app answer fewer objects than asked (RFC 7644 §3.4.2.4), and
+//! Salesforce's batch size is a hint, so a short page is not always the last. The objects are kept as compact
 //! JSON text, parsed again on the one lookup each gets: a parsed object takes
 //! several times the memory.
 
@@ -69,7 +70,6 @@ async fn read(
     let mut out: HashMap<String, Vec<(String, Box<str>)>> = HashMap::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut cursor: Option<String> = None;
-    let mut longest_page = 0usize;
     loop {
         let page = crate::cycle::with_retry(|| ctx.connector.list(kind, cursor.as_deref(), PAGE)).await?;
         let n = page.items.len();
@@ -93,10 +93,8 @@ async fn read(
                 out.entry(v).or_default().push((t.id, t.resource.to_string().into_boxed_str()));
             }
         }
-        let last = n == 0 || n < longest_page;
-        longest_page = longest_page.max(n);
         match page.next {
-            Some(next) if !last => cursor = Some(next),
+            Some(next) if n > 0 => cursor = Some(next),
             _ => break,
         }
     }
