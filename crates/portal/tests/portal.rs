@@ -33,6 +33,8 @@ impl TestPortal {
         let store = Store::open_sqlite(&dir).await.expect("a fresh SQLite store opens");
         let engine = roster_engine::Engine::new(store.clone(), roster_store::secrets::Cipher::from_key([7; 32]));
         let app = router(PortalState::new(store.clone(), Some(engine)));
+        // The hash is never checked here: the session is made directly.
+        store.create_admin("tester", "$argon2id$v=19$m=19456,t=2,p=1$unused").await.expect("an admin");
         let (secret, session) =
             store.create_session("admin:tester", SessionLifetime::default()).await.expect("a session starts");
         TestPortal {
@@ -268,4 +270,20 @@ async fn guessing_a_password_is_slowed_for_that_account_from_that_address_only()
     assert_eq!(status, StatusCode::SEE_OTHER, "the same admin from another address signs in");
     let (status, _) = sign_in_from(&p, "192.0.2.1", "method=password&name=dev&password=another+long+passphrase").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "another admin from the same address signs in");
+}
+
+#[tokio::test]
+async fn a_session_opened_as_its_token_is_revoked_ends_at_its_next_request() {
+    let p = TestPortal::start().await;
+    p.store.create_token("racing").await.expect("a token");
+    // The sign-in checked the token, then the revocation ran, then the session
+    // was written: the revocation's delete missed it.
+    p.store.revoke_token("racing").await.expect("revoked");
+    let (secret, _) = p.store.create_session("token:racing", SessionLifetime::default()).await.expect("a session");
+    let cookie = format!("roster_session={secret}");
+    assert_eq!(
+        opens(&p, &cookie, "/users").await,
+        StatusCode::SEE_OTHER,
+        "the session of a revoked token opens nothing"
+    );
 }

@@ -202,7 +202,7 @@ impl Store {
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
         };
-        if session.expires_at <= now {
+        if session.expires_at <= now || !self.principal_exists(&session.principal).await? {
             sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(self.pool()).await?;
             return Ok(None);
         }
@@ -217,6 +217,19 @@ impl Store {
                 .await?;
         }
         Ok(Some(session))
+    }
+
+    /// Whether the admin or token a session was opened with still exists: a
+    /// session opened while its token was being revoked (after the check, before
+    /// the revocation's delete) ends at its next request.
+    async fn principal_exists(&self, principal: &str) -> Result<bool, StoreError> {
+        let (query, key) = match principal.split_once(':') {
+            Some(("admin", name)) => ("SELECT COUNT(*) FROM admins WHERE name_key = $1", name.to_lowercase()),
+            Some(("token", name)) => ("SELECT COUNT(*) FROM api_tokens WHERE name = $1", name.to_string()),
+            _ => return Ok(false),
+        };
+        let count: i64 = sqlx::query_scalar(query).bind(key).fetch_one(self.pool()).await?;
+        Ok(count > 0)
     }
 
     /// Ends the session a secret belongs to (sign-out); unknown secrets are ignored.
