@@ -287,3 +287,28 @@ async fn a_session_opened_as_its_token_is_revoked_ends_at_its_next_request() {
         "the session of a revoked token opens nothing"
     );
 }
+
+#[tokio::test]
+async fn a_new_tenant_url_clears_the_saved_token_and_says_so() {
+    let p = TestPortal::start().await;
+    let (_, headers, _) = p.post("/apps/new", &p.with_csrf("template=scim&name=Crm")).await;
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    let app = location.trim_start_matches("/apps/").split('?').next().unwrap_or_default().to_string();
+    let form = |url: &str, token: &str| {
+        p.with_csrf(&format!(
+            "mode=automatic&tenantUrl={url}&secretToken={token}&notificationEmail=&scope=assigned&interval=40m\
+             &deleteThreshold=500&deleteThresholdPercent=&status=off"
+        ))
+    };
+    let (status, headers, _) =
+        p.post(&format!("/apps/{app}/provisioning"), &form("https%3A%2F%2Fcrm.example.com%2Fscim", "s3cret")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers[header::LOCATION].to_str().unwrap_or_default().ends_with("done=saved"));
+    let (status, headers, _) =
+        p.post(&format!("/apps/{app}/provisioning"), &form("https%3A%2F%2Fattacker.example%2Fscim", "")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    assert!(location.ends_with("done=saved-credentials-cleared"), "{location}");
+    let (_, _, page) = p.get(&location, true).await;
+    assert!(page.contains("credentials sent to it were cleared"), "the page says so");
+}
