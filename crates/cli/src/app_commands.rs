@@ -151,6 +151,18 @@ pub struct ConfigureArgs {
     /// Mail a failure digest (at most hourly) to the notification email: true or false.
     #[arg(long)]
     send_failure_email: Option<bool>,
+    /// Let the app's URLs use plain http off loopback (credentials unencrypted): true or false.
+    #[arg(long)]
+    allow_insecure_http: Option<bool>,
+    /// Let the app's URLs be private network addresses (10/8, 192.168/16...): true or false.
+    #[arg(long)]
+    allow_private_networks: Option<bool>,
+    /// Most bytes of one answer of the app (default 16 MiB).
+    #[arg(long)]
+    max_response_bytes: Option<u64>,
+    /// Most objects read from one listing of the app (default 200000).
+    #[arg(long)]
+    max_listed_objects: Option<u64>,
 }
 
 #[derive(Args)]
@@ -266,13 +278,23 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 "scope": a.scope, "interval": a.interval, "mode": mode, "concurrency": a.concurrency,
                 "memberBatchSize": a.member_batch_size, "rateLimit": a.rate_limit,
                 "deleteThreshold": a.delete_threshold, "deleteThresholdPercent": a.delete_threshold_percent,
-                "sendFailureEmail": a.send_failure_email,
+                "sendFailureEmail": a.send_failure_email, "allowInsecureHttp": a.allow_insecure_http,
+                "allowPrivateNetworks": a.allow_private_networks, "maxResponseBytes": a.max_response_bytes,
+                "maxListedObjects": a.max_listed_objects,
                 "memberRemoval": a.member_removal.map(|r| if r == "value-list" { "valueList" } else { "filter" })});
             let mut body: Map<String, Value> =
                 body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
             crate::credentials::add_to(&mut body, a.vendor)?;
             let body = Value::Object(body);
-            output::object(json, &c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?);
+            let view = c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?;
+            if let Some(cleared) = view["clearedCredentials"].as_array().filter(|c| !c.is_empty()) {
+                let names: Vec<&str> = cleared.iter().filter_map(Value::as_str).collect();
+                eprintln!(
+                    "note: the URL changed, so the credentials sent to it were cleared ({}): set them again",
+                    names.join(", ")
+                );
+            }
+            output::object(json, &view);
         }
         AppCmd::TestConnection { app } => {
             let r = c.post(&format!("/apps/{}/provisioning/test-connection", enc(&app)), &json!({})).await?;

@@ -42,7 +42,7 @@ pub async fn open_store(database: Option<&str>, data_dir: &Path) -> Result<Store
 /// Writes the admin token on first start and says where it is.
 pub async fn first_start(store: &Store, data_dir: &Path) -> Result<()> {
     if let Some(secret) = store.ensure_admin_token().await? {
-        std::fs::create_dir_all(data_dir)?;
+        roster_store::prepare_data_dir(data_dir)?;
         let path = data_dir.join("admin.token");
         roster_store::secrets::write_private(&path, &secret)?;
         eprintln!("roster: created the admin API token; it is in {} (readable only by you)", path.display());
@@ -129,4 +129,56 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).expect("the file exists").permissions().mode() & 0o777
+    }
+
+    fn scratch_dir() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("roster-private-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    #[tokio::test]
+    async fn data_directory_and_every_file_in_it_are_readable_by_the_owner_only() {
+        let dir = scratch_dir();
+        let store = open_store(None, &dir).await.expect("store opens");
+        first_start(&store, &dir).await.expect("first start");
+        roster_store::secrets::Cipher::load(&dir, None).expect("master key");
+        let input = roster_store::UserInput { user_name: "ann@example.com".into(), ..Default::default() };
+        store.create_user(input).await.expect("user written");
+
+        assert_eq!(mode(&dir), 0o700, "data directory");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+            names.push(path.file_name().expect("a name").to_string_lossy().into_owned());
+        }
+        names.sort();
+        assert_eq!(names, ["admin.token", "master.key", "roster.db", "roster.db-shm", "roster.db-wal"]);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_open_data_directory_is_tightened_on_start() {
+        let dir = scratch_dir();
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        let old = dir.join("roster.db");
+        std::fs::write(&old, b"").expect("old database");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod file");
+
+        let store = open_store(None, &dir).await.expect("store opens");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&old), 0o600);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -7,6 +7,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 use roster_scim::ScimError;
 
+use crate::outbound::cut_app_text;
 use crate::{parse_retry_after, ConnectorError};
 
 /// An answer: status, headers and body.
@@ -35,6 +36,9 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 pub(crate) fn transport_reason(e: &reqwest::Error, timeout: Duration) -> (bool, String) {
     let text = chain(e);
     let lower = text.to_lowercase();
+    if let Some(at) = text.find(crate::destination::REFUSED) {
+        return (true, text[at..].to_string());
+    }
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         return (true, format!("TLS failed: {text}"));
     }
@@ -51,13 +55,14 @@ pub(crate) fn transport_reason(e: &reqwest::Error, timeout: Duration) -> (bool, 
 }
 
 /// The application's message in an error body: the SCIM `detail`, else
-/// the start of the body.
+/// the start of the body; cut to a size fit for a log entry either way.
 pub(crate) fn app_message(status: StatusCode, body: &[u8]) -> (Option<String>, String) {
     if let Some(e) = ScimError::parse(body) {
+        let scim_type = e.scim_type.map(|t| cut_app_text(&t));
         if let Some(detail) = e.detail.filter(|d| !d.trim().is_empty()) {
-            return (e.scim_type, detail);
+            return (scim_type, cut_app_text(&detail));
         }
-        return (e.scim_type, format!("HTTP {status}"));
+        return (scim_type, format!("HTTP {status}"));
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();

@@ -8,14 +8,17 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 mod classify;
+pub mod destination;
 pub mod dropbox;
 mod error;
 pub mod manual;
+mod outbound;
 pub mod salesforce;
 mod scim;
 
 pub use error::{parse_http_date, parse_retry_after, ConnectorError};
 pub use manual::{ManualConnector, ResolvesManualIds};
+pub use outbound::{cut_app_text, APP_TEXT_LIMIT, DEFAULT_MAX_RESPONSE_BYTES};
 pub use roster_scim::{MemberRemoval, PatchOperation, ResourceKind};
 pub use scim::{ScimConnector, ScimSettings};
 

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::{Client, Method, StatusCode, Url};
@@ -131,10 +130,8 @@ impl SalesforceConnector {
         if !version_ok {
             return Err(config(format!("invalid Salesforce API version {:?}: use e.g. 64.0", settings.api_version)));
         }
-        let client = Client::builder()
-            .use_rustls_tls()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+        crate::outbound::check_destination("the Salesforce login URL", &login_base, settings.allow_private_networks)?;
+        let client = crate::outbound::client_builder(settings.timeout, settings.allow_private_networks)
             .pool_max_idle_per_host(32)
             .build()
             .map_err(|e| config(format!("cannot set up HTTPS: {}", login::client_error(&e))))?;

@@ -12,7 +12,8 @@ use roster_scim::{
 };
 use serde_json::Value;
 
-use crate::classify::{app_message, chain, classify, conflict_as_permanent, filter_literal, transport_reason, Answer};
+use crate::classify::{app_message, chain, classify, conflict_as_permanent, filter_literal, Answer};
+use crate::outbound::{check_destination, client_builder, exchange, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::{Connector, ConnectorError, TargetObject, TargetPage};
 
 const SCIM_JSON: &str = "application/scim+json";
@@ -30,11 +31,16 @@ pub struct ScimSettings {
     pub member_batch_size: usize,
     /// How members are removed.
     pub member_removal: MemberRemoval,
+    /// The most bytes of one answer read (16 MiB by default); a longer answer
+    /// fails the call.
+    pub max_response_bytes: usize,
+    /// Whether the app may be on a private network address (see `destination`).
+    pub allow_private_networks: bool,
 }
 
 impl ScimSettings {
     /// Settings with the defaults: 30 s timeout, batches of 100 members,
-    /// removal by `members[value eq "id"]`.
+    /// removal by `members[value eq "id"]`, answers of 16 MiB at most.
     pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
         ScimSettings {
             base_url: base_url.into(),
@@ -42,6 +48,8 @@ impl ScimSettings {
             timeout: Duration::from_secs(30),
             member_batch_size: 100,
             member_removal: MemberRemoval::Filter,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_networks: false,
         }
     }
 }
@@ -54,6 +62,8 @@ impl fmt::Debug for ScimSettings {
             .field("timeout", &self.timeout)
             .field("member_batch_size", &self.member_batch_size)
             .field("member_removal", &self.member_removal)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_private_networks", &self.allow_private_networks)
             .finish()
     }
 }
@@ -92,10 +102,8 @@ impl ScimConnector {
         }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/scim+json, application/json"));
-        let client = Client::builder()
-            .use_rustls_tls()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+        check_destination("the SCIM base URL", &base, settings.allow_private_networks)?;
+        let client = client_builder(settings.timeout, settings.allow_private_networks)
             .pool_max_idle_per_host(32)
             .default_headers(headers)
             .build()
@@ -132,24 +140,14 @@ impl ScimConnector {
             })?;
             req = req.header(CONTENT_TYPE, SCIM_JSON).body(bytes);
         }
-        let result = async {
-            let resp = req.send().await?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(Answer { status, headers, body })
-        }
-        .await;
-        match result {
+        match exchange(req, self.settings.max_response_bytes.max(1)).await {
             Ok(answer) => {
                 tracing::debug!(%method, path = url.path(), status = answer.status.as_u16(), "SCIM request");
                 Ok(answer)
             }
             Err(e) => {
-                let (tls, reason) = transport_reason(&e, self.settings.timeout);
-                tracing::debug!(%method, path = url.path(), %reason, "SCIM request failed");
-                let message = format!("cannot reach {}: {reason}", self.base);
-                Err(if tls { ConnectorError::Config { message } } else { ConnectorError::Transient { message } })
+                tracing::debug!(%method, path = url.path(), error = ?e, "SCIM request failed");
+                Err(e.into_connector_error(self.base.as_str(), self.settings.timeout))
             }
         }
     }

@@ -51,12 +51,16 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
             settings.timeout = timeout;
             settings.member_batch_size = s.member_batch_size.max(1);
             settings.member_removal = s.member_removal;
+            settings.max_response_bytes = response_cap(s);
+            settings.allow_private_networks = s.allow_private_networks;
             Arc::new(ScimConnector::new(settings)?)
         }
         ConnectorKind::Salesforce => {
             let mut settings =
                 SalesforceSettings::new(salesforce_auth(&creds)?).with_tenant_url(s.tenant_url.as_deref());
             settings.timeout = timeout;
+            settings.max_response_bytes = response_cap(s);
+            settings.allow_private_networks = s.allow_private_networks;
             if let Some(hold) = s.api_limit_hold_secs {
                 settings.hold_on_limit = Duration::from_secs(hold.max(1));
             }
@@ -81,6 +85,11 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
         }
     };
     Ok(Arc::new(ResolvesManualIds::new(inner)))
+}
+
+/// The most bytes of one answer a connector reads.
+fn response_cap(s: &JobSettings) -> usize {
+    usize::try_from(s.max_response_bytes.max(1)).unwrap_or(usize::MAX)
 }
 
 /// How roster logs in to Salesforce: a connected app's client credentials
@@ -124,6 +133,8 @@ pub fn dropbox_app(s: &JobSettings, creds: &Credentials) -> Result<DropboxApp, E
     if let Some(u) = &s.token_url {
         app.token_url = u.clone();
     }
+    app.max_response_bytes = response_cap(s);
+    app.allow_private_networks = s.allow_private_networks;
     Ok(app)
 }
 
@@ -179,29 +190,46 @@ fn set_secret(slot: &mut Option<SecretString>, value: &Option<String>) {
     }
 }
 
+/// What a settings change does to the sealed credentials.
+#[derive(Debug, Default)]
+pub struct CredentialChange {
+    /// The credentials to store, when the change touches them.
+    pub sealed: Option<String>,
+    /// Credential fields cleared because the URL they are sent to changed
+    /// (see `destinations`); the admin sets them again.
+    pub cleared: Vec<&'static str>,
+}
+
 /// Seals the credentials a settings change carries, merged into the stored
-/// ones; `None` when the change carries none. `settings` names the template
-/// that reads them.
+/// ones, and clears those sent to a URL the change moves (`before` and `after`
+/// are the settings around the change; `after` names the template).
 pub fn seal_credentials(
     cipher: &Cipher,
-    settings: &JobSettings,
+    before: &JobSettings,
+    after: &JobSettings,
     stored: Option<&str>,
     patch: &SettingsPatch,
-) -> Result<Option<String>, EngineError> {
-    let template = gallery::require(&settings.template)?;
+) -> Result<CredentialChange, EngineError> {
+    let template = gallery::require(&after.template)?;
     check_fields(template, patch)?;
+    let given = credential_fields(patch);
+    let mut creds = open_credentials(cipher, stored)?;
+    let cleared: Vec<&'static str> =
+        crate::destinations::cleared_by_url_change(template.connector, before, after, &given)
+            .into_iter()
+            .filter(|field| clear(&mut creds, field))
+            .collect();
     let touched = patch.secret_token.is_some()
         || patch.admin_username.is_some()
         || patch.admin_password.is_some()
         || patch.client_id.is_some()
         || patch.client_secret.is_some();
-    if !touched {
-        return Ok(None);
+    if !touched && cleared.is_empty() {
+        return Ok(CredentialChange::default());
     }
     if template.connector == ConnectorKind::Scim && patch.secret_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
         return Err(EngineError::Invalid("the secret token is empty".into()));
     }
-    let mut creds = open_credentials(cipher, stored)?;
     let old_client = creds.client_id.clone();
     set_secret(&mut creds.secret_token, &patch.secret_token);
     set_text(&mut creds.admin_username, &patch.admin_username);
@@ -213,7 +241,21 @@ pub fn seal_credentials(
         creds.refresh_token = None;
         creds.team_id = None;
     }
-    Ok(Some(seal(cipher, &creds)?))
+    Ok(CredentialChange { sealed: Some(seal(cipher, &creds)?), cleared })
+}
+
+/// Clears the credential `field`; whether it was set.
+fn clear(creds: &mut Credentials, field: &str) -> bool {
+    match field {
+        "secretToken" => creds.secret_token.take().is_some(),
+        "adminPassword" => creds.admin_password.take().is_some(),
+        "clientSecret" => creds.client_secret.take().is_some(),
+        "refreshToken" => {
+            creds.team_id = None;
+            creds.refresh_token.take().is_some()
+        }
+        _ => false,
+    }
 }
 
 /// Seals credentials as they are.
@@ -222,21 +264,20 @@ pub fn seal(cipher: &Cipher, creds: &Credentials) -> Result<String, EngineError>
     Ok(cipher.seal(&text)?)
 }
 
-fn http_url(what: &str, url: &str) -> Result<Option<String>, EngineError> {
+fn http_url(what: &str, url: &str, insecure_http: bool, private_networks: bool) -> Result<Option<String>, EngineError> {
     let url = url.trim();
     if url.is_empty() {
         return Ok(None);
     }
     let parsed =
         url.parse::<url::Url>().map_err(|e| EngineError::Invalid(format!("{what} {url:?} is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(EngineError::Invalid(format!("{what} {url:?} must start with https:// (or http://)")));
-    }
+    crate::destinations::check_url(what, &parsed, insecure_http, private_networks)?;
     Ok(Some(url.trim_end_matches('/').to_string()))
 }
 
-/// Applies the vendor settings of a change (Dropbox URLs, Salesforce's API
-/// limit hold) and refuses a mode the template does not support.
+/// Applies the URLs of a change (the tenant URL, Dropbox's URLs: each checked
+/// by `destinations`) and Salesforce's API limit hold, and refuses a mode the
+/// template does not support.
 pub fn apply_vendor_settings(s: &mut JobSettings, patch: &SettingsPatch) -> Result<(), EngineError> {
     let template = gallery::require(&s.template)?;
     if patch.mode == Some(Mode::Automatic) && !template.supports_automatic() {
@@ -246,14 +287,21 @@ pub fn apply_vendor_settings(s: &mut JobSettings, patch: &SettingsPatch) -> Resu
             template.manual_only_reason.as_deref().unwrap_or("it has no connector")
         )));
     }
+    let (insecure, private) = (s.allow_insecure_http, s.allow_private_networks);
+    if let Some(u) = &patch.tenant_url {
+        if u.trim().is_empty() {
+            return Err(EngineError::Invalid(format!("tenant URL {u:?} is not a URL: it is empty")));
+        }
+        s.tenant_url = http_url("tenant URL", u, insecure, private)?;
+    }
     if let Some(u) = &patch.api_url {
-        s.api_url = http_url("API URL", u)?;
+        s.api_url = http_url("API URL", u, insecure, private)?;
     }
     if let Some(u) = &patch.authorize_url {
-        s.authorize_url = http_url("authorize URL", u)?;
+        s.authorize_url = http_url("authorize URL", u, insecure, private)?;
     }
     if let Some(u) = &patch.token_url {
-        s.token_url = http_url("token URL", u)?;
+        s.token_url = http_url("token URL", u, insecure, private)?;
     }
     if let Some(h) = patch.api_limit_hold_secs {
         if !(1..=86_400).contains(&h) {
@@ -331,13 +379,21 @@ mod tests {
     fn salesforce_credentials_merge_and_show_only_whether_set() {
         let c = cipher();
         let s = JobSettings { mode: Mode::Automatic, ..settings("salesforce") };
-        let first =
-            seal_credentials(&c, &s, None, &patch(json!({"adminUsername": "admin@acme.com", "adminPassword": "pw"})))
-                .expect("sealed")
-                .expect("some");
+        let first = seal_credentials(
+            &c,
+            &s,
+            &s,
+            None,
+            &patch(json!({"adminUsername": "admin@acme.com", "adminPassword": "pw"})),
+        )
+        .expect("sealed")
+        .sealed
+        .expect("some");
         assert!(is_configured(&c, &s, Some(&first)));
-        let second =
-            seal_credentials(&c, &s, Some(&first), &patch(json!({"secretToken": "TOK"}))).expect("ok").expect("some");
+        let second = seal_credentials(&c, &s, &s, Some(&first), &patch(json!({"secretToken": "TOK"})))
+            .expect("ok")
+            .sealed
+            .expect("some");
         let creds = open_credentials(&c, Some(&second)).expect("opens");
         assert_eq!(creds.admin_password.map(|p| p.expose().to_string()).as_deref(), Some("pw"));
         let view = credentials_view(&c, Some(&second)).to_string();
@@ -359,7 +415,7 @@ mod tests {
             ("salesforce", json!({"secretToken": ""}), true),
         ];
         for (template, p, ok) in cases {
-            let got = seal_credentials(&c, &settings(template), None, &patch(p.clone()));
+            let got = seal_credentials(&c, &settings(template), &settings(template), None, &patch(p.clone()));
             assert_eq!(got.is_ok(), *ok, "{template} {p}: {got:?}");
         }
         let mut s = settings("manual");

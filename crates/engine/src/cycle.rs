@@ -58,13 +58,15 @@ pub struct CycleContext {
     pub scope_all: bool,
     /// Target users by lowercased value of the first matching attribute, read once
     /// at the start of an initial cycle (`None`: ask the target per user).
-    pub snapshot: Option<HashMap<String, Vec<TargetObject>>>,
+    pub snapshot: Option<crate::snapshot::Snapshot>,
     /// The group mapping, when groups are provisioned.
     pub group_mapping: Option<CompiledObjectMapping>,
     /// Target groups by lowercased matching value, like `snapshot`.
-    pub group_snapshot: Option<HashMap<String, Vec<TargetObject>>>,
+    pub group_snapshot: Option<crate::snapshot::Snapshot>,
     /// Most member values in one group PATCH.
     pub member_batch_size: usize,
+    /// Most objects read from one listing of the app (the snapshot).
+    pub max_listed_objects: u64,
     /// Manual mode: the connector is the stand-in, and what would reach the
     /// shadow waits in the hand-off (see `crate::handoff`).
     pub handoff: bool,
@@ -638,12 +640,12 @@ pub(crate) async fn lookup(
     ctx: &CycleContext,
     kind: ResourceKind,
     values: &[MappedAttribute],
-    snapshot: Option<&HashMap<String, Vec<TargetObject>>>,
+    snapshot: Option<&crate::snapshot::Snapshot>,
 ) -> Result<Option<TargetObject>, (&'static str, String)> {
     for (i, m) in values.iter().enumerate() {
         let Some(value) = m.value.to_text().map(|v| v.into_owned()) else { continue };
         let hits = match (snapshot, i) {
-            (Some(snapshot), 0) => snapshot.get(&value.to_lowercase()).cloned().unwrap_or_default(),
+            (Some(snapshot), 0) => snapshot.get(&value.to_lowercase()),
             _ => {
                 let connector = ctx.connector.clone();
                 with_retry(|| connector.find(kind, &m.target, &value))

@@ -37,18 +37,7 @@ pub async fn leave_manual_mode(store: &Store, app: &AppId) -> Result<(), EngineE
 }
 
 fn cell(v: Option<&Value>) -> String {
-    let s = match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
-    if s.contains([',', '"', '\n', '\r']) || s.starts_with(['=', '+', '-', '@']) {
-        // Quoted; a leading formula character is kept as text by a spreadsheet.
-        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s };
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
+    v.map(roster_store::csv::value_cell).unwrap_or_default()
 }
 
 /// The hand-off as CSV: `handoffId, action, userName, sourceId, targetId,
@@ -120,6 +109,6 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], "handoffId,action,userName,sourceId,targetId,changed,title,userName,active");
         assert_eq!(lines[1], "7,Create,ann,id-ann,,title;userName,\"A, B\",ann,");
-        assert_eq!(lines[2], "7,Update,bob,id-bob,,title,\"'=1+1\",bob,true");
+        assert_eq!(lines[2], "7,Update,bob,id-bob,,title,'=1+1,bob,true");
     }
 }

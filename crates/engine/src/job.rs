@@ -13,11 +13,10 @@ use crate::status::StagedDeletes;
 use crate::status::{Counts, JobState, Progress};
 use crate::EngineError;
 use futures::StreamExt;
-use roster_connectors::{Connector, ResourceKind, TargetObject};
+use roster_connectors::{Connector, ResourceKind};
 use roster_mapping::{
     AppMappings, CompiledObjectMapping, SourceObjectType, GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES,
 };
-use roster_scim::AttrPath;
 use roster_store::secrets::Cipher;
 use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, RecordBatch, Store, User, UserId};
 use std::collections::{HashMap, HashSet};
@@ -133,6 +132,7 @@ pub async fn cycle_context(
         group_mapping: job.group_mapping.clone().filter(|_| !crate::connect::hands_off(&job.settings)),
         group_snapshot: None,
         member_batch_size: job.settings.member_batch_size.max(1),
+        max_listed_objects: job.settings.max_listed_objects.max(1),
         handoff: crate::connect::hands_off(&job.settings),
         placed: Default::default(),
     })
@@ -289,7 +289,7 @@ async fn initial(
         }
     };
     if store.shadow_count(&ctx.app, "user").await?.0 == 0 {
-        ctx.snapshot = snapshot(ctx, ResourceKind::User, &ctx.mapping).await.ok();
+        ctx.snapshot = crate::snapshot::snapshot(ctx, ResourceKind::User, &ctx.mapping).await?;
     }
     let total = store
         .list_users(&roster_store::ListQuery { include_deleted: true, limit: Some(1), ..Default::default() })
@@ -395,7 +395,7 @@ async fn initial_groups(
         return Ok(());
     }
     if store.shadow_count(&ctx.app, "group").await?.0 == 0 {
-        ctx.group_snapshot = snapshot(ctx, ResourceKind::Group, &gm).await.ok();
+        ctx.group_snapshot = crate::snapshot::snapshot(ctx, ResourceKind::Group, &gm).await?;
     }
     set_progress(progress, |p| p.total += ids.len() as u64);
     for chunk in ids.chunks(200) {
@@ -408,32 +408,6 @@ async fn initial_groups(
     }
     ctx.group_snapshot = None;
     Ok(())
-}
-
-/// Reads every object of a kind in the target once, in large pages, keyed by the
-/// first matching attribute, so that an initial cycle does not ask per object.
-async fn snapshot(
-    ctx: &CycleContext,
-    kind: ResourceKind,
-    mapping: &CompiledObjectMapping,
-) -> Result<HashMap<String, Vec<TargetObject>>, EngineError> {
-    let Some((_, path)) = mapping.matching_attributes().first().cloned() else { return Ok(HashMap::new()) };
-    let path = AttrPath::parse(path).map_err(|e| EngineError::Invalid(e.to_string()))?;
-    let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = crate::cycle::with_retry(|| ctx.connector.list(kind, cursor.as_deref(), 1000)).await?;
-        for t in page.items {
-            if let Some(v) = roster_scim::extract(&t.resource, &path).and_then(|v| v.as_str().map(str::to_lowercase)) {
-                out.entry(v).or_default().push(t);
-            }
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok(out)
 }
 
 async fn incremental(

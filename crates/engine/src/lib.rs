@@ -10,6 +10,7 @@ pub mod connect;
 pub mod cycle;
 pub mod decide;
 mod deletion_guard;
+pub mod destinations;
 pub mod gallery;
 pub mod groups;
 pub mod handoff;
@@ -19,6 +20,7 @@ mod recovery;
 pub mod reliability;
 pub mod roles;
 pub mod settings;
+pub mod snapshot;
 pub mod source;
 pub mod status;
 
@@ -239,23 +241,17 @@ impl Engine {
         let handle = self.handle(app);
         let _guard = if quarantined { Some(handle.running.lock().await) } else { None };
         let (mut s, stored, _) = self.settings_of(app).await?;
-        let sealed = connect::seal_credentials(&self.cipher, &s, stored.as_deref(), &patch)?;
+        let before = s.clone();
+        patch.apply_outbound_limits(&mut s)?;
         connect::apply_vendor_settings(&mut s, &patch)?;
+        let change = connect::seal_credentials(&self.cipher, &before, &s, stored.as_deref(), &patch)?;
+        let sealed = change.sealed;
         let was_manual = connect::hands_off(&s);
         if let Some(m) = patch.mode {
             s.mode = m;
         }
         if let Some(st) = patch.status {
             s.status = st;
-        }
-        if let Some(url) = patch.tenant_url {
-            let parsed = url
-                .parse::<url::Url>()
-                .map_err(|e| EngineError::Invalid(format!("tenant URL {url:?} is not a URL: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(EngineError::Invalid(format!("tenant URL {url:?} must start with https:// (or http://)")));
-            }
-            s.tenant_url = Some(url.trim_end_matches('/').to_string());
         }
         if let Some(e) = patch.notification_email {
             if !e.is_empty() && !e.contains('@') {
@@ -343,7 +339,11 @@ impl Engine {
             })
             .await?;
         }
-        self.settings_view(app).await
+        let mut view = self.settings_view(app).await?;
+        if !change.cleared.is_empty() {
+            view["clearedCredentials"] = json!(change.cleared);
+        }
+        Ok(view)
     }
 
     /// The settings as the API shows them: secrets only as "set".
@@ -373,7 +373,8 @@ impl Engine {
             .first()
             .map(|(_, t)| t.to_string())
             .unwrap_or_else(|| "userName".into());
-        let checked = connector.test_connection(&matching).await?;
+        let checked = connector.test_connection(&matching).await.map_err(destinations::short_error)?;
+        let checked = destinations::short_echo(&checked);
         Ok(match roles::import_roles(&self.store, app, connector.as_ref()).await? {
             Some(report) => format!("{checked}; {}", roles::describe(&report)),
             None => checked,

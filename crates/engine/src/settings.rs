@@ -82,7 +82,26 @@ pub struct JobSettings {
     pub delete_threshold_percent: Option<f64>,
     /// When a job goes into quarantine.
     pub quarantine: QuarantineRules,
+    /// The most bytes of one answer of the app roster reads; a longer answer
+    /// fails the call, so that an app cannot fill roster's memory.
+    pub max_response_bytes: u64,
+    /// The most objects roster reads from one listing of the app (the initial
+    /// cycle's snapshot); an app that lists more ends the cycle with an error.
+    pub max_listed_objects: u64,
+    /// Lets the app's URLs use plain http on a host other than loopback (the
+    /// credentials then cross the network unencrypted).
+    pub allow_insecure_http: bool,
+    /// Lets the app's URLs be private network addresses (10/8, 192.168/16,
+    /// fc00::/7...); link-local and cloud metadata addresses are never allowed.
+    pub allow_private_networks: bool,
 }
+
+/// The default of `maxResponseBytes`: 16 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = roster_connectors::DEFAULT_MAX_RESPONSE_BYTES as u64;
+
+/// The default of `maxListedObjects`: a snapshot of that many accounts takes
+/// on the order of 100 MB; an app with more sets it higher (and has the memory).
+pub const DEFAULT_MAX_LISTED_OBJECTS: u64 = 200_000;
 
 /// The quarantine rules (the reference service's by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +152,10 @@ impl Default for JobSettings {
             delete_threshold: 500,
             delete_threshold_percent: None,
             quarantine: QuarantineRules::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_listed_objects: DEFAULT_MAX_LISTED_OBJECTS,
+            allow_insecure_http: false,
+            allow_private_networks: false,
         }
     }
 }
@@ -211,6 +234,38 @@ pub struct SettingsPatch {
     /// Percent; 0 removes it.
     pub delete_threshold_percent: Option<f64>,
     pub quarantine: Option<QuarantineRules>,
+    /// Bytes, 1 KiB to 1 GiB.
+    pub max_response_bytes: Option<u64>,
+    /// Objects, 1,000 to 100,000,000.
+    pub max_listed_objects: Option<u64>,
+    pub allow_insecure_http: Option<bool>,
+    pub allow_private_networks: Option<bool>,
+}
+
+impl SettingsPatch {
+    /// Applies the limits on what roster sends and reads: plain http, the size
+    /// of an answer, the length of a listing.
+    pub(crate) fn apply_outbound_limits(&self, s: &mut JobSettings) -> Result<(), crate::EngineError> {
+        if let Some(allow) = self.allow_insecure_http {
+            s.allow_insecure_http = allow;
+        }
+        if let Some(allow) = self.allow_private_networks {
+            s.allow_private_networks = allow;
+        }
+        if let Some(n) = self.max_response_bytes {
+            if !(1024..=1 << 30).contains(&n) {
+                return Err(crate::EngineError::Invalid("maxResponseBytes must be 1024 to 1073741824".into()));
+            }
+            s.max_response_bytes = n;
+        }
+        if let Some(n) = self.max_listed_objects {
+            if !(1000..=100_000_000).contains(&n) {
+                return Err(crate::EngineError::Invalid("maxListedObjects must be 1000 to 100000000".into()));
+            }
+            s.max_listed_objects = n;
+        }
+        Ok(())
+    }
 }
 
 /// Parses `40m`, `6h`, `90s`, `1d` or a number of seconds.

@@ -206,6 +206,10 @@ pub fn pager(base: &str, offset: i64, limit: i64, total: i64) -> Markup {
 const NOTICES: &[(&str, &str)] = &[
     ("user-created", "User created."),
     ("saved", "Saved."),
+    (
+        "saved-credentials-cleared",
+        "Saved. The URL changed, so the credentials sent to it were cleared: enter them again.",
+    ),
     ("user-enabled", "User enabled."),
     ("user-disabled", "User disabled: every app disables its account."),
     ("user-deleted", "User deleted: it can be restored for 30 days."),

@@ -30,6 +30,7 @@ mod scoping;
 pub mod session;
 mod signin;
 mod status;
+pub mod throttle;
 mod users;
 
 pub use error::PortalError;
@@ -57,6 +58,8 @@ pub struct PortalState {
     pub lifetime: SessionLifetime,
     /// Bounds the password checks running at once (each takes ~20 MiB).
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Failed sign-ins, to slow down guessing (shared with the API's tokens).
+    pub throttle: Arc<throttle::SignInThrottle>,
 }
 
 impl PortalState {
@@ -69,6 +72,7 @@ impl PortalState {
             secure_cookies: false,
             lifetime: SessionLifetime::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(2)),
+            throttle: Arc::new(throttle::SignInThrottle::default()),
         }
     }
 

@@ -379,26 +379,27 @@ fn field_of(message: &str, template: Option<&Template>) -> String {
         .unwrap_or_default()
 }
 
-/// Sends a change to the engine; a refusal becomes a field error.
+/// Sends a change to the engine; a refusal becomes a field error. Whether the
+/// change cleared credentials (a new URL they were sent to).
 async fn configure(
     state: &PortalState,
     app: &Application,
     patch: Map<String, Value>,
     errors: &mut FieldErrors,
-) -> Result<(), PortalError> {
+) -> Result<bool, PortalError> {
     let template = gallery::template(&app.template);
     let patch: SettingsPatch = match serde_json::from_value(Value::Object(patch)) {
         Ok(p) => p,
         Err(e) => {
             errors.add("", format!("the settings could not be read: {e}"));
-            return Ok(());
+            return Ok(false);
         }
     };
     match state.engine()?.configure(&app.id, patch).await {
-        Ok(_) => Ok(()),
+        Ok(view) => Ok(view.get("clearedCredentials").is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty()))),
         Err(EngineError::Invalid(m)) => {
             errors.add(&field_of(&m, template), m);
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(e.into()),
     }
@@ -415,11 +416,10 @@ async fn save(
     let saved = state.engine()?.settings_view(&app.id).await?;
     let mut errors = FieldErrors::default();
     let patch = settings_patch(template, &form, &saved, &mut errors);
+    let cleared = if errors.is_empty() { configure(&state, &app, patch, &mut errors).await? } else { false };
     if errors.is_empty() {
-        configure(&state, &app, patch, &mut errors).await?;
-    }
-    if errors.is_empty() {
-        return Ok(Redirect::to(&format!("/apps/{}/provisioning?done=saved", app.id)).into_response());
+        let done = if cleared { "saved-credentials-cleared" } else { "saved" };
+        return Ok(Redirect::to(&format!("/apps/{}/provisioning?done={done}", app.id)).into_response());
     }
     render(&state, &session, &app, Some(&form), &errors, Tested::Not, None, StatusCode::BAD_REQUEST).await
 }

@@ -9,14 +9,16 @@
 use crate::error::PortalError;
 use crate::layout::{field_error, FieldErrors};
 use crate::session::{cookie, is_secure, read_form, same_secret, set_cookie, Args, Session, COOKIE};
+use crate::throttle::{retry_after_secs, ThrottleKey, TOKEN_ACCOUNT};
 use crate::PortalState;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use maud::{html, DOCTYPE};
 use rand::RngCore;
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 const NONCE_COOKIE: &str = "roster_signin";
 const NONCE_FIELD: &str = "_signin";
@@ -26,12 +28,30 @@ pub struct SigninArgs {
     next: Option<String>,
 }
 
-/// Where to go after sign-in: a local path only (never another site).
+/// Where to go after sign-in: a path on this origin, else `/`.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 2048 => n,
-        _ => "/apps",
+        Some(n) if is_same_origin_path(n) => n,
+        _ => "/",
     }
+}
+
+/// Whether a browser told to go to `next` stays on this origin. Browsers drop
+/// tabs and line breaks from a URL and read `\` as `/`, so `/\t/evil.example`
+/// and `/\\evil.example` go to evil.example like `//evil.example` does: a path
+/// must start with a single `/`, and hold no `//` (before its query), no
+/// backslash and no control character, as written and once percent-decoded
+/// (twice over, for a value encoded twice on its way here).
+fn is_same_origin_path(next: &str) -> bool {
+    if next.len() >= 2048 {
+        return false;
+    }
+    let once = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
+    let twice = percent_encoding::percent_decode_str(&once).decode_utf8_lossy().into_owned();
+    [next, once.as_ref(), twice.as_str()].iter().all(|form| {
+        let path = form.split(['?', '#']).next().unwrap_or_default();
+        form.starts_with('/') && !path.contains("//") && !form.contains('\\') && !form.chars().any(char::is_control)
+    })
 }
 
 fn nonce() -> String {
@@ -117,6 +137,7 @@ pub async fn page(State(state): State<PortalState>, headers: HeaderMap, Args(arg
 /// `POST /signin`: checks the credentials and starts a session.
 pub async fn submit(State(state): State<PortalState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let headers = parts.headers;
     let form = match read_form(body).await {
         Ok(f) => f,
@@ -135,6 +156,19 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
     let next = safe_next(form.get("next")).to_string();
     let mut errors = FieldErrors::default();
     let name = form.text("name");
+    // Token sign-ins count as one account: guessing tokens from an address.
+    let (field, account) = match form.get("method") {
+        Some("token") => ("token", TOKEN_ACCOUNT.to_string()),
+        _ => ("password", name.to_lowercase()),
+    };
+    let keys = [ThrottleKey::Account(account, address), ThrottleKey::Address(address)];
+    if let Some(wait) = state.throttle.retry_after(&keys) {
+        let secs = retry_after_secs(wait);
+        errors.add(field, format!("Too many failed attempts: wait {secs} seconds, then sign in again."));
+        let mut response = render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, &next, &errors, &name);
+        response.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        return response;
+    }
     let principal = match form.get("method") {
         Some("token") => {
             let token = form.text("token");
@@ -170,10 +204,12 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
         }
     };
     let Some(principal) = principal else {
+        state.throttle.failed(&keys);
         // A little delay makes guessing slower without holding anything.
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         return render(&state, &headers, StatusCode::UNAUTHORIZED, &next, &errors, &name);
     };
+    state.throttle.succeeded(&keys[0]);
     if let Err(e) = state.store.purge_expired_sessions().await {
         tracing::warn!(error = %e, "cannot purge expired portal sessions");
     }
@@ -214,9 +250,21 @@ mod tests {
     #[test]
     fn next_is_local_only() {
         check(Some("/users?q=a"), "/users?q=a");
-        check(Some("//evil.example/x"), "/apps");
-        check(Some("https://evil.example/"), "/apps");
-        check(Some("/\\evil"), "/apps");
-        check(None, "/apps");
+        check(Some("/apps/7/logs?since=1&until=2"), "/apps/7/logs?since=1&until=2");
+        check(Some("/users?q=http://x"), "/users?q=http://x");
+        check(Some("//evil.example/x"), "/");
+        check(Some("https://evil.example/"), "/");
+        check(Some("/\\evil"), "/");
+        check(Some("/apps\\..\\x"), "/");
+        check(Some("/\t/evil.example/phish"), "/");
+        check(Some("/%09/evil.example/phish"), "/");
+        check(Some("/%2509/evil.example/phish"), "/");
+        check(Some("/%5Cevil.example"), "/");
+        check(Some("/%2F/evil.example"), "/");
+        check(Some("/\r\n/evil.example"), "/");
+        check(Some("/a//b"), "/");
+        check(Some("apps"), "/");
+        check(Some(""), "/");
+        check(None, "/");
     }
 }

@@ -33,6 +33,8 @@ impl TestPortal {
         let store = Store::open_sqlite(&dir).await.expect("a fresh SQLite store opens");
         let engine = roster_engine::Engine::new(store.clone(), roster_store::secrets::Cipher::from_key([7; 32]));
         let app = router(PortalState::new(store.clone(), Some(engine)));
+        // The hash is never checked here: the session is made directly.
+        store.create_admin("tester", "$argon2id$v=19$m=19456,t=2,p=1$unused").await.expect("an admin");
         let (secret, session) =
             store.create_session("admin:tester", SessionLifetime::default()).await.expect("a session starts");
         TestPortal {
@@ -72,6 +74,21 @@ impl TestPortal {
 
     fn with_csrf(&self, form: &str) -> String {
         format!("_csrf={}&{form}", self.csrf)
+    }
+
+    /// Signs in through the form as a browser does, with no session yet: the
+    /// page for its nonce cookie, then the post of `fields` (form-encoded).
+    async fn sign_in(&self, fields: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        let (_, headers, _) = self.get("/signin", false).await;
+        let set_cookie = headers[header::SET_COOKIE].to_str().unwrap_or_default();
+        let nonce = set_cookie.trim_start_matches("roster_signin=").split(';').next().unwrap_or_default().to_string();
+        let r = Request::post("/signin")
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, format!("roster_signin={nonce}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("_signin={nonce}&{fields}")))
+            .expect("a valid request");
+        self.send(r).await
     }
 }
 
@@ -153,4 +170,145 @@ async fn sign_out_ends_the_session() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(headers[header::SET_COOKIE].to_str().unwrap_or_default().contains("Max-Age=0"));
     assert_eq!(p.get("/apps", true).await.0, StatusCode::SEE_OTHER, "the old cookie opens nothing");
+}
+
+#[tokio::test]
+async fn sign_in_never_sends_the_browser_to_another_site() {
+    let p = TestPortal::start().await;
+    let (_, token) = p.store.create_token("signin").await.expect("a token");
+    for next in
+        ["%2F%2509%2Fevil.example%2Fphish", "%2F%09%2Fevil.example%2Fphish", "%2F%5Cevil.example", "%2F%2Fevil.example"]
+    {
+        let (status, headers, body) = p.sign_in(&format!("method=token&token={token}&next={next}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        assert_eq!(headers[header::LOCATION], "/", "next={next}");
+    }
+    let (_, headers, _) = p.sign_in(&format!("method=token&token={token}&next=%2Fusers%3Fq%3Da")).await;
+    assert_eq!(headers[header::LOCATION], "/users?q=a", "a local path is kept");
+    let (_, _, page) = p.get("/signin?next=%2F%09%2Fevil.example%2Fphish", false).await;
+    assert!(page.contains("name=\"next\" value=\"/\""), "the form carries the safe path: {page}");
+}
+
+/// The session cookie a sign-in answer sets.
+fn session_cookie(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("roster_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("the sign-in sets a session cookie")
+        .to_string()
+}
+
+async fn opens(p: &TestPortal, cookie: &str, path: &str) -> StatusCode {
+    let r = Request::get(path)
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .expect("a valid request");
+    p.send(r).await.0
+}
+
+#[tokio::test]
+async fn a_session_opened_with_a_token_ends_when_the_token_is_revoked() {
+    let p = TestPortal::start().await;
+    let (_, token) = p.store.create_token("laptop").await.expect("a token");
+    let (status, headers, _) = p.sign_in(&format!("method=token&token={token}")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&headers);
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::OK);
+    p.store.revoke_token("laptop").await.expect("revoked");
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::SEE_OTHER, "the revoked token's session is over");
+}
+
+#[tokio::test]
+async fn an_admins_sessions_end_when_the_password_changes() {
+    let p = TestPortal::start().await;
+    roster_portal::password::create_admin(&p.store, "Ops", "correct horse battery").await.expect("an admin");
+    let (status, headers, _) = p.sign_in("method=password&name=ops&password=correct+horse+battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&headers);
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::OK);
+    roster_portal::password::set_admin_password(&p.store, "OPS", "another long passphrase").await.expect("changed");
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::SEE_OTHER, "the old password's session is over");
+    assert_eq!(opens(&p, &p.cookie, "/users").await, StatusCode::OK, "another admin's session goes on");
+}
+
+/// Signs in as a browser at `address` does.
+async fn sign_in_from(p: &TestPortal, address: &str, fields: &str) -> (StatusCode, axum::http::HeaderMap) {
+    let addr: std::net::SocketAddr = format!("{address}:50000").parse().expect("an address");
+    let (_, headers, _) = p.get("/signin", false).await;
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap_or_default();
+    let nonce = set_cookie.trim_start_matches("roster_signin=").split(';').next().unwrap_or_default().to_string();
+    let mut r = Request::post("/signin")
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, format!("roster_signin={nonce}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("_signin={nonce}&{fields}")))
+        .expect("a valid request");
+    r.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    let (status, headers, _) = p.send(r).await;
+    (status, headers)
+}
+
+#[tokio::test]
+async fn guessing_a_password_is_slowed_for_that_account_from_that_address_only() {
+    let p = TestPortal::start().await;
+    roster_portal::password::create_admin(&p.store, "ops", "correct horse battery").await.expect("an admin");
+    roster_portal::password::create_admin(&p.store, "dev", "another long passphrase").await.expect("an admin");
+    for _ in 0..5 {
+        let (status, _) = sign_in_from(&p, "192.0.2.1", "method=password&name=ops&password=wrong+guess+here").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, headers) =
+        sign_in_from(&p, "192.0.2.1", "method=password&name=ops&password=correct+horse+battery").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the sixth attempt waits, the right password included");
+    let retry: u64 = headers[header::RETRY_AFTER].to_str().unwrap_or_default().parse().expect("Retry-After seconds");
+    assert!(retry >= 1, "{retry}");
+    let (status, _) = sign_in_from(&p, "192.0.2.2", "method=password&name=ops&password=correct+horse+battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the same admin from another address signs in");
+    let (status, _) = sign_in_from(&p, "192.0.2.1", "method=password&name=dev&password=another+long+passphrase").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "another admin from the same address signs in");
+}
+
+#[tokio::test]
+async fn a_session_opened_as_its_token_is_revoked_ends_at_its_next_request() {
+    let p = TestPortal::start().await;
+    p.store.create_token("racing").await.expect("a token");
+    // The sign-in checked the token, then the revocation ran, then the session
+    // was written: the revocation's delete missed it.
+    p.store.revoke_token("racing").await.expect("revoked");
+    let (secret, _) = p.store.create_session("token:racing", SessionLifetime::default()).await.expect("a session");
+    let cookie = format!("roster_session={secret}");
+    assert_eq!(
+        opens(&p, &cookie, "/users").await,
+        StatusCode::SEE_OTHER,
+        "the session of a revoked token opens nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_new_tenant_url_clears_the_saved_token_and_says_so() {
+    let p = TestPortal::start().await;
+    let (_, headers, _) = p.post("/apps/new", &p.with_csrf("template=scim&name=Crm")).await;
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    let app = location.trim_start_matches("/apps/").split('?').next().unwrap_or_default().to_string();
+    let form = |url: &str, token: &str| {
+        p.with_csrf(&format!(
+            "mode=automatic&tenantUrl={url}&secretToken={token}&notificationEmail=&scope=assigned&interval=40m\
+             &deleteThreshold=500&deleteThresholdPercent=&status=off"
+        ))
+    };
+    let (status, headers, _) =
+        p.post(&format!("/apps/{app}/provisioning"), &form("https%3A%2F%2Fcrm.example.com%2Fscim", "s3cret")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers[header::LOCATION].to_str().unwrap_or_default().ends_with("done=saved"));
+    let (status, headers, _) =
+        p.post(&format!("/apps/{app}/provisioning"), &form("https%3A%2F%2Fattacker.example%2Fscim", "")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    assert!(location.ends_with("done=saved-credentials-cleared"), "{location}");
+    let (_, _, page) = p.get(&location, true).await;
+    assert!(page.contains("credentials sent to it were cleared"), "the page says so");
 }

@@ -32,11 +32,13 @@ pub struct AppState {
 
 /// The whole HTTP surface of roster.
 pub fn router(state: AppState) -> Router {
-    let api = api::routes()
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
-        .route("/openapi.json", get(openapi::document));
     let portal =
         roster_portal::PortalState::new(state.store.clone(), state.engine.clone()).with_public_url(&state.public_url);
+    // One count of failures for the portal's sign-in and the API's tokens.
+    let guard = (state.clone(), portal.throttle.clone());
+    let api = api::routes()
+        .route_layer(axum::middleware::from_fn_with_state(guard, auth::require_token))
+        .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))

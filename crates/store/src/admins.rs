@@ -4,7 +4,9 @@
 //! hashes with Argon2id); the store never sees a password. A session is a random
 //! secret handed to the browser once as a cookie: only its SHA-256 hash is stored,
 //! next to the session's CSRF token, the principal who signed in, and its expiry
-//! (idle, sliding, and absolute).
+//! (idle, sliding, and absolute). A session ends with its principal's credential:
+//! revoking the token or changing the admin's password deletes its sessions in
+//! the same transaction.
 
 use crate::{now_ms, Store, StoreError};
 use base64::Engine;
@@ -109,17 +111,27 @@ impl Store {
         Ok(admin)
     }
 
-    /// Replaces the password hash of the admin named `name`.
+    /// Replaces the password hash of the admin named `name`, and ends every
+    /// portal session of that admin in the same transaction: whoever signed in
+    /// with the old password is signed out.
     pub async fn set_admin_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE admins SET password_hash = $1, updated_at = $2 WHERE name_key = $3")
+        let mut tx = self.begin_immediate().await?;
+        let stored: Option<String> = sqlx::query_scalar("SELECT name FROM admins WHERE name_key = $1")
+            .bind(name.to_lowercase())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(stored) = stored else { return Err(StoreError::not_found("admin", name)) };
+        sqlx::query("UPDATE admins SET password_hash = $1, updated_at = $2 WHERE name_key = $3")
             .bind(password_hash)
             .bind(now_ms())
             .bind(name.to_lowercase())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("admin", name));
-        }
+        sqlx::query("DELETE FROM portal_sessions WHERE principal = $1")
+            .bind(format!("admin:{stored}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -190,7 +202,7 @@ impl Store {
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
         };
-        if session.expires_at <= now {
+        if session.expires_at <= now || !self.principal_exists(&session.principal).await? {
             sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(self.pool()).await?;
             return Ok(None);
         }
@@ -205,6 +217,19 @@ impl Store {
                 .await?;
         }
         Ok(Some(session))
+    }
+
+    /// Whether the admin or token a session was opened with still exists: a
+    /// session opened while its token was being revoked (after the check, before
+    /// the revocation's delete) ends at its next request.
+    async fn principal_exists(&self, principal: &str) -> Result<bool, StoreError> {
+        let (query, key) = match principal.split_once(':') {
+            Some(("admin", name)) => ("SELECT COUNT(*) FROM admins WHERE name_key = $1", name.to_lowercase()),
+            Some(("token", name)) => ("SELECT COUNT(*) FROM api_tokens WHERE name = $1", name.to_string()),
+            _ => return Ok(false),
+        };
+        let count: i64 = sqlx::query_scalar(query).bind(key).fetch_one(self.pool()).await?;
+        Ok(count > 0)
     }
 
     /// Ends the session a secret belongs to (sign-out); unknown secrets are ignored.

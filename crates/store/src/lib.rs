@@ -10,6 +10,7 @@
 mod admins;
 mod apps;
 mod assignments;
+pub mod csv;
 mod error;
 mod escrow;
 mod feed;
@@ -22,6 +23,7 @@ mod logs;
 mod migrate;
 mod model;
 mod oauth_states;
+mod private_dir;
 mod role_import;
 pub mod secrets;
 mod shadow;
@@ -42,6 +44,7 @@ pub use jobs::{JobRow, JobStateUpdate};
 pub use logs::{logs_csv, LogQuery, LogRecord, RecordBatch};
 pub use model::*;
 pub use oauth_states::OAUTH_STATE_TTL_MS;
+pub use private_dir::prepare_data_dir;
 pub use role_import::{ImportedRole, RoleImport};
 pub use shadow::{MemberShadow, ShadowEntry};
 pub use tokens::ApiToken;
@@ -76,9 +79,10 @@ pub fn now_ms() -> i64 {
 impl Store {
     /// Opens (and creates, and migrates) the SQLite store `roster.db` in `data_dir`.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Io { what: format!("create data directory {}", data_dir.display()), source: e })?;
-        let url = format!("sqlite://{}?mode=rwc", data_dir.join("roster.db").display());
+        prepare_data_dir(data_dir)?;
+        let database = data_dir.join(private_dir::DATABASE_FILE);
+        private_dir::create_private_file(&database)?;
+        let url = format!("sqlite://{}?mode=rwc", database.display());
         Store::connect(&url).await
     }
 

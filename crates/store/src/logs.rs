@@ -252,19 +252,6 @@ const CSV_COLUMNS: &[&str] = &[
     "steps",
 ];
 
-fn csv_field(v: &serde_json::Value) -> String {
-    let s = match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 /// Log entries as CSV (RFC 4180 quoting), one row each after a header row: the
 /// export the API and the portal both serve.
 pub fn logs_csv(items: &[LogRecord]) -> String {
@@ -272,22 +259,8 @@ pub fn logs_csv(items: &[LogRecord]) -> String {
     out.push('\n');
     for item in items {
         let v = serde_json::to_value(item).unwrap_or_default();
-        out.push_str(&CSV_COLUMNS.iter().map(|c| csv_field(&v[*c])).collect::<Vec<_>>().join(","));
+        out.push_str(&CSV_COLUMNS.iter().map(|c| crate::csv::value_cell(&v[*c])).collect::<Vec<_>>().join(","));
         out.push('\n');
     }
     out
-}
-
-#[cfg(test)]
-mod csv_tests {
-    use super::csv_field;
-    use serde_json::{json, Value};
-
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field(&Value::String("a,b".into())), "\"a,b\"");
-        assert_eq!(csv_field(&Value::String("say \"hi\"".into())), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field(&Value::Null), "");
-        assert_eq!(csv_field(&json!(5)), "5");
-    }
 }

@@ -65,7 +65,7 @@ impl Cipher {
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Cipher::from_key(parse_key(text.trim())?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(|e| io("create the data directory", e))?;
+                crate::prepare_data_dir(data_dir)?;
                 let mut key = [0u8; 32];
                 rand::thread_rng().fill_bytes(&mut key);
                 write_private(&path, &hex::encode(key))?;

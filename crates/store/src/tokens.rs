@@ -105,12 +105,19 @@ impl Store {
             .collect()
     }
 
-    /// Revokes (deletes) the token named `name`.
+    /// Revokes (deletes) the token named `name`, and ends every portal session
+    /// opened with it in the same transaction: a revoked token opens nothing.
     pub async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1").bind(name).execute(self.pool()).await?;
+        let mut tx = self.begin_immediate().await?;
+        let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1").bind(name).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found("token", name));
         }
+        sqlx::query("DELETE FROM portal_sessions WHERE principal = $1")
+            .bind(format!("token:{name}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

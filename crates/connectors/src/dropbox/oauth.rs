@@ -12,6 +12,7 @@ use reqwest::{Client, Url};
 use serde::Deserialize;
 
 use crate::classify::{chain, transport_reason};
+use crate::outbound::{cut_app_text, exchange, ExchangeError};
 use crate::{parse_retry_after, ConnectorError};
 
 /// The team permissions (scopes) roster's Dropbox app needs.
@@ -35,6 +36,11 @@ pub struct DropboxApp {
     pub authorize_url: String,
     /// The token endpoint, `https://api.dropboxapi.com/oauth2/token` by default.
     pub token_url: String,
+    /// The most bytes of one answer read (16 MiB by default); a longer answer
+    /// fails the call.
+    pub max_response_bytes: usize,
+    /// Whether Dropbox's URLs may be private network addresses (see `destination`).
+    pub allow_private_networks: bool,
 }
 
 impl DropboxApp {
@@ -46,6 +52,8 @@ impl DropboxApp {
             api_url: "https://api.dropboxapi.com".into(),
             authorize_url: "https://www.dropbox.com/oauth2/authorize".into(),
             token_url: "https://api.dropboxapi.com/oauth2/token".into(),
+            max_response_bytes: crate::DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_networks: false,
         }
     }
 
@@ -69,6 +77,8 @@ impl fmt::Debug for DropboxApp {
             .field("api_url", &self.api_url)
             .field("authorize_url", &self.authorize_url)
             .field("token_url", &self.token_url)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_private_networks", &self.allow_private_networks)
             .finish()
     }
 }
@@ -126,7 +136,7 @@ pub fn authorize_url(app: &DropboxApp, redirect_uri: &str, state: &str) -> Strin
 /// or grants fewer than [`REQUIRED_SCOPES`].
 pub async fn exchange_code(app: &DropboxApp, code: &str, redirect_uri: &str) -> Result<DropboxTokens, ConnectorError> {
     let timeout = Duration::from_secs(30);
-    let client = http_client(timeout)?;
+    let client = http_client(app, timeout)?;
     let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
     let answer = token_request(&client, timeout, app, &form, Grant::Code).await?;
     let config = |message: String| ConnectorError::Config { message };
@@ -163,13 +173,15 @@ pub async fn exchange_code(app: &DropboxApp, code: &str, redirect_uri: &str) -> 
 /// How long an access token lives when Dropbox does not say.
 const DEFAULT_LIFETIME_SECS: u64 = 4 * 3600;
 
-/// An HTTPS client with `timeout`.
-pub(crate) fn http_client(timeout: Duration) -> Result<Client, ConnectorError> {
-    Client::builder()
-        .use_rustls_tls()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .redirect(reqwest::redirect::Policy::none())
+/// An HTTPS client with `timeout` for `app`'s URLs, which must be allowed
+/// destinations.
+pub(crate) fn http_client(app: &DropboxApp, timeout: Duration) -> Result<Client, ConnectorError> {
+    for (what, url) in [("the Dropbox API URL", &app.api_url), ("the Dropbox token URL", &app.token_url)] {
+        if let Ok(parsed) = Url::parse(url) {
+            crate::outbound::check_destination(what, &parsed, app.allow_private_networks)?;
+        }
+    }
+    crate::outbound::client_builder(timeout, app.allow_private_networks)
         .build()
         .map_err(|e| ConnectorError::Config { message: format!("cannot set up HTTPS: {}", chain(&e)) })
 }
@@ -205,20 +217,23 @@ async fn token_request(
     form: &[(&str, &str)],
     grant: Grant,
 ) -> Result<TokenAnswer, ConnectorError> {
-    let sent = client.post(&app.token_url).basic_auth(&app.client_id, Some(&app.client_secret)).form(form).send().await;
-    let resp = match sent {
-        Ok(r) => r,
-        Err(e) => {
+    let request = client.post(&app.token_url).basic_auth(&app.client_id, Some(&app.client_secret)).form(form);
+    let answer = match exchange(request, app.max_response_bytes.max(1)).await {
+        Ok(a) => a,
+        Err(ExchangeError::Transport(e)) if !e.is_body() && !e.is_decode() => {
             let (tls, reason) = transport_reason(&e, timeout);
             let message = format!("cannot reach Dropbox's token endpoint {}: {reason}", app.token_url);
             return Err(if tls { ConnectorError::Config { message } } else { ConnectorError::Transient { message } });
         }
+        Err(ExchangeError::Transport(e)) => {
+            return Err(ConnectorError::Transient {
+                message: format!("Dropbox's token endpoint answered but the body did not arrive: {}", chain(&e)),
+            })
+        }
+        Err(e) => return Err(e.into_connector_error(&format!("Dropbox's token endpoint {}", app.token_url), timeout)),
     };
-    let status = resp.status();
-    let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = resp.bytes().await.map_err(|e| ConnectorError::Transient {
-        message: format!("Dropbox's token endpoint answered {status} but the body did not arrive: {}", chain(&e)),
-    })?;
+    let (status, body) = (answer.status, answer.body);
+    let retry_after = answer.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|_| ConnectorError::Config {
             message: format!(
@@ -241,7 +256,8 @@ async fn token_request(
         Some(r) => (r.error.as_str(), r.error_description.as_deref().unwrap_or("")),
         None => ("", ""),
     };
-    let said = if description.is_empty() { error.to_string() } else { format!("{error}: {description}") };
+    let said =
+        cut_app_text(&if description.is_empty() { error.to_string() } else { format!("{error}: {description}") });
     let message = if error.starts_with("invalid_client") {
         format!(
             "Dropbox refused roster's app key or secret ({said}): check them in the Dropbox app's settings in roster"

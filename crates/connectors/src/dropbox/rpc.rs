@@ -12,7 +12,8 @@ use reqwest::{Client, StatusCode, Url};
 use serde_json::Value;
 
 use super::oauth::{http_client, DropboxApp, Secret, TokenSource, NOT_A_TEAM_ADMIN};
-use crate::classify::{chain, transport_reason, Answer};
+use crate::classify::{chain, Answer};
+use crate::outbound::{cut_app_text, exchange};
 use crate::{parse_retry_after, ConnectorError};
 
 /// Endpoint error tags that mean "no such member" to the engine.
@@ -24,6 +25,7 @@ pub(crate) struct Rpc {
     client: Client,
     api: Url,
     timeout: Duration,
+    max_response_bytes: usize,
     tokens: TokenSource,
 }
 
@@ -47,7 +49,14 @@ impl Rpc {
         if refresh_token.trim().is_empty() {
             return Err(config("no Dropbox refresh token: ask a team admin to click Authorize".into()));
         }
-        Ok(Rpc { client: http_client(timeout)?, api, timeout, tokens: TokenSource::new(app, refresh_token, timeout) })
+        let max_response_bytes = app.max_response_bytes.max(1);
+        Ok(Rpc {
+            client: http_client(&app, timeout)?,
+            api,
+            timeout,
+            max_response_bytes,
+            tokens: TokenSource::new(app, refresh_token, timeout),
+        })
     }
 
     /// Calls `route` (e.g. `team/members/add_v2`) with `arg`; `Value::Null`
@@ -91,25 +100,11 @@ impl Rpc {
             .bearer_auth(&token.0)
             .header(CONTENT_TYPE, "application/json")
             .body(body);
-        let result = async {
-            let resp = req.send().await?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(Answer { status, headers, body })
-        }
-        .await;
-        let answer = match result {
+        let answer = match exchange(req, self.max_response_bytes).await {
             Ok(a) => a,
             Err(e) => {
-                let (tls, reason) = transport_reason(&e, self.timeout);
-                tracing::debug!(route, %reason, "Dropbox request failed");
-                let message = format!("cannot reach Dropbox at {}: {reason}", self.api);
-                return Err(if tls {
-                    ConnectorError::Config { message }
-                } else {
-                    ConnectorError::Transient { message }
-                });
+                tracing::debug!(route, error = ?e, "Dropbox request failed");
+                return Err(e.into_connector_error(&format!("Dropbox at {}", self.api), self.timeout));
             }
         };
         tracing::debug!(route, status = answer.status.as_u16(), "Dropbox request");
@@ -165,7 +160,8 @@ fn is_user_token_refusal(text: &str) -> bool {
 pub(crate) fn classify(route: &str, answer: &Answer) -> Refusal {
     let status = answer.status;
     let (summary, tag) = summary_and_tag(&answer.body);
-    let said = summary.clone().unwrap_or_else(|| text(status, &answer.body));
+    let said = cut_app_text(&summary.clone().unwrap_or_else(|| text(status, &answer.body)));
+    let tag = tag.map(|t| cut_app_text(&t));
     let config = |message: String| Refusal::Error(ConnectorError::Config { message });
     match status.as_u16() {
         400 if is_user_token_refusal(&said) => config(format!("{NOT_A_TEAM_ADMIN} (Dropbox: {said})")),

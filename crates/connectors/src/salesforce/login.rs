@@ -11,10 +11,12 @@
 use std::fmt;
 
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{Client, Url};
+use reqwest::{Client, RequestBuilder, StatusCode, Url};
 use serde::Deserialize;
 
+use super::SalesforceSettings;
 use crate::classify::{chain, transport_reason};
+use crate::outbound::{cut_app_text, exchange, ExchangeError};
 use crate::ConnectorError;
 
 /// A session: where the org's API lives and the bearer token for it.
@@ -52,6 +54,39 @@ fn unreachable_login(url: &Url, e: &reqwest::Error, timeout: std::time::Duration
         config(message)
     } else {
         ConnectorError::Transient { message }
+    }
+}
+
+/// What a login call needs: the client, the login server, the API version,
+/// the time limit and the most bytes of an answer.
+pub(super) struct LoginCall<'a> {
+    client: &'a Client,
+    login_base: &'a Url,
+    api_version: &'a str,
+    timeout: std::time::Duration,
+    cap: usize,
+}
+
+impl<'a> LoginCall<'a> {
+    pub(super) fn new(client: &'a Client, login_base: &'a Url, settings: &'a SalesforceSettings) -> Self {
+        LoginCall {
+            client,
+            login_base,
+            api_version: &settings.api_version,
+            timeout: settings.timeout,
+            cap: settings.max_response_bytes.max(1),
+        }
+    }
+
+    /// Sends `request` to `url`; the status and the body (at most the cap).
+    async fn send(&self, url: &Url, request: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ConnectorError> {
+        match exchange(request, self.cap).await {
+            Ok(answer) => Ok((answer.status, answer.body)),
+            Err(ExchangeError::Transport(e)) => Err(unreachable_login(url, &e, self.timeout)),
+            Err(e) => {
+                Err(e.into_connector_error(&format!("the Salesforce login server {}", origin(url)), self.timeout))
+            }
+        }
     }
 }
 
@@ -188,33 +223,27 @@ fn login_hint(code: &str) -> &'static str {
 /// Logs in with the SOAP API `login()` call; `password` already carries the
 /// security token.
 pub(super) async fn soap_login(
-    client: &Client,
-    login_base: &Url,
-    api_version: &str,
+    call: &LoginCall<'_>,
     username: &str,
     password: &str,
-    timeout: std::time::Duration,
 ) -> Result<LoggedIn, ConnectorError> {
-    let url = login_endpoint(login_base, &format!("/services/Soap/u/{api_version}"))?;
-    let request = client
+    let login_base = call.login_base;
+    let url = login_endpoint(login_base, &format!("/services/Soap/u/{}", call.api_version))?;
+    let request = call
+        .client
         .post(url.clone())
         .header(CONTENT_TYPE, "text/xml; charset=UTF-8")
         .header("SOAPAction", "login")
         .body(login_envelope(username, password));
-    let result = async {
-        let resp = request.send().await?;
-        let status = resp.status();
-        let body = resp.text().await?;
-        Ok::<_, reqwest::Error>((status, body))
-    }
-    .await;
-    let (status, body) = result.map_err(|e| unreachable_login(&url, &e, timeout))?;
+    let (status, body) = call.send(&url, request).await?;
+    let body = String::from_utf8_lossy(&body);
     tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce SOAP login");
     if let Some(fault) = xml_text(&body, "faultcode") {
         let code = fault.rsplit(':').next().unwrap_or(&fault).to_string();
         let message = xml_text(&body, "exceptionMessage")
             .or_else(|| xml_text(&body, "faultstring"))
             .unwrap_or_else(|| format!("HTTP {status}"));
+        let (code, message) = (cut_app_text(&code), cut_app_text(&message));
         return Err(config(format!(
             "Salesforce refused the login of {username} with the SOAP API login() at {} ({code}: {message}): {}",
             origin(login_base),
@@ -235,19 +264,62 @@ pub(super) async fn soap_login(
     let (Some(server_url), Some(token)) = (xml_text(&body, "serverUrl"), xml_text(&body, "sessionId")) else {
         return Err(config(format!("the answer of login() at {url} has no serverUrl or sessionId: not Salesforce?")));
     };
-    let instance = instance_of(&server_url)?;
+    let instance = instance_of(&server_url, login_base)?;
     Ok(LoggedIn { instance, token, user_id: xml_text(&body, "userId"), user_name: xml_text(&body, "userName") })
 }
 
-/// The instance (`scheme://host[:port]/`) of a URL Salesforce returned.
-fn instance_of(url: &str) -> Result<Url, ConnectorError> {
+/// The domains of Salesforce's own instances (commercial, Government Cloud,
+/// and the Alibaba-operated China instances).
+const SALESFORCE_DOMAINS: [&str; 6] =
+    ["salesforce.com", "force.com", "cloudforce.com", "salesforce.mil", "sfcrmapps.cn", "sfcrmproducts.cn"];
+
+/// The instance (`scheme://host[:port]/`) of a URL the login server returned.
+/// roster sends the session token to it, so it must be https and a host of
+/// Salesforce's or under the login server's own domain (a My Domain login gives
+/// an instance next to it); a loopback instance only with a loopback login
+/// server (the contract fake), where http is allowed too.
+fn instance_of(url: &str, login_base: &Url) -> Result<Url, ConnectorError> {
     let parsed =
         Url::parse(url).map_err(|e| config(format!("Salesforce returned an invalid server URL {url:?}: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(config(format!("Salesforce returned a server URL that is not http(s): {url:?}")));
+    let (Some(host), Some(login_host)) = (parsed.host(), login_base.host()) else {
+        return Err(config(format!("Salesforce returned a server URL without a host: {url:?}")));
+    };
+    let trusted = if is_loopback(&login_host) {
+        is_loopback(&host) && matches!(parsed.scheme(), "http" | "https")
+    } else {
+        parsed.scheme() == "https" && is_trusted_domain(&host.to_string(), &login_host.to_string())
+    };
+    if !trusted {
+        let shown: String = url.chars().filter(|c| !c.is_control()).take(200).collect();
+        return Err(config(format!(
+            "the Salesforce login server {} named {shown:?} as the org's instance: roster sends the session only to              https hosts of Salesforce or of the login server's own domain",
+            origin(login_base)
+        )));
     }
     Url::parse(&format!("{}/", origin(&parsed)))
         .map_err(|e| config(format!("Salesforce returned an invalid server URL {url:?}: {e}")))
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Whether `host` is under one of Salesforce's domains or the login server's.
+fn is_trusted_domain(host: &str, login_host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let login = login_host.to_ascii_lowercase();
+    // The login server's domain: its host without the first label, when that
+    // leaves at least a name and a top-level domain (`login.acme.example` → `acme.example`).
+    let login_domain = match login.split_once('.') {
+        Some((_, rest)) if rest.contains('.') => rest.to_string(),
+        _ => login.clone(),
+    };
+    let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    host == login || under(&login_domain) || SALESFORCE_DOMAINS.iter().any(|d| under(d))
 }
 
 #[derive(Deserialize)]
@@ -261,26 +333,19 @@ struct TokenAnswer {
 
 /// Logs in with the OAuth 2.0 client credentials flow of a connected app.
 pub(super) async fn client_credentials(
-    client: &Client,
-    login_base: &Url,
+    call: &LoginCall<'_>,
     client_id: &str,
     client_secret: &str,
-    timeout: std::time::Duration,
 ) -> Result<LoggedIn, ConnectorError> {
+    let login_base = call.login_base;
     let url = login_endpoint(login_base, "/services/oauth2/token")?;
     let form = [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", client_secret)];
-    let result = async {
-        let resp = client.post(url.clone()).form(&form).send().await?;
-        let status = resp.status();
-        let body = resp.bytes().await?;
-        Ok::<_, reqwest::Error>((status, body))
-    }
-    .await;
-    let (status, body) = result.map_err(|e| unreachable_login(&url, &e, timeout))?;
+    let (status, body) = call.send(&url, call.client.post(url.clone()).form(&form)).await?;
     tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce OAuth token request");
     let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();
     if let Some(TokenAnswer { error: Some(error), error_description, .. }) = &answer {
-        let description = error_description.as_deref().unwrap_or("no description");
+        let description = cut_app_text(error_description.as_deref().unwrap_or("no description"));
+        let error = cut_app_text(error);
         let hint = match error.as_str() {
             "invalid_client" | "invalid_client_id" => "check the connected app's client id (consumer key) and secret",
             "unsupported_grant_type" => {
@@ -304,7 +369,7 @@ pub(super) async fn client_credentials(
     };
     // The identity URL ends with the org id and the run-as user's id.
     let user_id = id.as_deref().and_then(|id| id.trim_end_matches('/').rsplit('/').next()).map(str::to_string);
-    Ok(LoggedIn { instance: instance_of(&instance_url)?, token, user_id, user_name: None })
+    Ok(LoggedIn { instance: instance_of(&instance_url, login_base)?, token, user_id, user_name: None })
 }
 
 /// A short description of a reqwest error (for building the HTTP client).
@@ -343,9 +408,30 @@ mod tests {
 
     #[test]
     fn instance_is_the_origin() {
-        let i = instance_of("https://acme.my.salesforce.com/services/Soap/u/64.0/00D000000000001");
+        let login = Url::parse("https://login.salesforce.com").expect("url");
+        let i = instance_of("https://acme.my.salesforce.com/services/Soap/u/64.0/00D000000000001", &login);
         assert_eq!(i.map(|u| u.to_string()).ok().as_deref(), Some("https://acme.my.salesforce.com/"));
-        assert!(instance_of("ftp://x/y").is_err());
-        assert!(instance_of("nope").is_err());
+        assert!(instance_of("ftp://x/y", &login).is_err());
+        assert!(instance_of("nope", &login).is_err());
+    }
+
+    fn check(instance: &str, login: &str, trusted: bool) {
+        let login = Url::parse(login).expect("login url");
+        assert_eq!(instance_of(instance, &login).is_ok(), trusted, "{instance} from {login}");
+    }
+
+    #[test]
+    fn only_salesforce_or_the_login_domain_is_an_instance() {
+        check("https://acme.my.salesforce.com/x", "https://login.salesforce.com", true);
+        check("https://na1.force.com/x", "https://test.salesforce.com", true);
+        check("https://acme.my.salesforce.mil/x", "https://acme.my.salesforce.mil", true);
+        check("https://crm.acme.example/x", "https://login.acme.example", true);
+        check("https://attacker.example/x", "https://login.salesforce.com", false);
+        check("https://salesforce.com.attacker.example/x", "https://login.salesforce.com", false);
+        check("https://evilsalesforce.com/x", "https://login.salesforce.com", false);
+        check("http://acme.my.salesforce.com/x", "https://login.salesforce.com", false);
+        check("http://127.0.0.1:9/x", "https://login.salesforce.com", false);
+        check("http://127.0.0.1:9/x", "http://127.0.0.1:8/", true);
+        check("https://attacker.example/x", "http://127.0.0.1:8/", false);
     }
 }

@@ -11,7 +11,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use super::{config, fit, login, not_json, to_object, SalesforceAuth, SalesforceConnector, MAX_QUERY_PAGES};
-use crate::classify::{transport_reason, Answer};
+use crate::classify::Answer;
+use crate::outbound::{cut_app_text, exchange};
 use crate::{parse_retry_after, ConnectorError, TargetObject, TargetPage};
 
 /// A logged-in session shared by concurrent calls.
@@ -43,10 +44,12 @@ impl SalesforceConnector {
         let logged_in = match &s.auth {
             SalesforceAuth::Password { username, password, security_token } => {
                 let secret = format!("{password}{}", security_token.trim());
-                login::soap_login(&self.client, &self.login_base, &s.api_version, username, &secret, s.timeout).await?
+                let call = login::LoginCall::new(&self.client, &self.login_base, s);
+                login::soap_login(&call, username, &secret).await?
             }
             SalesforceAuth::ClientCredentials { client_id, client_secret } => {
-                login::client_credentials(&self.client, &self.login_base, client_id, client_secret, s.timeout).await?
+                let call = login::LoginCall::new(&self.client, &self.login_base, s);
+                login::client_credentials(&call, client_id, client_secret).await?
             }
         };
         let generation = self.logins.fetch_add(1, Ordering::Relaxed) + 1;
@@ -144,24 +147,15 @@ impl SalesforceConnector {
             })?;
             req = req.header(CONTENT_TYPE, "application/json").body(bytes);
         }
-        let result = async {
-            let resp = req.send().await?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>(Answer { status, headers, body })
-        }
-        .await;
-        match result {
+        match exchange(req, self.settings.max_response_bytes.max(1)).await {
             Ok(answer) => {
                 tracing::debug!(%method, path = url.path(), status = answer.status.as_u16(), "Salesforce request");
                 Ok(answer)
             }
             Err(e) => {
-                let (tls, reason) = transport_reason(&e, self.settings.timeout);
-                tracing::debug!(%method, path = url.path(), %reason, "Salesforce request failed");
-                let message = format!("cannot reach Salesforce at {}: {reason}", login::origin(url));
-                Err(if tls { config(message) } else { ConnectorError::Transient { message } })
+                tracing::debug!(%method, path = url.path(), error = ?e, "Salesforce request failed");
+                let whom = format!("Salesforce at {}", login::origin(url));
+                Err(e.into_connector_error(&whom, self.settings.timeout))
             }
         }
     }
@@ -205,6 +199,8 @@ impl SalesforceConnector {
         } else {
             fit::describe(&errors)
         };
+        let message = cut_app_text(&message);
+        let code = code.map(|c| cut_app_text(&c));
         match (status, code.as_deref()) {
             (401, _) => config(format!("Salesforce refused a new session too ({status}): {message}")),
             (403, Some("REQUEST_LIMIT_EXCEEDED")) => ConnectorError::Throttled {

@@ -111,6 +111,11 @@ pub struct SalesforceSettings {
     pub username_domain: Option<String>,
     /// The User fields read by `find`, `list` and `get`.
     pub user_fields: Vec<String>,
+    /// The most bytes of one answer read (16 MiB by default); a longer answer
+    /// fails the call.
+    pub max_response_bytes: usize,
+    /// Whether the org may be on a private network address (see `destination`).
+    pub allow_private_networks: bool,
 }
 
 impl SalesforceSettings {
@@ -127,6 +132,8 @@ impl SalesforceSettings {
             user_defaults: UserDefaults::default(),
             username_domain: None,
             user_fields: DEFAULT_USER_FIELDS.iter().map(|f| f.to_string()).collect(),
+            max_response_bytes: crate::DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_networks: false,
         }
     }
 

@@ -102,6 +102,14 @@ pub enum EvalError {
         /// The function, as the reference spells it.
         function: &'static str,
     },
+    /// A value grew past what an expression may compute (see `limits`).
+    #[error("{function}: the result is too large: an expression may compute {limit}")]
+    TooLarge {
+        /// The function, as the reference spells it.
+        function: &'static str,
+        /// The bound it passed, in words.
+        limit: String,
+    },
     /// `IgnoreFlowIfNullOrEmpty` met a null or empty value: the attribute
     /// must not be sent at all. Not a failure; mappings drop the attribute.
     #[error("the value is null or empty: the attribute is not sent (IgnoreFlowIfNullOrEmpty)")]

@@ -12,6 +12,7 @@ mod datetime;
 mod error;
 pub(crate) mod functions;
 mod lexer;
+pub mod limits;
 mod parser;
 
 use chrono::{DateTime, Utc};
@@ -156,7 +157,7 @@ pub(crate) fn eval_node(node: &Node, src: &dyn SourceObject, ctx: &EvalContext) 
         Node::Const(v) => Ok(v.clone()),
         Node::Attr(name) => Ok(src.attribute(name)),
         Node::AppRoles(_) => Ok(app_roles(src)),
-        Node::Call(call) => functions::call(call, src, ctx),
+        Node::Call(call) => limits::check(functions::call(call, src, ctx)?, call.name),
         Node::Equals(a, b) => {
             let a = eval_node(a, src, ctx)?;
             let b = eval_node(b, src, ctx)?;

@@ -1,6 +1,8 @@
 //! `/expressions/evaluate`: the expression tester. Parses an expression of the
 //! mapping language and evaluates it over a user (or an empty one); a parse error
-//! comes back with its position and a caret rendering.
+//! comes back with its position and a caret rendering. The evaluator bounds what an
+//! expression may compute (64 KiB per string, 10,000 items per list), and runs off
+//! the async workers.
 
 use super::JsonBody;
 use crate::{ApiError, AppState};
@@ -32,13 +34,23 @@ pub async fn evaluate(State(state): State<AppState>, body: JsonBody<EvalRequest>
         Some(u) => Some(state.store.find_user(u).await?),
         None => None,
     };
-    let ctx = roster_mapping::EvalContext::at(chrono::Utc::now());
-    let result = match &user {
-        Some(u) => {
-            expr.eval(&UserSource { user: u, soft_deleted: u.is_deleted() || !u.active, roles: Vec::new() }, &ctx)
+    // Evaluating is CPU work (regexes, up to the evaluator's bounds on value
+    // sizes): it runs on the blocking pool, never on an async worker.
+    let evaluated = tokio::task::spawn_blocking(move || {
+        let ctx = roster_mapping::EvalContext::at(chrono::Utc::now());
+        match &user {
+            Some(u) => {
+                expr.eval(&UserSource { user: u, soft_deleted: u.is_deleted() || !u.active, roles: Vec::new() }, &ctx)
+            }
+            None => expr.eval(&roster_mapping::MapSource::new(), &ctx),
         }
-        None => expr.eval(&roster_mapping::MapSource::new(), &ctx),
-    };
+    })
+    .await;
+    let result = evaluated.map_err(|e| ApiError {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal",
+        message: format!("the evaluation stopped: {e}"),
+    })?;
     Ok(Json(match result {
         Ok(v) => json!({"ok": true, "value": v.to_json()}),
         Err(e) => json!({"ok": false, "message": e.to_string()}),

@@ -4,6 +4,7 @@
 use super::text::invalid;
 use super::{into_text, wrong_type, Args};
 use crate::expr::error::EvalError;
+use crate::expr::limits::{string_too_long, MAX_STRING_BYTES};
 use crate::value::Value;
 
 /// `Count(attribute)`: the number of values; 0 for null, 1 for a single
@@ -44,28 +45,34 @@ pub(crate) fn join(a: &Args) -> Result<Value, EvalError> {
     let separator = a.text(0)?.unwrap_or_default();
     let mut out = String::new();
     let mut any = false;
+    let name = a.name();
+    // A list of short items and a long separator multiply: stop at the bound.
     let mut push = |s: &str| {
         if s.is_empty() {
-            return;
+            return Ok(());
         }
         if any {
             out.push_str(&separator);
         }
         out.push_str(s);
         any = true;
+        if out.len() > MAX_STRING_BYTES {
+            return Err(string_too_long(name));
+        }
+        Ok(())
     };
     for i in 1..a.len() {
         match a.value(i)? {
             Value::List(items) => {
                 for item in items {
                     if let Some(s) = into_text(item, a.name(), i + 1)? {
-                        push(&s);
+                        push(&s)?;
                     }
                 }
             }
             v => {
                 if let Some(s) = into_text(v, a.name(), i + 1)? {
-                    push(&s);
+                    push(&s)?;
                 }
             }
         }

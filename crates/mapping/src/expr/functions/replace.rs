@@ -20,6 +20,7 @@ use regex::Regex;
 use super::text::{invalid, map_text};
 use super::{into_text, Args, Prepared};
 use crate::expr::error::{EvalError, ParseError};
+use crate::expr::limits::{replace_bounded, string_too_long, MAX_STRING_BYTES};
 use crate::expr::{eval_node, Node};
 use crate::value::Value;
 
@@ -121,23 +122,29 @@ pub(crate) fn replace(a: &Args) -> Result<Value, EvalError> {
         Mode::Plain => {
             let old = a.text(OLD_VALUE)?.unwrap_or_default();
             let new = a.text(REPLACEMENT)?.unwrap_or_default();
-            map_text(a, |s| Ok(if old.is_empty() { s } else { s.replace(&old, &new) }))
+            map_text(a, |s| if old.is_empty() { Ok(s) } else { replace_bounded(&s, &old, &new, a.name()) })
         }
         Mode::Template => {
             let old = a.text(OLD_VALUE)?.unwrap_or_default();
             let template = a.text(TEMPLATE)?.unwrap_or_default();
-            map_text(a, |s| Ok(if old.is_empty() { template.clone() } else { template.replace(&old, &s) }))
+            map_text(a, |s| {
+                if old.is_empty() {
+                    Ok(template.clone())
+                } else {
+                    replace_bounded(&template, &old, &s, a.name())
+                }
+            })
         }
         Mode::Regex => {
             let re = regex(a, plan)?;
             let new = dotnet_replacement(&a.text(REPLACEMENT)?.unwrap_or_default());
-            map_text(a, |s| Ok(re.replace_all(&s, new.as_str()).into_owned()))
+            map_text(a, |s| replace_all_bounded(&re, &new, &s).ok_or_else(|| string_too_long(a.name())))
         }
         Mode::RegexGroup => {
             let re = regex(a, plan)?;
             let group = group_name(a, &re)?;
             let new = dotnet_replacement(&a.text(REPLACEMENT)?.unwrap_or_default());
-            map_text(a, |s| Ok(replace_group(&re, &group, &new, &s)))
+            map_text(a, |s| replace_group(&re, &group, &new, &s).ok_or_else(|| string_too_long(a.name())))
         }
         Mode::GroupFromAttribute => {
             let source = a.value(SOURCE)?;
@@ -185,8 +192,8 @@ fn group_name(a: &Args, re: &Regex) -> Result<String, EvalError> {
 }
 
 /// Replaces the text of group `group` in every match by `new` (expanded
-/// against that match's groups).
-fn replace_group(re: &Regex, group: &str, new: &str, s: &str) -> String {
+/// against that match's groups); `None` once the result passes the bound.
+fn replace_group(re: &Regex, group: &str, new: &str, s: &str) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
     for caps in re.captures_iter(s) {
@@ -194,10 +201,31 @@ fn replace_group(re: &Regex, group: &str, new: &str, s: &str) -> String {
             out.push_str(&s[last..m.start()]);
             caps.expand(new, &mut out);
             last = m.end();
+            if out.len() > MAX_STRING_BYTES {
+                return None;
+            }
         }
     }
     out.push_str(&s[last..]);
-    out
+    (out.len() <= MAX_STRING_BYTES).then_some(out)
+}
+
+/// What `Regex::replace_all` gives (`new` expanded against each match), built
+/// match by match; `None` once the result passes the bound.
+fn replace_all_bounded(re: &Regex, new: &str, s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    for caps in re.captures_iter(s) {
+        let Some(m) = caps.get(0) else { continue };
+        out.push_str(&s[last..m.start()]);
+        caps.expand(new, &mut out);
+        last = m.end();
+        if out.len() > MAX_STRING_BYTES {
+            return None;
+        }
+    }
+    out.push_str(&s[last..]);
+    (out.len() <= MAX_STRING_BYTES).then_some(out)
 }
 
 /// Rewrites a .NET replacement string for the regex crate: `$1` becomes

@@ -320,3 +320,38 @@ fn references_include_named_replacement_attribute() {
     let e = parse(r#"Replace([missing], , "^(?<user>[^@]*)@", "user", , "mail", )"#);
     assert_eq!(e.map(|e| e.references()), Ok(vec!["missing".to_string(), "mail".to_string()]));
 }
+
+/// A string constant of `n` copies of `c`, as expression source.
+fn repeated(c: char, n: usize) -> String {
+    format!("\"{}\"", c.to_string().repeat(n))
+}
+
+#[test]
+fn values_that_grow_past_the_bounds_are_refused_naming_the_function() {
+    let x100 = repeated('x', 100);
+    // Three nested Replace calls that multiply by 100 each: 1,000,000 bytes.
+    let nested = format!(
+        r#"Replace(Replace(Replace({a}, "a", , , {x100}), "x", , , {x100}), "x", , , {x100})"#,
+        a = repeated('a', 100)
+    );
+    check(&nested, Err("Replace: the result is too large: an expression may compute a string of at most 65536 bytes"));
+    let regex = format!(r#"Replace(Replace({a}, "a", , , {x100}), , "x", , {x100})"#, a = repeated('a', 100));
+    check(&regex, Err("Replace: the result is too large"));
+    let group = format!(r#"Replace(Replace({a}, "a", , , {x100}), , "(?<g>x)", "g", {x100})"#, a = repeated('a', 100));
+    check(&group, Err("Replace: the result is too large"));
+    let template = format!(
+        r#"Replace(Replace({a}, "a", , , {x100}), "{{x}}", , , , , Replace({x100}, "x", , , "{{x}}"))"#,
+        a = repeated('a', 100)
+    );
+    check(&template, Err("Replace: the result is too large"));
+    let joined = format!(
+        r#"Join(Replace({a}, "a", , , {x100}), Split({a}, ""), Split(Replace({a}, "a", , , "a,"), ","))"#,
+        a = repeated('a', 100)
+    );
+    check(&joined, Err("Join: the result is too large"));
+    let many =
+        format!(r#"Split(Replace({a}, "a", , , "b,b,b,b,b,b,b,b,b,b,b,b,b,b,b"), ",")"#, a = repeated('a', 1000));
+    check(&many, Err("Split: the result is too large: an expression may compute a list of at most 10000 items"));
+    // Within the bounds, nothing changes.
+    check(r#"Replace("aaa", "a", , , "bb")"#, s("bbbbbb"));
+}
