@@ -7,75 +7,20 @@
 
 #![cfg(target_os = "linux")]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
+use common::Roster;
 use serde_json::{json, Value};
 
 const PEAK_LIMIT_KIB: u64 = 300 * 1024;
 
-/// `roster serve` on a fresh data directory; killed when dropped.
-struct Roster {
-    child: Child,
-    base: String,
-    token: String,
-    http: reqwest::Client,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Roster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 impl Roster {
-    async fn start() -> Roster {
-        let dir = std::env::temp_dir().join(format!("roster-memory-{}", uuid::Uuid::new_v4().simple()));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-        let child = Command::new(env!("CARGO_BIN_EXE_roster"))
-            .args(["--data-dir", &dir.to_string_lossy(), "serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("ROSTER_DATABASE_URL")
-            .env_remove("ROSTER_MASTER_KEY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("roster serve starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let token = loop {
-            let up = http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success());
-            if let (true, Ok(token)) = (up, std::fs::read_to_string(dir.join("admin.token"))) {
-                break token.trim().to_string();
-            }
-            assert!(Instant::now() < deadline, "roster serve did not come up within 60 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        Roster { child, base, token, http, dir }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("roster answers");
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {v}");
-        v
-    }
-
     /// An app `Crm` on `base` with one assigned user.
     async fn app_on(&self, base: &str) {
         self.call(reqwest::Method::POST, "/apps", json!({"name": "Crm", "template": "scim"})).await;

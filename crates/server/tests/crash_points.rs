@@ -74,6 +74,12 @@ impl Rig {
         v
     }
 
+    async fn users(&mut self, names: &[&str]) {
+        for name in names {
+            self.user(name).await;
+        }
+    }
+
     async fn user(&mut self, name: &str) {
         let v = self.call(reqwest::Method::POST, "/users", Some(json!({"userName": name, "displayName": name}))).await;
         self.users.push((name.to_string(), v["id"].as_str().expect("id").to_string()));
@@ -216,9 +222,7 @@ fn disable_of_user() -> CrashPoint {
 /// it to the group again instead of believing it is still there.
 async fn member_removed_before_a_crash_returns_to_its_group(db: Db) {
     let Some(mut rig) = Rig::new(db).await else { return };
-    for u in ["ann@corp.example", "ben@corp.example"] {
-        rig.user(u).await;
-    }
+    rig.users(&["ann@corp.example", "ben@corp.example"]).await;
     rig.group("Team", &["ann@corp.example", "ben@corp.example"]).await;
     for role in ["Reader", "Writer"] {
         rig.call(reqwest::Method::POST, &format!("/apps/{APP}/roles"), Some(json!({"name": role}))).await;
@@ -258,9 +262,7 @@ async fn member_removed_before_a_crash_returns_to_its_group_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_disabled_before_a_crash_and_back_is_a_member_again() {
     let Some(mut rig) = Rig::new(Db::Sqlite).await else { return };
-    for u in ["ann@corp.example", "ben@corp.example"] {
-        rig.user(u).await;
-    }
+    rig.users(&["ann@corp.example", "ben@corp.example"]).await;
     rig.group("Team", &["ann@corp.example", "ben@corp.example"]).await;
     rig.group("Other", &["ben@corp.example"]).await;
     rig.assign(json!({"group": "Team"})).await;
@@ -288,9 +290,7 @@ async fn user_disabled_before_a_crash_and_back_is_a_member_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_group_added_while_out_of_scope_reaches_the_app_after_a_crash() {
     let Some(mut rig) = Rig::new(Db::Sqlite).await else { return };
-    for u in ["ann@corp.example", "cat@corp.example"] {
-        rig.user(u).await;
-    }
+    rig.users(&["ann@corp.example", "cat@corp.example"]).await;
     rig.group("Team", &["ann@corp.example"]).await;
     rig.group("Inner", &["cat@corp.example"]).await;
     rig.assign(json!({"group": "Team"})).await;
@@ -313,9 +313,7 @@ async fn nested_group_added_while_out_of_scope_reaches_the_app_after_a_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_renamed_with_member_changes_survives_two_crashes() {
     let Some(mut rig) = Rig::new(Db::Sqlite).await else { return };
-    for u in ["ann@corp.example", "ben@corp.example", "dan@corp.example"] {
-        rig.user(u).await;
-    }
+    rig.users(&["ann@corp.example", "ben@corp.example", "dan@corp.example"]).await;
     rig.group("Team", &["ann@corp.example", "ben@corp.example"]).await;
     rig.assign(json!({"group": "Team"})).await;
     rig.assign(json!({"user": rig.id("dan@corp.example")})).await;
@@ -341,9 +339,7 @@ async fn group_renamed_with_member_changes_survives_two_crashes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provision_on_demand_brings_the_user_into_its_groups() {
     let Some(mut rig) = Rig::new(Db::Sqlite).await else { return };
-    for u in ["ann@corp.example", "ben@corp.example"] {
-        rig.user(u).await;
-    }
+    rig.users(&["ann@corp.example", "ben@corp.example"]).await;
     rig.group("Team", &["ann@corp.example", "ben@corp.example"]).await;
     rig.assign(json!({"group": "Team"})).await;
     rig.set_active("ben@corp.example", false).await;
@@ -369,9 +365,7 @@ async fn provision_on_demand_brings_the_user_into_its_groups() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_enabled_by_an_escrow_retry_joins_its_groups() {
     let Some(mut rig) = Rig::new(Db::Sqlite).await else { return };
-    for u in ["ann@corp.example", "ben@corp.example"] {
-        rig.user(u).await;
-    }
+    rig.users(&["ann@corp.example", "ben@corp.example"]).await;
     rig.group("Team", &["ann@corp.example", "ben@corp.example"]).await;
     rig.assign(json!({"group": "Team"})).await;
     rig.set_active("ben@corp.example", false).await;
@@ -434,9 +428,7 @@ async fn members_that_changed_during_a_group_sync_are_repaired_in_the_same_cycle
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provision_on_demand_during_a_cycle_waits_for_it() {
     let Some(mut rig) = Rig::new(Db::Sqlite).await else { return };
-    for u in ["ann@corp.example", "ben@corp.example", "cat@corp.example"] {
-        rig.user(u).await;
-    }
+    rig.users(&["ann@corp.example", "ben@corp.example", "cat@corp.example"]).await;
     rig.group("Team", &["ann@corp.example", "ben@corp.example"]).await;
     rig.assign(json!({"group": "Team"})).await;
     rig.assign(json!({"user": rig.id("cat@corp.example")})).await;
