@@ -141,23 +141,37 @@ pub(crate) fn scope<'a>(
     user: &'a User,
     roles: &[RoleId],
 ) -> (UserSource<'a>, Option<&'static str>) {
+    scope_of(user, roles, &ctx.roles, ctx.scope_all, &ctx.mapping)
+}
+
+/// The one scope rule, for cycles, recovery, the deletion guard, provision on
+/// demand and preview alike: a user is in scope when it is not deleted, is
+/// active, is reached by the app (a role, or scope "all") and passes the scoping
+/// filter. Returns the user as the mapping sees it (its roles' values), and why
+/// it is out of scope.
+pub(crate) fn scope_of<'a>(
+    user: &'a User,
+    roles: &[RoleId],
+    app_roles: &HashMap<RoleId, AppRole>,
+    scope_all: bool,
+    mapping: &CompiledObjectMapping,
+) -> (UserSource<'a>, Option<&'static str>) {
     let reason = if user.is_deleted() {
         Some("the user is deleted in the directory")
     } else if !user.active {
         Some("the user is disabled in the directory")
-    } else if !ctx.scope_all && roles.is_empty() {
+    } else if !scope_all && roles.is_empty() {
         Some("the user is not assigned to the application")
     } else {
         None
     };
     let role_values: Vec<AppRoleAssignment> = roles
         .iter()
-        .filter_map(|r| ctx.roles.get(r))
+        .filter_map(|r| app_roles.get(r))
         .map(|r| AppRoleAssignment { id: r.id.0.clone(), display_name: r.name.clone(), value: r.value.clone() })
         .collect();
     let src = UserSource { user, soft_deleted: reason.is_some(), roles: role_values };
-    let reason =
-        reason.or_else(|| (!ctx.mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
+    let reason = reason.or_else(|| (!mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
     (src, reason)
 }
 

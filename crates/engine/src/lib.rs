@@ -568,19 +568,19 @@ impl Engine {
         };
         let mapping = job::compile_user_mapping(&mappings)?;
         let u = self.store.user(user).await?;
-        let index = self.store.assignment_index(app).await?;
-        let groups = self.store.memberships_among(std::slice::from_ref(&u.id), &index.groups).await?;
-        let assigned = index.direct.contains_key(&u.id) || groups.contains_key(&u.id);
         let scope_all = match &row {
             Some(r) => job::settings_of(r)?.scope == settings::Scope::All,
             None => false,
         };
-        let soft_deleted = u.is_deleted() || !u.active || !(assigned || scope_all);
-        let src = source::UserSource { user: &u, soft_deleted, roles: Vec::new() };
+        // The same scope rule as a cycle's, roles included.
+        let roles =
+            self.store.effective_roles(app, std::slice::from_ref(&u.id)).await?.remove(&u.id).unwrap_or_default();
+        let app_roles = self.store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let (src, reason) = cycle::scope_of(&u, &roles, &app_roles, scope_all, &mapping);
         let ctx = roster_mapping::EvalContext::at(chrono::Utc::now());
         let attrs = mapping.evaluate(&src, &ctx, true).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let map: serde_json::Map<String, Value> = attrs.into_iter().map(|a| (a.target, a.value.to_json())).collect();
-        Ok(json!({"user": u.user_name, "inScope": !soft_deleted && mapping.in_scope(&src), "attributes": map}))
+        Ok(json!({"user": u.user_name, "inScope": reason.is_none(), "outOfScope": reason, "attributes": map}))
     }
 
     /// The mapping document of an app.
