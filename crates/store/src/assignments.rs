@@ -291,7 +291,7 @@ impl Store {
         if self.backend == crate::Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
         }
-        let index = index_on(&mut tx, app).await?;
+        let index = index_with(&mut tx, app, Some(users)).await?;
         let memberships = memberships_on(&mut tx, users, &index.groups).await?;
         tx.commit().await?;
         Ok(users
@@ -355,10 +355,47 @@ impl AssignmentIndex {
 
 /// The assignment index, read on one connection (or transaction).
 async fn index_on(conn: &mut sqlx::AnyConnection, app: &AppId) -> Result<AssignmentIndex, StoreError> {
-    let rows = sqlx::query("SELECT principal_id, principal_kind, role_id FROM assignments WHERE app_id = $1")
-        .bind(&app.0)
-        .fetch_all(&mut *conn)
-        .await?;
+    index_with(conn, app, None).await
+}
+
+/// The assignment index, with the direct assignments of `users` only when
+/// given (a batch needs no others: an app may have a hundred thousand), on one
+/// connection (or transaction).
+async fn index_with(
+    conn: &mut sqlx::AnyConnection,
+    app: &AppId,
+    users: Option<&[UserId]>,
+) -> Result<AssignmentIndex, StoreError> {
+    let rows = match users {
+        None => {
+            sqlx::query("SELECT principal_id, principal_kind, role_id FROM assignments WHERE app_id = $1")
+                .bind(&app.0)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        Some(users) => {
+            let mut rows = sqlx::query(
+                "SELECT principal_id, principal_kind, role_id FROM assignments \
+                 WHERE app_id = $1 AND principal_kind = 'group'",
+            )
+            .bind(&app.0)
+            .fetch_all(&mut *conn)
+            .await?;
+            for chunk in users.chunks(500) {
+                let sql = format!(
+                    "SELECT principal_id, principal_kind, role_id FROM assignments \
+                     WHERE app_id = $1 AND principal_kind = 'user' AND principal_id IN ({})",
+                    placeholders(2, chunk.len())
+                );
+                let mut q = sqlx::query(&sql).bind(&app.0);
+                for u in chunk {
+                    q = q.bind(&u.0);
+                }
+                rows.extend(q.fetch_all(&mut *conn).await?);
+            }
+            rows
+        }
+    };
     let mut index = AssignmentIndex::default();
     let mut queue = VecDeque::new();
     for row in rows {

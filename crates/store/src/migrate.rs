@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_handoff.sql"), include_str!("../migrations/postgres/0004_handoff.sql")),
     (5, include_str!("../migrations/sqlite/0005_admins.sql"), include_str!("../migrations/postgres/0005_admins.sql")),
     (6, include_str!("../migrations/sqlite/0006_intents.sql"), include_str!("../migrations/postgres/0006_intents.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_assignment_kinds.sql"),
+        include_str!("../migrations/postgres/0007_assignment_kinds.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.
