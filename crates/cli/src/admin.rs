@@ -24,7 +24,7 @@ pub enum AdminCmd {
 pub struct StoreArgs {
     /// PostgreSQL URL (postgres://...); the default is SQLite in the data directory.
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
-    database: Option<String>,
+    pub database: Option<String>,
 }
 
 #[derive(Args)]

@@ -243,7 +243,7 @@ pub async fn provision(b: ProvisionBench) -> Result<()> {
     let app = SampleProcess::start("engine").await?;
     let application =
         store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;
-    let engine = crate::serve::start_engine(&store, &scratch_dir("key"))?;
+    let engine = crate::serve::start_engine(&store, &scratch_dir("key")).await?;
     let patch = SettingsPatch {
         mode: Some(Mode::Automatic),
         status: Some(Status::On),
@@ -425,7 +425,7 @@ pub async fn groups(b: GroupsBench) -> Result<()> {
     minimum += reached as u64;
 
     let sample = roster_sample_app::start("127.0.0.1:0".parse()?, "bench".into(), Default::default()).await?;
-    let engine = crate::serve::start_engine(&store, &scratch_dir("groups-key"))?;
+    let engine = crate::serve::start_engine(&store, &scratch_dir("groups-key")).await?;
     let patch = SettingsPatch {
         mode: Some(Mode::Automatic),
         status: Some(Status::On),

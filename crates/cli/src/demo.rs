@@ -43,7 +43,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let engine = start_engine(&store, data_dir)?;
+    let engine = start_engine(&store, data_dir).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
     let server = tokio::spawn(roster_server::serve(

@@ -13,6 +13,7 @@ mod demo;
 mod gallery;
 mod handoff;
 mod import;
+mod key;
 mod output;
 mod serve;
 
@@ -72,6 +73,9 @@ enum Command {
     /// Admin accounts of the web portal (on the server's own store).
     #[command(subcommand)]
     Admin(admin::AdminCmd),
+    /// The master key that seals the apps' credentials: rotation.
+    #[command(subcommand)]
+    Key(key::KeyCmd),
     /// Run the sample SCIM 2.0 application on its own (in memory).
     SampleApp(SampleAppArgs),
 }
@@ -114,6 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => return bench::run(cmd).await,
         Command::Demo(args) => return demo::run(args, &cli.data_dir).await,
         Command::Admin(cmd) => return admin::run(cmd, &cli.data_dir, cli.json).await,
+        Command::Key(cmd) => return key::run(cmd, &cli.data_dir, cli.json).await,
         Command::SampleApp(a) => {
             let app = roster_sample_app::start(a.listen, a.token, Default::default()).await?;
             // The first line of output is the base URL, for whoever started this process.
@@ -128,7 +133,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = client::Client::new(&cli.server, token)?;
     let json = cli.json;
     match cli.command {
-        Command::Serve(_) | Command::Bench(_) | Command::Demo(_) | Command::SampleApp(_) | Command::Admin(_) => Ok(()),
+        Command::Serve(_)
+        | Command::Bench(_)
+        | Command::Demo(_)
+        | Command::SampleApp(_)
+        | Command::Admin(_)
+        | Command::Key(_) => Ok(()),
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => app_commands::app(&client, json, c).await,

@@ -63,7 +63,7 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
         Some(url) => Some(roster_notify::SmtpConfig::parse(url, &args.smtp_from).context("invalid --smtp-url")?),
         None => None,
     };
-    let engine = start_engine_with(&store, data_dir, smtp)?;
+    let engine = start_engine_with(&store, data_dir, smtp).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
     let state = AppState { store: store.clone(), engine: Some(engine.clone()), public_url };
@@ -80,21 +80,36 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
 
 /// The engine over `store`, with the master key of the data directory (or
 /// `ROSTER_MASTER_KEY`).
-pub fn start_engine(store: &Store, data_dir: &Path) -> Result<std::sync::Arc<roster_engine::Engine>> {
-    start_engine_with(store, data_dir, None)
+pub async fn start_engine(store: &Store, data_dir: &Path) -> Result<std::sync::Arc<roster_engine::Engine>> {
+    start_engine_with(store, data_dir, None).await
 }
 
 /// Like [`start_engine`], mailing alerts through `smtp`.
-pub fn start_engine_with(
+pub async fn start_engine_with(
     store: &Store,
     data_dir: &Path,
     smtp: Option<roster_notify::SmtpConfig>,
 ) -> Result<std::sync::Arc<roster_engine::Engine>> {
-    let env_key = std::env::var("ROSTER_MASTER_KEY").ok();
-    let cipher =
-        roster_store::secrets::Cipher::load(data_dir, env_key.as_deref()).context("cannot load the master key")?;
+    let cipher = load_cipher(store, data_dir).await?;
     let clock = std::sync::Arc::new(roster_engine::reliability::SystemClock);
     Ok(roster_engine::Engine::with(store.clone(), cipher, clock, smtp))
+}
+
+/// The master key: `ROSTER_MASTER_KEY`, or the data directory's `master.key`
+/// (after settling a rotation a stop cut short). The store must record the same
+/// key (a new store records it): roster refuses to start with another one.
+pub async fn load_cipher(store: &Store, data_dir: &Path) -> Result<roster_store::secrets::Cipher> {
+    let env_key = std::env::var("ROSTER_MASTER_KEY").ok().filter(|k| !k.trim().is_empty());
+    if env_key.is_none() {
+        store.settle_key_files(data_dir).await.context("cannot settle the master key files")?;
+    }
+    let cipher =
+        roster_store::secrets::Cipher::load(data_dir, env_key.as_deref()).context("cannot load the master key")?;
+    let report = store.adopt_master_key(&cipher).await.context("cannot use the master key")?;
+    if report.resealed > 0 {
+        tracing::info!(resealed = report.resealed, "sealed stored secrets in the current form, bound to their app");
+    }
+    Ok(cipher)
 }
 
 /// Resolves when the watch turns true.

@@ -11,7 +11,7 @@ use crate::EngineError;
 use roster_connectors::dropbox::{DropboxApp, DropboxConnector};
 use roster_connectors::salesforce::{SalesforceAuth, SalesforceConnector, SalesforceSettings};
 use roster_connectors::{Connector, ManualConnector, ResolvesManualIds, ScimConnector, ScimSettings};
-use roster_store::secrets::{Cipher, SecretString};
+use roster_store::secrets::{Cipher, ExposeSecret, SecretString, Slot};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +22,9 @@ pub fn hands_off(settings: &JobSettings) -> bool {
 }
 
 /// Opens sealed credentials (none sealed: none set).
-pub fn open_credentials(cipher: &Cipher, sealed: Option<&str>) -> Result<Credentials, EngineError> {
+pub fn open_credentials(cipher: &Cipher, app: &str, sealed: Option<&str>) -> Result<Credentials, EngineError> {
     let Some(sealed) = sealed else { return Ok(Credentials::default()) };
-    serde_json::from_str(&cipher.open(sealed)?)
+    serde_json::from_str(&cipher.open(sealed, Slot::credentials(app))?)
         .map_err(|_| EngineError::Invalid("stored credentials are unreadable: set them again".into()))
 }
 
@@ -41,13 +41,13 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
         let matching = job.user_mapping.matching_attributes().into_iter().map(|(_, t)| t.to_string()).collect();
         return Ok(Arc::new(ManualConnector::new(matching)));
     }
-    let creds = open_credentials(cipher, job.row.credentials.as_deref())?;
+    let creds = open_credentials(cipher, &job.row.app_id.0, job.row.credentials.as_deref())?;
     let timeout = Duration::from_secs(s.timeout_secs.max(1));
     let inner: Arc<dyn Connector> = match template.connector {
         ConnectorKind::Scim => {
             let url = s.tenant_url.clone().ok_or_else(|| not_configured("no tenant URL is set"))?;
             let token = creds.secret_token.as_ref().ok_or_else(|| not_configured("no secret token is set"))?;
-            let mut settings = ScimSettings::new(url, token.expose());
+            let mut settings = ScimSettings::new(url, token.expose_secret());
             settings.timeout = timeout;
             settings.member_batch_size = s.member_batch_size.max(1);
             settings.member_removal = s.member_removal;
@@ -74,7 +74,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
                      URL it prints as a Dropbox team admin",
                 )
             })?;
-            Arc::new(DropboxConnector::new(app, refresh.expose(), timeout)?)
+            Arc::new(DropboxConnector::new(app, refresh.expose_secret(), timeout)?)
         }
         ConnectorKind::None => {
             return Err(EngineError::Invalid(format!(
@@ -98,14 +98,14 @@ fn salesforce_auth(creds: &Credentials) -> Result<SalesforceAuth, EngineError> {
     if let (Some(id), Some(secret)) = (&creds.client_id, &creds.client_secret) {
         return Ok(SalesforceAuth::ClientCredentials {
             client_id: id.clone(),
-            client_secret: secret.expose().to_string(),
+            client_secret: secret.expose_secret().to_string(),
         });
     }
     match (&creds.admin_username, &creds.admin_password) {
         (Some(username), Some(password)) => Ok(SalesforceAuth::Password {
             username: username.clone(),
-            password: password.expose().to_string(),
-            security_token: creds.secret_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default(),
+            password: password.expose_secret().to_string(),
+            security_token: creds.secret_token.as_ref().map(|t| t.expose_secret().to_string()).unwrap_or_default(),
         }),
         _ => Err(not_configured(
             "set the Salesforce admin login (--admin-username, --admin-password-file, --secret-token-file) or a \
@@ -123,7 +123,7 @@ pub fn dropbox_app(s: &JobSettings, creds: &Credentials) -> Result<DropboxApp, E
              --client-secret-file FILE`",
         ));
     };
-    let mut app = DropboxApp::new(id.clone(), secret.expose());
+    let mut app = DropboxApp::new(id.clone(), secret.expose_secret());
     if let Some(u) = &s.api_url {
         app.api_url = u.clone();
     }
@@ -183,10 +183,10 @@ fn set_text(slot: &mut Option<String>, value: &Option<String>) {
     }
 }
 
-fn set_secret(slot: &mut Option<SecretString>, value: &Option<String>) {
+fn set_secret(slot: &mut Option<SecretString>, value: &Option<SecretString>) {
     if let Some(v) = value {
-        let v = v.trim();
-        *slot = (!v.is_empty()).then(|| SecretString::new(v));
+        let v = v.expose_secret().trim();
+        *slot = (!v.is_empty()).then(|| SecretString::from(v));
     }
 }
 
@@ -205,6 +205,7 @@ pub struct CredentialChange {
 /// are the settings around the change; `after` names the template).
 pub fn seal_credentials(
     cipher: &Cipher,
+    app: &str,
     before: &JobSettings,
     after: &JobSettings,
     stored: Option<&str>,
@@ -213,7 +214,7 @@ pub fn seal_credentials(
     let template = gallery::require(&after.template)?;
     check_fields(template, patch)?;
     let given = credential_fields(patch);
-    let mut creds = open_credentials(cipher, stored)?;
+    let mut creds = open_credentials(cipher, app, stored)?;
     let cleared: Vec<&'static str> =
         crate::destinations::cleared_by_url_change(template.connector, before, after, &given)
             .into_iter()
@@ -227,7 +228,9 @@ pub fn seal_credentials(
     if !touched && cleared.is_empty() {
         return Ok(CredentialChange::default());
     }
-    if template.connector == ConnectorKind::Scim && patch.secret_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+    if template.connector == ConnectorKind::Scim
+        && patch.secret_token.as_ref().is_some_and(|t| t.expose_secret().trim().is_empty())
+    {
         return Err(EngineError::Invalid("the secret token is empty".into()));
     }
     let old_client = creds.client_id.clone();
@@ -241,7 +244,7 @@ pub fn seal_credentials(
         creds.refresh_token = None;
         creds.team_id = None;
     }
-    Ok(CredentialChange { sealed: Some(seal(cipher, &creds)?), cleared })
+    Ok(CredentialChange { sealed: Some(seal(cipher, app, &creds)?), cleared })
 }
 
 /// Clears the credential `field`; whether it was set.
@@ -259,9 +262,9 @@ fn clear(creds: &mut Credentials, field: &str) -> bool {
 }
 
 /// Seals credentials as they are.
-pub fn seal(cipher: &Cipher, creds: &Credentials) -> Result<String, EngineError> {
+pub fn seal(cipher: &Cipher, app: &str, creds: &Credentials) -> Result<String, EngineError> {
     let text = serde_json::to_string(creds).map_err(|e| EngineError::Invalid(e.to_string()))?;
-    Ok(cipher.seal(&text)?)
+    Ok(cipher.seal(&text, Slot::credentials(app))?)
 }
 
 fn http_url(what: &str, url: &str, insecure_http: bool, private_networks: bool) -> Result<Option<String>, EngineError> {
@@ -313,11 +316,11 @@ pub fn apply_vendor_settings(s: &mut JobSettings, patch: &SettingsPatch) -> Resu
 }
 
 /// Whether a job has what its connector needs (manual mode needs nothing).
-pub fn is_configured(cipher: &Cipher, s: &JobSettings, sealed: Option<&str>) -> bool {
+pub fn is_configured(cipher: &Cipher, app: &str, s: &JobSettings, sealed: Option<&str>) -> bool {
     if hands_off(s) {
         return true;
     }
-    let Ok(creds) = open_credentials(cipher, sealed) else { return false };
+    let Ok(creds) = open_credentials(cipher, app, sealed) else { return false };
     match gallery::template(&s.template).map(|t| t.connector) {
         Some(ConnectorKind::Scim) => s.tenant_url.is_some() && creds.secret_token.is_some(),
         Some(ConnectorKind::Salesforce) => salesforce_auth(&creds).is_ok(),
@@ -331,8 +334,8 @@ pub fn is_configured(cipher: &Cipher, s: &JobSettings, sealed: Option<&str>) -> 
 
 /// Which credentials are set, for the settings view (secret values never
 /// leave; usernames, client ids and the Dropbox team do).
-pub fn credentials_view(cipher: &Cipher, sealed: Option<&str>) -> Value {
-    match open_credentials(cipher, sealed) {
+pub fn credentials_view(cipher: &Cipher, app: &str, sealed: Option<&str>) -> Value {
+    match open_credentials(cipher, app, sealed) {
         Ok(c) => json!({
             "secretTokenSet": c.secret_token.is_some(),
             "adminUsername": c.admin_username,
@@ -365,11 +368,12 @@ mod tests {
     #[test]
     fn older_scim_credentials_still_open() {
         let c = cipher();
-        let sealed = c.seal(r#"{"secretToken":"t0k"}"#).expect("sealed");
-        let creds = open_credentials(&c, Some(&sealed)).expect("opens");
-        assert_eq!(creds.secret_token.map(|t| t.expose().to_string()).as_deref(), Some("t0k"));
+        let sealed = c.seal(r#"{"secretToken":"t0k"}"#, Slot::credentials("app")).expect("sealed");
+        let creds = open_credentials(&c, "app", Some(&sealed)).expect("opens");
+        assert_eq!(creds.secret_token.map(|t| t.expose_secret().to_string()).as_deref(), Some("t0k"));
         assert!(is_configured(
             &c,
+            "app",
             &JobSettings { tenant_url: Some("https://x".into()), mode: Mode::Automatic, ..settings("scim") },
             Some(&sealed)
         ));
@@ -381,6 +385,7 @@ mod tests {
         let s = JobSettings { mode: Mode::Automatic, ..settings("salesforce") };
         let first = seal_credentials(
             &c,
+            "app",
             &s,
             &s,
             None,
@@ -389,16 +394,16 @@ mod tests {
         .expect("sealed")
         .sealed
         .expect("some");
-        assert!(is_configured(&c, &s, Some(&first)));
-        let second = seal_credentials(&c, &s, &s, Some(&first), &patch(json!({"secretToken": "TOK"})))
+        assert!(is_configured(&c, "app", &s, Some(&first)));
+        let second = seal_credentials(&c, "app", &s, &s, Some(&first), &patch(json!({"secretToken": "TOK"})))
             .expect("ok")
             .sealed
             .expect("some");
-        let creds = open_credentials(&c, Some(&second)).expect("opens");
-        assert_eq!(creds.admin_password.map(|p| p.expose().to_string()).as_deref(), Some("pw"));
-        let view = credentials_view(&c, Some(&second)).to_string();
+        let creds = open_credentials(&c, "app", Some(&second)).expect("opens");
+        assert_eq!(creds.admin_password.map(|p| p.expose_secret().to_string()).as_deref(), Some("pw"));
+        let view = credentials_view(&c, "app", Some(&second)).to_string();
         assert!(view.contains("admin@acme.com") && !view.contains("\"pw\"") && !view.contains("TOK"), "{view}");
-        let auth = salesforce_auth(&open_credentials(&c, Some(&second)).expect("opens")).expect("auth");
+        let auth = salesforce_auth(&open_credentials(&c, "app", Some(&second)).expect("opens")).expect("auth");
         assert!(matches!(auth, SalesforceAuth::Password { security_token, .. } if security_token == "TOK"));
     }
 
@@ -415,7 +420,7 @@ mod tests {
             ("salesforce", json!({"secretToken": ""}), true),
         ];
         for (template, p, ok) in cases {
-            let got = seal_credentials(&c, &settings(template), &settings(template), None, &patch(p.clone()));
+            let got = seal_credentials(&c, "app", &settings(template), &settings(template), None, &patch(p.clone()));
             assert_eq!(got.is_ok(), *ok, "{template} {p}: {got:?}");
         }
         let mut s = settings("manual");

@@ -244,7 +244,7 @@ impl Engine {
         let before = s.clone();
         patch.apply_outbound_limits(&mut s)?;
         connect::apply_vendor_settings(&mut s, &patch)?;
-        let change = connect::seal_credentials(&self.cipher, &before, &s, stored.as_deref(), &patch)?;
+        let change = connect::seal_credentials(&self.cipher, &app.0, &before, &s, stored.as_deref(), &patch)?;
         let sealed = change.sealed;
         let was_manual = connect::hands_off(&s);
         if let Some(m) = patch.mode {
@@ -351,7 +351,7 @@ impl Engine {
         let (s, creds, _) = self.settings_of(app).await?;
         let mut v = serde_json::to_value(&s).unwrap_or_default();
         if let (Some(v), Value::Object(c)) =
-            (v.as_object_mut(), connect::credentials_view(&self.cipher, creds.as_deref()))
+            (v.as_object_mut(), connect::credentials_view(&self.cipher, &app.0, creds.as_deref()))
         {
             v.extend(c);
         }
@@ -486,7 +486,7 @@ impl Engine {
             }
         };
         let progress: Progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
-        let configured = connect::is_configured(&self.cipher, &settings, row.credentials.as_deref());
+        let configured = connect::is_configured(&self.cipher, &app.0, &settings, row.credentials.as_deref());
         let label = match (configured, settings.mode, settings.status) {
             (false, _, _) => "not configured",
             (true, _, Status::On) => "on",

@@ -2,7 +2,7 @@
 //! JSON in the job row; credentials are sealed before they reach the store.
 
 pub use roster_connectors::MemberRemoval;
-use roster_store::secrets::SecretString;
+use roster_store::secrets::{serialize_exposed, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Manual: roster never calls the app. Automatic: roster provisions it.
@@ -169,22 +169,22 @@ impl Default for JobSettings {
 #[serde(rename_all = "camelCase", default)]
 pub struct Credentials {
     /// SCIM: the bearer token. Salesforce: the admin's security token.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_exposed")]
     pub secret_token: Option<SecretString>,
     /// Salesforce: the admin's username.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_username: Option<String>,
     /// Salesforce: the admin's password.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_exposed")]
     pub admin_password: Option<SecretString>,
     /// Salesforce: the connected app's consumer key; Dropbox: the app key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Salesforce: the consumer secret; Dropbox: the app secret.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_exposed")]
     pub client_secret: Option<SecretString>,
     /// Dropbox: the long-lived refresh token from Authorize.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_exposed")]
     pub refresh_token: Option<SecretString>,
     /// Dropbox: the team the refresh token is for (`dbtid:...`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,16 +200,16 @@ pub struct SettingsPatch {
     pub tenant_url: Option<String>,
     /// Write-only. SCIM: the bearer token; Salesforce: the admin's security
     /// token (the tutorial's Secret Token), appended to the password at login.
-    pub secret_token: Option<String>,
+    pub secret_token: Option<SecretString>,
     /// Salesforce: the admin's username.
     pub admin_username: Option<String>,
     /// Write-only. Salesforce: the admin's password.
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
     /// Salesforce: a connected app's consumer key (the client credentials
     /// flow); Dropbox: the app key of roster's Dropbox app.
     pub client_id: Option<String>,
     /// Write-only. The consumer secret or the Dropbox app secret.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
     /// Dropbox: the API host; empty goes back to Dropbox's own.
     pub api_url: Option<String>,
     /// Dropbox: the consent page; empty goes back to Dropbox's own.

@@ -98,6 +98,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(c) = credentials {
+            check_sealing_key(&mut tx, c).await?;
             sqlx::query("UPDATE jobs SET credentials = $1 WHERE app_id = $2")
                 .bind(c)
                 .bind(&app.0)
@@ -176,4 +177,18 @@ pub(crate) async fn apply_state_update(
     }
     q.bind(&app.0).execute(&mut **tx).await?;
     Ok(())
+}
+
+/// Refuses credentials sealed under a key other than the one the store records:
+/// a rotation committed while they were being sealed.
+async fn check_sealing_key(tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &str) -> Result<(), StoreError> {
+    let Some(crate::secrets::SealedForm::Keyed(id)) = crate::secrets::sealed_form(sealed) else { return Ok(()) };
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT key_id FROM master_key WHERE id = 1").fetch_optional(&mut **tx).await?;
+    match recorded {
+        Some(r) if r != id => Err(StoreError::conflict(
+            "the master key was rotated while these credentials were being saved: send them again",
+        )),
+        _ => Ok(()),
+    }
 }

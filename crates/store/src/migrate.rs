@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_assignment_kinds.sql"),
         include_str!("../migrations/postgres/0007_assignment_kinds.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_master_key.sql"),
+        include_str!("../migrations/postgres/0010_master_key.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

@@ -66,6 +66,11 @@ impl Roster {
         v
     }
 
+    /// The server's data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Runs the `roster` CLI against this server.
     pub async fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
