@@ -1,10 +1,14 @@
-//! The CLI's HTTP client of the admin API: base URL, token, and errors turned into
-//! one readable line.
+//! The CLI's HTTP client of the admin API: base URL, token, the CAs it trusts,
+//! and errors turned into one readable line.
+//!
+//! Over https the server's certificate is checked against the built-in web PKI
+//! roots, plus the CA certificates of `--ca-cert` (a private CA, or the server's
+//! own self-signed certificate).
 
 use anyhow::{anyhow, bail, Context, Result};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A client of one roster server.
 pub struct Client {
@@ -27,10 +31,31 @@ pub fn find_token(explicit: Option<String>, data_dir: &std::path::Path) -> Resul
 }
 
 impl Client {
-    /// A client of `base` (e.g. `http://127.0.0.1:8080`).
-    pub fn new(base: &str, token: String) -> Result<Client> {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600)).build()?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_string(), token })
+    /// A client of `base` (e.g. `http://127.0.0.1:8080`), trusting the CA
+    /// certificates in the PEM file `ca_cert` besides the built-in roots.
+    pub fn new(base: &str, token: String, ca_cert: Option<&Path>) -> Result<Client> {
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600));
+        if let Some(path) = ca_cert {
+            for ca in read_ca_certificates(path)? {
+                builder = builder.add_root_certificate(ca);
+            }
+        }
+        Ok(Client { http: builder.build()?, base: base.trim_end_matches('/').to_string(), token })
+    }
+
+    /// Why the server cannot be reached, with the causes reqwest's own message
+    /// leaves out, and what to do about an untrusted certificate.
+    fn unreachable(&self, e: reqwest::Error) -> anyhow::Error {
+        let e = anyhow::Error::from(e);
+        if untrusted_certificate(&e) {
+            return anyhow!(
+                "cannot reach the roster server at {}: {e:#}; its TLS certificate is not signed by a CA this \
+                 command trusts: if it is signed by a private CA or self-signed, give that CA's certificate with \
+                 --ca-cert FILE (or ROSTER_CA_CERT)",
+                self.base
+            );
+        }
+        anyhow!("cannot reach the roster server at {}: {e:#}", self.base)
     }
 
     /// Sends a request to `/api/v1{path}` and returns the JSON answer (`null` for 204).
@@ -59,7 +84,7 @@ impl Client {
         if let Some(limit) = limit {
             req = req.timeout(limit);
         }
-        let resp = req.send().await.map_err(|e| anyhow!("cannot reach the roster server at {}: {e}", self.base))?;
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
         let status = resp.status();
         let text = resp.text().await?;
         if status == StatusCode::NO_CONTENT || text.is_empty() {
@@ -79,13 +104,7 @@ impl Client {
     /// GETs a text answer (CSV).
     pub async fn get_text(&self, path: &str) -> Result<String> {
         let url = format!("{}/api/v1{}", self.base, path);
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach the roster server at {}: {e}", self.base))?;
+        let resp = self.http.get(&url).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
         let status = resp.status();
         let text = resp.text().await?;
         if !status.is_success() {
@@ -113,6 +132,34 @@ impl Client {
     pub async fn delete(&self, path: &str) -> Result<Value> {
         self.call(Method::DELETE, path, None).await
     }
+}
+
+/// The certificates of a PEM file given with `--ca-cert`.
+fn read_ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("cannot read the CA certificate file {} (--ca-cert)", path.display()))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("the CA certificate file {} (--ca-cert) is not valid PEM", path.display()))?;
+    if certificates.is_empty() {
+        bail!(
+            "the CA certificate file {} (--ca-cert) holds no certificate: give the CA's certificate as a PEM \
+             `BEGIN CERTIFICATE` block",
+            path.display()
+        );
+    }
+    Ok(certificates)
+}
+
+/// Whether `e` comes from a server certificate that rustls refused.
+fn untrusted_certificate(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        // The TLS connector wraps rustls's error in an `io::Error`, whose own
+        // `source()` skips it: look inside.
+        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
+            cause.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref())
+        });
+        matches!(tls, Some(rustls::Error::InvalidCertificate(_)))
+    })
 }
 
 /// Percent-encodes one path segment or query value.
