@@ -44,18 +44,17 @@ impl Client {
     }
 
     /// Why the server cannot be reached, with the causes reqwest's own message
-    /// leaves out, and what to do about an untrusted certificate.
+    /// leaves out, and what to do when the server's certificate is refused.
     fn unreachable(&self, e: reqwest::Error) -> anyhow::Error {
         let e = anyhow::Error::from(e);
-        if untrusted_certificate(&e) {
-            return anyhow!(
-                "cannot reach the roster server at {}: {e:#}; its TLS certificate is not signed by a CA this \
-                 command trusts: if it is signed by a private CA or self-signed, give that CA's certificate with \
-                 --ca-cert FILE (or ROSTER_CA_CERT)",
-                self.base
-            );
+        let refused = e.chain().find_map(|cause| match rustls_error(cause) {
+            Some(rustls::Error::InvalidCertificate(reason)) => Some(reason),
+            _ => None,
+        });
+        match refused.and_then(certificate_advice) {
+            Some(advice) => anyhow!("cannot reach the roster server at {}: {e:#}; {advice}", self.base),
+            None => anyhow!("cannot reach the roster server at {}: {e:#}", self.base),
         }
-        anyhow!("cannot reach the roster server at {}: {e:#}", self.base)
     }
 
     /// Sends a request to `/api/v1{path}` and returns the JSON answer (`null` for 204).
@@ -150,16 +149,43 @@ fn read_ca_certificates(path: &Path) -> Result<Vec<reqwest::Certificate>> {
     Ok(certificates)
 }
 
-/// Whether `e` comes from a server certificate that rustls refused.
-fn untrusted_certificate(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        // The TLS connector wraps rustls's error in an `io::Error`, whose own
-        // `source()` skips it: look inside.
-        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
-            cause.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref())
-        });
-        matches!(tls, Some(rustls::Error::InvalidCertificate(_)))
-    })
+/// What to do about a server certificate refused for `reason`, when the
+/// reason alone does not say.
+fn certificate_advice(reason: &rustls::CertificateError) -> Option<&'static str> {
+    use rustls::CertificateError::*;
+    match reason {
+        UnknownIssuer => Some(
+            "the server's certificate is not signed by a CA this command trusts: if a private CA signed it, or it \
+             is self-signed, give that CA's certificate (or the self-signed one) with --ca-cert FILE (or \
+             ROSTER_CA_CERT)",
+        ),
+        NotValidForName | NotValidForNameContext { .. } => Some(
+            "the server's certificate is not made out to the host in --server: use a host name or address that \
+             the certificate lists",
+        ),
+        Expired | ExpiredContext { .. } => {
+            Some("the server's certificate has expired: renew it, then send roster serve a SIGHUP to reload it")
+        }
+        // rustls passes this one on from webpki without a variant of its own.
+        Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => Some(
+            "the server's certificate is a CA certificate (basicConstraints CA:TRUE), which TLS clients refuse \
+             as a server's: make the self-signed certificate with CA:FALSE (openssl req -x509 ... -addext \
+             basicConstraints=critical,CA:FALSE)",
+        ),
+        _ => None,
+    }
+}
+
+/// The rustls error `e` is, or wraps in `io::Error`s: the TLS connector wraps
+/// it so (twice), and `io::Error::source()` skips the error it wraps, so the
+/// error chain alone never reaches it.
+fn rustls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        e = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
 }
 
 /// Percent-encodes one path segment or query value.
@@ -173,4 +199,26 @@ pub fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError;
+
+    fn check(reason: CertificateError, expected: Option<&str>) {
+        let advice = certificate_advice(&reason);
+        match expected {
+            Some(text) => assert!(advice.is_some_and(|a| a.contains(text)), "{reason:?}: {advice:?}"),
+            None => assert_eq!(advice, None, "{reason:?}"),
+        }
+    }
+
+    #[test]
+    fn refused_certificates_come_with_what_to_do() {
+        check(CertificateError::UnknownIssuer, Some("--ca-cert FILE"));
+        check(CertificateError::NotValidForName, Some("a host name or address that the certificate lists"));
+        check(CertificateError::Expired, Some("renew it"));
+        check(CertificateError::BadSignature, None);
+    }
 }
