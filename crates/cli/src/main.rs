@@ -23,7 +23,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "roster", version, about)]
 pub struct Cli {
-    /// The roster server the commands talk to.
+    /// The roster server the commands talk to (http:// or https://).
     #[arg(long, global = true, env = "ROSTER_URL", default_value = "http://127.0.0.1:8080")]
     server: String,
     /// A CA certificate (PEM) to trust besides the built-in roots, for a server

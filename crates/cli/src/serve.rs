@@ -20,7 +20,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// roster's URL as admins' browsers reach it (OAuth vendors send them back
-    /// to its /oauth/callback); default http://<listen address>.
+    /// to its /oauth/callback); default http://<listen address>, or https://
+    /// with --tls-cert.
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// SMTP server for alert emails: smtp://host:port, smtp://host:port?tls=starttls
