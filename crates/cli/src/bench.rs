@@ -126,7 +126,7 @@ async fn import(b: ImportBench) -> Result<()> {
                 let _ = stopped.await;
             },
         ));
-        let client = Client::new(&base, token)?;
+        let client = Client::new(&base, token, None)?;
         let started = Instant::now();
         let report = crate::import::import_users(&client, &csv_path, false).await?;
         let elapsed = started.elapsed().as_secs_f64();

@@ -61,7 +61,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> Result<()> {
     let sample = roster_sample_app::start("127.0.0.1:0".parse()?, sample_token.clone(), Default::default()).await?;
     println!("the sample SCIM 2.0 app is serving on {}", sample.base_url);
 
-    let c = Client::new(&base, token)?;
+    let c = Client::new(&base, token, None)?;
     seed(&c, args.users).await?;
     // A fresh sample app each run: start the app's provisioning from a clean state.
     if c.get(&format!("/apps/{}", crate::client::enc(APP))).await.is_ok() {

@@ -24,9 +24,13 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "roster", version, about)]
 pub struct Cli {
-    /// The roster server the commands talk to.
+    /// The roster server the commands talk to (http:// or https://).
     #[arg(long, global = true, env = "ROSTER_URL", default_value = "http://127.0.0.1:8080")]
     server: String,
+    /// A CA certificate (PEM) to trust besides the built-in roots, for a server
+    /// whose certificate a private CA signed, or that is self-signed.
+    #[arg(long, global = true, env = "ROSTER_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// API token (else the data directory's admin.token is used).
     #[arg(long, global = true, env = "ROSTER_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -130,7 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let token = client::find_token(cli.token.clone(), &cli.data_dir)?;
-    let client = client::Client::new(&cli.server, token)?;
+    let client = client::Client::new(&cli.server, token, cli.ca_cert.as_deref())?;
     let json = cli.json;
     match cli.command {
         Command::Serve(_)

@@ -1,12 +1,15 @@
 //! `roster serve`: opens the store (SQLite in the data directory, or PostgreSQL),
-//! makes the admin token on first start, starts the engine and the HTTP server,
-//! and shuts both down cleanly on Ctrl-C or SIGTERM.
+//! makes the admin token on first start, starts the engine and the HTTP server
+//! (HTTPS with `--tls-cert` and `--tls-key`, re-reading them on SIGHUP), and shuts
+//! both down cleanly on Ctrl-C or SIGTERM.
 
 use anyhow::{Context, Result};
 use clap::Args;
+use roster_server::tls::{ServerCertificate, TlsFiles};
 use roster_server::AppState;
 use roster_store::Store;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
@@ -17,7 +20,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
     /// roster's URL as admins' browsers reach it (OAuth vendors send them back
-    /// to its /oauth/callback); default http://<listen address>.
+    /// to its /oauth/callback); default http://<listen address>, or https://
+    /// with --tls-cert.
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// SMTP server for alert emails: smtp://host:port, smtp://host:port?tls=starttls
@@ -27,6 +31,24 @@ pub struct ServeArgs {
     /// The sender of alert emails.
     #[arg(long, env = "ROSTER_SMTP_FROM", default_value = "roster@localhost")]
     pub smtp_from: String,
+    /// Serve HTTPS with this certificate (PEM: the certificate, then its chain);
+    /// re-read with the key on SIGHUP.
+    #[arg(long, env = "ROSTER_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or SEC1).
+    #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert", value_name = "FILE", hide_env_values = true)]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The certificate and key files, when HTTPS is asked for (clap sees that
+    /// both or neither are given).
+    fn tls_files(&self) -> Option<TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        }
+    }
 }
 
 /// Opens the store the flags name.
@@ -52,13 +74,19 @@ pub async fn first_start(store: &Store, data_dir: &Path) -> Result<()> {
 
 pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
     init_tracing();
+    // A wrong certificate stops the start before anything is opened or written.
+    let certificate = args.tls_files().map(ServerCertificate::load).transpose()?;
+    if let Some(certificate) = &certificate {
+        reload_on_hangup(certificate.clone())?;
+    }
+    let scheme = if certificate.is_some() { "https" } else { "http" };
     let store = open_store(args.database.as_deref(), data_dir).await?;
     first_start(&store, data_dir).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    eprintln!("roster: serving on http://{}", listener.local_addr()?);
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen));
+    eprintln!("roster: serving on {scheme}://{}", listener.local_addr()?);
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let smtp = match &args.smtp_url {
         Some(url) => Some(roster_notify::SmtpConfig::parse(url, &args.smtp_from).context("invalid --smtp-url")?),
         None => None,
@@ -67,11 +95,14 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
     let state = AppState { store: store.clone(), engine: Some(engine.clone()), public_url };
-    roster_server::serve(listener, state, async move {
+    let shutdown = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
-    })
-    .await?;
+    };
+    match certificate {
+        Some(certificate) => roster_server::serve_tls(listener, certificate, state, shutdown).await?,
+        None => roster_server::serve(listener, state, shutdown).await?,
+    }
     let _ = scheduler.await;
     engine.drain(std::time::Duration::from_secs(30)).await;
     store.close().await;
@@ -125,6 +156,37 @@ pub fn init_tracing() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "roster=info,warn".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Re-reads the certificate and key on every SIGHUP, for the connections that
+/// follow; a file that cannot be used is logged and the current certificate kept.
+#[cfg(unix)]
+fn reload_on_hangup(certificate: Arc<ServerCertificate>) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Watching starts now, so a SIGHUP from here on reloads rather than ends roster.
+    let mut hangups = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let reloading = certificate.clone();
+            match tokio::task::spawn_blocking(move || reloading.reload()).await {
+                Ok(Ok(())) => {
+                    let cert = certificate.files().cert.display();
+                    tracing::info!("SIGHUP: reloaded the TLS certificate from {cert}");
+                }
+                Ok(Err(e)) => tracing::error!("SIGHUP: {e}; still serving the previous certificate"),
+                Err(e) => {
+                    tracing::error!("SIGHUP: the TLS reload failed ({e}); still serving the previous certificate")
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Elsewhere there is no SIGHUP: the certificate is read once, at start.
+#[cfg(not(unix))]
+fn reload_on_hangup(_certificate: Arc<ServerCertificate>) -> Result<()> {
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

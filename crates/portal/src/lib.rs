@@ -11,8 +11,8 @@
 //!
 //! Every route but sign-in and the assets goes through [`session::require_session`]:
 //! no session, no page (a redirect to sign-in, or a 401 for a fetch); no CSRF token,
-//! no POST (a 403). Cookies are Secure when roster's public URL (`--public-url`)
-//! is https or a proxy says the request came over TLS.
+//! no POST (a 403). Cookies are Secure when roster serves HTTPS itself, when its
+//! public URL (`--public-url`) is https, or when a proxy says the request came over TLS.
 
 mod apps;
 pub mod assets;
@@ -52,7 +52,8 @@ pub struct PortalState {
     pub engine: Option<Arc<Engine>>,
     /// roster's URL as browsers reach it, when known.
     pub public_url: Option<String>,
-    /// Mark cookies Secure (the portal is reached over https).
+    /// Mark cookies Secure (the portal is reached over https: roster serves
+    /// HTTPS, or its public URL is https).
     pub secure_cookies: bool,
     /// How long a session lives.
     pub lifetime: SessionLifetime,

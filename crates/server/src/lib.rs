@@ -1,16 +1,22 @@
 //! roster's HTTP server: the admin REST API under `/api/v1` (bearer tokens),
-//! `/healthz`, and the host of the provisioning engine. One port, one process.
+//! `/healthz`, and the host of the provisioning engine. One port, one process,
+//! plain HTTP ([`serve`]) or HTTPS ([`serve_tls`], with a certificate that can be
+//! re-read while serving).
 
 mod api;
 mod auth;
 mod error;
 mod oauth;
 mod openapi;
+pub mod tls;
+mod tls_listener;
 
 pub use error::ApiError;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use roster_store::Store;
 use std::net::SocketAddr;
@@ -30,23 +36,45 @@ pub struct AppState {
     pub public_url: String,
 }
 
-/// The whole HTTP surface of roster.
-pub fn router(state: AppState) -> Router {
-    let portal =
+/// How clients reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP (roster behind a TLS-terminating proxy, or on loopback).
+    Http,
+    /// HTTPS served by roster itself: responses carry HSTS and cookies are Secure.
+    Https,
+}
+
+/// What HTTPS responses tell browsers: use https for this host for a year.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+/// The whole HTTP surface of roster, as served over `scheme`.
+pub fn router(state: AppState, scheme: Scheme) -> Router {
+    let mut portal =
         roster_portal::PortalState::new(state.store.clone(), state.engine.clone()).with_public_url(&state.public_url);
+    if scheme == Scheme::Https {
+        portal.secure_cookies = true;
+    }
     // One count of failures for the portal's sign-in and the API's tokens.
     let guard = (state.clone(), portal.throttle.clone());
     let api = api::routes()
         .route_layer(axum::middleware::from_fn_with_state(guard, auth::require_token))
         .route("/openapi.json", get(openapi::document));
-    Router::new()
+    let routes = Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-        .merge(roster_portal::router(portal))
+        .merge(roster_portal::router(portal));
+    match scheme {
+        Scheme::Http => routes,
+        Scheme::Https => routes.layer(axum::middleware::map_response(|mut response: axum::response::Response| async {
+            response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+            response
+        })),
+    }
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
@@ -54,13 +82,34 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     Ok("ok")
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves roster over plain HTTP on `listener` until `shutdown` resolves, then
+/// lets the requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, router(state, Scheme::Http).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves roster over HTTPS on `listener`, presenting `certificate` (as it is at
+/// each handshake), until `shutdown` resolves, then lets the requests in flight
+/// finish.
+pub async fn serve_tls(
+    listener: TcpListener,
+    certificate: Arc<tls::ServerCertificate>,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // axum gives handlers `ConnectInfo<SocketAddr>` (the client address the
+    // sign-in throttle counts by) for a listener wrapped in `tap_io`; the tap
+    // itself turns off Nagle's delay, as for small API answers it only adds latency.
+    let listener = tls_listener::TlsListener::new(listener, certificate.server_config())?.tap_io(|tls| {
+        let _ = tls.get_ref().0.set_nodelay(true);
+    });
+    axum::serve(listener, router(state, Scheme::Https).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
 }
