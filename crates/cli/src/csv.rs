@@ -67,4 +67,59 @@ mod tests {
         check("a,,c\n\n", &[(1, &["a", "", "c"])]);
         assert!(records("\"open").is_err());
     }
+
+    mod properties {
+        use super::records;
+        use proptest::prelude::*;
+
+        /// Writes records as RFC 4180 does, every field quoted.
+        fn write(rows: &[Vec<String>]) -> String {
+            let mut out = String::new();
+            for row in rows {
+                let fields: Vec<String> = row.iter().map(|f| format!("\"{}\"", f.replace('"', "\"\""))).collect();
+                out.push_str(&fields.join(","));
+                out.push_str("\r\n");
+            }
+            out
+        }
+
+        fn field() -> impl Strategy<Value = String> {
+            // Any text, with the characters CSV gives a meaning to made likely.
+            prop_oneof![any::<String>(), "[a-z,\"\r\n =+@-]{0,12}"]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Whatever the file holds, reading it ends with records or an error, never a panic.
+            #[test]
+            fn any_text_reads_without_panic(text in any::<String>()) {
+                if let Ok(rows) = records(&text) {
+                    let lines = text.matches('\n').count() + 1;
+                    let mut last = 0;
+                    for (line, _) in rows {
+                        prop_assert!(line > last && line <= lines, "line {line} after {last}, of {lines}");
+                        last = line;
+                    }
+                }
+            }
+
+            /// Records written by the RFC's rules read back as they were, each
+            /// with the line it starts on.
+            #[test]
+            fn written_records_read_back(rows in prop::collection::vec(prop::collection::vec(field(), 1..5), 0..8)) {
+                // A record of one empty field is a blank line, which a reader skips.
+                let rows: Vec<Vec<String>> = rows.into_iter().filter(|r| !(r.len() == 1 && r[0].is_empty())).collect();
+                let text = write(&rows);
+                let read = records(&text).map_err(|e| TestCaseError::fail(e))?;
+                let mut line = 1;
+                let mut want = Vec::new();
+                for row in &rows {
+                    want.push((line, row.clone()));
+                    line += row.iter().map(|f| f.matches('\n').count()).sum::<usize>() + 1;
+                }
+                prop_assert_eq!(read, want);
+            }
+        }
+    }
 }

@@ -165,3 +165,36 @@ async fn send(client: &Client, batch: Vec<(usize, Value)>, report: &mut ImportRe
     bar.inc(batch.len() as u64);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{row_to_json, TEXT_FIELDS};
+    use proptest::prelude::*;
+
+    fn column() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(TEXT_FIELDS.to_vec()).prop_map(str::to_string),
+            Just("manager".to_string()),
+            Just("active".to_string()),
+            Just("businessPhones".to_string()),
+            "extension_[a-zA-Z0-9_]{0,8}",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Any header and row give a user or a reason, never a panic; a user
+        /// always has its userName.
+        #[test]
+        fn any_row_gives_a_user_or_a_reason(
+            header in prop::collection::vec(column(), 0..8),
+            fields in prop::collection::vec(any::<String>(), 0..8),
+        ) {
+            if let Ok((user, _)) = row_to_json(&header, &fields) {
+                prop_assert!(user.get("userName").and_then(|v| v.as_str()).is_some_and(|u| !u.is_empty()));
+            }
+        }
+    }
+}
