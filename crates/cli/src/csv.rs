@@ -111,7 +111,7 @@ mod tests {
                 // A record of one empty field is a blank line, which a reader skips.
                 let rows: Vec<Vec<String>> = rows.into_iter().filter(|r| !(r.len() == 1 && r[0].is_empty())).collect();
                 let text = write(&rows);
-                let read = records(&text).map_err(|e| TestCaseError::fail(e))?;
+                let read = records(&text).map_err(TestCaseError::fail)?;
                 let mut line = 1;
                 let mut want = Vec::new();
                 for row in &rows {
