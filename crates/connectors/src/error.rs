@@ -1,7 +1,7 @@
 //! Connector errors, classified by what the engine should do about them,
 //! and `Retry-After` parsing (RFC 7231 §7.1.3: seconds or HTTP-date).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Why a connector call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,68 +65,17 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-
-fn month(s: &str) -> Option<u32> {
-    MONTHS.iter().position(|m| m.eq_ignore_ascii_case(s)).map(|i| i as u32 + 1)
-}
-
-fn hms(s: &str) -> Option<(u32, u32, u32)> {
-    let mut parts = s.split(':').map(|p| p.parse::<u32>().ok());
-    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
-    if parts.next().is_some() || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    Some((h, m, sec))
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn to_time(y: i64, mo: u32, d: u32, (h, mi, s): (u32, u32, u32)) -> Option<SystemTime> {
-    if !(1..=31).contains(&d) || y < 1970 {
-        return None;
-    }
-    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + s);
-    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
-}
-
-/// Parses an HTTP-date in any of the three RFC 7231 forms: IMF-fixdate
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94
-/// 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+/// Parses an HTTP-date in any of the three forms RFC 9110 accepts: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`)
+/// and asctime (`Sun Nov  6 08:49:37 1994`).
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    match parts.as_slice() {
-        [wd, d, mo, y, t, gmt] if wd.ends_with(',') && gmt.eq_ignore_ascii_case("GMT") => {
-            to_time(y.parse().ok()?, month(mo)?, d.parse().ok()?, hms(t)?)
-        }
-        [wd, date, t, gmt] if wd.ends_with(',') && gmt.eq_ignore_ascii_case("GMT") => {
-            let mut dp = date.split('-');
-            let (d, mo, yy) = (dp.next()?, dp.next()?, dp.next()?);
-            let yy: i64 = yy.parse().ok()?;
-            let y = match yy {
-                0..=69 => 2000 + yy,
-                70..=99 => 1900 + yy,
-                _ => yy,
-            };
-            to_time(y, month(mo)?, d.parse().ok()?, hms(t)?)
-        }
-        [_wd, mo, d, t, y] => to_time(y.parse().ok()?, month(mo)?, d.parse().ok()?, hms(t)?),
-        _ => None,
-    }
+    httpdate::parse_http_date(s.trim()).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn check(input: &str, now_secs: u64, want: Option<u64>) {
         let now = UNIX_EPOCH + Duration::from_secs(now_secs);
