@@ -92,6 +92,13 @@ pub(crate) fn classify(answer: &Answer) -> ConnectorError {
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
             message,
         },
+        // RFC 7644 §3.12: 501 says the app does not implement this operation, so
+        // the same request cannot succeed later: it is refused, not retried.
+        501 => ConnectorError::Permanent {
+            status: 501,
+            scim_type,
+            app_message: format!("the app does not support this request form (not retried): {message}"),
+        },
         408 | 500..=599 => ConnectorError::Transient { message: format!("the app answered {status}: {message}") },
         s => ConnectorError::Permanent { status: s, scim_type, app_message: message },
     }
@@ -175,6 +182,16 @@ mod tests {
                 answer(503, "", None),
                 ConnectorError::Transient {
                     message: "the app answered 503 Service Unavailable: HTTP 503 Service Unavailable".into(),
+                },
+            ),
+            (
+                answer(501, r#"{"status":"501","detail":"filters in paths are not implemented"}"#, None),
+                ConnectorError::Permanent {
+                    status: 501,
+                    scim_type: None,
+                    app_message: "the app does not support this request form (not retried): filters in paths are \
+                                  not implemented"
+                        .into(),
                 },
             ),
             (
