@@ -7,6 +7,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use roster_store::secrets::SecretString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,7 @@ pub struct PasswordArgs {
     store: StoreArgs,
 }
 
-fn read_password(file: Option<&Path>) -> Result<String> {
+fn read_password(file: Option<&Path>) -> Result<SecretString> {
     let line = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -61,7 +62,7 @@ fn read_password(file: Option<&Path>) -> Result<String> {
     if line.is_empty() {
         bail!("no password given: pipe it to stdin or use --password-file");
     }
-    Ok(line)
+    Ok(SecretString::from(line))
 }
 
 pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {

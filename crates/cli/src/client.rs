@@ -7,6 +7,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use reqwest::{Method, StatusCode};
+use roster_store::secrets::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -14,33 +15,33 @@ use std::path::{Path, PathBuf};
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    token: SecretString,
 }
 
 /// Where the CLI finds its token: `ROSTER_TOKEN`, else the data directory's
 /// `admin.token` (written by `roster serve` on first start).
-pub fn find_token(explicit: Option<String>, data_dir: &std::path::Path) -> Result<String> {
+pub fn find_token(explicit: Option<String>, data_dir: &std::path::Path) -> Result<SecretString> {
     if let Some(t) = explicit.filter(|t| !t.is_empty()) {
-        return Ok(t);
+        return Ok(t.into());
     }
     let path: PathBuf = data_dir.join("admin.token");
     let token = std::fs::read_to_string(&path).with_context(|| {
         format!("no API token: set ROSTER_TOKEN, or run `roster serve` once so that it writes {}", path.display())
     })?;
-    Ok(token.trim().to_string())
+    Ok(SecretString::from(token.trim()))
 }
 
 impl Client {
     /// A client of `base` (e.g. `http://127.0.0.1:8080`), trusting the CA
     /// certificates in the PEM file `ca_cert` besides the built-in roots.
-    pub fn new(base: &str, token: String, ca_cert: Option<&Path>) -> Result<Client> {
+    pub fn new(base: &str, token: impl Into<SecretString>, ca_cert: Option<&Path>) -> Result<Client> {
         let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600));
         if let Some(path) = ca_cert {
             for ca in read_ca_certificates(path)? {
                 builder = builder.add_root_certificate(ca);
             }
         }
-        Ok(Client { http: builder.build()?, base: base.trim_end_matches('/').to_string(), token })
+        Ok(Client { http: builder.build()?, base: base.trim_end_matches('/').to_string(), token: token.into() })
     }
 
     /// Why the server cannot be reached, with the causes reqwest's own message
@@ -76,7 +77,7 @@ impl Client {
         limit: Option<std::time::Duration>,
     ) -> Result<Value> {
         let url = format!("{}/api/v1{}", self.base, path);
-        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut req = self.http.request(method, &url).bearer_auth(self.token.expose_secret());
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -103,7 +104,13 @@ impl Client {
     /// GETs a text answer (CSV).
     pub async fn get_text(&self, path: &str) -> Result<String> {
         let url = format!("{}/api/v1{}", self.base, path);
-        let resp = self.http.get(&url).bearer_auth(&self.token).send().await.map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(self.token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         let status = resp.status();
         let text = resp.text().await?;
         if !status.is_success() {

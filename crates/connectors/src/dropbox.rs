@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use roster_scim::{PatchOperation, ResourceKind};
+use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::{Connector, ConnectorError, RemoteRole, TargetObject, TargetPage};
@@ -84,7 +85,11 @@ impl DropboxConnector {
     /// A connector for the team that authorized `refresh_token`; each request
     /// is limited to `timeout`. Welcome emails are sent to new members; jobs
     /// are polled every 500 ms (doubling up to 2 s), 30 times at most.
-    pub fn new(app: DropboxApp, refresh_token: impl Into<String>, timeout: Duration) -> Result<Self, ConnectorError> {
+    pub fn new(
+        app: DropboxApp,
+        refresh_token: impl Into<SecretString>,
+        timeout: Duration,
+    ) -> Result<Self, ConnectorError> {
         Ok(DropboxConnector {
             rpc: Rpc::new(app, refresh_token.into(), timeout)?,
             send_welcome_email: true,

@@ -92,3 +92,44 @@ pub trait Connector: Send + Sync {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::dropbox::{DropboxApp, DropboxConnector};
+    use crate::salesforce::{SalesforceAuth, SalesforceSettings};
+    use crate::ScimSettings;
+
+    /// `shown` (a `Debug` output) names `visible` and holds none of `secrets`.
+    fn check(shown: String, visible: &str, secrets: &[&str]) {
+        assert!(shown.contains(visible), "{visible} is missing from {shown}");
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{shown} shows the secret {secret}");
+        }
+    }
+
+    #[test]
+    fn settings_debug_never_shows_a_secret() {
+        let scim = ScimSettings::new("https://app.example/scim/v2", "scim-bearer-1");
+        check(format!("{scim:?}"), "https://app.example/scim/v2", &["scim-bearer-1"]);
+        let password = SalesforceAuth::Password {
+            username: "admin@acme.example".into(),
+            password: "sf-password-2".into(),
+            security_token: "sf-token-3".into(),
+        };
+        check(format!("{password:?}"), "admin@acme.example", &["sf-password-2", "sf-token-3"]);
+        check(
+            format!("{:?}", SalesforceSettings::new(password)),
+            "admin@acme.example",
+            &["sf-password-2", "sf-token-3"],
+        );
+        let client =
+            SalesforceAuth::ClientCredentials { client_id: "3MVG-id".into(), client_secret: "sf-secret-4".into() };
+        check(format!("{client:?}"), "3MVG-id", &["sf-secret-4"]);
+        let dropbox = DropboxApp::new("dropbox-key", "dropbox-secret-5");
+        check(format!("{dropbox:?}"), "dropbox-key", &["dropbox-secret-5"]);
+        let connector = DropboxConnector::new(dropbox, "dropbox-refresh-6", Duration::from_secs(1));
+        check(format!("{connector:?}"), "dropbox-key", &["dropbox-secret-5", "dropbox-refresh-6"]);
+    }
+}

@@ -62,8 +62,7 @@ impl fmt::Debug for SalesforceConnector {
         f.debug_struct("SalesforceConnector")
             .field("login_base", &self.login_base.as_str())
             .field("settings", &self.settings)
-            .field("session", &"***")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,7 +1,6 @@
 //! The SCIM 2.0 connector: [`ScimConnector`] sends RFC 7644 requests with
 //! a bearer token and classifies every answer into a [`ConnectorError`].
 
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,6 +9,7 @@ use reqwest::{Client, Method, StatusCode, Url};
 use roster_scim::{
     build_resource, members_patch, patch_body, ListResponse, MemberRemoval, PatchOperation, ResourceKind,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::classify::{app_message, chain, classify, conflict_as_permanent, filter_literal, Answer};
@@ -19,12 +19,12 @@ use crate::{Connector, ConnectorError, TargetObject, TargetPage};
 const SCIM_JSON: &str = "application/scim+json";
 
 /// How to reach a SCIM application.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ScimSettings {
     /// The SCIM base URL, e.g. `https://app.example.com/scim/v2`.
     pub base_url: String,
-    /// The bearer token (never printed: `Debug` shows `***`).
-    pub token: String,
+    /// The bearer token (never printed: its `Debug` is redacted).
+    pub token: SecretString,
     /// Time limit of one request.
     pub timeout: Duration,
     /// Most member values in one group PATCH (100 by default).
@@ -41,7 +41,7 @@ pub struct ScimSettings {
 impl ScimSettings {
     /// Settings with the defaults: 30 s timeout, batches of 100 members,
     /// removal by `members[value eq "id"]`, answers of 16 MiB at most.
-    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
+    pub fn new(base_url: impl Into<String>, token: impl Into<SecretString>) -> Self {
         ScimSettings {
             base_url: base_url.into(),
             token: token.into(),
@@ -51,20 +51,6 @@ impl ScimSettings {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_private_networks: false,
         }
-    }
-}
-
-impl fmt::Debug for ScimSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScimSettings")
-            .field("base_url", &self.base_url)
-            .field("token", &"***")
-            .field("timeout", &self.timeout)
-            .field("member_batch_size", &self.member_batch_size)
-            .field("member_removal", &self.member_removal)
-            .field("max_response_bytes", &self.max_response_bytes)
-            .field("allow_private_networks", &self.allow_private_networks)
-            .finish()
     }
 }
 
@@ -128,7 +114,7 @@ impl ScimConnector {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, ConnectorError> {
-        let mut req = self.client.request(method.clone(), url.clone()).bearer_auth(&self.settings.token);
+        let mut req = self.client.request(method.clone(), url.clone()).bearer_auth(self.settings.token.expose_secret());
         if !query.is_empty() {
             req = req.query(query);
         }

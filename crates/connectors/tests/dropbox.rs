@@ -11,6 +11,7 @@ use roster_scim::{PatchOp, PatchOperation};
 use roster_vendor_fakes::dropbox::{
     start, FakeMember, FakeStatus, FakeTeam, RunningDropbox, ADMIN_EMAIL, TEAM_ADMIN_ROLE, USER_MANAGEMENT_ROLE,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 const USER: ResourceKind = ResourceKind::User;
@@ -106,17 +107,18 @@ async fn a_team_admins_code_exchanges_for_a_refresh_token_that_works() {
     let t = TestTeam::start(team).await;
     let back = t.consent(&authorize_url(&t.app, REDIRECT, "st-1")).await;
     assert_eq!(query(&back, "state"), Some("st-1"));
-    let code = query(&back, "code").expect("code");
+    let code = SecretString::from(query(&back, "code").expect("code"));
 
-    let tokens = exchange_code(&t.app, code, REDIRECT).await.expect("tokens");
-    assert!(!tokens.refresh_token.is_empty());
+    let tokens = exchange_code(&t.app, &code, REDIRECT).await.expect("tokens");
+    assert!(!tokens.refresh_token.expose_secret().is_empty());
     assert_eq!(tokens.team_id, "dbtid:AADexampleteam");
     assert!(tokens.scopes.iter().any(|s| s == "members.write"), "{:?}", tokens.scopes);
     let shown = format!("{tokens:?}");
-    assert!(!shown.contains(&tokens.refresh_token) && !shown.contains(&tokens.access_token), "{shown}");
+    let (refresh, access) = (tokens.refresh_token.expose_secret(), tokens.access_token.expose_secret());
+    assert!(!shown.contains(refresh) && !shown.contains(access), "{shown}");
 
     // A code is used once.
-    let again = exchange_code(&t.app, code, REDIRECT).await;
+    let again = exchange_code(&t.app, &code, REDIRECT).await;
     assert!(
         matches!(&again, Err(ConnectorError::Config { message }) if message.contains("invalid_grant")),
         "{again:?}"
@@ -158,8 +160,8 @@ async fn an_authorizer_who_is_not_a_team_admin_gets_an_explanation() {
     let team = FakeTeam { authorizer_is_team_admin: false, ..FakeTeam::default() };
     let t = TestTeam::start(team).await;
     let back = t.consent(&authorize_url(&t.app, REDIRECT, "s")).await;
-    let code = query(&back, "code").expect("code");
-    let refused = exchange_code(&t.app, code, REDIRECT).await;
+    let code = SecretString::from(query(&back, "code").expect("code"));
+    let refused = exchange_code(&t.app, &code, REDIRECT).await;
     assert!(
         matches!(&refused, Err(ConnectorError::Config { message }) if message.contains("not a Dropbox team admin")),
         "{refused:?}"

@@ -184,7 +184,7 @@ async fn salesforce_sends_no_session_to_an_instance_outside_salesforce() {
     let auth = SalesforceAuth::Password {
         username: "admin@example.com".into(),
         password: "pw".into(),
-        security_token: String::new(),
+        security_token: "".into(),
     };
     let settings = SalesforceSettings { timeout: Duration::from_secs(10), ..SalesforceSettings::new(auth) }
         .with_tenant_url(Some(login.as_str()));
@@ -201,11 +201,8 @@ async fn salesforce_sends_no_session_to_an_instance_outside_salesforce() {
 async fn no_connector_calls_a_cloud_metadata_address() {
     let scim = ScimConnector::new(ScimSettings::new("http://169.254.169.254/latest/meta-data", "t"));
     assert!(matches!(&scim, Err(ConnectorError::Config { message }) if message.contains("link-local")), "{scim:?}");
-    let auth = SalesforceAuth::Password {
-        username: "a@example.com".into(),
-        password: "pw".into(),
-        security_token: String::new(),
-    };
+    let auth =
+        SalesforceAuth::Password { username: "a@example.com".into(), password: "pw".into(), security_token: "".into() };
     let settings = SalesforceSettings::new(auth).with_tenant_url(Some("http://metadata.google.internal/"));
     let salesforce = SalesforceConnector::new(settings);
     assert!(matches!(&salesforce, Err(ConnectorError::Config { .. })), "{:?}", salesforce.err());

@@ -13,6 +13,7 @@ use roster_connectors::salesforce::{
 use roster_connectors::{Connector, ConnectorError, ResourceKind};
 use roster_scim::{PatchOp, PatchOperation};
 use roster_vendor_fakes::salesforce::{start, FakeOrg, RunningSalesforce};
+use secrecy::SecretString;
 use serde_json::{json, Value};
 
 const STANDARD_USER: &str = "00e000000000002AAA";
@@ -38,14 +39,17 @@ impl TestOrg {
         let a = &self.org.admin;
         SalesforceAuth::Password {
             username: a.username.clone(),
-            password: a.password.clone(),
-            security_token: a.security_token.clone(),
+            password: a.password.clone().into(),
+            security_token: a.security_token.clone().into(),
         }
     }
 
     fn client_auth(&self) -> SalesforceAuth {
         let app = self.org.connected_app.as_ref().expect("the org has a connected app");
-        SalesforceAuth::ClientCredentials { client_id: app.client_id.clone(), client_secret: app.client_secret.clone() }
+        SalesforceAuth::ClientCredentials {
+            client_id: app.client_id.clone(),
+            client_secret: app.client_secret.clone().into(),
+        }
     }
 
     fn connector_with(&self, auth: SalesforceAuth) -> SalesforceConnector {
@@ -120,7 +124,7 @@ async fn wrong_password_is_a_config_error_with_invalid_login() {
     let auth = SalesforceAuth::Password {
         username: t.org.admin.username.clone(),
         password: "not-the-password".into(),
-        security_token: t.org.admin.security_token.clone(),
+        security_token: t.org.admin.security_token.clone().into(),
     };
     let message = config_message(t.connector_with(auth).test_connection("Username").await);
     assert!(
@@ -136,8 +140,8 @@ async fn missing_security_token_is_login_must_use_security_token() {
     let t = TestOrg::new().await;
     let auth = SalesforceAuth::Password {
         username: t.org.admin.username.clone(),
-        password: t.org.admin.password.clone(),
-        security_token: String::new(),
+        password: t.org.admin.password.clone().into(),
+        security_token: SecretString::default(),
     };
     let message = config_message(t.connector_with(auth).test_connection("Username").await);
     assert!(message.contains("LOGIN_MUST_USE_SECURITY_TOKEN"), "{message}");
@@ -151,8 +155,8 @@ async fn no_token_needed_from_a_trusted_network() {
     let t = TestOrg::start(org).await;
     let auth = SalesforceAuth::Password {
         username: t.org.admin.username.clone(),
-        password: t.org.admin.password.clone(),
-        security_token: String::new(),
+        password: t.org.admin.password.clone().into(),
+        security_token: SecretString::default(),
     };
     t.connector_with(auth).test_connection("Username").await.expect("logs in without a token");
 }
@@ -547,6 +551,6 @@ async fn secrets_never_show_in_debug_output() {
         for secret in secrets.iter().chain(sessions.iter()) {
             assert!(!text.contains(secret.as_str()), "{text} shows a secret");
         }
-        assert!(text.contains("***"), "{text}");
+        assert!(text.contains("REDACTED"), "{text}");
     }
 }

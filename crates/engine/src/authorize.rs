@@ -15,8 +15,8 @@ use roster_store::AppId;
 /// How an Authorize request came back from the vendor.
 #[derive(Debug, Clone)]
 pub enum Consent {
-    /// The admin allowed roster: the code to exchange.
-    Code(String),
+    /// The admin allowed roster: the code to exchange (a one-time credential).
+    Code(SecretString),
     /// The vendor said no (`error`, `error_description`).
     Refused { error: String, description: Option<String> },
 }
@@ -83,7 +83,7 @@ impl Engine {
         let mut creds = connect::open_credentials(&self.cipher, &app.0, sealed.as_deref())?;
         let dropbox = connect::dropbox_app(&settings, &creds)?;
         let tokens = exchange_code(&dropbox, &code, redirect_uri).await?;
-        creds.refresh_token = Some(SecretString::from(tokens.refresh_token));
+        creds.refresh_token = Some(tokens.refresh_token);
         creds.team_id = Some(tokens.team_id);
         let sealed = connect::seal(&self.cipher, &app.0, &creds)?;
         let settings = serde_json::to_value(&settings).map_err(|e| EngineError::Invalid(e.to_string()))?;

@@ -47,7 +47,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
         ConnectorKind::Scim => {
             let url = s.tenant_url.clone().ok_or_else(|| not_configured("no tenant URL is set"))?;
             let token = creds.secret_token.as_ref().ok_or_else(|| not_configured("no secret token is set"))?;
-            let mut settings = ScimSettings::new(url, token.expose_secret());
+            let mut settings = ScimSettings::new(url, token.clone());
             settings.timeout = timeout;
             settings.member_batch_size = s.member_batch_size.max(1);
             settings.member_removal = s.member_removal;
@@ -74,7 +74,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
                      URL it prints as a Dropbox team admin",
                 )
             })?;
-            Arc::new(DropboxConnector::new(app, refresh.expose_secret(), timeout)?)
+            Arc::new(DropboxConnector::new(app, refresh.clone(), timeout)?)
         }
         ConnectorKind::None => {
             return Err(EngineError::Invalid(format!(
@@ -96,16 +96,13 @@ fn response_cap(s: &JobSettings) -> usize {
 /// when both are set, else the admin's login.
 fn salesforce_auth(creds: &Credentials) -> Result<SalesforceAuth, EngineError> {
     if let (Some(id), Some(secret)) = (&creds.client_id, &creds.client_secret) {
-        return Ok(SalesforceAuth::ClientCredentials {
-            client_id: id.clone(),
-            client_secret: secret.expose_secret().to_string(),
-        });
+        return Ok(SalesforceAuth::ClientCredentials { client_id: id.clone(), client_secret: secret.clone() });
     }
     match (&creds.admin_username, &creds.admin_password) {
         (Some(username), Some(password)) => Ok(SalesforceAuth::Password {
             username: username.clone(),
-            password: password.expose_secret().to_string(),
-            security_token: creds.secret_token.as_ref().map(|t| t.expose_secret().to_string()).unwrap_or_default(),
+            password: password.clone(),
+            security_token: creds.secret_token.clone().unwrap_or_default(),
         }),
         _ => Err(not_configured(
             "set the Salesforce admin login (--admin-username, --admin-password-file, --secret-token-file) or a \
@@ -123,7 +120,7 @@ pub fn dropbox_app(s: &JobSettings, creds: &Credentials) -> Result<DropboxApp, E
              --client-secret-file FILE`",
         ));
     };
-    let mut app = DropboxApp::new(id.clone(), secret.expose_secret());
+    let mut app = DropboxApp::new(id.clone(), secret.clone());
     if let Some(u) = &s.api_url {
         app.api_url = u.clone();
     }
@@ -404,7 +401,9 @@ mod tests {
         let view = credentials_view(&c, "app", Some(&second)).to_string();
         assert!(view.contains("admin@acme.com") && !view.contains("\"pw\"") && !view.contains("TOK"), "{view}");
         let auth = salesforce_auth(&open_credentials(&c, "app", Some(&second)).expect("opens")).expect("auth");
-        assert!(matches!(auth, SalesforceAuth::Password { security_token, .. } if security_token == "TOK"));
+        assert!(
+            matches!(auth, SalesforceAuth::Password { security_token, .. } if security_token.expose_secret() == "TOK")
+        );
     }
 
     #[test]

@@ -7,11 +7,11 @@
 //! (plain, then STARTTLS, required; port 587), `smtps://host[:port]` (TLS from
 //! the first byte; port 465); each may carry `user:password@` (percent-encoded).
 
-use std::fmt;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, Mailboxes};
 use percent_encoding::percent_decode_str;
+use secrecy::SecretString;
 use url::{Host, Url};
 
 use crate::NotifyError;
@@ -40,25 +40,16 @@ impl Security {
     }
 }
 
-/// A password, which `Debug` never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Password(pub(crate) String);
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
 /// The user and password of the SMTP URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Login {
     pub(crate) user: String,
-    pub(crate) password: Password,
+    /// Never printed: its `Debug` is redacted.
+    pub(crate) password: SecretString,
 }
 
 /// Where and how to send alerts, and from whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SmtpConfig {
     host: String,
     port: u16,
@@ -200,7 +191,7 @@ fn parse_login(url: &Url) -> Result<Option<Login>, NotifyError> {
     Ok(match (user.is_empty(), password.is_empty()) {
         (true, true) => None,
         (true, false) => return Err(config("the SMTP URL has a password but no user".into())),
-        (false, _) => Some(Login { user, password: Password(password) }),
+        (false, _) => Some(Login { user, password: SecretString::from(password) }),
     })
 }
 
@@ -297,10 +288,17 @@ mod tests {
     }
 
     #[test]
-    fn neither_debug_nor_errors_show_the_password() {
+    fn debug_shows_the_user_not_the_password() {
         let parsed = SmtpConfig::parse("smtps://bob:hunter2@mail.example.com", "alerts@example.com");
-        let shown = format!("{parsed:?}");
-        assert!(shown.contains("bob") && shown.contains("***") && !shown.contains("hunter2"), "{shown}");
+        let mailer = parsed.as_ref().ok().cloned().zip(Recipients::parse("ops@example.com").ok());
+        let mailer = mailer.map(|(config, recipients)| crate::Mailer::new(config, recipients));
+        for shown in [format!("{parsed:?}"), format!("{mailer:?}")] {
+            assert!(shown.contains("bob") && !shown.contains("hunter2"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn errors_never_show_the_password() {
         for url in
             ["smtp://bob:hunter2@mail.example.com", "smtps://bob:hunter2@mail.example.com/x", "smtps://bob:hunter2@"]
         {

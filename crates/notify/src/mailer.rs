@@ -14,6 +14,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use secrecy::ExposeSecret;
 use tracing::Instrument;
 
 use crate::{Alert, NotifyError, Recipients, Security, SmtpConfig};
@@ -119,7 +120,7 @@ impl Mailer {
                 .map_err(|e| self.classify(Step::StartTls, &e))?;
         }
         if let Some(login) = self.config.login() {
-            let credentials = Credentials::new(login.user.clone(), login.password.0.clone());
+            let credentials = Credentials::new(login.user.clone(), login.password.expose_secret().to_string());
             connection
                 .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
                 .await

@@ -7,6 +7,7 @@ use crate::error::PortalError;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
+use roster_store::secrets::{ExposeSecret, SecretString};
 use roster_store::{AdminAccount, Store};
 use std::sync::OnceLock;
 
@@ -69,24 +70,24 @@ fn decoy_hash() -> &'static str {
 }
 
 /// Creates an admin account: checks the password, hashes it, stores the hash.
-pub async fn create_admin(store: &Store, name: &str, password: &str) -> Result<AdminAccount, PortalError> {
-    check_new_password(password).map_err(|e| PortalError::BadRequest(e.to_string()))?;
-    let password = password.to_string();
-    let phc = tokio::task::spawn_blocking(move || hash_password(&password))
+pub async fn create_admin(store: &Store, name: &str, password: &SecretString) -> Result<AdminAccount, PortalError> {
+    check_new_password(password.expose_secret()).map_err(|e| PortalError::BadRequest(e.to_string()))?;
+    let password = password.clone();
+    let phc = tokio::task::spawn_blocking(move || hash_password(password.expose_secret()))
         .await
         .map_err(|_| PortalError::Internal)?
         .map_err(|e| {
-        tracing::error!(error = %e, "cannot hash an admin password");
-        PortalError::Internal
-    })?;
+            tracing::error!(error = %e, "cannot hash an admin password");
+            PortalError::Internal
+        })?;
     Ok(store.create_admin(name, &phc).await?)
 }
 
 /// Replaces an admin's password.
-pub async fn set_admin_password(store: &Store, name: &str, password: &str) -> Result<(), PortalError> {
-    check_new_password(password).map_err(|e| PortalError::BadRequest(e.to_string()))?;
-    let password = password.to_string();
-    let phc = tokio::task::spawn_blocking(move || hash_password(&password))
+pub async fn set_admin_password(store: &Store, name: &str, password: &SecretString) -> Result<(), PortalError> {
+    check_new_password(password.expose_secret()).map_err(|e| PortalError::BadRequest(e.to_string()))?;
+    let password = password.clone();
+    let phc = tokio::task::spawn_blocking(move || hash_password(password.expose_secret()))
         .await
         .map_err(|_| PortalError::Internal)?
         .map_err(|_| PortalError::Internal)?;
@@ -98,7 +99,7 @@ pub async fn check_admin(
     store: &Store,
     limiter: &tokio::sync::Semaphore,
     name: &str,
-    password: &str,
+    password: &SecretString,
 ) -> Result<Option<AdminAccount>, PortalError> {
     let found = store.admin_credentials(name).await?;
     let _permit = limiter.acquire().await.map_err(|_| PortalError::Internal)?;
@@ -106,10 +107,10 @@ pub async fn check_admin(
         Some((a, h)) => (Some(a), h),
         None => (None, String::new()),
     };
-    let password = password.to_string();
+    let password = password.clone();
     let ok = tokio::task::spawn_blocking(move || {
         let phc = if phc.is_empty() { decoy_hash().to_string() } else { phc };
-        verify_password(&password, &phc)
+        verify_password(password.expose_secret(), &phc)
     })
     .await
     .map_err(|_| PortalError::Internal)?;

@@ -55,8 +55,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 }
 
 /// A parsed `application/x-www-form-urlencoded` body, in field order.
-#[derive(Debug, Clone, Default)]
+/// Its `Debug` names the fields and shows no value: a form may carry a
+/// password or an app's secret.
+#[derive(Clone, Default)]
 pub struct Form(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Form").field(&self.0.iter().map(|(name, _)| name).collect::<Vec<_>>()).finish()
+    }
+}
 
 impl Form {
     /// Parses a form body.
@@ -288,5 +296,12 @@ mod tests {
         assert_eq!(f.opt("c"), None);
         assert!(f.checked("box"));
         assert!(!f.checked("nope"));
+    }
+
+    #[test]
+    fn a_forms_debug_names_its_fields_without_their_values() {
+        let shown = format!("{:?}", Form::parse(b"name=ops&password=hunter2hunter2&secretToken=t0k3n"));
+        assert!(shown.contains("password") && shown.contains("secretToken"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("t0k3n") && !shown.contains("ops"), "{shown}");
     }
 }

@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use maud::{html, DOCTYPE};
 use rand::RngCore;
+use roster_store::secrets::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -187,12 +188,12 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
             }
         }
         _ => {
-            let password = form.get("password").unwrap_or_default();
-            if name.is_empty() || password.is_empty() {
+            let password = SecretString::from(form.get("password").unwrap_or_default());
+            if name.is_empty() || password.expose_secret().is_empty() {
                 errors.add("password", "Enter the admin name and the password.");
                 None
             } else {
-                match crate::password::check_admin(&state.store, &state.hashing, &name, password).await {
+                match crate::password::check_admin(&state.store, &state.hashing, &name, &password).await {
                     Ok(Some(a)) => Some(format!("admin:{}", a.name)),
                     Ok(None) => {
                         errors.add("password", "The admin name or the password is wrong.");

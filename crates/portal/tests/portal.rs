@@ -225,12 +225,14 @@ async fn a_session_opened_with_a_token_ends_when_the_token_is_revoked() {
 #[tokio::test]
 async fn an_admins_sessions_end_when_the_password_changes() {
     let p = TestPortal::start().await;
-    roster_portal::password::create_admin(&p.store, "Ops", "correct horse battery").await.expect("an admin");
+    roster_portal::password::create_admin(&p.store, "Ops", &"correct horse battery".into()).await.expect("an admin");
     let (status, headers, _) = p.sign_in("method=password&name=ops&password=correct+horse+battery").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let cookie = session_cookie(&headers);
     assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::OK);
-    roster_portal::password::set_admin_password(&p.store, "OPS", "another long passphrase").await.expect("changed");
+    roster_portal::password::set_admin_password(&p.store, "OPS", &"another long passphrase".into())
+        .await
+        .expect("changed");
     assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::SEE_OTHER, "the old password's session is over");
     assert_eq!(opens(&p, &p.cookie, "/users").await, StatusCode::OK, "another admin's session goes on");
 }
@@ -255,8 +257,8 @@ async fn sign_in_from(p: &TestPortal, address: &str, fields: &str) -> (StatusCod
 #[tokio::test]
 async fn guessing_a_password_is_slowed_for_that_account_from_that_address_only() {
     let p = TestPortal::start().await;
-    roster_portal::password::create_admin(&p.store, "ops", "correct horse battery").await.expect("an admin");
-    roster_portal::password::create_admin(&p.store, "dev", "another long passphrase").await.expect("an admin");
+    roster_portal::password::create_admin(&p.store, "ops", &"correct horse battery".into()).await.expect("an admin");
+    roster_portal::password::create_admin(&p.store, "dev", &"another long passphrase".into()).await.expect("an admin");
     for _ in 0..5 {
         let (status, _) = sign_in_from(&p, "192.0.2.1", "method=password&name=ops&password=wrong+guess+here").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);

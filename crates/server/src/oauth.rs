@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use roster_engine::authorize::Consent;
 use roster_engine::EngineError;
+use roster_store::secrets::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -39,7 +40,8 @@ pub async fn authorize(State(state): State<AppState>, Path(key): Path<String>) -
 /// What the vendor puts in the callback's query.
 #[derive(Debug, Deserialize)]
 pub struct Callback {
-    code: Option<String>,
+    /// The authorization code: a one-time credential, never printed.
+    code: Option<SecretString>,
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
@@ -75,7 +77,7 @@ pub async fn callback(
             "the answer carries no state, so roster cannot tell which Authorize it answers: click Authorize again",
         );
     };
-    let consent = match (q.code.filter(|c| !c.is_empty()), q.error) {
+    let consent = match (q.code.filter(|c| !c.expose_secret().is_empty()), q.error) {
         (_, Some(error)) => Consent::Refused { error, description: q.error_description },
         (Some(code), None) => Consent::Code(code),
         (None, None) => Consent::Refused { error: "no code".into(), description: None },

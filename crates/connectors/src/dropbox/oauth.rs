@@ -4,11 +4,11 @@
 //! stored refresh token into short-lived access tokens on demand. Only the
 //! refresh token needs storing; access tokens live in memory.
 
-use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::RETRY_AFTER;
 use reqwest::{Client, Url};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::classify::{chain, transport_reason};
@@ -24,12 +24,12 @@ pub(crate) const NOT_A_TEAM_ADMIN: &str = "the account that authorized roster is
      team admin did, give roster's Dropbox app team scopes in the Dropbox App Console)";
 
 /// roster's app in the Dropbox App Console, and where Dropbox answers.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct DropboxApp {
     /// The app key (OAuth `client_id`).
     pub client_id: String,
-    /// The app secret (never printed: `Debug` shows `***`).
-    pub client_secret: String,
+    /// The app secret (never printed: its `Debug` is redacted).
+    pub client_secret: SecretString,
     /// The RPC endpoint host, `https://api.dropboxapi.com` by default.
     pub api_url: String,
     /// The consent page, `https://www.dropbox.com/oauth2/authorize` by default.
@@ -45,7 +45,7 @@ pub struct DropboxApp {
 
 impl DropboxApp {
     /// The app with Dropbox's own URLs.
-    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<SecretString>) -> Self {
         DropboxApp {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
@@ -58,7 +58,7 @@ impl DropboxApp {
     }
 
     /// The app with every URL under `base` (a contract fake or a proxy).
-    pub fn at(client_id: impl Into<String>, client_secret: impl Into<String>, base: &str) -> Self {
+    pub fn at(client_id: impl Into<String>, client_secret: impl Into<SecretString>, base: &str) -> Self {
         let base = base.trim_end_matches('/');
         DropboxApp {
             api_url: base.to_string(),
@@ -69,46 +69,20 @@ impl DropboxApp {
     }
 }
 
-impl fmt::Debug for DropboxApp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DropboxApp")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .field("api_url", &self.api_url)
-            .field("authorize_url", &self.authorize_url)
-            .field("token_url", &self.token_url)
-            .field("max_response_bytes", &self.max_response_bytes)
-            .field("allow_private_networks", &self.allow_private_networks)
-            .finish()
-    }
-}
-
 /// What the code exchange gives: the refresh token to store (sealed), and
 /// the first access token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct DropboxTokens {
     /// Long-lived; the only one to store.
-    pub refresh_token: String,
+    pub refresh_token: SecretString,
     /// Short-lived (about four hours).
-    pub access_token: String,
+    pub access_token: SecretString,
     /// How long the access token lives.
     pub expires_in: Duration,
     /// The team roster is linked to (`dbtid:...`).
     pub team_id: String,
     /// The scopes Dropbox granted.
     pub scopes: Vec<String>,
-}
-
-impl fmt::Debug for DropboxTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DropboxTokens")
-            .field("refresh_token", &"***")
-            .field("access_token", &"***")
-            .field("expires_in", &self.expires_in)
-            .field("team_id", &self.team_id)
-            .field("scopes", &self.scopes)
-            .finish()
-    }
 }
 
 /// The consent page URL for a team admin: `redirect_uri` gets the code and
@@ -134,13 +108,17 @@ pub fn authorize_url(app: &DropboxApp, redirect_uri: &str, state: &str) -> Strin
 /// with `Config` when Dropbox gives no refresh token, or links roster to one
 /// person's account instead of a team (the authorizer is not a team admin),
 /// or grants fewer than [`REQUIRED_SCOPES`].
-pub async fn exchange_code(app: &DropboxApp, code: &str, redirect_uri: &str) -> Result<DropboxTokens, ConnectorError> {
+pub async fn exchange_code(
+    app: &DropboxApp,
+    code: &SecretString,
+    redirect_uri: &str,
+) -> Result<DropboxTokens, ConnectorError> {
     let timeout = Duration::from_secs(30);
     let client = http_client(app, timeout)?;
-    let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
+    let form = [("grant_type", "authorization_code"), ("code", code.expose_secret()), ("redirect_uri", redirect_uri)];
     let answer = token_request(&client, timeout, app, &form, Grant::Code).await?;
     let config = |message: String| ConnectorError::Config { message };
-    let Some(refresh_token) = answer.refresh_token.filter(|t| !t.is_empty()) else {
+    let Some(refresh_token) = answer.refresh_token.filter(|t| !t.expose_secret().is_empty()) else {
         return Err(config(
             "Dropbox gave roster no refresh token: the authorization must ask for offline access \
              (token_access_type=offline); click Authorize again"
@@ -189,9 +167,9 @@ pub(crate) fn http_client(app: &DropboxApp, timeout: Duration) -> Result<Client,
 /// A `/oauth2/token` answer.
 #[derive(Deserialize)]
 struct TokenAnswer {
-    access_token: String,
+    access_token: SecretString,
     expires_in: Option<u64>,
-    refresh_token: Option<String>,
+    refresh_token: Option<SecretString>,
     scope: Option<String>,
     team_id: Option<String>,
 }
@@ -217,7 +195,8 @@ async fn token_request(
     form: &[(&str, &str)],
     grant: Grant,
 ) -> Result<TokenAnswer, ConnectorError> {
-    let request = client.post(&app.token_url).basic_auth(&app.client_id, Some(&app.client_secret)).form(form);
+    let request =
+        client.post(&app.token_url).basic_auth(&app.client_id, Some(app.client_secret.expose_secret())).form(form);
     let answer = match exchange(request, app.max_response_bytes.max(1)).await {
         Ok(a) => a,
         Err(ExchangeError::Transport(e)) if !e.is_body() && !e.is_decode() => {
@@ -279,20 +258,10 @@ async fn token_request(
     Err(ConnectorError::Config { message })
 }
 
-/// A string that `Debug` prints as `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(pub(crate) String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
 /// An access token and when to stop using it.
 #[derive(Debug)]
 struct CachedToken {
-    token: Secret,
+    token: SecretString,
     use_until: Instant,
 }
 
@@ -301,38 +270,38 @@ struct CachedToken {
 #[derive(Debug)]
 pub(crate) struct TokenSource {
     app: DropboxApp,
-    refresh_token: Secret,
+    refresh_token: SecretString,
     timeout: Duration,
     cached: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
 impl TokenSource {
-    pub(crate) fn new(app: DropboxApp, refresh_token: String, timeout: Duration) -> Self {
-        TokenSource { app, refresh_token: Secret(refresh_token), timeout, cached: tokio::sync::Mutex::new(None) }
+    pub(crate) fn new(app: DropboxApp, refresh_token: SecretString, timeout: Duration) -> Self {
+        TokenSource { app, refresh_token, timeout, cached: tokio::sync::Mutex::new(None) }
     }
 
     /// A valid access token: the cached one, or a fresh one.
-    pub(crate) async fn access_token(&self, client: &Client) -> Result<Secret, ConnectorError> {
+    pub(crate) async fn access_token(&self, client: &Client) -> Result<SecretString, ConnectorError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref().filter(|c| c.use_until > Instant::now()) {
             return Ok(c.token.clone());
         }
-        let form = [("grant_type", "refresh_token"), ("refresh_token", self.refresh_token.0.as_str())];
+        let form = [("grant_type", "refresh_token"), ("refresh_token", self.refresh_token.expose_secret())];
         let answer = token_request(client, self.timeout, &self.app, &form, Grant::Refresh).await?;
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(DEFAULT_LIFETIME_SECS));
         // Stop using a token a little before Dropbox does, so that a call
         // sent near the end does not arrive after it.
         let margin = (lifetime / 10).min(Duration::from_secs(300));
-        let token = Secret(answer.access_token);
+        let token = answer.access_token;
         *cached = Some(CachedToken { token: token.clone(), use_until: Instant::now() + lifetime - margin });
         tracing::debug!(lifetime_s = lifetime.as_secs(), "Dropbox access token refreshed");
         Ok(token)
     }
 
     /// Forgets `used` if it is still the cached token (Dropbox said it expired).
-    pub(crate) async fn forget(&self, used: &Secret) {
+    pub(crate) async fn forget(&self, used: &SecretString) {
         let mut cached = self.cached.lock().await;
-        if cached.as_ref().is_some_and(|c| &c.token == used) {
+        if cached.as_ref().is_some_and(|c| c.token.expose_secret() == used.expose_secret()) {
             *cached = None;
         }
     }
@@ -370,6 +339,5 @@ mod tests {
         };
         let shown = format!("{tokens:?}");
         assert!(!shown.contains("rt-secret") && !shown.contains("at-secret"), "{shown}");
-        assert_eq!(format!("{:?}", Secret("x".into())), "***");
     }
 }

@@ -9,9 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::oauth::{http_client, DropboxApp, Secret, TokenSource, NOT_A_TEAM_ADMIN};
+use super::oauth::{http_client, DropboxApp, TokenSource, NOT_A_TEAM_ADMIN};
 use crate::classify::{chain, Answer};
 use crate::outbound::{cut_app_text, exchange};
 use crate::{parse_retry_after, ConnectorError};
@@ -36,7 +37,7 @@ enum Attempt {
 }
 
 impl Rpc {
-    pub(crate) fn new(app: DropboxApp, refresh_token: String, timeout: Duration) -> Result<Self, ConnectorError> {
+    pub(crate) fn new(app: DropboxApp, refresh_token: SecretString, timeout: Duration) -> Result<Self, ConnectorError> {
         let config = |message: String| ConnectorError::Config { message };
         let api = Url::parse(app.api_url.trim())
             .map_err(|e| config(format!("invalid Dropbox API URL {:?}: {e}", app.api_url)))?;
@@ -46,7 +47,7 @@ impl Rpc {
         for url in [&app.token_url, &app.authorize_url] {
             Url::parse(url).map_err(|e| config(format!("invalid Dropbox OAuth URL {url:?}: {e}")))?;
         }
-        if refresh_token.trim().is_empty() {
+        if refresh_token.expose_secret().trim().is_empty() {
             return Err(config("no Dropbox refresh token: ask a team admin to click Authorize".into()));
         }
         let max_response_bytes = app.max_response_bytes.max(1);
@@ -88,7 +89,7 @@ impl Rpc {
         Ok(url)
     }
 
-    async fn attempt(&self, route: &str, arg: &Value, token: &Secret) -> Result<Attempt, ConnectorError> {
+    async fn attempt(&self, route: &str, arg: &Value, token: &SecretString) -> Result<Attempt, ConnectorError> {
         let body = serde_json::to_vec(arg).map_err(|e| ConnectorError::Permanent {
             status: 0,
             scim_type: None,
@@ -97,7 +98,7 @@ impl Rpc {
         let req = self
             .client
             .post(self.url(route)?)
-            .bearer_auth(&token.0)
+            .bearer_auth(token.expose_secret())
             .header(CONTENT_TYPE, "application/json")
             .body(body);
         let answer = match exchange(req, self.max_response_bytes).await {

@@ -8,10 +8,9 @@
 //! by their local names: a full XML parser would cost more compile time than
 //! the six elements it would read.
 
-use std::fmt;
-
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Client, RequestBuilder, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::SalesforceSettings;
@@ -20,26 +19,16 @@ use crate::outbound::{cut_app_text, exchange, ExchangeError};
 use crate::ConnectorError;
 
 /// A session: where the org's API lives and the bearer token for it.
+#[derive(Debug)]
 pub(super) struct LoggedIn {
     /// `https://MyDomain.my.salesforce.com`
     pub(super) instance: Url,
     /// The session id or access token (never printed).
-    pub(super) token: String,
+    pub(super) token: SecretString,
     /// The logged-in user's id, when Salesforce says it.
     pub(super) user_id: Option<String>,
     /// The logged-in user's username, when Salesforce says it.
     pub(super) user_name: Option<String>,
-}
-
-impl fmt::Debug for LoggedIn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoggedIn")
-            .field("instance", &self.instance.as_str())
-            .field("token", &"***")
-            .field("user_id", &self.user_id)
-            .field("user_name", &self.user_name)
-            .finish()
-    }
 }
 
 fn config(message: String) -> ConnectorError {
@@ -220,21 +209,24 @@ fn login_hint(code: &str) -> &'static str {
     }
 }
 
-/// Logs in with the SOAP API `login()` call; `password` already carries the
-/// security token.
+/// Logs in with the SOAP API `login()` call; an empty `security_token` is
+/// for an address in the org's trusted IP ranges.
 pub(super) async fn soap_login(
     call: &LoginCall<'_>,
     username: &str,
-    password: &str,
+    password: &SecretString,
+    security_token: &SecretString,
 ) -> Result<LoggedIn, ConnectorError> {
     let login_base = call.login_base;
     let url = login_endpoint(login_base, &format!("/services/Soap/u/{}", call.api_version))?;
+    // Salesforce takes the security token appended to the password.
+    let password = SecretString::from(format!("{}{}", password.expose_secret(), security_token.expose_secret().trim()));
     let request = call
         .client
         .post(url.clone())
         .header(CONTENT_TYPE, "text/xml; charset=UTF-8")
         .header("SOAPAction", "login")
-        .body(login_envelope(username, password));
+        .body(login_envelope(username, password.expose_secret()));
     let (status, body) = call.send(&url, request).await?;
     let body = String::from_utf8_lossy(&body);
     tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce SOAP login");
@@ -265,6 +257,7 @@ pub(super) async fn soap_login(
         return Err(config(format!("the answer of login() at {url} has no serverUrl or sessionId: not Salesforce?")));
     };
     let instance = instance_of(&server_url, login_base)?;
+    let token = SecretString::from(token);
     Ok(LoggedIn { instance, token, user_id: xml_text(&body, "userId"), user_name: xml_text(&body, "userName") })
 }
 
@@ -324,7 +317,7 @@ fn is_trusted_domain(host: &str, login_host: &str) -> bool {
 
 #[derive(Deserialize)]
 struct TokenAnswer {
-    access_token: Option<String>,
+    access_token: Option<SecretString>,
     instance_url: Option<String>,
     id: Option<String>,
     error: Option<String>,
@@ -335,11 +328,15 @@ struct TokenAnswer {
 pub(super) async fn client_credentials(
     call: &LoginCall<'_>,
     client_id: &str,
-    client_secret: &str,
+    client_secret: &SecretString,
 ) -> Result<LoggedIn, ConnectorError> {
     let login_base = call.login_base;
     let url = login_endpoint(login_base, "/services/oauth2/token")?;
-    let form = [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", client_secret)];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", client_secret.expose_secret()),
+    ];
     let (status, body) = call.send(&url, call.client.post(url.clone()).form(&form)).await?;
     tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce OAuth token request");
     let answer: Option<TokenAnswer> = serde_json::from_slice(&body).ok();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::{config, fit, login, not_json, to_object, SalesforceAuth, SalesforceConnector, MAX_QUERY_PAGES};
@@ -18,7 +19,7 @@ use crate::{parse_retry_after, ConnectorError, TargetObject, TargetPage};
 /// A logged-in session shared by concurrent calls.
 pub(super) struct Session {
     pub(super) instance: Url,
-    pub(super) token: String,
+    pub(super) token: SecretString,
     pub(super) user_id: Option<String>,
     pub(super) user_name: Option<String>,
     pub(super) generation: u64,
@@ -43,9 +44,8 @@ impl SalesforceConnector {
         let s = &self.settings;
         let logged_in = match &s.auth {
             SalesforceAuth::Password { username, password, security_token } => {
-                let secret = format!("{password}{}", security_token.trim());
                 let call = login::LoginCall::new(&self.client, &self.login_base, s);
-                login::soap_login(&call, username, &secret).await?
+                login::soap_login(&call, username, password, security_token).await?
             }
             SalesforceAuth::ClientCredentials { client_id, client_secret } => {
                 let call = login::LoginCall::new(&self.client, &self.login_base, s);
@@ -130,7 +130,7 @@ impl SalesforceConnector {
         let mut req = self
             .client
             .request(method.clone(), url.clone())
-            .bearer_auth(&session.token)
+            .bearer_auth(session.token.expose_secret())
             .header(ACCEPT, HeaderValue::from_static("application/json"));
         if !query.is_empty() {
             req = req.query(query);

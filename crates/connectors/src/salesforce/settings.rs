@@ -3,13 +3,14 @@
 //! template values of required User fields, and how roles map to User
 //! fields ([`RoleKind`]).
 
-use std::fmt;
 use std::time::Duration;
+
+use secrecy::SecretString;
 
 use super::fit::DEFAULT_USER_FIELDS;
 
 /// How roster logs in to Salesforce (the app's admin credentials).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum SalesforceAuth {
     /// The SOAP API `login()` call with an admin account: the tutorial's
     /// Admin Username, Admin Password and Secret Token (the security token).
@@ -17,10 +18,10 @@ pub enum SalesforceAuth {
         /// The admin's Salesforce username.
         username: String,
         /// The admin's password (never printed).
-        password: String,
+        password: SecretString,
         /// The admin's security token, appended to the password; empty when
         /// roster's address is in the org's trusted IP ranges (never printed).
-        security_token: String,
+        security_token: SecretString,
     },
     /// The OAuth 2.0 client credentials flow of a connected app with a
     /// run-as user; needs the org's My Domain URL as the login URL.
@@ -28,7 +29,7 @@ pub enum SalesforceAuth {
         /// The connected app's consumer key.
         client_id: String,
         /// The connected app's consumer secret (never printed).
-        client_secret: String,
+        client_secret: SecretString,
     },
 }
 
@@ -40,24 +41,6 @@ impl SalesforceAuth {
             SalesforceAuth::ClientCredentials { .. } => {
                 "the OAuth 2.0 client credentials flow (the connected app's client id and secret)"
             }
-        }
-    }
-}
-
-impl fmt::Debug for SalesforceAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SalesforceAuth::Password { username, .. } => f
-                .debug_struct("Password")
-                .field("username", username)
-                .field("password", &"***")
-                .field("security_token", &"***")
-                .finish(),
-            SalesforceAuth::ClientCredentials { client_id, .. } => f
-                .debug_struct("ClientCredentials")
-                .field("client_id", client_id)
-                .field("client_secret", &"***")
-                .finish(),
         }
     }
 }
