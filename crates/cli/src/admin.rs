@@ -7,13 +7,20 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use roster_store::AccessRole;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum AdminCmd {
     /// Create an admin account (the password comes from stdin or --password-file).
-    Create(PasswordArgs),
+    Create {
+        #[command(flatten)]
+        account: PasswordArgs,
+        /// What the account may do in the portal: read, operator or admin.
+        #[arg(long, value_parser = parse_role, default_value = "admin")]
+        role: AccessRole,
+    },
     /// Give an admin account a new password.
     SetPassword(PasswordArgs),
     /// List the admin accounts.
@@ -36,6 +43,11 @@ pub struct PasswordArgs {
     password_file: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// A role named on the command line.
+pub fn parse_role(name: &str) -> Result<AccessRole, String> {
+    AccessRole::parse(name).map_err(|e| e.to_string())
 }
 
 fn read_password(file: Option<&Path>) -> Result<String> {
@@ -66,15 +78,18 @@ fn read_password(file: Option<&Path>) -> Result<String> {
 
 pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {
     match cmd {
-        AdminCmd::Create(a) => {
+        AdminCmd::Create { account: a, role } => {
             let password = read_password(a.password_file.as_deref())?;
             let store = crate::serve::open_store(a.store.database.as_deref(), data_dir).await?;
-            let admin = roster_portal::password::create_admin(&store, &a.name, &password).await?;
+            let admin = roster_portal::password::create_admin(&store, &a.name, &password, role).await?;
             store.close().await;
             if json {
                 println!("{}", serde_json::to_string(&admin)?);
             } else {
-                println!("created admin {}: sign in to the portal at / with this name and the password", admin.name);
+                println!(
+                    "created admin {} with the {} role: sign in to the portal at / with this name and the password",
+                    admin.name, admin.role
+                );
             }
         }
         AdminCmd::SetPassword(a) => {
@@ -92,7 +107,7 @@ pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {
                 println!("{}", serde_json::to_string(&admins)?);
             } else {
                 for a in admins {
-                    println!("{}", a.name);
+                    println!("{}  {}", a.name, a.role);
                 }
             }
         }

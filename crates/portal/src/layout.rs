@@ -80,8 +80,8 @@ pub enum AppTab {
     Logs,
 }
 
-/// An application's title, breadcrumbs and tabs.
-pub fn app_header(app: &Application, tab: AppTab) -> Markup {
+/// An application's title, breadcrumbs and tabs (those the session may open).
+pub fn app_header(session: &Session, app: &Application, tab: AppTab) -> Markup {
     let base = format!("/apps/{}", app.id);
     let tabs = [
         (AppTab::Overview, "Overview", base.clone()),
@@ -93,7 +93,7 @@ pub fn app_header(app: &Application, tab: AppTab) -> Markup {
         p class="crumbs" { a href="/apps" { "Enterprise applications" } " › " (app.name) }
         h1 { (app.name) }
         nav class="tabs" aria-label="Application" {
-            @for (t, label, href) in &tabs {
+            @for (t, label, href) in tabs.iter().filter(|(_, _, href)| session.may_open(href)) {
                 a href=(href) aria-current=[(*t == tab).then_some("page")] { (label) }
             }
         }

@@ -11,9 +11,12 @@
 //!
 //! Every route but sign-in and the assets goes through [`session::require_session`]:
 //! no session, no page (a redirect to sign-in, or a 401 for a fetch); no CSRF token,
-//! no POST (a 403). Cookies are Secure when roster's public URL (`--public-url`)
-//! is https or a proxy says the request came over TLS.
+//! no POST (a 403); a role that does not allow the route (the table of
+//! [`access`]), a 403 page that says which role it needs. Cookies are Secure
+//! when roster's public URL (`--public-url`) is https or a proxy says the
+//! request came over TLS.
 
+pub mod access;
 mod apps;
 pub mod assets;
 mod assignments;

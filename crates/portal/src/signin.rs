@@ -17,6 +17,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use maud::{html, DOCTYPE};
 use rand::RngCore;
+use roster_store::TokenCheck;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -177,8 +178,12 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
                 None
             } else {
                 match state.store.verify_token(&token).await {
-                    Ok(Some(t)) => Some(format!("token:{}", t.name)),
-                    Ok(None) => {
+                    Ok(TokenCheck::Valid(t)) => Some((format!("token:{}", t.name), t.role)),
+                    Ok(TokenCheck::Expired(_)) => {
+                        errors.add("token", "This token has expired: sign in with a newer one.");
+                        None
+                    }
+                    Ok(TokenCheck::Unknown) => {
                         errors.add("token", "This token is not valid: it may have been revoked.");
                         None
                     }
@@ -193,7 +198,7 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
                 None
             } else {
                 match crate::password::check_admin(&state.store, &state.hashing, &name, password).await {
-                    Ok(Some(a)) => Some(format!("admin:{}", a.name)),
+                    Ok(Some(a)) => Some((format!("admin:{}", a.name), a.role)),
                     Ok(None) => {
                         errors.add("password", "The admin name or the password is wrong.");
                         None
@@ -203,7 +208,7 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
             }
         }
     };
-    let Some(principal) = principal else {
+    let Some((principal, role)) = principal else {
         state.throttle.failed(&keys);
         // A little delay makes guessing slower without holding anything.
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -213,11 +218,11 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
     if let Err(e) = state.store.purge_expired_sessions().await {
         tracing::warn!(error = %e, "cannot purge expired portal sessions");
     }
-    let (secret, _) = match state.store.create_session(&principal, state.lifetime).await {
+    let (secret, _) = match state.store.create_session(&principal, role, state.lifetime).await {
         Ok(s) => s,
         Err(e) => return PortalError::from(e).into_response(),
     };
-    tracing::info!(principal = %principal, "portal sign-in");
+    tracing::info!(principal = %principal, role = %role, "portal sign-in");
     let secure = is_secure(&state, &headers);
     let mut response = Redirect::to(&next).into_response();
     let max_age = state.lifetime.absolute_ms / 1000;

@@ -1,12 +1,14 @@
 //! roster's HTTP server: the admin REST API under `/api/v1` (bearer tokens),
 //! `/healthz`, and the host of the provisioning engine. One port, one process.
 
+mod access;
 mod api;
 mod auth;
 mod error;
 mod oauth;
 mod openapi;
 
+pub use auth::Principal;
 pub use error::ApiError;
 
 use axum::extract::DefaultBodyLimit;
@@ -16,6 +18,9 @@ use roster_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+
+/// Where the admin API is served.
+pub const API_PREFIX: &str = "/api/v1";
 
 /// The largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -37,10 +42,11 @@ pub fn router(state: AppState) -> Router {
     // One count of failures for the portal's sign-in and the API's tokens.
     let guard = (state.clone(), portal.throttle.clone());
     let api = api::routes()
+        .router
         .route_layer(axum::middleware::from_fn_with_state(guard, auth::require_token))
         .route("/openapi.json", get(openapi::document));
     Router::new()
-        .nest("/api/v1", api)
+        .nest(API_PREFIX, api)
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .fallback(error::not_found)

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_assignment_kinds.sql"),
         include_str!("../migrations/postgres/0007_assignment_kinds.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_access_roles.sql"),
+        include_str!("../migrations/postgres/0008_access_roles.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

@@ -68,8 +68,16 @@ impl Roster {
 
     /// Runs the `roster` CLI against this server.
     pub async fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(&self.token, args).await
+    }
+
+    /// Runs the `roster` CLI against this server with `token`, on its data directory.
+    pub async fn cli_as(&self, token: &str, args: &[&str]) -> Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
-        cmd.args(["--server", &self.base, "--token", &self.token]).args(args).env_remove("ROSTER_TOKEN");
+        cmd.args(["--server", &self.base, "--token", token, "--data-dir", &self.dir.to_string_lossy()])
+            .args(args)
+            .env_remove("ROSTER_TOKEN")
+            .env_remove("ROSTER_DATABASE_URL");
         tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
             .expect("roster ends within 120 s")

@@ -1,0 +1,53 @@
+//! Roles from the command line: `roster token create` gives a token a role and
+//! an expiry, `roster token list` shows both, a token refused an operation says
+//! which role it needs, and `roster admin create --role` makes a portal account
+//! with that role. Runs against `roster serve` on a fresh SQLite store.
+
+mod common;
+
+use common::Roster;
+use std::process::Output;
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_admins_get_a_role_from_the_command_line() {
+    let server = Roster::start().await;
+    let out = server.cli(&["token", "create", "--name", "ci", "--role", "read", "--expires", "30d"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let secret = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(secret.starts_with("rst_"), "the secret is printed: {}", text(&out));
+    assert!(text(&out).contains("with the read role, expiring "), "{}", text(&out));
+
+    let out = server.cli(&["token", "list"]).await;
+    let listed = text(&out);
+    let ci = listed.lines().find(|l| l.starts_with("ci ")).unwrap_or_else(|| panic!("ci is listed: {listed}"));
+    assert!(ci.contains(" read ") && ci.contains(" UTC"), "role and expiry: {ci}");
+    let admin = listed.lines().find(|l| l.starts_with("admin ")).unwrap_or_else(|| panic!("{listed}"));
+    assert!(admin.contains(" admin ") && admin.contains(" never "), "the first token: {admin}");
+
+    let out = server.cli_as(&secret, &["user", "list"]).await;
+    assert!(out.status.success(), "a read token reads: {}", text(&out));
+    let out = server.cli_as(&secret, &["user", "create", "--user-name", "ann"]).await;
+    assert!(!out.status.success(), "a read token cannot create a user");
+    assert!(text(&out).contains("that needs the admin role"), "{}", text(&out));
+
+    let out = server.cli(&["token", "create", "--name", "x", "--role", "root"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("a role is read, operator or admin"), "{}", text(&out));
+    let out = server.cli(&["token", "create", "--name", "x", "--role", "read", "--expires", "soon"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not a duration"), "{}", text(&out));
+
+    let password = std::env::temp_dir().join(format!("roster-password-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&password, "correct horse battery staple\n").expect("a password file");
+    let file = password.to_string_lossy().to_string();
+    let out = server.cli(&["admin", "create", "viewer", "--role", "operator", "--password-file", &file]).await;
+    let _ = std::fs::remove_file(&password);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("with the operator role"), "{}", text(&out));
+    let out = server.cli(&["admin", "list"]).await;
+    assert!(text(&out).contains("viewer  operator"), "{}", text(&out));
+}
