@@ -51,3 +51,39 @@ async fn tokens_and_admins_get_a_role_from_the_command_line() {
     let out = server.cli(&["admin", "list"]).await;
     assert!(text(&out).contains("viewer  operator"), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_lists_changes_as_a_table_json_and_csv() {
+    let server = Roster::start().await;
+    let out = server.cli(&["user", "create", "--user-name", "=cmd"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = server.cli(&["app", "create", "--name", "Crm", "--template", "scim"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = server.cli(&["audit", "--since", "1h"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let table = text(&out);
+    assert!(table.contains("WHO") && table.contains("token:admin") && table.contains("POST /users"), "{table}");
+
+    let out = server.cli(&["--json", "audit", "--principal", "token:admin"]).await;
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let actions: Vec<&str> =
+        page["items"].as_array().into_iter().flatten().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"POST /users") && actions.contains(&"POST /apps"), "{actions:?}");
+
+    let out = server.cli(&["audit", "--csv"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(csv.starts_with("id,at,principal,role,source,action,target,outcome,request,before,after\n"), "{csv}");
+    assert!(csv.contains("\"{\"\"userName\"\":\"\"=cmd\"\"}\""), "the request is one quoted cell: {csv}");
+    assert!(!csv.contains("\n=") && !csv.contains(",="), "no cell starts a formula: {csv}");
+
+    let out = server.cli(&["audit", "--since", "soon"]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not a duration"), "{}", text(&out));
+    let reader = server.cli(&["token", "create", "--name", "r", "--role", "read"]).await;
+    let secret = String::from_utf8_lossy(&reader.stdout).trim().to_string();
+    let out = server.cli_as(&secret, &["audit"]).await;
+    assert!(!out.status.success(), "the audit log is for admins only");
+    assert!(text(&out).contains("that needs the admin role"), "{}", text(&out));
+}

@@ -79,6 +79,8 @@ pub const ROUTES: &[(Kind, &str, AccessRole)] = &[
     (Page, "/apps/{id}/status", Read),
     (Page, "/apps/{id}/status.json", Read),
     (Action, "/apps/{id}/provisioning/allow-deletes", Operator),
+    // Who did what is for admins only.
+    (Page, "/audit", Admin),
 ];
 
 /// The role a route template (as axum matched it) needs for a request of `kind`.

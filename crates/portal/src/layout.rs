@@ -15,6 +15,7 @@ pub enum Section {
     Apps,
     Users,
     Groups,
+    Audit,
 }
 
 /// A full page with the header bar.
@@ -50,6 +51,9 @@ pub fn page_with_status(
                         a href="/apps" aria-current=[current(Section::Apps)] { "Enterprise applications" }
                         a href="/users" aria-current=[current(Section::Users)] { "Users" }
                         a href="/groups" aria-current=[current(Section::Groups)] { "Groups" }
+                        @if session.may_open("/audit") {
+                            a href="/audit" aria-current=[current(Section::Audit)] { "Audit log" }
+                        }
                     }
                     div class="who" {
                         span { "Signed in as " strong { (session.display_name()) } }

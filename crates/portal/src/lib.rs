@@ -20,6 +20,8 @@ pub mod access;
 mod apps;
 pub mod assets;
 mod assignments;
+pub mod audit;
+mod audit_log;
 pub mod error;
 mod expressions;
 mod groups;
@@ -110,6 +112,7 @@ pub fn router(state: PortalState) -> Router {
         .merge(status::routes())
         .merge(logs::routes())
         .merge(expressions::routes())
+        .merge(audit_log::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_session));
     Router::new()
         .merge(pages)

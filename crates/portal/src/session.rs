@@ -7,10 +7,12 @@
 //! CSRF token in its `_csrf` field, a fetch in the `X-CSRF-Token` header; anything
 //! else is a 403 before a handler runs. The session's role must allow the route
 //! ([`crate::access`]), else the request is a 403 page (or JSON for a fetch) that
-//! names the role it needs. Form bodies are read and parsed here once; handlers
+//! names the role it needs. Every action and every refusal is written to the
+//! audit log ([`crate::audit`]). Form bodies are read and parsed here once; handlers
 //! take them with the [`Form`] extractor.
 
 use crate::access::{self, Kind};
+use crate::audit;
 use crate::error::PortalError;
 use crate::PortalState;
 use axum::body::Body;
@@ -251,13 +253,31 @@ pub async fn require_session(State(state): State<PortalState>, request: Request,
         }
     }
     let kind = Kind::of(&parts.method);
-    let needed = access::required(kind, parts.extensions.get::<MatchedPath>().map_or("", |p| p.as_str()));
+    let template = parts.extensions.get::<MatchedPath>().map_or("", |p| p.as_str()).to_string();
+    let action = format!("{} {template}", parts.method);
+    let target = parts.uri.path().to_string();
+    let needed = access::required(kind, &template);
     if !session.role.allows(needed) {
-        let e = PortalError::Forbidden(access::refusal(session.role, needed, kind));
+        let message = access::refusal(session.role, needed, kind);
+        let outcome = format!("refused (403): {message}");
+        let source = audit::source(&parts);
+        audit::write(&state.store, &session.principal, Some(session.role), source, &action, &target, None, outcome)
+            .await;
+        let e = PortalError::Forbidden(message);
         return if is_fetch(&parts.headers) { e.into_json() } else { e.into_response() };
     }
+    // Every action but sign-out (written down by its handler) goes to the audit
+    // log, with its form.
+    let audited = kind == Kind::Action && template != "/signout";
+    let request = parts.extensions.get::<Form>().map(audit::fields);
+    let (principal, role, source) = (session.principal.clone(), session.role, audit::source(&parts));
     parts.extensions.insert(session);
-    next.run(Request::from_parts(parts, body)).await
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if audited {
+        let outcome = audit::outcome(response.status());
+        audit::write(&state.store, &principal, Some(role), source, &action, &target, request, outcome).await;
+    }
+    response
 }
 
 /// Security headers on every portal response: no framing, no sniffing, scripts

@@ -495,3 +495,65 @@ async fn every_route_in_the_role_table_admits_exactly_its_roles() {
         }
     }
 }
+
+#[tokio::test]
+async fn form_actions_and_sign_ins_are_audited_without_their_secrets() {
+    let p = TestPortal::start().await;
+    let app = new_app(&p, "Crm").await;
+    let form = p.with_csrf(
+        "mode=automatic&tenantUrl=https%3A%2F%2Fcrm.example.com%2Fscim&secretToken=portal-secret-1f2e\
+         &notificationEmail=&scope=assigned&interval=40m&deleteThreshold=500&deleteThresholdPercent=&status=off",
+    );
+    assert_eq!(p.post(&format!("/apps/{app}/provisioning"), &form).await.0, StatusCode::SEE_OTHER);
+    let reader = p.session_as(AccessRole::Read).await;
+    assert_eq!(p.post_as(&reader, "/groups/new", "displayName=Sneaky").await.0, StatusCode::FORBIDDEN);
+    roster_portal::password::create_admin(&p.store, "ops", "correct horse battery", AccessRole::Operator)
+        .await
+        .expect("an admin");
+    assert_eq!(p.sign_in("method=password&name=ops&password=wrong+guess+here").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(p.sign_in("method=password&name=ops&password=correct+horse+battery").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(p.sign_in("method=token&token=rst_made-up").await.0, StatusCode::UNAUTHORIZED);
+
+    let log = p
+        .store
+        .audit(&roster_store::AuditQuery { limit: Some(100), ..Default::default() })
+        .await
+        .expect("the log reads")
+        .items;
+    let find = |action: &str, outcome: &str| {
+        log.iter()
+            .find(|e| e.action == action && e.outcome.starts_with(outcome))
+            .unwrap_or_else(|| panic!("no {action} entry with outcome {outcome}: {log:?}"))
+    };
+    let saved = find("POST /apps/{id}/provisioning", "ok (303)");
+    assert_eq!(saved.principal, "admin:tester");
+    assert_eq!(saved.role, Some(AccessRole::Admin));
+    assert_eq!(saved.target.as_deref(), Some(format!("/apps/{app}/provisioning").as_str()));
+    let request = saved.request.clone().expect("the form is kept");
+    assert_eq!(request["secretToken"], "changed");
+    assert_eq!(request["tenantUrl"], "https://crm.example.com/scim");
+    assert!(request.get("_csrf").is_none(), "the CSRF token is not kept");
+    let refused = find("POST /groups/new", "refused (403)");
+    assert_eq!(refused.role, Some(AccessRole::Read));
+    let sign_in = |principal: &str, outcome: &str| {
+        log.iter().any(|e| e.action == "sign-in" && e.principal == principal && e.outcome.starts_with(outcome))
+    };
+    assert!(sign_in("admin:ops", "failed (401): The admin name or the password is wrong."), "{log:?}");
+    assert!(sign_in("admin:ops", "ok"), "{log:?}");
+    assert!(sign_in("token:(unknown)", "failed (401)"), "{log:?}");
+    let everything = serde_json::to_string(&log).expect("entries serialize");
+    for secret in ["portal-secret-1f2e", "correct horse battery", "wrong guess here", "rst_made-up"] {
+        assert!(!everything.contains(secret), "{secret:?} is in the audit log");
+    }
+
+    let (status, page) = p.get_as(&reader.0, "/audit").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the audit log is for admins only");
+    assert!(!page.contains("href=\"/audit\""));
+    let (status, _, page) = p.get("/audit", true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("POST /apps/{id}/provisioning") && page.contains("admin:ops"), "{page}");
+    assert!(page.contains("href=\"/audit\""), "admins see it in the header");
+    assert!(!page.contains("portal-secret-1f2e"));
+    let (_, _, page) = p.get("/audit?principal=admin%3Aops", true).await;
+    assert!(!page.contains("admin:tester"), "filtered by principal");
+}

@@ -64,7 +64,7 @@ use Verb::{Delete, Get, Patch, Post, Put};
 /// Every operation of the API. Reading is `read`; running provisioning (start,
 /// stop, sync, restart, allow deletes, provision on demand, test connection,
 /// hand-offs) and reading its logs is `operator`; every other change, and the
-/// tokens and the audit log, is `admin`.
+/// tokens and the audit log (who did what is for admins only), is `admin`.
 pub const OPERATIONS: &[Operation] = &[
     op(Get, "/users", Read, "List users (filters: userName, displayName, q; offset, limit, includeDeleted)", false),
     op(Post, "/users", Admin, "Create a user", true),
@@ -189,6 +189,14 @@ pub const OPERATIONS: &[Operation] = &[
         true,
     ),
     op(Delete, "/tokens/{name}", Admin, "Revoke an API token", false),
+    op(
+        Get,
+        "/audit",
+        Admin,
+        "The audit log, newest first: who changed what, when, from where, before and after (since, until: ms; \
+         principal; offset, limit)",
+        false,
+    ),
 ];
 
 /// The operation a method and a route template (as axum matched it, with or

@@ -1,8 +1,10 @@
-//! roster's HTTP server: the admin REST API under `/api/v1` (bearer tokens),
-//! `/healthz`, and the host of the provisioning engine. One port, one process.
+//! roster's HTTP server: the admin REST API under `/api/v1` (bearer tokens with
+//! a role; every change audited), `/healthz`, and the host of the provisioning
+//! engine. One port, one process.
 
 mod access;
 mod api;
+mod audit;
 mod auth;
 mod error;
 mod oauth;
@@ -41,8 +43,15 @@ pub fn router(state: AppState) -> Router {
         roster_portal::PortalState::new(state.store.clone(), state.engine.clone()).with_public_url(&state.public_url);
     // One count of failures for the portal's sign-in and the API's tokens.
     let guard = (state.clone(), portal.throttle.clone());
+    // The audit reads resources through the API's own routes, without its layers.
+    let trail = Arc::new(audit::AuditTrail {
+        store: state.store.clone(),
+        reader: api::routes().router.with_state(state.clone()),
+    });
+    // The last layer runs first: the token is checked, then the change audited.
     let api = api::routes()
         .router
+        .route_layer(axum::middleware::from_fn_with_state(trail, audit::record))
         .route_layer(axum::middleware::from_fn_with_state(guard, auth::require_token))
         .route("/openapi.json", get(openapi::document));
     Router::new()

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_access_roles.sql"),
         include_str!("../migrations/postgres/0008_access_roles.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_audit_log.sql"),
+        include_str!("../migrations/postgres/0009_audit_log.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

@@ -3,6 +3,7 @@
 //! kept (and listed) but opens nothing.
 
 use crate::access::AccessRole;
+use crate::audit::NewAuditEntry;
 use crate::{now_ms, Store, StoreError};
 use base64::Engine;
 use rand::RngCore;
@@ -42,6 +43,9 @@ pub enum TokenCheck {
     /// No token has this secret.
     Unknown,
 }
+
+/// A token's use is written down at most this often (milliseconds).
+pub const TOKEN_USE_EVERY_MS: i64 = 60 * 1000;
 
 /// The name of the token made on first start.
 pub const ADMIN_TOKEN_NAME: &str = "admin";
@@ -137,6 +141,35 @@ impl Store {
         let Some(row) = row else { return Ok(TokenCheck::Unknown) };
         let token = token_from_row(&row)?;
         Ok(if token.is_expired(now_ms()) { TokenCheck::Expired(token) } else { TokenCheck::Valid(token) })
+    }
+
+    /// Writes down that `token` was used from `source`: its `lastUsedAt`, and a
+    /// `token use` entry in the audit log, at most once a minute per token (the
+    /// first use of each minute), whichever process served it.
+    pub async fn note_token_use(&self, token: &ApiToken, source: Option<&str>) -> Result<(), StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+        )
+        .bind(now)
+        .bind(&token.id)
+        .bind(now - TOKEN_USE_EVERY_MS)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(());
+        }
+        self.append_audit(&NewAuditEntry {
+            at: now,
+            principal: format!("token:{}", token.name),
+            role: Some(token.role),
+            source: source.map(str::to_string),
+            action: "token use".into(),
+            target: Some(format!("token:{}", token.name)),
+            outcome: "ok".into(),
+            ..NewAuditEntry::default()
+        })
+        .await
     }
 
     /// Every token, by name.

@@ -1,6 +1,7 @@
 //! The routes of the admin REST API (`/api/v1`).
 
 mod apps;
+mod audit;
 mod expressions;
 mod gallery;
 mod groups;
@@ -116,6 +117,7 @@ pub fn routes() -> Routes {
         .get("/tokens", tokens::list)
         .post("/tokens", tokens::create)
         .delete("/tokens/{name}", tokens::revoke)
+        .get("/audit", audit::list)
 }
 
 /// A JSON body, with malformed JSON and unknown fields turned into a clear 400.
