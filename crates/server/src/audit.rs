@@ -194,8 +194,9 @@ pub async fn record(State(trail): State<Arc<AuditTrail>>, request: Request, next
     Response::from_parts(parts, body)
 }
 
-/// Writes an entry for a request the authentication middleware refused.
-pub async fn refusal(store: &Store, entry: NewAuditEntry) {
+/// Writes an entry made outside the middleware (a refusal of the token check,
+/// the OAuth callback); a failure to write is logged.
+pub async fn write(store: &Store, entry: NewAuditEntry) {
     if let Err(e) = store.append_audit(&entry).await {
         tracing::error!(error = %e, action = %entry.action, "cannot write the audit log");
     }

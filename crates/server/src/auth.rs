@@ -79,13 +79,13 @@ pub async fn require_token(
         TokenCheck::Valid(t) => t,
         TokenCheck::Expired(t) => {
             let error = ApiError::token_expired(&t.name);
-            audit::refusal(&state.store, refused(format!("token:{}", t.name), Some(t.role), &error)).await;
+            audit::write(&state.store, refused(format!("token:{}", t.name), Some(t.role), &error)).await;
             return Err(error);
         }
         TokenCheck::Unknown => {
             throttle.failed(&keys);
             let error = ApiError::unauthorized();
-            audit::refusal(&state.store, refused(roster_portal::audit::UNKNOWN_TOKEN.into(), None, &error)).await;
+            audit::write(&state.store, refused(roster_portal::audit::UNKNOWN_TOKEN.into(), None, &error)).await;
             return Err(error);
         }
     };
@@ -102,12 +102,12 @@ pub async fn require_token(
             "{} {template} has no role in roster's access table: no token may call it",
             request.method()
         ));
-        audit::refusal(&state.store, refused(principal.name, Some(token.role), &error)).await;
+        audit::write(&state.store, refused(principal.name, Some(token.role), &error)).await;
         return Err(error);
     };
     if !token.role.allows(operation.role) {
         let error = ApiError::forbidden(access::refusal(token.role, operation));
-        audit::refusal(&state.store, refused(principal.name, Some(token.role), &error)).await;
+        audit::write(&state.store, refused(principal.name, Some(token.role), &error)).await;
         return Err(error);
     }
     request.extensions_mut().insert(principal);

@@ -148,6 +148,11 @@ impl Store {
     /// first use of each minute), whichever process served it.
     pub async fn note_token_use(&self, token: &ApiToken, source: Option<&str>) -> Result<(), StoreError> {
         let now = now_ms();
+        // Most uses are within the minute: the row just read says so, without a
+        // write (on SQLite, even an UPDATE that changes nothing takes the write lock).
+        if token.last_used_at.is_some_and(|at| at > now - TOKEN_USE_EVERY_MS) {
+            return Ok(());
+        }
         let done = sqlx::query(
             "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
         )
