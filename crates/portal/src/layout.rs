@@ -56,7 +56,7 @@ pub fn page_with_status(
                         }
                     }
                     div class="who" {
-                        span { "Signed in as " strong { (session.display_name()) } }
+                        span { "Signed in as " strong { (session.display_name()) } " (" (session.role) ")" }
                         form method="post" action="/signout" {
                             (csrf_field(session))
                             button type="submit" class="small" { "Sign out" }
