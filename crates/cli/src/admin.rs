@@ -3,7 +3,7 @@
 //! file, or `--database`), not through the API: the first account has to exist
 //! before anyone can sign in. The password is read from standard input or from
 //! `--password-file`, never from the command line, and only its Argon2id hash is
-//! stored.
+//! stored. Each change is written to the audit log (principal `local:roster admin`).
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -76,12 +76,28 @@ fn read_password(file: Option<&Path>) -> Result<String> {
     Ok(line)
 }
 
+/// Writes a change these commands made to the audit log: they work on the store
+/// directly, so the principal is the command on the server's machine.
+async fn audit(store: &roster_store::Store, action: &str, name: &str, after: Option<serde_json::Value>) -> Result<()> {
+    let entry = roster_store::NewAuditEntry {
+        principal: "local:roster admin".into(),
+        action: action.into(),
+        target: Some(format!("admin:{name}")),
+        after,
+        outcome: "ok".into(),
+        ..roster_store::NewAuditEntry::default()
+    };
+    store.append_audit(&entry).await.context("the change is made, but the audit log could not be written")
+}
+
 pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {
     match cmd {
         AdminCmd::Create { account: a, role } => {
             let password = read_password(a.password_file.as_deref())?;
             let store = crate::serve::open_store(a.store.database.as_deref(), data_dir).await?;
             let admin = roster_portal::password::create_admin(&store, &a.name, &password, role).await?;
+            let after = serde_json::json!({"name": admin.name, "role": admin.role});
+            audit(&store, "admin create", &admin.name, Some(after)).await?;
             store.close().await;
             if json {
                 println!("{}", serde_json::to_string(&admin)?);
@@ -96,6 +112,7 @@ pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {
             let password = read_password(a.password_file.as_deref())?;
             let store = crate::serve::open_store(a.store.database.as_deref(), data_dir).await?;
             roster_portal::password::set_admin_password(&store, &a.name, &password).await?;
+            audit(&store, "admin set-password", &a.name, None).await?;
             store.close().await;
             println!("set a new password for admin {}", a.name);
         }

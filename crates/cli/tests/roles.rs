@@ -50,6 +50,12 @@ async fn tokens_and_admins_get_a_role_from_the_command_line() {
     assert!(text(&out).contains("with the operator role"), "{}", text(&out));
     let out = server.cli(&["admin", "list"]).await;
     assert!(text(&out).contains("viewer  operator"), "{}", text(&out));
+    let out = server.cli(&["--json", "audit", "--principal", "local:roster admin"]).await;
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let entry = &page["items"][0];
+    assert_eq!(entry["action"], "admin create", "{page}");
+    assert_eq!(entry["target"], "admin:viewer");
+    assert!(!page.to_string().contains("correct horse"), "the password is not in the log");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
