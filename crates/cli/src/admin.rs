@@ -3,18 +3,25 @@
 //! file, or `--database`), not through the API: the first account has to exist
 //! before anyone can sign in. The password is read from standard input or from
 //! `--password-file`, never from the command line, and only its Argon2id hash is
-//! stored.
+//! stored. Each change is written to the audit log (principal `local:roster admin`).
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use roster_store::secrets::SecretString;
+use roster_store::AccessRole;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum AdminCmd {
     /// Create an admin account (the password comes from stdin or --password-file).
-    Create(PasswordArgs),
+    Create {
+        #[command(flatten)]
+        account: PasswordArgs,
+        /// What the account may do in the portal: read, operator or admin.
+        #[arg(long, value_parser = parse_role, default_value = "admin")]
+        role: AccessRole,
+    },
     /// Give an admin account a new password.
     SetPassword(PasswordArgs),
     /// List the admin accounts.
@@ -37,6 +44,11 @@ pub struct PasswordArgs {
     password_file: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// A role named on the command line.
+pub fn parse_role(name: &str) -> Result<AccessRole, String> {
+    AccessRole::parse(name).map_err(|e| e.to_string())
 }
 
 fn read_password(file: Option<&Path>) -> Result<SecretString> {
@@ -65,23 +77,43 @@ fn read_password(file: Option<&Path>) -> Result<SecretString> {
     Ok(SecretString::from(line))
 }
 
+/// Writes a change these commands made to the audit log: they work on the store
+/// directly, so the principal is the command on the server's machine.
+async fn audit(store: &roster_store::Store, action: &str, name: &str, after: Option<serde_json::Value>) -> Result<()> {
+    let entry = roster_store::NewAuditEntry {
+        principal: "local:roster admin".into(),
+        action: action.into(),
+        target: Some(format!("admin:{name}")),
+        after,
+        outcome: "ok".into(),
+        ..roster_store::NewAuditEntry::default()
+    };
+    store.append_audit(&entry).await.context("the change is made, but the audit log could not be written")
+}
+
 pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {
     match cmd {
-        AdminCmd::Create(a) => {
+        AdminCmd::Create { account: a, role } => {
             let password = read_password(a.password_file.as_deref())?;
             let store = crate::serve::open_store(a.store.database.as_deref(), data_dir).await?;
-            let admin = roster_portal::password::create_admin(&store, &a.name, &password).await?;
+            let admin = roster_portal::password::create_admin(&store, &a.name, &password, role).await?;
+            let after = serde_json::json!({"name": admin.name, "role": admin.role});
+            audit(&store, "admin create", &admin.name, Some(after)).await?;
             store.close().await;
             if json {
                 println!("{}", serde_json::to_string(&admin)?);
             } else {
-                println!("created admin {}: sign in to the portal at / with this name and the password", admin.name);
+                println!(
+                    "created admin {} with the {} role: sign in to the portal at / with this name and the password",
+                    admin.name, admin.role
+                );
             }
         }
         AdminCmd::SetPassword(a) => {
             let password = read_password(a.password_file.as_deref())?;
             let store = crate::serve::open_store(a.store.database.as_deref(), data_dir).await?;
             roster_portal::password::set_admin_password(&store, &a.name, &password).await?;
+            audit(&store, "admin set-password", &a.name, None).await?;
             store.close().await;
             println!("set a new password for admin {}", a.name);
         }
@@ -93,7 +125,7 @@ pub async fn run(cmd: AdminCmd, data_dir: &Path, json: bool) -> Result<()> {
                 println!("{}", serde_json::to_string(&admins)?);
             } else {
                 for a in admins {
-                    println!("{}", a.name);
+                    println!("{}  {}", a.name, a.role);
                 }
             }
         }

@@ -130,8 +130,9 @@ pub async fn run(b: PortalBench) -> Result<()> {
     let store = Store::open_sqlite(&dir).await?;
     let (app, group, user) = seed(&store, &b).await?;
     // A session needs its admin; the hash is never checked (no one signs in).
-    store.create_admin("bench", "$argon2id$v=19$m=19456,t=2,p=1$unused").await?;
-    let (secret, _) = store.create_session("admin:bench", SessionLifetime::default()).await?;
+    store.create_admin("bench", "$argon2id$v=19$m=19456,t=2,p=1$unused", roster_store::AccessRole::Admin).await?;
+    let (secret, _) =
+        store.create_session("admin:bench", roster_store::AccessRole::Admin, SessionLifetime::default()).await?;
     let engine = crate::serve::start_engine(&store, &dir).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

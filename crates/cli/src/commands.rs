@@ -316,6 +316,12 @@ pub enum TokenCmd {
     Create {
         #[arg(long)]
         name: String,
+        /// What the token may do: read, operator or admin.
+        #[arg(long, value_parser = crate::admin::parse_role)]
+        role: roster_store::AccessRole,
+        /// How long the token lives, like 30d or 12h (the default: until revoked).
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
     },
     /// List API tokens.
     List,
@@ -325,19 +331,66 @@ pub enum TokenCmd {
 
 pub async fn token(c: &Client, json: bool, cmd: TokenCmd) -> Result<()> {
     match cmd {
-        TokenCmd::Create { name } => {
-            let t = c.post("/tokens", &json!({"name": name})).await?;
+        TokenCmd::Create { name, role, expires } => {
+            if let Some(e) = &expires {
+                if roster_store::parse_duration_ms(e).is_none() {
+                    bail!("--expires {e:?} is not a duration like 30d, 12h or 90m");
+                }
+            }
+            let mut body = json!({"name": name, "role": role});
+            if let Some(e) = expires {
+                body["expiresIn"] = json!(e);
+            }
+            let t = c.post("/tokens", &body).await?;
             if json {
                 output::object(true, &t);
             } else {
                 println!("{}", t["secret"].as_str().unwrap_or_default());
-                eprintln!("token {name:?} created; this is the only time its secret is shown");
+                let until = match t["token"]["expiresAt"].as_i64() {
+                    Some(ms) => format!(", expiring {}", output::time(ms)),
+                    None => String::new(),
+                };
+                eprintln!(
+                    "token {name:?} created with the {role} role{until}; this is the only time its secret is shown"
+                );
             }
         }
         TokenCmd::List => {
             let list = c.get("/tokens").await?;
-            let rows = list.as_array().cloned().unwrap_or_default();
-            output::table(json, &list, &rows, &[("name", "NAME"), ("createdAt", "CREATED"), ("id", "ID")]);
+            let now = chrono::Utc::now().timestamp_millis();
+            let rows: Vec<Value> = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    let expires = match t["expiresAt"].as_i64() {
+                        Some(ms) if ms <= now => format!("expired {}", output::time(ms)),
+                        Some(ms) => output::time(ms),
+                        None => "never".to_string(),
+                    };
+                    json!({
+                        "name": t["name"],
+                        "role": t["role"],
+                        "expires": expires,
+                        "created": t["createdAt"].as_i64().map(output::time),
+                        "lastUsed": t["lastUsedAt"].as_i64().map(output::time),
+                        "id": t["id"],
+                    })
+                })
+                .collect();
+            output::table(
+                json,
+                &list,
+                &rows,
+                &[
+                    ("name", "NAME"),
+                    ("role", "ROLE"),
+                    ("expires", "EXPIRES"),
+                    ("created", "CREATED"),
+                    ("lastUsed", "LAST USED"),
+                    ("id", "ID"),
+                ],
+            );
         }
         TokenCmd::Revoke { name } => {
             c.delete(&format!("/tokens/{}", enc(&name))).await?;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod app_commands;
+mod audit;
 mod bench;
 mod bench_portal;
 mod client;
@@ -68,6 +69,8 @@ enum Command {
     /// Admin API tokens.
     #[command(subcommand)]
     Token(commands::TokenCmd),
+    /// The audit log: who changed what, when and from where (an admin token's).
+    Audit(audit::AuditArgs),
     /// Benchmarks (figures and ratios against a baseline of the same run).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -148,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::App(c) => app_commands::app(&client, json, c).await,
         Command::Gallery(c) => gallery::run(&client, json, c).await,
         Command::Token(c) => commands::token(&client, json, c).await,
+        Command::Audit(a) => audit::run(&client, json, a).await,
         Command::Expr(c) => commands::expr(&client, json, c).await,
         Command::Import(ImportCmd::Users(a)) => {
             let report = import::import_users(&client, &a.file, a.quiet || json).await?;

@@ -44,6 +44,11 @@ pub fn object(json: bool, value: &Value) {
     }
 }
 
+/// A time stored as milliseconds since the epoch, as the tables show it (UTC).
+pub fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+}
+
 /// One value as a cell.
 pub fn cell(v: &Value) -> String {
     match v {

@@ -51,7 +51,9 @@ async fn list(
     let body = html! {
         h1 { "Enterprise applications" }
         (flash(done.as_deref()))
-        div class="toolbar" { a class="button" href="/apps/new" { "New application" } }
+        @if session.may_open("/apps/new") {
+            div class="toolbar" { a class="button" href="/apps/new" { "New application" } }
+        }
         div class="table-wrap" { table {
             thead { tr {
                 th { "Name" } th { "Template" } th { "Provisioning" } th { "Last cycle" } th class="num" { "Failures (last cycle)" }
@@ -176,7 +178,7 @@ async fn overview(
     let done = done.done;
     let base = format!("/apps/{}", app.id);
     let body = html! {
-        (app_header(&app, AppTab::Overview))
+        (app_header(&session, &app, AppTab::Overview))
         (flash(done.as_deref()))
         section class="card" {
             h2 { "Properties" }
@@ -197,12 +199,12 @@ async fn overview(
             }
         }
         (panel(&session, &app, &status))
-        section class="card" {
+        @if session.may_post(&format!("{base}/delete")) { section class="card" {
             h2 { "Delete the application" }
             p { "roster stops provisioning to it and forgets its settings, mappings and logs. Accounts in the app stay as they are." }
             (action_button(&session, &base, "delete", "Delete application", "danger",
                 Some("Delete this application and everything roster knows about it?")))
-        }
+        } }
     };
     Ok(page(&session, Section::Apps, &app.name, body))
 }

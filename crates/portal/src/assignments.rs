@@ -57,10 +57,12 @@ async fn render(
     let base = format!("/apps/{}/users", app.id);
     let kind = form.get("kind").unwrap_or("user");
     let chosen_role = form.get("role").unwrap_or_default();
+    let may_assign = session.may_post(&format!("{base}/assign"));
+    let may_unassign = session.may_post(&format!("{base}/unassign"));
     let body = html! {
-        (app_header(app, AppTab::UsersAndGroups))
+        (app_header(session, app, AppTab::UsersAndGroups))
         (flash(args.done.as_deref()))
-        section class="card" {
+        @if may_assign { section class="card" {
             h2 { "Add assignment" }
             (errors.banner())
             form method="post" action={ (base) "/assign" } {
@@ -84,7 +86,7 @@ async fn render(
                 (crate::layout::field_error(errors, "role"))
                 div class="actions" { button type="submit" { "Assign" } }
             }
-        }
+        } }
         section class="card" {
             h2 { "Assigned users and groups" }
             div class="table-wrap" { table {
@@ -100,12 +102,14 @@ async fn render(
                         td { @if a.principal_kind == PrincipalKind::Group { "Group" } @else { "User" } }
                         td { (a.role_name) }
                         td {
-                            form method="post" action={ (base) "/unassign" } {
-                                (csrf_field(session))
-                                input type="hidden" name="kind" value=(a.principal_kind.as_str());
-                                input type="hidden" name="principal" value=(a.principal_id);
-                                input type="hidden" name="role" value=(a.role_id);
-                                button type="submit" class="danger small" aria-label={ "Remove " (a.principal_name) } { "Remove" }
+                            @if may_unassign {
+                                form method="post" action={ (base) "/unassign" } {
+                                    (csrf_field(session))
+                                    input type="hidden" name="kind" value=(a.principal_kind.as_str());
+                                    input type="hidden" name="principal" value=(a.principal_id);
+                                    input type="hidden" name="role" value=(a.role_id);
+                                    button type="submit" class="danger small" aria-label={ "Remove " (a.principal_name) } { "Remove" }
+                                }
                             }
                         }
                     } }

@@ -55,7 +55,7 @@ async fn list(
                 input type="search" id="q" name="q" value=(q) placeholder="Name or description";
             }
             button type="submit" class="secondary" { "Search" }
-            a class="button" href="/groups/new" { "New group" }
+            @if session.may_open("/groups/new") { a class="button" href="/groups/new" { "New group" } }
         }
         div class="table-wrap" { table {
             thead { tr { th { "Name" } th { "Description" } th class="num" { "Direct members" } } }
@@ -169,12 +169,13 @@ async fn render_group(
     let parent_ids = state.store.containing_groups(&[group.id.as_str()]).await?;
     let parents = state.store.groups_by_ids(&parent_ids).await?;
     let base = format!("/groups/{}", group.id);
+    let may_change_members = session.may_post(&format!("{base}/members"));
     let body = html! {
         p class="crumbs" { a href="/groups" { "Groups" } " › " (group.display_name) }
         h1 { (group.display_name) }
         (flash(args.done.as_deref()))
         div class="actions" {
-            a class="button" href={ (base) "/edit" } { "Edit" }
+            @if session.may_open(&format!("{base}/edit")) { a class="button" href={ (base) "/edit" } { "Edit" } }
             (action_button(session, &base, "delete", "Delete group", "danger",
                 Some("Delete this group? Its members stay in the directory; apps assigned through it lose them.")))
         }
@@ -194,7 +195,7 @@ async fn render_group(
                 }
             }
         }
-        section class="card" {
+        @if may_change_members { section class="card" {
             h2 { "Add a member" }
             (errors.banner())
             form method="post" action={ (base) "/members" } {
@@ -207,7 +208,7 @@ async fn render_group(
                 (text_field("text", "member", "User name or group name", member_name, errors, None))
                 div class="actions" { button type="submit" { "Add member" } }
             }
-        }
+        } }
         section class="card" {
             h2 { "Members" }
             div class="table-wrap" { table {
@@ -222,9 +223,11 @@ async fn render_group(
                         }
                         td { @if m.kind == PrincipalKind::Group { "Group" } @else { "User" } }
                         td {
-                            form method="post" action={ (base) "/members/" (m.id) "/remove" } {
-                                (csrf_field(session))
-                                button type="submit" class="danger small" aria-label={ "Remove " (m.name) } { "Remove" }
+                            @if may_change_members {
+                                form method="post" action={ (base) "/members/" (m.id) "/remove" } {
+                                    (csrf_field(session))
+                                    button type="submit" class="danger small" aria-label={ "Remove " (m.name) } { "Remove" }
+                                }
                             }
                         }
                     } }

@@ -15,6 +15,7 @@ pub enum Section {
     Apps,
     Users,
     Groups,
+    Audit,
 }
 
 /// A full page with the header bar.
@@ -50,9 +51,12 @@ pub fn page_with_status(
                         a href="/apps" aria-current=[current(Section::Apps)] { "Enterprise applications" }
                         a href="/users" aria-current=[current(Section::Users)] { "Users" }
                         a href="/groups" aria-current=[current(Section::Groups)] { "Groups" }
+                        @if session.may_open("/audit") {
+                            a href="/audit" aria-current=[current(Section::Audit)] { "Audit log" }
+                        }
                     }
                     div class="who" {
-                        span { "Signed in as " strong { (session.display_name()) } }
+                        span { "Signed in as " strong { (session.display_name()) } " (" (session.role) ")" }
                         form method="post" action="/signout" {
                             (csrf_field(session))
                             button type="submit" class="small" { "Sign out" }
@@ -80,8 +84,8 @@ pub enum AppTab {
     Logs,
 }
 
-/// An application's title, breadcrumbs and tabs.
-pub fn app_header(app: &Application, tab: AppTab) -> Markup {
+/// An application's title, breadcrumbs and tabs (those the session may open).
+pub fn app_header(session: &Session, app: &Application, tab: AppTab) -> Markup {
     let base = format!("/apps/{}", app.id);
     let tabs = [
         (AppTab::Overview, "Overview", base.clone()),
@@ -93,7 +97,7 @@ pub fn app_header(app: &Application, tab: AppTab) -> Markup {
         p class="crumbs" { a href="/apps" { "Enterprise applications" } " › " (app.name) }
         h1 { (app.name) }
         nav class="tabs" aria-label="Application" {
-            @for (t, label, href) in &tabs {
+            @for (t, label, href) in tabs.iter().filter(|(_, _, href)| session.may_open(href)) {
                 a href=(href) aria-current=[(*t == tab).then_some("page")] { (label) }
             }
         }

@@ -11,12 +11,17 @@
 //!
 //! Every route but sign-in and the assets goes through [`session::require_session`]:
 //! no session, no page (a redirect to sign-in, or a 401 for a fetch); no CSRF token,
-//! no POST (a 403). Cookies are Secure when roster serves HTTPS itself, when its
-//! public URL (`--public-url`) is https, or when a proxy says the request came over TLS.
+//! no POST (a 403); a role that does not allow the route (the table of
+//! [`access`]), a 403 page that says which role it needs. Cookies are Secure
+//! when roster serves HTTPS itself, when its public URL (`--public-url`) is
+//! https, or when a proxy says the request came over TLS.
 
+pub mod access;
 mod apps;
 pub mod assets;
 mod assignments;
+pub mod audit;
+mod audit_log;
 pub mod error;
 mod expressions;
 mod groups;
@@ -108,6 +113,7 @@ pub fn router(state: PortalState) -> Router {
         .merge(status::routes())
         .merge(logs::routes())
         .merge(expressions::routes())
+        .merge(audit_log::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_session));
     Router::new()
         .merge(pages)

@@ -114,7 +114,7 @@ async fn show(
     let selected = page.as_ref().and_then(|p| p.items.iter().find(|e| Some(&e.id) == f.selected.as_ref()));
     let opt = |s: &Option<String>| s.clone().unwrap_or_default();
     let body = html! {
-        (app_header(&app, AppTab::Logs))
+        (app_header(&session, &app, AppTab::Logs))
         (errors.banner())
         form class="toolbar" method="get" action={ "/apps/" (app.id) "/logs" } aria-label="Filters" {
             div { (crate::layout::text_field("datetime-local", "since", "From (UTC)", &opt(&f.since), &errors, None)) }

@@ -169,8 +169,10 @@ fn render_object(
     let mut matching: Vec<(u32, &str)> =
         o.attributes.iter().filter_map(|a| Some((a.matching_precedence?, a.target.as_str()))).collect();
     matching.sort();
+    let may_save = session.may_post(&base);
+    let may_edit_attribute = session.may_open(&format!("{base}/attributes/new"));
     let body = html! {
-        (app_header(app, AppTab::Provisioning))
+        (app_header(session, app, AppTab::Provisioning))
         p class="crumbs" { a href={ "/apps/" (app.id) "/provisioning" } { "Provisioning" } " › Mappings › " (o.name) }
         (flash(done))
         (errors.banner())
@@ -187,7 +189,7 @@ fn render_object(
                 label class="inline" { input type="checkbox" name="delete" value="on" checked[checked("delete", o.actions.delete)]; "Delete" }
             }
             p class="hint" { "Without Delete, an account that leaves scope is disabled, never deleted." }
-            div class="actions" { button type="submit" { "Save" } }
+            @if may_save { div class="actions" { button type="submit" { "Save" } } }
         }
         section class="card" {
             h2 { "Source object scope" }
@@ -195,7 +197,9 @@ fn render_object(
                 @if o.scoping.groups.is_empty() { "All records: no scoping filter." }
                 @else { (o.scoping.groups.len()) " clause group(s), ORed; the clauses of a group are ANDed." }
             }
-            a class="button secondary" href={ (base) "/scoping" } { "Edit the scoping filter" }
+            @if session.may_open(&format!("{base}/scoping")) {
+                a class="button secondary" href={ (base) "/scoping" } { "Edit the scoping filter" }
+            }
         }
         section class="card" {
             h2 { "Attribute mappings" }
@@ -218,17 +222,21 @@ fn render_object(
                         td class="num" { @if let Some(p) = a.matching_precedence { (p) } }
                         td { @if a.apply == ApplyMapping::OnCreateOnly { "On create" } @else { "Always" } }
                         td {
-                            a class="button secondary small" href={ (base) "/attributes/" (i) } aria-label={ "Edit " (a.target) } { "Edit" }
-                            " "
-                            form method="post" action={ (base) "/attributes/" (i) "/delete" } data-confirm={ "Delete the mapping of " (a.target) "?" } {
-                                (csrf_field(session))
-                                button type="submit" class="danger small" aria-label={ "Delete " (a.target) } { "Delete" }
+                            @if may_edit_attribute {
+                                a class="button secondary small" href={ (base) "/attributes/" (i) } aria-label={ "Edit " (a.target) } { "Edit" }
+                                " "
+                                form method="post" action={ (base) "/attributes/" (i) "/delete" } data-confirm={ "Delete the mapping of " (a.target) "?" } {
+                                    (csrf_field(session))
+                                    button type="submit" class="danger small" aria-label={ "Delete " (a.target) } { "Delete" }
+                                }
                             }
                         }
                     }
                 } }
             } }
-            div class="actions" { a class="button" href={ (base) "/attributes/new" } { "Add new mapping" } }
+            @if may_edit_attribute {
+                div class="actions" { a class="button" href={ (base) "/attributes/new" } { "Add new mapping" } }
+            }
         }
     };
     page_with_status(code, session, Section::Apps, &format!("{} · {}", app.name, o.name), body)
@@ -328,7 +336,7 @@ fn render_attribute(
     );
     let title = if current.is_some() { "Edit attribute mapping" } else { "Add attribute mapping" };
     let body = html! {
-        (app_header(app, AppTab::Provisioning))
+        (app_header(session, app, AppTab::Provisioning))
         p class="crumbs" {
             a href={ "/apps/" (app.id) "/provisioning" } { "Provisioning" } " › "
             a href=(base) { "Mappings" } " › " (title)

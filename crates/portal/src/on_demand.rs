@@ -40,7 +40,7 @@ fn render(
     code: StatusCode,
 ) -> Response {
     let body = html! {
-        (app_header(app, AppTab::Provisioning))
+        (app_header(session, app, AppTab::Provisioning))
         p class="crumbs" { a href={ "/apps/" (app.id) "/provisioning" } { "Provisioning" } " › Provision on demand" }
         section class="card" {
             h2 { "Provision on demand" }

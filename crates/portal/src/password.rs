@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use rand::RngCore;
 use roster_store::secrets::{ExposeSecret, SecretString};
-use roster_store::{AdminAccount, Store};
+use roster_store::{AccessRole, AdminAccount, Store};
 use std::sync::OnceLock;
 
 /// The shortest password an admin account accepts.
@@ -69,8 +69,14 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("roster decoy password, never valid").unwrap_or_default())
 }
 
-/// Creates an admin account: checks the password, hashes it, stores the hash.
-pub async fn create_admin(store: &Store, name: &str, password: &SecretString) -> Result<AdminAccount, PortalError> {
+/// Creates an admin account with `role`: checks the password, hashes it, stores
+/// the hash.
+pub async fn create_admin(
+    store: &Store,
+    name: &str,
+    password: &SecretString,
+    role: AccessRole,
+) -> Result<AdminAccount, PortalError> {
     check_new_password(password.expose_secret()).map_err(|e| PortalError::BadRequest(e.to_string()))?;
     let password = password.clone();
     let phc = tokio::task::spawn_blocking(move || hash_password(password.expose_secret()))
@@ -80,7 +86,7 @@ pub async fn create_admin(store: &Store, name: &str, password: &SecretString) ->
             tracing::error!(error = %e, "cannot hash an admin password");
             PortalError::Internal
         })?;
-    Ok(store.create_admin(name, &phc).await?)
+    Ok(store.create_admin(name, &phc, role).await?)
 }
 
 /// Replaces an admin's password.

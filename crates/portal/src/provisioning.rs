@@ -107,12 +107,21 @@ async fn render(
     let v = Values { saved: &saved, sent };
     let base = format!("/apps/{}/provisioning", app.id);
     let automatic_ok = template.is_none_or(Template::supports_automatic);
+    let may_save = session.may_post(&base);
+    let may_test = session.may_post(&format!("{base}/test"));
+    let may_authorize = session.may_post(&format!("{base}/authorize"));
     let body = html! {
-        (app_header(app, AppTab::Provisioning))
+        (app_header(session, app, AppTab::Provisioning))
         (flash(done))
         (errors.banner())
+        @if !may_save {
+            p class="notice" role="status" {
+                "Your role (" (session.role) ") shows these settings without changing them."
+            }
+        }
         form method="post" action=(base) id="provisioning-form" {
             (csrf_field(session))
+            fieldset class="plain" disabled[!may_save] {
             section class="card" {
                 h2 { "Provisioning Mode" }
                 label for="mode" { "Mode" }
@@ -130,8 +139,10 @@ async fn render(
                     h2 { "Admin Credentials" }
                     (credential_fields(template, &v, errors))
                     div class="actions" {
-                        button type="submit" class="secondary" formaction={ (base) "/test" } { "Test Connection" }
-                        @if template.is_some_and(|t| t.authorize) {
+                        @if may_test && may_save {
+                            button type="submit" class="secondary" formaction={ (base) "/test" } { "Test Connection" }
+                        }
+                        @if may_authorize && template.is_some_and(|t| t.authorize) {
                             button type="submit" class="secondary" formaction={ (base) "/authorize" } { "Authorize" }
                         }
                     }
@@ -175,11 +186,18 @@ async fn render(
                 }
                 (field_error(errors, "status"))
             }
-            div class="actions" { button type="submit" id="save" { "Save" } }
+            @if may_save { div class="actions" { button type="submit" id="save" { "Save" } } }
+            }
+        }
+        @if may_test && !may_save {
+            form method="post" action={ (base) "/test" } {
+                (csrf_field(session))
+                div class="actions" { button type="submit" class="secondary" { "Test Connection" } }
+            }
         }
         h2 id="status-heading" { "Synchronization details" }
         (panel(session, app, &status))
-        section class="card" {
+        @if session.may_post(&format!("{base}/restart")) { section class="card" {
             h2 { "Restart provisioning" }
             p { "The next cycle walks every assigned user again. Clearing the state also forgets what was sent: every account is matched again (never duplicated)." }
             form method="post" action={ (base) "/restart" } data-confirm="Restart provisioning?" {
@@ -187,12 +205,12 @@ async fn render(
                 label class="inline" { input type="checkbox" name="full" value="on"; "Clear current state and restart synchronization" }
                 div class="actions" { button type="submit" class="secondary" { "Restart provisioning" } }
             }
-        }
-        section class="card" {
+        } }
+        @if session.may_open(&format!("{base}/on-demand")) { section class="card" {
             h2 { "Provision on demand" }
             p { "Run the steps for one user now and see each step's outcome." }
             a class="button secondary" href={ (base) "/on-demand" } { "Provision on demand" }
-        }
+        } }
     };
     Ok(page_with_status(code, session, Section::Apps, &format!("{} · Provisioning", app.name), body))
 }
@@ -435,7 +453,11 @@ async fn test(
     let template = gallery::template(&app.template);
     let saved = engine.settings_view(&app.id).await?;
     let mut patch = Map::new();
-    credentials_patch(template, &form, &saved, &mut patch);
+    // Credentials typed in the form are saved before the test, by an admin only:
+    // an operator's test uses the saved ones (its form sends none).
+    if session.may_post(&format!("/apps/{}/provisioning", app.id)) {
+        credentials_patch(template, &form, &saved, &mut patch);
+    }
     let mut errors = FieldErrors::default();
     if !patch.is_empty() {
         configure(&state, &app, patch, &mut errors).await?;

@@ -93,7 +93,7 @@ fn render(
 ) -> Response {
     let base = format!("/apps/{}/provisioning/mappings/{}", app.id, kind_slug(kind));
     let body = html! {
-        (app_header(app, AppTab::Provisioning))
+        (app_header(session, app, AppTab::Provisioning))
         p class="crumbs" {
             a href={ "/apps/" (app.id) "/provisioning" } { "Provisioning" } " › "
             a href=(base) { "Mappings" } " › Scoping filter"

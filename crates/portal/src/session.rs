@@ -5,17 +5,23 @@
 //! sign-in page, a fetch (a live part of a page) gets a 401. Every POST must prove
 //! it comes from one of the session's own pages: a form carries the session's
 //! CSRF token in its `_csrf` field, a fetch in the `X-CSRF-Token` header; anything
-//! else is a 403 before a handler runs. Form bodies are read and parsed here once;
-//! handlers take them with the [`Form`] extractor.
+//! else is a 403 before a handler runs. The session's role must allow the route
+//! ([`crate::access`]), else the request is a 403 page (or JSON for a fetch) that
+//! names the role it needs. Every action and every refusal is written to the
+//! audit log ([`crate::audit`]). Form bodies are read and parsed here once; handlers
+//! take them with the [`Form`] extractor.
 
+use crate::access::{self, Kind};
+use crate::audit;
 use crate::error::PortalError;
 use crate::PortalState;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use roster_store::AccessRole;
 
 /// The name of the session cookie.
 pub const COOKIE: &str = "roster_session";
@@ -31,11 +37,29 @@ pub const MAX_FORM_BYTES: usize = 256 * 1024;
 pub struct Session {
     /// Who signed in: `admin:<name>` or `token:<token name>`.
     pub principal: String,
+    /// What the principal may do: the admin account's role or the token's.
+    pub role: AccessRole,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
 }
 
 impl Session {
+    /// Whether this session may open a page (`Kind::Page`) or send a form
+    /// (`Kind::Action`) at `path`: pages show a link or a button only then.
+    pub fn may(&self, kind: Kind, path: &str) -> bool {
+        self.role.allows(access::required_for_path(kind, path))
+    }
+
+    /// Whether this session may send a form to `path`.
+    pub fn may_post(&self, path: &str) -> bool {
+        self.may(Kind::Action, path)
+    }
+
+    /// Whether this session may open the page at `path`.
+    pub fn may_open(&self, path: &str) -> bool {
+        self.may(Kind::Page, path)
+    }
+
     /// The principal as shown in the header bar.
     pub fn display_name(&self) -> String {
         match self.principal.split_once(':') {
@@ -199,7 +223,7 @@ pub async fn require_session(State(state): State<PortalState>, request: Request,
         return refuse(&request);
     };
     let session = match state.store.session(&secret, state.lifetime).await {
-        Ok(Some(s)) => Session { principal: s.principal, csrf: s.csrf_token },
+        Ok(Some(s)) => Session { principal: s.principal, role: s.role, csrf: s.csrf_token },
         Ok(None) => return refuse(&request),
         Err(e) => return PortalError::from(e).into_response(),
     };
@@ -236,8 +260,32 @@ pub async fn require_session(State(state): State<PortalState>, request: Request,
             }
         }
     }
+    let kind = Kind::of(&parts.method);
+    let template = parts.extensions.get::<MatchedPath>().map_or("", |p| p.as_str()).to_string();
+    let action = format!("{} {template}", parts.method);
+    let target = parts.uri.path().to_string();
+    let needed = access::required(kind, &template);
+    if !session.role.allows(needed) {
+        let message = access::refusal(session.role, needed, kind);
+        let outcome = format!("refused (403): {message}");
+        let source = audit::source(&parts);
+        audit::write(&state.store, &session.principal, Some(session.role), source, &action, &target, None, outcome)
+            .await;
+        let e = PortalError::Forbidden(message);
+        return if is_fetch(&parts.headers) { e.into_json() } else { e.into_response() };
+    }
+    // Every action but sign-out (written down by its handler) goes to the audit
+    // log, with its form.
+    let audited = kind == Kind::Action && template != "/signout";
+    let request = parts.extensions.get::<Form>().map(audit::fields);
+    let (principal, role, source) = (session.principal.clone(), session.role, audit::source(&parts));
     parts.extensions.insert(session);
-    next.run(Request::from_parts(parts, body)).await
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if audited {
+        let outcome = audit::outcome(response.status());
+        audit::write(&state.store, &principal, Some(role), source, &action, &target, request, outcome).await;
+    }
+    response
 }
 
 /// Security headers on every portal response: no framing, no sniffing, scripts

@@ -3,9 +3,13 @@
 //! like the REST API's bearer tokens, against the stored hashes). Success starts a
 //! session: the browser gets its secret as an HttpOnly, SameSite=Strict cookie.
 //!
+//! Each sign-in, failed sign-in and sign-out is written to the audit log, with
+//! the name the attempt gave (never a password or a token).
+//!
 //! The sign-in form itself is protected against forged posts by a double-submit
 //! nonce: a short-lived cookie and a hidden field that must match.
 
+use crate::audit;
 use crate::error::PortalError;
 use crate::layout::{field_error, FieldErrors};
 use crate::session::{cookie, is_secure, read_form, same_secret, set_cookie, Args, Session, COOKIE};
@@ -18,6 +22,7 @@ use base64::Engine;
 use maud::{html, DOCTYPE};
 use rand::RngCore;
 use roster_store::secrets::{ExposeSecret, SecretString};
+use roster_store::TokenCheck;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -163,13 +168,24 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
         _ => ("password", name.to_lowercase()),
     };
     let keys = [ThrottleKey::Account(account, address), ThrottleKey::Address(address)];
+    let source = address.map(|a| a.to_string());
+    // Who the attempt claims to be, for the audit log: the admin name typed (at
+    // most 64 characters), or the token's name when the token is known.
+    let typed_name: String = name.chars().take(64).collect();
+    let mut claimed = match form.get("method") {
+        Some("token") => audit::UNKNOWN_TOKEN.to_string(),
+        _ => format!("admin:{typed_name}"),
+    };
     if let Some(wait) = state.throttle.retry_after(&keys) {
         let secs = retry_after_secs(wait);
+        let outcome = format!("refused (429): too many failed attempts, wait {secs} seconds");
+        audit::write(&state.store, &claimed, None, source, "sign-in", &claimed, None, outcome).await;
         errors.add(field, format!("Too many failed attempts: wait {secs} seconds, then sign in again."));
         let mut response = render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, &next, &errors, &name);
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
         return response;
     }
+    let mut claimed_role = None;
     let principal = match form.get("method") {
         Some("token") => {
             let token = form.text("token");
@@ -178,8 +194,14 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
                 None
             } else {
                 match state.store.verify_token(&token).await {
-                    Ok(Some(t)) => Some(format!("token:{}", t.name)),
-                    Ok(None) => {
+                    Ok(TokenCheck::Valid(t)) => Some((format!("token:{}", t.name), t.role)),
+                    Ok(TokenCheck::Expired(t)) => {
+                        claimed = format!("token:{}", t.name);
+                        claimed_role = Some(t.role);
+                        errors.add("token", "This token has expired: sign in with a newer one.");
+                        None
+                    }
+                    Ok(TokenCheck::Unknown) => {
                         errors.add("token", "This token is not valid: it may have been revoked.");
                         None
                     }
@@ -194,7 +216,7 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
                 None
             } else {
                 match crate::password::check_admin(&state.store, &state.hashing, &name, &password).await {
-                    Ok(Some(a)) => Some(format!("admin:{}", a.name)),
+                    Ok(Some(a)) => Some((format!("admin:{}", a.name), a.role)),
                     Ok(None) => {
                         errors.add("password", "The admin name or the password is wrong.");
                         None
@@ -204,8 +226,11 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
             }
         }
     };
-    let Some(principal) = principal else {
+    let Some((principal, role)) = principal else {
         state.throttle.failed(&keys);
+        let why = errors.get(field).unwrap_or("the credentials were refused");
+        let outcome = format!("failed (401): {why}");
+        audit::write(&state.store, &claimed, claimed_role, source, "sign-in", &claimed, None, outcome).await;
         // A little delay makes guessing slower without holding anything.
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         return render(&state, &headers, StatusCode::UNAUTHORIZED, &next, &errors, &name);
@@ -214,11 +239,12 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
     if let Err(e) = state.store.purge_expired_sessions().await {
         tracing::warn!(error = %e, "cannot purge expired portal sessions");
     }
-    let (secret, _) = match state.store.create_session(&principal, state.lifetime).await {
+    let (secret, _) = match state.store.create_session(&principal, role, state.lifetime).await {
         Ok(s) => s,
         Err(e) => return PortalError::from(e).into_response(),
     };
-    tracing::info!(principal = %principal, "portal sign-in");
+    tracing::info!(principal = %principal, role = %role, "portal sign-in");
+    audit::write(&state.store, &principal, Some(role), source, "sign-in", &principal, None, "ok".into()).await;
     let secure = is_secure(&state, &headers);
     let mut response = Redirect::to(&next).into_response();
     let max_age = state.lifetime.absolute_ms / 1000;
@@ -228,12 +254,20 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
 }
 
 /// `POST /signout`: ends the session and clears the cookie.
-pub async fn signout(State(state): State<PortalState>, session: Session, headers: HeaderMap) -> Response {
+pub async fn signout(
+    State(state): State<PortalState>,
+    session: Session,
+    address: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(secret) = cookie(&headers, COOKIE) {
         if let Err(e) = state.store.delete_session(&secret).await {
             return PortalError::from(e).into_response();
         }
     }
+    let source = address.map(|axum::Extension(ConnectInfo(a))| a.ip().to_string());
+    let principal = &session.principal;
+    audit::write(&state.store, principal, Some(session.role), source, "sign-out", principal, None, "ok".into()).await;
     tracing::info!(principal = %session.principal, "portal sign-out");
     let mut response = Redirect::to("/signin").into_response();
     response.headers_mut().append(header::SET_COOKIE, set_cookie(COOKIE, "", 0, is_secure(&state, &headers)));

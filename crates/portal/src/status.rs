@@ -133,11 +133,16 @@ pub fn panel_body(session: &Session, app: &Application, status: &Value) -> Marku
                 "The cycle would disable more accounts than the accidental-deletion threshold ("
                 (num(s, &["threshold"])) ") allows, so it did none of them. "
                 @if let Some(c) = s.get("cycleId").and_then(Value::as_str) {
-                    a href={ "/apps/" (app.id) "/logs?status=Staged&cycle=" (c) } { "See them in the logs" } ". "
+                    @if session.may_open(&format!("/apps/{}/logs", app.id)) {
+                        a href={ "/apps/" (app.id) "/logs?status=Staged&cycle=" (c) } { "See them in the logs" } ". "
+                    }
                 }
-                form method="post" action={ "/apps/" (app.id) "/provisioning/allow-deletes" } {
-                    (csrf_field(session))
-                    button type="submit" data-focus-key="allow-deletes" { "Allow these deletes" }
+                @let allow = format!("/apps/{}/provisioning/allow-deletes", app.id);
+                @if session.may_post(&allow) {
+                    form method="post" action=(allow) {
+                        (csrf_field(session))
+                        button type="submit" data-focus-key="allow-deletes" { "Allow these deletes" }
+                    }
                 }
             }
         }
@@ -202,7 +207,8 @@ mod tests {
     use serde_json::json;
 
     fn render(status: Value) -> String {
-        let session = Session { principal: "admin:t".into(), csrf: "token".into() };
+        let session =
+            Session { principal: "admin:t".into(), role: roster_store::AccessRole::Admin, csrf: "token".into() };
         let app =
             Application { id: AppId::new(), name: "Crm".into(), template: "scim".into(), created_at: 0, updated_at: 0 };
         panel_body(&session, &app, &status).into_string()

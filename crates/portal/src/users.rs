@@ -81,7 +81,7 @@ async fn list(
             }
             label class="inline" { input type="checkbox" name="deleted" value="1" checked[include_deleted]; "Show deleted users" }
             button type="submit" class="secondary" { "Search" }
-            a class="button" href="/users/new" { "New user" }
+            @if session.may_open("/users/new") { a class="button" href="/users/new" { "New user" } }
         }
         div class="table-wrap" {
             table {
@@ -275,7 +275,7 @@ async fn show(
         (flash(done.as_deref()))
         div class="actions" {
             @if !user.is_deleted() {
-                a class="button" href={ (base) "/edit" } { "Edit" }
+                @if session.may_open(&format!("{base}/edit")) { a class="button" href={ (base) "/edit" } { "Edit" } }
                 @if user.active {
                     (action_button(&session, &base, "disable", "Disable", "secondary", None))
                 } @else {
@@ -335,7 +335,8 @@ async fn show(
     Ok(page(&session, Section::Users, &user.user_name, body))
 }
 
-/// A one-button form that POSTs an action.
+/// A one-button form that POSTs an action; nothing when the session's role may
+/// not.
 pub fn action_button(
     session: &Session,
     base: &str,
@@ -344,10 +345,13 @@ pub fn action_button(
     class: &str,
     confirm: Option<&str>,
 ) -> Markup {
+    let url = format!("{base}/{action}");
     html! {
-        form method="post" action={ (base) "/" (action) } data-confirm=[confirm] {
-            (csrf_field(session))
-            button type="submit" class=(class) { (label) }
+        @if session.may_post(&url) {
+            form method="post" action=(url) data-confirm=[confirm] {
+                (csrf_field(session))
+                button type="submit" class=(class) { (label) }
+            }
         }
     }
 }

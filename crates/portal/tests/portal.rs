@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use roster_portal::{router, PortalState};
-use roster_store::{SessionLifetime, Store};
+use roster_store::{AccessRole, SessionLifetime, Store};
 use tower::ServiceExt;
 
 /// A portal over a fresh store, and a signed-in session (its cookie and CSRF token).
@@ -34,9 +34,14 @@ impl TestPortal {
         let engine = roster_engine::Engine::new(store.clone(), roster_store::secrets::Cipher::from_key([7; 32]));
         let app = router(PortalState::new(store.clone(), Some(engine)));
         // The hash is never checked here: the session is made directly.
-        store.create_admin("tester", "$argon2id$v=19$m=19456,t=2,p=1$unused").await.expect("an admin");
-        let (secret, session) =
-            store.create_session("admin:tester", SessionLifetime::default()).await.expect("a session starts");
+        store
+            .create_admin("tester", "$argon2id$v=19$m=19456,t=2,p=1$unused", AccessRole::Admin)
+            .await
+            .expect("an admin");
+        let (secret, session) = store
+            .create_session("admin:tester", AccessRole::Admin, SessionLifetime::default())
+            .await
+            .expect("a session starts");
         TestPortal {
             app,
             store,
@@ -44,6 +49,41 @@ impl TestPortal {
             csrf: session.csrf_token,
             _dir: TempDir(dir),
         }
+    }
+
+    /// A session of a new admin account with `role`: its cookie and CSRF token.
+    async fn session_as(&self, role: AccessRole) -> (String, String) {
+        let name = format!("{role}-{}", rand::random::<u32>());
+        self.store.create_admin(&name, "$argon2id$v=19$m=19456,t=2,p=1$unused", role).await.expect("an admin");
+        let (secret, session) = self
+            .store
+            .create_session(&format!("admin:{name}"), role, SessionLifetime::default())
+            .await
+            .expect("a session starts");
+        (format!("roster_session={secret}"), session.csrf_token)
+    }
+
+    /// A GET of `path` with the session `cookie`.
+    async fn get_as(&self, cookie: &str, path: &str) -> (StatusCode, String) {
+        let r = Request::get(path)
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .expect("a valid request");
+        let (status, _, body) = self.send(r).await;
+        (status, body)
+    }
+
+    /// A form POST of `form` to `path` with the session `(cookie, csrf)`.
+    async fn post_as(&self, (cookie, csrf): &(String, String), path: &str, form: &str) -> (StatusCode, String) {
+        let r = Request::post(path)
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("_csrf={csrf}&{form}")))
+            .expect("a valid request");
+        let (status, _, body) = self.send(r).await;
+        (status, body)
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -175,7 +215,7 @@ async fn sign_out_ends_the_session() {
 #[tokio::test]
 async fn sign_in_never_sends_the_browser_to_another_site() {
     let p = TestPortal::start().await;
-    let (_, token) = p.store.create_token("signin").await.expect("a token");
+    let (_, token) = p.store.create_token("signin", AccessRole::Admin, None).await.expect("a token");
     for next in
         ["%2F%2509%2Fevil.example%2Fphish", "%2F%09%2Fevil.example%2Fphish", "%2F%5Cevil.example", "%2F%2Fevil.example"]
     {
@@ -213,7 +253,7 @@ async fn opens(p: &TestPortal, cookie: &str, path: &str) -> StatusCode {
 #[tokio::test]
 async fn a_session_opened_with_a_token_ends_when_the_token_is_revoked() {
     let p = TestPortal::start().await;
-    let (_, token) = p.store.create_token("laptop").await.expect("a token");
+    let (_, token) = p.store.create_token("laptop", AccessRole::Admin, None).await.expect("a token");
     let (status, headers, _) = p.sign_in(&format!("method=token&token={token}")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let cookie = session_cookie(&headers);
@@ -225,7 +265,9 @@ async fn a_session_opened_with_a_token_ends_when_the_token_is_revoked() {
 #[tokio::test]
 async fn an_admins_sessions_end_when_the_password_changes() {
     let p = TestPortal::start().await;
-    roster_portal::password::create_admin(&p.store, "Ops", &"correct horse battery".into()).await.expect("an admin");
+    roster_portal::password::create_admin(&p.store, "Ops", &"correct horse battery".into(), AccessRole::Admin)
+        .await
+        .expect("an admin");
     let (status, headers, _) = p.sign_in("method=password&name=ops&password=correct+horse+battery").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let cookie = session_cookie(&headers);
@@ -257,8 +299,12 @@ async fn sign_in_from(p: &TestPortal, address: &str, fields: &str) -> (StatusCod
 #[tokio::test]
 async fn guessing_a_password_is_slowed_for_that_account_from_that_address_only() {
     let p = TestPortal::start().await;
-    roster_portal::password::create_admin(&p.store, "ops", &"correct horse battery".into()).await.expect("an admin");
-    roster_portal::password::create_admin(&p.store, "dev", &"another long passphrase".into()).await.expect("an admin");
+    roster_portal::password::create_admin(&p.store, "ops", &"correct horse battery".into(), AccessRole::Admin)
+        .await
+        .expect("an admin");
+    roster_portal::password::create_admin(&p.store, "dev", &"another long passphrase".into(), AccessRole::Admin)
+        .await
+        .expect("an admin");
     for _ in 0..5 {
         let (status, _) = sign_in_from(&p, "192.0.2.1", "method=password&name=ops&password=wrong+guess+here").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -277,11 +323,12 @@ async fn guessing_a_password_is_slowed_for_that_account_from_that_address_only()
 #[tokio::test]
 async fn a_session_opened_as_its_token_is_revoked_ends_at_its_next_request() {
     let p = TestPortal::start().await;
-    p.store.create_token("racing").await.expect("a token");
+    p.store.create_token("racing", AccessRole::Admin, None).await.expect("a token");
     // The sign-in checked the token, then the revocation ran, then the session
     // was written: the revocation's delete missed it.
     p.store.revoke_token("racing").await.expect("revoked");
-    let (secret, _) = p.store.create_session("token:racing", SessionLifetime::default()).await.expect("a session");
+    let (secret, _) =
+        p.store.create_session("token:racing", AccessRole::Admin, SessionLifetime::default()).await.expect("a session");
     let cookie = format!("roster_session={secret}");
     assert_eq!(
         opens(&p, &cookie, "/users").await,
@@ -313,4 +360,202 @@ async fn a_new_tenant_url_clears_the_saved_token_and_says_so() {
     assert!(location.ends_with("done=saved-credentials-cleared"), "{location}");
     let (_, _, page) = p.get(&location, true).await;
     assert!(page.contains("credentials sent to it were cleared"), "the page says so");
+}
+
+/// The id of an app made through the portal's form.
+async fn new_app(p: &TestPortal, name: &str) -> String {
+    let (_, headers, _) = p.post("/apps/new", &p.with_csrf(&format!("template=scim&name={name}"))).await;
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    location.trim_start_matches("/apps/").split('?').next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_read_only_admin_is_refused_a_change_and_sees_no_button_for_it() {
+    let p = TestPortal::start().await;
+    let reader = p.session_as(AccessRole::Read).await;
+    let (status, body) = p.post_as(&reader, "/groups/new", "displayName=Sneaky").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Your role (read) cannot do this: it needs the admin role"), "{body}");
+    assert!(p.store.find_group("Sneaky").await.is_err(), "no group was made");
+    let (status, page) = p.get_as(&reader.0, "/groups").await;
+    assert_eq!(status, StatusCode::OK, "reading is allowed");
+    assert!(!page.contains("href=\"/groups/new\""), "no New group button: {page}");
+    assert_eq!(p.get_as(&reader.0, "/groups/new").await.0, StatusCode::FORBIDDEN, "nor its form");
+    let (_, _, page) = p.get("/groups", true).await;
+    assert!(page.contains("href=\"/groups/new\""), "an admin sees the button");
+}
+
+#[tokio::test]
+async fn an_operator_restarts_provisioning_but_does_not_change_its_settings() {
+    let p = TestPortal::start().await;
+    let app = new_app(&p, "Crm").await;
+    let operator = p.session_as(AccessRole::Operator).await;
+    let settings = "mode=automatic&tenantUrl=https%3A%2F%2Fcrm.example.com%2Fscim&secretToken=x&scope=assigned\
+                    &interval=40m&deleteThreshold=500&deleteThresholdPercent=&status=off";
+    let (status, body) = p.post_as(&operator, &format!("/apps/{app}/provisioning"), settings).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Your role (operator) cannot do this: it needs the admin role"), "{body}");
+    let (status, body) = p.post_as(&operator, &format!("/apps/{app}/provisioning/restart"), "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (status, page) = p.get_as(&operator.0, &format!("/apps/{app}/provisioning")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("id=\"save\""), "no Save button for an operator");
+    assert!(page.contains("Restart provisioning"), "but Restart");
+    assert!(page.contains(&format!("action=\"/apps/{app}/provisioning/test\"")), "and Test Connection");
+    let reader = p.session_as(AccessRole::Read).await;
+    let (_, page) = p.get_as(&reader.0, &format!("/apps/{app}/provisioning")).await;
+    assert!(!page.contains("Restart provisioning") && !page.contains("/logs\""), "a reader sees neither");
+}
+
+#[tokio::test]
+async fn an_operators_test_connection_never_saves_credentials() {
+    let p = TestPortal::start().await;
+    let app = new_app(&p, "Crm").await;
+    let operator = p.session_as(AccessRole::Operator).await;
+    let (status, body) = p
+        .post_as(
+            &operator,
+            &format!("/apps/{app}/provisioning/test"),
+            "tenantUrl=https%3A%2F%2Fattacker.example%2Fscim",
+        )
+        .await;
+    assert_ne!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, _, page) = p.get(&format!("/apps/{app}/provisioning"), true).await;
+    assert!(!page.contains("attacker.example"), "the typed URL was not saved");
+}
+
+#[tokio::test]
+async fn a_session_opened_with_a_token_carries_the_tokens_role() {
+    let p = TestPortal::start().await;
+    let (_, token) = p.store.create_token("viewer", AccessRole::Read, None).await.expect("a token");
+    let (status, headers, _) = p.sign_in(&format!("method=token&token={token}")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&headers);
+    let (_, page) = p.get_as(&cookie, "/apps").await;
+    let csrf = page
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries the CSRF token")
+        .to_string();
+    let (status, body) = p.post_as(&(cookie, csrf), "/groups/new", "displayName=Sneaky").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("Your role (read)"), "{body}");
+}
+
+#[tokio::test]
+async fn an_expired_token_opens_no_session() {
+    let p = TestPortal::start().await;
+    let soon = roster_store::now_ms() + 300;
+    let (_, token) = p.store.create_token("brief", AccessRole::Admin, Some(soon)).await.expect("a token");
+    let (status, headers, _) = p.sign_in(&format!("method=token&token={token}")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "alive until its expiry");
+    let cookie = session_cookie(&headers);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while opens(&p, &cookie, "/users").await == StatusCode::OK {
+        assert!(std::time::Instant::now() < deadline, "the session outlived its token");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(opens(&p, &cookie, "/users").await, StatusCode::SEE_OTHER, "the session ended with its token");
+    let (status, _, body) = p.sign_in(&format!("method=token&token={token}")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("This token has expired"), "{body}");
+}
+
+#[tokio::test]
+async fn every_route_in_the_role_table_admits_exactly_its_roles() {
+    use roster_portal::access::{Kind, ROUTES};
+    let p = TestPortal::start().await;
+    let app = new_app(&p, "Crm").await;
+    p.post("/users/new", &p.with_csrf("userName=alice")).await;
+    let user = p.store.find_user("alice").await.expect("a user").id;
+    p.post("/groups/new", &p.with_csrf("displayName=Eng")).await;
+    let group = p.store.find_group("Eng").await.expect("a group").id;
+    for role in AccessRole::ALL {
+        let session = p.session_as(role).await;
+        for (kind, template, needed) in ROUTES {
+            let path = match template.split('/').nth(1) {
+                Some("users") => template.replace("{id}", user.as_str()),
+                Some("groups") => template.replace("{id}", group.as_str()).replace("{member}", user.as_str()),
+                _ => template.replace("{id}", &app),
+            }
+            .replace("{kind}", "users")
+            .replace("{index}", "0")
+            .replace("{action}", "disable");
+            let what = format!("{kind:?} {template} as {role}");
+            let status = match kind {
+                Kind::Page => p.get_as(&session.0, &path).await.0,
+                // Only refusals are sent: an allowed action would run.
+                Kind::Action if !role.allows(*needed) => p.post_as(&session, &path, "").await.0,
+                Kind::Action => continue,
+            };
+            if role.allows(*needed) {
+                assert_ne!(status, StatusCode::FORBIDDEN, "{what} is admitted");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{what} is refused");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn form_actions_and_sign_ins_are_audited_without_their_secrets() {
+    let p = TestPortal::start().await;
+    let app = new_app(&p, "Crm").await;
+    let form = p.with_csrf(
+        "mode=automatic&tenantUrl=https%3A%2F%2Fcrm.example.com%2Fscim&secretToken=portal-secret-1f2e\
+         &notificationEmail=&scope=assigned&interval=40m&deleteThreshold=500&deleteThresholdPercent=&status=off",
+    );
+    assert_eq!(p.post(&format!("/apps/{app}/provisioning"), &form).await.0, StatusCode::SEE_OTHER);
+    let reader = p.session_as(AccessRole::Read).await;
+    assert_eq!(p.post_as(&reader, "/groups/new", "displayName=Sneaky").await.0, StatusCode::FORBIDDEN);
+    roster_portal::password::create_admin(&p.store, "ops", &"correct horse battery".into(), AccessRole::Operator)
+        .await
+        .expect("an admin");
+    assert_eq!(p.sign_in("method=password&name=ops&password=wrong+guess+here").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(p.sign_in("method=password&name=ops&password=correct+horse+battery").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(p.sign_in("method=token&token=rst_made-up").await.0, StatusCode::UNAUTHORIZED);
+
+    let log = p
+        .store
+        .audit(&roster_store::AuditQuery { limit: Some(100), ..Default::default() })
+        .await
+        .expect("the log reads")
+        .items;
+    let find = |action: &str, outcome: &str| {
+        log.iter()
+            .find(|e| e.action == action && e.outcome.starts_with(outcome))
+            .unwrap_or_else(|| panic!("no {action} entry with outcome {outcome}: {log:?}"))
+    };
+    let saved = find("POST /apps/{id}/provisioning", "ok (303)");
+    assert_eq!(saved.principal, "admin:tester");
+    assert_eq!(saved.role, Some(AccessRole::Admin));
+    assert_eq!(saved.target.as_deref(), Some(format!("/apps/{app}/provisioning").as_str()));
+    let request = saved.request.clone().expect("the form is kept");
+    assert_eq!(request["secretToken"], "changed");
+    assert_eq!(request["tenantUrl"], "https://crm.example.com/scim");
+    assert!(request.get("_csrf").is_none(), "the CSRF token is not kept");
+    let refused = find("POST /groups/new", "refused (403)");
+    assert_eq!(refused.role, Some(AccessRole::Read));
+    let sign_in = |principal: &str, outcome: &str| {
+        log.iter().any(|e| e.action == "sign-in" && e.principal == principal && e.outcome.starts_with(outcome))
+    };
+    assert!(sign_in("admin:ops", "failed (401): The admin name or the password is wrong."), "{log:?}");
+    assert!(sign_in("admin:ops", "ok"), "{log:?}");
+    assert!(sign_in("token:(unknown)", "failed (401)"), "{log:?}");
+    let everything = serde_json::to_string(&log).expect("entries serialize");
+    for secret in ["portal-secret-1f2e", "correct horse battery", "wrong guess here", "rst_made-up"] {
+        assert!(!everything.contains(secret), "{secret:?} is in the audit log");
+    }
+
+    let (status, page) = p.get_as(&reader.0, "/audit").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the audit log is for admins only");
+    assert!(!page.contains("href=\"/audit\""));
+    let (status, _, page) = p.get("/audit", true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("POST /apps/{id}/provisioning") && page.contains("admin:ops"), "{page}");
+    assert!(page.contains("href=\"/audit\""), "admins see it in the header");
+    assert!(!page.contains("portal-secret-1f2e"));
+    let (_, _, page) = p.get("/audit?principal=admin%3Aops", true).await;
+    assert!(!page.contains("admin:tester"), "filtered by principal");
 }

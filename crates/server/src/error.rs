@@ -34,6 +34,20 @@ impl ApiError {
             message: "a valid API token is required: send 'Authorization: Bearer <token>'".into(),
         }
     }
+
+    /// A 401 for a token whose expiry has passed.
+    pub fn token_expired(name: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "token_expired",
+            message: format!("token expired: the token {name:?} is past its expiry; create a new one"),
+        }
+    }
+
+    /// A 403: the caller is known but may not do this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::FORBIDDEN, code: "forbidden", message: message.into() }
+    }
 }
 
 impl IntoResponse for ApiError {

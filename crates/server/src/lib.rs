@@ -1,9 +1,11 @@
-//! roster's HTTP server: the admin REST API under `/api/v1` (bearer tokens),
-//! `/healthz`, and the host of the provisioning engine. One port, one process,
-//! plain HTTP ([`serve`]) or HTTPS ([`serve_tls`], with a certificate that can be
-//! re-read while serving).
+//! roster's HTTP server: the admin REST API under `/api/v1` (bearer tokens with
+//! a role; every change audited), `/healthz`, and the host of the provisioning
+//! engine. One port, one process, plain HTTP ([`serve`]) or HTTPS ([`serve_tls`],
+//! with a certificate that can be re-read while serving).
 
+mod access;
 mod api;
+mod audit;
 mod auth;
 mod error;
 mod oauth;
@@ -11,6 +13,7 @@ mod openapi;
 pub mod tls;
 mod tls_listener;
 
+pub use auth::Principal;
 pub use error::ApiError;
 
 use axum::extract::DefaultBodyLimit;
@@ -22,6 +25,9 @@ use roster_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+
+/// Where the admin API is served.
+pub const API_PREFIX: &str = "/api/v1";
 
 /// The largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -57,11 +63,19 @@ pub fn router(state: AppState, scheme: Scheme) -> Router {
     }
     // One count of failures for the portal's sign-in and the API's tokens.
     let guard = (state.clone(), portal.throttle.clone());
+    // The audit reads resources through the API's own routes, without its layers.
+    let trail = Arc::new(audit::AuditTrail {
+        store: state.store.clone(),
+        reader: api::routes().router.with_state(state.clone()),
+    });
+    // The last layer runs first: the token is checked, then the change audited.
     let api = api::routes()
+        .router
+        .route_layer(axum::middleware::from_fn_with_state(trail, audit::record))
         .route_layer(axum::middleware::from_fn_with_state(guard, auth::require_token))
         .route("/openapi.json", get(openapi::document));
     let routes = Router::new()
-        .nest("/api/v1", api)
+        .nest(API_PREFIX, api)
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .fallback(error::not_found)

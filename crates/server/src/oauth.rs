@@ -6,15 +6,17 @@
 //! Authorize click it answers. It shows a small page, never a token.
 
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use roster_engine::authorize::Consent;
 use roster_engine::EngineError;
 use roster_store::secrets::{ExposeSecret, SecretString};
+use roster_store::NewAuditEntry;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 
 /// The path of the callback under roster's public URL.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
@@ -62,9 +64,37 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, [("cache-control", "no-store")], Html(body)).into_response()
 }
 
-/// `GET /oauth/callback`: completes an Authorize request.
+/// `GET /oauth/callback`: completes an Authorize request, and writes how it
+/// went to the audit log (never the code or the state).
 pub async fn callback(
     State(state): State<AppState>,
+    address: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let response = complete(&state, query).await;
+    let (status, target) = (response.status(), response.extensions().get::<AuthorizedApp>().map(|a| a.0.clone()));
+    let entry = NewAuditEntry {
+        principal: "oauth:callback".into(),
+        source: address.map(|axum::Extension(ConnectInfo(a))| a.ip().to_string()),
+        action: format!("GET {CALLBACK_PATH}"),
+        target,
+        outcome: if status.is_success() {
+            format!("ok ({}): the app's credentials were saved", status.as_u16())
+        } else {
+            format!("failed ({})", status.as_u16())
+        },
+        ..NewAuditEntry::default()
+    };
+    crate::audit::write(&state.store, entry).await;
+    response
+}
+
+/// The app an Authorize completed for, carried to the audit entry.
+#[derive(Clone)]
+struct AuthorizedApp(String);
+
+async fn complete(
+    state: &AppState,
     query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
@@ -85,12 +115,16 @@ pub async fn callback(
     let Some(engine) = state.engine.as_ref() else {
         return page(StatusCode::SERVICE_UNAVAILABLE, "Authorization failed", "this server runs without the engine");
     };
-    match engine.complete_authorization(&oauth_state, consent, &redirect_uri(&state)).await {
-        Ok(app) => page(
-            StatusCode::OK,
-            "roster is authorized",
-            &format!("roster is authorized for {app}; you can close this tab."),
-        ),
+    match engine.complete_authorization(&oauth_state, consent, &redirect_uri(state)).await {
+        Ok(app) => {
+            let mut response = page(
+                StatusCode::OK,
+                "roster is authorized",
+                &format!("roster is authorized for {app}; you can close this tab."),
+            );
+            response.extensions_mut().insert(AuthorizedApp(app));
+            response
+        }
         Err(EngineError::Store(e)) => {
             tracing::error!(error = %e, "OAuth callback: store failure");
             page(StatusCode::INTERNAL_SERVER_ERROR, "Authorization failed", "roster could not save it; see its log")

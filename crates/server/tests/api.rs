@@ -158,7 +158,7 @@ async fn every_call_needs_a_valid_token(app: &common::TestApp) {
     let wrong = app.http.get(format!("{}/api/v1/users", app.base)).bearer_auth("rst_wrong").send().await.expect("send");
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 
-    let (s, t) = app.post("/tokens", json!({"name": "ci"})).await;
+    let (s, t) = app.post("/tokens", json!({"name": "ci", "role": "read"})).await;
     assert_eq!(s, StatusCode::CREATED);
     let secret = t["secret"].as_str().expect("secret").to_string();
     let list = app.get("/tokens").await.1;
@@ -166,8 +166,12 @@ async fn every_call_needs_a_valid_token(app: &common::TestApp) {
     assert!(!list.to_string().contains(&secret), "a token's secret is never listed");
     let with_new = app.http.get(format!("{}/api/v1/users", app.base)).bearer_auth(&secret).send().await.expect("send");
     assert_eq!(with_new.status(), StatusCode::OK);
-    refused(app.post("/tokens", json!({"name": "ci"})).await, StatusCode::CONFLICT, "already exists");
-    refused(app.post("/tokens", json!({"name": "bad name!"})).await, StatusCode::BAD_REQUEST, "token name");
+    refused(app.post("/tokens", json!({"name": "ci", "role": "read"})).await, StatusCode::CONFLICT, "already exists");
+    refused(
+        app.post("/tokens", json!({"name": "bad name!", "role": "read"})).await,
+        StatusCode::BAD_REQUEST,
+        "token name",
+    );
     assert_eq!(app.delete("/tokens/ci").await.0, StatusCode::NO_CONTENT);
     let revoked = app.http.get(format!("{}/api/v1/users", app.base)).bearer_auth(&secret).send().await.expect("send");
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);

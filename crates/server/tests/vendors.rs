@@ -357,6 +357,15 @@ async fn dropbox_lifecycle(app: &TestApp) {
     let (status, page, callback) = authorize(app, "Dbx").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("roster is authorized for Dbx"), "{page}");
+    let audit = app.get("/audit?principal=oauth:callback").await.1;
+    let entry = &audit["items"][0];
+    assert_eq!(entry["target"], "Dbx", "{audit}");
+    assert!(entry["outcome"].as_str().unwrap_or_default().starts_with("ok (200)"), "{audit}");
+    let query = callback.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    for pair in query.split('&') {
+        let value = pair.split_once('=').map(|(_, v)| v).unwrap_or_default();
+        assert!(value.len() < 4 || !audit.to_string().contains(value), "the callback's {pair} is not kept");
+    }
     // The state is used once.
     let again = no_redirects().get(&callback).send().await.expect("callback again");
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);

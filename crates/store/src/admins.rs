@@ -6,8 +6,10 @@
 //! next to the session's CSRF token, the principal who signed in, and its expiry
 //! (idle, sliding, and absolute). A session ends with its principal's credential:
 //! revoking the token or changing the admin's password deletes its sessions in
-//! the same transaction.
+//! the same transaction. A session carries the access role of its principal,
+//! read at each use: the admin account's role, or the token's.
 
+use crate::access::AccessRole;
 use crate::{now_ms, Store, StoreError};
 use base64::Engine;
 use rand::RngCore;
@@ -22,6 +24,8 @@ use sqlx::Row;
 pub struct AdminAccount {
     pub id: String,
     pub name: String,
+    /// What the admin may do in the portal.
+    pub role: AccessRole,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -31,6 +35,8 @@ pub struct AdminAccount {
 pub struct PortalSession {
     /// Who signed in: `admin:<name>` or `token:<token name>`.
     pub principal: String,
+    /// What the principal may do, as it is now.
+    pub role: AccessRole,
     /// The token every form of this session must carry.
     pub csrf_token: String,
     pub created_at: i64,
@@ -79,30 +85,40 @@ pub(crate) fn parse_admin_name(name: &str) -> Result<String, StoreError> {
 }
 
 fn admin_from_row(row: &AnyRow) -> Result<AdminAccount, StoreError> {
+    let role: String = row.try_get("role")?;
     Ok(AdminAccount {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
+        role: AccessRole::from_stored(&role)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
 impl Store {
-    /// Creates an admin account with a password hash (PHC string) made by the caller.
-    pub async fn create_admin(&self, name: &str, password_hash: &str) -> Result<AdminAccount, StoreError> {
+    /// Creates an admin account with `role` and a password hash (PHC string) made
+    /// by the caller.
+    pub async fn create_admin(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: AccessRole,
+    ) -> Result<AdminAccount, StoreError> {
         let name = parse_admin_name(name)?;
         if password_hash.is_empty() {
             return Err(StoreError::invalid("the password hash is empty"));
         }
         let now = now_ms();
-        let admin = AdminAccount { id: uuid::Uuid::new_v4().to_string(), name, created_at: now, updated_at: now };
+        let admin = AdminAccount { id: uuid::Uuid::new_v4().to_string(), name, role, created_at: now, updated_at: now };
         sqlx::query(
-            "INSERT INTO admins (id, name, name_key, password_hash, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)",
+            "INSERT INTO admins (id, name, name_key, password_hash, role, created_at, updated_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7)",
         )
         .bind(&admin.id)
         .bind(&admin.name)
         .bind(admin.name.to_lowercase())
         .bind(password_hash)
+        .bind(role.as_str())
         .bind(now)
         .bind(now)
         .execute(self.pool())
@@ -137,16 +153,17 @@ impl Store {
 
     /// The account and password hash of the admin named `name` (case-insensitive).
     pub async fn admin_credentials(&self, name: &str) -> Result<Option<(AdminAccount, String)>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at, updated_at, password_hash FROM admins WHERE name_key = $1")
-            .bind(name.to_lowercase())
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, role, created_at, updated_at, password_hash FROM admins WHERE name_key = $1")
+                .bind(name.to_lowercase())
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|r| Ok((admin_from_row(&r)?, r.try_get("password_hash")?))).transpose()
     }
 
     /// Every admin account, by name.
     pub async fn list_admins(&self) -> Result<Vec<AdminAccount>, StoreError> {
-        sqlx::query("SELECT id, name, created_at, updated_at FROM admins ORDER BY name_key")
+        sqlx::query("SELECT id, name, role, created_at, updated_at FROM admins ORDER BY name_key")
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -154,17 +171,20 @@ impl Store {
             .collect()
     }
 
-    /// Starts a session for `principal`; returns the session secret (for the
-    /// cookie, shown only now) and the session.
+    /// Starts a session for `principal`, who signed in with `role`; returns the
+    /// session secret (for the cookie, shown only now) and the session. Each later
+    /// use reads the principal's role again ([`Store::session`]).
     pub async fn create_session(
         &self,
         principal: &str,
+        role: AccessRole,
         lifetime: SessionLifetime,
     ) -> Result<(String, PortalSession), StoreError> {
         let secret = random_secret("rss_");
         let now = now_ms();
         let session = PortalSession {
             principal: principal.to_string(),
+            role,
             csrf_token: random_secret(""),
             created_at: now,
             expires_at: now + lifetime.idle_ms.min(lifetime.absolute_ms),
@@ -196,16 +216,20 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let now = now_ms();
-        let mut session = PortalSession {
-            principal: row.try_get("principal")?,
-            csrf_token: row.try_get("csrf_token")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-        };
-        if session.expires_at <= now || !self.principal_exists(&session.principal).await? {
+        let principal: String = row.try_get("principal")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let role = if expires_at <= now { None } else { self.principal_role(&principal).await? };
+        let Some(role) = role else {
             sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(self.pool()).await?;
             return Ok(None);
-        }
+        };
+        let mut session = PortalSession {
+            principal,
+            role,
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: row.try_get("created_at")?,
+            expires_at,
+        };
         let last_seen: i64 = row.try_get("last_seen_at")?;
         if now - last_seen >= TOUCH_EVERY_MS {
             session.expires_at = (now + lifetime.idle_ms).min(session.created_at + lifetime.absolute_ms);
@@ -219,17 +243,30 @@ impl Store {
         Ok(Some(session))
     }
 
-    /// Whether the admin or token a session was opened with still exists: a
-    /// session opened while its token was being revoked (after the check, before
-    /// the revocation's delete) ends at its next request.
-    async fn principal_exists(&self, principal: &str) -> Result<bool, StoreError> {
-        let (query, key) = match principal.split_once(':') {
-            Some(("admin", name)) => ("SELECT COUNT(*) FROM admins WHERE name_key = $1", name.to_lowercase()),
-            Some(("token", name)) => ("SELECT COUNT(*) FROM api_tokens WHERE name = $1", name.to_string()),
-            _ => return Ok(false),
+    /// The role of the admin or live token a session was opened with, or `None`
+    /// when it no longer exists (or the token expired): a session opened while
+    /// its token was being revoked (after the check, before the revocation's
+    /// delete) ends at its next request.
+    async fn principal_role(&self, principal: &str) -> Result<Option<AccessRole>, StoreError> {
+        let role: Option<String> = match principal.split_once(':') {
+            Some(("admin", name)) => {
+                sqlx::query_scalar("SELECT role FROM admins WHERE name_key = $1")
+                    .bind(name.to_lowercase())
+                    .fetch_optional(self.pool())
+                    .await?
+            }
+            Some(("token", name)) => {
+                sqlx::query_scalar(
+                    "SELECT role FROM api_tokens WHERE name = $1 AND (expires_at IS NULL OR expires_at > $2)",
+                )
+                .bind(name)
+                .bind(now_ms())
+                .fetch_optional(self.pool())
+                .await?
+            }
+            _ => None,
         };
-        let count: i64 = sqlx::query_scalar(query).bind(key).fetch_one(self.pool()).await?;
-        Ok(count > 0)
+        role.as_deref().map(AccessRole::from_stored).transpose()
     }
 
     /// Ends the session a secret belongs to (sign-out); unknown secrets are ignored.

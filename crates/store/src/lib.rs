@@ -7,10 +7,13 @@
 //! to the change feed in that same transaction, so the engine never misses a
 //! change and never sees one that was rolled back.
 
+pub mod access;
 mod admins;
 mod apps;
 mod assignments;
+pub mod audit;
 pub mod csv;
+mod duration;
 mod error;
 mod escrow;
 mod feed;
@@ -31,9 +34,12 @@ mod shadow;
 mod tokens;
 mod users;
 
+pub use access::AccessRole;
 pub use admins::{AdminAccount, PortalSession, SessionLifetime};
 pub use apps::{AppRoleInput, ApplicationInput};
 pub use assignments::{AssignmentIndex, AssignmentTarget, EffectiveAssignment, PathGroup};
+pub use audit::{audit_csv, AuditEntry, AuditQuery, NewAuditEntry};
+pub use duration::parse_duration_ms;
 pub use error::StoreError;
 pub use escrow::{retry_delay_ms, EscrowFailure, EscrowItem};
 pub use feed::{ChangeKind, FeedEntry};
@@ -49,7 +55,7 @@ pub use oauth_states::OAUTH_STATE_TTL_MS;
 pub use private_dir::prepare_data_dir;
 pub use role_import::{ImportedRole, RoleImport};
 pub use shadow::{MemberShadow, ShadowEntry};
-pub use tokens::ApiToken;
+pub use tokens::{ApiToken, TokenCheck};
 pub use users::{ListQuery, UpsertOutcome, UserInput, UserPatch};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

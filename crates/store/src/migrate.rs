@@ -28,6 +28,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0007_assignment_kinds.sql"),
     ),
     (
+        8,
+        include_str!("../migrations/sqlite/0008_access_roles.sql"),
+        include_str!("../migrations/postgres/0008_access_roles.sql"),
+    ),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_audit_log.sql"),
+        include_str!("../migrations/postgres/0009_audit_log.sql"),
+    ),
+    (
         10,
         include_str!("../migrations/sqlite/0010_master_key.sql"),
         include_str!("../migrations/postgres/0010_master_key.sql"),
@@ -36,13 +46,18 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 
 /// Applies every migration not applied yet, each in its own transaction.
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    apply(store, MIGRATIONS).await
+}
+
+/// Applies those of `migrations` not applied yet, in order.
+async fn apply(store: &Store, migrations: &[(i64, &str, &str)]) -> Result<(), StoreError> {
     let pool = store.pool();
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
     .execute(pool)
     .await?;
-    for (version, sqlite, postgres) in MIGRATIONS {
+    for (version, sqlite, postgres) in migrations {
         let mut tx = pool.begin().await?;
         if store.backend() == Backend::Postgres {
             // Two processes starting together must not both migrate.
@@ -81,4 +96,46 @@ fn strip_comment(line: &str) -> &str {
 
 fn is_comment(statement: &str) -> bool {
     statement.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with("--"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AccessRole;
+
+    /// A store on a private in-memory SQLite database, migrated up to and
+    /// including `version`.
+    async fn store_at(version: i64) -> Store {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        let store = Store { pool, backend: Backend::Sqlite };
+        let upto: Vec<_> = MIGRATIONS.iter().copied().filter(|(v, _, _)| *v <= version).collect();
+        apply(&store, &upto).await.expect("the earlier migrations apply");
+        store
+    }
+
+    #[tokio::test]
+    async fn tokens_and_admins_made_before_roles_are_admins() {
+        let store = store_at(7).await;
+        sqlx::query("INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ('t1', 'old', 'h', 1)")
+            .execute(store.pool())
+            .await
+            .expect("a token of before");
+        sqlx::query(
+            "INSERT INTO admins (id, name, name_key, password_hash, created_at, updated_at) \
+             VALUES ('a1', 'Ann', 'ann', 'x', 1, 1)",
+        )
+        .execute(store.pool())
+        .await
+        .expect("an admin of before");
+        run(&store).await.expect("the role migration applies");
+        let tokens = store.list_tokens().await.expect("tokens");
+        assert_eq!((tokens[0].role, tokens[0].expires_at), (AccessRole::Admin, None));
+        let admins = store.list_admins().await.expect("admins");
+        assert_eq!(admins[0].role, AccessRole::Admin);
+    }
 }

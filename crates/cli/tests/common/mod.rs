@@ -129,15 +129,25 @@ impl Roster {
 
     /// Runs the `roster` CLI against this server.
     pub async fn cli(&self, args: &[&str]) -> Output {
-        self.cli_with_env(&[], args).await
+        self.cli_full(&self.token, &[], args).await
     }
 
     /// Runs the `roster` CLI against this server with these environment variables.
     pub async fn cli_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        self.cli_full(&self.token, env, args).await
+    }
+
+    /// Runs the `roster` CLI against this server with `token`, on its data directory.
+    pub async fn cli_as(&self, token: &str, args: &[&str]) -> Output {
+        self.cli_full(token, &[], args).await
+    }
+
+    async fn cli_full(&self, token: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
-        cmd.args(["--server", &self.base, "--token", &self.token])
+        cmd.args(["--server", &self.base, "--token", token, "--data-dir", &self.dir.to_string_lossy()])
             .args(args)
             .env_remove("ROSTER_TOKEN")
+            .env_remove("ROSTER_DATABASE_URL")
             .env_remove("ROSTER_CA_CERT")
             .envs(env.iter().copied());
         tokio::time::timeout(Duration::from_secs(120), cmd.output())

@@ -1,6 +1,7 @@
 //! The routes of the admin REST API (`/api/v1`).
 
 mod apps;
+mod audit;
 mod expressions;
 mod gallery;
 mod groups;
@@ -9,52 +10,114 @@ mod provisioning;
 mod tokens;
 mod users;
 
+use crate::access::Verb;
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 use serde::Deserialize;
 
+/// The router of the authenticated routes, and each method and route template it
+/// serves (compared with the role table, [`crate::access::OPERATIONS`], by a test).
+pub struct Routes {
+    pub router: Router<AppState>,
+    pub served: Vec<(Verb, &'static str)>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, verb: Verb, path: &'static str, handler: H) -> Routes
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match verb {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Patch => MethodFilter::PATCH,
+            Verb::Delete => MethodFilter::DELETE,
+        };
+        // Routing a path again adds the method to the route already there.
+        self.router = self.router.route(path, on(filter, handler));
+        self.served.push((verb, path));
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add(Verb::Get, path, handler)
+    }
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add(Verb::Post, path, handler)
+    }
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add(Verb::Put, path, handler)
+    }
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add(Verb::Patch, path, handler)
+    }
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add(Verb::Delete, path, handler)
+    }
+}
+
 /// Every authenticated route.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/bulk", post(users::bulk))
-        .route("/users/{user}", get(users::show).patch(users::update).delete(users::delete))
-        .route("/users/{user}/restore", post(users::restore))
-        .route("/users/{user}/enable", post(users::enable))
-        .route("/users/{user}/disable", post(users::disable))
-        .route("/users/{user}/assignments", get(users::assignments))
-        .route("/groups", get(groups::list).post(groups::create))
-        .route("/groups/{group}", get(groups::show).patch(groups::update).delete(groups::delete))
-        .route("/groups/{group}/members", get(groups::members).post(groups::add_member))
-        .route("/groups/{group}/members/{member}", axum::routing::delete(groups::remove_member))
-        .route("/apps", get(apps::list).post(apps::create))
-        .route("/apps/{app}", get(apps::show).patch(apps::update).delete(apps::delete))
-        .route("/apps/{app}/roles", get(apps::roles).post(apps::create_role))
-        .route("/apps/{app}/roles/{role}", axum::routing::delete(apps::delete_role))
-        .route("/apps/{app}/assignments", get(apps::assignments).post(apps::assign).delete(apps::unassign))
-        .route("/apps/{app}/effective-assignments", get(apps::effective))
-        .route("/apps/{app}/provisioning", get(provisioning::show).patch(provisioning::configure))
-        .route("/apps/{app}/provisioning/test-connection", post(provisioning::test_connection))
-        .route("/apps/{app}/provisioning/start", post(provisioning::start))
-        .route("/apps/{app}/provisioning/stop", post(provisioning::stop))
-        .route("/apps/{app}/provisioning/restart", post(provisioning::restart))
-        .route("/apps/{app}/provisioning/sync", post(provisioning::sync))
-        .route("/apps/{app}/provisioning/allow-deletes", post(provisioning::allow_deletes))
-        .route("/apps/{app}/provisioning/status", get(provisioning::status))
-        .route("/apps/{app}/provisioning/logs", get(provisioning::logs))
-        .route("/apps/{app}/provisioning/provision-on-demand", post(provisioning::on_demand))
-        .route("/apps/{app}/provisioning/preview", get(provisioning::preview))
-        .route("/apps/{app}/provisioning/mappings", get(provisioning::mappings).put(provisioning::set_mappings))
-        .route("/apps/{app}/provisioning/authorize", post(crate::oauth::authorize))
-        .route("/apps/{app}/provisioning/handoff", get(handoff::show))
-        .route("/apps/{app}/provisioning/handoff/confirm", post(handoff::confirm))
-        .route("/gallery", get(gallery::list))
-        .route("/gallery/{template}", get(gallery::show))
-        .route("/expressions/evaluate", post(expressions::evaluate))
-        .route("/tokens", get(tokens::list).post(tokens::create))
-        .route("/tokens/{name}", axum::routing::delete(tokens::revoke))
+pub fn routes() -> Routes {
+    Routes { router: Router::new(), served: Vec::new() }
+        .get("/users", users::list)
+        .post("/users", users::create)
+        .post("/users/bulk", users::bulk)
+        .get("/users/{user}", users::show)
+        .patch("/users/{user}", users::update)
+        .delete("/users/{user}", users::delete)
+        .post("/users/{user}/restore", users::restore)
+        .post("/users/{user}/enable", users::enable)
+        .post("/users/{user}/disable", users::disable)
+        .get("/users/{user}/assignments", users::assignments)
+        .get("/groups", groups::list)
+        .post("/groups", groups::create)
+        .get("/groups/{group}", groups::show)
+        .patch("/groups/{group}", groups::update)
+        .delete("/groups/{group}", groups::delete)
+        .get("/groups/{group}/members", groups::members)
+        .post("/groups/{group}/members", groups::add_member)
+        .delete("/groups/{group}/members/{member}", groups::remove_member)
+        .get("/apps", apps::list)
+        .post("/apps", apps::create)
+        .get("/apps/{app}", apps::show)
+        .patch("/apps/{app}", apps::update)
+        .delete("/apps/{app}", apps::delete)
+        .get("/apps/{app}/roles", apps::roles)
+        .post("/apps/{app}/roles", apps::create_role)
+        .delete("/apps/{app}/roles/{role}", apps::delete_role)
+        .get("/apps/{app}/assignments", apps::assignments)
+        .post("/apps/{app}/assignments", apps::assign)
+        .delete("/apps/{app}/assignments", apps::unassign)
+        .get("/apps/{app}/effective-assignments", apps::effective)
+        .get("/apps/{app}/provisioning", provisioning::show)
+        .patch("/apps/{app}/provisioning", provisioning::configure)
+        .post("/apps/{app}/provisioning/test-connection", provisioning::test_connection)
+        .post("/apps/{app}/provisioning/start", provisioning::start)
+        .post("/apps/{app}/provisioning/stop", provisioning::stop)
+        .post("/apps/{app}/provisioning/restart", provisioning::restart)
+        .post("/apps/{app}/provisioning/sync", provisioning::sync)
+        .post("/apps/{app}/provisioning/allow-deletes", provisioning::allow_deletes)
+        .get("/apps/{app}/provisioning/status", provisioning::status)
+        .get("/apps/{app}/provisioning/logs", provisioning::logs)
+        .post("/apps/{app}/provisioning/provision-on-demand", provisioning::on_demand)
+        .get("/apps/{app}/provisioning/preview", provisioning::preview)
+        .get("/apps/{app}/provisioning/mappings", provisioning::mappings)
+        .put("/apps/{app}/provisioning/mappings", provisioning::set_mappings)
+        .post("/apps/{app}/provisioning/authorize", crate::oauth::authorize)
+        .get("/apps/{app}/provisioning/handoff", handoff::show)
+        .post("/apps/{app}/provisioning/handoff/confirm", handoff::confirm)
+        .get("/gallery", gallery::list)
+        .get("/gallery/{template}", gallery::show)
+        .post("/expressions/evaluate", expressions::evaluate)
+        .get("/tokens", tokens::list)
+        .post("/tokens", tokens::create)
+        .delete("/tokens/{name}", tokens::revoke)
+        .get("/audit", audit::list)
 }
 
 /// A JSON body, with malformed JSON and unknown fields turned into a clear 400.

@@ -117,7 +117,12 @@ impl TestApp {
 
     /// Sends a request with the admin token; returns status and JSON body (Null when empty).
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(&self.token);
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    /// Sends a request with `token`; returns status and JSON body (Null when empty).
+    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
