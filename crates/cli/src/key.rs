@@ -1,5 +1,6 @@
 //! `roster key`: the master key that seals every app's credentials. These
-//! commands work on the server's own store, like `roster admin`.
+//! commands work on the server's own store, like `roster admin`; a rotation is
+//! written to the audit log (principal `local:roster key`), key ids only.
 
 use crate::admin::StoreArgs;
 use anyhow::{bail, Context, Result};
@@ -27,9 +28,24 @@ pub async fn run(cmd: KeyCmd, data_dir: &Path, json: bool) -> Result<()> {
         KeyCmd::Generate => println!("{}", hex::encode(Cipher::random_key())),
         KeyCmd::Rotate(s) => {
             let store = crate::serve::open_store(s.database.as_deref(), data_dir).await?;
+            let before = store.master_key_id().await?;
             let outcome = rotate(&store, data_dir).await;
+            let entry = roster_store::NewAuditEntry {
+                principal: "local:roster key".into(),
+                action: "key rotate".into(),
+                target: Some("master key".into()),
+                before: Some(serde_json::json!({ "keyId": before })),
+                after: outcome.as_ref().ok().map(|(r, id, _)| serde_json::json!({"keyId": id, "resealed": r.resealed})),
+                outcome: match &outcome {
+                    Ok(_) => "ok".into(),
+                    Err(e) => format!("{e:#}"),
+                },
+                ..roster_store::NewAuditEntry::default()
+            };
+            let audited = store.append_audit(&entry).await;
             store.close().await;
             let (report, id, env) = outcome?;
+            audited.context("the key is rotated, but the audit log could not be written")?;
             if json {
                 println!(
                     "{}",

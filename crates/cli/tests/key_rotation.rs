@@ -19,6 +19,10 @@ fn key_cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("roster key runs")
 }
 
+fn hex_of(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[tokio::test]
 async fn a_rotation_while_serving_keeps_the_app_reachable_and_retires_the_old_key() {
     let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "s3cret".into(), Default::default())
@@ -52,6 +56,11 @@ async fn a_rotation_while_serving_keeps_the_app_reachable_and_retires_the_old_ke
     assert!(Cipher::from_key(new_key).open(&sealed, slot).is_ok());
     assert!(Cipher::from_key(old_key).open(&sealed, slot).is_err(), "the old key opens nothing");
     assert_eq!(store.master_key_id().await.expect("id"), Some(Cipher::from_key(new_key).key_id()));
+    let audit = store.audit(&Default::default()).await.expect("audit").items;
+    let rotation = audit.iter().find(|e| e.action == "key rotate").expect("the rotation is audited");
+    assert_eq!(rotation.principal, "local:roster key");
+    let entry = serde_json::to_string(rotation).expect("json");
+    assert!(entry.contains(&Cipher::from_key(new_key).key_id()) && !entry.contains(&hex_of(&new_key)), "{entry}");
     store.close().await;
 
     let id = key_cli(roster.dir(), &["id"]);
