@@ -34,9 +34,11 @@ pub async fn run(c: &Client, json: bool, a: HandoffArgs) -> Result<()> {
     if let Some(file) = &a.csv {
         let csv = c.get_text(&format!("{path}?format=csv")).await?;
         std::fs::write(file, &csv).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
-        let rows = csv.lines().count().saturating_sub(1);
-        println!("wrote {rows} account(s) to {}", file.display());
-        if let Some(id) = csv.lines().nth(1).and_then(|l| l.split(',').next()) {
+        // A cell may hold a line break: count records, not lines.
+        let records = crate::csv::records(&csv).map_err(|e| anyhow::anyhow!("the hand-off CSV is unreadable: {e}"))?;
+        let accounts = records.get(1..).unwrap_or_default();
+        println!("wrote {} account(s) to {}", accounts.len(), file.display());
+        if let Some(id) = accounts.first().and_then(|(_, fields)| fields.first()) {
             println!("once applied: roster app handoff {} --confirm {id}", a.app);
         }
         return Ok(());

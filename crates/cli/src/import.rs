@@ -89,7 +89,7 @@ pub async fn import_users(client: &Client, path: &std::path::Path, quiet: bool) 
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let records = crate::csv::records(&text).map_err(anyhow::Error::msg)?;
     let Some(((_, header), rows)) = records.split_first() else { bail!("{} is empty", path.display()) };
-    let header: Vec<String> = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
+    let header: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
     if !header.iter().any(|h| h == "userName") {
         bail!("the header row of {} has no userName column", path.display());
     }

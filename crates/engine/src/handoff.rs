@@ -5,8 +5,9 @@
 //! stand-in connector, and its batches are recorded with `handoff` set.
 
 use crate::{Engine, EngineError};
+use roster_store::csv::{value_text, Table};
 use roster_store::{AppId, ConfirmedHandoff, Handoff, JobStateUpdate, Store};
-use serde_json::Value;
+use std::borrow::Cow;
 
 impl Engine {
     /// The open hand-off of `app`.
@@ -36,10 +37,6 @@ pub async fn leave_manual_mode(store: &Store, app: &AppId) -> Result<(), EngineE
     Ok(())
 }
 
-fn cell(v: Option<&Value>) -> String {
-    v.map(roster_store::csv::value_cell).unwrap_or_default()
-}
-
 /// The hand-off as CSV: `handoffId, action, userName, sourceId, targetId,
 /// changed`, then one column per mapped attribute (in first-seen order).
 pub fn handoff_csv(h: &Handoff) -> String {
@@ -51,26 +48,22 @@ pub fn handoff_csv(h: &Handoff) -> String {
             }
         }
     }
-    let mut header: Vec<String> =
-        ["handoffId", "action", "userName", "sourceId", "targetId", "changed"].iter().map(|s| s.to_string()).collect();
-    header.extend(attributes.iter().map(|a| cell(Some(&Value::String(a.to_string())))));
-    let mut out = header.join(",");
-    out.push('\n');
+    let fixed = ["handoffId", "action", "userName", "sourceId", "targetId", "changed"];
+    let mut table = Table::new(fixed.iter().chain(&attributes));
     let id = h.id.map(|i| i.to_string()).unwrap_or_default();
     for item in &h.items {
-        let mut row = vec![
-            id.clone(),
-            item.action.as_str().to_string(),
-            cell(item.source_name.as_ref().map(|s| Value::String(s.clone())).as_ref()),
-            cell(Some(&Value::String(item.source_id.clone()))),
-            cell(item.target_id.as_ref().map(|s| Value::String(s.clone())).as_ref()),
-            cell(Some(&Value::String(item.changed.join(";")))),
+        let mut row: Vec<Cow<'_, str>> = vec![
+            Cow::Borrowed(&id),
+            Cow::Borrowed(item.action.as_str()),
+            Cow::Borrowed(item.source_name.as_deref().unwrap_or_default()),
+            Cow::Borrowed(&item.source_id),
+            Cow::Borrowed(item.target_id.as_deref().unwrap_or_default()),
+            Cow::Owned(item.changed.join(";")),
         ];
-        row.extend(attributes.iter().map(|a| cell(item.attributes.get(*a))));
-        out.push_str(&row.join(","));
-        out.push('\n');
+        row.extend(attributes.iter().map(|a| item.attributes.get(*a).map(value_text).unwrap_or_default()));
+        table.row(row);
     }
-    out
+    table.finish()
 }
 
 #[cfg(test)]
@@ -78,6 +71,7 @@ mod tests {
     use super::*;
     use roster_store::{HandoffAction, HandoffItem};
     use serde_json::json;
+    use serde_json::Value;
 
     #[test]
     fn csv_has_a_column_per_attribute_and_quotes_what_needs_it() {

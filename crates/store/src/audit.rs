@@ -135,20 +135,18 @@ const CSV_COLUMNS: &[&str] =
     &["id", "at", "principal", "role", "source", "action", "target", "outcome", "request", "before", "after"];
 
 /// Entries as CSV, one row each after a header row, every cell through the one
-/// CSV cell writer (`crate::csv`), so that a value that looks like a formula
+/// CSV writer (`crate::csv`), so that a value that looks like a formula
 /// opens as text; `at` is an RFC 3339 time (UTC).
 pub fn audit_csv(items: &[AuditEntry]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
+    let mut table = crate::csv::Table::new(CSV_COLUMNS);
     for item in items {
         let mut v = serde_json::to_value(item).unwrap_or_default();
         if let Some(at) = chrono::DateTime::from_timestamp_millis(item.at) {
             v["at"] = Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         }
-        out.push_str(&CSV_COLUMNS.iter().map(|c| crate::csv::value_cell(&v[*c])).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        table.row(CSV_COLUMNS.iter().map(|c| crate::csv::value_text(&v[*c])));
     }
-    out
+    table.finish()
 }
 
 const COLUMNS: &str = "id, at, principal, role, source, action, target, request_json, before_json, after_json, outcome";

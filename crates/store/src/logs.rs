@@ -255,12 +255,10 @@ const CSV_COLUMNS: &[&str] = &[
 /// Log entries as CSV (RFC 4180 quoting), one row each after a header row: the
 /// export the API and the portal both serve.
 pub fn logs_csv(items: &[LogRecord]) -> String {
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
+    let mut table = crate::csv::Table::new(CSV_COLUMNS);
     for item in items {
         let v = serde_json::to_value(item).unwrap_or_default();
-        out.push_str(&CSV_COLUMNS.iter().map(|c| crate::csv::value_cell(&v[*c])).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        table.row(CSV_COLUMNS.iter().map(|c| crate::csv::value_text(&v[*c])));
     }
-    out
+    table.finish()
 }
