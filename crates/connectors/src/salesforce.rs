@@ -24,6 +24,7 @@ mod fit;
 mod login;
 mod rest;
 mod settings;
+mod soap;
 
 pub use fit::{field_name, soql_literal, DEFAULT_USER_FIELDS};
 pub use settings::{RoleKind, SalesforceAuth, SalesforceSettings, UserDefaults};

@@ -3,16 +3,15 @@
 //! credentials flow of a connected app. Both give an instance URL and a
 //! session id (or access token) that the REST API takes as a bearer token.
 //!
-//! The SOAP envelope is small and fixed, so it is written by hand with XML
-//! escaping, and the few elements of the answer roster reads are picked out
-//! by their local names: a full XML parser would cost more compile time than
-//! the six elements it would read.
+//! The SOAP envelope and its answer are XML (`soap.rs`): the answer is read
+//! with quick-xml, its elements picked out by their local names.
 
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Client, RequestBuilder, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::soap::{login_envelope, read_login_answer, LoginAnswer};
 use super::SalesforceSettings;
 use crate::classify::{chain, transport_reason};
 use crate::outbound::{cut_app_text, exchange, ExchangeError};
@@ -89,106 +88,6 @@ fn login_endpoint(login_base: &Url, path: &str) -> Result<Url, ConnectorError> {
     login_base.join(path).map_err(|e| config(format!("invalid Salesforce login URL {login_base}: {e}")))
 }
 
-/// Escapes text for an XML element.
-pub(super) fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Resolves the five predefined entities and character references.
-fn xml_unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        let Some(end) = tail.find(';').filter(|&e| e <= 10) else {
-            out.push('&');
-            rest = &tail[1..];
-            continue;
-        };
-        let entity = &tail[1..end];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .or_else(|| entity.strip_prefix("#X"))
-                .map(|hex| u32::from_str_radix(hex, 16))
-                .or_else(|| entity.strip_prefix('#').map(|dec| dec.parse::<u32>()))
-                .and_then(Result::ok)
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &tail[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The text of the first element whose local name (without prefix) is
-/// `local`; `None` if there is none or it is empty (`<x/>`, `xsi:nil`).
-pub(super) fn xml_text(xml: &str, local: &str) -> Option<String> {
-    let mut rest = xml;
-    while let Some(at) = rest.find('<') {
-        rest = &rest[at + 1..];
-        if rest.starts_with('/') || rest.starts_with('?') || rest.starts_with('!') {
-            continue;
-        }
-        let name_end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        let name_local = name.rsplit(':').next().unwrap_or(name);
-        if name_local != local {
-            continue;
-        }
-        let tag_end = rest.find('>')?;
-        if rest[..tag_end].ends_with('/') {
-            return None;
-        }
-        let body = &rest[tag_end + 1..];
-        let text_end = body.find('<').unwrap_or(body.len());
-        let text = xml_unescape(&body[..text_end]);
-        return (!text.trim().is_empty()).then(|| text.trim().to_string());
-    }
-    None
-}
-
-/// The SOAP request of `login()` for the partner WSDL.
-fn login_envelope(username: &str, password: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-         <env:Envelope xmlns:env=\"http://schemas.xmlsoap.org/soap/envelope/\" \
-         xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" \
-         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\
-         <env:Body><n1:login xmlns:n1=\"urn:partner.soap.sforce.com\">\
-         <n1:username>{}</n1:username><n1:password>{}</n1:password>\
-         </n1:login></env:Body></env:Envelope>",
-        xml_escape(username),
-        xml_escape(password)
-    )
-}
-
 /// What a person should do about a login fault, by its code.
 fn login_hint(code: &str) -> &'static str {
     match code {
@@ -230,12 +129,16 @@ pub(super) async fn soap_login(
     let (status, body) = call.send(&url, request).await?;
     let body = String::from_utf8_lossy(&body);
     tracing::debug!(path = url.path(), status = status.as_u16(), "Salesforce SOAP login");
-    if let Some(fault) = xml_text(&body, "faultcode") {
-        let code = fault.rsplit(':').next().unwrap_or(&fault).to_string();
-        let message = xml_text(&body, "exceptionMessage")
-            .or_else(|| xml_text(&body, "faultstring"))
+    let answer = read_login_answer(&body);
+    if let Ok(LoginAnswer { fault: Some(fault), .. }) = &answer {
+        let code = fault.code.as_deref().unwrap_or_default();
+        let code = code.rsplit(':').next().unwrap_or(code);
+        let message = fault
+            .exception_message
+            .clone()
+            .or_else(|| fault.string.clone())
             .unwrap_or_else(|| format!("HTTP {status}"));
-        let (code, message) = (cut_app_text(&code), cut_app_text(&message));
+        let (code, message) = (cut_app_text(code), cut_app_text(&message));
         return Err(config(format!(
             "Salesforce refused the login of {username} with the SOAP API login() at {} ({code}: {message}): {}",
             origin(login_base),
@@ -247,18 +150,23 @@ pub(super) async fn soap_login(
         let message = format!("the Salesforce login server answered {status} to login() at {url}: {start}");
         return Err(if status.is_server_error() { ConnectorError::Transient { message } } else { config(message) });
     }
-    if xml_text(&body, "passwordExpired").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    let answer = answer.map_err(|reason| {
+        config(format!(
+            "the answer of login() at {url} is not well-formed XML: {}: not Salesforce?",
+            cut_app_text(&reason)
+        ))
+    })?;
+    if answer.password_expired {
         return Err(config(format!(
             "the password of {username} has expired (INVALID_OPERATION_WITH_EXPIRED_PASSWORD): {}",
             login_hint("INVALID_OPERATION_WITH_EXPIRED_PASSWORD")
         )));
     }
-    let (Some(server_url), Some(token)) = (xml_text(&body, "serverUrl"), xml_text(&body, "sessionId")) else {
+    let (Some(server_url), Some(token)) = (answer.server_url, answer.session_id) else {
         return Err(config(format!("the answer of login() at {url} has no serverUrl or sessionId: not Salesforce?")));
     };
     let instance = instance_of(&server_url, login_base)?;
-    let token = SecretString::from(token);
-    Ok(LoggedIn { instance, token, user_id: xml_text(&body, "userId"), user_name: xml_text(&body, "userName") })
+    Ok(LoggedIn { instance, token, user_id: answer.user_id, user_name: answer.user_name })
 }
 
 /// The domains of Salesforce's own instances (commercial, Government Cloud,
@@ -285,7 +193,8 @@ fn instance_of(url: &str, login_base: &Url) -> Result<Url, ConnectorError> {
     if !trusted {
         let shown: String = url.chars().filter(|c| !c.is_control()).take(200).collect();
         return Err(config(format!(
-            "the Salesforce login server {} named {shown:?} as the org's instance: roster sends the session only to              https hosts of Salesforce or of the login server's own domain",
+            "the Salesforce login server {} named {shown:?} as the org's instance: roster sends the session only to \
+             https hosts of Salesforce or of the login server's own domain",
             origin(login_base)
         )));
     }
@@ -377,31 +286,6 @@ pub(super) fn client_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_and_reads_xml() {
-        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
-        let cases: &[(&str, &str, Option<&str>)] = &[
-            ("<r><sf:serverUrl>https://x/y</sf:serverUrl></r>", "serverUrl", Some("https://x/y")),
-            ("<r><serverUrl>a&amp;b&#x41;&#66;</serverUrl></r>", "serverUrl", Some("a&bAB")),
-            ("<r><userId xsi:nil=\"true\"/></r>", "userId", None),
-            ("<r><userIdX>1</userIdX><userId>2</userId></r>", "userId", Some("2")),
-            ("<r></serverUrl><serverUrl>x</serverUrl></r>", "serverUrl", Some("x")),
-            ("<r><a>&bogus; &amp</a></r>", "a", Some("&bogus; &amp")),
-            ("<r>", "r", None),
-            ("", "r", None),
-        ];
-        for (xml, local, want) in cases {
-            assert_eq!(xml_text(xml, local).as_deref(), *want, "{xml}");
-        }
-    }
-
-    #[test]
-    fn envelope_escapes_credentials() {
-        let e = login_envelope("a&b@x.com", "p<w>d");
-        assert!(e.contains("<n1:username>a&amp;b@x.com</n1:username>"));
-        assert!(e.contains("<n1:password>p&lt;w&gt;d</n1:password>"));
-    }
 
     #[test]
     fn instance_is_the_origin() {
