@@ -3,8 +3,9 @@
 //! manual-only template says so and why), and an app's Overview tab.
 
 use crate::error::PortalError;
+use crate::form::{field, Button, Form};
 use crate::layout::{app_header, csrf_field, flash, page, page_with_status, time, AppTab, FieldErrors, Section};
-use crate::session::{Args, Form, Session};
+use crate::session::{Args, Session};
 use crate::status::{app_of, panel, state_badge};
 use crate::users::action_button;
 use crate::PortalState;
@@ -144,9 +145,21 @@ async fn new_app(session: Session, Args(args): Args<GalleryArgs>) -> Response {
     page(&session, Section::Apps, "New application", body)
 }
 
-async fn create(State(state): State<PortalState>, session: Session, form: Form) -> Result<Response, PortalError> {
-    let template = form.text("template");
-    let name = form.text("name");
+/// The form of New application: the template chosen and the app's name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NewApp {
+    #[serde(deserialize_with = "field::text")]
+    template: String,
+    #[serde(deserialize_with = "field::text")]
+    name: String,
+}
+
+async fn create(
+    State(state): State<PortalState>,
+    session: Session,
+    Form(NewApp { template, name }): Form<NewApp>,
+) -> Result<Response, PortalError> {
     let mut errors = FieldErrors::default();
     if gallery::template(&template).is_none() {
         return Err(PortalError::BadRequest(format!(
@@ -212,7 +225,7 @@ async fn overview(
 async fn delete(
     State(state): State<PortalState>,
     Path(id): Path<String>,
-    _form: Form,
+    _: Form<Button>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
     state.store.delete_app(&app.id).await?;

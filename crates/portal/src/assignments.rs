@@ -4,8 +4,9 @@
 //! groups included) get accounts in the app.
 
 use crate::error::PortalError;
+use crate::form::{field, Form};
 use crate::layout::{app_header, csrf_field, flash, page_with_status, pager, text_field, AppTab, FieldErrors, Section};
-use crate::session::{Args, Form, Session};
+use crate::session::{Args, Session};
 use crate::status::app_of;
 use crate::PortalState;
 use axum::extract::{Path, State};
@@ -33,6 +34,28 @@ pub struct ShowArgs {
     done: Option<String>,
 }
 
+/// The form of Add assignment: a user or a group by name, and the app role.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AssignForm {
+    kind: Option<PrincipalKind>,
+    #[serde(deserialize_with = "field::text")]
+    name: String,
+    #[serde(deserialize_with = "field::optional")]
+    role: Option<String>,
+}
+
+/// The form of an assignment's Remove button: its principal and role.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UnassignForm {
+    kind: Option<PrincipalKind>,
+    #[serde(deserialize_with = "field::text")]
+    principal: String,
+    #[serde(deserialize_with = "field::optional")]
+    role: Option<String>,
+}
+
 async fn show(
     State(state): State<PortalState>,
     session: Session,
@@ -40,7 +63,7 @@ async fn show(
     Args(args): Args<ShowArgs>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
-    render(&state, &session, &app, &args, &Form::default(), &FieldErrors::default(), StatusCode::OK).await
+    render(&state, &session, &app, &args, &AssignForm::default(), &FieldErrors::default(), StatusCode::OK).await
 }
 
 async fn render(
@@ -48,15 +71,15 @@ async fn render(
     session: &Session,
     app: &Application,
     args: &ShowArgs,
-    form: &Form,
+    form: &AssignForm,
     errors: &FieldErrors,
     status: StatusCode,
 ) -> Result<Response, PortalError> {
     let roles = state.store.app_roles(&app.id).await?;
     let assignments = state.store.app_assignments(&app.id, args.offset.unwrap_or(0), PAGE).await?;
     let base = format!("/apps/{}/users", app.id);
-    let kind = form.get("kind").unwrap_or("user");
-    let chosen_role = form.get("role").unwrap_or_default();
+    let group = form.kind == Some(PrincipalKind::Group);
+    let chosen_role = form.role.as_deref().unwrap_or_default();
     let may_assign = session.may_post(&format!("{base}/assign"));
     let may_unassign = session.may_post(&format!("{base}/unassign"));
     let body = html! {
@@ -69,10 +92,10 @@ async fn render(
                 (csrf_field(session))
                 fieldset {
                     legend { "Assign a" }
-                    label class="inline" { input type="radio" name="kind" value="user" checked[kind != "group"]; "User" }
-                    label class="inline" { input type="radio" name="kind" value="group" checked[kind == "group"]; "Group" }
+                    label class="inline" { input type="radio" name="kind" value="user" checked[!group]; "User" }
+                    label class="inline" { input type="radio" name="kind" value="group" checked[group]; "Group" }
                 }
-                (text_field("text", "name", "User name or group name", form.get("name").unwrap_or_default(), errors,
+                (text_field("text", "name", "User name or group name", &form.name, errors,
                     Some("A group's members get accounts, members of nested groups too.")))
                 label for="role" { "Role" }
                 select id="role" name="role" aria-invalid=[errors.get("role").map(|_| "true")] {
@@ -126,17 +149,17 @@ async fn assign(
     State(state): State<PortalState>,
     session: Session,
     Path(id): Path<String>,
-    form: Form,
+    Form(form): Form<AssignForm>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
-    let name = form.text("name");
-    let group = form.get("kind") == Some("group");
+    let name = &form.name;
+    let group = form.kind == Some(PrincipalKind::Group);
     let mut errors = FieldErrors::default();
     let target = if name.is_empty() {
         errors.add("name", "Enter the user or group to assign.");
         None
     } else if group {
-        match state.store.find_group(&name).await {
+        match state.store.find_group(name).await {
             Ok(g) => Some(AssignmentTarget::Group(g.id)),
             Err(StoreError::NotFound { .. }) => {
                 errors.add("name", format!("There is no group named {name:?}."));
@@ -145,7 +168,7 @@ async fn assign(
             Err(e) => return Err(e.into()),
         }
     } else {
-        match state.store.find_user(&name).await {
+        match state.store.find_user(name).await {
             Ok(u) => Some(AssignmentTarget::User(u.id)),
             Err(StoreError::NotFound { .. }) => {
                 errors.add("name", format!("There is no user named {name:?}."));
@@ -155,7 +178,7 @@ async fn assign(
         }
     };
     if let Some(target) = target {
-        match state.store.assign(&app.id, &target, form.opt("role").as_deref()).await {
+        match state.store.assign(&app.id, &target, form.role.as_deref()).await {
             Ok(_) => return Ok(Redirect::to(&format!("/apps/{}/users?done=assigned", app.id)).into_response()),
             Err(StoreError::NotFound { kind: "role", .. }) => errors.add("role", "The app has no such role."),
             Err(StoreError::Invalid { message } | StoreError::Conflict { message }) => {
@@ -171,15 +194,14 @@ async fn assign(
 async fn unassign(
     State(state): State<PortalState>,
     Path(id): Path<String>,
-    form: Form,
+    Form(UnassignForm { kind, principal, role }): Form<UnassignForm>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
-    let principal = form.text("principal");
-    let target = match form.get("kind") {
-        Some("group") => AssignmentTarget::Group(GroupId(principal)),
+    let target = match kind {
+        Some(PrincipalKind::Group) => AssignmentTarget::Group(GroupId(principal)),
         _ => AssignmentTarget::User(UserId(principal)),
     };
-    let role = form.opt("role").map(RoleId);
+    let role = role.map(RoleId);
     state.store.unassign(&app.id, &target, role.as_ref()).await?;
     Ok(Redirect::to(&format!("/apps/{}/users?done=unassigned", app.id)).into_response())
 }

@@ -4,7 +4,8 @@
 //! sign-outs. The same log as the API's (`Store::append_audit`); the API's
 //! entries also carry the resource before and after, the portal's carry the form.
 
-use crate::session::{Form, CSRF_FIELD};
+use crate::form::FormFields;
+use crate::session::CSRF_FIELD;
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -23,7 +24,7 @@ pub fn source(parts: &Parts) -> Option<String> {
 
 /// A form's fields as JSON, without the CSRF token, secrets replaced by
 /// `changed` (a field sent twice is a list).
-pub fn fields(form: &Form) -> Value {
+pub fn fields(form: &FormFields) -> Value {
     let mut map = Map::new();
     for (k, v) in form.0.iter().filter(|(k, _)| k != CSRF_FIELD) {
         match map.get_mut(k) {
@@ -81,7 +82,8 @@ mod tests {
 
     #[test]
     fn form_fields_keep_no_csrf_token_and_no_secret() {
-        let form = Form::parse(b"_csrf=abc&tenantUrl=https%3A%2F%2Fx&secretToken=s3&adminPassword=pw&kind=a&kind=b");
+        let form =
+            FormFields::parse(b"_csrf=abc&tenantUrl=https%3A%2F%2Fx&secretToken=s3&adminPassword=pw&kind=a&kind=b");
         assert_eq!(
             fields(&form),
             json!({"tenantUrl": "https://x", "secretToken": "changed", "adminPassword": "changed", "kind": ["a", "b"]})

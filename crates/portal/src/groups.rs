@@ -3,8 +3,9 @@
 //! is nested in, and forms to add and remove members.
 
 use crate::error::PortalError;
+use crate::form::{field, Button, Form};
 use crate::layout::{csrf_field, flash, page, page_with_status, pager, query, text_field, time, FieldErrors, Section};
-use crate::session::{Args, Form, Session};
+use crate::session::{Args, Session};
 use crate::users::action_button;
 use crate::PortalState;
 use axum::extract::{Path, State};
@@ -73,26 +74,54 @@ async fn list(
     Ok(page(&session, Section::Groups, "Groups", body))
 }
 
+/// The form of a group: its name, description and mail nickname.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GroupForm {
+    #[serde(deserialize_with = "field::text")]
+    display_name: String,
+    #[serde(deserialize_with = "field::optional")]
+    description: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    mail_nickname: Option<String>,
+}
+
+impl GroupForm {
+    /// The form filled with a group's values.
+    fn of(group: &Group) -> GroupForm {
+        GroupForm {
+            display_name: group.display_name.clone(),
+            description: group.description.clone(),
+            mail_nickname: group.mail_nickname.clone(),
+        }
+    }
+}
+
+/// The form of Add a member: the member's name and whether it is a user or a group.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MemberForm {
+    #[serde(deserialize_with = "field::text")]
+    member: String,
+    kind: Option<PrincipalKind>,
+}
+
 fn group_form(
     session: &Session,
     action: &str,
     group: Option<&Group>,
-    form: Option<&Form>,
+    values: &GroupForm,
     errors: &FieldErrors,
 ) -> Markup {
-    let value = |name: &str, current: Option<&str>| -> String {
-        match form {
-            Some(f) => f.text(name),
-            None => current.unwrap_or_default().to_string(),
-        }
-    };
+    let description = values.description.as_deref().unwrap_or_default();
+    let mail_nickname = values.mail_nickname.as_deref().unwrap_or_default();
     html! {
         (errors.banner())
         form method="post" action=(action) class="card" {
             (csrf_field(session))
-            (text_field("text", "displayName", "Name (required)", &value("displayName", group.map(|g| g.display_name.as_str())), errors, None))
-            (text_field("text", "description", "Description", &value("description", group.and_then(|g| g.description.as_deref())), errors, None))
-            (text_field("text", "mailNickname", "Mail nickname", &value("mailNickname", group.and_then(|g| g.mail_nickname.as_deref())), errors, None))
+            (text_field("text", "displayName", "Name (required)", &values.display_name, errors, None))
+            (text_field("text", "description", "Description", description, errors, None))
+            (text_field("text", "mailNickname", "Mail nickname", mail_nickname, errors, None))
             div class="actions" {
                 button type="submit" { "Save" }
                 a class="button secondary" href=(group.map(|g| format!("/groups/{}", g.id)).unwrap_or_else(|| "/groups".into())) { "Cancel" }
@@ -112,16 +141,20 @@ async fn new_form(session: Session) -> Response {
     let body = html! {
         p class="crumbs" { a href="/groups" { "Groups" } " › New group" }
         h1 { "New group" }
-        (group_form(&session, "/groups/new", None, None, &FieldErrors::default()))
+        (group_form(&session, "/groups/new", None, &GroupForm::default(), &FieldErrors::default()))
     };
     page(&session, Section::Groups, "New group", body)
 }
 
-async fn create(State(state): State<PortalState>, session: Session, form: Form) -> Result<Response, PortalError> {
+async fn create(
+    State(state): State<PortalState>,
+    session: Session,
+    Form(form): Form<GroupForm>,
+) -> Result<Response, PortalError> {
     let input = GroupInput {
-        display_name: form.text("displayName"),
-        description: form.opt("description"),
-        mail_nickname: form.opt("mailNickname"),
+        display_name: form.display_name.clone(),
+        description: form.description.clone(),
+        mail_nickname: form.mail_nickname.clone(),
     };
     let mut errors = FieldErrors::default();
     match state.store.create_group(input).await {
@@ -133,7 +166,7 @@ async fn create(State(state): State<PortalState>, session: Session, form: Form) 
     }
     let body = html! {
         h1 { "New group" }
-        (group_form(&session, "/groups/new", None, Some(&form), &errors))
+        (group_form(&session, "/groups/new", None, &form, &errors))
     };
     Ok(page_with_status(StatusCode::BAD_REQUEST, &session, Section::Groups, "New group", body))
 }
@@ -151,7 +184,8 @@ async fn show(
     Args(args): Args<ShowArgs>,
 ) -> Result<Response, PortalError> {
     let group = state.store.find_group(&id).await?;
-    render_group(&state, &session, &group, &args, &FieldErrors::default(), StatusCode::OK, "", "user").await
+    render_group(&state, &session, &group, &args, &FieldErrors::default(), StatusCode::OK, "", PrincipalKind::User)
+        .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -163,7 +197,7 @@ async fn render_group(
     errors: &FieldErrors,
     status: StatusCode,
     member_name: &str,
-    member_kind: &str,
+    member_kind: PrincipalKind,
 ) -> Result<Response, PortalError> {
     let members = state.store.group_members(&group.id, args.offset.unwrap_or(0), PAGE).await?;
     let parent_ids = state.store.containing_groups(&[group.id.as_str()]).await?;
@@ -202,8 +236,8 @@ async fn render_group(
                 (csrf_field(session))
                 fieldset {
                     legend { "Kind of member" }
-                    label class="inline" { input type="radio" name="kind" value="user" checked[member_kind != "group"]; "User" }
-                    label class="inline" { input type="radio" name="kind" value="group" checked[member_kind == "group"]; "Group (nested)" }
+                    label class="inline" { input type="radio" name="kind" value="user" checked[member_kind != PrincipalKind::Group]; "User" }
+                    label class="inline" { input type="radio" name="kind" value="group" checked[member_kind == PrincipalKind::Group]; "Group (nested)" }
                 }
                 (text_field("text", "member", "User name or group name", member_name, errors, None))
                 div class="actions" { button type="submit" { "Add member" } }
@@ -249,7 +283,7 @@ async fn edit_form(
     let body = html! {
         p class="crumbs" { a href="/groups" { "Groups" } " › " a href={ "/groups/" (group.id) } { (group.display_name) } " › Edit" }
         h1 { "Edit " (group.display_name) }
-        (group_form(&session, &format!("/groups/{}/edit", group.id), Some(&group), None, &FieldErrors::default()))
+        (group_form(&session, &format!("/groups/{}/edit", group.id), Some(&group), &GroupForm::of(&group), &FieldErrors::default()))
     };
     Ok(page(&session, Section::Groups, "Edit group", body))
 }
@@ -258,13 +292,13 @@ async fn update(
     State(state): State<PortalState>,
     session: Session,
     Path(id): Path<String>,
-    form: Form,
+    Form(form): Form<GroupForm>,
 ) -> Result<Response, PortalError> {
     let group = state.store.find_group(&id).await?;
     let patch = GroupPatch {
-        display_name: Some(form.text("displayName")),
-        description: Some(form.opt("description")),
-        mail_nickname: Some(form.opt("mailNickname")),
+        display_name: Some(form.display_name.clone()),
+        description: Some(form.description.clone()),
+        mail_nickname: Some(form.mail_nickname.clone()),
     };
     let mut errors = FieldErrors::default();
     match state.store.update_group(&group.id, patch).await {
@@ -276,7 +310,7 @@ async fn update(
     }
     let body = html! {
         h1 { "Edit " (group.display_name) }
-        (group_form(&session, &format!("/groups/{}/edit", group.id), Some(&group), Some(&form), &errors))
+        (group_form(&session, &format!("/groups/{}/edit", group.id), Some(&group), &form, &errors))
     };
     Ok(page_with_status(StatusCode::BAD_REQUEST, &session, Section::Groups, "Edit group", body))
 }
@@ -284,7 +318,7 @@ async fn update(
 async fn delete(
     State(state): State<PortalState>,
     Path(id): Path<String>,
-    _form: Form,
+    _: Form<Button>,
 ) -> Result<Response, PortalError> {
     let group = state.store.find_group(&id).await?;
     state.store.delete_group(&group.id).await?;
@@ -295,15 +329,14 @@ async fn add_member(
     State(state): State<PortalState>,
     session: Session,
     Path(id): Path<String>,
-    form: Form,
+    Form(MemberForm { member: name, kind }): Form<MemberForm>,
 ) -> Result<Response, PortalError> {
     let group = state.store.find_group(&id).await?;
-    let name = form.text("member");
-    let kind = if form.get("kind") == Some("group") { "group" } else { "user" };
+    let kind = kind.unwrap_or(PrincipalKind::User);
     let mut errors = FieldErrors::default();
     let added = if name.is_empty() {
         Err(StoreError::Invalid { message: "Enter the name of the user or group to add.".into() })
-    } else if kind == "group" {
+    } else if kind == PrincipalKind::Group {
         match state.store.find_group(&name).await {
             Ok(child) => state.store.add_group_member(&group.id, &child.id).await,
             Err(e) => Err(e),
@@ -317,7 +350,7 @@ async fn add_member(
     match added {
         Ok(()) => return Ok(Redirect::to(&format!("/groups/{}?done=member-added", group.id)).into_response()),
         Err(StoreError::NotFound { .. }) => {
-            errors.add("member", format!("There is no {kind} named {name:?} in the directory."))
+            errors.add("member", format!("There is no {} named {name:?} in the directory.", kind.as_str()))
         }
         Err(StoreError::Invalid { message } | StoreError::Conflict { message }) => errors.add("member", message),
         Err(e) => return Err(e.into()),
@@ -328,7 +361,7 @@ async fn add_member(
 async fn remove_member(
     State(state): State<PortalState>,
     Path((id, member)): Path<(String, String)>,
-    _form: Form,
+    _: Form<Button>,
 ) -> Result<Response, PortalError> {
     let group = state.store.find_group(&id).await?;
     state.store.remove_member(&group.id, &member).await?;

@@ -24,6 +24,7 @@ pub mod audit;
 mod audit_log;
 pub mod error;
 mod expressions;
+pub mod form;
 mod groups;
 pub mod layout;
 mod logs;
@@ -119,7 +120,7 @@ pub fn router(state: PortalState) -> Router {
         .merge(pages)
         .route("/signin", get(signin::page).post(signin::submit))
         .route("/assets/{file}", get(assets::serve))
-        .layer(DefaultBodyLimit::max(session::MAX_FORM_BYTES))
+        .layer(DefaultBodyLimit::max(form::MAX_FORM_BYTES))
         .layer(axum::middleware::from_fn(session::security_headers))
         .with_state(state)
 }

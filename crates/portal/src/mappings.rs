@@ -11,10 +11,11 @@
 //! `Engine::set_mappings`, as the REST API does.
 
 use crate::error::PortalError;
+use crate::form::{field, Button, Form};
 use crate::layout::{
     app_header, csrf_field, field_error, flash, page_with_status, text_field, AppTab, FieldErrors, Section,
 };
-use crate::session::{Args, Form, Session};
+use crate::session::{Args, Session};
 use crate::status::app_of;
 use crate::PortalState;
 use axum::extract::{Path, State};
@@ -150,13 +151,46 @@ async fn show(
     Ok(render_object(&session, &app, &doc, kind, None, &FieldErrors::default(), done.as_deref(), StatusCode::OK))
 }
 
+/// The form of an object mapping: its name, whether it is on, the target
+/// object and the actions it may take there.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ObjectForm {
+    #[serde(deserialize_with = "field::text")]
+    name: String,
+    #[serde(deserialize_with = "field::checkbox")]
+    enabled: bool,
+    #[serde(deserialize_with = "field::text")]
+    target_object: String,
+    #[serde(deserialize_with = "field::checkbox")]
+    create: bool,
+    #[serde(deserialize_with = "field::checkbox")]
+    update: bool,
+    #[serde(deserialize_with = "field::checkbox")]
+    delete: bool,
+}
+
+impl ObjectForm {
+    /// The form filled with a saved object mapping.
+    fn of(o: &ObjectMapping) -> ObjectForm {
+        ObjectForm {
+            name: o.name.clone(),
+            enabled: o.enabled,
+            target_object: o.target_object.clone(),
+            create: o.actions.create,
+            update: o.actions.update,
+            delete: o.actions.delete,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn render_object(
     session: &Session,
     app: &Application,
     doc: &AppMappings,
     kind: SourceObjectType,
-    sent: Option<&Form>,
+    sent: Option<&ObjectForm>,
     errors: &FieldErrors,
     done: Option<&str>,
     code: StatusCode,
@@ -165,7 +199,7 @@ fn render_object(
         return PortalError::NotFound("no such object mapping".into()).into_response();
     };
     let base = format!("/apps/{}/provisioning/mappings/{}", app.id, kind_slug(kind));
-    let checked = |name: &str, saved: bool| sent.map_or(saved, |f| f.checked(name));
+    let shown = sent.cloned().unwrap_or_else(|| ObjectForm::of(o));
     let mut matching: Vec<(u32, &str)> =
         o.attributes.iter().filter_map(|a| Some((a.matching_precedence?, a.target.as_str()))).collect();
     matching.sort();
@@ -179,14 +213,14 @@ fn render_object(
         form method="post" action=(base) class="card" {
             (csrf_field(session))
             h2 { "Object mapping" }
-            (text_field("text", "name", "Name", &sent.map_or(o.name.clone(), |f| f.text("name")), errors, None))
-            label class="inline" { input type="checkbox" name="enabled" value="on" checked[checked("enabled", o.enabled)]; "Enabled" }
-            (text_field("text", "targetObject", "Target object", &sent.map_or(o.target_object.clone(), |f| f.text("targetObject")), errors, None))
+            (text_field("text", "name", "Name", &shown.name, errors, None))
+            label class="inline" { input type="checkbox" name="enabled" value="on" checked[shown.enabled]; "Enabled" }
+            (text_field("text", "targetObject", "Target object", &shown.target_object, errors, None))
             fieldset {
                 legend { "Target object actions" }
-                label class="inline" { input type="checkbox" name="create" value="on" checked[checked("create", o.actions.create)]; "Create" }
-                label class="inline" { input type="checkbox" name="update" value="on" checked[checked("update", o.actions.update)]; "Update" }
-                label class="inline" { input type="checkbox" name="delete" value="on" checked[checked("delete", o.actions.delete)]; "Delete" }
+                label class="inline" { input type="checkbox" name="create" value="on" checked[shown.create]; "Create" }
+                label class="inline" { input type="checkbox" name="update" value="on" checked[shown.update]; "Update" }
+                label class="inline" { input type="checkbox" name="delete" value="on" checked[shown.delete]; "Delete" }
             }
             p class="hint" { "Without Delete, an account that leaves scope is disabled, never deleted." }
             @if may_save { div class="actions" { button type="submit" { "Save" } } }
@@ -246,20 +280,16 @@ async fn save_object(
     State(state): State<PortalState>,
     session: Session,
     Path((id, kind)): Path<(String, String)>,
-    form: Form,
+    Form(form): Form<ObjectForm>,
 ) -> Result<Response, PortalError> {
     let (app, mut doc, kind) = load(&state, &id, &kind).await?;
     let mut errors = FieldErrors::default();
     {
         let o = object_mut(&mut doc, kind)?;
-        o.name = form.text("name");
-        o.enabled = form.checked("enabled");
-        o.target_object = form.text("targetObject");
-        o.actions = TargetActions {
-            create: form.checked("create"),
-            update: form.checked("update"),
-            delete: form.checked("delete"),
-        };
+        o.name = form.name.clone();
+        o.enabled = form.enabled;
+        o.target_object = form.target_object.clone();
+        o.actions = TargetActions { create: form.create, update: form.update, delete: form.delete };
         if o.name.is_empty() {
             errors.add("name", "Give the mapping a name.");
         }
@@ -300,6 +330,87 @@ async fn edit_attribute(
     Ok(render_attribute(&session, &app, kind, &index, current, None, &FieldErrors::default(), StatusCode::OK))
 }
 
+/// The mapping types the attribute editor offers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TypeChoice {
+    #[default]
+    Direct,
+    Constant,
+    Expression,
+    None,
+}
+
+impl TypeChoice {
+    fn as_str(self) -> &'static str {
+        match self {
+            TypeChoice::Direct => "direct",
+            TypeChoice::Constant => "constant",
+            TypeChoice::Expression => "expression",
+            TypeChoice::None => "none",
+        }
+    }
+}
+
+/// The choice of "Match objects using this attribute".
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Matching {
+    #[default]
+    No,
+    Yes,
+}
+
+/// The form of the attribute-mapping editor. The precedence is read as text:
+/// one that is no number is an error next to its field, not a refused form.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct AttributeForm {
+    mapping_type: TypeChoice,
+    #[serde(deserialize_with = "field::text")]
+    source: String,
+    /// A constant is taken as typed, spaces included.
+    constant: String,
+    #[serde(deserialize_with = "field::text")]
+    expression: String,
+    #[serde(deserialize_with = "field::optional")]
+    default_value: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    target: String,
+    matching: Matching,
+    #[serde(deserialize_with = "field::text")]
+    matching_precedence: String,
+    apply: ApplyMapping,
+}
+
+impl AttributeForm {
+    /// The form filled with a saved attribute mapping, or for a new one.
+    fn of(current: Option<&AttributeMapping>) -> AttributeForm {
+        let Some(a) = current else { return AttributeForm::default() };
+        let mut form = AttributeForm {
+            default_value: a.default_value.clone(),
+            target: a.target.clone(),
+            matching: if a.matching_precedence.is_some() { Matching::Yes } else { Matching::No },
+            matching_precedence: a.matching_precedence.map(|p| p.to_string()).unwrap_or_default(),
+            apply: a.apply,
+            ..AttributeForm::default()
+        };
+        match &a.mapping {
+            MappingType::Direct { source } => form.source = source.clone(),
+            MappingType::Constant { value } => {
+                form.mapping_type = TypeChoice::Constant;
+                form.constant = value.clone();
+            }
+            MappingType::Expression { expression } => {
+                form.mapping_type = TypeChoice::Expression;
+                form.expression = expression.clone();
+            }
+            MappingType::None => form.mapping_type = TypeChoice::None,
+        }
+        form
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn render_attribute(
     session: &Session,
@@ -307,33 +418,14 @@ fn render_attribute(
     kind: SourceObjectType,
     index: &str,
     current: Option<&AttributeMapping>,
-    sent: Option<&Form>,
+    sent: Option<&AttributeForm>,
     errors: &FieldErrors,
     code: StatusCode,
 ) -> Response {
     let base = format!("/apps/{}/provisioning/mappings/{}", app.id, kind_slug(kind));
-    let (mtype, source, constant, expression) = match current.map(|a| &a.mapping) {
-        Some(MappingType::Direct { source }) => ("direct", source.clone(), String::new(), String::new()),
-        Some(MappingType::Constant { value }) => ("constant", String::new(), value.clone(), String::new()),
-        Some(MappingType::Expression { expression }) => {
-            ("expression", String::new(), String::new(), expression.clone())
-        }
-        Some(MappingType::None) => ("none", String::new(), String::new(), String::new()),
-        None => ("direct", String::new(), String::new(), String::new()),
-    };
-    let pick = |name: &str, saved: String| sent.map_or(saved, |f| f.get(name).unwrap_or_default().to_string());
-    let mtype = pick("mappingType", mtype.to_string());
-    let source = pick("source", source);
-    let precedence = pick(
-        "matchingPrecedence",
-        current.and_then(|a| a.matching_precedence).map(|p| p.to_string()).unwrap_or_default(),
-    );
-    let matching =
-        sent.map_or(current.is_some_and(|a| a.matching_precedence.is_some()), |f| f.get("matching") == Some("yes"));
-    let apply = pick(
-        "apply",
-        if current.is_some_and(|a| a.apply == ApplyMapping::OnCreateOnly) { "onCreateOnly" } else { "always" }.into(),
-    );
+    let shown = sent.cloned().unwrap_or_else(|| AttributeForm::of(current));
+    let mtype = shown.mapping_type.as_str();
+    let matching = shown.matching == Matching::Yes;
     let title = if current.is_some() { "Edit attribute mapping" } else { "Add attribute mapping" };
     let body = html! {
         (app_header(session, app, AppTab::Provisioning))
@@ -354,17 +446,17 @@ fn render_attribute(
             div data-for-type="direct" {
                 label for="source" { "Source attribute" }
                 select id="source" name="source" aria-invalid=[errors.get("source").map(|_| "true")] {
-                    @for a in source_attributes(kind) { option value=(a) selected[source.eq_ignore_ascii_case(a)] { (a) } }
+                    @for a in source_attributes(kind) { option value=(a) selected[shown.source.eq_ignore_ascii_case(a)] { (a) } }
                 }
                 (field_error(errors, "source"))
             }
             div data-for-type="constant" {
-                (text_field("text", "constant", "Constant value", &pick("constant", constant), errors, None))
+                (text_field("text", "constant", "Constant value", &shown.constant, errors, None))
             }
             div data-for-type="expression" {
                 label for="expression" { "Expression" }
                 textarea id="expression" name="expression" rows="3" spellcheck="false"
-                    aria-invalid=[errors.get("expression").map(|_| "true")] aria-describedby="hint-expression" { (pick("expression", expression)) }
+                    aria-invalid=[errors.get("expression").map(|_| "true")] aria-describedby="hint-expression" { (shown.expression) }
                 p class="hint" id="hint-expression" { "For example " code { "Join(\" \", [givenName], [surname])" } "." }
                 @if let Some(e) = errors.get("expression") { pre class="field-error" id="err-expression" { (e) } }
                 fieldset {
@@ -377,8 +469,8 @@ fn render_attribute(
                     div class="result" data-expr-result aria-live="polite" {}
                 }
             }
-            (text_field("text", "defaultValue", "Default value if null (optional)", &pick("defaultValue", current.and_then(|a| a.default_value.clone()).unwrap_or_default()), errors, None))
-            (text_field("text", "target", "Target attribute", &pick("target", current.map(|a| a.target.clone()).unwrap_or_default()), errors,
+            (text_field("text", "defaultValue", "Default value if null (optional)", shown.default_value.as_deref().unwrap_or_default(), errors, None))
+            (text_field("text", "target", "Target attribute", &shown.target, errors,
                 Some("A SCIM path, like emails[type eq \"work\"].value.")))
             label for="matching" { "Match objects using this attribute" }
             select id="matching" name="matching" aria-invalid=[errors.get("matching").map(|_| "true")] {
@@ -386,11 +478,11 @@ fn render_attribute(
                 option value="yes" selected[matching] { "Yes" }
             }
             (field_error(errors, "matching"))
-            (text_field("number", "matchingPrecedence", "Matching precedence", &precedence, errors, Some("1 is tried first.")))
+            (text_field("number", "matchingPrecedence", "Matching precedence", &shown.matching_precedence, errors, Some("1 is tried first.")))
             label for="apply" { "Apply this mapping" }
             select id="apply" name="apply" {
-                option value="always" selected[apply != "onCreateOnly"] { "Always" }
-                option value="onCreateOnly" selected[apply == "onCreateOnly"] { "Only during object creation" }
+                option value="always" selected[shown.apply == ApplyMapping::Always] { "Always" }
+                option value="onCreateOnly" selected[shown.apply == ApplyMapping::OnCreateOnly] { "Only during object creation" }
             }
             div class="actions" {
                 button type="submit" { "Save" }
@@ -402,43 +494,36 @@ fn render_attribute(
 }
 
 /// The attribute mapping a form describes; what cannot be read is a field error.
-fn attribute_from(form: &Form, errors: &mut FieldErrors) -> AttributeMapping {
-    let mapping = match form.get("mappingType") {
-        Some("constant") => MappingType::Constant { value: form.get("constant").unwrap_or_default().to_string() },
-        Some("expression") => {
-            let expression = form.text("expression");
-            if expression.is_empty() {
+fn attribute_from(form: &AttributeForm, errors: &mut FieldErrors) -> AttributeMapping {
+    let mapping = match form.mapping_type {
+        TypeChoice::Constant => MappingType::Constant { value: form.constant.clone() },
+        TypeChoice::Expression => {
+            if form.expression.is_empty() {
                 errors.add("expression", "Write the expression.");
             }
-            MappingType::Expression { expression }
+            MappingType::Expression { expression: form.expression.clone() }
         }
-        Some("none") => MappingType::None,
-        _ => MappingType::Direct { source: form.text("source") },
+        TypeChoice::None => MappingType::None,
+        TypeChoice::Direct => MappingType::Direct { source: form.source.clone() },
     };
-    let matching_precedence = if form.get("matching") == Some("yes") {
-        match form.text("matchingPrecedence").parse::<u32>() {
+    let matching_precedence = match form.matching {
+        Matching::Yes => match form.matching_precedence.parse::<u32>() {
             Ok(p) if p >= 1 => Some(p),
             _ => {
                 errors.add("matchingPrecedence", "A matching attribute needs a precedence of 1 or more.");
                 None
             }
-        }
-    } else {
-        None
+        },
+        Matching::No => None,
     };
-    let target = form.text("target");
-    if target.is_empty() {
+    if form.target.is_empty() {
         errors.add("target", "Name the target attribute.");
     }
     AttributeMapping {
-        target,
+        target: form.target.clone(),
         mapping,
-        default_value: form.opt("defaultValue"),
-        apply: if form.get("apply") == Some("onCreateOnly") {
-            ApplyMapping::OnCreateOnly
-        } else {
-            ApplyMapping::Always
-        },
+        default_value: form.default_value.clone(),
+        apply: form.apply,
         matching_precedence,
     }
 }
@@ -447,7 +532,7 @@ async fn save_attribute(
     State(state): State<PortalState>,
     session: Session,
     Path((id, kind, index)): Path<(String, String, String)>,
-    form: Form,
+    Form(form): Form<AttributeForm>,
 ) -> Result<Response, PortalError> {
     let (app, mut doc, kind) = load(&state, &id, &kind).await?;
     let mut errors = FieldErrors::default();
@@ -480,7 +565,7 @@ async fn delete_attribute(
     State(state): State<PortalState>,
     session: Session,
     Path((id, kind, index)): Path<(String, String, String)>,
-    _form: Form,
+    _: Form<Button>,
 ) -> Result<Response, PortalError> {
     let (app, mut doc, kind) = load(&state, &id, &kind).await?;
     let mut errors = FieldErrors::default();

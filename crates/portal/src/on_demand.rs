@@ -3,9 +3,10 @@
 //! Match, Action), the properties sent (old → new) and the app's error, if any.
 
 use crate::error::PortalError;
+use crate::form::{field, Form};
 use crate::layout::{app_header, csrf_field, page_with_status, text_field, AppTab, FieldErrors, Section};
 use crate::logs::entry_detail;
-use crate::session::{Form, Session};
+use crate::session::Session;
 use crate::status::app_of;
 use crate::PortalState;
 use axum::extract::{Path, State};
@@ -15,6 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use maud::html;
 use roster_store::{Application, StoreError};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The routes of the page.
@@ -61,14 +63,21 @@ fn render(
     page_with_status(code, session, Section::Apps, &format!("{} · Provision on demand", app.name), body)
 }
 
+/// The form of Provision on demand: the user to provision.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OnDemand {
+    #[serde(deserialize_with = "field::text")]
+    user: String,
+}
+
 async fn run(
     State(state): State<PortalState>,
     session: Session,
     Path(id): Path<String>,
-    form: Form,
+    Form(OnDemand { user: name }): Form<OnDemand>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
-    let name = form.text("user");
     let mut errors = FieldErrors::default();
     if name.is_empty() {
         errors.add("user", "Enter the user to provision.");

@@ -8,8 +8,9 @@
 //! API does); what the engine refuses is shown next to the field it is about.
 
 use crate::error::PortalError;
+use crate::form::{field, Form, FormFields};
 use crate::layout::{app_header, csrf_field, field_error, flash, page_with_status, AppTab, FieldErrors, Section};
-use crate::session::{Args, Form, Session};
+use crate::session::{Args, Session};
 use crate::status::{app_of, panel};
 use crate::PortalState;
 use axum::extract::{Path, State};
@@ -42,7 +43,7 @@ pub struct Done {
 /// What the form shows: the saved settings, or what was sent back.
 struct Values<'a> {
     saved: &'a Value,
-    sent: Option<&'a Form>,
+    sent: Option<&'a FormFields>,
 }
 
 impl Values<'_> {
@@ -93,7 +94,7 @@ async fn render(
     state: &PortalState,
     session: &Session,
     app: &Application,
-    sent: Option<&Form>,
+    sent: Option<&FormFields>,
     errors: &FieldErrors,
     tested: Tested,
     done: Option<&str>,
@@ -320,7 +321,7 @@ fn interval_text(secs: u64) -> String {
 
 /// The credential part of the form as a settings change: every non-secret field
 /// that differs from the saved value, and every secret that was typed.
-fn credentials_patch(template: Option<&Template>, form: &Form, saved: &Value, into: &mut Map<String, Value>) {
+fn credentials_patch(template: Option<&Template>, form: &FormFields, saved: &Value, into: &mut Map<String, Value>) {
     let fields = template.map(|t| t.credentials.clone()).unwrap_or_default();
     for f in &fields {
         let value = form.text(&f.name);
@@ -337,7 +338,7 @@ fn credentials_patch(template: Option<&Template>, form: &Form, saved: &Value, in
 /// The whole form as a settings change; what cannot be read is a field error.
 fn settings_patch(
     template: Option<&Template>,
-    form: &Form,
+    form: &FormFields,
     saved: &Value,
     errors: &mut FieldErrors,
 ) -> Map<String, Value> {
@@ -427,7 +428,7 @@ async fn save(
     State(state): State<PortalState>,
     session: Session,
     Path(id): Path<String>,
-    form: Form,
+    form: FormFields,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
     let template = gallery::template(&app.template);
@@ -446,7 +447,7 @@ async fn test(
     State(state): State<PortalState>,
     session: Session,
     Path(id): Path<String>,
-    form: Form,
+    form: FormFields,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
     let engine = state.engine()?;
@@ -490,13 +491,20 @@ fn tested_result(tested: &Tested) -> Markup {
     }
 }
 
+/// The form of Restart provisioning: whether to clear the current state too.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RestartForm {
+    #[serde(deserialize_with = "field::checkbox")]
+    full: bool,
+}
+
 async fn restart(
     State(state): State<PortalState>,
     Path(id): Path<String>,
-    form: Form,
+    Form(RestartForm { full }): Form<RestartForm>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
-    let full = form.checked("full");
     state.engine()?.restart(&app.id, full).await?;
     let done = if full { "restarted-full" } else { "restarted" };
     Ok(Redirect::to(&format!("/apps/{}/provisioning?done={done}#status", app.id)).into_response())
@@ -519,7 +527,7 @@ async fn authorize(
     session: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
-    form: Form,
+    form: FormFields,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
     let engine = state.engine()?;

@@ -6,9 +6,10 @@
 //! mapping document.
 
 use crate::error::PortalError;
+use crate::form::FormFields;
 use crate::layout::{app_header, csrf_field, flash, page_with_status, AppTab, FieldErrors, Section};
 use crate::mappings::{check, kind_slug, load, object_mut, save_doc, source_attributes};
-use crate::session::{Args, Form, Session};
+use crate::session::{Args, Session};
 use crate::PortalState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -154,7 +155,7 @@ fn render(
 
 /// The filter the form describes (unknown operators fall back to EQUALS, which
 /// the select never sends).
-fn filter_from(form: &Form) -> ScopingFilter {
+fn filter_from(form: &FormFields) -> ScopingFilter {
     let mut rows: BTreeMap<(usize, usize), ScopingClause> = BTreeMap::new();
     let mut groups: BTreeMap<usize, ()> = BTreeMap::new();
     for (k, v) in &form.0 {
@@ -213,7 +214,7 @@ async fn submit(
     State(state): State<PortalState>,
     session: Session,
     Path((id, kind)): Path<(String, String)>,
-    form: Form,
+    form: FormFields,
 ) -> Result<Response, PortalError> {
     let (app, mut doc, kind) = load(&state, &id, &kind).await?;
     let mut filter = filter_from(&form);
@@ -276,7 +277,7 @@ mod tests {
 
     #[test]
     fn a_form_reads_back_as_groups_and_clauses() {
-        let form = Form::parse(
+        let form = FormFields::parse(
             b"g0.c0.attribute=department&g0.c0.operator=EQUALS&g0.c0.value=Sales&g0.c1.attribute=active&g0.c1.operator=IS+TRUE&g0.c1.value=&g1.c0.attribute=city&g1.c0.operator=ENDS_WITH&g1.c0.value=lo",
         );
         let f = filter_from(&form);

@@ -8,12 +8,13 @@
 //! else is a 403 before a handler runs. The session's role must allow the route
 //! ([`crate::access`]), else the request is a 403 page (or JSON for a fetch) that
 //! names the role it needs. Every action and every refusal is written to the
-//! audit log ([`crate::audit`]). Form bodies are read and parsed here once; handlers
-//! take them with the [`Form`] extractor.
+//! audit log ([`crate::audit`]). Form bodies are read here once, bounded, and
+//! handed on unchanged to the handlers, which read them as [`crate::form`] says.
 
 use crate::access::{self, Kind};
 use crate::audit;
 use crate::error::PortalError;
+use crate::form::{read_form, FormFields};
 use crate::PortalState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
@@ -29,8 +30,6 @@ pub const COOKIE: &str = "roster_session";
 pub const CSRF_FIELD: &str = "_csrf";
 /// The header a fetch carries the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// The largest form body the portal reads.
-pub const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// The signed-in session of a request.
 #[derive(Debug, Clone)]
@@ -75,56 +74,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Session, PortalError> {
         parts.extensions.get::<Session>().cloned().ok_or(PortalError::Unauthorized)
-    }
-}
-
-/// A parsed `application/x-www-form-urlencoded` body, in field order.
-/// Its `Debug` names the fields and shows no value: a form may carry a
-/// password or an app's secret.
-#[derive(Clone, Default)]
-pub struct Form(pub Vec<(String, String)>);
-
-impl std::fmt::Debug for Form {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Form").field(&self.0.iter().map(|(name, _)| name).collect::<Vec<_>>()).finish()
-    }
-}
-
-impl Form {
-    /// Parses a form body.
-    pub fn parse(body: &[u8]) -> Form {
-        Form(form_urlencoded::parse(body).into_owned().collect())
-    }
-
-    /// The first value of a field.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// The first value of a field, trimmed; empty when absent.
-    pub fn text(&self, name: &str) -> String {
-        self.get(name).map(str::trim).unwrap_or_default().to_string()
-    }
-
-    /// The value of a field, trimmed, or `None` when absent or empty.
-    pub fn opt(&self, name: &str) -> Option<String> {
-        Some(self.text(name)).filter(|s| !s.is_empty())
-    }
-
-    /// Whether a checkbox is checked.
-    pub fn checked(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v != "off" && v != "false")
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Form {
-    type Rejection = PortalError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Form, PortalError> {
-        parts
-            .extensions
-            .remove::<Form>()
-            .ok_or_else(|| PortalError::BadRequest("send the form as application/x-www-form-urlencoded".into()))
     }
 }
 
@@ -209,14 +158,6 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-/// Reads a form body, bounded.
-pub async fn read_form(body: Body) -> Result<Form, PortalError> {
-    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
-        .await
-        .map_err(|_| PortalError::BadRequest(format!("the form is larger than {MAX_FORM_BYTES} bytes")))?;
-    Ok(Form::parse(&bytes))
-}
-
 /// The middleware: a live session for every request, the CSRF token on every POST.
 pub async fn require_session(State(state): State<PortalState>, request: Request, next: Next) -> Response {
     let Some(secret) = cookie(request.headers(), COOKIE) else {
@@ -241,17 +182,17 @@ pub async fn require_session(State(state): State<PortalState>, request: Request,
             }
         };
         if is_form(&parts.headers) {
-            let form = match read_form(body).await {
-                Ok(f) => f,
+            let (bytes, fields) = match read_form(body).await {
+                Ok(read) => read,
                 Err(e) => return e.into_response(),
             };
-            match form.get(CSRF_FIELD) {
+            match fields.get(CSRF_FIELD) {
                 Some(t) if same_secret(t, &session.csrf) => {}
                 Some(_) => return forbidden("the form's CSRF token is not this session's"),
                 None => return forbidden("the form has no CSRF token"),
             }
-            parts.extensions.insert(form);
-            body = Body::empty();
+            parts.extensions.insert(fields);
+            body = Body::from(bytes);
         } else {
             let header = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             match header {
@@ -277,7 +218,7 @@ pub async fn require_session(State(state): State<PortalState>, request: Request,
     // Every action but sign-out (written down by its handler) goes to the audit
     // log, with its form.
     let audited = kind == Kind::Action && template != "/signout";
-    let request = parts.extensions.get::<Form>().map(audit::fields);
+    let request = parts.extensions.get::<FormFields>().map(audit::fields);
     let (principal, role, source) = (session.principal.clone(), session.role, audit::source(&parts));
     parts.extensions.insert(session);
     let response = next.run(Request::from_parts(parts, body)).await;
@@ -334,22 +275,5 @@ mod tests {
         assert!(!same_secret("abc", "abd"));
         assert!(!same_secret("abc", "abcd"));
         assert!(!same_secret("", "a"));
-    }
-
-    #[test]
-    fn forms() {
-        let f = Form::parse(b"a=1&b=+x+&c=&a=2&box=on");
-        assert_eq!(f.get("a"), Some("1"));
-        assert_eq!(f.text("b"), "x");
-        assert_eq!(f.opt("c"), None);
-        assert!(f.checked("box"));
-        assert!(!f.checked("nope"));
-    }
-
-    #[test]
-    fn a_forms_debug_names_its_fields_without_their_values() {
-        let shown = format!("{:?}", Form::parse(b"name=ops&password=hunter2hunter2&secretToken=t0k3n"));
-        assert!(shown.contains("password") && shown.contains("secretToken"), "{shown}");
-        assert!(!shown.contains("hunter2") && !shown.contains("t0k3n") && !shown.contains("ops"), "{shown}");
     }
 }

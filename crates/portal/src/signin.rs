@@ -11,11 +11,12 @@
 
 use crate::audit;
 use crate::error::PortalError;
+use crate::form::{field, Form};
 use crate::layout::{field_error, FieldErrors};
-use crate::session::{cookie, is_secure, read_form, same_secret, set_cookie, Args, Session, COOKIE};
+use crate::session::{cookie, is_secure, same_secret, set_cookie, Args, Session, COOKIE};
 use crate::throttle::{retry_after_secs, ThrottleKey, TOKEN_ACCOUNT};
 use crate::PortalState;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -140,16 +141,40 @@ pub async fn page(State(state): State<PortalState>, headers: HeaderMap, Args(arg
     render(&state, &headers, StatusCode::OK, &next, &FieldErrors::default(), "")
 }
 
+/// How a sign-in proves who it is.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Method {
+    #[default]
+    Password,
+    Token,
+}
+
+/// The sign-in form: the nonce that shows it came from this portal's page,
+/// where to go next, and an admin's name and password or an API token.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct SignInForm {
+    /// The double-submit nonce, in the field [`NONCE_FIELD`] names.
+    #[serde(rename = "_signin")]
+    nonce: Option<String>,
+    next: Option<String>,
+    method: Method,
+    #[serde(deserialize_with = "field::text")]
+    name: String,
+    token: Option<SecretString>,
+    password: Option<SecretString>,
+}
+
 /// `POST /signin`: checks the credentials and starts a session.
-pub async fn submit(State(state): State<PortalState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let headers = parts.headers;
-    let form = match read_form(body).await {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    let nonce_ok = match (cookie(&headers, NONCE_COOKIE), form.get(NONCE_FIELD)) {
+pub async fn submit(
+    State(state): State<PortalState>,
+    address: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let address = address.map(|axum::Extension(ConnectInfo(a))| a.ip());
+    let nonce_ok = match (cookie(&headers, NONCE_COOKIE), form.nonce.as_deref()) {
         (Some(c), Some(f)) => same_secret(&c, f),
         _ => false,
     };
@@ -159,22 +184,22 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
         )
         .into_response();
     }
-    let next = safe_next(form.get("next")).to_string();
+    let next = safe_next(form.next.as_deref()).to_string();
     let mut errors = FieldErrors::default();
-    let name = form.text("name");
+    let name = form.name;
     // Token sign-ins count as one account: guessing tokens from an address.
-    let (field, account) = match form.get("method") {
-        Some("token") => ("token", TOKEN_ACCOUNT.to_string()),
-        _ => ("password", name.to_lowercase()),
+    let (field, account) = match form.method {
+        Method::Token => ("token", TOKEN_ACCOUNT.to_string()),
+        Method::Password => ("password", name.to_lowercase()),
     };
     let keys = [ThrottleKey::Account(account, address), ThrottleKey::Address(address)];
     let source = address.map(|a| a.to_string());
     // Who the attempt claims to be, for the audit log: the admin name typed (at
     // most 64 characters), or the token's name when the token is known.
     let typed_name: String = name.chars().take(64).collect();
-    let mut claimed = match form.get("method") {
-        Some("token") => audit::UNKNOWN_TOKEN.to_string(),
-        _ => format!("admin:{typed_name}"),
+    let mut claimed = match form.method {
+        Method::Token => audit::UNKNOWN_TOKEN.to_string(),
+        Method::Password => format!("admin:{typed_name}"),
     };
     if let Some(wait) = state.throttle.retry_after(&keys) {
         let secs = retry_after_secs(wait);
@@ -186,14 +211,14 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
         return response;
     }
     let mut claimed_role = None;
-    let principal = match form.get("method") {
-        Some("token") => {
-            let token = form.text("token");
+    let principal = match form.method {
+        Method::Token => {
+            let token = form.token.as_ref().map(|t| t.expose_secret().trim()).unwrap_or_default();
             if token.is_empty() || token.len() > 512 {
                 errors.add("token", "Enter an API token.");
                 None
             } else {
-                match state.store.verify_token(&token).await {
+                match state.store.verify_token(token).await {
                     Ok(TokenCheck::Valid(t)) => Some((format!("token:{}", t.name), t.role)),
                     Ok(TokenCheck::Expired(t)) => {
                         claimed = format!("token:{}", t.name);
@@ -209,8 +234,8 @@ pub async fn submit(State(state): State<PortalState>, request: Request) -> Respo
                 }
             }
         }
-        _ => {
-            let password = SecretString::from(form.get("password").unwrap_or_default());
+        Method::Password => {
+            let password = form.password.unwrap_or_else(|| SecretString::from(""));
             if name.is_empty() || password.expose_secret().is_empty() {
                 errors.add("password", "Enter the admin name and the password.");
                 None

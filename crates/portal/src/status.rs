@@ -6,8 +6,9 @@
 //! and the script fetches the fragment again every second or two.
 
 use crate::error::{JsonError, PortalError};
+use crate::form::{Button, Form};
 use crate::layout::{csrf_field, time};
-use crate::session::{Form, Session};
+use crate::session::Session;
 use crate::PortalState;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -48,7 +49,7 @@ async fn json(State(state): State<PortalState>, Path(id): Path<String>) -> Resul
 async fn allow_deletes(
     State(state): State<PortalState>,
     Path(id): Path<String>,
-    _form: Form,
+    _: Form<Button>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
     state.engine()?.allow_deletes(&app.id).await?;

@@ -3,8 +3,9 @@
 //! to and the applications it is assigned to, with the groups it came through.
 
 use crate::error::PortalError;
+use crate::form::{field, Button, Form};
 use crate::layout::{csrf_field, flash, page, page_with_status, pager, query, text_field, time, FieldErrors, Section};
-use crate::session::{Args, Form, Session};
+use crate::session::{Args, Session};
 use crate::PortalState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,8 +29,8 @@ pub fn routes() -> Router<PortalState> {
         .route("/users/{id}/{action}", post(act))
 }
 
-/// Reads one attribute of a user.
-type Read = fn(&User) -> Option<&str>;
+/// Reads one attribute of a user's form.
+type Read = fn(&UserForm) -> Option<&str>;
 
 /// The editable attributes: form name (the API's), label, and how to read it.
 const FIELDS: &[(&str, &str, Read)] = &[
@@ -46,6 +47,71 @@ const FIELDS: &[(&str, &str, Read)] = &[
     ("country", "Country", |u| u.country.as_deref()),
     ("externalId", "External ID", |u| u.external_id.as_deref()),
 ];
+
+/// The form of a user: its attributes (by their API names), its manager's user
+/// name, and for a new user whether the account is enabled.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct UserForm {
+    #[serde(deserialize_with = "field::text")]
+    user_name: String,
+    #[serde(deserialize_with = "field::optional")]
+    external_id: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    display_name: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    given_name: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    surname: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    mail: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    job_title: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    department: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    employee_id: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    mobile: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    office_location: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    city: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    country: Option<String>,
+    #[serde(deserialize_with = "field::optional")]
+    manager: Option<String>,
+    #[serde(deserialize_with = "field::checkbox")]
+    active: bool,
+}
+
+impl UserForm {
+    /// The form of a new user: empty, the account enabled.
+    fn blank() -> UserForm {
+        UserForm { active: true, ..UserForm::default() }
+    }
+
+    /// The form filled with a user's values and its manager's user name.
+    fn of(user: &User, manager: Option<String>) -> UserForm {
+        UserForm {
+            user_name: user.user_name.clone(),
+            external_id: user.external_id.clone(),
+            display_name: user.display_name.clone(),
+            given_name: user.given_name.clone(),
+            surname: user.surname.clone(),
+            mail: user.mail.clone(),
+            job_title: user.job_title.clone(),
+            department: user.department.clone(),
+            employee_id: user.employee_id.clone(),
+            mobile: user.mobile.clone(),
+            office_location: user.office_location.clone(),
+            city: user.city.clone(),
+            country: user.country.clone(),
+            manager,
+            active: user.active,
+        }
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListArgs {
@@ -115,49 +181,22 @@ fn state_badge(u: &User) -> Markup {
     }
 }
 
-/// The values a form shows: the user's, or what was sent back with errors.
-fn value_of<'a>(
-    form: Option<&'a Form>,
-    user: Option<&'a User>,
-    name: &str,
-    read: fn(&User) -> Option<&str>,
-) -> &'a str {
-    match form {
-        Some(f) => f.get(name).unwrap_or_default(),
-        None => user.and_then(read).unwrap_or_default(),
-    }
-}
-
-fn user_form(
-    session: &Session,
-    action: &str,
-    user: Option<&User>,
-    manager: Option<&str>,
-    form: Option<&Form>,
-    errors: &FieldErrors,
-) -> Markup {
-    let user_name = match form {
-        Some(f) => f.get("userName").unwrap_or_default(),
-        None => user.map(|u| u.user_name.as_str()).unwrap_or_default(),
-    };
-    let manager = match form {
-        Some(f) => f.get("manager").unwrap_or_default(),
-        None => manager.unwrap_or_default(),
-    };
+fn user_form(session: &Session, action: &str, user: Option<&User>, values: &UserForm, errors: &FieldErrors) -> Markup {
+    let manager = values.manager.as_deref().unwrap_or_default();
     html! {
         (errors.banner())
         form method="post" action=(action) class="card" {
             (csrf_field(session))
             div class="grid2" {
-                div { (text_field("text", "userName", "User name (required)", user_name, errors, Some("Unique, for example alice@example.com."))) }
+                div { (text_field("text", "userName", "User name (required)", &values.user_name, errors, Some("Unique, for example alice@example.com."))) }
                 @for (name, label, read) in FIELDS {
-                    div { (text_field("text", name, label, value_of(form, user, name, *read), errors, None)) }
+                    div { (text_field("text", name, label, read(values).unwrap_or_default(), errors, None)) }
                 }
                 div { (text_field("text", "manager", "Manager", manager, errors, Some("The manager's user name."))) }
             }
             @if user.is_none() {
                 label class="inline" {
-                    input type="checkbox" name="active" value="on" checked[form.is_none_or(|f| f.checked("active"))];
+                    input type="checkbox" name="active" value="on" checked[values.active];
                     "Account enabled"
                 }
             }
@@ -186,9 +225,13 @@ fn attribute_error(e: PortalError, errors: &mut FieldErrors) -> Result<(), Porta
     }
 }
 
-async fn manager_id(state: &PortalState, form: &Form, errors: &mut FieldErrors) -> Result<Option<UserId>, PortalError> {
-    let Some(m) = form.opt("manager") else { return Ok(None) };
-    match state.store.find_user(&m).await {
+async fn manager_id(
+    state: &PortalState,
+    form: &UserForm,
+    errors: &mut FieldErrors,
+) -> Result<Option<UserId>, PortalError> {
+    let Some(m) = &form.manager else { return Ok(None) };
+    match state.store.find_user(m).await {
         Ok(u) => Ok(Some(u.id)),
         Err(StoreError::NotFound { .. }) => {
             errors.add("manager", format!("{m:?} is not a user of the directory"));
@@ -202,32 +245,35 @@ async fn new_form(session: Session) -> Response {
     let body = html! {
         p class="crumbs" { a href="/users" { "Users" } " › New user" }
         h1 { "New user" }
-        (user_form(&session, "/users/new", None, None, None, &FieldErrors::default()))
+        (user_form(&session, "/users/new", None, &UserForm::blank(), &FieldErrors::default()))
     };
     page(&session, Section::Users, "New user", body)
 }
 
-async fn create(State(state): State<PortalState>, session: Session, form: Form) -> Result<Response, PortalError> {
+async fn create(
+    State(state): State<PortalState>,
+    session: Session,
+    Form(form): Form<UserForm>,
+) -> Result<Response, PortalError> {
     let mut errors = FieldErrors::default();
     let manager = manager_id(&state, &form, &mut errors).await?;
     if errors.is_empty() {
-        let text = |n: &str| form.opt(n);
         let input = UserInput {
-            user_name: form.text("userName"),
-            external_id: text("externalId"),
-            active: Some(form.checked("active")),
-            display_name: text("displayName"),
-            given_name: text("givenName"),
-            surname: text("surname"),
-            mail: text("mail"),
-            job_title: text("jobTitle"),
-            department: text("department"),
-            employee_id: text("employeeId"),
+            user_name: form.user_name.clone(),
+            external_id: form.external_id.clone(),
+            active: Some(form.active),
+            display_name: form.display_name.clone(),
+            given_name: form.given_name.clone(),
+            surname: form.surname.clone(),
+            mail: form.mail.clone(),
+            job_title: form.job_title.clone(),
+            department: form.department.clone(),
+            employee_id: form.employee_id.clone(),
             manager,
-            mobile: text("mobile"),
-            office_location: text("officeLocation"),
-            city: text("city"),
-            country: text("country"),
+            mobile: form.mobile.clone(),
+            office_location: form.office_location.clone(),
+            city: form.city.clone(),
+            country: form.country.clone(),
             ..UserInput::default()
         };
         match state.store.create_user(input).await {
@@ -238,7 +284,7 @@ async fn create(State(state): State<PortalState>, session: Session, form: Form) 
     let body = html! {
         p class="crumbs" { a href="/users" { "Users" } " › New user" }
         h1 { "New user" }
-        (user_form(&session, "/users/new", None, None, Some(&form), &errors))
+        (user_form(&session, "/users/new", None, &form, &errors))
     };
     Ok(page_with_status(StatusCode::BAD_REQUEST, &session, Section::Users, "New user", body))
 }
@@ -269,6 +315,7 @@ async fn show(
     let apps = state.store.effective_assignments_of_user(&user.id).await?;
     let done = done.done;
     let base = format!("/users/{}", user.id);
+    let attributes = UserForm::of(&user, None);
     let body = html! {
         p class="crumbs" { a href="/users" { "Users" } " › " (user.user_name) }
         h1 { (user.display_name.as_deref().unwrap_or(&user.user_name)) " " (state_badge(&user)) }
@@ -292,7 +339,7 @@ async fn show(
             dl class="facts" {
                 dt { "User name" } dd { (user.user_name) }
                 @for (_, label, read) in FIELDS {
-                    @if let Some(v) = read(&user) { dt { (label) } dd { (v) } }
+                    @if let Some(v) = read(&attributes) { dt { (label) } dd { (v) } }
                 }
                 @if let Some(m) = &manager { dt { "Manager" } dd { a href={ "/users/" (m.id) } { (m.user_name) } } }
                 @for (k, v) in &user.extensions { dt { "extension_" (k) } dd { (v) } }
@@ -369,7 +416,7 @@ async fn edit_form(
     let body = html! {
         p class="crumbs" { a href="/users" { "Users" } " › " a href={ "/users/" (user.id) } { (user.user_name) } " › Edit" }
         h1 { "Edit " (user.user_name) }
-        (user_form(&session, &format!("/users/{}/edit", user.id), Some(&user), manager.as_deref(), None, &FieldErrors::default()))
+        (user_form(&session, &format!("/users/{}/edit", user.id), Some(&user), &UserForm::of(&user, manager), &FieldErrors::default()))
     };
     Ok(page(&session, Section::Users, "Edit user", body))
 }
@@ -378,28 +425,27 @@ async fn update(
     State(state): State<PortalState>,
     session: Session,
     Path(id): Path<String>,
-    form: Form,
+    Form(form): Form<UserForm>,
 ) -> Result<Response, PortalError> {
     let user = user_by_path(&state, &id).await?;
     let mut errors = FieldErrors::default();
     let manager = manager_id(&state, &form, &mut errors).await?;
     if errors.is_empty() {
-        let text = |n: &str| Some(form.opt(n));
         let patch = UserPatch {
-            user_name: Some(Some(form.text("userName"))),
-            external_id: text("externalId"),
-            display_name: text("displayName"),
-            given_name: text("givenName"),
-            surname: text("surname"),
-            mail: text("mail"),
-            job_title: text("jobTitle"),
-            department: text("department"),
-            employee_id: text("employeeId"),
+            user_name: Some(Some(form.user_name.clone())),
+            external_id: Some(form.external_id.clone()),
+            display_name: Some(form.display_name.clone()),
+            given_name: Some(form.given_name.clone()),
+            surname: Some(form.surname.clone()),
+            mail: Some(form.mail.clone()),
+            job_title: Some(form.job_title.clone()),
+            department: Some(form.department.clone()),
+            employee_id: Some(form.employee_id.clone()),
             manager: Some(manager),
-            mobile: text("mobile"),
-            office_location: text("officeLocation"),
-            city: text("city"),
-            country: text("country"),
+            mobile: Some(form.mobile.clone()),
+            office_location: Some(form.office_location.clone()),
+            city: Some(form.city.clone()),
+            country: Some(form.country.clone()),
             ..UserPatch::default()
         };
         match state.store.update_user(&user.id, patch).await {
@@ -409,7 +455,7 @@ async fn update(
     }
     let body = html! {
         h1 { "Edit " (user.user_name) }
-        (user_form(&session, &format!("/users/{}/edit", user.id), Some(&user), None, Some(&form), &errors))
+        (user_form(&session, &format!("/users/{}/edit", user.id), Some(&user), &form, &errors))
     };
     Ok(page_with_status(StatusCode::BAD_REQUEST, &session, Section::Users, "Edit user", body))
 }
@@ -417,7 +463,7 @@ async fn update(
 async fn act(
     State(state): State<PortalState>,
     Path((id, action)): Path<(String, String)>,
-    _form: Form,
+    _: Form<Button>,
 ) -> Result<Response, PortalError> {
     let user = user_by_path(&state, &id).await?;
     let done = match action.as_str() {

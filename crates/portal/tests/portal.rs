@@ -559,3 +559,45 @@ async fn form_actions_and_sign_ins_are_audited_without_their_secrets() {
     let (_, _, page) = p.get("/audit?principal=admin%3Aops", true).await;
     assert!(!page.contains("admin:tester"), "filtered by principal");
 }
+
+#[tokio::test]
+async fn a_form_that_cannot_be_read_is_a_400_page_that_says_why() {
+    let p = TestPortal::start().await;
+    let (status, _, body) = p.post("/groups/new", &p.with_csrf("displayName=A&displayName=B")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("role=\"alert\"") && body.contains("duplicate field `displayName`"), "{body}");
+    let app = new_app(&p, "Crm").await;
+    let path = format!("/apps/{app}/provisioning/mappings/user/attributes/new");
+    let (status, _, body) = p.post(&path, &p.with_csrf("mappingType=javascript&target=title")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("unknown variant `javascript`"), "{body}");
+    let json = Request::post("/groups/new")
+        .header(header::ACCEPT, "text/html")
+        .header(header::COOKIE, &p.cookie)
+        .header("x-csrf-token", &p.csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"displayName\":\"Json\"}"))
+        .expect("a valid request");
+    let (status, _, body) = p.send(json).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("send the form as application/x-www-form-urlencoded"), "{body}");
+    let (status, _, body) = p.sign_in("method=password&name=a&name=b&password=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(p.store.find_group("A").await.is_err() && p.store.find_group("Json").await.is_err());
+}
+
+#[tokio::test]
+async fn an_attribute_mapping_is_saved_from_its_form_and_a_bad_precedence_stays_on_the_page() {
+    let p = TestPortal::start().await;
+    let app = new_app(&p, "Crm").await;
+    let path = format!("/apps/{app}/provisioning/mappings/user/attributes/new");
+    let form = "mappingType=constant&constant=+Sales+&target=department&matching=yes&matchingPrecedence=x";
+    let (status, _, body) = p.post(&path, &p.with_csrf(form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("id=\"err-matchingPrecedence\"") && body.contains("value=\" Sales \""), "{body}");
+    let form = "mappingType=constant&constant=+Sales+&target=department&matching=no&apply=onCreateOnly";
+    assert_eq!(p.post(&path, &p.with_csrf(form)).await.0, StatusCode::SEE_OTHER);
+    let (_, body) = p.get_as(&p.cookie, &format!("/apps/{app}/provisioning/mappings/user")).await;
+    let saved = "<td><code>department</code></td><td>Constant</td><td><code>&quot; Sales &quot;</code></td>";
+    assert!(body.contains(saved) && body.contains("On create"), "the constant is kept as typed, spaces included");
+}
