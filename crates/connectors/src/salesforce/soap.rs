@@ -235,8 +235,11 @@ mod tests {
         <sf:exceptionMessage>Invalid username &amp; password</sf:exceptionMessage></sf:LoginFault></detail>\
         </soapenv:Fault></soapenv:Body></soapenv:Envelope>";
 
-    /// The answer's session id, server URL and fault string, or its error.
-    fn read(xml: &str) -> Result<(Option<String>, Option<String>, Option<String>), String> {
+    /// The session id, server URL and fault string of an answer.
+    type Read = (Option<String>, Option<String>, Option<String>);
+
+    /// What an answer says that the login reads first, or its error.
+    fn read(xml: &str) -> Result<Read, String> {
         let a = read_login_answer(xml)?;
         let session = a.session_id.as_ref().map(|s| s.expose_secret().to_string());
         Ok((session, a.server_url, a.fault.and_then(|f| f.string)))
