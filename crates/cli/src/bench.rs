@@ -5,9 +5,9 @@
 //! through the real path (`roster import users`: CSV → HTTP API → store), next to
 //! a baseline that writes the same rows straight into the store.
 //!
-//! `roster bench provision` runs the engine's initial cycle into the sample app
-//! next to a raw client loop POSTing the same resources; `roster bench groups`
-//! provisions groups and counts the requests against the fewest possible.
+//! `roster bench provision` (see `bench_provision`) runs the engine's initial
+//! cycle next to a raw client loop POSTing the same resources; `roster bench
+//! groups` provisions groups and counts the requests against the fewest possible.
 
 use crate::client::Client;
 use anyhow::{Context, Result};
@@ -20,8 +20,9 @@ use std::time::Instant;
 pub enum BenchCmd {
     /// CSV import throughput on SQLite (and PostgreSQL with --postgres).
     Import(ImportBench),
-    /// Provisioning throughput into the sample app, next to a raw client loop.
-    Provision(ProvisionBench),
+    /// Provisioning throughput into the sample app (or scim2-server), next to
+    /// a raw client loop, at one or more directory sizes.
+    Provision(crate::bench_provision::ProvisionBench),
     /// Group provisioning into the sample app: time and requests, next to the
     /// fewest requests the work needs.
     Groups(GroupsBench),
@@ -42,13 +43,13 @@ pub struct ImportBench {
 pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Import(b) => import(b).await,
-        BenchCmd::Provision(b) => provision(b).await,
+        BenchCmd::Provision(b) => crate::bench_provision::provision(b).await,
         BenchCmd::Groups(b) => groups(b).await,
         BenchCmd::Portal(b) => crate::bench_portal::run(b).await,
     }
 }
 
-fn scratch_dir(tag: &str) -> std::path::PathBuf {
+pub(crate) fn scratch_dir(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("roster-bench-{tag}-{}", uuid::Uuid::new_v4().simple()))
 }
 
@@ -143,206 +144,12 @@ async fn import(b: ImportBench) -> Result<()> {
     Ok(())
 }
 
-#[derive(Args)]
-pub struct ProvisionBench {
-    /// Users to provision (10,000 by default; try 100000).
-    #[arg(long, default_value_t = 10_000)]
-    users: usize,
-    /// Requests in flight at once, for the engine and the raw loop alike.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
-}
-
 /// Peak resident memory of this process, in MiB (Linux).
-fn peak_rss_mib() -> Option<f64> {
+pub(crate) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
-}
-
-/// A sample app in a process of its own, so that the figures of this process are
-/// roster's alone. Killed when dropped.
-struct SampleProcess {
-    child: tokio::process::Child,
-    base_url: String,
-    token: String,
-}
-
-impl SampleProcess {
-    async fn start(token: &str) -> Result<SampleProcess> {
-        use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["sample-app", "--listen", "127.0.0.1:0"])
-            .env("ROSTER_SAMPLE_TOKEN", token)
-            .env("ROSTER_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("start the sample app")?;
-        let stdout = child.stdout.take().context("sample app stdout")?;
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let base_url = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .context("the sample app did not start within 30 s")??
-            .context("the sample app exited")?;
-        Ok(SampleProcess { child, base_url, token: token.to_string() })
-    }
-
-    async fn user_count(&self) -> Result<u64> {
-        let v: serde_json::Value = reqwest::Client::new()
-            .get(format!("{}/Users?count=1", self.base_url))
-            .bearer_auth(&self.token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(v["totalResults"].as_u64().unwrap_or(0))
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-/// The engine against a raw client loop: both POST the same user resources to a
-/// fresh sample app at the same concurrency, in the same run.
-pub async fn provision(b: ProvisionBench) -> Result<()> {
-    use futures::StreamExt;
-    use roster_engine::settings::{Mode, SettingsPatch, Status};
-    crate::serve::init_tracing();
-    println!("provisioning benchmark: {} users, concurrency {}", b.users, b.concurrency);
-    let store = Store::open_sqlite(&scratch_dir("provision")).await?;
-    // A realistic management tree: everyone but the first user reports to
-    // someone created before them, eight reports per manager.
-    let mut batch = Vec::with_capacity(2000);
-    for i in 0..b.users {
-        let manager = (i > 0).then(|| format!("user{:06}@bench.example", (i - 1) / 8));
-        batch.push((
-            UserInput {
-                user_name: format!("user{i:06}@bench.example"),
-                given_name: Some(format!("Given{i}")),
-                surname: Some("Bench".into()),
-                display_name: Some(format!("Given{i} Bench")),
-                mail: Some(format!("user{i:06}@bench.example")),
-                job_title: Some(format!("Title {}", i % 40)),
-                department: Some(format!("Dept {}", i % 12)),
-                employee_id: Some(format!("E{i:06}")),
-                ..UserInput::default()
-            },
-            manager,
-        ));
-        if batch.len() == 2000 {
-            store.upsert_users_with_managers(std::mem::take(&mut batch)).await?;
-        }
-    }
-    store.upsert_users_with_managers(batch).await?;
-
-    // The engine: scope "all" (every user of the directory), one initial cycle.
-    let app = SampleProcess::start("engine").await?;
-    let application =
-        store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;
-    let engine = crate::serve::start_engine(&store, &scratch_dir("key")).await?;
-    let patch = SettingsPatch {
-        mode: Some(Mode::Automatic),
-        status: Some(Status::On),
-        tenant_url: Some(app.base_url.clone()),
-        secret_token: Some("engine".into()),
-        concurrency: Some(b.concurrency),
-        scope: Some(roster_engine::settings::Scope::All),
-        ..Default::default()
-    };
-    engine.configure(&application.id, patch).await?;
-    let started = Instant::now();
-    let counts = engine.cycle(&application.id).await?;
-    let engine_secs = started.elapsed().as_secs_f64();
-    let engine_rate = counts.created as f64 / engine_secs;
-    let in_app = app.user_count().await?;
-
-    let started = Instant::now();
-    engine.cycle(&application.id).await?;
-    let noop_ms = started.elapsed().as_secs_f64() * 1000.0;
-
-    let changed: Vec<_> = store.users_after(None, 10).await?;
-    for u in &changed {
-        let patch = roster_store::UserPatch { job_title: Some(Some("Changed".into())), ..Default::default() };
-        store.update_user(&u.id, patch).await?;
-    }
-    let started = Instant::now();
-    let ten = engine.cycle(&application.id).await?;
-    let ten_ms = started.elapsed().as_secs_f64() * 1000.0;
-    app.stop().await;
-    // Peak memory of roster's own work, before the raw loop's request bodies exist.
-    let rss = peak_rss_mib();
-
-    // The resources the engine will send, built once for the raw loop.
-    let mapping = roster_engine::job::compile_user_mapping(&roster_mapping::defaults::scim_app_mappings())?;
-    let mut bodies = Vec::with_capacity(b.users);
-    let mut after: Option<String> = None;
-    loop {
-        let users = store.users_after(after.as_deref(), 1000).await?;
-        let Some(last) = users.last() else { break };
-        after = Some(last.id.0.clone());
-        for u in &users {
-            let src = roster_engine::source::UserSource { user: u, soft_deleted: false, roles: Vec::new() };
-            let eval = roster_mapping::EvalContext::at(chrono::Utc::now());
-            let attrs: Vec<(String, serde_json::Value)> =
-                mapping.evaluate(&src, &eval, true)?.into_iter().map(|m| (m.target, m.value.to_json())).collect();
-            bodies.push(roster_scim::build_resource(roster_scim::ResourceKind::User, &attrs).to_string());
-        }
-    }
-
-    // Baseline: a raw client loop.
-    let raw_app = SampleProcess::start("raw").await?;
-    let http = reqwest::Client::new();
-    let url = format!("{}/Users", raw_app.base_url);
-    let started = Instant::now();
-    let ok = futures::stream::iter(bodies.into_iter().map(|body| {
-        let http = http.clone();
-        let url = url.clone();
-        async move {
-            http.post(&url)
-                .bearer_auth("raw")
-                .header("content-type", "application/scim+json")
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false)
-        }
-    }))
-    .buffer_unordered(b.concurrency)
-    .filter(|ok| futures::future::ready(*ok))
-    .count()
-    .await;
-    let raw_secs = started.elapsed().as_secs_f64();
-    let raw_rate = ok as f64 / raw_secs;
-    raw_app.stop().await;
-
-    println!("raw client loop : {raw_rate:>9.0} users/s ({ok} POSTs in {raw_secs:.2} s)");
-    println!(
-        "roster engine   : {engine_rate:>9.0} users/s ({} created in {engine_secs:.2} s; {in_app} users in the app)",
-        counts.created
-    );
-    println!("incremental cycle, nothing to do : {noop_ms:.1} ms");
-    println!(
-        "incremental cycle, 10 changes    : {ten_ms:.1} ms ({} updated) over {} provisioned users",
-        ten.updated, counts.created
-    );
-    if let Some(rss) = rss {
-        println!("peak RSS: {rss:.0} MiB (roster: store and engine; the sample apps run in their own processes)");
-    }
-    // Each create is a POST, each update or enable a PATCH: the requests that
-    // wrote to the app, against the fewest possible (one per user).
-    let writes = counts.created + counts.updated + counts.enabled + counts.disabled;
-    println!(
-        "requests per user in the initial cycle: {:.3} ({writes} writes for {} users; the limit is 1.0)",
-        writes as f64 / b.users.max(1) as f64,
-        b.users
-    );
-    println!("ratio: {:.2}", engine_rate / raw_rate);
-    Ok(())
 }
 
 #[derive(Args)]

@@ -38,7 +38,7 @@ impl Action {
 }
 
 /// What happened to one object: the shadow to write, the log entry, and the counter.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub source_id: String,
     pub shadow: Option<ShadowEntry>,
@@ -123,6 +123,9 @@ pub struct Imported {
     pub shadow: Option<ShadowEntry>,
     /// The manager's id in the target, when the manager has an account there.
     pub manager_target: Option<String>,
+    /// The manager, when its account is being made in this run: the user is
+    /// sent once that request is over (see `crate::pipeline`).
+    pub manager_wait: Option<String>,
     pub change_id: String,
 }
 

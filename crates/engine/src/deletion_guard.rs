@@ -46,6 +46,7 @@ pub(crate) async fn leaving_users(
                 roles: roles.remove(id).unwrap_or_default(),
                 shadow: Some(shadow),
                 manager_target: None,
+                manager_wait: None,
                 change_id: String::new(),
             };
             if is_leaving(ctx, &item) {

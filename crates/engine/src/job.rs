@@ -4,7 +4,7 @@
 //! concurrency and recorded (shadow, logs, cursor or watermark) in one transaction.
 
 use crate::connect::connector;
-use crate::cycle::{process_user, Action, CycleContext, Imported, Outcome};
+use crate::cycle::{CycleContext, Outcome};
 use crate::deletion_guard;
 use crate::reliability::{Clock, GuardedConnector};
 use crate::settings::Status;
@@ -12,13 +12,12 @@ use crate::settings::{JobSettings, Scope};
 use crate::status::StagedDeletes;
 use crate::status::{Counts, JobState, Progress};
 use crate::EngineError;
-use futures::StreamExt;
 use roster_connectors::{Connector, ResourceKind};
 use roster_mapping::{
     AppMappings, CompiledObjectMapping, SourceObjectType, GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES,
 };
 use roster_store::secrets::Cipher;
-use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, RecordBatch, Store, User, UserId};
+use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, Store, User, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -195,12 +194,6 @@ pub async fn run_cycle(
     let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone()).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
-    let guard_limit = if job.state.allow_deletes {
-        None
-    } else {
-        let enabled = store.shadow_count(app, "user").await?.1.max(0) as u64;
-        Some(deletion_guard::threshold(job.settings.delete_threshold, job.settings.delete_threshold_percent, enabled))
-    };
     set_progress(progress, |p| {
         *p = Progress {
             running: true,
@@ -213,10 +206,8 @@ pub async fn run_cycle(
     // failure there is judged like any other (a refused token quarantines the job).
     let result = match crate::recovery::recover(store, &ctx).await {
         Err(e) => Err(e),
-        Ok(()) if job.row.phase == "initial" => {
-            initial(store, &mut ctx, &job, concurrency, progress, guard_limit).await
-        }
-        Ok(()) => incremental(store, &mut ctx, &job, concurrency, progress, guard_limit).await,
+        Ok(()) if job.row.phase == "initial" => initial(store, &mut ctx, &job, concurrency, progress).await,
+        Ok(()) => incremental(store, &mut ctx, &job, concurrency, progress).await,
     };
     let now = env.clock.now_ms();
     let mut state = job.state.clone();
@@ -254,15 +245,24 @@ pub async fn run_cycle(
     result.map(|run| run.counts)
 }
 
+/// The most accounts this cycle may disable without an admin (`None`: deletes
+/// are allowed).
+async fn guard_limit(store: &Store, app: &AppId, job: &LoadedJob) -> Result<Option<u64>, EngineError> {
+    if job.state.allow_deletes {
+        return Ok(None);
+    }
+    let enabled = store.shadow_count(app, "user").await?.1.max(0) as u64;
+    Ok(Some(deletion_guard::threshold(job.settings.delete_threshold, job.settings.delete_threshold_percent, enabled)))
+}
+
 async fn initial(
     store: &Store,
     ctx: &mut CycleContext,
     job: &LoadedJob,
     concurrency: usize,
     progress: &SharedProgress,
-    guard_limit: Option<u64>,
 ) -> Result<CycleRun, EngineError> {
-    if let Some(limit) = guard_limit {
+    if let Some(limit) = guard_limit(store, &ctx.app, job).await? {
         // Before anything is exported: would this walk disable more than allowed?
         let mut ids: Vec<UserId> = Vec::new();
         let mut after = String::new();
@@ -297,47 +297,25 @@ async fn initial(
         .total;
     set_progress(progress, |p| p.total = total as u64);
     let mut counts = Counts::default();
-    let mut cursor = job.row.initial_cursor.clone();
-    // Each batch's record transaction runs while the next batch is exported; they
-    // stay in order (a batch is recorded only after the one before it), so the
-    // cursor never passes a batch that was not recorded.
-    let mut recording: Option<tokio::task::JoinHandle<Result<(), roster_store::StoreError>>> = None;
-    let mut created: Vec<String> = Vec::new();
-    loop {
-        let users = store.users_after(cursor.as_deref(), BATCH as i64).await?;
-        let Some(last) = users.last().map(|u| u.id.0.clone()) else { break };
-        let n = users.len();
-        let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
-        let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
-        // Managers without an account first: their waves are recorded before the
-        // batch, whose record carries the cursor.
-        let mut waves = crate::managers::waves(store, ctx, items).await?;
-        let batch_items = waves.pop().unwrap_or_default();
-        for wave in waves {
-            let more = process_wave(store, ctx, wave, "initial", None, concurrency, &mut counts).await?;
-            created
-                .extend(more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
-        }
-        let (outcomes, batch) =
-            export_batch(store, ctx, batch_items, "initial", Some(update), concurrency, &mut counts).await?;
-        created
-            .extend(outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
-        if let Some(previous) = recording.take() {
-            previous.await.map_err(|e| EngineError::Invalid(format!("recording task failed: {e}")))??;
-        }
-        let (store2, app) = (store.clone(), ctx.app.clone());
-        recording = Some(tokio::spawn(async move { store2.record(&app, &batch).await }));
-        cursor = Some(last);
-        set_progress(progress, |p| {
-            p.done += n as u64;
-            p.percent = if p.total == 0 { 100.0 } else { (p.done as f64 * 100.0 / p.total as f64).min(100.0) };
-            p.counts = counts.clone();
-        });
-    }
-    if let Some(previous) = recording.take() {
-        previous.await.map_err(|e| EngineError::Invalid(format!("recording task failed: {e}")))??;
-    }
-    follow_references(store, ctx, created, "initial", concurrency, &mut counts).await?;
+    // The walk, a page at a time; the pipeline sends and records behind it. Each
+    // page's last wave carries the cursor.
+    let cursor = job.row.initial_cursor.clone();
+    let done =
+        crate::pipeline::run(store, ctx, concurrency, &mut counts, Some(progress), false, |mut feeder| async move {
+            let mut cursor = cursor;
+            loop {
+                let users = store.users_after(cursor.as_deref(), BATCH as i64).await?;
+                let Some(last) = users.last().map(|u| u.id.0.clone()) else { break };
+                let n = users.len() as u64;
+                let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
+                let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
+                feeder.push(items, "initial", Some(update), n).await?;
+                cursor = Some(last);
+            }
+            Ok(())
+        })
+        .await?;
+    follow_references(store, ctx, done.created, "initial", concurrency, &mut counts).await?;
     // Groups after users: a member's account exists before it is added. The
     // assignments are read again: the walk may have taken a while.
     ctx.index = store.assignment_index(&ctx.app).await?;
@@ -416,7 +394,6 @@ async fn incremental(
     job: &LoadedJob,
     concurrency: usize,
     progress: &SharedProgress,
-    guard_limit: Option<u64>,
 ) -> Result<CycleRun, EngineError> {
     let mut counts = Counts::default();
     let started = std::time::Instant::now();
@@ -460,8 +437,16 @@ async fn incremental(
             ms = started.elapsed().as_millis() as u64,
             "feed read and fanned out"
         );
-        if let Some(limit) = guard_limit {
-            let leaving = deletion_guard::leaving_users(store, ctx, &affected).await?;
+        let leaving = match job.state.allow_deletes {
+            true => Vec::new(),
+            false => deletion_guard::leaving_users(store, ctx, &affected).await?,
+        };
+        // Counting the accounts reads every shadow row: only when someone leaves.
+        let limit = match leaving.is_empty() {
+            true => None,
+            false => guard_limit(store, &ctx.app, job).await?,
+        };
+        if let Some(limit) = limit {
             if leaving.len() as u64 > limit {
                 // Nothing of this batch is done; the watermark stays before it.
                 let staged = deletion_guard::stage(store, ctx, &leaving, limit, &change_id).await?;
@@ -469,24 +454,7 @@ async fn incremental(
             }
         }
         set_progress(progress, |p| p.total += affected.len() as u64);
-        for chunk in affected.chunks(BATCH) {
-            let users = store.users_by_ids(chunk).await?;
-            let mut by_id: HashMap<UserId, User> = users.into_iter().map(|u| (u.id.clone(), u)).collect();
-            let items: Vec<(UserId, Option<User>)> = chunk
-                .iter()
-                .map(|id| {
-                    let u = by_id.remove(id);
-                    (id.clone(), u)
-                })
-                .collect();
-            let n = items.len();
-            process_users(store, ctx, items, &change_id, JobStateUpdate::default(), concurrency, &mut counts).await?;
-            set_progress(progress, |p| {
-                p.done += n as u64;
-                p.percent = if p.total == 0 { 100.0 } else { p.done as f64 * 100.0 / p.total as f64 };
-                p.counts = counts.clone();
-            });
-        }
+        process_users(store, ctx, &affected, &change_id, concurrency, &mut counts, Some(progress)).await?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "users processed");
         // Then the groups: members are added after their accounts exist. The
         // watermark moves with them, so a crash before this point replays the batch.
@@ -537,12 +505,7 @@ async fn retry_escrow(
     }
     let users: Vec<UserId> =
         due.iter().filter(|e| e.object_kind == "user").map(|e| UserId(e.source_id.clone())).collect();
-    for chunk in users.chunks(BATCH) {
-        let mut found: HashMap<UserId, User> =
-            store.users_by_ids(chunk).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
-        let items = chunk.iter().map(|id| (id.clone(), found.remove(id))).collect();
-        process_users(store, ctx, items, "escrow", JobStateUpdate::default(), concurrency, counts).await?;
-    }
+    process_users(store, ctx, &users, "escrow", concurrency, counts, None).await?;
     // The escrowed groups, and the groups of the users retried: a user whose
     // account now exists, or is enabled again, joins them.
     let groups: Vec<String> = due.iter().filter(|e| e.object_kind == "group").map(|e| e.source_id.clone()).collect();
@@ -571,147 +534,39 @@ async fn fan_out(
     Ok(())
 }
 
-/// Imports, processes and records one batch of users; then the users that were
-/// waiting for one of the newly created accounts (their manager) are updated.
+/// Sends and records some users (read from the store a batch at a time,
+/// `None` for one gone from the directory), then the users that were waiting
+/// for one of the accounts made (their manager). Returns every outcome.
 pub async fn process_users(
     store: &Store,
     ctx: &CycleContext,
-    items: Vec<(UserId, Option<User>)>,
+    ids: &[UserId],
     change_id: &str,
-    job_update: JobStateUpdate,
     concurrency: usize,
     counts: &mut Counts,
+    progress: Option<&SharedProgress>,
 ) -> Result<Vec<Outcome>, EngineError> {
-    let outcomes = process_once(store, ctx, items, change_id, Some(job_update), concurrency, counts).await?;
-    let created =
-        outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()).collect();
-    follow_references(store, ctx, created, change_id, concurrency, counts).await?;
-    Ok(outcomes)
+    let done = crate::pipeline::run(store, ctx, concurrency, counts, progress, true, |mut feeder| async move {
+        for chunk in ids.chunks(BATCH) {
+            let mut found: HashMap<UserId, User> =
+                store.users_by_ids(chunk).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+            let items = chunk.iter().map(|id| (id.clone(), found.remove(id))).collect();
+            feeder.push(items, change_id, None, chunk.len() as u64).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    follow_references(store, ctx, done.created, change_id, concurrency, counts).await?;
+    Ok(done.outcomes)
 }
 
-async fn process_once(
-    store: &Store,
-    ctx: &CycleContext,
-    items: Vec<(UserId, Option<User>)>,
-    change_id: &str,
-    job_update: Option<JobStateUpdate>,
-    concurrency: usize,
-    counts: &mut Counts,
-) -> Result<Vec<Outcome>, EngineError> {
-    let mut waves = crate::managers::waves(store, ctx, items).await?;
-    let last = waves.pop().unwrap_or_default();
-    let mut outcomes = Vec::new();
-    // Managers without an account first, each wave recorded before the next.
-    for wave in waves {
-        outcomes.extend(process_wave(store, ctx, wave, change_id, None, concurrency, counts).await?);
-    }
-    outcomes.extend(process_wave(store, ctx, last, change_id, job_update, concurrency, counts).await?);
-    Ok(outcomes)
-}
-
-/// Exports and records one wave of users.
-async fn process_wave(
-    store: &Store,
-    ctx: &CycleContext,
-    items: Vec<(UserId, Option<User>)>,
-    change_id: &str,
-    job_update: Option<JobStateUpdate>,
-    concurrency: usize,
-    counts: &mut Counts,
-) -> Result<Vec<Outcome>, EngineError> {
-    let (outcomes, batch) = export_batch(store, ctx, items, change_id, job_update, concurrency, counts).await?;
-    store.record(&ctx.app, &batch).await?;
-    Ok(outcomes)
-}
-
-/// Imports and exports one batch; returns the outcomes and what to record.
-async fn export_batch(
-    store: &Store,
-    ctx: &CycleContext,
-    items: Vec<(UserId, Option<User>)>,
-    change_id: &str,
-    job_update: Option<JobStateUpdate>,
-    concurrency: usize,
-    counts: &mut Counts,
-) -> Result<(Vec<Outcome>, RecordBatch), EngineError> {
-    let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
-    let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
-    let mut roles = store.effective_roles(&ctx.app, &ids).await?;
-    // Manual mode sees the hand-off's entries as the shadow they will become.
-    let mut shadows = if ctx.handoff {
-        store.pending_shadow_of(&ctx.app, "user", &id_refs).await?
-    } else {
-        store.shadow_of(&ctx.app, "user", &id_refs).await?
-    };
-    let managers: Vec<&str> =
-        items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
-    let manager_shadows = store.shadow_of(&ctx.app, "user", &managers).await?;
-    let imported: Vec<Imported> = items
-        .into_iter()
-        .map(|(id, user)| Imported {
-            roles: roles.remove(&id).unwrap_or_default(),
-            shadow: shadows.remove(&id.0),
-            manager_target: user.as_ref().and_then(|u| u.manager.as_ref()).and_then(|m| {
-                let known = manager_shadows.get(&m.0).filter(|s| s.enabled).map(|s| s.target_id.clone());
-                known.or_else(|| ctx.placed_account(&m.0))
-            }),
-            source_id: id.0,
-            user,
-            change_id: change_id.to_string(),
-        })
-        .collect();
-    // The intent goes first: a crash during the calls leaves it behind.
-    if !ctx.handoff {
-        store.write_intents(&ctx.app, "user", &crate::recovery::user_intents(ctx, &imported)).await?;
-    }
-    // Users leaving the app leave its groups first.
-    let leaving: Vec<&str> =
-        imported.iter().filter(|i| crate::cycle::is_leaving(ctx, i)).map(|i| i.source_id.as_str()).collect();
-    let group_outcomes = crate::groups::remove_leaving_members(store, ctx, &leaving, change_id).await?;
-    let member_intent_clears: Vec<(String, String)> =
-        leaving.iter().map(|id| (crate::recovery::MEMBER_INTENT.to_string(), id.to_string())).collect();
-    let outcomes: Vec<Outcome> = futures::stream::iter(imported)
-        .map(|item| process_user(ctx, item))
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    ctx.remember_placed(&outcomes);
-    // The app refused the credentials, is down, or asked for a long pause: this
-    // batch is not recorded (the cursor or watermark stays before it) and the
-    // cycle stops; the next one redoes it, matching what was done.
-    if let Some(e) = ctx.guard.interrupted() {
-        return Err(e.into());
-    }
-    let mut batch =
-        RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
-    batch.intent_clears = ids.iter().map(|id| ("user".to_string(), id.0.clone())).collect();
-    batch.intent_clears.extend(member_intent_clears);
-    for o in group_outcomes {
-        o.record_into(ctx, &mut batch, counts);
-    }
-    for o in &outcomes {
-        if o.failed {
-            batch.escrow_failures.push(ctx.escrow_failure("user", o.log.as_ref(), &o.source_id));
-        } else {
-            batch.escrow_clears.push(("user".into(), o.source_id.clone()));
-        }
-        match (o.action, o.failed) {
-            (_, true) => counts.failed += 1,
-            (Action::Create, _) => counts.created += 1,
-            (Action::Update, _) => counts.updated += 1,
-            (Action::Disable, _) => counts.disabled += 1,
-            (Action::Enable, _) => counts.enabled += 1,
-            (Action::Delete, _) => counts.deleted += 1,
-            (Action::Skip, _) => counts.skipped += 1,
-        }
-        if let Some(s) = &o.shadow {
-            batch.shadow_upserts.push(s.clone());
-        }
-        if let Some(l) = &o.log {
-            batch.logs.push(l.clone());
-        }
-    }
-    Ok((outcomes, batch))
+/// Moves the progress bar by `n` users recorded.
+pub(crate) fn advance_progress(progress: &SharedProgress, n: u64, counts: &Counts) {
+    set_progress(progress, |p| {
+        p.done += n;
+        p.percent = if p.total == 0 { 100.0 } else { (p.done as f64 * 100.0 / p.total as f64).min(100.0) };
+        p.counts = counts.clone();
+    });
 }
 
 /// Resolves references once the accounts they point at exist: the users waiting
@@ -733,16 +588,18 @@ async fn follow_references(
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
             waiting.extend(store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId));
         }
-        created = Vec::new();
-        for chunk in waiting.chunks(BATCH) {
-            let users = store.users_by_ids(chunk).await?;
-            let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
-            // A change id of its own: the same user may already have an entry for `change_id`.
-            let more =
-                process_once(store, ctx, items, &format!("{change_id}:references"), None, concurrency, counts).await?;
-            created
-                .extend(more.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
-        }
+        // A change id of its own: the same user may already have an entry for `change_id`.
+        let change_id = format!("{change_id}:references");
+        let done = crate::pipeline::run(store, ctx, concurrency, counts, None, false, |mut feeder| async move {
+            for chunk in waiting.chunks(BATCH) {
+                let users = store.users_by_ids(chunk).await?;
+                let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
+                feeder.push(items, &change_id, None, 0).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        created = done.created;
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod groups;
 pub mod handoff;
 pub mod job;
 mod managers;
+mod pipeline;
 mod recovery;
 pub mod reliability;
 pub mod roles;
@@ -537,20 +538,14 @@ impl Engine {
         let cycle_id = format!("on-demand-{}", uuid::Uuid::new_v4());
         let ctx = job::cycle_context(&self.store, app, &job, connector, cycle_id, self.clock.clone()).await?;
         let mut counts = status::Counts::default();
-        let outcomes = job::process_users(
-            &self.store,
-            &ctx,
-            vec![(u.id.clone(), Some(u))],
-            "on-demand",
-            JobStateUpdate::default(),
-            1,
-            &mut counts,
-        )
-        .await?;
+        let outcomes =
+            job::process_users(&self.store, &ctx, std::slice::from_ref(&user_id), "on-demand", 1, &mut counts, None)
+                .await?;
         // Its groups follow at once: an account made or enabled joins them now.
         let groups = job::groups_to_sync(&self.store, &ctx, &[], std::slice::from_ref(&user_id)).await?;
         groups::sync_groups(&self.store, &ctx, &groups, "on-demand", None, 1, &mut counts).await?;
-        let log = outcomes.into_iter().next().and_then(|o| o.log);
+        // The user's own outcome (a manager without an account goes first).
+        let log = outcomes.into_iter().find(|o| o.source_id == user_id.0).and_then(|o| o.log);
         Ok(match log {
             Some(l) => serde_json::to_value(l).unwrap_or_default(),
             None => {

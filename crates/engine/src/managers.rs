@@ -21,7 +21,14 @@ pub(crate) type Item = (UserId, Option<User>);
 
 /// The batch in waves, managers without an account first. A batch with none is
 /// one wave, as it came.
-pub(crate) async fn waves(store: &Store, ctx: &CycleContext, items: Vec<Item>) -> Result<Vec<Vec<Item>>, EngineError> {
+/// Users in `scheduled` are on their way to the app in this run already: they
+/// count as having an account (their reports wait for it when they are sent).
+pub(crate) async fn waves(
+    store: &Store,
+    ctx: &CycleContext,
+    items: Vec<Item>,
+    scheduled: &HashSet<String>,
+) -> Result<Vec<Vec<Item>>, EngineError> {
     let mut users: HashMap<UserId, Option<User>> = HashMap::with_capacity(items.len());
     let mut order: Vec<UserId> = Vec::with_capacity(items.len());
     for (id, user) in items {
@@ -30,7 +37,7 @@ pub(crate) async fn waves(store: &Store, ctx: &CycleContext, items: Vec<Item>) -
             slot.insert(user);
         }
     }
-    let pending = pull_managers(store, ctx, &mut users, &mut order).await?;
+    let pending = pull_managers(store, ctx, &mut users, &mut order, scheduled).await?;
     if pending.is_empty() {
         return Ok(vec![order.into_iter().map(|id| (id.clone(), users.remove(&id).flatten())).collect()]);
     }
@@ -57,11 +64,12 @@ async fn pull_managers(
     ctx: &CycleContext,
     users: &mut HashMap<UserId, Option<User>>,
     order: &mut Vec<UserId>,
+    scheduled: &HashSet<String>,
 ) -> Result<HashSet<UserId>, EngineError> {
     let mut frontier: Vec<UserId> =
         managers(users.values().flatten()).into_iter().filter(|m| !users.contains_key(m)).collect();
     for _ in 0..MAX_CHAIN {
-        frontier = without_account(store, ctx, frontier).await?;
+        frontier = without_account(store, ctx, frontier, scheduled).await?;
         if frontier.is_empty() {
             break;
         }
@@ -77,7 +85,7 @@ async fn pull_managers(
     }
     let inside: Vec<UserId> =
         managers(users.values().flatten()).into_iter().filter(|m| users.contains_key(m)).collect();
-    Ok(without_account(store, ctx, inside).await?.into_iter().collect())
+    Ok(without_account(store, ctx, inside, scheduled).await?.into_iter().collect())
 }
 
 /// The managers named by some users, each once.
@@ -87,9 +95,15 @@ fn managers<'a>(users: impl Iterator<Item = &'a User>) -> Vec<UserId> {
 }
 
 /// The users among `ids` without an enabled account in the app, as far as the
-/// shadow and this cycle's own work know.
-async fn without_account(store: &Store, ctx: &CycleContext, ids: Vec<UserId>) -> Result<Vec<UserId>, EngineError> {
-    let ids: Vec<UserId> = ids.into_iter().filter(|m| ctx.placed_account(&m.0).is_none()).collect();
+/// shadow and this cycle's own work know (made, or on its way).
+async fn without_account(
+    store: &Store,
+    ctx: &CycleContext,
+    ids: Vec<UserId>,
+    scheduled: &HashSet<String>,
+) -> Result<Vec<UserId>, EngineError> {
+    let ids: Vec<UserId> =
+        ids.into_iter().filter(|m| ctx.placed_account(&m.0).is_none() && !scheduled.contains(&m.0)).collect();
     if ids.is_empty() {
         return Ok(ids);
     }

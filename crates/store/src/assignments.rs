@@ -306,7 +306,7 @@ impl Store {
     /// The users that are direct members of any of `groups`, as (group, user) pairs.
     pub async fn user_members_of_groups(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, UserId)>, StoreError> {
         let mut out = Vec::new();
-        for chunk in groups.chunks(500) {
+        for chunk in groups.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND group_id IN ({})",
                 placeholders(1, chunk.len())
@@ -381,7 +381,7 @@ async fn index_with(
             .bind(&app.0)
             .fetch_all(&mut *conn)
             .await?;
-            for chunk in users.chunks(500) {
+            for chunk in users.chunks(crate::users::IN_LIST) {
                 let sql = format!(
                     "SELECT principal_id, principal_kind, role_id FROM assignments \
                      WHERE app_id = $1 AND principal_kind = 'user' AND principal_id IN ({})",
@@ -452,7 +452,7 @@ async fn memberships_on(
     if groups.is_empty() {
         return Ok(out);
     }
-    for chunk in users.chunks(500) {
+    for chunk in users.chunks(crate::users::IN_LIST) {
         let sql = format!(
             "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND member_id IN ({})",
             placeholders(1, chunk.len())

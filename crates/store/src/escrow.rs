@@ -70,13 +70,18 @@ pub(crate) async fn apply(
     clears: &[(String, String)],
     now: i64,
 ) -> Result<(), StoreError> {
-    for (kind, source) in clears {
-        sqlx::query("DELETE FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id = $3")
-            .bind(&app.0)
-            .bind(kind)
-            .bind(source)
-            .execute(&mut **tx)
-            .await?;
+    for (kind, ids) in crate::intents::group_by_kind(clears) {
+        for chunk in ids.chunks(crate::users::IN_LIST) {
+            let sql = format!(
+                "DELETE FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
+                crate::users::placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut **tx).await?;
+        }
     }
     for f in failures {
         let previous: Option<(i64, i64)> = sqlx::query(

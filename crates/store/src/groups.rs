@@ -299,7 +299,7 @@ impl Store {
         fetch_group(&mut tx, group).await?;
         let mut ids: Vec<String> = Vec::with_capacity(keys.len());
         let mut unknown: Vec<&str> = Vec::new();
-        for chunk in keys.chunks(400) {
+        for chunk in keys.chunks(crate::users::IN_LIST / 2) {
             let n = chunk.len();
             let sql = format!(
                 "SELECT id, user_name_key FROM users WHERE deleted_at IS NULL AND (id IN ({}) OR user_name_key IN ({}))",
@@ -398,7 +398,7 @@ impl Store {
     /// Some groups by id (the ones that exist).
     pub async fn groups_by_ids(&self, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(crate::users::IN_LIST) {
             let sql = format!("SELECT {COLUMNS} FROM groups g WHERE g.id IN ({})", placeholders(1, chunk.len()));
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -426,7 +426,7 @@ impl Store {
     pub async fn containing_groups(&self, members: &[&str]) -> Result<Vec<GroupId>, StoreError> {
         let mut out: Vec<GroupId> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for chunk in members.chunks(500) {
+        for chunk in members.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "WITH RECURSIVE anc(id) AS ( \
                      SELECT group_id FROM group_members WHERE member_id IN ({}) \

@@ -181,7 +181,7 @@ impl Store {
         source_ids: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = self.shadow_of(app, kind, source_ids).await?;
-        for chunk in source_ids.chunks(500) {
+        for chunk in source_ids.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "SELECT seq, source_name, entry, at FROM handoff_items WHERE app_id = $1 AND object_kind = $2 \
                  AND source_id IN ({}) ORDER BY seq",

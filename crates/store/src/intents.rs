@@ -23,7 +23,7 @@ pub(crate) async fn clear(
     done: &[(String, String)],
 ) -> Result<(), StoreError> {
     for (kind, ids) in group_by_kind(done) {
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "DELETE FROM intents WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
@@ -38,7 +38,7 @@ pub(crate) async fn clear(
     Ok(())
 }
 
-fn group_by_kind(done: &[(String, String)]) -> Vec<(&str, Vec<&str>)> {
+pub(crate) fn group_by_kind(done: &[(String, String)]) -> Vec<(&str, Vec<&str>)> {
     let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
     for (kind, id) in done {
         match out.iter_mut().find(|(k, _)| *k == kind.as_str()) {
@@ -62,7 +62,7 @@ impl Store {
         }
         let now = crate::now_ms();
         let mut tx = self.begin_immediate().await?;
-        for chunk in items.chunks(150) {
+        for chunk in items.chunks(crate::users::rows_per_statement(2)) {
             let values: Vec<String> =
                 (0..chunk.len()).map(|i| format!("($1, $2, ${}, ${}, $3)", 4 + 2 * i, 5 + 2 * i)).collect();
             let sql = format!(
@@ -110,7 +110,7 @@ impl Store {
         targets: &[&str],
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::new();
-        for chunk in targets.chunks(500) {
+        for chunk in targets.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2 AND target_id IN ({})",
                 placeholders(3, chunk.len())

@@ -110,9 +110,7 @@ impl Store {
         } else {
             &batch.shadow_upserts
         };
-        for s in shadow_upserts {
-            crate::shadow::upsert_shadow(&mut tx, app, s).await?;
-        }
+        crate::shadow::upsert_shadows(&mut tx, app, shadow_upserts).await?;
         for (kind, source) in &batch.shadow_deletes {
             sqlx::query("DELETE FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id = $3")
                 .bind(&app.0)
@@ -137,7 +135,7 @@ impl Store {
                 .await?;
         }
         // Many rows per statement: a 10,000-member group is 50 statements, not 10,000.
-        for chunk in batch.member_adds.chunks(200) {
+        for chunk in batch.member_adds.chunks(crate::users::rows_per_statement(3)) {
             let values: Vec<String> =
                 (0..chunk.len()).map(|i| format!("($1, ${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
             let sql = format!(
@@ -151,28 +149,32 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for l in &batch.logs {
-            sqlx::query(&format!(
-                "INSERT INTO provisioning_log ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
-                 ON CONFLICT (id) DO NOTHING"
-            ))
-            .bind(&l.id)
-            .bind(&app.0)
-            .bind(&l.cycle_id)
-            .bind(&l.change_id)
-            .bind(l.at)
-            .bind(&l.object_kind)
-            .bind(&l.source_id)
-            .bind(&l.source_name)
-            .bind(&l.target_id)
-            .bind(&l.action)
-            .bind(&l.status)
-            .bind(l.steps.to_string())
-            .bind(l.modified.to_string())
-            .bind(&l.error_code)
-            .bind(&l.error_message)
-            .execute(&mut *tx)
-            .await?;
+        // Many rows per statement: a batch of 1,000 users is 10 statements, not 1,000.
+        for chunk in batch.logs.chunks(crate::users::rows_per_statement(15)) {
+            let sql = format!(
+                "INSERT INTO provisioning_log ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
+                crate::users::row_placeholders(1, 15, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for l in chunk {
+                q = q
+                    .bind(&l.id)
+                    .bind(&app.0)
+                    .bind(&l.cycle_id)
+                    .bind(&l.change_id)
+                    .bind(l.at)
+                    .bind(&l.object_kind)
+                    .bind(&l.source_id)
+                    .bind(&l.source_name)
+                    .bind(&l.target_id)
+                    .bind(&l.action)
+                    .bind(&l.status)
+                    .bind(l.steps.to_string())
+                    .bind(l.modified.to_string())
+                    .bind(&l.error_code)
+                    .bind(&l.error_message);
+            }
+            q.execute(&mut *tx).await?;
         }
         if !batch.escrow_failures.is_empty() || !batch.escrow_clears.is_empty() {
             let now = if batch.now > 0 { batch.now } else { crate::now_ms() };

@@ -62,7 +62,7 @@ impl Store {
         source_ids: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = HashMap::with_capacity(source_ids.len());
-        for chunk in source_ids.chunks(500) {
+        for chunk in source_ids.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
@@ -103,7 +103,7 @@ impl Store {
     /// The source ids of objects waiting for one of `refs` to have an account.
     pub async fn shadow_waiting_for(&self, app: &AppId, refs: &[&str]) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        for chunk in refs.chunks(500) {
+        for chunk in refs.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "SELECT source_id FROM shadow WHERE app_id = $1 AND pending_ref IN ({})",
                 placeholders(2, chunk.len())
@@ -151,7 +151,7 @@ impl Store {
         members: &[&str],
     ) -> Result<Vec<MemberShadow>, StoreError> {
         let mut out = Vec::new();
-        for chunk in members.chunks(500) {
+        for chunk in members.chunks(crate::users::IN_LIST) {
             let sql = format!(
                 "SELECT group_id, member_id, target_id FROM shadow_members WHERE app_id = $1 AND member_id IN ({})",
                 placeholders(2, chunk.len())
@@ -193,6 +193,48 @@ impl Store {
 }
 
 /// Writes one shadow entry (insert or replace) inside a transaction.
+/// Writes shadow entries, many rows per statement. When one object comes
+/// more than once, its last entry wins (one statement may not change a row twice).
+pub(crate) async fn upsert_shadows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app: &AppId,
+    entries: &[ShadowEntry],
+) -> Result<(), StoreError> {
+    let mut last: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+    for (i, s) in entries.iter().enumerate() {
+        last.insert((s.object_kind.as_str(), s.source_id.as_str()), i);
+    }
+    let unique: Vec<&ShadowEntry> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| last.get(&(s.object_kind.as_str(), s.source_id.as_str())) == Some(i))
+        .map(|(_, s)| s)
+        .collect();
+    for chunk in unique.chunks(crate::users::rows_per_statement(8)) {
+        let sql = format!(
+            "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
+             VALUES {} ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET target_id = excluded.target_id, \
+             exported = excluded.exported, enabled = excluded.enabled, pending_ref = excluded.pending_ref, \
+             last_sync = excluded.last_sync",
+            crate::users::row_placeholders(1, 8, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for s in chunk {
+            q = q
+                .bind(&app.0)
+                .bind(&s.object_kind)
+                .bind(&s.source_id)
+                .bind(&s.target_id)
+                .bind(serde_json::Value::Object(s.exported.clone()).to_string())
+                .bind(s.enabled as i64)
+                .bind(&s.pending_ref)
+                .bind(s.last_sync);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn upsert_shadow(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     app: &AppId,

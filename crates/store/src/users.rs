@@ -440,7 +440,7 @@ impl Store {
     /// Reads users by id, in one query; missing ids are left out.
     pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(crate::users::IN_LIST) {
             let placeholders = placeholders(1, chunk.len());
             let sql = format!("SELECT {COLUMNS} FROM users WHERE id IN ({placeholders})");
             let mut query = sqlx::query(&sql);
@@ -702,9 +702,25 @@ async fn upsert_one(
     Ok(Ok((user, outcome)))
 }
 
+/// Ids per `IN (...)` list. SQLite finds a numbered parameter's name by a
+/// linear search, once per parameter bound, so a statement's binding cost grows
+/// with the square of its parameters: lists stay short, and many short
+/// statements are cheaper than one long one.
+pub(crate) const IN_LIST: usize = 100;
+
+/// Rows of `cols` values per multi-row statement (about `IN_LIST` parameters).
+pub(crate) fn rows_per_statement(cols: usize) -> usize {
+    (IN_LIST + 20) / cols.max(1)
+}
+
 /// `$start, $start+1, ...` for `n` values.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+}
+
+/// `($start, ..., $start+cols-1), (...)` for `rows` rows of `cols` values each.
+pub(crate) fn row_placeholders(start: usize, cols: usize, rows: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(start + r * cols, cols))).collect::<Vec<_>>().join(", ")
 }
 
 /// Escapes LIKE's wildcards so that free text matches literally.

@@ -1,0 +1,311 @@
+//! `roster bench provision`: the engine's initial cycle next to a raw client
+//! loop POSTing the same user resources at the same concurrency, each into a
+//! fresh app of its own, at one or more directory sizes in one run. The app is
+//! roster's sample app, or (`--target scim2-server`) a third-party SCIM server,
+//! PyPI's scim2-server, the peer the tests install. Every user has a manager
+//! (eight reports each), and the requests per user are printed next to the
+//! limit of one.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use roster_store::{Store, UserInput};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Args)]
+pub struct ProvisionBench {
+    /// Directory sizes, comma-separated, each a run of its own (default:
+    /// 10000,100000 into the sample app; 3000,10000 into scim2-server).
+    #[arg(long, value_delimiter = ',')]
+    users: Vec<usize>,
+    /// Requests in flight at once, for the engine and the raw loop alike.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// The app to provision into.
+    #[arg(long, value_enum, default_value_t = Target::SampleApp)]
+    target: Target,
+    /// The scim2-server program, for `--target scim2-server` (`scripts/peers.sh`
+    /// installs it in `.venv/bin`).
+    #[arg(long, env = "ROSTER_SCIM2_SERVER")]
+    scim2_server: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// roster's own sample SCIM app (in memory, in a process of its own).
+    SampleApp,
+    /// PyPI's scim2-server (in memory, single-threaded Python).
+    Scim2Server,
+}
+
+/// An app in a process of its own, so that the figures of this process are
+/// roster's alone. Killed when dropped.
+struct AppProcess {
+    child: tokio::process::Child,
+    base_url: String,
+    token: String,
+}
+
+impl AppProcess {
+    async fn start(b: &ProvisionBench, token: &str) -> Result<AppProcess> {
+        match b.target {
+            Target::SampleApp => Self::sample_app(token).await,
+            Target::Scim2Server => {
+                let bin = b.scim2_server.as_ref().context(
+                    "--target scim2-server needs the program: --scim2-server PATH or ROSTER_SCIM2_SERVER \
+                     (`source scripts/peers.sh && peers_install` puts it in .venv/bin)",
+                )?;
+                Self::scim2_server(bin, token).await
+            }
+        }
+    }
+
+    async fn sample_app(token: &str) -> Result<AppProcess> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["sample-app", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_SAMPLE_TOKEN", token)
+            .env("ROSTER_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the sample app")?;
+        let stdout = child.stdout.take().context("sample app stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let base_url = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .context("the sample app did not start within 30 s")??
+            .context("the sample app exited")?;
+        Ok(AppProcess { child, base_url, token: token.to_string() })
+    }
+
+    async fn scim2_server(bin: &std::path::Path, token: &str) -> Result<AppProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = tokio::process::Command::new(bin)
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", token])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
+        let app = AppProcess { child, base_url: format!("http://127.0.0.1:{port}/v2"), token: token.to_string() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while app.user_count().await.is_err() {
+            if Instant::now() > deadline {
+                bail!("scim2-server did not answer within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(app)
+    }
+
+    async fn user_count(&self) -> Result<u64> {
+        let v: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/Users?count=1", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        v["totalResults"].as_u64().context("the app's list answer has no totalResults")
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The figures of one directory size.
+struct Figures {
+    users: usize,
+    raw_rate: f64,
+    engine_rate: f64,
+    noop_ms: f64,
+    ten_ms: f64,
+    writes: u64,
+}
+
+pub async fn provision(mut b: ProvisionBench) -> Result<()> {
+    crate::serve::init_tracing();
+    if b.users.is_empty() {
+        b.users = match b.target {
+            Target::SampleApp => vec![10_000, 100_000],
+            Target::Scim2Server => vec![3_000, 10_000],
+        };
+    }
+    let target = match b.target {
+        Target::SampleApp => "roster's sample app",
+        Target::Scim2Server => "scim2-server (PyPI, third-party)",
+    };
+    println!("provisioning benchmark into {target}: concurrency {}, every user has a manager", b.concurrency);
+    let mut all = Vec::new();
+    for &users in &b.users {
+        let f = one_size(&b, users).await?;
+        print_figures(&f);
+        all.push(f);
+    }
+    if let (Some(small), Some(large)) = (all.iter().min_by_key(|f| f.users), all.iter().max_by_key(|f| f.users)) {
+        if large.users > small.users {
+            println!(
+                "rate at {} users / rate at {} users: {:.2} (flat cost per user is 1.00)",
+                large.users,
+                small.users,
+                large.engine_rate / small.engine_rate
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_figures(f: &Figures) {
+    println!("{} users:", f.users);
+    println!("  raw client loop : {:>9.0} users/s", f.raw_rate);
+    println!("  roster engine   : {:>9.0} users/s", f.engine_rate);
+    println!("  ratio           : {:.2}", f.engine_rate / f.raw_rate);
+    println!(
+        "  requests per user in the initial cycle: {:.3} ({} writes; the limit is 1.0)",
+        f.writes as f64 / f.users.max(1) as f64,
+        f.writes
+    );
+    println!("  incremental cycle, nothing to do : {:.1} ms (median of 5)", f.noop_ms);
+    println!("  incremental cycle, 10 changes    : {:.1} ms", f.ten_ms);
+    if let Some(rss) = crate::bench::peak_rss_mib() {
+        println!("  peak RSS so far: {rss:.0} MiB (roster; the apps run in processes of their own)");
+    }
+}
+
+/// A directory of `users` users, each but the first with a manager created
+/// before them, eight reports per manager.
+async fn directory(users: usize) -> Result<Store> {
+    let store = Store::open_sqlite(&crate::bench::scratch_dir("provision")).await?;
+    let mut batch = Vec::with_capacity(2000);
+    for i in 0..users {
+        let manager = (i > 0).then(|| format!("user{:06}@bench.example", (i - 1) / 8));
+        batch.push((
+            UserInput {
+                user_name: format!("user{i:06}@bench.example"),
+                given_name: Some(format!("Given{i}")),
+                surname: Some("Bench".into()),
+                display_name: Some(format!("Given{i} Bench")),
+                mail: Some(format!("user{i:06}@bench.example")),
+                job_title: Some(format!("Title {}", i % 40)),
+                department: Some(format!("Dept {}", i % 12)),
+                employee_id: Some(format!("E{i:06}")),
+                ..UserInput::default()
+            },
+            manager,
+        ));
+        if batch.len() == 2000 {
+            store.upsert_users_with_managers(std::mem::take(&mut batch)).await?;
+        }
+    }
+    store.upsert_users_with_managers(batch).await?;
+    Ok(store)
+}
+
+async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
+    use roster_engine::settings::{Mode, SettingsPatch, Status};
+    let store = directory(users).await?;
+
+    // The engine: scope "all" (every user of the directory), one initial cycle.
+    let app = AppProcess::start(b, "engine").await?;
+    let application =
+        store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;
+    let engine = crate::serve::start_engine(&store, &crate::bench::scratch_dir("key")).await?;
+    let patch = SettingsPatch {
+        mode: Some(Mode::Automatic),
+        status: Some(Status::On),
+        tenant_url: Some(app.base_url.clone()),
+        secret_token: Some(app.token.as_str().into()),
+        concurrency: Some(b.concurrency),
+        scope: Some(roster_engine::settings::Scope::All),
+        ..Default::default()
+    };
+    engine.configure(&application.id, patch).await?;
+    let started = Instant::now();
+    let counts = engine.cycle(&application.id).await?;
+    let engine_secs = started.elapsed().as_secs_f64();
+    let in_app = app.user_count().await?;
+    if counts.created as usize != users || in_app as usize != users {
+        bail!("the engine made {} accounts and the app holds {in_app}, for {users} users", counts.created);
+    }
+
+    let mut noop = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        engine.cycle(&application.id).await?;
+        noop.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    noop.sort_by(f64::total_cmp);
+
+    for u in store.users_after(None, 10).await? {
+        let patch = roster_store::UserPatch { job_title: Some(Some("Changed".into())), ..Default::default() };
+        store.update_user(&u.id, patch).await?;
+    }
+    let started = Instant::now();
+    engine.cycle(&application.id).await?;
+    let ten_ms = started.elapsed().as_secs_f64() * 1000.0;
+    app.stop().await;
+
+    let raw_secs = raw_loop(b, &store, users).await?;
+    // Each create is a POST, each update or enable a PATCH: the requests that
+    // wrote to the app, against the fewest possible (one per user).
+    Ok(Figures {
+        users,
+        raw_rate: users as f64 / raw_secs,
+        engine_rate: users as f64 / engine_secs,
+        noop_ms: noop[noop.len() / 2],
+        ten_ms,
+        writes: counts.created + counts.updated + counts.enabled + counts.disabled,
+    })
+}
+
+/// The baseline: the same user resources (built by the same mapping) POSTed by
+/// a plain client at the same concurrency into a fresh app. Returns the seconds.
+async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<f64> {
+    use futures::StreamExt;
+    let mapping = roster_engine::job::compile_user_mapping(&roster_mapping::defaults::scim_app_mappings())?;
+    let mut bodies = Vec::with_capacity(users);
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.users_after(after.as_deref(), 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.0.clone());
+        for u in &page {
+            let src = roster_engine::source::UserSource { user: u, soft_deleted: false, roles: Vec::new() };
+            let eval = roster_mapping::EvalContext::at(chrono::Utc::now());
+            let attrs: Vec<(String, serde_json::Value)> =
+                mapping.evaluate(&src, &eval, true)?.into_iter().map(|m| (m.target, m.value.to_json())).collect();
+            bodies.push(roster_scim::build_resource(roster_scim::ResourceKind::User, &attrs).to_string());
+        }
+    }
+    let app = AppProcess::start(b, "raw").await?;
+    let http = reqwest::Client::new();
+    let url = format!("{}/Users", app.base_url);
+    let started = Instant::now();
+    let ok = futures::stream::iter(bodies.into_iter().map(|body| {
+        let (http, url, token) = (http.clone(), url.clone(), app.token.clone());
+        async move {
+            http.post(&url)
+                .bearer_auth(token)
+                .header("content-type", "application/scim+json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        }
+    }))
+    .buffer_unordered(b.concurrency)
+    .filter(|ok| futures::future::ready(*ok))
+    .count()
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    app.stop().await;
+    if ok != users {
+        bail!("the raw loop made {ok} of {users} accounts");
+    }
+    Ok(secs)
+}

@@ -1,0 +1,421 @@
+//! The pipeline that keeps the app busy. Users go through three stages that run
+//! at once: `prepare` reads the next users, splits them into waves (managers
+//! first, see `crate::managers`) and writes their intents; `send` keeps up to
+//! `concurrency` requests in flight across wave and batch boundaries; `record`
+//! stores each wave's outcome (shadow, logs, escrow, cursor) once every user of
+//! it is done, in the order the waves were prepared, in a transaction that runs
+//! behind the sending.
+//!
+//! A report whose manager is still in flight in an earlier wave waits, at send
+//! time, for that manager's account, so that it is made with its manager in one
+//! request. Waves are sent in order, so the manager's request has started
+//! before its report waits; a loop in the management chain is cut by the waves.
+//!
+//! Crash safety is unchanged: an intent is written before its user is sent, and
+//! the cursor or watermark moves only with the record of the wave that carries
+//! it, after every wave before it has been recorded.
+
+use crate::cycle::{process_user, Action, CycleContext, Imported, Outcome};
+use crate::groups::GroupOutcome;
+use crate::job::SharedProgress;
+use crate::managers::Item;
+use crate::status::Counts;
+use crate::EngineError;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use roster_store::{JobStateUpdate, RecordBatch, Store, StoreError, UserId};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use tokio::sync::{mpsc, Notify};
+
+/// One wave, prepared: its users imported and their intents written.
+pub(crate) struct Wave {
+    items: Vec<Imported>,
+    /// Groups the leaving users of the wave were removed from.
+    group_outcomes: Vec<GroupOutcome>,
+    /// Member intents to clear with the record.
+    member_intent_clears: Vec<(String, String)>,
+    /// The cursor or watermark to move with the record.
+    job_update: Option<JobStateUpdate>,
+    /// Users of the walk this wave completes, for the progress bar.
+    progress: u64,
+}
+
+/// What a wave waits for before it is recorded.
+struct Open {
+    wave: Wave,
+    expected: usize,
+    outcomes: Vec<Outcome>,
+}
+
+/// What the pipeline did: the accounts made (for references still pending) and,
+/// when asked for, every outcome.
+#[derive(Default)]
+pub(crate) struct Done {
+    pub created: Vec<String>,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// The users whose request is over in this run (success or not), and a bell
+/// rung each time one is.
+#[derive(Default)]
+struct Settled {
+    ids: Mutex<HashSet<String>>,
+    bell: Notify,
+}
+
+impl Settled {
+    fn settle(&self, id: &str) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.insert(id.to_string());
+        }
+        self.bell.notify_waiters();
+    }
+
+    fn is_settled(&self, id: &str) -> bool {
+        self.ids.lock().map(|ids| ids.contains(id)).unwrap_or(true)
+    }
+
+    async fn wait(&self, id: &str) {
+        loop {
+            let rung = self.bell.notified();
+            tokio::pin!(rung);
+            rung.as_mut().enable();
+            if self.is_settled(id) {
+                return;
+            }
+            rung.await;
+        }
+    }
+}
+
+/// The prepare stage's handle: queues users for the send stage.
+pub(crate) struct Feeder<'a> {
+    store: &'a Store,
+    ctx: &'a CycleContext,
+    tx: mpsc::Sender<Wave>,
+    /// Every user queued in this run.
+    scheduled: HashSet<String>,
+}
+
+impl Feeder<'_> {
+    /// Splits `items` into waves, managers without an account first, prepares
+    /// each and queues it; `job_update` goes with the last wave, and the users
+    /// count `progress` toward the walk once it is recorded.
+    pub(crate) async fn push(
+        &mut self,
+        items: Vec<Item>,
+        change_id: &str,
+        job_update: Option<JobStateUpdate>,
+        progress: u64,
+    ) -> Result<(), EngineError> {
+        // A user queued before in this run (a manager pulled ahead) is not sent twice.
+        let mut items = items;
+        items.retain(|(id, _)| !self.scheduled.contains(&id.0));
+        let mut waves = crate::managers::waves(self.store, self.ctx, items, &self.scheduled).await?;
+        let last = waves.pop().unwrap_or_default();
+        for wave in waves {
+            self.queue(wave, change_id, None, 0).await?;
+        }
+        self.queue(last, change_id, job_update, progress).await
+    }
+
+    async fn queue(
+        &mut self,
+        items: Vec<Item>,
+        change_id: &str,
+        job_update: Option<JobStateUpdate>,
+        progress: u64,
+    ) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
+        let mut wave = prepare(self.store, self.ctx, items, change_id, &self.scheduled).await?;
+        tracing::debug!(users = wave.items.len(), ms = started.elapsed().as_millis() as u64, "wave prepared");
+        for item in &wave.items {
+            self.scheduled.insert(item.source_id.clone());
+        }
+        wave.job_update = job_update;
+        wave.progress = progress;
+        // The send stage is gone only when it failed; its error is the one to report.
+        self.tx.send(wave).await.map_err(|_| EngineError::Invalid("the pipeline stopped".into()))
+    }
+}
+
+/// Imports one wave (roles, shadows, the manager's account), writes its intents
+/// and takes its leaving users out of their groups.
+async fn prepare(
+    store: &Store,
+    ctx: &CycleContext,
+    items: Vec<Item>,
+    change_id: &str,
+    scheduled: &HashSet<String>,
+) -> Result<Wave, EngineError> {
+    let empty = || Wave {
+        items: Vec::new(),
+        group_outcomes: Vec::new(),
+        member_intent_clears: Vec::new(),
+        job_update: None,
+        progress: 0,
+    };
+    if items.is_empty() {
+        return Ok(empty());
+    }
+    let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
+    let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+    let mut roles = store.effective_roles(&ctx.app, &ids).await?;
+    // Manual mode sees the hand-off's entries as the shadow they will become.
+    let mut shadows = if ctx.handoff {
+        store.pending_shadow_of(&ctx.app, "user", &id_refs).await?
+    } else {
+        store.shadow_of(&ctx.app, "user", &id_refs).await?
+    };
+    let managers: Vec<&str> =
+        items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
+    let manager_shadows = store.shadow_of(&ctx.app, "user", &managers).await?;
+    let imported: Vec<Imported> = items
+        .into_iter()
+        .map(|(id, user)| {
+            let manager = user.as_ref().and_then(|u| u.manager.as_ref()).map(|m| m.0.clone());
+            let manager_target = manager.as_ref().and_then(|m| {
+                let known = manager_shadows.get(m).filter(|s| s.enabled).map(|s| s.target_id.clone());
+                known.or_else(|| ctx.placed_account(m))
+            });
+            // A manager queued in an earlier wave of this run, not yet placed: wait for it.
+            let manager_wait = manager.filter(|m| manager_target.is_none() && scheduled.contains(m));
+            Imported {
+                roles: roles.remove(&id).unwrap_or_default(),
+                shadow: shadows.remove(&id.0),
+                manager_target,
+                manager_wait,
+                source_id: id.0,
+                user,
+                change_id: change_id.to_string(),
+            }
+        })
+        .collect();
+    // The intent goes first: a crash during the calls leaves it behind.
+    if !ctx.handoff {
+        store.write_intents(&ctx.app, "user", &crate::recovery::user_intents(ctx, &imported)).await?;
+    }
+    // Users leaving the app leave its groups first.
+    let leaving: Vec<&str> =
+        imported.iter().filter(|i| crate::cycle::is_leaving(ctx, i)).map(|i| i.source_id.as_str()).collect();
+    let group_outcomes = crate::groups::remove_leaving_members(store, ctx, &leaving, change_id).await?;
+    let member_intent_clears =
+        leaving.iter().map(|id| (crate::recovery::MEMBER_INTENT.to_string(), id.to_string())).collect();
+    Ok(Wave { items: imported, group_outcomes, member_intent_clears, ..empty() })
+}
+
+/// Sends one user, once its manager (if it waits for one) is settled.
+async fn send(ctx: &CycleContext, settled: &Settled, wave: u64, mut item: Imported) -> (u64, Outcome) {
+    if let Some(manager) = item.manager_wait.take() {
+        settled.wait(&manager).await;
+        item.manager_target = ctx.placed_account(&manager);
+    }
+    let outcome = process_user(ctx, item).await;
+    ctx.remember_placed(std::slice::from_ref(&outcome));
+    settled.settle(&outcome.source_id);
+    (wave, outcome)
+}
+
+/// Runs the pipeline: `produce` queues users through the [`Feeder`] it is given
+/// while they are sent and recorded. Returns when every queued wave is
+/// recorded; the first error (of the store, or the app refusing the
+/// credentials) stops it, and no wave after the failing one is recorded.
+pub(crate) async fn run<'a, F, Fut>(
+    store: &'a Store,
+    ctx: &'a CycleContext,
+    concurrency: usize,
+    counts: &mut Counts,
+    progress: Option<&SharedProgress>,
+    keep_outcomes: bool,
+    produce: F,
+) -> Result<Done, EngineError>
+where
+    F: FnOnce(Feeder<'a>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), EngineError>> + 'a,
+{
+    // Two waves prepared ahead at most: enough to keep requests in flight
+    // across a boundary, without reading the directory far ahead of the app.
+    let (tx, rx) = mpsc::channel::<Wave>(2);
+    let feeder = Feeder { store, ctx, tx, scheduled: HashSet::new() };
+    let settled = Settled::default();
+    let consume = async {
+        let mut stage = SendStage { rx, open: BTreeMap::new(), queued: VecDeque::new(), waves: 0 };
+        let mut recorder = Recorder { store, ctx, tail: None, done: Done::default(), keep_outcomes };
+        let mut in_flight = FuturesUnordered::new();
+        // Waiting reports hold a slot without a request: the guard's permits,
+        // not this width, bound the requests in flight.
+        let width = concurrency.max(1) * 4;
+        loop {
+            while in_flight.len() < width {
+                match stage.next_item(in_flight.is_empty()).await {
+                    Some((n, item)) => in_flight.push(send(ctx, &settled, n, item)),
+                    None => break,
+                }
+            }
+            let Some((n, outcome)) = in_flight.next().await else { break };
+            if let Some(o) = stage.open.get_mut(&n) {
+                o.outcomes.push(outcome);
+            }
+            // Record, in order, every wave whose users are all done.
+            while let Some(wave) = stage.take_complete() {
+                if let Some(e) = ctx.guard.interrupted() {
+                    // The app refused the credentials, is down or asked for a long
+                    // pause: this wave is not recorded, and the cycle stops.
+                    recorder.finish().await?;
+                    return Err(e.into());
+                }
+                recorder.record(wave, counts, progress)?;
+            }
+        }
+        // Waves left without users (nothing to send, only a cursor to move).
+        while let Some(wave) = stage.take_complete() {
+            recorder.record(wave, counts, progress)?;
+        }
+        recorder.finish().await?;
+        Ok::<Done, EngineError>(recorder.done)
+    };
+    let (produced, consumed) = futures::future::join(produce(feeder), consume).await;
+    let done = consumed?;
+    produced?;
+    Ok(done)
+}
+
+/// The send stage's queue: waves as they come from the prepare stage, their
+/// users one at a time, and the waves not yet recorded.
+struct SendStage {
+    rx: mpsc::Receiver<Wave>,
+    open: BTreeMap<u64, Open>,
+    queued: VecDeque<(u64, Imported)>,
+    waves: u64,
+}
+
+impl SendStage {
+    /// The next user to send. Waits for the prepare stage only when nothing is
+    /// in flight (`idle`); `None`: nothing to send now (or ever).
+    async fn next_item(&mut self, idle: bool) -> Option<(u64, Imported)> {
+        loop {
+            if let Some(next) = self.queued.pop_front() {
+                return Some(next);
+            }
+            let wave = if idle {
+                let started = std::time::Instant::now();
+                let wave = self.rx.recv().await?;
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "nothing in flight: waited for the next wave"
+                );
+                wave
+            } else {
+                self.rx.try_recv().ok()?
+            };
+            self.open_wave(wave);
+        }
+    }
+
+    fn open_wave(&mut self, mut wave: Wave) {
+        let n = self.waves;
+        self.waves += 1;
+        let items = std::mem::take(&mut wave.items);
+        self.open.insert(n, Open { wave, expected: items.len(), outcomes: Vec::with_capacity(items.len()) });
+        self.queued.extend(items.into_iter().map(|item| (n, item)));
+    }
+
+    /// The lowest open wave, when every user of it is done.
+    fn take_complete(&mut self) -> Option<Open> {
+        let first = self.open.first_entry()?;
+        (first.get().outcomes.len() >= first.get().expected).then(|| first.remove())
+    }
+}
+
+/// The record stage: one store transaction per wave, each after the one before.
+struct Recorder<'a> {
+    store: &'a Store,
+    ctx: &'a CycleContext,
+    tail: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+    done: Done,
+    keep_outcomes: bool,
+}
+
+impl Recorder<'_> {
+    fn record(
+        &mut self,
+        open: Open,
+        counts: &mut Counts,
+        progress: Option<&SharedProgress>,
+    ) -> Result<(), EngineError> {
+        let Open { wave, outcomes, .. } = open;
+        self.done
+            .created
+            .extend(outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
+        // The outcomes move into the record, unless the caller wants them back.
+        let (kept, outcomes) = match self.keep_outcomes {
+            true => (outcomes.clone(), outcomes),
+            false => (Vec::new(), outcomes),
+        };
+        self.done.outcomes.extend(kept);
+        let batch =
+            record_batch(self.ctx, wave.group_outcomes, wave.job_update, wave.member_intent_clears, outcomes, counts);
+        let previous = self.tail.take();
+        let (store, app) = (self.store.clone(), self.ctx.app.clone());
+        self.tail = Some(tokio::spawn(async move {
+            if let Some(previous) = previous {
+                previous
+                    .await
+                    .map_err(|e| StoreError::Invalid { message: format!("recording task failed: {e}") })??;
+            }
+            let started = std::time::Instant::now();
+            let recorded = store.record(&app, &batch).await;
+            tracing::debug!(objects = batch.logs.len(), ms = started.elapsed().as_millis() as u64, "wave recorded");
+            recorded
+        }));
+        if let Some(p) = progress {
+            crate::job::advance_progress(p, wave.progress, counts);
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<(), EngineError> {
+        if let Some(tail) = self.tail.take() {
+            tail.await.map_err(|e| EngineError::Invalid(format!("recording task failed: {e}")))??;
+        }
+        Ok(())
+    }
+}
+
+/// What to record for one wave, and its counts.
+fn record_batch(
+    ctx: &CycleContext,
+    group_outcomes: Vec<GroupOutcome>,
+    job_update: Option<JobStateUpdate>,
+    member_intent_clears: Vec<(String, String)>,
+    outcomes: Vec<Outcome>,
+    counts: &mut Counts,
+) -> RecordBatch {
+    let mut batch =
+        RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
+    batch.intent_clears = outcomes.iter().map(|o| ("user".to_string(), o.source_id.clone())).collect();
+    batch.intent_clears.extend(member_intent_clears);
+    for o in group_outcomes {
+        o.record_into(ctx, &mut batch, counts);
+    }
+    for o in outcomes {
+        if o.failed {
+            batch.escrow_failures.push(ctx.escrow_failure("user", o.log.as_ref(), &o.source_id));
+        } else {
+            batch.escrow_clears.push(("user".into(), o.source_id.clone()));
+        }
+        match (o.action, o.failed) {
+            (_, true) => counts.failed += 1,
+            (Action::Create, _) => counts.created += 1,
+            (Action::Update, _) => counts.updated += 1,
+            (Action::Disable, _) => counts.disabled += 1,
+            (Action::Enable, _) => counts.enabled += 1,
+            (Action::Delete, _) => counts.deleted += 1,
+            (Action::Skip, _) => counts.skipped += 1,
+        }
+        batch.shadow_upserts.extend(o.shadow);
+        batch.logs.extend(o.log);
+    }
+    batch
+}
