@@ -34,6 +34,7 @@ pub async fn authorize(State(state): State<AppState>, Path(key): Path<String>) -
         status: StatusCode::SERVICE_UNAVAILABLE,
         code: "no_engine",
         message: "this server runs without the provisioning engine".into(),
+        field: None,
     })?;
     let url = engine.begin_authorization(&app.id, &redirect_uri(&state)).await?;
     Ok(Json(json!({"url": url, "redirectUri": redirect_uri(&state)})))
