@@ -79,7 +79,7 @@ impl Reach {
 /// credentials are sent to ([`parse_url`]), trimmed and without a trailing `/`.
 /// A stored one is read back by the same rule, less the reach: that was
 /// checked under the settings in force when it was set.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantUrl(String);
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_EXPRESSION: usize = 16 * 1024;
 
 /// What the tester answers: the value, or why there is none.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ExpressionResult {
     /// Whether the expression parsed and evaluated.

@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 
 /// One step of provisioning an object: `Import`, `Scope`, `Match`, `Action`,
 /// a `Note`..., and its outcome in words.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     pub step: String,
     pub outcome: String,
 }
 
 /// An attribute a write changed in the app: its value before and after.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModifiedProperty {
     pub name: String,
     #[serde(default)]
@@ -28,7 +28,7 @@ pub struct ModifiedProperty {
 
 /// What provisioning did to one object: a provisioning log entry as the
 /// surfaces show it, and the answer of provision on demand.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProvisioningOutcome {
     /// The log entry's id (none when nothing was logged).
@@ -103,7 +103,7 @@ fn field(v: &Value, key: &str) -> Value {
 }
 
 /// What the app would receive for a user now.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Preview {
     /// The user's userName.

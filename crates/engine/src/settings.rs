@@ -8,7 +8,7 @@ use roster_store::secrets::{serialize_exposed, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Manual: roster never calls the app. Automatic: roster provisions it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -27,7 +27,7 @@ impl Mode {
 }
 
 /// Provisioning status: on (cycles run) or off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     On,
@@ -46,7 +46,7 @@ impl Status {
 }
 
 /// Which users are provisioned: the assigned ones (default) or every user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     #[default]
@@ -65,7 +65,7 @@ impl Scope {
 }
 
 /// The settings of one job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct JobSettings {
     /// The gallery template the app was made from (`scim`, `salesforce`,
@@ -136,7 +136,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = roster_connectors::DEFAULT_MAX_RESPO
 pub const DEFAULT_MAX_LISTED_OBJECTS: u64 = 200_000;
 
 /// The quarantine rules (the reference service's by default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct QuarantineRules {
     /// The share of failed operations in a cycle that quarantines the job.
@@ -224,7 +224,7 @@ pub struct Credentials {
 }
 
 /// A change to the settings, as the API and CLI send it; absent fields are kept.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsPatch {
     pub mode: Option<Mode>,
@@ -232,15 +232,18 @@ pub struct SettingsPatch {
     pub tenant_url: Option<String>,
     /// Write-only. SCIM: the bearer token; Salesforce: the admin's security
     /// token (the tutorial's Secret Token), appended to the password at login.
+    #[schema(value_type = Option<String>, format = Password)]
     pub secret_token: Option<SecretString>,
     /// Salesforce: the admin's username.
     pub admin_username: Option<String>,
     /// Write-only. Salesforce: the admin's password.
+    #[schema(value_type = Option<String>, format = Password)]
     pub admin_password: Option<SecretString>,
     /// Salesforce: a connected app's consumer key (the client credentials
     /// flow); Dropbox: the app key of roster's Dropbox app.
     pub client_id: Option<String>,
     /// Write-only. The consumer secret or the Dropbox app secret.
+    #[schema(value_type = Option<String>, format = Password)]
     pub client_secret: Option<SecretString>,
     /// Dropbox: the API host; empty goes back to Dropbox's own.
     pub api_url: Option<String>,
@@ -253,6 +256,7 @@ pub struct SettingsPatch {
     pub notification_email: Option<String>,
     pub scope: Option<Scope>,
     /// Seconds, or a duration like `40m`, `6h`, `90s`.
+    #[schema(schema_with = interval_schema)]
     pub interval: Option<serde_json::Value>,
     pub concurrency: Option<usize>,
     pub member_batch_size: Option<usize>,
@@ -424,7 +428,7 @@ fn within<T: PartialOrd + Copy>(
 
 /// Which credentials are set, as the settings view shows them: secret values
 /// never leave; usernames, client ids and the Dropbox team do.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CredentialsView {
     pub secret_token_set: bool,
@@ -444,7 +448,7 @@ pub struct CredentialsView {
 /// The settings of a job as the API, the CLI and the portal show them: the
 /// settings, which credentials are set (never a secret), and the credentials
 /// a change just cleared.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsView {
     #[serde(flatten)]
@@ -484,6 +488,16 @@ impl SettingsView {
             _ => false,
         }
     }
+}
+
+/// The schema of `interval`: a number of seconds, or a duration like `40m`.
+fn interval_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]+[smhd]?$")))
+        .description(Some("Seconds, or a duration like 40m, 6h, 90s, 1d (1s to 7d)"))
+        .into()
 }
 
 /// Parses `40m`, `6h`, `90s`, `1d` or a number of seconds.

@@ -10,7 +10,7 @@ use roster_store::EscrowItem;
 use serde::{Deserialize, Serialize};
 
 /// Counts of actions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Counts {
     pub created: u64,
@@ -68,7 +68,7 @@ pub struct JobState {
 }
 
 /// What the accidental-deletion guard holds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct StagedDeletes {
     pub count: u64,
@@ -79,7 +79,7 @@ pub struct StagedDeletes {
 }
 
 /// The progress of the running cycle.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub running: bool,
@@ -92,7 +92,7 @@ pub struct Progress {
 }
 
 /// Whether a job's provisioning runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ProvisioningState {
     /// No settings yet, or its connector lacks what it needs (URL, credentials).
     #[default]
@@ -112,7 +112,7 @@ pub enum ProvisioningState {
 /// What a job's cycles do now: the one rule of status and mode. In manual
 /// mode a job that is on runs its cycles all the same, and they write
 /// hand-offs for an admin to apply instead of calling the app.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Activity {
     /// No cycle runs (off, not configured, unreadable).
@@ -137,7 +137,7 @@ impl ProvisioningState {
 }
 
 /// Accounts roster holds in the app.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AccountCounts {
     pub provisioned: i64,
@@ -145,7 +145,7 @@ pub struct AccountCounts {
 }
 
 /// Groups roster holds in the app.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GroupCounts {
     pub provisioned: i64,
@@ -153,7 +153,7 @@ pub struct GroupCounts {
 }
 
 /// The objects in escrow: how many, and the first few (next retry first).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EscrowSummary {
     pub count: i64,
@@ -161,7 +161,7 @@ pub struct EscrowSummary {
 }
 
 /// The status of a job, as every surface shows it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProvisioningStatus {
     pub state: ProvisioningState,
@@ -212,7 +212,7 @@ impl ProvisioningStatus {
 }
 
 /// The answer to Allow deletes: how many staged disables it let through.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AllowedDeletes {
     pub allowed: u64,
 }

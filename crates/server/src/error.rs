@@ -5,7 +5,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_store::StoreError;
-use serde_json::json;
+use serde::Serialize;
 
 /// An error as the API reports it.
 #[derive(Debug)]
@@ -55,12 +55,27 @@ impl ApiError {
     }
 }
 
+/// The body of every refusal and failure.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What failed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// What kind of refusal (`invalid_request`, `invalid_setting`, `not_found`, `forbidden`...).
+    pub code: &'static str,
+    /// What failed, on which object, and what to do.
+    pub message: String,
+    /// The settings field a refused setting is (`invalid_setting` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
-        if let Some(field) = self.field {
-            body["error"]["field"] = json!(field);
-        }
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message, field: self.field } };
         (self.status, axum::Json(body)).into_response()
     }
 }

@@ -3,7 +3,7 @@
 //! language and evaluates it over a user (or an empty one); a parse error comes
 //! back with its position and a caret rendering.
 
-use super::JsonBody;
+use super::{engine, JsonBody};
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::Json;
@@ -11,7 +11,7 @@ use roster_engine::expression::ExpressionResult;
 use serde::Deserialize;
 
 /// An expression to evaluate, over a user or an empty one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvalRequest {
     expression: String,
@@ -24,6 +24,6 @@ pub async fn evaluate(
     body: JsonBody<EvalRequest>,
 ) -> Result<Json<ExpressionResult>, ApiError> {
     let Json(req) = body?;
-    let engine = super::provisioning::engine(&state)?;
+    let engine = engine(&state)?;
     Ok(Json(engine.evaluate_expression(req.user.as_deref(), &req.expression).await?))
 }

@@ -2,7 +2,7 @@
 //! (JSON, or CSV with `?format=csv`) and its confirmation, after which the
 //! accounts it lists count as provisioned.
 
-use super::provisioning::engine;
+use super::engine;
 use super::{JsonBody, QueryArgs};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
@@ -37,7 +37,7 @@ pub async fn show(
 }
 
 /// Which hand-off the admin applied.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Confirm {
     id: i64,

@@ -2,7 +2,7 @@
 //! (secrets write-only), test connection, start/stop/restart, sync, status, logs
 //! (JSON or CSV), provision on demand, and the mapping document.
 
-use super::{JsonBody, QueryArgs};
+use super::{engine, JsonBody, QueryArgs};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -12,11 +12,10 @@ use roster_engine::connect::ConnectionTest;
 use roster_engine::on_demand::{Preview, ProvisioningOutcome};
 use roster_engine::settings::{SettingsPatch, SettingsView, Status};
 use roster_engine::status::{AllowedDeletes, Counts, ProvisioningStatus};
-use roster_engine::{Engine, EngineError};
+use roster_engine::EngineError;
 use roster_mapping::AppMappings;
 use roster_store::{AppId, LogQuery};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
@@ -45,16 +44,6 @@ impl From<EngineError> for ApiError {
             },
         }
     }
-}
-
-/// The engine of the server, or a 503 when it runs without one.
-pub(super) fn engine(state: &AppState) -> Result<&Arc<Engine>, ApiError> {
-    state.engine.as_ref().ok_or_else(|| ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "no_engine",
-        message: "this server runs without the provisioning engine".into(),
-        field: None,
-    })
 }
 
 async fn app_id(state: &AppState, key: &str) -> Result<AppId, ApiError> {
@@ -134,7 +123,7 @@ pub struct SyncArgs {
 }
 
 /// The answer to a sync: the counts of the cycle it waited for, or that one started.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum SyncAnswer {
     /// `?wait=true`: the cycle ran.
@@ -171,7 +160,7 @@ pub async fn status(
     Ok(Json(engine(&state)?.status(&app).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnDemand {
     user: String,
