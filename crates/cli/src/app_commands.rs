@@ -2,11 +2,17 @@
 //! provisioning (configure, test connection, start/stop/restart, sync with a
 //! progress bar, status, logs, mappings, preview, on demand, hand-offs).
 
+use crate::client::read;
 use crate::client::{enc, Client};
 use crate::commands::{list_page, via_text};
 use crate::output;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
+use roster_engine::connect::ConnectionTest;
+use roster_engine::on_demand::{Preview, ProvisioningOutcome};
+use roster_engine::reliability::Quarantine;
+use roster_engine::settings::SettingsView;
+use roster_engine::status::{AllowedDeletes, Counts, Progress, ProvisioningStatus};
 use serde_json::{json, Map, Value};
 
 #[derive(Subcommand)]
@@ -286,24 +292,24 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
             crate::credentials::add_to(&mut body, a.vendor)?;
             let body = Value::Object(body);
-            let view = c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?;
-            if let Some(cleared) = view["clearedCredentials"].as_array().filter(|c| !c.is_empty()) {
-                let names: Vec<&str> = cleared.iter().filter_map(Value::as_str).collect();
+            let view: SettingsView = read(c.patch(&format!("/apps/{}/provisioning", enc(&a.app)), &body).await?)?;
+            if !view.cleared_credentials.is_empty() {
                 eprintln!(
                     "note: the URL changed, so the credentials sent to it were cleared ({}): set them again",
-                    names.join(", ")
+                    view.cleared_credentials.join(", ")
                 );
             }
-            output::object(json, &view);
+            output::object(json, &serde_json::to_value(&view)?);
         }
         AppCmd::TestConnection { app } => {
-            let r = c.post(&format!("/apps/{}/provisioning/test-connection", enc(&app)), &json!({})).await?;
+            let answer = c.post(&format!("/apps/{}/provisioning/test-connection", enc(&app)), &json!({})).await?;
+            let tested: ConnectionTest = read(answer.clone())?;
             if json {
-                output::object(true, &r);
-            } else if r["ok"] == true {
-                println!("connection OK: {}", r["message"].as_str().unwrap_or_default());
+                output::object(true, &answer);
+            } else if tested.ok {
+                println!("connection OK: {}", tested.message);
             } else {
-                bail!("connection failed: {}", r["message"].as_str().unwrap_or_default());
+                bail!("connection failed: {}", tested.message);
             }
         }
         AppCmd::Authorize { app } => crate::credentials::authorize(c, json, &app).await?,
@@ -324,17 +330,18 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             }
         }
         AppCmd::AllowDeletes { app } => {
-            let v = c.post(&format!("/apps/{}/provisioning/allow-deletes", enc(&app)), &json!({})).await?;
+            let answer = c.post(&format!("/apps/{}/provisioning/allow-deletes", enc(&app)), &json!({})).await?;
+            let allowed: AllowedDeletes = read(answer.clone())?;
             if json {
-                output::object(json, &v);
+                output::object(json, &answer);
             } else {
-                println!("allowed: the next cycle disables the {} staged account(s)", v["allowed"]);
+                println!("allowed: the next cycle disables the {} staged account(s)", allowed.allowed);
             }
         }
         AppCmd::Sync { app, wait } => {
             if wait {
                 let status = sync_and_wait(c, &app, json).await?;
-                output::object(json, &status["lastCycle"]);
+                output::object(json, &serde_json::to_value(&status.last_cycle)?);
             } else {
                 c.post(&format!("/apps/{}/provisioning/sync", enc(&app)), &json!({})).await?;
                 if !json {
@@ -347,7 +354,7 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             if json {
                 output::object(true, &s);
             } else {
-                print_status(&app, &s);
+                print_status(&app, &read(s)?);
             }
         }
         AppCmd::Logs(l) => {
@@ -395,38 +402,31 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
             }
         }
         AppCmd::Preview { app, user } => {
-            let p = c.get(&format!("/apps/{}/provisioning/preview?user={}", enc(&app), enc(&user))).await?;
+            let answer = c.get(&format!("/apps/{}/provisioning/preview?user={}", enc(&app), enc(&user))).await?;
             if json {
-                output::object(true, &p);
+                output::object(true, &answer);
             } else {
-                println!("{} is {}", user, if p["inScope"] == true { "in scope" } else { "out of scope" });
-                output::object(false, &p["attributes"]);
+                let p: Preview = read(answer)?;
+                println!("{} is {}", user, if p.in_scope { "in scope" } else { "out of scope" });
+                output::object(false, &serde_json::to_value(&p.attributes)?);
             }
         }
         AppCmd::ProvisionOnDemand { app, user } => {
-            let r = c
+            let answer = c
                 .post(&format!("/apps/{}/provisioning/provision-on-demand", enc(&app)), &json!({"user": user}))
                 .await?;
             if json {
-                output::object(true, &r);
+                output::object(true, &answer);
             } else {
-                println!("{} {}", r["action"].as_str().unwrap_or_default(), r["status"].as_str().unwrap_or_default());
-                for step in r["steps"].as_array().into_iter().flatten() {
-                    println!(
-                        "  {:<7} {}",
-                        step["step"].as_str().unwrap_or_default(),
-                        step["outcome"].as_str().unwrap_or_default()
-                    );
+                let r: ProvisioningOutcome = read(answer)?;
+                println!("{} {}", r.action, r.status);
+                for step in &r.steps {
+                    println!("  {:<7} {}", step.step, step.outcome);
                 }
-                for m in r["modified"].as_array().into_iter().flatten() {
-                    println!(
-                        "  {} : {} → {}",
-                        m["name"].as_str().unwrap_or_default(),
-                        output::cell(&m["old"]),
-                        output::cell(&m["new"])
-                    );
+                for m in &r.modified {
+                    println!("  {} : {} → {}", m.name, output::cell(&m.old), output::cell(&m.new));
                 }
-                if let Some(e) = r["errorMessage"].as_str() {
+                if let Some(e) = &r.error_message {
                     println!("  error: {e}");
                 }
             }
@@ -436,17 +436,16 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
 }
 
 /// Follows the running cycle of `app` with a progress bar until it ends.
-pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
+pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<ProvisioningStatus> {
     let bar = progress_bar(quiet);
     let path = format!("/apps/{}/provisioning/status", enc(app));
     let mut seen_running = false;
     for _ in 0..36_000 {
-        let s = c.get(&path).await?;
-        let p = &s["progress"];
-        show_progress(&bar, p);
-        if p["running"] == true {
+        let s: ProvisioningStatus = c.get_as(&path).await?;
+        show_progress(&bar, &s.progress);
+        if s.progress.running {
             seen_running = true;
-        } else if seen_running || s["lastCycleAt"].is_i64() {
+        } else if seen_running || s.last_cycle_at.is_some() {
             bar.finish_and_clear();
             return Ok(s);
         }
@@ -459,7 +458,7 @@ pub async fn follow_cycle(c: &Client, app: &str, quiet: bool) -> Result<Value> {
 /// the reason, when the cycle failed, left objects failed, was held by the app,
 /// staged deletes, or left the job in quarantine: a script that syncs learns of
 /// trouble from the exit status.
-pub async fn sync_and_wait(c: &Client, app: &str, quiet: bool) -> Result<Value> {
+pub async fn sync_and_wait(c: &Client, app: &str, quiet: bool) -> Result<ProvisioningStatus> {
     let status_path = format!("/apps/{}/provisioning/status", enc(app));
     let sync_path = format!("/apps/{}/provisioning/sync?wait=true", enc(app));
     let empty = json!({});
@@ -470,14 +469,14 @@ pub async fn sync_and_wait(c: &Client, app: &str, quiet: bool) -> Result<Value> 
         tokio::select! {
             ran = &mut run => break ran,
             _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
-                if let Ok(s) = c.get(&status_path).await {
-                    show_progress(&bar, &s["progress"]);
+                if let Ok(s) = c.get_as::<ProvisioningStatus>(&status_path).await {
+                    show_progress(&bar, &s.progress);
                 }
             }
         }
     };
     bar.finish_and_clear();
-    let status = c.get(&status_path).await?;
+    let status: ProvisioningStatus = c.get_as(&status_path).await?;
     let trouble = trouble(app, &status);
     match (ran, trouble) {
         (Err(e), Some(t)) => bail!("the cycle failed: {e}; {t}"),
@@ -489,33 +488,45 @@ pub async fn sync_and_wait(c: &Client, app: &str, quiet: bool) -> Result<Value> 
 
 /// What in a job's status means a cycle did not do its work, in words, with
 /// what to do about it.
-fn trouble(app: &str, s: &Value) -> Option<String> {
+fn trouble(app: &str, s: &ProvisioningStatus) -> Option<String> {
     let app_arg = shell_word(app);
-    if let Some(q) = s["quarantine"].as_object() {
-        let next = match q.get("nextAttempt").and_then(Value::as_i64) {
+    if let Some(q) = &s.quarantine {
+        let next = match q.next_attempt {
             Some(t) => format!("next attempt at {}", when(t)),
             None => "provisioning was turned off".into(),
         };
         return Some(format!(
             "the job is in quarantine ({}): {}; {next}; fix the cause, then `roster app restart {app_arg}`",
-            output::cell(&q["reason"]),
-            output::cell(&q["message"])
+            reason(q),
+            q.message
         ));
     }
-    if let Some(t) = s["holdUntil"].as_i64().filter(|t| *t > chrono::Utc::now().timestamp_millis()) {
+    if let Some(t) = held_until(s) {
         return Some(format!("the app asked roster to wait (Retry-After): the work is held until {}", when(t)));
     }
-    if let Some(n) = s["staged"]["count"].as_u64() {
+    if let Some(staged) = &s.staged {
         return Some(format!(
-            "{n} disable(s) staged by the accidental-deletion guard; `roster app allow-deletes {app_arg}` lets them through"
+            "{} disable(s) staged by the accidental-deletion guard; `roster app allow-deletes {app_arg}` lets them through",
+            staged.count
         ));
     }
-    if let Some(n) = s["lastCycle"]["failed"].as_u64().filter(|n| *n > 0) {
+    if s.last_cycle.failed > 0 {
         return Some(format!(
-            "{n} object(s) failed in the cycle (escrowed, retried later); `roster app logs {app_arg} --status failure`"
+            "{} object(s) failed in the cycle (escrowed, retried later); `roster app logs {app_arg} --status failure`",
+            s.last_cycle.failed
         ));
     }
     None
+}
+
+/// A quarantine's reason as the API names it (`TooManyDeletes`).
+fn reason(q: &Quarantine) -> String {
+    cell_of(&q.reason)
+}
+
+/// When the app's hold on the work ends, if it is still on.
+fn held_until(s: &ProvisioningStatus) -> Option<i64> {
+    s.hold_until.filter(|t| *t > chrono::Utc::now().timestamp_millis())
 }
 
 /// A name as a shell word (quoted when it holds anything but plain characters).
@@ -540,80 +551,76 @@ fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
     bar
 }
 
-fn show_progress(bar: &indicatif::ProgressBar, p: &Value) {
-    bar.set_length(p["total"].as_u64().unwrap_or(0));
-    bar.set_position(p["done"].as_u64().unwrap_or(0));
-    let counts = &p["counts"];
-    bar.set_message(format!(
-        "created {} updated {} disabled {} failed {}",
-        counts["created"], counts["updated"], counts["disabled"], counts["failed"]
-    ));
+fn show_progress(bar: &indicatif::ProgressBar, p: &Progress) {
+    bar.set_length(p.total);
+    bar.set_position(p.done);
+    let c = &p.counts;
+    bar.set_message(format!("created {} updated {} disabled {} failed {}", c.created, c.updated, c.disabled, c.failed));
 }
 
-fn print_status(app: &str, s: &Value) {
-    let p = &s["progress"];
-    println!("state        {}", output::cell(&s["state"]));
-    println!("phase        {}", output::cell(&s["phase"]));
-    if p["running"] == true {
-        println!("running      {}/{} ({:.0}%)", p["done"], p["total"], p["percent"].as_f64().unwrap_or(0.0));
+fn print_status(app: &str, s: &ProvisioningStatus) {
+    let p = &s.progress;
+    println!("state        {}", cell_of(&s.state));
+    println!("phase        {}", s.phase.as_deref().unwrap_or_default());
+    if p.running {
+        println!("running      {}/{} ({:.0}%)", p.done, p.total, p.percent);
     }
-    let fmt = |c: &Value| {
+    let fmt = |c: &Counts| {
         format!(
             "created {} · updated {} · disabled {} · enabled {} · failed {} · skipped {}",
-            c["created"], c["updated"], c["disabled"], c["enabled"], c["failed"], c["skipped"]
+            c.created, c.updated, c.disabled, c.enabled, c.failed, c.skipped
         )
     };
-    println!("last cycle   {} ({} ms)", fmt(&s["lastCycle"]), output::cell(&s["lastCycleMs"]));
-    println!("to date      {}", fmt(&s["toDate"]));
-    println!("accounts     {} provisioned, {} enabled", s["accounts"]["provisioned"], s["accounts"]["enabled"]);
-    for (k, label) in [("lastSuccessAt", "last success"), ("steadyStateAt", "steady since")] {
-        if let Some(ms) = s[k].as_i64() {
+    let ms = s.last_cycle_ms.map(|ms| ms.to_string()).unwrap_or_default();
+    println!("last cycle   {} ({ms} ms)", fmt(&s.last_cycle));
+    println!("to date      {}", fmt(&s.to_date));
+    println!("accounts     {} provisioned, {} enabled", s.accounts.provisioned, s.accounts.enabled);
+    for (at, label) in [(s.last_success_at, "last success"), (s.steady_state_at, "steady since")] {
+        if let Some(ms) = at {
             println!(
                 "{label:<12} {}",
                 chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default()
             );
         }
     }
-    if let Some(e) = s["lastError"].as_str() {
+    if let Some(e) = &s.last_error {
         println!("last error   {e}");
     }
     let app_arg = shell_word(app);
-    if let Some(q) = s["quarantine"].as_object() {
-        println!(
-            "quarantine   {}: {}",
-            output::cell(&q.get("reason").cloned().unwrap_or_default()),
-            output::cell(&q.get("message").cloned().unwrap_or_default())
-        );
-        if let Some(t) = q.get("since").and_then(Value::as_i64) {
-            println!("  since      {}", when(t));
-        }
-        match q.get("nextAttempt").and_then(Value::as_i64) {
+    if let Some(q) = &s.quarantine {
+        println!("quarantine   {}: {}", reason(q), q.message);
+        println!("  since      {}", when(q.since));
+        match q.next_attempt {
             Some(t) => println!("  next       {}", when(t)),
             None => println!("  next       none: provisioning was turned off"),
         }
-        println!("  attempts   {}", output::cell(&q.get("attempts").cloned().unwrap_or_default()));
+        println!("  attempts   {}", q.attempts);
         println!("  ends with  roster app restart {app_arg}");
     }
-    if let Some(t) = s["holdUntil"].as_i64().filter(|t| *t > chrono::Utc::now().timestamp_millis()) {
+    if let Some(t) = held_until(s) {
         println!("held until   {} (the app asked roster to wait: Retry-After)", when(t));
     }
-    if let Some(n) = s["staged"]["count"].as_u64() {
+    if let Some(staged) = &s.staged {
         println!(
-            "staged       {n} disable(s) held by the deletion guard (threshold {}); allow: roster app allow-deletes {app_arg}",
-            output::cell(&s["staged"]["threshold"])
+            "staged       {} disable(s) held by the deletion guard (threshold {}); allow: roster app allow-deletes {app_arg}",
+            staged.count, staged.threshold
         );
     }
-    let escrowed = s["escrow"]["count"].as_u64().unwrap_or(0);
-    if escrowed > 0 {
-        println!("escrow       {escrowed} object(s) failed, retried later:");
-        for item in s["escrow"]["items"].as_array().into_iter().flatten().take(5) {
-            let who = item["sourceName"].as_str().or(item["sourceId"].as_str()).unwrap_or_default();
+    if s.escrow.count > 0 {
+        println!("escrow       {} object(s) failed, retried later:", s.escrow.count);
+        for item in s.escrow.items.iter().take(5) {
+            let who = item.source_name.as_deref().unwrap_or(&item.source_id);
             println!(
                 "  {who}: {} (attempt {}, next at {})",
-                item["errorMessage"].as_str().unwrap_or_default(),
-                output::cell(&item["attempts"]),
-                item["nextRetryAt"].as_i64().map(when).unwrap_or_default()
+                item.error_message,
+                item.attempts,
+                when(item.next_retry_at)
             );
         }
     }
+}
+
+/// A value of the status as the API writes it (`not configured`).
+fn cell_of(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v).map(|v| output::cell(&v)).unwrap_or_default()
 }

@@ -123,6 +123,12 @@ impl Client {
         self.call(Method::GET, path, None).await
     }
 
+    /// GETs an answer as the type the API documents for it (the engine's
+    /// `ProvisioningStatus`, ...).
+    pub async fn get_as<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
+        read(self.get(path).await?)
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
         self.call(Method::POST, path, Some(body)).await
     }
@@ -206,6 +212,11 @@ pub fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// Reads an answer of the API as the type it documents for it.
+pub fn read<T: serde::de::DeserializeOwned>(answer: Value) -> Result<T> {
+    serde_json::from_value(answer).map_err(|e| anyhow!("the server's answer is not what this roster expects: {e}"))
 }
 
 #[cfg(test)]

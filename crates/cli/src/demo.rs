@@ -85,7 +85,7 @@ pub async fn run(args: DemoArgs, data_dir: &Path) -> Result<()> {
     let status = crate::app_commands::follow_cycle(&c, APP, false).await?;
     println!(
         "initial cycle: {} accounts created in {:.1} s; the app holds {} users",
-        status["lastCycle"]["created"],
+        status.last_cycle.created,
         started.elapsed().as_secs_f64(),
         sample.state.user_count().await
     );

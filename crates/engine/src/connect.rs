@@ -4,17 +4,27 @@
 //! are set (never their values). A job in manual mode gets the stand-in
 //! [`ManualConnector`], which calls nothing.
 
+use crate::destinations::{parse_url, Reach, TenantUrl};
 use crate::gallery::{self, ConnectorKind, Template};
 use crate::job::LoadedJob;
-use crate::settings::{Credentials, JobSettings, Mode, SettingsPatch};
+use crate::settings::{Credentials, CredentialsView, JobSettings, Mode, SettingsPatch};
 use crate::EngineError;
 use roster_connectors::dropbox::{DropboxApp, DropboxConnector};
 use roster_connectors::salesforce::{SalesforceAuth, SalesforceConnector, SalesforceSettings};
 use roster_connectors::{Connector, ManualConnector, ResolvesManualIds, ScimConnector, ScimSettings};
 use roster_store::secrets::{Cipher, ExposeSecret, SecretString, Slot};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The outcome of Test Connection: a failed test is an answer, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConnectionTest {
+    /// Whether the app answered as it should.
+    pub ok: bool,
+    /// What was checked, or what failed.
+    pub message: String,
+}
 
 /// Whether a job's cycles write hand-offs instead of calling the app.
 pub fn hands_off(settings: &JobSettings) -> bool {
@@ -45,7 +55,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
     let timeout = Duration::from_secs(s.timeout_secs.max(1));
     let inner: Arc<dyn Connector> = match template.connector {
         ConnectorKind::Scim => {
-            let url = s.tenant_url.clone().ok_or_else(|| not_configured("no tenant URL is set"))?;
+            let url = s.tenant_url.as_ref().ok_or_else(|| not_configured("no tenant URL is set"))?.to_string();
             let token = creds.secret_token.as_ref().ok_or_else(|| not_configured("no secret token is set"))?;
             let mut settings = ScimSettings::new(url, token.clone());
             settings.timeout = timeout;
@@ -135,38 +145,17 @@ pub fn dropbox_app(s: &JobSettings, creds: &Credentials) -> Result<DropboxApp, E
     Ok(app)
 }
 
-/// The credential fields a settings change sets, by their settings names.
-fn credential_fields(patch: &SettingsPatch) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    for (name, set) in [
-        ("secretToken", patch.secret_token.is_some()),
-        ("adminUsername", patch.admin_username.is_some()),
-        ("adminPassword", patch.admin_password.is_some()),
-        ("clientId", patch.client_id.is_some()),
-        ("clientSecret", patch.client_secret.is_some()),
-        ("tenantUrl", patch.tenant_url.is_some()),
-        ("apiUrl", patch.api_url.is_some()),
-        ("authorizeUrl", patch.authorize_url.is_some()),
-        ("tokenUrl", patch.token_url.is_some()),
-    ] {
-        if set {
-            out.push(name);
-        }
-    }
-    out
-}
-
 /// Refuses fields the template's form does not have (a Dropbox app has no
 /// admin password; a SCIM app no client id).
 fn check_fields(template: &Template, patch: &SettingsPatch) -> Result<(), EngineError> {
-    for field in credential_fields(patch) {
+    for field in patch.credential_fields() {
         if !template.credentials.iter().any(|c| c.name == field) {
             let known: Vec<&str> = template.credentials.iter().map(|c| c.name.as_str()).collect();
             let asks = if known.is_empty() { "no credentials".to_string() } else { known.join(", ") };
-            return Err(EngineError::Invalid(format!(
-                "{field} is not a setting of a {} app: its form asks for {asks}",
-                template.display_name
-            )));
+            return Err(EngineError::invalid_setting(
+                field,
+                format!("{field} is not a setting of a {} app: its form asks for {asks}", template.display_name),
+            ));
         }
     }
     Ok(())
@@ -210,7 +199,7 @@ pub fn seal_credentials(
 ) -> Result<CredentialChange, EngineError> {
     let template = gallery::require(&after.template)?;
     check_fields(template, patch)?;
-    let given = credential_fields(patch);
+    let given = patch.credential_fields();
     let mut creds = open_credentials(cipher, app, stored)?;
     let cleared: Vec<&'static str> =
         crate::destinations::cleared_by_url_change(template.connector, before, after, &given)
@@ -228,7 +217,7 @@ pub fn seal_credentials(
     if template.connector == ConnectorKind::Scim
         && patch.secret_token.as_ref().is_some_and(|t| t.expose_secret().trim().is_empty())
     {
-        return Err(EngineError::Invalid("the secret token is empty".into()));
+        return Err(EngineError::invalid_setting("secretToken", "the secret token is empty"));
     }
     let old_client = creds.client_id.clone();
     set_secret(&mut creds.secret_token, &patch.secret_token);
@@ -264,48 +253,40 @@ pub fn seal(cipher: &Cipher, app: &str, creds: &Credentials) -> Result<String, E
     Ok(cipher.seal(&text, Slot::credentials(app))?)
 }
 
-fn http_url(what: &str, url: &str, insecure_http: bool, private_networks: bool) -> Result<Option<String>, EngineError> {
-    let url = url.trim();
-    if url.is_empty() {
-        return Ok(None);
-    }
-    let parsed =
-        url.parse::<url::Url>().map_err(|e| EngineError::Invalid(format!("{what} {url:?} is not a URL: {e}")))?;
-    crate::destinations::check_url(what, &parsed, insecure_http, private_networks)?;
-    Ok(Some(url.trim_end_matches('/').to_string()))
-}
-
-/// Applies the URLs of a change (the tenant URL, Dropbox's URLs: each checked
+/// Applies the URLs of a change (the tenant URL, Dropbox's URLs: each parsed
 /// by `destinations`) and Salesforce's API limit hold, and refuses a mode the
 /// template does not support.
 pub fn apply_vendor_settings(s: &mut JobSettings, patch: &SettingsPatch) -> Result<(), EngineError> {
     let template = gallery::require(&s.template)?;
     if patch.mode == Some(Mode::Automatic) && !template.supports_automatic() {
-        return Err(EngineError::Invalid(format!(
-            "{} supports manual provisioning only: {}",
-            template.display_name,
-            template.manual_only_reason.as_deref().unwrap_or("it has no connector")
-        )));
+        return Err(EngineError::invalid_setting(
+            "mode",
+            format!(
+                "{} supports manual provisioning only: {}",
+                template.display_name,
+                template.manual_only_reason.as_deref().unwrap_or("it has no connector")
+            ),
+        ));
     }
-    let (insecure, private) = (s.allow_insecure_http, s.allow_private_networks);
+    let reach = Reach::of(s);
     if let Some(u) = &patch.tenant_url {
-        if u.trim().is_empty() {
-            return Err(EngineError::Invalid(format!("tenant URL {u:?} is not a URL: it is empty")));
+        s.tenant_url = Some(TenantUrl::parse(u, reach)?);
+    }
+    for (field, what, given, slot) in [
+        ("apiUrl", "API URL", &patch.api_url, &mut s.api_url),
+        ("authorizeUrl", "authorize URL", &patch.authorize_url, &mut s.authorize_url),
+        ("tokenUrl", "token URL", &patch.token_url, &mut s.token_url),
+    ] {
+        if let Some(u) = given {
+            *slot = parse_url(field, what, u, reach)?;
         }
-        s.tenant_url = http_url("tenant URL", u, insecure, private)?;
-    }
-    if let Some(u) = &patch.api_url {
-        s.api_url = http_url("API URL", u, insecure, private)?;
-    }
-    if let Some(u) = &patch.authorize_url {
-        s.authorize_url = http_url("authorize URL", u, insecure, private)?;
-    }
-    if let Some(u) = &patch.token_url {
-        s.token_url = http_url("token URL", u, insecure, private)?;
     }
     if let Some(h) = patch.api_limit_hold_secs {
         if !(1..=86_400).contains(&h) {
-            return Err(EngineError::Invalid("apiLimitHoldSecs must be 1 to 86400 seconds".into()));
+            return Err(EngineError::invalid_setting(
+                "apiLimitHoldSecs",
+                "apiLimitHoldSecs must be 1 to 86400 seconds",
+            ));
         }
         s.api_limit_hold_secs = Some(h);
     }
@@ -331,24 +312,26 @@ pub fn is_configured(cipher: &Cipher, app: &str, s: &JobSettings, sealed: Option
 
 /// Which credentials are set, for the settings view (secret values never
 /// leave; usernames, client ids and the Dropbox team do).
-pub fn credentials_view(cipher: &Cipher, app: &str, sealed: Option<&str>) -> Value {
+pub fn credentials_view(cipher: &Cipher, app: &str, sealed: Option<&str>) -> CredentialsView {
     match open_credentials(cipher, app, sealed) {
-        Ok(c) => json!({
-            "secretTokenSet": c.secret_token.is_some(),
-            "adminUsername": c.admin_username,
-            "adminPasswordSet": c.admin_password.is_some(),
-            "clientId": c.client_id,
-            "clientSecretSet": c.client_secret.is_some(),
-            "authorized": c.refresh_token.is_some(),
-            "teamId": c.team_id,
-        }),
-        Err(_) => json!({"secretTokenSet": sealed.is_some(), "credentialsReadable": false}),
+        Ok(c) => CredentialsView {
+            secret_token_set: c.secret_token.is_some(),
+            admin_username: c.admin_username,
+            admin_password_set: c.admin_password.is_some(),
+            client_id: c.client_id,
+            client_secret_set: c.client_secret.is_some(),
+            authorized: c.refresh_token.is_some(),
+            team_id: c.team_id,
+            credentials_readable: true,
+        },
+        Err(_) => CredentialsView { secret_token_set: sealed.is_some(), ..CredentialsView::default() },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     fn cipher() -> Cipher {
         Cipher::from_key([7; 32])
@@ -371,7 +354,11 @@ mod tests {
         assert!(is_configured(
             &c,
             "app",
-            &JobSettings { tenant_url: Some("https://x".into()), mode: Mode::Automatic, ..settings("scim") },
+            &JobSettings {
+                tenant_url: TenantUrl::parse("https://x", Reach::default()).ok(),
+                mode: Mode::Automatic,
+                ..settings("scim")
+            },
             Some(&sealed)
         ));
     }
@@ -398,7 +385,7 @@ mod tests {
             .expect("some");
         let creds = open_credentials(&c, "app", Some(&second)).expect("opens");
         assert_eq!(creds.admin_password.map(|p| p.expose_secret().to_string()).as_deref(), Some("pw"));
-        let view = credentials_view(&c, "app", Some(&second)).to_string();
+        let view = serde_json::to_string(&credentials_view(&c, "app", Some(&second))).expect("serializes");
         assert!(view.contains("admin@acme.com") && !view.contains("\"pw\"") && !view.contains("TOK"), "{view}");
         let auth = salesforce_auth(&open_credentials(&c, "app", Some(&second)).expect("opens")).expect("auth");
         assert!(

@@ -23,7 +23,7 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// Which connector provisions an app made from a template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectorKind {
     /// SCIM 2.0.
@@ -38,7 +38,7 @@ pub enum ConnectorKind {
 
 /// One field of a template's admin-credentials form. `name` is the field of
 /// the provisioning settings (`PATCH /apps/{app}/provisioning`) it fills.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CredentialField {
     /// The settings field, e.g. `adminUsername`.
@@ -59,7 +59,7 @@ pub struct CredentialField {
 }
 
 /// Where an app's roles come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoleSource {
     /// roster's own roles (the default `User` role and those an admin adds).
@@ -69,7 +69,7 @@ pub enum RoleSource {
 }
 
 /// The role an app made from a template starts with, instead of `User`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DefaultRole {
     /// Its name, e.g. `Default Access`.
@@ -80,7 +80,7 @@ pub struct DefaultRole {
 }
 
 /// The app roles of a template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppRoles {
     /// roster's or the app's.
@@ -91,7 +91,7 @@ pub struct AppRoles {
 }
 
 /// One app template of the gallery.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Template {
     /// The name `--template` takes.
@@ -160,26 +160,50 @@ impl Template {
     }
 
     /// The template as the gallery's detail view shows it.
-    pub fn detail(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("matchingAttributes".into(), serde_json::json!(self.matching_attributes()));
-            o.insert("modesText".into(), serde_json::json!(self.modes_text()));
+    pub fn detail(&self) -> TemplateDetail {
+        TemplateDetail {
+            template: self.clone(),
+            matching_attributes: self.matching_attributes(),
+            modes_text: self.modes_text(),
         }
-        v
     }
 
     /// The template as the gallery's list shows it.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "displayName": self.display_name,
-            "description": self.description,
-            "modes": self.modes,
-            "manualOnlyReason": self.manual_only_reason,
-            "modesText": self.modes_text(),
-        })
+    pub fn summary(&self) -> TemplateSummary {
+        TemplateSummary {
+            name: self.name.clone(),
+            display_name: self.display_name.clone(),
+            description: self.description.clone(),
+            modes: self.modes.clone(),
+            manual_only_reason: self.manual_only_reason.clone(),
+            modes_text: self.modes_text(),
+        }
     }
+}
+
+/// A template as the gallery's list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateSummary {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub modes: Vec<Mode>,
+    pub manual_only_reason: Option<String>,
+    /// The modes as a person reads them (`manual, automatic`, `manual only: ...`).
+    pub modes_text: String,
+}
+
+/// A template in full, as the gallery's detail view shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateDetail {
+    #[serde(flatten)]
+    pub template: Template,
+    /// The matching attributes of the user mapping, in precedence order.
+    pub matching_attributes: Vec<String>,
+    /// The modes as a person reads them.
+    pub modes_text: String,
 }
 
 /// Every template, in the gallery's order.

@@ -11,11 +11,13 @@ pub mod cycle;
 pub mod decide;
 mod deletion_guard;
 pub mod destinations;
+pub mod expression;
 pub mod gallery;
 pub mod groups;
 pub mod handoff;
 pub mod job;
 mod managers;
+pub mod on_demand;
 mod pipeline;
 mod recovery;
 pub mod reliability;
@@ -25,16 +27,20 @@ pub mod snapshot;
 pub mod source;
 pub mod status;
 
+use expression::ExpressionResult;
 use job::{CycleEnv, LoadedJob, SharedProgress};
+use on_demand::{Preview, ProvisioningOutcome};
 use reliability::{Clock, SystemClock};
 use roster_connectors::ConnectorError;
 use roster_mapping::AppMappings;
 use roster_notify::SmtpConfig;
 use roster_store::secrets::Cipher;
 use roster_store::{AppId, JobStateUpdate, Store, StoreError, UserId};
-use serde_json::{json, Value};
-use settings::{JobSettings, SettingsPatch, Status};
-use status::{JobState, Progress};
+use serde_json::Value;
+use settings::{JobSettings, SettingsPatch, SettingsView, Status};
+use status::{
+    AccountCounts, AllowedDeletes, EscrowSummary, GroupCounts, JobState, ProvisioningState, ProvisioningStatus,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,9 +55,18 @@ pub enum EngineError {
     /// The job lacks something it needs (URL, token).
     #[error("provisioning is not configured: {0}")]
     NotConfigured(String),
-    /// The request is invalid (a bad setting or mapping).
+    /// The request is invalid (a bad mapping, an expression too long).
     #[error("{0}")]
     Invalid(String),
+    /// A setting is refused: `field` names it as the settings do
+    /// (`tenantUrl`, `interval`), so that a form shows `message` next to it.
+    #[error("{message}")]
+    InvalidSetting {
+        /// The settings field, e.g. `tenantUrl`.
+        field: String,
+        /// What is wrong with it, and what to give instead.
+        message: String,
+    },
     /// A stored column of a job does not decode: the job is not run, and
     /// nothing is written over it (defaults would silently replace an admin's
     /// settings).
@@ -64,6 +79,13 @@ pub enum EngineError {
         /// What does not decode.
         message: String,
     },
+}
+
+impl EngineError {
+    /// A refusal of the setting `field`.
+    pub fn invalid_setting(field: &str, message: impl Into<String>) -> EngineError {
+        EngineError::InvalidSetting { field: field.to_string(), message: message.into() }
+    }
 }
 
 /// One job's live handle: its progress and the lock that keeps its cycles one at a time.
@@ -222,7 +244,7 @@ impl Engine {
     }
 
     /// Applies a settings change; a secret token is sealed, never stored in clear.
-    pub async fn configure(&self, app: &AppId, patch: SettingsPatch) -> Result<Value, EngineError> {
+    pub async fn configure(&self, app: &AppId, patch: SettingsPatch) -> Result<SettingsView, EngineError> {
         self.configure_and(app, patch, false).await
     }
 
@@ -234,7 +256,7 @@ impl Engine {
         app: &AppId,
         patch: SettingsPatch,
         end_quarantine: bool,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<SettingsView, EngineError> {
         let quarantined = match self.store.job(app).await? {
             Some(row) => serde_json::from_value::<JobState>(row.state).is_ok_and(|s| s.quarantine.is_some()),
             None => false,
@@ -248,77 +270,7 @@ impl Engine {
         let change = connect::seal_credentials(&self.cipher, &app.0, &before, &s, stored.as_deref(), &patch)?;
         let sealed = change.sealed;
         let was_manual = connect::hands_off(&s);
-        if let Some(m) = patch.mode {
-            s.mode = m;
-        }
-        if let Some(st) = patch.status {
-            s.status = st;
-        }
-        if let Some(e) = patch.notification_email {
-            if !e.is_empty() && !e.contains('@') {
-                return Err(EngineError::Invalid(format!("notification email {e:?} is not an address")));
-            }
-            s.notification_email = (!e.is_empty()).then_some(e);
-        }
-        if let Some(sc) = patch.scope {
-            s.scope = sc;
-        }
-        if let Some(i) = patch.interval {
-            let secs = settings::parse_interval(&i).filter(|n| *n >= 1 && *n <= 7 * 86_400).ok_or_else(|| {
-                EngineError::Invalid(format!(
-                    "interval {i} must be a duration like 40m, 6h or a number of seconds (1s to 7d)"
-                ))
-            })?;
-            s.interval_secs = secs;
-        }
-        if let Some(c) = patch.concurrency {
-            if !(1..=64).contains(&c) {
-                return Err(EngineError::Invalid("concurrency must be 1 to 64".into()));
-            }
-            s.concurrency = c;
-        }
-        if let Some(b) = patch.member_batch_size {
-            if !(1..=10_000).contains(&b) {
-                return Err(EngineError::Invalid("memberBatchSize must be 1 to 10000".into()));
-            }
-            s.member_batch_size = b;
-        }
-        if let Some(r) = patch.member_removal {
-            s.member_removal = r;
-        }
-        if let Some(t) = patch.timeout_secs {
-            s.timeout_secs = t.clamp(1, 600);
-        }
-        if let Some(r) = patch.rate_limit {
-            if !(0.0..=10_000.0).contains(&r) {
-                return Err(EngineError::Invalid("rateLimit must be 0 (no limit) to 10000 requests per second".into()));
-            }
-            s.rate_limit = (r > 0.0).then_some(r);
-        }
-        if let Some(e) = patch.escrow_retry_secs {
-            s.escrow_retry_secs = e.clamp(1, 86_400);
-        }
-        if let Some(f) = patch.send_failure_email {
-            s.send_failure_email = f;
-        }
-        if let Some(t) = patch.delete_threshold {
-            s.delete_threshold = t;
-        }
-        if let Some(p) = patch.delete_threshold_percent {
-            if !(0.0..=100.0).contains(&p) {
-                return Err(EngineError::Invalid("deleteThresholdPercent must be 0 (off) to 100".into()));
-            }
-            s.delete_threshold_percent = (p > 0.0).then_some(p);
-        }
-        if let Some(q) = patch.quarantine {
-            if !(q.failure_ratio > 0.0 && q.failure_ratio <= 1.0) || q.schedule_secs.is_empty() || q.give_up_days == 0 {
-                return Err(EngineError::Invalid(
-                    "quarantine needs failureRatio in (0, 1], a non-empty scheduleSecs and giveUpDays of at least 1"
-                        .into(),
-                ));
-            }
-            s.quarantine = q;
-        }
+        patch.apply_running(&mut s)?;
         let settings = serde_json::to_value(&s).map_err(|e| EngineError::Invalid(e.to_string()))?;
         if was_manual && !connect::hands_off(&s) {
             handoff::leave_manual_mode(&self.store, app).await?;
@@ -341,22 +293,15 @@ impl Engine {
             .await?;
         }
         let mut view = self.settings_view(app).await?;
-        if !change.cleared.is_empty() {
-            view["clearedCredentials"] = json!(change.cleared);
-        }
+        view.cleared_credentials = change.cleared.iter().map(|c| c.to_string()).collect();
         Ok(view)
     }
 
     /// The settings as the API shows them: secrets only as "set".
-    pub async fn settings_view(&self, app: &AppId) -> Result<Value, EngineError> {
-        let (s, creds, _) = self.settings_of(app).await?;
-        let mut v = serde_json::to_value(&s).unwrap_or_default();
-        if let (Some(v), Value::Object(c)) =
-            (v.as_object_mut(), connect::credentials_view(&self.cipher, &app.0, creds.as_deref()))
-        {
-            v.extend(c);
-        }
-        Ok(v)
+    pub async fn settings_view(&self, app: &AppId) -> Result<SettingsView, EngineError> {
+        let (settings, creds, _) = self.settings_of(app).await?;
+        let credentials = connect::credentials_view(&self.cipher, &app.0, creds.as_deref());
+        Ok(SettingsView { settings, credentials, cleared_credentials: Vec::new() })
     }
 
     /// Tests the connection the way identity providers do; `Ok` carries what was checked.
@@ -383,7 +328,7 @@ impl Engine {
     }
 
     /// Turns provisioning on or off.
-    pub async fn set_status(&self, app: &AppId, status: Status) -> Result<Value, EngineError> {
+    pub async fn set_status(&self, app: &AppId, status: Status) -> Result<SettingsView, EngineError> {
         let patch = SettingsPatch { status: Some(status), ..Default::default() };
         // A start ends a quarantine.
         self.configure_and(app, patch, status == Status::On).await
@@ -449,7 +394,7 @@ impl Engine {
 
     /// Lets the disables the deletion guard staged through: the next cycle does
     /// them, and the job leaves quarantine.
-    pub async fn allow_deletes(&self, app: &AppId) -> Result<Value, EngineError> {
+    pub async fn allow_deletes(&self, app: &AppId) -> Result<AllowedDeletes, EngineError> {
         let mut had = None;
         self.update_state(app, |s| {
             had = s.staged.clone();
@@ -460,7 +405,7 @@ impl Engine {
             s.hold_until = None;
         })
         .await?;
-        Ok(json!({"allowed": had.map(|s| s.count).unwrap_or(0)}))
+        Ok(AllowedDeletes { allowed: had.map(|s| s.count).unwrap_or(0) })
     }
 
     /// Ends a quarantine now (an admin's `start`, or fixed credentials): the next
@@ -475,53 +420,48 @@ impl Engine {
     }
 
     /// The status of a job.
-    pub async fn status(&self, app: &AppId) -> Result<Value, EngineError> {
+    pub async fn status(&self, app: &AppId) -> Result<ProvisioningStatus, EngineError> {
         self.store.app(app).await?;
         let Some(row) = self.store.job(app).await? else {
-            return Ok(json!({"state": "not configured"}));
+            return Ok(ProvisioningStatus::default());
         };
         let (settings, state) = match (job::settings_of(&row), job::state_of(&row)) {
             (Ok(settings), Ok(state)) => (settings, state),
-            (Err(e), _) | (_, Err(e)) => {
-                return Ok(json!({"state": "unreadable", "phase": row.phase, "lastError": e.to_string()}));
-            }
+            (Err(e), _) | (_, Err(e)) => return Ok(ProvisioningStatus::unreadable(row.phase, e.to_string())),
         };
-        let progress: Progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
+        let progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
         let configured = connect::is_configured(&self.cipher, &app.0, &settings, row.credentials.as_deref());
-        let label = match (configured, settings.mode, settings.status) {
-            (false, _, _) => "not configured",
-            (true, _, Status::On) => "on",
-            _ => "off",
-        };
+        let (label, activity) = ProvisioningState::of(&settings, configured);
         let (provisioned, enabled) = self.store.shadow_count(app, "user").await?;
-        let (groups, groups_in_scope) = self.store.shadow_count(app, "group").await?;
-        let (escrowed, escrow_total) = self.store.escrow(app, 20).await?;
-        Ok(json!({
-            "state": label,
-            "mode": settings.mode,
-            "phase": row.phase,
-            "watermark": row.watermark,
-            "progress": progress,
-            "lastCycle": state.last_cycle,
-            "toDate": state.to_date,
-            "lastCycleId": state.last_cycle_id,
-            "lastCycleAt": state.last_cycle_at,
-            "lastCycleMs": state.last_cycle_ms,
-            "lastSuccessAt": state.last_success_at,
-            "steadyStateAt": state.steady_state_at,
-            "lastError": state.last_error,
-            "accounts": {"provisioned": provisioned, "enabled": enabled},
-            "groups": {"provisioned": groups, "inScope": groups_in_scope},
-            "quarantine": state.quarantine,
-            "escrow": {"count": escrow_total, "items": escrowed},
-            "staged": state.staged,
-            "allowDeletes": state.allow_deletes,
-            "holdUntil": state.hold_until,
-        }))
+        let (groups, in_scope) = self.store.shadow_count(app, "group").await?;
+        let (items, count) = self.store.escrow(app, 20).await?;
+        Ok(ProvisioningStatus {
+            state: label,
+            activity,
+            mode: Some(settings.mode),
+            phase: Some(row.phase),
+            watermark: Some(row.watermark),
+            progress,
+            last_cycle: state.last_cycle,
+            to_date: state.to_date,
+            last_cycle_id: state.last_cycle_id,
+            last_cycle_at: state.last_cycle_at,
+            last_cycle_ms: state.last_cycle_ms,
+            last_success_at: state.last_success_at,
+            steady_state_at: state.steady_state_at,
+            last_error: state.last_error,
+            accounts: AccountCounts { provisioned, enabled },
+            groups: GroupCounts { provisioned: groups, in_scope },
+            quarantine: state.quarantine,
+            escrow: EscrowSummary { count, items },
+            staged: state.staged,
+            allow_deletes: state.allow_deletes,
+            hold_until: state.hold_until,
+        })
     }
 
     /// Runs the steps for one user now and returns each step's outcome.
-    pub async fn provision_on_demand(&self, app: &AppId, user: &UserId) -> Result<Value, EngineError> {
+    pub async fn provision_on_demand(&self, app: &AppId, user: &UserId) -> Result<ProvisioningOutcome, EngineError> {
         let row = self
             .store
             .job(app)
@@ -546,16 +486,11 @@ impl Engine {
         groups::sync_groups(&self.store, &ctx, &groups, "on-demand", None, 1, &mut counts).await?;
         // The user's own outcome (a manager without an account goes first).
         let log = outcomes.into_iter().find(|o| o.source_id == user_id.0).and_then(|o| o.log);
-        Ok(match log {
-            Some(l) => serde_json::to_value(l).unwrap_or_default(),
-            None => {
-                json!({"action": "Skip", "status": "Skipped", "steps": [{"step": "Action", "outcome": "nothing to do: the app is already in step with the directory"}]})
-            }
-        })
+        Ok(log.map(ProvisioningOutcome::from).unwrap_or_else(ProvisioningOutcome::nothing_to_do))
     }
 
     /// What the app would receive for a user now: scope and mapped attributes.
-    pub async fn preview(&self, app: &AppId, user: &UserId) -> Result<Value, EngineError> {
+    pub async fn preview(&self, app: &AppId, user: &UserId) -> Result<Preview, EngineError> {
         let row = self.store.job(app).await?;
         let mappings = match &row {
             Some(r) => job::mappings_of(r)?,
@@ -574,8 +509,27 @@ impl Engine {
         let (src, reason) = cycle::scope_of(&u, &roles, &app_roles, scope_all, &mapping);
         let ctx = roster_mapping::EvalContext::at(chrono::Utc::now());
         let attrs = mapping.evaluate(&src, &ctx, true).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        let map: serde_json::Map<String, Value> = attrs.into_iter().map(|a| (a.target, a.value.to_json())).collect();
-        Ok(json!({"user": u.user_name, "inScope": reason.is_none(), "outOfScope": reason, "attributes": map}))
+        Ok(Preview {
+            user: u.user_name.clone(),
+            in_scope: reason.is_none(),
+            out_of_scope: reason.map(str::to_string),
+            attributes: attrs.into_iter().map(|a| (a.target, a.value.to_json())).collect(),
+        })
+    }
+
+    /// The expression tester: evaluates `expression` over the user a userName
+    /// or id names (none, or only spaces: an empty user). The one entry point
+    /// of the REST API's tester and the portal's.
+    pub async fn evaluate_expression(
+        &self,
+        user: Option<&str>,
+        expression: &str,
+    ) -> Result<ExpressionResult, EngineError> {
+        let user = match user.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => Some(self.store.find_user(u).await?),
+            None => None,
+        };
+        expression::evaluate(expression, user).await
     }
 
     /// The mapping document of an app.

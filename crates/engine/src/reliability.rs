@@ -62,7 +62,7 @@ impl Clock for ManualClock {
 }
 
 /// Why a job is in quarantine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum QuarantineReason {
     /// The app refused the credentials (or the connection settings are wrong).
     BadCredentials,
@@ -84,7 +84,7 @@ impl QuarantineReason {
 }
 
 /// A job in quarantine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Quarantine {
     pub reason: QuarantineReason,

@@ -1,12 +1,14 @@
 //! A provisioning job's settings and credentials, as the admin sets them. Stored as
 //! JSON in the job row; credentials are sealed before they reach the store.
 
+pub use crate::destinations::TenantUrl;
+use crate::EngineError;
 pub use roster_connectors::MemberRemoval;
 use roster_store::secrets::{serialize_exposed, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Manual: roster never calls the app. Automatic: roster provisions it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -14,8 +16,18 @@ pub enum Mode {
     Automatic,
 }
 
+impl Mode {
+    /// The mode as the settings name it (`manual`, `automatic`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Manual => "manual",
+            Mode::Automatic => "automatic",
+        }
+    }
+}
+
 /// Provisioning status: on (cycles run) or off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     On,
@@ -23,8 +35,18 @@ pub enum Status {
     Off,
 }
 
+impl Status {
+    /// The status as the settings name it (`on`, `off`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::On => "on",
+            Status::Off => "off",
+        }
+    }
+}
+
 /// Which users are provisioned: the assigned ones (default) or every user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     #[default]
@@ -32,8 +54,18 @@ pub enum Scope {
     All,
 }
 
+impl Scope {
+    /// The scope as the settings name it (`assigned`, `all`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Assigned => "assigned",
+            Scope::All => "all",
+        }
+    }
+}
+
 /// The settings of one job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct JobSettings {
     /// The gallery template the app was made from (`scim`, `salesforce`,
@@ -44,7 +76,7 @@ pub struct JobSettings {
     /// The SCIM base URL of the app; for Salesforce, the login server that
     /// replaces `https://login.salesforce.com` (a sandbox, My Domain, a
     /// Government Cloud instance).
-    pub tenant_url: Option<String>,
+    pub tenant_url: Option<TenantUrl>,
     /// Dropbox: the API host (`https://api.dropboxapi.com` when unset).
     pub api_url: Option<String>,
     /// Dropbox: the consent page an admin is sent to by Authorize.
@@ -104,7 +136,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = roster_connectors::DEFAULT_MAX_RESPO
 pub const DEFAULT_MAX_LISTED_OBJECTS: u64 = 200_000;
 
 /// The quarantine rules (the reference service's by default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct QuarantineRules {
     /// The share of failed operations in a cycle that quarantines the job.
@@ -192,7 +224,7 @@ pub struct Credentials {
 }
 
 /// A change to the settings, as the API and CLI send it; absent fields are kept.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsPatch {
     pub mode: Option<Mode>,
@@ -200,15 +232,18 @@ pub struct SettingsPatch {
     pub tenant_url: Option<String>,
     /// Write-only. SCIM: the bearer token; Salesforce: the admin's security
     /// token (the tutorial's Secret Token), appended to the password at login.
+    #[schema(value_type = Option<String>, format = Password)]
     pub secret_token: Option<SecretString>,
     /// Salesforce: the admin's username.
     pub admin_username: Option<String>,
     /// Write-only. Salesforce: the admin's password.
+    #[schema(value_type = Option<String>, format = Password)]
     pub admin_password: Option<SecretString>,
     /// Salesforce: a connected app's consumer key (the client credentials
     /// flow); Dropbox: the app key of roster's Dropbox app.
     pub client_id: Option<String>,
     /// Write-only. The consumer secret or the Dropbox app secret.
+    #[schema(value_type = Option<String>, format = Password)]
     pub client_secret: Option<SecretString>,
     /// Dropbox: the API host; empty goes back to Dropbox's own.
     pub api_url: Option<String>,
@@ -221,6 +256,7 @@ pub struct SettingsPatch {
     pub notification_email: Option<String>,
     pub scope: Option<Scope>,
     /// Seconds, or a duration like `40m`, `6h`, `90s`.
+    #[schema(schema_with = interval_schema)]
     pub interval: Option<serde_json::Value>,
     pub concurrency: Option<usize>,
     pub member_batch_size: Option<usize>,
@@ -245,7 +281,7 @@ pub struct SettingsPatch {
 impl SettingsPatch {
     /// Applies the limits on what roster sends and reads: plain http, the size
     /// of an answer, the length of a listing.
-    pub(crate) fn apply_outbound_limits(&self, s: &mut JobSettings) -> Result<(), crate::EngineError> {
+    pub(crate) fn apply_outbound_limits(&self, s: &mut JobSettings) -> Result<(), EngineError> {
         if let Some(allow) = self.allow_insecure_http {
             s.allow_insecure_http = allow;
         }
@@ -253,19 +289,215 @@ impl SettingsPatch {
             s.allow_private_networks = allow;
         }
         if let Some(n) = self.max_response_bytes {
-            if !(1024..=1 << 30).contains(&n) {
-                return Err(crate::EngineError::Invalid("maxResponseBytes must be 1024 to 1073741824".into()));
-            }
-            s.max_response_bytes = n;
+            s.max_response_bytes = within("maxResponseBytes", n, 1024..=1 << 30, "1024 to 1073741824")?;
         }
         if let Some(n) = self.max_listed_objects {
-            if !(1000..=100_000_000).contains(&n) {
-                return Err(crate::EngineError::Invalid("maxListedObjects must be 1000 to 100000000".into()));
-            }
-            s.max_listed_objects = n;
+            s.max_listed_objects = within("maxListedObjects", n, 1000..=100_000_000, "1000 to 100000000")?;
         }
         Ok(())
     }
+
+    /// Applies the settings of the job's own running: mode, status, scope,
+    /// schedule, limits, alerts and the rules of quarantine. The credentials,
+    /// URLs and outbound limits are applied apart (they decide what the
+    /// credentials may reach).
+    pub(crate) fn apply_running(&self, s: &mut JobSettings) -> Result<(), EngineError> {
+        if let Some(m) = self.mode {
+            s.mode = m;
+        }
+        if let Some(st) = self.status {
+            s.status = st;
+        }
+        if let Some(e) = &self.notification_email {
+            if !e.is_empty() && !e.contains('@') {
+                return Err(EngineError::invalid_setting(
+                    "notificationEmail",
+                    format!("notification email {e:?} is not an address"),
+                ));
+            }
+            s.notification_email = (!e.is_empty()).then(|| e.clone());
+        }
+        if let Some(sc) = self.scope {
+            s.scope = sc;
+        }
+        if let Some(i) = &self.interval {
+            s.interval_secs = parse_interval(i).filter(|n| *n >= 1 && *n <= 7 * 86_400).ok_or_else(|| {
+                EngineError::invalid_setting(
+                    "interval",
+                    format!("interval {i} must be a duration like 40m, 6h or a number of seconds (1s to 7d)"),
+                )
+            })?;
+        }
+        if let Some(c) = self.concurrency {
+            s.concurrency = within("concurrency", c, 1..=64, "1 to 64")?;
+        }
+        if let Some(b) = self.member_batch_size {
+            s.member_batch_size = within("memberBatchSize", b, 1..=10_000, "1 to 10000")?;
+        }
+        if let Some(r) = self.member_removal {
+            s.member_removal = r;
+        }
+        if let Some(t) = self.timeout_secs {
+            s.timeout_secs = t.clamp(1, 600);
+        }
+        if let Some(r) = self.rate_limit {
+            let r = within("rateLimit", r, 0.0..=10_000.0, "0 (no limit) to 10000 requests per second")?;
+            s.rate_limit = (r > 0.0).then_some(r);
+        }
+        if let Some(e) = self.escrow_retry_secs {
+            s.escrow_retry_secs = e.clamp(1, 86_400);
+        }
+        if let Some(f) = self.send_failure_email {
+            s.send_failure_email = f;
+        }
+        if let Some(t) = self.delete_threshold {
+            s.delete_threshold = t;
+        }
+        if let Some(p) = self.delete_threshold_percent {
+            let p = within("deleteThresholdPercent", p, 0.0..=100.0, "0 (off) to 100")?;
+            s.delete_threshold_percent = (p > 0.0).then_some(p);
+        }
+        if let Some(q) = &self.quarantine {
+            if !(q.failure_ratio > 0.0 && q.failure_ratio <= 1.0) || q.schedule_secs.is_empty() || q.give_up_days == 0 {
+                return Err(EngineError::invalid_setting(
+                    "quarantine",
+                    "quarantine needs failureRatio in (0, 1], a non-empty scheduleSecs and giveUpDays of at least 1",
+                ));
+            }
+            s.quarantine = q.clone();
+        }
+        Ok(())
+    }
+
+    /// The fields of the templates' credentials forms this change sets, by
+    /// their settings names.
+    pub fn credential_fields(&self) -> Vec<&'static str> {
+        [
+            ("secretToken", self.secret_token.is_some()),
+            ("adminUsername", self.admin_username.is_some()),
+            ("adminPassword", self.admin_password.is_some()),
+            ("clientId", self.client_id.is_some()),
+            ("clientSecret", self.client_secret.is_some()),
+            ("tenantUrl", self.tenant_url.is_some()),
+            ("apiUrl", self.api_url.is_some()),
+            ("authorizeUrl", self.authorize_url.is_some()),
+            ("tokenUrl", self.token_url.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
+    /// Whether the change sets a field of a credentials form.
+    pub fn sets_credentials(&self) -> bool {
+        !self.credential_fields().is_empty()
+    }
+
+    /// Sets a field of a template's credentials form by its name (the forms
+    /// are data: `tenantUrl`, `secretToken`, `adminUsername`...).
+    pub fn set_credential(&mut self, name: &str, value: String) -> Result<(), EngineError> {
+        match name {
+            "tenantUrl" => self.tenant_url = Some(value),
+            "secretToken" => self.secret_token = Some(value.into()),
+            "adminUsername" => self.admin_username = Some(value),
+            "adminPassword" => self.admin_password = Some(value.into()),
+            "clientId" => self.client_id = Some(value),
+            "clientSecret" => self.client_secret = Some(value.into()),
+            "apiUrl" => self.api_url = Some(value),
+            "authorizeUrl" => self.authorize_url = Some(value),
+            "tokenUrl" => self.token_url = Some(value),
+            other => return Err(EngineError::invalid_setting(other, format!("{other} is not a credential field"))),
+        }
+        Ok(())
+    }
+}
+
+/// `value` when `range` holds it, else a refusal of `field` saying the range.
+fn within<T: PartialOrd + Copy>(
+    field: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    says: &str,
+) -> Result<T, EngineError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(EngineError::invalid_setting(field, format!("{field} must be {says}")))
+    }
+}
+
+/// Which credentials are set, as the settings view shows them: secret values
+/// never leave; usernames, client ids and the Dropbox team do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CredentialsView {
+    pub secret_token_set: bool,
+    pub admin_username: Option<String>,
+    pub admin_password_set: bool,
+    pub client_id: Option<String>,
+    pub client_secret_set: bool,
+    /// Dropbox: roster holds a refresh token from Authorize.
+    pub authorized: bool,
+    /// Dropbox: the team Authorize was for.
+    pub team_id: Option<String>,
+    /// False when the sealed credentials cannot be opened (another master
+    /// key): they must be set again.
+    pub credentials_readable: bool,
+}
+
+/// The settings of a job as the API, the CLI and the portal show them: the
+/// settings, which credentials are set (never a secret), and the credentials
+/// a change just cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    #[serde(flatten)]
+    pub settings: JobSettings,
+    #[serde(flatten)]
+    pub credentials: CredentialsView,
+    /// Credential fields the change cleared because the URL they are sent to
+    /// changed (only in the answer to a change, and only when there are some).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleared_credentials: Vec<String>,
+}
+
+impl SettingsView {
+    /// The saved value of a non-secret field of a template's credentials form,
+    /// by its name (see [`SettingsPatch::set_credential`]).
+    pub fn credential_text(&self, name: &str) -> Option<&str> {
+        let (s, c) = (&self.settings, &self.credentials);
+        match name {
+            "tenantUrl" => s.tenant_url.as_deref(),
+            "apiUrl" => s.api_url.as_deref(),
+            "authorizeUrl" => s.authorize_url.as_deref(),
+            "tokenUrl" => s.token_url.as_deref(),
+            "adminUsername" => c.admin_username.as_deref(),
+            "clientId" => c.client_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether a secret field of a template's credentials form is set.
+    pub fn secret_set(&self, name: &str) -> bool {
+        let c = &self.credentials;
+        match name {
+            "secretToken" => c.secret_token_set,
+            "adminPassword" => c.admin_password_set,
+            "clientSecret" => c.client_secret_set,
+            "refreshToken" => c.authorized,
+            _ => false,
+        }
+    }
+}
+
+/// The schema of `interval`: a number of seconds, or a duration like `40m`.
+fn interval_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]+[smhd]?$")))
+        .description(Some("Seconds, or a duration like 40m, 6h, 90s, 1d (1s to 7d)"))
+        .into()
 }
 
 /// Parses `40m`, `6h`, `90s`, `1d` or a number of seconds.

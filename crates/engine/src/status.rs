@@ -1,10 +1,16 @@
 //! What a job reports about itself: state, phase, the running cycle's progress,
-//! and counts for the last cycle and to date.
+//! and counts for the last cycle and to date. [`ProvisioningStatus`] is the
+//! one answer the REST API, the CLI and the portal show: what it says (whether
+//! provisioning is on, what its cycles do in the job's mode) is decided here,
+//! never by the surface that renders it.
 
+use crate::reliability::Quarantine;
+use crate::settings::{JobSettings, Mode, Status};
+use roster_store::EscrowItem;
 use serde::{Deserialize, Serialize};
 
 /// Counts of actions.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Counts {
     pub created: u64,
@@ -62,7 +68,7 @@ pub struct JobState {
 }
 
 /// What the accidental-deletion guard holds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct StagedDeletes {
     pub count: u64,
@@ -73,7 +79,7 @@ pub struct StagedDeletes {
 }
 
 /// The progress of the running cycle.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub running: bool,
@@ -83,4 +89,130 @@ pub struct Progress {
     pub total: u64,
     pub percent: f64,
     pub counts: Counts,
+}
+
+/// Whether a job's provisioning runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum ProvisioningState {
+    /// No settings yet, or its connector lacks what it needs (URL, credentials).
+    #[default]
+    #[serde(rename = "not configured")]
+    NotConfigured,
+    /// Cycles run.
+    #[serde(rename = "on")]
+    On,
+    /// No cycle runs.
+    #[serde(rename = "off")]
+    Off,
+    /// Its stored settings or state do not decode: it is not run (`lastError` says why).
+    #[serde(rename = "unreadable")]
+    Unreadable,
+}
+
+/// What a job's cycles do now: the one rule of status and mode. In manual
+/// mode a job that is on runs its cycles all the same, and they write
+/// hand-offs for an admin to apply instead of calling the app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Activity {
+    /// No cycle runs (off, not configured, unreadable).
+    #[default]
+    Idle,
+    /// Cycles provision the app (automatic mode).
+    Provisioning,
+    /// Cycles write hand-offs (manual mode).
+    HandingOff,
+}
+
+impl ProvisioningState {
+    /// The state of a readable job, and what its cycles do.
+    pub fn of(settings: &JobSettings, configured: bool) -> (ProvisioningState, Activity) {
+        match (configured, settings.status, settings.mode) {
+            (false, _, _) => (ProvisioningState::NotConfigured, Activity::Idle),
+            (true, Status::Off, _) => (ProvisioningState::Off, Activity::Idle),
+            (true, Status::On, Mode::Automatic) => (ProvisioningState::On, Activity::Provisioning),
+            (true, Status::On, Mode::Manual) => (ProvisioningState::On, Activity::HandingOff),
+        }
+    }
+}
+
+/// Accounts roster holds in the app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccountCounts {
+    pub provisioned: i64,
+    pub enabled: i64,
+}
+
+/// Groups roster holds in the app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupCounts {
+    pub provisioned: i64,
+    pub in_scope: i64,
+}
+
+/// The objects in escrow: how many, and the first few (next retry first).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EscrowSummary {
+    pub count: i64,
+    pub items: Vec<EscrowItem>,
+}
+
+/// The status of a job, as every surface shows it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProvisioningStatus {
+    pub state: ProvisioningState,
+    /// What the cycles do now, from the status and the mode.
+    pub activity: Activity,
+    /// The job's mode (none before it is configured or when unreadable).
+    pub mode: Option<Mode>,
+    /// `initial` or `incremental`.
+    pub phase: Option<String>,
+    /// The change feed position the job has processed up to.
+    pub watermark: Option<i64>,
+    pub progress: Progress,
+    pub last_cycle: Counts,
+    pub to_date: Counts,
+    pub last_cycle_id: Option<String>,
+    pub last_cycle_at: Option<i64>,
+    pub last_cycle_ms: Option<u64>,
+    pub last_success_at: Option<i64>,
+    pub steady_state_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub accounts: AccountCounts,
+    pub groups: GroupCounts,
+    pub quarantine: Option<Quarantine>,
+    pub escrow: EscrowSummary,
+    /// Disables the accidental-deletion guard holds.
+    pub staged: Option<StagedDeletes>,
+    /// The staged disables were let through: the next cycle does them.
+    pub allow_deletes: bool,
+    /// No cycle before this time (ms).
+    pub hold_until: Option<i64>,
+}
+
+impl ProvisioningStatus {
+    /// The status of a job whose stored settings or state do not decode.
+    pub fn unreadable(phase: String, error: String) -> ProvisioningStatus {
+        ProvisioningStatus {
+            state: ProvisioningState::Unreadable,
+            phase: Some(phase),
+            last_error: Some(error),
+            ..ProvisioningStatus::default()
+        }
+    }
+
+    /// Whether the job is in quarantine.
+    pub fn quarantined(&self) -> bool {
+        self.quarantine.is_some()
+    }
+}
+
+/// The answer to Allow deletes: how many staged disables it let through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AllowedDeletes {
+    pub allowed: u64,
 }

@@ -18,7 +18,7 @@ use crate::scoping::{CompiledScopingFilter, ScopingFilter};
 use crate::value::{SourceObject, Value};
 
 /// Where a target attribute's value comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum MappingType {
     /// A source attribute as it is: `{"type":"direct","source":"mail"}`.
@@ -41,7 +41,7 @@ pub enum MappingType {
 }
 
 /// When a mapping applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ApplyMapping {
     /// On creation and on every update ("always").
@@ -52,7 +52,7 @@ pub enum ApplyMapping {
 }
 
 /// One target attribute and where its value comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeMapping {
     /// SCIM path of the target attribute, e.g. `emails[type eq "work"].value`.
@@ -72,7 +72,7 @@ pub struct AttributeMapping {
 }
 
 /// Which actions the service may take in the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetActions {
     /// Create objects.
@@ -92,7 +92,7 @@ impl Default for TargetActions {
 }
 
 /// The kind of directory object a mapping reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SourceObjectType {
     /// Users ("user").
@@ -106,7 +106,7 @@ fn yes() -> bool {
 }
 
 /// The mapping of one kind of source object to one target object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMapping {
     /// Shown to administrators, e.g. "Provision users".
@@ -129,7 +129,7 @@ pub struct ObjectMapping {
 }
 
 /// The whole mapping document of one app.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppMappings {
     /// One mapping per kind of source object.

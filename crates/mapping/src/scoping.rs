@@ -25,7 +25,7 @@ use crate::expr::functions::text::eq_ignore_case;
 use crate::value::{SourceObject, Value};
 
 /// A scoping filter: groups ORed; an empty filter matches everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScopingFilter {
     /// The clause groups, ORed.
@@ -34,7 +34,7 @@ pub struct ScopingFilter {
 }
 
 /// Clauses that must all hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScopingClauseGroup {
     /// The clauses, ANDed.
@@ -43,7 +43,7 @@ pub struct ScopingClauseGroup {
 }
 
 /// One test on one source attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScopingClause {
     /// The source attribute tested (case-insensitive).
@@ -161,6 +161,20 @@ impl<'de> Deserialize<'de> for ScopingOperator {
         s.parse().map_err(serde::de::Error::custom)
     }
 }
+
+/// The operator's schema: one of the reference's names (any case is read, with
+/// `_` and space alike; these are written).
+impl utoipa::PartialSchema for ScopingOperator {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(OPERATOR_NAMES.iter().map(|(_, name)| *name)))
+            .description(Some("A scoping operator, as the reference names it"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ScopingOperator {}
 
 /// Why a scoping filter is invalid. Groups and clauses are numbered from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,7 +18,6 @@ use maud::{html, Markup};
 use roster_engine::gallery::{self, Template};
 use roster_store::ApplicationInput;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The routes of the application pages.
 pub fn routes() -> Router<PortalState> {
@@ -43,8 +42,8 @@ async fn list(
     let mut rows = Vec::with_capacity(apps.len());
     for app in apps {
         let status = match &state.engine {
-            Some(e) => e.status(&app.id).await?,
-            None => Value::Null,
+            Some(e) => Some(e.status(&app.id).await?),
+            None => None,
         };
         rows.push((app, status));
     }
@@ -63,9 +62,13 @@ async fn list(
                 @for (app, status) in &rows { tr {
                     td { a href={ "/apps/" (app.id) } { (app.name) } }
                     td { (template_name(&app.template)) }
-                    td { (state_badge(status)) }
-                    td { (time(status.get("lastCycleAt").and_then(Value::as_i64))) }
-                    td class="num" { (status.pointer("/lastCycle/failed").and_then(Value::as_u64).unwrap_or(0)) }
+                    @if let Some(status) = status {
+                        td { (state_badge(status)) }
+                        td { (time(status.last_cycle_at)) }
+                        td class="num" { (status.last_cycle.failed) }
+                    } @else {
+                        td class="muted" { "—" } td {} td {}
+                    }
                 } }
                 @if rows.is_empty() {
                     tr { td colspan="5" class="muted" { "No application yet: add one from the gallery." } }

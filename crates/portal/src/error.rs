@@ -121,7 +121,7 @@ impl From<EngineError> for PortalError {
     fn from(e: EngineError) -> PortalError {
         match e {
             EngineError::Store(s) => s.into(),
-            EngineError::Invalid(m) => PortalError::BadRequest(m),
+            EngineError::Invalid(m) | EngineError::InvalidSetting { message: m, .. } => PortalError::BadRequest(m),
             EngineError::NotConfigured(m) => PortalError::Conflict(format!("provisioning is not configured: {m}")),
             EngineError::Connector(c) => PortalError::App(c.to_string()),
             e @ EngineError::Corrupt { .. } => PortalError::Conflict(e.to_string()),

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup};
+use roster_engine::on_demand::ProvisioningOutcome;
 use roster_store::{LogQuery, LogRecord};
 use serde::Deserialize;
 use serde_json::Value;
@@ -169,7 +170,7 @@ async fn show(
         @if let Some(e) = selected {
             section class="card" id="detail" aria-label="Log entry details" {
                 h2 { (e.action) " " (e.source_name.as_deref().unwrap_or(&e.source_id)) }
-                (entry_detail(&serde_json::to_value(e).unwrap_or_default()))
+                (entry_detail(&ProvisioningOutcome::from(e.clone())))
             }
         }
     };
@@ -191,40 +192,37 @@ fn shown(v: &Value) -> String {
 
 /// One log entry (or an on-demand result) in detail: status, the steps, the
 /// modified properties, the app's error.
-pub fn entry_detail(e: &Value) -> Markup {
-    let text = |k: &str| e.get(k).and_then(Value::as_str);
-    let steps = e.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
-    let modified = e.get("modified").and_then(Value::as_array).cloned().unwrap_or_default();
+pub fn entry_detail(e: &ProvisioningOutcome) -> Markup {
     html! {
         dl class="facts" {
-            @if let Some(at) = e.get("at").and_then(Value::as_i64) { dt { "Date" } dd { (time(Some(at))) } }
-            dt { "Action" } dd { (text("action").unwrap_or("")) }
-            dt { "Status" } dd { @let s = text("status").unwrap_or(""); span class={ "badge " (s.to_lowercase()) } { (s) } }
-            @if let Some(s) = text("sourceName") { dt { "Source" } dd { (s) } }
-            @if let Some(t) = text("targetId") { dt { "Target ID" } dd { code { (t) } } }
-            @if let Some(c) = text("cycleId") { dt { "Cycle" } dd { code { (c) } } }
-            @if let Some(c) = text("changeId") { dt { "Change" } dd { code { (c) } } }
+            @if let Some(at) = e.at { dt { "Date" } dd { (time(Some(at))) } }
+            dt { "Action" } dd { (e.action) }
+            dt { "Status" } dd { span class={ "badge " (e.status.to_lowercase()) } { (e.status) } }
+            @if let Some(s) = &e.source_name { dt { "Source" } dd { (s) } }
+            @if let Some(t) = &e.target_id { dt { "Target ID" } dd { code { (t) } } }
+            @if let Some(c) = &e.cycle_id { dt { "Cycle" } dd { code { (c) } } }
+            @if let Some(c) = &e.change_id { dt { "Change" } dd { code { (c) } } }
         }
-        @if let Some(m) = text("errorMessage") {
+        @if let Some(m) = &e.error_message {
             div class="notice bad" role="alert" {
-                strong { "The app's answer" @if let Some(c) = text("errorCode") { " (" (c) ")" } ": " }
+                strong { "The app's answer" @if let Some(c) = &e.error_code { " (" (c) ")" } ": " }
                 (m)
             }
         }
         h3 { "Steps" }
         ol class="steps" {
-            @for s in &steps {
-                li { strong { (s.get("step").and_then(Value::as_str).unwrap_or("")) } ": " (s.get("outcome").and_then(Value::as_str).unwrap_or("")) }
+            @for s in &e.steps {
+                li { strong { (s.step) } ": " (s.outcome) }
             }
         }
         h3 { "Modified properties" }
-        @if modified.is_empty() { p class="muted" { "None." } } @else {
+        @if e.modified.is_empty() { p class="muted" { "None." } } @else {
             div class="table-wrap" { table {
                 thead { tr { th { "Property" } th { "Old value" } th { "New value" } } }
-                tbody { @for m in &modified { tr {
-                    td { code { (m.get("name").and_then(Value::as_str).unwrap_or("")) } }
-                    td { (shown(m.get("old").unwrap_or(&Value::Null))) }
-                    td { (shown(m.get("new").unwrap_or(&Value::Null))) }
+                tbody { @for m in &e.modified { tr {
+                    td { code { (m.name) } }
+                    td { (shown(&m.old)) }
+                    td { (shown(&m.new)) }
                 } } }
             } }
         }

@@ -15,9 +15,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use maud::html;
+use roster_engine::on_demand::ProvisioningOutcome;
 use roster_store::{Application, StoreError};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The routes of the page.
 pub fn routes() -> Router<PortalState> {
@@ -38,7 +38,7 @@ fn render(
     app: &Application,
     user: &str,
     errors: &FieldErrors,
-    result: Option<&Value>,
+    result: Option<&ProvisioningOutcome>,
     code: StatusCode,
 ) -> Response {
     let body = html! {

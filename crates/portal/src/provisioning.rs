@@ -20,11 +20,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
 use roster_engine::gallery::{self, CredentialField, Template};
-use roster_engine::settings::SettingsPatch;
+use roster_engine::settings::{Mode, Scope, SettingsPatch, SettingsView, Status};
 use roster_engine::EngineError;
 use roster_store::Application;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The routes of the tab.
 pub fn routes() -> Router<PortalState> {
@@ -42,32 +42,33 @@ pub struct Done {
 
 /// What the form shows: the saved settings, or what was sent back.
 struct Values<'a> {
-    saved: &'a Value,
+    saved: &'a SettingsView,
     sent: Option<&'a FormFields>,
 }
 
 impl Values<'_> {
-    fn get(&self, name: &str) -> String {
-        if let Some(f) = self.sent {
-            return f.text(name);
-        }
-        match self.saved.get(name) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::Bool(b)) => b.to_string(),
-            _ => String::new(),
+    /// The text of the input `name`: as sent back, else `saved`.
+    fn text(&self, name: &str, saved: impl FnOnce() -> String) -> String {
+        match self.sent {
+            Some(f) => f.text(name),
+            None => saved(),
         }
     }
 
-    fn checked(&self, name: &str) -> bool {
+    /// Whether the checkbox `name` is checked: as sent back, else `saved`.
+    fn checked(&self, name: &str, saved: bool) -> bool {
         match self.sent {
             Some(f) => f.checked(name),
-            None => self.saved.get(name).and_then(Value::as_bool).unwrap_or(false),
+            None => saved,
         }
     }
 
-    fn secret_set(&self, name: &str) -> bool {
-        self.saved.get(format!("{name}Set")).and_then(Value::as_bool).unwrap_or(false)
+    fn mode(&self) -> String {
+        self.text("mode", || self.saved.settings.mode.as_str().into())
+    }
+
+    fn status(&self) -> String {
+        self.text("status", || self.saved.settings.status.as_str().into())
     }
 }
 
@@ -106,6 +107,7 @@ async fn render(
     let mappings = engine.mappings(&app.id).await?;
     let template = gallery::template(&app.template);
     let v = Values { saved: &saved, sent };
+    let (mode, on_off) = (v.mode(), v.status());
     let base = format!("/apps/{}/provisioning", app.id);
     let automatic_ok = template.is_none_or(Template::supports_automatic);
     let may_save = session.may_post(&base);
@@ -127,8 +129,8 @@ async fn render(
                 h2 { "Provisioning Mode" }
                 label for="mode" { "Mode" }
                 select id="mode" name="mode" {
-                    option value="manual" selected[v.get("mode") != "automatic"] { "Manual" }
-                    @if automatic_ok { option value="automatic" selected[v.get("mode") == "automatic"] { "Automatic" } }
+                    option value="manual" selected[mode != "automatic"] { "Manual" }
+                    @if automatic_ok { option value="automatic" selected[mode == "automatic"] { "Automatic" } }
                 }
                 @if let Some(why) = template.and_then(|t| t.manual_only_reason.as_deref()) {
                     p class="hint" { "Manual only: " (why) }
@@ -149,9 +151,9 @@ async fn render(
                     }
                     @if template.is_some_and(|t| t.authorize) {
                         p class="hint" {
-                            @if saved.get("authorized").and_then(Value::as_bool).unwrap_or(false) {
+                            @if saved.credentials.authorized {
                                 span class="badge on" { "Authorized" } " "
-                                @if let Some(team) = saved.get("teamId").and_then(Value::as_str) { "Team " code { (team) } ". " }
+                                @if let Some(team) = &saved.credentials.team_id { "Team " code { (team) } ". " }
                             } @else {
                                 span class="badge off" { "Not authorized" } " "
                             }
@@ -182,8 +184,8 @@ async fn render(
                 h2 { "Provisioning Status" }
                 fieldset {
                     legend { "Status" }
-                    label class="inline" { input type="radio" name="status" value="on" checked[v.get("status") == "on"]; "On" }
-                    label class="inline" { input type="radio" name="status" value="off" checked[v.get("status") != "on"]; "Off" }
+                    label class="inline" { input type="radio" name="status" value="on" checked[on_off == "on"]; "On" }
+                    label class="inline" { input type="radio" name="status" value="off" checked[on_off != "on"]; "Off" }
                 }
                 (field_error(errors, "status"))
             }
@@ -261,7 +263,7 @@ fn credential_field(f: &CredentialField, v: &Values, errors: &FieldErrors) -> Ma
     html! {
         label for=(f.name) { (f.label) @if f.required { " (required)" } }
         @if f.secret {
-            @let set = v.secret_set(&f.name);
+            @let set = v.saved.secret_set(&f.name);
             input type="password" id=(f.name) name=(f.name) value="" autocomplete="new-password"
                 placeholder=(if set { "set — leave empty to keep it" } else { "" })
                 aria-invalid=[invalid.then_some("true")] aria-describedby=(hint_id);
@@ -270,7 +272,8 @@ fn credential_field(f: &CredentialField, v: &Values, errors: &FieldErrors) -> Ma
                 @if let Some(h) = &f.help { (h) }
             }
         } @else {
-            input type="text" id=(f.name) name=(f.name) value=(v.get(&f.name)) autocomplete="off"
+            input type="text" id=(f.name) name=(f.name) autocomplete="off"
+                value=(v.text(&f.name, || v.saved.credential_text(&f.name).unwrap_or_default().to_string()))
                 aria-invalid=[invalid.then_some("true")] aria-describedby=(hint_id);
             @if let Some(h) = &f.help { p class="hint" id=(hint_id) { (h) } }
         }
@@ -279,31 +282,28 @@ fn credential_field(f: &CredentialField, v: &Values, errors: &FieldErrors) -> Ma
 }
 
 fn settings_fields(v: &Values, errors: &FieldErrors) -> Markup {
-    let interval = match v.sent {
-        Some(f) => f.text("interval"),
-        None => v.saved.get("intervalSecs").and_then(Value::as_u64).map(interval_text).unwrap_or_default(),
-    };
-    let percent = match v.sent {
-        Some(f) => f.text("deleteThresholdPercent"),
-        None => {
-            v.saved.get("deleteThresholdPercent").and_then(Value::as_f64).map(|p| p.to_string()).unwrap_or_default()
-        }
-    };
+    let saved = &v.saved.settings;
+    let interval = v.text("interval", || interval_text(saved.interval_secs));
+    let percent =
+        v.text("deleteThresholdPercent", || saved.delete_threshold_percent.map(|p| p.to_string()).unwrap_or_default());
+    let email = v.text("notificationEmail", || saved.notification_email.clone().unwrap_or_default());
+    let scope = v.text("scope", || saved.scope.as_str().into());
+    let threshold = v.text("deleteThreshold", || saved.delete_threshold.to_string());
     html! {
-        (crate::layout::text_field("email", "notificationEmail", "Notification Email", &v.get("notificationEmail"), errors,
+        (crate::layout::text_field("email", "notificationEmail", "Notification Email", &email, errors,
             Some("Who hears about quarantine, staged deletions and failures.")))
         label class="inline" {
-            input type="checkbox" name="sendFailureEmail" value="on" checked[v.checked("sendFailureEmail")];
+            input type="checkbox" name="sendFailureEmail" value="on" checked[v.checked("sendFailureEmail", saved.send_failure_email)];
             "Send an email notification when a failure occurs"
         }
         label for="scope" { "Scope" }
         select id="scope" name="scope" {
-            option value="assigned" selected[v.get("scope") != "all"] { "Sync only assigned users and groups" }
-            option value="all" selected[v.get("scope") == "all"] { "Sync all users and groups" }
+            option value="assigned" selected[scope != "all"] { "Sync only assigned users and groups" }
+            option value="all" selected[scope == "all"] { "Sync all users and groups" }
         }
         (crate::layout::text_field("text", "interval", "Interval between safety-net cycles", &interval, errors,
             Some("Like 40m, 6h or 90s. Changes reach the app within a second anyway.")))
-        (crate::layout::text_field("number", "deleteThreshold", "Accidental deletion threshold", &v.get("deleteThreshold"), errors,
+        (crate::layout::text_field("number", "deleteThreshold", "Accidental deletion threshold", &threshold, errors,
             Some("A cycle that would disable or delete more accounts than this stops and waits for approval.")))
         (crate::layout::text_field("number", "deleteThresholdPercent", "Accidental deletion threshold, percent (optional)", &percent, errors,
             Some("The same guard as a share of provisioned accounts; empty or 0 turns it off.")))
@@ -319,105 +319,105 @@ fn interval_text(secs: u64) -> String {
     }
 }
 
+/// The inputs of the Settings and Status parts of the form; with the
+/// template's credential fields, the fields a refusal can be shown next to.
+const SETTINGS_INPUTS: &[&str] = &[
+    "mode",
+    "status",
+    "notificationEmail",
+    "sendFailureEmail",
+    "scope",
+    "interval",
+    "deleteThreshold",
+    "deleteThresholdPercent",
+];
+
+/// The input a refusal of the settings field `field` is shown next to: the
+/// field's own, or none (the form's banner) when the form has no such input.
+fn input_of(field: &str, template: Option<&Template>) -> String {
+    let credentials = template.map(|t| t.credentials.as_slice()).unwrap_or_default();
+    if SETTINGS_INPUTS.contains(&field) || credentials.iter().any(|f| f.name == field) {
+        field.to_string()
+    } else {
+        String::new()
+    }
+}
+
 /// The credential part of the form as a settings change: every non-secret field
 /// that differs from the saved value, and every secret that was typed.
-fn credentials_patch(template: Option<&Template>, form: &FormFields, saved: &Value, into: &mut Map<String, Value>) {
-    let fields = template.map(|t| t.credentials.clone()).unwrap_or_default();
-    for f in &fields {
+fn credentials_patch(
+    template: Option<&Template>,
+    form: &FormFields,
+    saved: &SettingsView,
+    into: &mut SettingsPatch,
+    errors: &mut FieldErrors,
+) {
+    for f in template.map(|t| t.credentials.as_slice()).unwrap_or_default() {
         let value = form.text(&f.name);
-        if f.secret {
-            if !value.is_empty() {
-                into.insert(f.name.clone(), Value::String(value));
+        let changed =
+            if f.secret { !value.is_empty() } else { saved.credential_text(&f.name).unwrap_or_default() != value };
+        if changed {
+            if let Err(e) = into.set_credential(&f.name, value) {
+                errors.add(&f.name, e.to_string());
             }
-        } else if saved.get(&f.name).and_then(Value::as_str).unwrap_or_default() != value {
-            into.insert(f.name.clone(), Value::String(value));
         }
     }
 }
 
-/// The whole form as a settings change; what cannot be read is a field error.
+/// One of the choices of a select (`mode`, `scope`), as the settings read it;
+/// `None` when the form did not send one of `choices`.
+fn choice<T: Copy>(form: &FormFields, name: &str, choices: &[(&str, T)]) -> Option<T> {
+    let sent = form.get(name)?;
+    choices.iter().find(|(text, _)| *text == sent).map(|(_, value)| *value)
+}
+
+/// The whole form as a settings change; text that is not a number where one
+/// is asked for is a field error. Whether the settings are valid together is
+/// the engine's to say.
 fn settings_patch(
     template: Option<&Template>,
     form: &FormFields,
-    saved: &Value,
+    saved: &SettingsView,
     errors: &mut FieldErrors,
-) -> Map<String, Value> {
-    let mut patch = Map::new();
-    if let Some(m) = form.get("mode").filter(|m| ["manual", "automatic"].contains(m)) {
-        patch.insert("mode".into(), Value::String(m.into()));
-    }
-    credentials_patch(template, form, saved, &mut patch);
-    patch.insert("notificationEmail".into(), Value::String(form.text("notificationEmail")));
-    patch.insert("sendFailureEmail".into(), Value::Bool(form.checked("sendFailureEmail")));
-    if let Some(s) = form.get("scope").filter(|s| ["assigned", "all"].contains(s)) {
-        patch.insert("scope".into(), Value::String(s.into()));
-    }
-    if let Some(i) = form.opt("interval") {
-        patch.insert("interval".into(), Value::String(i));
-    }
+) -> SettingsPatch {
+    let mut patch = SettingsPatch {
+        mode: choice(form, "mode", &[("manual", Mode::Manual), ("automatic", Mode::Automatic)]),
+        status: Some(if form.get("status") == Some("on") { Status::On } else { Status::Off }),
+        notification_email: Some(form.text("notificationEmail")),
+        send_failure_email: Some(form.checked("sendFailureEmail")),
+        scope: choice(form, "scope", &[("assigned", Scope::Assigned), ("all", Scope::All)]),
+        interval: form.opt("interval").map(Value::String),
+        ..SettingsPatch::default()
+    };
+    credentials_patch(template, form, saved, &mut patch, errors);
     match form.text("deleteThreshold").parse::<u64>() {
-        Ok(n) => {
-            patch.insert("deleteThreshold".into(), n.into());
-        }
+        Ok(n) => patch.delete_threshold = Some(n),
         Err(_) => errors.add("deleteThreshold", "Enter a whole number of accounts, like 500."),
     }
     let percent = form.text("deleteThresholdPercent");
     match if percent.is_empty() { Ok(0.0) } else { percent.parse::<f64>() } {
-        Ok(p) if p.is_finite() => {
-            patch.insert("deleteThresholdPercent".into(), serde_json::json!(p));
-        }
+        Ok(p) if p.is_finite() => patch.delete_threshold_percent = Some(p),
         _ => errors.add("deleteThresholdPercent", "Enter a percentage from 0 to 100, or leave it empty."),
     }
-    let on = form.get("status") == Some("on");
-    if on && form.get("mode") != Some("automatic") {
-        errors.add("status", "Provisioning Status On needs Provisioning Mode Automatic.");
-    }
-    patch.insert("status".into(), Value::String(if on { "on" } else { "off" }.into()));
     patch
 }
 
-/// Which field an engine refusal is about, from the words it names.
-fn field_of(message: &str, template: Option<&Template>) -> String {
-    const WORDS: &[(&str, &str)] = &[
-        ("tenant URL", "tenantUrl"),
-        ("notification email", "notificationEmail"),
-        ("interval", "interval"),
-        ("deleteThresholdPercent", "deleteThresholdPercent"),
-        ("deleteThreshold", "deleteThreshold"),
-        ("secret token", "secretToken"),
-        ("mode", "mode"),
-    ];
-    if let Some((_, f)) = WORDS.iter().find(|(w, _)| message.contains(w)) {
-        return f.to_string();
-    }
-    let fields = template.map(|t| t.credentials.as_slice()).unwrap_or_default();
-    fields
-        .iter()
-        .find(|f| message.contains(&f.name) || message.to_lowercase().contains(&f.label.to_lowercase()))
-        .map(|f| f.name.clone())
-        .unwrap_or_default()
-}
-
-/// Sends a change to the engine; a refusal becomes a field error. Whether the
-/// change cleared credentials (a new URL they were sent to).
+/// Sends a change to the engine; a refused setting becomes the error of its
+/// field. Whether the change cleared credentials (a new URL they were sent to).
 async fn configure(
     state: &PortalState,
     app: &Application,
-    patch: Map<String, Value>,
+    patch: SettingsPatch,
     errors: &mut FieldErrors,
 ) -> Result<bool, PortalError> {
-    let template = gallery::template(&app.template);
-    let patch: SettingsPatch = match serde_json::from_value(Value::Object(patch)) {
-        Ok(p) => p,
-        Err(e) => {
-            errors.add("", format!("the settings could not be read: {e}"));
-            return Ok(false);
-        }
-    };
     match state.engine()?.configure(&app.id, patch).await {
-        Ok(view) => Ok(view.get("clearedCredentials").is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty()))),
+        Ok(view) => Ok(!view.cleared_credentials.is_empty()),
+        Err(EngineError::InvalidSetting { field, message }) => {
+            errors.add(&input_of(&field, gallery::template(&app.template)), message);
+            Ok(false)
+        }
         Err(EngineError::Invalid(m)) => {
-            errors.add(&field_of(&m, template), m);
+            errors.add("", m);
             Ok(false)
         }
         Err(e) => Err(e.into()),
@@ -453,14 +453,14 @@ async fn test(
     let engine = state.engine()?;
     let template = gallery::template(&app.template);
     let saved = engine.settings_view(&app.id).await?;
-    let mut patch = Map::new();
+    let mut patch = SettingsPatch::default();
+    let mut errors = FieldErrors::default();
     // Credentials typed in the form are saved before the test, by an admin only:
     // an operator's test uses the saved ones (its form sends none).
     if session.may_post(&format!("/apps/{}/provisioning", app.id)) {
-        credentials_patch(template, &form, &saved, &mut patch);
+        credentials_patch(template, &form, &saved, &mut patch, &mut errors);
     }
-    let mut errors = FieldErrors::default();
-    if !patch.is_empty() {
+    if errors.is_empty() && patch.sets_credentials() {
         configure(&state, &app, patch, &mut errors).await?;
     }
     let tested = if !errors.is_empty() {
@@ -532,10 +532,10 @@ async fn authorize(
     let app = app_of(&state, &id).await?;
     let engine = state.engine()?;
     let saved = engine.settings_view(&app.id).await?;
-    let mut patch = Map::new();
-    credentials_patch(gallery::template(&app.template), &form, &saved, &mut patch);
+    let mut patch = SettingsPatch::default();
     let mut errors = FieldErrors::default();
-    if !patch.is_empty() {
+    credentials_patch(gallery::template(&app.template), &form, &saved, &mut patch, &mut errors);
+    if errors.is_empty() && patch.sets_credentials() {
         configure(&state, &app, patch, &mut errors).await?;
     }
     if errors.is_empty() {
@@ -566,12 +566,13 @@ mod tests {
     }
 
     #[test]
-    fn refusals_find_their_field() {
-        let check = |m: &str, f: &str| assert_eq!(field_of(m, gallery::template("scim")), f, "{m}");
-        check("tenant URL \"x\" is not a URL: relative URL without a base", "tenantUrl");
-        check("notification email \"x\" is not an address", "notificationEmail");
-        check("deleteThresholdPercent must be 0 (off) to 100", "deleteThresholdPercent");
-        check("the secret token is empty", "secretToken");
-        check("something else", "");
+    fn a_refused_setting_is_shown_next_to_its_input_or_above_the_form() {
+        let check = |field: &str, input: &str| assert_eq!(input_of(field, gallery::template("scim")), input, "{field}");
+        check("tenantUrl", "tenantUrl");
+        check("secretToken", "secretToken");
+        check("interval", "interval");
+        check("deleteThresholdPercent", "deleteThresholdPercent");
+        check("concurrency", "");
+        check("clientId", "");
     }
 }

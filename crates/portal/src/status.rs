@@ -1,9 +1,10 @@
 //! The provisioning status of an application that updates by itself: the
 //! current cycle's progress bar, counts, last cycle, steady state, the quarantine
 //! banner, escrowed objects, and the deletions the accidental-deletion guard
-//! staged (with Allow). Rendered from the engine's status document
-//! (`Engine::status`, the same the REST API returns); the page embeds the panel
-//! and the script fetches the fragment again every second or two.
+//! staged (with Allow). Rendered from the engine's status (`Engine::status`,
+//! the same the REST API returns), which says what the state means: the
+//! portal names it and holds no rule of its own. The page embeds the panel and
+//! the script fetches the fragment again every second or two.
 
 use crate::error::{JsonError, PortalError};
 use crate::form::{Button, Form};
@@ -15,8 +16,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use maud::{html, Markup};
+use roster_engine::status::{Activity, Counts, ProvisioningState, ProvisioningStatus};
 use roster_store::Application;
-use serde_json::Value;
 
 /// The routes of the status parts.
 pub fn routes() -> Router<PortalState> {
@@ -41,7 +42,7 @@ async fn fragment(
     Ok(Html(panel_body(&session, &app, &status).into_string()).into_response())
 }
 
-async fn json(State(state): State<PortalState>, Path(id): Path<String>) -> Result<Json<Value>, JsonError> {
+async fn json(State(state): State<PortalState>, Path(id): Path<String>) -> Result<Json<ProvisioningStatus>, JsonError> {
     let app = app_of(&state, &id).await?;
     Ok(Json(state.engine()?.status(&app.id).await?))
 }
@@ -57,7 +58,7 @@ async fn allow_deletes(
 }
 
 /// The live panel: the markup of [`panel_body`] in the element the script refreshes.
-pub fn panel(session: &Session, app: &Application, status: &Value) -> Markup {
+pub fn panel(session: &Session, app: &Application, status: &ProvisioningStatus) -> Markup {
     html! {
         div id="status" class="card" data-live-url={ "/apps/" (app.id) "/status" } aria-live="polite" {
             (panel_body(session, app, status))
@@ -65,64 +66,56 @@ pub fn panel(session: &Session, app: &Application, status: &Value) -> Markup {
     }
 }
 
-fn num(v: &Value, path: &[&str]) -> u64 {
-    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn int(v: &Value, key: &str) -> Option<i64> {
-    v.get(key).and_then(Value::as_i64)
-}
-
-/// The state as a badge: on, off, not configured, quarantined.
-pub fn state_badge(status: &Value) -> Markup {
-    let state = status.get("state").and_then(Value::as_str).unwrap_or("unknown");
-    let quarantined = status.get("quarantine").is_some_and(|q| !q.is_null());
+/// The state as a badge: on (and what its cycles do), off, not configured,
+/// unreadable, quarantined. What each means is the engine's
+/// (`ProvisioningStatus`); the badge only names it.
+pub fn state_badge(status: &ProvisioningStatus) -> Markup {
+    let (class, label) = match status.state {
+        ProvisioningState::On => ("on", "On"),
+        ProvisioningState::Off => ("off", "Off"),
+        ProvisioningState::NotConfigured => ("not-configured", "Not configured"),
+        ProvisioningState::Unreadable => ("unreadable", "Unreadable"),
+    };
     html! {
-        @if quarantined { span class="badge quarantined" { "Quarantined" } " " }
-        span class={ "badge " (state.replace(' ', "-")) } { (state_label(state)) }
+        @if status.quarantined() { span class="badge quarantined" { "Quarantined" } " " }
+        span class={ "badge " (class) } { (label) }
+        @if status.activity == Activity::HandingOff { " " span class="badge" { "Hand-offs" } }
     }
 }
 
-fn state_label(state: &str) -> &str {
-    match state {
-        "on" => "On",
-        "off" => "Off",
-        "not configured" => "Not configured",
-        other => other,
-    }
-}
-
-fn counts(c: &Value) -> Markup {
+fn counts(c: &Counts) -> Markup {
     html! {
-        (num(c, &["created"])) " created · "
-        (num(c, &["updated"])) " updated · "
-        (num(c, &["disabled"])) " disabled · "
-        (num(c, &["enabled"])) " enabled · "
-        (num(c, &["deleted"])) " deleted · "
-        (num(c, &["skipped"])) " skipped · "
-        strong { (num(c, &["failed"])) " failed" }
+        (c.created) " created · "
+        (c.updated) " updated · "
+        (c.disabled) " disabled · "
+        (c.enabled) " enabled · "
+        (c.deleted) " deleted · "
+        (c.skipped) " skipped · "
+        strong { (c.failed) " failed" }
     }
 }
 
 /// The inside of the live panel.
-pub fn panel_body(session: &Session, app: &Application, status: &Value) -> Markup {
-    let progress = status.get("progress").cloned().unwrap_or(Value::Null);
-    let running = progress.get("running").and_then(Value::as_bool).unwrap_or(false);
-    let done = num(&progress, &["done"]);
-    let total = num(&progress, &["total"]);
-    let percent = progress.get("percent").and_then(Value::as_f64).unwrap_or(0.0).clamp(0.0, 100.0);
-    let ran = running || total > 0 || int(status, "lastCycleAt").is_some();
-    let quarantine = status.get("quarantine").filter(|q| !q.is_null());
-    let staged = status.get("staged").filter(|s| !s.is_null() && num(s, &["count"]) > 0);
-    let escrow = status.get("escrow").filter(|e| num(e, &["count"]) > 0);
+pub fn panel_body(session: &Session, app: &Application, status: &ProvisioningStatus) -> Markup {
+    let progress = &status.progress;
+    let running = progress.running;
+    let percent = progress.percent.clamp(0.0, 100.0);
+    let ran = running || progress.total > 0 || status.last_cycle_at.is_some();
+    let staged = status.staged.as_ref().filter(|s| s.count > 0);
+    let escrow = Some(&status.escrow).filter(|e| e.count > 0);
     html! {
         h2 { "Current status " (state_badge(status)) }
-        @if let Some(q) = quarantine {
+        @if status.activity == Activity::HandingOff {
+            p class="hint" data-part="activity" {
+                "Manual mode: each cycle writes a hand-off of the accounts to create, update, disable or enable by hand; roster does not call the app."
+            }
+        }
+        @if let Some(q) = &status.quarantine {
             div class="notice bad" role="alert" data-part="quarantine" {
                 strong { "Provisioning is in quarantine. " }
-                (q.get("message").and_then(Value::as_str).unwrap_or("the app failed too often"))
+                (q.message)
                 br;
-                @match int(q, "nextAttempt") {
+                @match q.next_attempt {
                     Some(t) => { "Next attempt: " (time(Some(t))) "." }
                     None => { "Provisioning was turned off: fix the cause, then turn it on again." }
                 }
@@ -130,13 +123,11 @@ pub fn panel_body(session: &Session, app: &Application, status: &Value) -> Marku
         }
         @if let Some(s) = staged {
             div class="notice warn" data-part="staged" {
-                strong { (num(s, &["count"])) " disables are staged, waiting for approval. " }
+                strong { (s.count) " disables are staged, waiting for approval. " }
                 "The cycle would disable more accounts than the accidental-deletion threshold ("
-                (num(s, &["threshold"])) ") allows, so it did none of them. "
-                @if let Some(c) = s.get("cycleId").and_then(Value::as_str) {
-                    @if session.may_open(&format!("/apps/{}/logs", app.id)) {
-                        a href={ "/apps/" (app.id) "/logs?status=Staged&cycle=" (c) } { "See them in the logs" } ". "
-                    }
+                (s.threshold) ") allows, so it did none of them. "
+                @if !s.cycle_id.is_empty() && session.may_open(&format!("/apps/{}/logs", app.id)) {
+                    a href={ "/apps/" (app.id) "/logs?status=Staged&cycle=" (s.cycle_id) } { "See them in the logs" } ". "
                 }
                 @let allow = format!("/apps/{}/provisioning/allow-deletes", app.id);
                 @if session.may_post(&allow) {
@@ -152,12 +143,12 @@ pub fn panel_body(session: &Session, app: &Application, status: &Value) -> Marku
                 div class="progress-line" {
                     label for="cycle-progress" {
                         @if running { "Current cycle" } @else { "Last cycle" }
-                        @if let Some(p) = progress.get("phase").and_then(Value::as_str).filter(|p| !p.is_empty()) { " (" (p) ")" }
+                        @if !progress.phase.is_empty() { " (" (progress.phase) ")" }
                     }
                     progress id="cycle-progress" max="100" value=(format!("{percent:.0}")) {}
-                    span data-part="percent" { (done) " / " (total) " · " (format!("{percent:.0}")) " %" }
+                    span data-part="percent" { (progress.done) " / " (progress.total) " · " (format!("{percent:.0}")) " %" }
                 }
-                @if running { p class="hint" { "Counts so far: " (counts(progress.get("counts").unwrap_or(&Value::Null))) } }
+                @if running { p class="hint" { "Counts so far: " (counts(&progress.counts)) } }
             } @else {
                 p class="muted" { "No cycle has run yet." }
             }
@@ -165,36 +156,36 @@ pub fn panel_body(session: &Session, app: &Application, status: &Value) -> Marku
         dl class="facts" {
             dt { "Last cycle" }
             dd {
-                (time(int(status, "lastCycleAt")))
-                @if let Some(ms) = int(status, "lastCycleMs") { " (" (ms) " ms)" }
+                (time(status.last_cycle_at))
+                @if let Some(ms) = status.last_cycle_ms { " (" (ms) " ms)" }
             }
-            dt { "Last cycle counts" } dd { (counts(status.get("lastCycle").unwrap_or(&Value::Null))) }
-            dt { "To date" } dd { (counts(status.get("toDate").unwrap_or(&Value::Null))) }
+            dt { "Last cycle counts" } dd { (counts(&status.last_cycle)) }
+            dt { "To date" } dd { (counts(&status.to_date)) }
             dt { "Steady state" }
             dd {
-                @match int(status, "steadyStateAt") {
+                @match status.steady_state_at {
                     Some(t) => { "Reached " (time(Some(t))) }
                     None => { "Not reached yet" }
                 }
             }
             dt { "Accounts in the app" }
-            dd { (num(status, &["accounts", "provisioned"])) " provisioned, " (num(status, &["accounts", "enabled"])) " enabled" }
-            @if num(status, &["groups", "provisioned"]) > 0 {
-                dt { "Groups in the app" } dd { (num(status, &["groups", "provisioned"])) }
+            dd { (status.accounts.provisioned) " provisioned, " (status.accounts.enabled) " enabled" }
+            @if status.groups.provisioned > 0 {
+                dt { "Groups in the app" } dd { (status.groups.provisioned) }
             }
-            @if let Some(e) = status.get("lastError").and_then(Value::as_str) {
+            @if let Some(e) = &status.last_error {
                 dt { "Last error" } dd class="error" { (e) }
             }
         }
         @if let Some(e) = escrow {
-            h3 { "Waiting to be retried (" (num(e, &["count"])) ")" }
+            h3 { "Waiting to be retried (" (e.count) ")" }
             div class="table-wrap" { table {
                 thead { tr { th { "Object" } th { "Error" } th { "Attempts" } th { "Next retry" } } }
-                tbody { @for item in e.get("items").and_then(Value::as_array).into_iter().flatten() { tr {
-                    td { (item.get("sourceName").and_then(Value::as_str).or(item.get("sourceId").and_then(Value::as_str)).unwrap_or("")) }
-                    td { (item.get("errorMessage").and_then(Value::as_str).unwrap_or("")) }
-                    td class="num" { (num(item, &["attempts"])) }
-                    td { (time(int(item, "nextRetryAt"))) }
+                tbody { @for item in &e.items { tr {
+                    td { (item.source_name.as_deref().unwrap_or(&item.source_id)) }
+                    td { (item.error_message) }
+                    td class="num" { (item.attempts) }
+                    td { (time(Some(item.next_retry_at))) }
                 } } }
             } }
         }
@@ -204,10 +195,11 @@ pub fn panel_body(session: &Session, app: &Application, status: &Value) -> Marku
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roster_store::AppId;
-    use serde_json::json;
+    use roster_engine::reliability::{Quarantine, QuarantineReason};
+    use roster_engine::status::{EscrowSummary, Progress, StagedDeletes};
+    use roster_store::{AppId, EscrowItem};
 
-    fn render(status: Value) -> String {
+    fn render(status: ProvisioningStatus) -> String {
         let session =
             Session { principal: "admin:t".into(), role: roster_store::AccessRole::Admin, csrf: "token".into() };
         let app =
@@ -215,11 +207,21 @@ mod tests {
         panel_body(&session, &app, &status).into_string()
     }
 
+    fn on() -> ProvisioningStatus {
+        ProvisioningStatus { state: ProvisioningState::On, activity: Activity::Provisioning, ..Default::default() }
+    }
+
     #[test]
     fn a_running_cycle_shows_its_progress() {
-        let html = render(
-            json!({"state": "on", "progress": {"running": true, "done": 25, "total": 100, "percent": 25.0, "phase": "initial"}}),
-        );
+        let progress = Progress {
+            running: true,
+            done: 25,
+            total: 100,
+            percent: 25.0,
+            phase: "initial".into(),
+            ..Default::default()
+        };
+        let html = render(ProvisioningStatus { progress, ..on() });
         assert!(html.contains("value=\"25\""), "{html}");
         assert!(html.contains("25 / 100 · 25 %"), "{html}");
         assert!(html.contains("data-running=\"true\""), "{html}");
@@ -227,12 +229,30 @@ mod tests {
 
     #[test]
     fn quarantine_and_staged_deletes_are_shown_with_allow() {
-        let html = render(json!({
-            "state": "on",
-            "quarantine": {"reason": "tooManyDeletes", "message": "the cycle would disable 900 accounts", "nextAttempt": 0},
-            "staged": {"count": 900, "threshold": 500, "at": 0, "cycleId": "c1"},
-            "escrow": {"count": 1, "items": [{"sourceName": "alice", "errorMessage": "HTTP 500", "attempts": 2, "nextRetryAt": 0}]}
-        }));
+        let quarantine = Quarantine {
+            reason: QuarantineReason::TooManyDeletes,
+            message: "the cycle would disable 900 accounts".into(),
+            since: 0,
+            next_attempt: Some(0),
+            attempts: 1,
+            notified: false,
+        };
+        let escrowed = EscrowItem {
+            object_kind: "user".into(),
+            source_id: "u1".into(),
+            source_name: Some("alice".into()),
+            attempts: 2,
+            first_failed_at: 0,
+            next_retry_at: 0,
+            error_code: "HTTP500".into(),
+            error_message: "HTTP 500".into(),
+        };
+        let html = render(ProvisioningStatus {
+            quarantine: Some(quarantine),
+            staged: Some(StagedDeletes { count: 900, threshold: 500, at: 0, cycle_id: "c1".into() }),
+            escrow: EscrowSummary { count: 1, items: vec![escrowed] },
+            ..on()
+        });
         assert!(html.contains("Quarantined"), "{html}");
         assert!(html.contains("the cycle would disable 900 accounts"), "{html}");
         assert!(html.contains("Next attempt: 1970-01-01 00:00:00 UTC"), "{html}");
@@ -243,8 +263,16 @@ mod tests {
 
     #[test]
     fn a_job_that_never_ran_says_so() {
-        let html = render(json!({"state": "not configured"}));
+        let html = render(ProvisioningStatus::default());
         assert!(html.contains("No cycle has run yet."), "{html}");
         assert!(html.contains("Not configured"), "{html}");
+    }
+
+    #[test]
+    fn manual_mode_that_is_on_says_its_cycles_write_hand_offs() {
+        let html = render(ProvisioningStatus { activity: Activity::HandingOff, ..on() });
+        assert!(html.contains("Hand-offs"), "{html}");
+        assert!(html.contains("roster does not call the app"), "{html}");
+        assert!(!render(on()).contains("Hand-offs"));
     }
 }

@@ -203,6 +203,67 @@ async fn a_saved_secret_token_shows_only_as_set() {
     assert!(page.contains("set — leave empty to keep it"));
 }
 
+/// Makes an app from `template` through the portal; its id.
+async fn new_app_from(p: &TestPortal, template: &str, name: &str) -> String {
+    let (status, headers, _) = p.post("/apps/new", &p.with_csrf(&format!("template={template}&name={name}"))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    location.trim_start_matches("/apps/").split('?').next().unwrap_or_default().to_string()
+}
+
+/// The Settings part of the provisioning form, with `changed` (`name=value`
+/// pairs) in place of the defaults.
+fn settings_form(changed: &str) -> String {
+    let mut fields: Vec<(String, String)> = [
+        ("notificationEmail", ""),
+        ("scope", "assigned"),
+        ("interval", "40m"),
+        ("deleteThreshold", "500"),
+        ("deleteThresholdPercent", ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for pair in changed.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match fields.iter_mut().find(|(name, _)| name == k) {
+            Some(field) => field.1 = v.to_string(),
+            None => fields.push((k.to_string(), v.to_string())),
+        }
+    }
+    fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+}
+
+#[tokio::test]
+async fn an_engine_refusal_is_shown_next_to_the_field_it_names() {
+    let p = TestPortal::start().await;
+    let app = new_app_from(&p, "scim", "Crm").await;
+    let cases = [
+        ("mode=automatic&tenantUrl=ftp%3A%2F%2Fcrm.example.com&status=off", "tenantUrl"),
+        ("mode=automatic&tenantUrl=https%3A%2F%2Fcrm.example.com&status=off&interval=5w", "interval"),
+        ("mode=automatic&status=off&notificationEmail=ops", "notificationEmail"),
+        ("mode=automatic&status=off&deleteThresholdPercent=120", "deleteThresholdPercent"),
+    ];
+    for (fields, field) in cases {
+        let form = p.with_csrf(&settings_form(fields));
+        let (status, _, body) = p.post(&format!("/apps/{app}/provisioning"), &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fields}");
+        assert!(body.contains(&format!("id=\"err-{field}\"")), "{fields}: the error is next to {field}");
+    }
+}
+
+#[tokio::test]
+async fn a_manual_app_is_turned_on_and_says_its_cycles_write_hand_offs() {
+    let p = TestPortal::start().await;
+    let app = new_app_from(&p, "manual", "Legacy").await;
+    let form = p.with_csrf(&settings_form("mode=manual&status=on"));
+    let (status, _, body) = p.post(&format!("/apps/{app}/provisioning"), &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (status, _, page) = p.get(&format!("/apps/{app}/provisioning"), true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Hand-offs"), "{page}");
+}
+
 #[tokio::test]
 async fn sign_out_ends_the_session() {
     let p = TestPortal::start().await;
@@ -364,9 +425,7 @@ async fn a_new_tenant_url_clears_the_saved_token_and_says_so() {
 
 /// The id of an app made through the portal's form.
 async fn new_app(p: &TestPortal, name: &str) -> String {
-    let (_, headers, _) = p.post("/apps/new", &p.with_csrf(&format!("template=scim&name={name}"))).await;
-    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
-    location.trim_start_matches("/apps/").split('?').next().unwrap_or_default().to_string()
+    new_app_from(p, "scim", name).await
 }
 
 #[tokio::test]

@@ -53,7 +53,7 @@ impl PatchOperation {
 }
 
 /// How group members are removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum MemberRemoval {
     /// One operation per member: `remove` `members[value eq "id"]`

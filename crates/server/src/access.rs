@@ -1,11 +1,26 @@
 //! Which access role each operation of the admin API needs: one table
 //! ([`OPERATIONS`]), read by the middleware that admits requests
 //! ([`crate::auth::require_token`]) and by the OpenAPI document (each operation's
-//! summary and `x-roster-role`), and compared with the routes the router serves
-//! by a test, so that the three cannot drift apart. A route missing from the
-//! table is refused to every token.
+//! summary, `x-roster-role`, and the types of its body and answer, whose
+//! schemas the document derives), and compared with the routes the router
+//! serves by a test, so that the three cannot drift apart. A route missing
+//! from the table is refused to every token.
 
+use crate::api::{apps, expressions, groups, handoff, provisioning, tokens, users};
+use crate::oauth::Authorization;
+use crate::openapi::{json, list, page, BodySchema};
+use roster_engine::connect::ConnectionTest;
+use roster_engine::expression::ExpressionResult;
+use roster_engine::gallery::{TemplateDetail, TemplateSummary};
+use roster_engine::on_demand::{Preview, ProvisioningOutcome};
+use roster_engine::settings::{SettingsPatch, SettingsView};
+use roster_engine::status::{AllowedDeletes, ProvisioningStatus};
+use roster_mapping::AppMappings;
 use roster_store::AccessRole::{self, Admin, Operator, Read};
+use roster_store::{
+    ApiToken, AppRole, AppRoleInput, Application, ApplicationInput, Assignment, AuditEntry, ConfirmedHandoff,
+    EffectiveAssignment, Group, GroupInput, GroupPatch, Handoff, LogRecord, Member, User, UserInput, UserPatch,
+};
 
 /// An HTTP method the API serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,19 +59,64 @@ impl Verb {
 
 /// One operation of the API: a method on a route template (as the router
 /// writes it, under `/api/v1`), the role it needs, and what the OpenAPI
-/// document says of it.
-#[derive(Debug, Clone, Copy)]
+/// document says of it: its summary, the JSON body it reads and what it
+/// answers, each named by the type whose schema the document derives.
+#[derive(Clone, Copy)]
 pub struct Operation {
     pub verb: Verb,
     pub path: &'static str,
     pub role: AccessRole,
     pub summary: &'static str,
-    /// Whether the operation takes a JSON body.
-    pub body: bool,
+    /// The JSON body the operation reads, if it reads one.
+    pub body: Option<BodySchema>,
+    /// What it answers when it succeeds.
+    pub answer: Answer,
 }
 
-const fn op(verb: Verb, path: &'static str, role: AccessRole, summary: &'static str, body: bool) -> Operation {
-    Operation { verb, path, role, summary, body }
+/// What an operation answers when it succeeds.
+#[derive(Clone, Copy)]
+pub enum Answer {
+    /// 200 with a JSON body.
+    Json(BodySchema),
+    /// 200 with a JSON body, or CSV with `?format=csv`.
+    JsonOrCsv(BodySchema),
+    /// 201 with the JSON of what was made.
+    Created(BodySchema),
+    /// 200 with a JSON body, or 202 with one when the work goes on in the background.
+    JsonOrAccepted(BodySchema),
+    /// 204, no body.
+    NoContent,
+}
+
+const fn op(verb: Verb, path: &'static str, role: AccessRole, summary: &'static str) -> Operation {
+    Operation { verb, path, role, summary, body: None, answer: Answer::NoContent }
+}
+
+impl Operation {
+    /// The operation, reading a JSON body of `body`'s type.
+    const fn takes(self, body: BodySchema) -> Operation {
+        Operation { body: Some(body), ..self }
+    }
+
+    /// The operation, answering 200 with JSON of `answer`'s type.
+    const fn answers(self, answer: BodySchema) -> Operation {
+        Operation { answer: Answer::Json(answer), ..self }
+    }
+
+    /// The operation, answering JSON of `answer`'s type, or CSV.
+    const fn answers_or_csv(self, answer: BodySchema) -> Operation {
+        Operation { answer: Answer::JsonOrCsv(answer), ..self }
+    }
+
+    /// The operation, answering 201 with JSON of `made`'s type.
+    const fn creates(self, made: BodySchema) -> Operation {
+        Operation { answer: Answer::Created(made), ..self }
+    }
+
+    /// The operation, answering 200 or 202 with JSON of `answer`'s type.
+    const fn answers_or_accepts(self, answer: BodySchema) -> Operation {
+        Operation { answer: Answer::JsonOrAccepted(answer), ..self }
+    }
 }
 
 use Verb::{Delete, Get, Patch, Post, Put};
@@ -66,137 +126,152 @@ use Verb::{Delete, Get, Patch, Post, Put};
 /// hand-offs) and reading its logs is `operator`; every other change, and the
 /// tokens and the audit log (who did what is for admins only), is `admin`.
 pub const OPERATIONS: &[Operation] = &[
-    op(Get, "/users", Read, "List users (filters: userName, displayName, q; offset, limit, includeDeleted)", false),
-    op(Post, "/users", Admin, "Create a user", true),
-    op(Post, "/users/bulk", Admin, "Create or update users by userName (at most 5,000 rows)", true),
-    op(Get, "/users/{user}", Read, "Read a user (id or userName)", false),
-    op(Patch, "/users/{user}", Admin, "Update a user partially (null clears)", true),
-    op(Delete, "/users/{user}", Admin, "Soft-delete a user (restorable for 30 days)", false),
-    op(Post, "/users/{user}/restore", Admin, "Restore a soft-deleted user", false),
-    op(Post, "/users/{user}/enable", Admin, "Enable a user", false),
-    op(Post, "/users/{user}/disable", Admin, "Disable a user", false),
-    op(Get, "/users/{user}/assignments", Read, "Effective assignments of a user, with role and path", false),
-    op(Get, "/groups", Read, "List groups (displayName, q, offset, limit)", false),
-    op(Post, "/groups", Admin, "Create a group", true),
-    op(Get, "/groups/{group}", Read, "Read a group", false),
-    op(Patch, "/groups/{group}", Admin, "Update a group", true),
-    op(Delete, "/groups/{group}", Admin, "Delete a group", false),
-    op(Get, "/groups/{group}/members", Read, "Direct members of a group", false),
+    op(Get, "/users", Read, "List users (filters: userName, displayName, q; offset, limit, includeDeleted)")
+        .answers(page::<User>()),
+    op(Post, "/users", Admin, "Create a user").takes(json::<UserInput>()).creates(json::<User>()),
+    op(Post, "/users/bulk", Admin, "Create or update users by userName (at most 5,000 rows)")
+        .takes(json::<users::Bulk>())
+        .answers(json::<users::BulkAnswer>()),
+    op(Get, "/users/{user}", Read, "Read a user (id or userName)").answers(json::<User>()),
+    op(Patch, "/users/{user}", Admin, "Update a user partially (null clears)")
+        .takes(json::<UserPatch>())
+        .answers(json::<User>()),
+    op(Delete, "/users/{user}", Admin, "Soft-delete a user (restorable for 30 days)").answers(json::<User>()),
+    op(Post, "/users/{user}/restore", Admin, "Restore a soft-deleted user").answers(json::<User>()),
+    op(Post, "/users/{user}/enable", Admin, "Enable a user").answers(json::<User>()),
+    op(Post, "/users/{user}/disable", Admin, "Disable a user").answers(json::<User>()),
+    op(Get, "/users/{user}/assignments", Read, "Effective assignments of a user, with role and path")
+        .answers(list::<EffectiveAssignment>()),
+    op(Get, "/groups", Read, "List groups (displayName, q, offset, limit)").answers(page::<Group>()),
+    op(Post, "/groups", Admin, "Create a group").takes(json::<GroupInput>()).creates(json::<Group>()),
+    op(Get, "/groups/{group}", Read, "Read a group").answers(json::<Group>()),
+    op(Patch, "/groups/{group}", Admin, "Update a group").takes(json::<GroupPatch>()).answers(json::<Group>()),
+    op(Delete, "/groups/{group}", Admin, "Delete a group"),
+    op(Get, "/groups/{group}/members", Read, "Direct members of a group").answers(page::<Member>()),
     op(
         Post,
         "/groups/{group}/members",
         Admin,
         "Add a member: {\"user\":..}, {\"group\":..}, or many users at once: {\"users\":[..]}",
-        true,
-    ),
-    op(Delete, "/groups/{group}/members/{member}", Admin, "Remove a member", false),
-    op(Get, "/apps", Read, "List applications", false),
-    op(Post, "/apps", Admin, "Create an application from a template", true),
-    op(Get, "/apps/{app}", Read, "Read an application", false),
-    op(Patch, "/apps/{app}", Admin, "Rename an application", true),
-    op(Delete, "/apps/{app}", Admin, "Delete an application", false),
-    op(Get, "/apps/{app}/roles", Read, "App roles", false),
-    op(Post, "/apps/{app}/roles", Admin, "Define an app role", true),
-    op(Delete, "/apps/{app}/roles/{role}", Admin, "Delete an app role", false),
-    op(Get, "/apps/{app}/assignments", Read, "Direct assignments", false),
-    op(Post, "/apps/{app}/assignments", Admin, "Assign a user or group with a role", true),
-    op(Delete, "/apps/{app}/assignments", Admin, "Unassign (?user= or ?group=, optional role)", false),
-    op(Get, "/apps/{app}/effective-assignments", Read, "Users the app reaches, with role and path", false),
-    op(Get, "/apps/{app}/provisioning", Read, "Provisioning settings (secrets only as set)", false),
+    )
+    .takes(json::<groups::NewMember>()),
+    op(Delete, "/groups/{group}/members/{member}", Admin, "Remove a member"),
+    op(Get, "/apps", Read, "List applications").answers(list::<Application>()),
+    op(Post, "/apps", Admin, "Create an application from a template")
+        .takes(json::<ApplicationInput>())
+        .creates(json::<Application>()),
+    op(Get, "/apps/{app}", Read, "Read an application").answers(json::<Application>()),
+    op(Patch, "/apps/{app}", Admin, "Rename an application")
+        .takes(json::<apps::AppPatch>())
+        .answers(json::<Application>()),
+    op(Delete, "/apps/{app}", Admin, "Delete an application"),
+    op(Get, "/apps/{app}/roles", Read, "App roles").answers(list::<AppRole>()),
+    op(Post, "/apps/{app}/roles", Admin, "Define an app role").takes(json::<AppRoleInput>()).creates(json::<AppRole>()),
+    op(Delete, "/apps/{app}/roles/{role}", Admin, "Delete an app role"),
+    op(Get, "/apps/{app}/assignments", Read, "Direct assignments").answers(page::<Assignment>()),
+    op(Post, "/apps/{app}/assignments", Admin, "Assign a user or group with a role")
+        .takes(json::<apps::Principal>())
+        .creates(json::<Assignment>()),
+    op(Delete, "/apps/{app}/assignments", Admin, "Unassign (?user= or ?group=, optional role)"),
+    op(Get, "/apps/{app}/effective-assignments", Read, "Users the app reaches, with role and path")
+        .answers(page::<EffectiveAssignment>()),
+    op(Get, "/apps/{app}/provisioning", Read, "Provisioning settings (secrets only as set)")
+        .answers(json::<SettingsView>()),
     op(
         Patch,
         "/apps/{app}/provisioning",
         Admin,
         "Configure provisioning: mode, status, tenantUrl, secretToken, adminUsername, adminPassword, clientId, \
          clientSecret (secrets write-only), apiUrl, authorizeUrl, tokenUrl, notificationEmail, scope, interval",
-        true,
-    ),
-    op(Post, "/apps/{app}/provisioning/test-connection", Operator, "Test the connection to the app", false),
-    op(Post, "/apps/{app}/provisioning/start", Operator, "Turn provisioning on", false),
-    op(Post, "/apps/{app}/provisioning/stop", Operator, "Turn provisioning off", false),
-    op(
-        Post,
-        "/apps/{app}/provisioning/restart",
-        Operator,
-        "Restart provisioning (?full=true also clears the shadow)",
-        false,
-    ),
-    op(Post, "/apps/{app}/provisioning/sync", Operator, "Run a cycle now (?wait=true to wait for it)", false),
+    )
+    .takes(json::<SettingsPatch>())
+    .answers(json::<SettingsView>()),
+    op(Post, "/apps/{app}/provisioning/test-connection", Operator, "Test the connection to the app")
+        .answers(json::<ConnectionTest>()),
+    op(Post, "/apps/{app}/provisioning/start", Operator, "Turn provisioning on").answers(json::<SettingsView>()),
+    op(Post, "/apps/{app}/provisioning/stop", Operator, "Turn provisioning off").answers(json::<SettingsView>()),
+    op(Post, "/apps/{app}/provisioning/restart", Operator, "Restart provisioning (?full=true also clears the shadow)"),
+    op(Post, "/apps/{app}/provisioning/sync", Operator, "Run a cycle now (?wait=true to wait for it)")
+        .answers_or_accepts(json::<provisioning::SyncAnswer>()),
     op(
         Post,
         "/apps/{app}/provisioning/allow-deletes",
         Operator,
         "Let the disables the accidental-deletion guard staged through",
-        false,
-    ),
-    op(Get, "/apps/{app}/provisioning/status", Read, "Provisioning status and progress", false),
+    )
+    .answers(json::<AllowedDeletes>()),
+    op(Get, "/apps/{app}/provisioning/status", Read, "Provisioning status and progress")
+        .answers(json::<ProvisioningStatus>()),
     op(
         Get,
         "/apps/{app}/provisioning/logs",
         Operator,
         "Provisioning logs (status, action, user, cycleId, since, until, format=json|csv)",
-        false,
-    ),
-    op(
-        Post,
-        "/apps/{app}/provisioning/provision-on-demand",
-        Operator,
-        "Provision one user now and show each step",
-        true,
-    ),
-    op(Get, "/apps/{app}/provisioning/preview", Read, "The attributes a user (?user=) would get in the app", false),
-    op(Get, "/apps/{app}/provisioning/mappings", Read, "The mapping document", false),
-    op(Put, "/apps/{app}/provisioning/mappings", Admin, "Replace the mapping document (validated)", true),
+    )
+    .answers_or_csv(page::<LogRecord>()),
+    op(Post, "/apps/{app}/provisioning/provision-on-demand", Operator, "Provision one user now and show each step")
+        .takes(json::<provisioning::OnDemand>())
+        .answers(json::<ProvisioningOutcome>()),
+    op(Get, "/apps/{app}/provisioning/preview", Read, "The attributes a user (?user=) would get in the app")
+        .answers(json::<Preview>()),
+    op(Get, "/apps/{app}/provisioning/mappings", Read, "The mapping document").answers(json::<AppMappings>()),
+    op(Put, "/apps/{app}/provisioning/mappings", Admin, "Replace the mapping document (validated)")
+        .takes(json::<AppMappings>()),
     op(
         Post,
         "/apps/{app}/provisioning/authorize",
         Admin,
         "Start Authorize (OAuth apps such as Dropbox): {url} for a team admin to open; the vendor sends the \
          browser back to /oauth/callback",
-        false,
-    ),
+    )
+    .answers(json::<Authorization>()),
     op(
         Get,
         "/apps/{app}/provisioning/handoff",
         Operator,
         "Manual mode: the open hand-off, the accounts to create, update, disable or enable by hand \
          (format=json|csv)",
-        false,
-    ),
+    )
+    .answers_or_csv(json::<Handoff>()),
     op(
         Post,
         "/apps/{app}/provisioning/handoff/confirm",
         Operator,
         "Manual mode: record that hand-off {id} was applied; the accounts it lists count as provisioned",
-        true,
-    ),
-    op(Get, "/gallery", Read, "The app templates, with the provisioning modes each supports", false),
-    op(Get, "/gallery/{template}", Read, "A template: credentials form, app roles, quirks, default mappings", false),
+    )
+    .takes(json::<handoff::Confirm>())
+    .answers(json::<ConfirmedHandoff>()),
+    op(Get, "/gallery", Read, "The app templates, with the provisioning modes each supports")
+        .answers(list::<TemplateSummary>()),
+    op(Get, "/gallery/{template}", Read, "A template: credentials form, app roles, quirks, default mappings")
+        .answers(json::<TemplateDetail>()),
     op(
         Post,
         "/expressions/evaluate",
         Read,
         "Evaluate an expression of the mapping language over a user: {expression, user?}",
-        true,
-    ),
-    op(Get, "/tokens", Admin, "List API tokens, with their role and expiry", false),
+    )
+    .takes(json::<expressions::EvalRequest>())
+    .answers(json::<ExpressionResult>()),
+    op(Get, "/tokens", Admin, "List API tokens, with their role and expiry").answers(list::<ApiToken>()),
     op(
         Post,
         "/tokens",
         Admin,
         "Create an API token: {name, role (read|operator|admin), expiresIn (30d, 12h) or expiresAt (RFC 3339 or \
          ms)}; its secret is shown once",
-        true,
-    ),
-    op(Delete, "/tokens/{name}", Admin, "Revoke an API token", false),
+    )
+    .takes(json::<tokens::NewToken>())
+    .creates(json::<tokens::NewTokenAnswer>()),
+    op(Delete, "/tokens/{name}", Admin, "Revoke an API token"),
     op(
         Get,
         "/audit",
         Admin,
         "The audit log, newest first: who changed what, when, from where, before and after (since, until: ms; \
          principal; offset, limit)",
-        false,
-    ),
+    )
+    .answers(page::<AuditEntry>()),
 ];
 
 /// The operation a method and a route template (as axum matched it, with or

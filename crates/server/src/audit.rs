@@ -136,6 +136,7 @@ pub async fn record(State(trail): State<Arc<AuditTrail>>, request: Request, next
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 code: "too_large",
                 message: format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES),
+                field: None,
             }
             .into_response()
         }
@@ -164,6 +165,7 @@ pub async fn record(State(trail): State<Arc<AuditTrail>>, request: Request, next
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     code: "internal",
                     message: "the server could not complete the request; see its log".into(),
+                    field: None,
                 }
                 .into_response();
             }

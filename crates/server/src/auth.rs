@@ -52,6 +52,7 @@ pub async fn require_token(
             status: StatusCode::TOO_MANY_REQUESTS,
             code: "too_many_attempts",
             message: format!("too many unknown tokens from this address: wait {secs} seconds"),
+            field: None,
         };
         let mut response = refusal.into_response();
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());

@@ -14,8 +14,8 @@ use roster_engine::authorize::Consent;
 use roster_engine::EngineError;
 use roster_store::secrets::{ExposeSecret, SecretString};
 use roster_store::NewAuditEntry;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+
 use std::net::SocketAddr;
 
 /// The path of the callback under roster's public URL.
@@ -28,15 +28,25 @@ pub fn redirect_uri(state: &AppState) -> String {
 
 /// `POST /api/v1/apps/{app}/provisioning/authorize`: `{"url": ...}` for a
 /// team admin to open.
-pub async fn authorize(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+/// Where to send a team admin to Authorize, and where the vendor sends the
+/// browser back.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    /// The vendor's consent page, with roster's request.
+    url: String,
+    /// roster's `/oauth/callback`.
+    redirect_uri: String,
+}
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Authorization>, ApiError> {
     let app = state.store.find_app(&key).await?;
-    let engine = state.engine.as_ref().ok_or_else(|| ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "no_engine",
-        message: "this server runs without the provisioning engine".into(),
-    })?;
+    let engine = crate::api::engine(&state)?;
     let url = engine.begin_authorization(&app.id, &redirect_uri(&state)).await?;
-    Ok(Json(json!({"url": url, "redirectUri": redirect_uri(&state)})))
+    Ok(Json(Authorization { url, redirect_uri: redirect_uri(&state) }))
 }
 
 /// What the vendor puts in the callback's query.

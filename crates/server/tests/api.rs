@@ -355,6 +355,40 @@ on_both_backends!(
     every_change_writes_the_change_feed,
 );
 
+/// A refused setting is a 400 whose error names the field (`invalid_setting`),
+/// so that a client puts the message next to the right input; nothing is saved.
+#[tokio::test]
+async fn a_refused_setting_names_its_field() {
+    let Some(app) = common::TestApp::spawn(common::Db::Sqlite).await else { return };
+    let (s, v) = app.post("/apps", json!({"name": "Crm"})).await;
+    ok(s, &v);
+    let (_, before) = app.get("/apps/Crm/provisioning").await;
+    let cases = [
+        (json!({"tenantUrl": "ftp://crm.example.com"}), "tenantUrl"),
+        (json!({"tenantUrl": " "}), "tenantUrl"),
+        (json!({"interval": "5w"}), "interval"),
+        (json!({"notificationEmail": "ops"}), "notificationEmail"),
+        (json!({"concurrency": 0}), "concurrency"),
+        (json!({"deleteThresholdPercent": 101}), "deleteThresholdPercent"),
+        (json!({"maxResponseBytes": 1}), "maxResponseBytes"),
+        (json!({"adminPassword": "x"}), "adminPassword"),
+        (json!({"secretToken": " "}), "secretToken"),
+        (json!({"apiUrl": "http://169.254.169.254/"}), "apiUrl"),
+    ];
+    for (patch, field) in cases {
+        let (s, v) = app.patch("/apps/Crm/provisioning", patch.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{patch}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_setting", "{patch}: {v}");
+        assert_eq!(v["error"]["field"], field, "{patch}: {v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    }
+    let (_, after) = app.get("/apps/Crm/provisioning").await;
+    assert_eq!(before, after, "a refused change saves nothing");
+    let (s, v) = app.patch("/apps/Crm/provisioning", json!({"tenantUrl": " https://crm.example.com/scim/ "})).await;
+    ok(s, &v);
+    assert_eq!(v["tenantUrl"], "https://crm.example.com/scim", "kept trimmed, without the trailing slash");
+}
+
 /// A mapping target that is not an attribute path is refused when the mapping
 /// is saved, naming it; one stored before targets were checked stops the cycle
 /// with an error that names it, never a panic.

@@ -36,7 +36,7 @@ impl AssignmentTarget {
 }
 
 /// A group on the path of an effective assignment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PathGroup {
     pub id: GroupId,
@@ -44,7 +44,7 @@ pub struct PathGroup {
 }
 
 /// A user's access to an application, and how it came.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EffectiveAssignment {
     pub app_id: AppId,

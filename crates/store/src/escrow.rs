@@ -13,7 +13,7 @@ use sqlx::{Any, Row, Transaction};
 const MAX_DELAY_MS: i64 = 24 * 3600 * 1000;
 
 /// One escrowed object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EscrowItem {
     pub object_kind: String,

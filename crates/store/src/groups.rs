@@ -14,7 +14,7 @@ const COLUMNS: &str = "g.id, g.display_name, g.description, g.mail_nickname, g.c
     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
 
 /// A new group.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupInput {
     pub display_name: String,
@@ -25,7 +25,7 @@ pub struct GroupInput {
 }
 
 /// A partial update of a group: absent fields are left alone, `null` clears.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupPatch {
     #[serde(default)]

@@ -19,7 +19,7 @@ use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 
 /// What an admin must do to one account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum HandoffAction {
     /// Create the account with the attributes.
     Create,
@@ -44,7 +44,7 @@ impl HandoffAction {
 }
 
 /// One account of a hand-off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HandoffItem {
     /// What to do.
@@ -67,7 +67,7 @@ pub struct HandoffItem {
 }
 
 /// A confirmed hand-off.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmedHandoff {
     /// Its id.
@@ -79,7 +79,7 @@ pub struct ConfirmedHandoff {
 }
 
 /// The open hand-off of an app.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Handoff {
     /// The id to confirm it with; `None` when nothing waits.

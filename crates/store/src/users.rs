@@ -19,7 +19,7 @@ const COLUMNS: &str = "id, user_name, external_id, active, display_name, given_n
 const MAX_TEXT: usize = 1024;
 
 /// The attributes of a new user; only `userName` is required.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserInput {
     pub user_name: String,
@@ -66,7 +66,7 @@ pub struct UserInput {
 }
 
 /// A partial update: an absent field is left alone, `null` clears it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(default, deserialize_with = "present")]

@@ -28,7 +28,7 @@ pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Res
     Ok(Json(state.store.find_app(&key).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppPatch {
     name: String,
@@ -86,7 +86,7 @@ pub async fn assignments(
 }
 
 /// Who to assign or unassign: exactly one of a user or a group (id or name).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Principal {
     user: Option<String>,

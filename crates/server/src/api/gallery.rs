@@ -4,16 +4,15 @@
 use crate::ApiError;
 use axum::extract::Path;
 use axum::Json;
-use roster_engine::gallery;
-use serde_json::Value;
+use roster_engine::gallery::{self, TemplateDetail, TemplateSummary};
 
 /// Every template: name, description and modes.
-pub async fn list() -> Json<Vec<Value>> {
+pub async fn list() -> Json<Vec<TemplateSummary>> {
     Json(gallery::templates().iter().map(|t| t.summary()).collect())
 }
 
 /// One template in full: credentials form, roles, quirks, default mappings.
-pub async fn show(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(Path(name): Path<String>) -> Result<Json<TemplateDetail>, ApiError> {
     match gallery::template(&name) {
         Some(t) => Ok(Json(t.detail())),
         None => Err(ApiError::not_found(format!("no template {name:?} in the gallery: it has {}", gallery::names()))),

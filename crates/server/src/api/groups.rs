@@ -56,7 +56,7 @@ pub async fn members(
 }
 
 /// A member to add: a user or a group, by id or name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     user: Option<String>,

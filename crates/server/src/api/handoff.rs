@@ -2,23 +2,14 @@
 //! (JSON, or CSV with `?format=csv`) and its confirmation, after which the
 //! accounts it lists count as provisioned.
 
+use super::engine;
 use super::{JsonBody, QueryArgs};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roster_engine::Engine;
 use serde::Deserialize;
-use std::sync::Arc;
-
-fn engine(state: &AppState) -> Result<&Arc<Engine>, ApiError> {
-    state.engine.as_ref().ok_or_else(|| ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "no_engine",
-        message: "this server runs without the provisioning engine".into(),
-    })
-}
 
 /// `?format=json` (default) or `csv`.
 #[derive(Debug, Deserialize, Default)]
@@ -46,7 +37,7 @@ pub async fn show(
 }
 
 /// Which hand-off the admin applied.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Confirm {
     id: i64,

@@ -1,14 +1,14 @@
 //! The routes of the admin REST API (`/api/v1`).
 
-mod apps;
+pub(crate) mod apps;
 mod audit;
-mod expressions;
+pub(crate) mod expressions;
 mod gallery;
-mod groups;
-mod handoff;
-mod provisioning;
-mod tokens;
-mod users;
+pub(crate) mod groups;
+pub(crate) mod handoff;
+pub(crate) mod provisioning;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use crate::access::Verb;
 use crate::AppState;
@@ -118,6 +118,16 @@ pub fn routes() -> Routes {
         .post("/tokens", tokens::create)
         .delete("/tokens/{name}", tokens::revoke)
         .get("/audit", audit::list)
+}
+
+/// The engine of the server, or a 503 when it runs without one.
+pub(crate) fn engine(state: &AppState) -> Result<&std::sync::Arc<roster_engine::Engine>, crate::ApiError> {
+    state.engine.as_ref().ok_or_else(|| crate::ApiError {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        code: "no_engine",
+        message: "this server runs without the provisioning engine".into(),
+        field: None,
+    })
 }
 
 /// A JSON body, with malformed JSON and unknown fields turned into a clear 400.

@@ -2,55 +2,55 @@
 //! (secrets write-only), test connection, start/stop/restart, sync, status, logs
 //! (JSON or CSV), provision on demand, and the mapping document.
 
-use super::{JsonBody, QueryArgs};
+use super::{engine, JsonBody, QueryArgs};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roster_engine::settings::{SettingsPatch, Status};
-use roster_engine::{Engine, EngineError};
+use roster_engine::connect::ConnectionTest;
+use roster_engine::on_demand::{Preview, ProvisioningOutcome};
+use roster_engine::settings::{SettingsPatch, SettingsView, Status};
+use roster_engine::status::{AllowedDeletes, Counts, ProvisioningStatus};
+use roster_engine::EngineError;
 use roster_mapping::AppMappings;
 use roster_store::{AppId, LogQuery};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use std::sync::Arc;
+use serde::{Deserialize, Serialize};
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
         match e {
             EngineError::Store(s) => s.into(),
             EngineError::Invalid(m) => ApiError::bad_request(m),
+            EngineError::InvalidSetting { field, message } => {
+                ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_setting", message, field: Some(field) }
+            }
             EngineError::NotConfigured(m) => ApiError {
                 status: StatusCode::CONFLICT,
                 code: "not_configured",
                 message: format!("provisioning is not configured: {m}"),
+                field: None,
             },
             EngineError::Connector(c) => {
-                ApiError { status: StatusCode::BAD_GATEWAY, code: "app_error", message: c.to_string() }
+                ApiError { status: StatusCode::BAD_GATEWAY, code: "app_error", message: c.to_string(), field: None }
             }
             // Stored state roster cannot read: nothing the request can fix, and
             // nothing secret in the message, which names the app and the column.
-            e @ EngineError::Corrupt { .. } => {
-                ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "corrupt_job", message: e.to_string() }
-            }
+            e @ EngineError::Corrupt { .. } => ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "corrupt_job",
+                message: e.to_string(),
+                field: None,
+            },
         }
     }
-}
-
-fn engine(state: &AppState) -> Result<&Arc<Engine>, ApiError> {
-    state.engine.as_ref().ok_or_else(|| ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "no_engine",
-        message: "this server runs without the provisioning engine".into(),
-    })
 }
 
 async fn app_id(state: &AppState, key: &str) -> Result<AppId, ApiError> {
     Ok(state.store.find_app(key).await?.id)
 }
 
-pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn show(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<SettingsView>, ApiError> {
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.settings_view(&app).await?))
 }
@@ -59,28 +59,31 @@ pub async fn configure(
     State(state): State<AppState>,
     Path(key): Path<String>,
     body: JsonBody<SettingsPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SettingsView>, ApiError> {
     let Json(patch) = body?;
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.configure(&app, patch).await?))
 }
 
-pub async fn test_connection(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn test_connection(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<ConnectionTest>, ApiError> {
     let app = app_id(&state, &key).await?;
     // A failed test is an answer, not an error of this call.
     Ok(Json(match engine(&state)?.test_connection(&app).await {
-        Ok(checked) => json!({"ok": true, "message": checked}),
+        Ok(checked) => ConnectionTest { ok: true, message: checked },
         Err(EngineError::Store(e)) => return Err(e.into()),
-        Err(e) => json!({"ok": false, "message": e.to_string()}),
+        Err(e) => ConnectionTest { ok: false, message: e.to_string() },
     }))
 }
 
-pub async fn start(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn start(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<SettingsView>, ApiError> {
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.set_status(&app, Status::On).await?))
 }
 
-pub async fn stop(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn stop(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<SettingsView>, ApiError> {
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.set_status(&app, Status::Off).await?))
 }
@@ -104,7 +107,10 @@ pub async fn restart(
 }
 
 /// Lets the staged disables through.
-pub async fn allow_deletes(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn allow_deletes(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<AllowedDeletes>, ApiError> {
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.allow_deletes(&app).await?))
 }
@@ -116,32 +122,45 @@ pub struct SyncArgs {
     wait: bool,
 }
 
+/// The answer to a sync: the counts of the cycle it waited for, or that one started.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum SyncAnswer {
+    /// `?wait=true`: the cycle ran.
+    Done { done: bool, counts: Counts },
+    /// The cycle runs in the background (202).
+    Started { started: bool },
+}
+
 pub async fn sync(
     State(state): State<AppState>,
     Path(key): Path<String>,
     q: QueryArgs<SyncArgs>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SyncAnswer>), ApiError> {
     let axum::extract::Query(args) = q?;
     let app = app_id(&state, &key).await?;
     let engine = engine(&state)?.clone();
     if args.wait {
         let counts = engine.cycle(&app).await?;
-        return Ok((StatusCode::OK, Json(json!({"done": true, "counts": counts}))));
+        return Ok((StatusCode::OK, Json(SyncAnswer::Done { done: true, counts })));
     }
     tokio::spawn(async move {
         if let Err(e) = engine.cycle(&app).await {
             tracing::warn!(error = %e, "on-request cycle failed");
         }
     });
-    Ok((StatusCode::ACCEPTED, Json(json!({"started": true}))))
+    Ok((StatusCode::ACCEPTED, Json(SyncAnswer::Started { started: true })))
 }
 
-pub async fn status(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn status(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<ProvisioningStatus>, ApiError> {
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.status(&app).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnDemand {
     user: String,
@@ -151,7 +170,7 @@ pub async fn on_demand(
     State(state): State<AppState>,
     Path(key): Path<String>,
     body: JsonBody<OnDemand>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProvisioningOutcome>, ApiError> {
     let Json(req) = body?;
     let app = app_id(&state, &key).await?;
     let user = state.store.find_user(&req.user).await?;
@@ -168,7 +187,7 @@ pub async fn preview(
     State(state): State<AppState>,
     Path(key): Path<String>,
     q: QueryArgs<PreviewArgs>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Preview>, ApiError> {
     let axum::extract::Query(args) = q?;
     let app = app_id(&state, &key).await?;
     let user = state.store.find_user(&args.user).await?;

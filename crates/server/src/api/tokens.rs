@@ -9,16 +9,25 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use roster_store::{now_ms, parse_duration_ms, AccessRole, ApiToken};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewToken {
     name: String,
     role: Option<String>,
     expires_in: Option<String>,
+    /// An RFC 3339 time, or milliseconds since the epoch.
+    #[schema(value_type = Option<String>)]
     expires_at: Option<Value>,
+}
+
+/// A new token: its record, and its secret, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewTokenAnswer {
+    token: ApiToken,
+    secret: String,
 }
 
 /// When a new token expires, from what the request says (at most one of the two).
@@ -45,7 +54,7 @@ fn expiry(expires_in: Option<&str>, expires_at: Option<&Value>, now: i64) -> Res
 pub async fn create(
     State(state): State<AppState>,
     body: JsonBody<NewToken>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewTokenAnswer>), ApiError> {
     let Json(t) = body?;
     let Some(role) = t.role.as_deref() else {
         return Err(ApiError::bad_request("give the token a role: read, operator or admin"));
@@ -53,7 +62,7 @@ pub async fn create(
     let role = AccessRole::parse(role)?;
     let expires_at = expiry(t.expires_in.as_deref(), t.expires_at.as_ref(), now_ms())?;
     let (token, secret) = state.store.create_token(&t.name, role, expires_at).await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "secret": secret}))))
+    Ok((StatusCode::CREATED, Json(NewTokenAnswer { token, secret })))
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<ApiToken>>, ApiError> {

@@ -5,8 +5,8 @@ use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use roster_store::{EffectiveAssignment, ListQuery, Page, UpsertOutcome, User, UserInput, UserPatch};
-use serde::Deserialize;
+use roster_store::{EffectiveAssignment, ListQuery, Page, UpsertOutcome, User, UserId, UserInput, UserPatch};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// How a request names a manager: by id or userName.
@@ -90,22 +90,59 @@ pub async fn assignments(
 }
 
 /// A batch of users to create or update by userName (CSV import).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bulk {
+    /// Users by userName; `manager` is a userName or id.
+    #[schema(value_type = Vec<UserInput>)]
     upsert: Vec<Value>,
+}
+
+/// What a bulk request did to each row, by its index.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkAnswer {
+    results: Vec<BulkRow>,
+}
+
+/// What became of one row.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkRow {
+    index: usize,
+    status: BulkStatus,
+    /// The user's id (when written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<UserId>,
+    /// Why the row was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl BulkRow {
+    fn refused(index: usize, error: impl Into<String>) -> BulkRow {
+        BulkRow { index, status: BulkStatus::Error, id: None, error: Some(error.into()) }
+    }
+}
+
+/// What became of one row.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkStatus {
+    Created,
+    Updated,
+    Unchanged,
+    Error,
 }
 
 /// The most rows one bulk request may carry.
 const MAX_BULK: usize = 5000;
 
-pub async fn bulk(State(state): State<AppState>, body: JsonBody<Bulk>) -> Result<Json<Value>, ApiError> {
+pub async fn bulk(State(state): State<AppState>, body: JsonBody<Bulk>) -> Result<Json<BulkAnswer>, ApiError> {
     let Json(bulk) = body?;
     if bulk.upsert.len() > MAX_BULK {
         return Err(ApiError::bad_request(format!("at most {MAX_BULK} rows per bulk request")));
     }
     // Rows that cannot even be read are reported by index; the rest go to the store.
-    let mut results: Vec<Option<Value>> = vec![None; bulk.upsert.len()];
+    let mut results: Vec<Option<BulkRow>> = (0..bulk.upsert.len()).map(|_| None).collect();
     let mut inputs = Vec::new();
     let mut positions = Vec::new();
     for (i, mut row) in bulk.upsert.into_iter().enumerate() {
@@ -114,7 +151,7 @@ pub async fn bulk(State(state): State<AppState>, body: JsonBody<Bulk>) -> Result
             Some(Value::String(m)) => Some(m),
             Some(Value::Null) | None => None,
             Some(_) => {
-                results[i] = Some(json!({"index": i, "status": "error", "error": "manager must be a userName or id"}));
+                results[i] = Some(BulkRow::refused(i, "manager must be a userName or id"));
                 continue;
             }
         };
@@ -126,17 +163,22 @@ pub async fn bulk(State(state): State<AppState>, body: JsonBody<Bulk>) -> Result
                 inputs.push((input, manager));
                 positions.push(i);
             }
-            Err(e) => results[i] = Some(json!({"index": i, "status": "error", "error": e.message})),
+            Err(e) => results[i] = Some(BulkRow::refused(i, e.message)),
         }
     }
     let written = state.store.upsert_users_with_managers(inputs).await?;
     for (pos, outcome) in positions.into_iter().zip(written) {
         results[pos] = Some(match outcome {
-            Ok((user, o)) => json!({"index": pos, "status": match o {
-                UpsertOutcome::Created => "created", UpsertOutcome::Updated => "updated", UpsertOutcome::Unchanged => "unchanged",
-            }, "id": user.id}),
-            Err(e) => json!({"index": pos, "status": "error", "error": ApiError::from(e).message}),
+            Ok((user, o)) => {
+                let status = match o {
+                    UpsertOutcome::Created => BulkStatus::Created,
+                    UpsertOutcome::Updated => BulkStatus::Updated,
+                    UpsertOutcome::Unchanged => BulkStatus::Unchanged,
+                };
+                BulkRow { index: pos, status, id: Some(user.id), error: None }
+            }
+            Err(e) => BulkRow::refused(pos, ApiError::from(e).message),
         });
     }
-    Ok(Json(json!({"results": results.into_iter().flatten().collect::<Vec<_>>()})))
+    Ok(Json(BulkAnswer { results: results.into_iter().flatten().collect() }))
 }
