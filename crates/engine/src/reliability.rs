@@ -205,6 +205,9 @@ impl GuardedConnector {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, ConnectorError>>,
     {
+        // Everything below is read with the permit held: a request that queued
+        // for a permit before a refusal or a 429 arrived sees it too.
+        let _permit = self.permits.acquire().await;
         if let Some(message) = self.refused() {
             return Err(ConnectorError::Config { message });
         }
@@ -215,8 +218,8 @@ impl GuardedConnector {
                 ),
             });
         }
-        let gate = self.gate.lock().ok().and_then(|g| *g);
-        if let Some(until) = gate {
+        // The gate may move while this request sleeps (another 429): read it again.
+        while let Some(until) = self.gate.lock().ok().and_then(|g| *g).filter(|u| *u > Instant::now()) {
             let wait = until.saturating_duration_since(Instant::now());
             if wait > MAX_IN_CYCLE_WAIT {
                 return Err(ConnectorError::Throttled {
@@ -237,7 +240,6 @@ impl GuardedConnector {
             };
             tokio::time::sleep_until(slot).await;
         }
-        let _permit = self.permits.acquire().await;
         let result = f().await;
         match &result {
             Err(ConnectorError::Config { message }) => {
