@@ -240,20 +240,5 @@ pub(crate) async fn upsert_shadow(
     app: &AppId,
     s: &ShadowEntry,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET \
-         target_id = $4, exported = $5, enabled = $6, pending_ref = $7, last_sync = $8",
-    )
-    .bind(&app.0)
-    .bind(&s.object_kind)
-    .bind(&s.source_id)
-    .bind(&s.target_id)
-    .bind(serde_json::Value::Object(s.exported.clone()).to_string())
-    .bind(s.enabled as i64)
-    .bind(&s.pending_ref)
-    .bind(s.last_sync)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    upsert_shadows(tx, app, std::slice::from_ref(s)).await
 }
