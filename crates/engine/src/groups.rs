@@ -37,15 +37,8 @@ pub struct GroupOutcome {
 impl GroupOutcome {
     /// Adds this outcome to a record batch and to the counts.
     pub fn record_into(self, ctx: &CycleContext, batch: &mut RecordBatch, counts: &mut Counts) {
-        match (self.action, self.failed) {
-            (None, _) => {}
-            (Some(_), true) => counts.failed += 1,
-            (Some(Action::Create), _) => counts.created += 1,
-            (Some(Action::Update), _) => counts.updated += 1,
-            (Some(Action::Delete), _) => counts.deleted += 1,
-            (Some(Action::Disable), _) => counts.disabled += 1,
-            (Some(Action::Enable), _) => counts.enabled += 1,
-            (Some(Action::Skip), _) => counts.skipped += 1,
+        if let Some(action) = self.action {
+            counts.tally(action, self.failed);
         }
         match (&self.log, self.failed) {
             (Some(l), true) => batch.escrow_failures.push(ctx.escrow_failure("group", Some(l), &l.source_id)),

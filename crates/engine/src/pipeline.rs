@@ -405,15 +405,7 @@ fn record_batch(
         } else {
             batch.escrow_clears.push(("user".into(), o.source_id.clone()));
         }
-        match (o.action, o.failed) {
-            (_, true) => counts.failed += 1,
-            (Action::Create, _) => counts.created += 1,
-            (Action::Update, _) => counts.updated += 1,
-            (Action::Disable, _) => counts.disabled += 1,
-            (Action::Enable, _) => counts.enabled += 1,
-            (Action::Delete, _) => counts.deleted += 1,
-            (Action::Skip, _) => counts.skipped += 1,
-        }
+        counts.tally(o.action, o.failed);
         batch.shadow_upserts.extend(o.shadow);
         batch.logs.extend(o.log);
     }

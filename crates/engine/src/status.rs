@@ -23,6 +23,21 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts one object's action (a failure under `failed`, whatever it tried).
+    pub(crate) fn tally(&mut self, action: crate::cycle::Action, failed: bool) {
+        use crate::cycle::Action;
+        let counter = match (action, failed) {
+            (_, true) => &mut self.failed,
+            (Action::Create, _) => &mut self.created,
+            (Action::Update, _) => &mut self.updated,
+            (Action::Disable, _) => &mut self.disabled,
+            (Action::Enable, _) => &mut self.enabled,
+            (Action::Delete, _) => &mut self.deleted,
+            (Action::Skip, _) => &mut self.skipped,
+        };
+        *counter += 1;
+    }
+
     /// Adds `other` to these counts.
     pub fn add(&mut self, other: &Counts) {
         self.created += other.created;
