@@ -47,22 +47,25 @@ pub struct Outcome {
     pub failed: bool,
 }
 
-/// Everything a cycle shares between the objects it processes.
+/// Everything a cycle shares between the objects it processes. Cheap to clone
+/// (what is large sits behind an `Arc`), so that the pipeline can hand each
+/// request to a task of its own.
+#[derive(Clone)]
 pub struct CycleContext {
     pub app: AppId,
     pub cycle_id: String,
-    pub mapping: CompiledObjectMapping,
+    pub mapping: Arc<CompiledObjectMapping>,
     pub connector: Arc<dyn Connector>,
-    pub index: AssignmentIndex,
-    pub roles: HashMap<RoleId, AppRole>,
+    pub index: Arc<AssignmentIndex>,
+    pub roles: Arc<HashMap<RoleId, AppRole>>,
     pub scope_all: bool,
     /// Target users by lowercased value of the first matching attribute, read once
     /// at the start of an initial cycle (`None`: ask the target per user).
-    pub snapshot: Option<crate::snapshot::Snapshot>,
+    pub snapshot: Option<Arc<crate::snapshot::Snapshot>>,
     /// The group mapping, when groups are provisioned.
-    pub group_mapping: Option<CompiledObjectMapping>,
+    pub group_mapping: Option<Arc<CompiledObjectMapping>>,
     /// Target groups by lowercased matching value, like `snapshot`.
-    pub group_snapshot: Option<crate::snapshot::Snapshot>,
+    pub group_snapshot: Option<Arc<crate::snapshot::Snapshot>>,
     /// Most member values in one group PATCH.
     pub member_batch_size: usize,
     /// Most objects read from one listing of the app (the snapshot).
@@ -79,7 +82,7 @@ pub struct CycleContext {
     /// Accounts this cycle made or enabled (source id → account id), known
     /// before their batch's record commits: a report in the next batch finds
     /// its manager's account here.
-    pub placed: std::sync::Mutex<HashMap<String, String>>,
+    pub placed: Arc<std::sync::Mutex<HashMap<String, String>>>,
 }
 
 impl CycleContext {
@@ -640,7 +643,7 @@ async fn match_target(
     ctx: &CycleContext,
     values: &[MappedAttribute],
 ) -> Result<Option<TargetObject>, (&'static str, String)> {
-    lookup(ctx, ResourceKind::User, values, ctx.snapshot.as_ref()).await
+    lookup(ctx, ResourceKind::User, values, ctx.snapshot.as_deref()).await
 }
 
 /// Like [`match_target`], always asking the app itself.

@@ -428,7 +428,7 @@ async fn place_group(
             steps.add("Match", format!("known group {} (shadow)", s.target_id));
             (s.target_id.clone(), s.exported.clone(), SentMembers::Shadow)
         }
-        None => match lookup(ctx, ResourceKind::Group, matching, ctx.group_snapshot.as_ref()).await {
+        None => match lookup(ctx, ResourceKind::Group, matching, ctx.group_snapshot.as_deref()).await {
             Ok(Some(t)) => {
                 steps.add("Match", format!("matched the existing group {} in the app", t.id));
                 let old = current_values(&t.resource, desired);

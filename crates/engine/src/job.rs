@@ -118,17 +118,17 @@ pub async fn cycle_context(
     Ok(CycleContext {
         app: app.clone(),
         cycle_id,
-        mapping: job.user_mapping.clone(),
+        mapping: Arc::new(job.user_mapping.clone()),
         connector: guard.clone(),
         guard,
         clock,
         escrow_base_ms: (job.settings.escrow_retry_secs.max(1) * 1000) as i64,
-        index: store.assignment_index(app).await?,
-        roles: store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect(),
+        index: Arc::new(store.assignment_index(app).await?),
+        roles: Arc::new(store.app_roles(app).await?.into_iter().map(|r| (r.id.clone(), r)).collect()),
         scope_all: job.settings.scope == Scope::All,
         snapshot: None,
         // Manual mode hands off users only.
-        group_mapping: job.group_mapping.clone().filter(|_| !crate::connect::hands_off(&job.settings)),
+        group_mapping: job.group_mapping.clone().filter(|_| !crate::connect::hands_off(&job.settings)).map(Arc::new),
         group_snapshot: None,
         member_batch_size: job.settings.member_batch_size.max(1),
         max_listed_objects: job.settings.max_listed_objects.max(1),
@@ -289,7 +289,7 @@ async fn initial(
         }
     };
     if store.shadow_count(&ctx.app, "user").await?.0 == 0 {
-        ctx.snapshot = crate::snapshot::snapshot(ctx, ResourceKind::User, &ctx.mapping).await?;
+        ctx.snapshot = crate::snapshot::snapshot(ctx, ResourceKind::User, &ctx.mapping).await?.map(Arc::new);
     }
     let total = store
         .list_users(&roster_store::ListQuery { include_deleted: true, limit: Some(1), ..Default::default() })
@@ -318,7 +318,7 @@ async fn initial(
     follow_references(store, ctx, done.created, "initial", concurrency, &mut counts).await?;
     // Groups after users: a member's account exists before it is added. The
     // assignments are read again: the walk may have taken a while.
-    ctx.index = store.assignment_index(&ctx.app).await?;
+    ctx.index = Arc::new(store.assignment_index(&ctx.app).await?);
     initial_groups(store, ctx, concurrency, progress, &mut counts).await?;
     let done = JobStateUpdate {
         phase: Some("incremental".into()),
@@ -373,7 +373,7 @@ async fn initial_groups(
         return Ok(());
     }
     if store.shadow_count(&ctx.app, "group").await?.0 == 0 {
-        ctx.group_snapshot = crate::snapshot::snapshot(ctx, ResourceKind::Group, &gm).await?;
+        ctx.group_snapshot = crate::snapshot::snapshot(ctx, ResourceKind::Group, &gm).await?.map(Arc::new);
     }
     set_progress(progress, |p| p.total += ids.len() as u64);
     for chunk in ids.chunks(200) {
@@ -405,7 +405,7 @@ async fn incremental(
         // The assignments are read after the feed entries, so that they reflect at
         // least every change those entries describe (an unassignment read from the
         // feed is never judged against assignments read before it).
-        ctx.index = store.assignment_index(&ctx.app).await?;
+        ctx.index = Arc::new(store.assignment_index(&ctx.app).await?);
         let mut affected: Vec<UserId> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut push = |id: String, affected: &mut Vec<UserId>| {

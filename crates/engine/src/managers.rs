@@ -108,8 +108,8 @@ async fn without_account(
         return Ok(ids);
     }
     let refs: Vec<&str> = ids.iter().map(|m| m.0.as_str()).collect();
-    let shadows = store.shadow_of(&ctx.app, "user", &refs).await?;
-    Ok(ids.into_iter().filter(|m| !shadows.get(&m.0).is_some_and(|s| s.enabled)).collect())
+    let accounts = store.enabled_accounts(&ctx.app, "user", &refs).await?;
+    Ok(ids.into_iter().filter(|m| !accounts.contains_key(&m.0)).collect())
 }
 
 /// How many managers without an account stand above a user in the batch (its

@@ -24,8 +24,8 @@ use crate::EngineError;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use roster_store::{JobStateUpdate, RecordBatch, Store, StoreError, UserId};
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 
 /// One wave, prepared: its users imported and their intents written.
@@ -168,17 +168,21 @@ async fn prepare(
     } else {
         store.shadow_of(&ctx.app, "user", &id_refs).await?
     };
-    let managers: Vec<&str> =
-        items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
-    let manager_shadows = store.shadow_of(&ctx.app, "user", &managers).await?;
+    // A manager placed in this run is known without the store.
+    let mut placed: HashMap<String, String> = HashMap::new();
+    let mut unknown: Vec<&str> = Vec::new();
+    for m in items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())) {
+        match ctx.placed_account(m) {
+            Some(account) => drop(placed.insert(m.to_string(), account)),
+            None => unknown.push(m),
+        }
+    }
+    placed.extend(store.enabled_accounts(&ctx.app, "user", &unknown).await?);
     let imported: Vec<Imported> = items
         .into_iter()
         .map(|(id, user)| {
             let manager = user.as_ref().and_then(|u| u.manager.as_ref()).map(|m| m.0.clone());
-            let manager_target = manager.as_ref().and_then(|m| {
-                let known = manager_shadows.get(m).filter(|s| s.enabled).map(|s| s.target_id.clone());
-                known.or_else(|| ctx.placed_account(m))
-            });
+            let manager_target = manager.as_ref().and_then(|m| placed.get(m).cloned());
             // A manager queued in an earlier wave of this run, not yet placed: wait for it.
             let manager_wait = manager.filter(|m| manager_target.is_none() && scheduled.contains(m));
             Imported {
@@ -205,16 +209,36 @@ async fn prepare(
     Ok(Wave { items: imported, group_outcomes, member_intent_clears, ..empty() })
 }
 
-/// Sends one user, once its manager (if it waits for one) is settled.
-async fn send(ctx: &CycleContext, settled: &Settled, wave: u64, mut item: Imported) -> (u64, Outcome) {
+/// Sends one user, once its manager (if it waits for one) is settled. Runs as a
+/// task of its own, so that requests and their answers are handled on every
+/// worker thread while the pipeline's own task prepares and records.
+async fn send(ctx: Arc<CycleContext>, settled: Arc<Settled>, wave: u64, mut item: Imported) -> (u64, Outcome) {
     if let Some(manager) = item.manager_wait.take() {
         settled.wait(&manager).await;
         item.manager_target = ctx.placed_account(&manager);
     }
-    let outcome = process_user(ctx, item).await;
+    let outcome = process_user(&ctx, item).await;
     ctx.remember_placed(std::slice::from_ref(&outcome));
     settled.settle(&outcome.source_id);
     (wave, outcome)
+}
+
+/// A request's task, aborted when the pipeline lets go of it (it stopped on an
+/// error): no request of a stopped run goes on behind its back.
+struct Task<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for Task<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs the pipeline: `produce` queues users through the [`Feeder`] it is given
@@ -238,7 +262,8 @@ where
     // across a boundary, without reading the directory far ahead of the app.
     let (tx, rx) = mpsc::channel::<Wave>(2);
     let feeder = Feeder { store, ctx, tx, scheduled: HashSet::new() };
-    let settled = Settled::default();
+    let settled = Arc::new(Settled::default());
+    let shared = Arc::new(ctx.clone());
     let consume = async {
         let mut stage = SendStage { rx, open: BTreeMap::new(), queued: VecDeque::new(), waves: 0 };
         let mut recorder = Recorder { store, ctx, tail: None, done: Done::default(), keep_outcomes };
@@ -249,11 +274,14 @@ where
         loop {
             while in_flight.len() < width {
                 match stage.next_item(in_flight.is_empty()).await {
-                    Some((n, item)) => in_flight.push(send(ctx, &settled, n, item)),
+                    Some((n, item)) => {
+                        in_flight.push(Task(tokio::spawn(send(shared.clone(), settled.clone(), n, item))))
+                    }
                     None => break,
                 }
             }
-            let Some((n, outcome)) = in_flight.next().await else { break };
+            let Some(sent) = in_flight.next().await else { break };
+            let (n, outcome) = sent.map_err(|e| EngineError::Invalid(format!("a request task failed: {e}")))?;
             if let Some(o) = stage.open.get_mut(&n) {
                 o.outcomes.push(outcome);
             }

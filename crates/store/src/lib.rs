@@ -76,6 +76,10 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// On SQLite, the one connection that writes: writers queue for it here,
+    /// in order, instead of meeting SQLite's busy lock and sleeping in its busy
+    /// handler (which leaves the machine idle while a write waits).
+    writer: Option<AnyPool>,
     backend: Backend,
 }
 
@@ -108,28 +112,14 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         let pool = match backend {
-            Backend::Sqlite => {
-                // SQLite takes one writer at a time; WAL lets readers go on beside it.
-                // The pragmas run on every new connection.
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            use sqlx::Executor;
-                            conn.execute(
-                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
-            }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect_with(options).await?,
+            Backend::Sqlite => sqlite_pool(8).connect_with(options.clone()).await?,
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect_with(options.clone()).await?,
         };
-        let store = Store { pool, backend };
+        let writer = match backend {
+            Backend::Sqlite => Some(sqlite_pool(1).connect_with(options).await?),
+            Backend::Postgres => None,
+        };
+        let store = Store { pool, writer, backend };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -149,7 +139,7 @@ impl Store {
     /// with "database is locked" when it upgrades from reading to writing.
     pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.writer.as_ref().unwrap_or(&self.pool).begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
     }
@@ -166,8 +156,26 @@ impl Store {
         Ok(tx)
     }
 
-    /// Closes the pool, waiting for connections to finish.
+    /// Closes the pools, waiting for connections to finish.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// A SQLite pool of at most `connections`: WAL lets readers go on beside the
+/// one writer. The pragmas run on every new connection.
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(connections).after_connect(|conn, _| {
+        Box::pin(async move {
+            use sqlx::Executor;
+            conn.execute(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+            )
+            .await?;
+            Ok(())
+        })
+    })
 }

@@ -79,6 +79,33 @@ impl Store {
         Ok(out)
     }
 
+    /// The enabled accounts of some source objects of one kind: source id →
+    /// account id. Lighter than [`Store::shadow_of`] (no attributes read), for
+    /// the questions "has this manager an account, and which".
+    pub async fn enabled_accounts(
+        &self,
+        app: &AppId,
+        kind: &str,
+        source_ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::with_capacity(source_ids.len());
+        for chunk in source_ids.chunks(crate::users::IN_LIST) {
+            let sql = format!(
+                "SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2 AND enabled = 1 \
+                 AND source_id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.insert(row.try_get("source_id")?, row.try_get("target_id")?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Shadow entries after `after` in source-id order (a page).
     pub async fn shadow_after(
         &self,
