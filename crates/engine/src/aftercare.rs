@@ -14,7 +14,7 @@ use crate::EngineError;
 use chrono::{DateTime, Utc};
 use roster_connectors::ConnectorError;
 use roster_notify::{Alert, AppRef, FailedObject, Mailer, Recipients, SmtpConfig};
-use roster_store::{AppId, Store};
+use roster_store::{AppId, LogStatus, Store};
 
 /// Cycles in a row that may fail before the job goes into quarantine.
 const FAILED_CYCLES_TO_QUARANTINE: u32 = 3;
@@ -72,7 +72,7 @@ pub(crate) async fn judge(
                             &ctx.app,
                             &roster_store::LogQuery {
                                 cycle_id: Some(staged.cycle_id.clone()),
-                                status: Some("Staged".into()),
+                                status: Some(LogStatus::Staged),
                                 limit: Some(10),
                                 ..Default::default()
                             },

@@ -7,35 +7,16 @@ use crate::source::UserSource;
 use roster_connectors::{Connector, ConnectorError, PatchOperation, ResourceKind, TargetObject};
 use roster_mapping::{AppRoleAssignment, ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::{AttrPath, PatchOp};
-use roster_store::{AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, RoleId, ShadowEntry, User};
+use roster_store::{
+    AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, LogStatus, ObjectKind, RoleId, ShadowEntry, User,
+};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The action taken on one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Create,
-    Update,
-    Disable,
-    Enable,
-    Delete,
-    Skip,
-}
-
-impl Action {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "Create",
-            Action::Update => "Update",
-            Action::Disable => "Disable",
-            Action::Enable => "Enable",
-            Action::Delete => "Delete",
-            Action::Skip => "Skip",
-        }
-    }
-}
+/// The action taken on one object: the action its log entry records.
+pub use roster_store::LogAction as Action;
 
 /// What happened to one object: the shadow to write, the log entry, and the counter.
 #[derive(Debug, Clone)]
@@ -100,9 +81,9 @@ impl CycleContext {
     }
 
     /// The escrow entry of an object that failed, from its log entry.
-    pub(crate) fn escrow_failure(&self, kind: &str, log: Option<&LogRecord>, source_id: &str) -> EscrowFailure {
+    pub(crate) fn escrow_failure(&self, kind: ObjectKind, log: Option<&LogRecord>, source_id: &str) -> EscrowFailure {
         EscrowFailure {
-            object_kind: kind.to_string(),
+            object_kind: kind,
             source_id: source_id.to_string(),
             source_name: log.and_then(|l| l.source_name.clone()),
             error_code: log.and_then(|l| l.error_code.clone()).unwrap_or_else(|| "Failure".into()),
@@ -272,7 +253,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     let now = roster_store::now_ms();
     let source_name = item.user.as_ref().map(|u| u.user_name.clone());
     let log = |action: Action,
-               status: &str,
+               status: LogStatus,
                target: Option<String>,
                steps: Steps,
                modified: Value,
@@ -282,12 +263,12 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         cycle_id: ctx.cycle_id.clone(),
         change_id: item.change_id.clone(),
         at: now,
-        object_kind: "user".into(),
+        object_kind: ObjectKind::User,
         source_id: item.source_id.clone(),
         source_name: source_name.clone(),
         target_id: target,
-        action: action.as_str().into(),
-        status: status.into(),
+        action,
+        status,
         steps: Value::Array(steps.0),
         modified,
         error_code: err.as_ref().map(|(c, _)| c.to_string()),
@@ -340,7 +321,8 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         Ok(m) => m,
         Err(e) => {
             steps.add("Action", "the attribute mapping failed");
-            let l = log(Action::Skip, "Failure", None, steps, json!([]), Some(("MappingError", e.to_string())));
+            let l =
+                log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some(("MappingError", e.to_string())));
             return outcome(Action::Skip, None, Some(l), true);
         }
     };
@@ -364,7 +346,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
             }
             Err((code, message)) => {
                 steps.add("Match", format!("failed: {message}"));
-                let l = log(Action::Skip, "Failure", None, steps, json!([]), Some((code, message)));
+                let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some((code, message)));
                 return outcome(Action::Skip, None, Some(l), true);
             }
         },
@@ -413,7 +395,7 @@ async fn export(
     mut steps: Steps,
     plan: Plan,
     wanted: Option<(&Wanted, &[MappedAttribute])>,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     let pending_ref = wanted.and_then(|(w, _)| w.pending_ref.clone());
@@ -421,7 +403,7 @@ async fn export(
         Plan::Noop => outcome(Action::Skip, None, None, false),
         Plan::Skip(SkipReason::CreateNotAllowed) => {
             steps.add("Action", "skipped: the mapping does not allow creating accounts");
-            let l = log(Action::Skip, "Skipped", None, steps, json!([]), None);
+            let l = log(Action::Skip, LogStatus::Skipped, None, steps, json!([]), None);
             outcome(Action::Skip, None, Some(l), false)
         }
         Plan::Disable { target } => disable(ctx, item, &target, steps, log, outcome).await,
@@ -432,7 +414,7 @@ async fn export(
         Plan::Record { target, exported } => {
             steps.add("Action", "nothing to change");
             let shadow = shadow_entry(item, &target, exported, true, pending_ref);
-            let l = log(Action::Update, "Success", Some(target), steps, json!([]), None);
+            let l = log(Action::Update, LogStatus::Success, Some(target), steps, json!([]), None);
             outcome(Action::Update, Some(shadow), Some(l), false)
         }
         Plan::Update { target, ops, exported, changes } => {
@@ -462,7 +444,7 @@ async fn send_update(
     mut steps: Steps,
     change: Change,
     wanted: Option<(&Wanted, &[MappedAttribute])>,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     let Change { action, target, ops, exported, changes } = change;
@@ -475,7 +457,7 @@ async fn send_update(
                 format!("{} {} attribute(s) with one PATCH", action.as_str().to_lowercase() + "d:", ops.len()),
             );
             let shadow = shadow_entry(item, &target, exported, true, pending_ref);
-            let l = log(action, "Success", Some(target), steps, changes, None);
+            let l = log(action, LogStatus::Success, Some(target), steps, changes, None);
             outcome(action, Some(shadow), Some(l), false)
         }
         Err(ConnectorError::NotFound) => {
@@ -486,7 +468,8 @@ async fn send_update(
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
-            let l = log(action, "Failure", Some(target), steps, changes, Some((error_code(&e), e.to_string())));
+            let l =
+                log(action, LogStatus::Failure, Some(target), steps, changes, Some((error_code(&e), e.to_string())));
             outcome(action, None, Some(l), true)
         }
     }
@@ -500,7 +483,7 @@ fn shadow_entry(
     pending_ref: Option<String>,
 ) -> ShadowEntry {
     ShadowEntry {
-        object_kind: "user".into(),
+        object_kind: ObjectKind::User,
         source_id: item.source_id.clone(),
         target_id: target.to_string(),
         exported,
@@ -532,7 +515,7 @@ async fn create(
     (desired, matching): (&[(String, Value)], &[MappedAttribute]),
     new_map: Map<String, Value>,
     pending_ref: Option<String>,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
     recreated: bool,
 ) -> Outcome {
@@ -545,7 +528,7 @@ async fn create(
                 if recreated { "created the account again (it was deleted in the app)" } else { "created the account" },
             );
             let shadow = shadow_entry(item, &t.id, new_map, true, pending_ref);
-            let l = log(Action::Create, "Success", Some(t.id), steps, changes, None);
+            let l = log(Action::Create, LogStatus::Success, Some(t.id), steps, changes, None);
             outcome(Action::Create, Some(shadow), Some(l), false)
         }
         Err(ConnectorError::Conflict { app_message }) => {
@@ -555,11 +538,12 @@ async fn create(
             let found = match find_in_target(ctx, matching).await {
                 Ok(Some(t)) => t,
                 Ok(None) => {
-                    let l = log(Action::Create, "Failure", None, steps, changes, Some(("Conflict", app_message)));
+                    let l =
+                        log(Action::Create, LogStatus::Failure, None, steps, changes, Some(("Conflict", app_message)));
                     return outcome(Action::Create, None, Some(l), true);
                 }
                 Err((code, message)) => {
-                    let l = log(Action::Create, "Failure", None, steps, changes, Some((code, message)));
+                    let l = log(Action::Create, LogStatus::Failure, None, steps, changes, Some((code, message)));
                     return outcome(Action::Create, None, Some(l), true);
                 }
             };
@@ -574,14 +558,14 @@ async fn create(
                         format!("adopted the existing account {} and updated {} attribute(s)", found.id, ops.len()),
                     );
                     let shadow = shadow_entry(item, &found.id, new_map, true, pending_ref);
-                    let l = log(Action::Update, "Success", Some(found.id), steps, changes, None);
+                    let l = log(Action::Update, LogStatus::Success, Some(found.id), steps, changes, None);
                     outcome(Action::Update, Some(shadow), Some(l), false)
                 }
                 Err(e) => {
                     steps.add("Action", format!("failed: {e}"));
                     let l = log(
                         Action::Update,
-                        "Failure",
+                        LogStatus::Failure,
                         Some(found.id),
                         steps,
                         changes,
@@ -593,7 +577,8 @@ async fn create(
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
-            let l = log(Action::Create, "Failure", None, steps, changes, Some((error_code(&e), e.to_string())));
+            let l =
+                log(Action::Create, LogStatus::Failure, None, steps, changes, Some((error_code(&e), e.to_string())));
             outcome(Action::Create, None, Some(l), true)
         }
     }
@@ -606,7 +591,7 @@ async fn disable(
     item: &Imported,
     target: &str,
     mut steps: Steps,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     steps.add("Match", format!("known account {target} (shadow)"));
@@ -622,13 +607,13 @@ async fn disable(
             steps.add("Action", "disabled the account (active=false); it is not deleted");
             let pending_ref = item.shadow.as_ref().and_then(|s| s.pending_ref.clone());
             let s = shadow_entry(item, target, exported, false, pending_ref);
-            let l = log(Action::Disable, "Success", Some(target.to_string()), steps, changes, None);
+            let l = log(Action::Disable, LogStatus::Success, Some(target.to_string()), steps, changes, None);
             outcome(Action::Disable, Some(s), Some(l), false)
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
             let error = Some((error_code(&e), e.to_string()));
-            let l = log(Action::Disable, "Failure", Some(target.to_string()), steps, changes, error);
+            let l = log(Action::Disable, LogStatus::Failure, Some(target.to_string()), steps, changes, error);
             outcome(Action::Disable, None, Some(l), true)
         }
     }

@@ -17,7 +17,7 @@ use roster_mapping::{
     AppMappings, CompiledObjectMapping, SourceObjectType, GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES,
 };
 use roster_store::secrets::Cipher;
-use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, Store, User, UserId};
+use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, ObjectKind, Phase, Store, User, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -175,9 +175,9 @@ pub async fn run_cycle(
     let started = std::time::Instant::now();
     let cycle_id = uuid::Uuid::new_v4().to_string();
     let fingerprint = job.fingerprint();
-    if job.state.config_fingerprint.as_deref() != Some(fingerprint.as_str()) && job.row.phase != "initial" {
+    if job.state.config_fingerprint.as_deref() != Some(fingerprint.as_str()) && job.row.phase != Phase::Initial {
         // Settings or mappings changed: evaluate every object again, sending only what differs.
-        job.row.phase = "initial".into();
+        job.row.phase = Phase::Initial;
         job.row.initial_cursor = None;
         job.row.initial_head = None;
     }
@@ -185,7 +185,7 @@ pub async fn run_cycle(
     // imported on an initial cycle and at most hourly, so that a rate-limited org
     // is not asked every cycle.
     let mut roles_imported_at = job.state.roles_imported_at;
-    if job.row.phase == "initial" || roles_imported_at.is_none_or(|t| env.clock.now_ms() - t >= 3_600_000) {
+    if job.row.phase == Phase::Initial || roles_imported_at.is_none_or(|t| env.clock.now_ms() - t >= 3_600_000) {
         match crate::roles::import_roles(store, app, connector.as_ref()).await {
             Ok(_) => roles_imported_at = Some(env.clock.now_ms()),
             Err(e) => tracing::warn!(app = %app, error = %e, "cannot import the app's roles"),
@@ -198,7 +198,7 @@ pub async fn run_cycle(
         *p = Progress {
             running: true,
             cycle_id: Some(cycle_id.clone()),
-            phase: job.row.phase.clone(),
+            phase: Some(job.row.phase),
             ..Progress::default()
         }
     });
@@ -206,7 +206,7 @@ pub async fn run_cycle(
     // failure there is judged like any other (a refused token quarantines the job).
     let result = match crate::recovery::recover(store, &ctx).await {
         Err(e) => Err(e),
-        Ok(()) if job.row.phase == "initial" => initial(store, &mut ctx, &job, concurrency, progress).await,
+        Ok(()) if job.row.phase == Phase::Initial => initial(store, &mut ctx, &job, concurrency, progress).await,
         Ok(()) => incremental(store, &mut ctx, &job, concurrency, progress).await,
     };
     let now = env.clock.now_ms();
@@ -251,7 +251,7 @@ async fn guard_limit(store: &Store, app: &AppId, job: &LoadedJob) -> Result<Opti
     if job.state.allow_deletes {
         return Ok(None);
     }
-    let enabled = store.shadow_count(app, "user").await?.1.max(0) as u64;
+    let enabled = store.shadow_count(app, ObjectKind::User).await?.1.max(0) as u64;
     Ok(Some(deletion_guard::threshold(job.settings.delete_threshold, job.settings.delete_threshold_percent, enabled)))
 }
 
@@ -267,7 +267,7 @@ async fn initial(
         let mut ids: Vec<UserId> = Vec::new();
         let mut after = String::new();
         loop {
-            let page = store.shadow_after(&ctx.app, "user", &after, 5000).await?;
+            let page = store.shadow_after(&ctx.app, ObjectKind::User, &after, 5000).await?;
             let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
             ids.extend(page.into_iter().filter(|s| s.enabled).map(|s| UserId(s.source_id)));
             after = last;
@@ -288,7 +288,7 @@ async fn initial(
             h
         }
     };
-    if store.shadow_count(&ctx.app, "user").await?.0 == 0 {
+    if store.shadow_count(&ctx.app, ObjectKind::User).await?.0 == 0 {
         ctx.snapshot = crate::snapshot::snapshot(ctx, ResourceKind::User, &ctx.mapping).await?;
     }
     let total = store
@@ -321,7 +321,7 @@ async fn initial(
     ctx.index = store.assignment_index(&ctx.app).await?;
     initial_groups(store, ctx, concurrency, progress, &mut counts).await?;
     let done = JobStateUpdate {
-        phase: Some("incremental".into()),
+        phase: Some(Phase::Incremental),
         watermark: Some(head),
         initial_cursor: Some(None),
         initial_head: Some(None),
@@ -360,7 +360,7 @@ async fn initial_groups(
     let mut known: HashSet<String> = ids.iter().map(|g| g.0.clone()).collect();
     let mut after = String::new();
     loop {
-        let page = store.shadow_after(&ctx.app, "group", &after, 5000).await?;
+        let page = store.shadow_after(&ctx.app, ObjectKind::Group, &after, 5000).await?;
         let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
         for s in page {
             if known.insert(s.source_id.clone()) {
@@ -372,7 +372,7 @@ async fn initial_groups(
     if ids.is_empty() {
         return Ok(());
     }
-    if store.shadow_count(&ctx.app, "group").await?.0 == 0 {
+    if store.shadow_count(&ctx.app, ObjectKind::Group).await?.0 == 0 {
         ctx.group_snapshot = crate::snapshot::snapshot(ctx, ResourceKind::Group, &gm).await?;
     }
     set_progress(progress, |p| p.total += ids.len() as u64);
@@ -504,11 +504,12 @@ async fn retry_escrow(
         return Ok(());
     }
     let users: Vec<UserId> =
-        due.iter().filter(|e| e.object_kind == "user").map(|e| UserId(e.source_id.clone())).collect();
+        due.iter().filter(|e| e.object_kind == ObjectKind::User).map(|e| UserId(e.source_id.clone())).collect();
     process_users(store, ctx, &users, "escrow", concurrency, counts, None).await?;
     // The escrowed groups, and the groups of the users retried: a user whose
     // account now exists, or is enabled again, joins them.
-    let groups: Vec<String> = due.iter().filter(|e| e.object_kind == "group").map(|e| e.source_id.clone()).collect();
+    let groups: Vec<String> =
+        due.iter().filter(|e| e.object_kind == ObjectKind::Group).map(|e| e.source_id.clone()).collect();
     let groups = groups_to_sync(store, ctx, &groups, &users).await?;
     crate::groups::sync_groups(store, ctx, &groups, "escrow", None, concurrency, counts).await
 }

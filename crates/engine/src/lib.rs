@@ -35,7 +35,7 @@ use roster_connectors::ConnectorError;
 use roster_mapping::AppMappings;
 use roster_notify::SmtpConfig;
 use roster_store::secrets::Cipher;
-use roster_store::{AppId, JobStateUpdate, Store, StoreError, UserId};
+use roster_store::{AppId, JobStateUpdate, ObjectKind, Phase, Store, StoreError, UserId};
 use serde_json::Value;
 use settings::{JobSettings, SettingsPatch, SettingsView, Status};
 use status::{
@@ -188,7 +188,7 @@ impl Engine {
                 Ok(next) => next.is_some_and(|t| t <= now),
                 Err(_) => false,
             };
-            let due = row.phase == "initial"
+            let due = row.phase == Phase::Initial
                 || row.watermark < head
                 || interval_due
                 || escrow_due
@@ -358,7 +358,7 @@ impl Engine {
             }
         }
         let update = JobStateUpdate {
-            phase: Some("initial".into()),
+            phase: Some(Phase::Initial),
             watermark: Some(0),
             initial_cursor: Some(None),
             initial_head: Some(None),
@@ -432,8 +432,8 @@ impl Engine {
         let progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
         let configured = connect::is_configured(&self.cipher, &app.0, &settings, row.credentials.as_deref());
         let (label, activity) = ProvisioningState::of(&settings, configured);
-        let (provisioned, enabled) = self.store.shadow_count(app, "user").await?;
-        let (groups, in_scope) = self.store.shadow_count(app, "group").await?;
+        let (provisioned, enabled) = self.store.shadow_count(app, ObjectKind::User).await?;
+        let (groups, in_scope) = self.store.shadow_count(app, ObjectKind::Group).await?;
         let (items, count) = self.store.escrow(app, 20).await?;
         Ok(ProvisioningStatus {
             state: label,

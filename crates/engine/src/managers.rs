@@ -10,7 +10,7 @@
 
 use crate::cycle::CycleContext;
 use crate::EngineError;
-use roster_store::{Store, User, UserId};
+use roster_store::{ObjectKind, Store, User, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How far up a management chain managers are pulled in, and the most waves.
@@ -107,9 +107,9 @@ async fn without_account(
     if ids.is_empty() {
         return Ok(ids);
     }
-    let refs: Vec<&str> = ids.iter().map(|m| m.0.as_str()).collect();
-    let shadows = store.shadow_of(&ctx.app, "user", &refs).await?;
-    Ok(ids.into_iter().filter(|m| !shadows.get(&m.0).is_some_and(|s| s.enabled)).collect())
+    let refs: Vec<&str> = ids.iter().map(|m| m.as_str()).collect();
+    let shadows = store.shadow_of(&ctx.app, ObjectKind::User, &refs).await?;
+    Ok(ids.into_iter().filter(|m| !shadows.get(m.as_str()).is_some_and(|s| s.enabled)).collect())
 }
 
 /// How many managers without an account stand above a user in the batch (its

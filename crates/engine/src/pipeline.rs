@@ -23,7 +23,7 @@ use crate::status::Counts;
 use crate::EngineError;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use roster_store::{JobStateUpdate, RecordBatch, Store, StoreError, UserId};
+use roster_store::{JobStateUpdate, ObjectKind, RecordBatch, Store, StoreError, UserId};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use tokio::sync::{mpsc, Notify};
@@ -164,13 +164,13 @@ async fn prepare(
     let mut roles = store.effective_roles(&ctx.app, &ids).await?;
     // Manual mode sees the hand-off's entries as the shadow they will become.
     let mut shadows = if ctx.handoff {
-        store.pending_shadow_of(&ctx.app, "user", &id_refs).await?
+        store.pending_shadow_of(&ctx.app, ObjectKind::User, &id_refs).await?
     } else {
-        store.shadow_of(&ctx.app, "user", &id_refs).await?
+        store.shadow_of(&ctx.app, ObjectKind::User, &id_refs).await?
     };
     let managers: Vec<&str> =
-        items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())).collect();
-    let manager_shadows = store.shadow_of(&ctx.app, "user", &managers).await?;
+        items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.as_str())).collect();
+    let manager_shadows = store.shadow_of(&ctx.app, ObjectKind::User, &managers).await?;
     let imported: Vec<Imported> = items
         .into_iter()
         .map(|(id, user)| {
@@ -194,7 +194,9 @@ async fn prepare(
         .collect();
     // The intent goes first: a crash during the calls leaves it behind.
     if !ctx.handoff {
-        store.write_intents(&ctx.app, "user", &crate::recovery::user_intents(ctx, &imported)).await?;
+        store
+            .write_intents(&ctx.app, ObjectKind::User.as_str(), &crate::recovery::user_intents(ctx, &imported))
+            .await?;
     }
     // Users leaving the app leave its groups first.
     let leaving: Vec<&str> =
@@ -394,16 +396,17 @@ fn record_batch(
 ) -> RecordBatch {
     let mut batch =
         RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
-    batch.intent_clears = outcomes.iter().map(|o| ("user".to_string(), o.source_id.clone())).collect();
+    batch.intent_clears =
+        outcomes.iter().map(|o| (ObjectKind::User.as_str().to_string(), o.source_id.clone())).collect();
     batch.intent_clears.extend(member_intent_clears);
     for o in group_outcomes {
         o.record_into(ctx, &mut batch, counts);
     }
     for o in outcomes {
         if o.failed {
-            batch.escrow_failures.push(ctx.escrow_failure("user", o.log.as_ref(), &o.source_id));
+            batch.escrow_failures.push(ctx.escrow_failure(ObjectKind::User, o.log.as_ref(), &o.source_id));
         } else {
-            batch.escrow_clears.push(("user".into(), o.source_id.clone()));
+            batch.escrow_clears.push((ObjectKind::User, o.source_id.clone()));
         }
         counts.tally(o.action, o.failed);
         batch.shadow_upserts.extend(o.shadow);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use roster_store::{AppId, LogRecord, RecordBatch};
+use roster_store::{AppId, LogAction, LogRecord, LogStatus, ObjectKind, RecordBatch};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,12 +20,12 @@ async fn log_entry_about(app: &common::TestApp, app_id: &str, source_name: &str)
         cycle_id: "cycle-1".into(),
         change_id: "change-1".into(),
         at: roster_store::now_ms(),
-        object_kind: "user".into(),
+        object_kind: ObjectKind::User,
         source_id: "src-1".into(),
         source_name: Some(source_name.into()),
         target_id: Some("@target".into()),
-        action: "Create".into(),
-        status: "Success".into(),
+        action: LogAction::Create,
+        status: LogStatus::Success,
         steps: json!([]),
         modified: json!({}),
         error_code: None,

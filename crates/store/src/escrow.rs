@@ -4,6 +4,7 @@
 //! job restarts.
 
 use crate::ids::AppId;
+use crate::kinds::ObjectKind;
 use crate::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -16,7 +17,7 @@ const MAX_DELAY_MS: i64 = 24 * 3600 * 1000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EscrowItem {
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     pub source_id: String,
     pub source_name: Option<String>,
     pub attempts: i64,
@@ -29,7 +30,7 @@ pub struct EscrowItem {
 /// A failure to escrow (or to count one more attempt of).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EscrowFailure {
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     pub source_id: String,
     pub source_name: Option<String>,
     pub error_code: String,
@@ -67,7 +68,7 @@ pub(crate) async fn apply(
     tx: &mut Transaction<'static, Any>,
     app: &AppId,
     failures: &[EscrowFailure],
-    clears: &[(String, String)],
+    clears: &[(ObjectKind, String)],
     now: i64,
 ) -> Result<(), StoreError> {
     for (kind, ids) in crate::intents::group_by_kind(clears) {
@@ -76,7 +77,7 @@ pub(crate) async fn apply(
                 "DELETE FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 crate::users::placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(*kind);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -87,8 +88,8 @@ pub(crate) async fn apply(
         let previous: Option<(i64, i64)> = sqlx::query(
             "SELECT attempts, first_failed_at FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id = $3",
         )
-        .bind(&app.0)
-        .bind(&f.object_kind)
+        .bind(app.as_str())
+        .bind(f.object_kind)
         .bind(&f.source_id)
         .fetch_optional(&mut **tx)
         .await?
@@ -101,8 +102,8 @@ pub(crate) async fn apply(
              ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET source_name = $4, attempts = $5, \
              next_retry_at = $7, error_code = $8, error_message = $9"
         ))
-        .bind(&app.0)
-        .bind(&f.object_kind)
+        .bind(app.as_str())
+        .bind(f.object_kind)
         .bind(&f.source_id)
         .bind(&f.source_name)
         .bind(attempts)

@@ -4,6 +4,7 @@
 
 use crate::feed::{self, ChangeKind};
 use crate::ids::AppId;
+use crate::kinds::Phase;
 use crate::{now_ms, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -16,7 +17,7 @@ pub struct JobRow {
     /// The sealed credentials (see [`crate::secrets::Cipher`]).
     pub credentials: Option<String>,
     pub mappings: Option<serde_json::Value>,
-    pub phase: String,
+    pub phase: Phase,
     pub watermark: i64,
     pub initial_cursor: Option<String>,
     pub initial_head: Option<i64>,
@@ -27,7 +28,7 @@ pub struct JobRow {
 /// A change to a job's cycle state; `None` fields are left alone.
 #[derive(Debug, Clone, Default)]
 pub struct JobStateUpdate {
-    pub phase: Option<String>,
+    pub phase: Option<Phase>,
     pub watermark: Option<i64>,
     pub initial_cursor: Option<Option<String>>,
     pub initial_head: Option<Option<i64>>,
@@ -160,7 +161,7 @@ pub(crate) async fn apply_state_update(
     }
     let sql = format!("UPDATE jobs SET {} WHERE app_id = ${}", sets.join(", "), n + 1);
     let mut q = sqlx::query(&sql).bind(now_ms());
-    if let Some(p) = &u.phase {
+    if let Some(p) = u.phase {
         q = q.bind(p);
     }
     if let Some(w) = u.watermark {

@@ -4,6 +4,7 @@
 
 use crate::ids::AppId;
 use crate::jobs::{apply_state_update, JobStateUpdate};
+use crate::kinds::{LogAction, LogStatus, ObjectKind};
 use crate::model::Page;
 use crate::shadow::{MemberShadow, ShadowEntry};
 use crate::{Store, StoreError};
@@ -20,12 +21,12 @@ pub struct LogRecord {
     pub cycle_id: String,
     pub change_id: String,
     pub at: i64,
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     pub source_id: String,
     pub source_name: Option<String>,
     pub target_id: Option<String>,
-    pub action: String,
-    pub status: String,
+    pub action: LogAction,
+    pub status: LogStatus,
     pub steps: serde_json::Value,
     pub modified: serde_json::Value,
     pub error_code: Option<String>,
@@ -36,8 +37,10 @@ pub struct LogRecord {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogQuery {
-    pub status: Option<String>,
-    pub action: Option<String>,
+    /// Entries with this status.
+    pub status: Option<LogStatus>,
+    /// Entries with this action.
+    pub action: Option<LogAction>,
     /// A source id or source name (userName).
     pub user: Option<String>,
     pub cycle_id: Option<String>,
@@ -84,7 +87,7 @@ pub struct RecordBatch {
     pub member_removes: Vec<(String, String)>,
     /// (object kind, source id) of objects that no longer exist in the app; a
     /// group's member roster goes with it.
-    pub shadow_deletes: Vec<(String, String)>,
+    pub shadow_deletes: Vec<(ObjectKind, String)>,
     /// Manual mode: the shadow upserts wait in the app's hand-off for an admin
     /// to apply them and confirm (see `Store::handoff`), instead of reaching
     /// the shadow now; the log entries are written as usual.
@@ -92,7 +95,7 @@ pub struct RecordBatch {
     /// Objects that failed: escrowed, or one more attempt counted.
     pub escrow_failures: Vec<crate::escrow::EscrowFailure>,
     /// (object kind, source id) of objects that succeeded: out of escrow.
-    pub escrow_clears: Vec<(String, String)>,
+    pub escrow_clears: Vec<(ObjectKind, String)>,
     /// The time the escrow delays count from (milliseconds).
     pub now: i64,
     /// (object kind, source id) whose intents this batch settles.
@@ -113,12 +116,12 @@ impl Store {
         crate::shadow::upsert_shadows(&mut tx, app, shadow_upserts).await?;
         for (kind, source) in &batch.shadow_deletes {
             sqlx::query("DELETE FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id = $3")
-                .bind(&app.0)
-                .bind(kind)
+                .bind(app.as_str())
+                .bind(*kind)
                 .bind(source)
                 .execute(&mut *tx)
                 .await?;
-            if kind == "group" {
+            if *kind == ObjectKind::Group {
                 sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2")
                     .bind(&app.0)
                     .bind(source)
@@ -163,12 +166,12 @@ impl Store {
                     .bind(&l.cycle_id)
                     .bind(&l.change_id)
                     .bind(l.at)
-                    .bind(&l.object_kind)
+                    .bind(l.object_kind)
                     .bind(&l.source_id)
                     .bind(&l.source_name)
                     .bind(&l.target_id)
-                    .bind(&l.action)
-                    .bind(&l.status)
+                    .bind(l.action)
+                    .bind(l.status)
                     .bind(l.steps.to_string())
                     .bind(l.modified.to_string())
                     .bind(&l.error_code)
@@ -200,11 +203,11 @@ impl Store {
             texts.push(v);
             clauses.push(clause.replace('?', &format!("${}", texts.len())));
         };
-        if let Some(s) = &q.status {
-            push("LOWER(status) = ?", s.to_lowercase(), &mut texts);
+        if let Some(s) = q.status {
+            push("status = ?", s.as_str().to_string(), &mut texts);
         }
-        if let Some(a) = &q.action {
-            push("LOWER(action) = ?", a.to_lowercase(), &mut texts);
+        if let Some(a) = q.action {
+            push("action = ?", a.as_str().to_string(), &mut texts);
         }
         if let Some(u) = &q.user {
             push("(source_id = ? OR LOWER(source_name) = LOWER(?))", u.clone(), &mut texts);
