@@ -35,7 +35,7 @@ pub(crate) async fn judge(
     now: i64,
 ) -> Result<Vec<Alert>, EngineError> {
     let rules = &job.settings.quarantine;
-    let app = AppRef { id: ctx.app.0.clone(), name: store.app(&ctx.app).await?.name };
+    let app = AppRef { id: ctx.app.to_string(), name: store.app(&ctx.app).await?.name };
     let mut alerts = Vec::new();
     let mut hold: Option<i64> = ctx.guard.hold_until();
     let verdict: Option<(QuarantineReason, String)> = match result {

@@ -51,7 +51,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
         let matching = job.user_mapping.matching_attributes().into_iter().map(|(_, t)| t.to_string()).collect();
         return Ok(Arc::new(ManualConnector::new(matching)));
     }
-    let creds = open_credentials(cipher, &job.row.app_id.0, job.row.credentials.as_deref())?;
+    let creds = open_credentials(cipher, job.row.app_id.as_str(), job.row.credentials.as_deref())?;
     let timeout = Duration::from_secs(s.timeout_secs.max(1));
     let inner: Arc<dyn Connector> = match template.connector {
         ConnectorKind::Scim => {

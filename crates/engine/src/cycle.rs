@@ -152,7 +152,7 @@ pub(crate) fn scope_of<'a>(
     let role_values: Vec<AppRoleAssignment> = roles
         .iter()
         .filter_map(|r| app_roles.get(r))
-        .map(|r| AppRoleAssignment { id: r.id.0.clone(), display_name: r.name.clone(), value: r.value.clone() })
+        .map(|r| AppRoleAssignment { id: r.id.to_string(), display_name: r.name.clone(), value: r.value.clone() })
         .collect();
     let src = UserSource { user, soft_deleted: reason.is_some(), roles: role_values };
     let reason = reason.or_else(|| (!mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
@@ -326,7 +326,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
             return outcome(Action::Skip, None, Some(l), true);
         }
     };
-    let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.0.as_str()));
+    let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.as_str()));
 
     // Match, decide, export.
     let matched = match &item.shadow {

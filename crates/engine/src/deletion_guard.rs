@@ -39,9 +39,9 @@ pub(crate) async fn leaving_users(
         let mut users: HashMap<UserId, User> =
             store.users_by_ids(chunk).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
         for id in chunk {
-            let Some(shadow) = shadows.remove(&id.0) else { continue };
+            let Some(shadow) = shadows.remove(id.as_str()) else { continue };
             let item = Imported {
-                source_id: id.0.clone(),
+                source_id: id.to_string(),
                 user: users.remove(id),
                 roles: roles.remove(id).unwrap_or_default(),
                 shadow: Some(shadow),

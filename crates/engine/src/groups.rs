@@ -244,7 +244,7 @@ pub(crate) async fn sync_group(
     let name = group.map(|g| g.display_name.clone()).or_else(|| {
         shadow.as_ref().and_then(|s| s.exported.get("displayName")).and_then(Value::as_str).map(String::from)
     });
-    let log = GroupLog { ctx, id: &id.0, name, change_id, step: "" };
+    let log = GroupLog { ctx, id: id.as_str(), name, change_id, step: "" };
     let mut steps = Steps(Vec::new());
     if change_id.ends_with(CHECK) {
         steps.add(
@@ -316,9 +316,9 @@ pub(crate) async fn sync_group(
     let mut out = GroupOutcome::default();
     let mut failure = None;
     if maps_members(gm) {
-        let desired_members = store.provisioned_members(&ctx.app, &id.0).await?;
+        let desired_members = store.provisioned_members(&ctx.app, id.as_str()).await?;
         let sent: HashMap<String, String> = match placed.sent {
-            SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, &id.0).await?,
+            SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, id.as_str()).await?,
             SentMembers::Nothing => HashMap::new(),
             SentMembers::Adopted => {
                 // Members the adopted group already holds count as sent.
@@ -329,7 +329,7 @@ pub(crate) async fn sync_group(
                     .map(|(m, t)| (m.clone(), t.clone()))
                     .collect();
                 out.member_adds.extend(held.iter().map(|(m, t)| MemberShadow {
-                    group_id: id.0.clone(),
+                    group_id: id.to_string(),
                     member_id: m.clone(),
                     target_id: t.clone(),
                 }));
@@ -349,7 +349,7 @@ pub(crate) async fn sync_group(
         adds.sort();
         removes.sort();
         if !adds.is_empty() || !removes.is_empty() {
-            let sync = send_members(ctx, &id.0, &placed.target_id, &adds, &removes).await;
+            let sync = send_members(ctx, id.as_str(), &placed.target_id, &adds, &removes).await;
             steps.add(
                 "Action",
                 format!(
@@ -365,7 +365,7 @@ pub(crate) async fn sync_group(
             if let Some(e) = sync.error {
                 if e == ConnectorError::NotFound {
                     // The group was deleted in the app: the next cycle creates it again.
-                    out.shadow_delete = Some(id.0.clone());
+                    out.shadow_delete = Some(id.to_string());
                 }
                 failure = Some((error_code(&e), e.to_string()));
             }
@@ -693,7 +693,7 @@ pub(crate) async fn sync_groups(
 ) -> Result<(), EngineError> {
     let failed = sync_group_chunks(store, ctx, ids, change_id, job_update, concurrency, counts).await?;
     let mut differing = Vec::new();
-    for id in ids.iter().filter(|id| !failed.contains(&id.0)) {
+    for id in ids.iter().filter(|id| !failed.contains(id.as_str())) {
         if members_differ(store, ctx, id).await? {
             differing.push(id.clone());
         }
@@ -719,8 +719,8 @@ async fn members_differ(store: &Store, ctx: &CycleContext, id: &GroupId) -> Resu
     if !shadow.get(id.as_str()).is_some_and(|s| s.enabled) {
         return Ok(false);
     }
-    let desired = store.provisioned_members(&ctx.app, &id.0).await?;
-    let sent = store.shadow_members_of_group(&ctx.app, &id.0).await?;
+    let desired = store.provisioned_members(&ctx.app, id.as_str()).await?;
+    let sent = store.shadow_members_of_group(&ctx.app, id.as_str()).await?;
     Ok(desired != sent)
 }
 
@@ -750,7 +750,7 @@ async fn sync_group_chunks(
         if !ctx.handoff {
             let intents: Vec<(String, Value)> = chunk
                 .iter()
-                .map(|g| (g.0.clone(), json!(groups.get(g).map(|g| vec![("displayName", g.display_name.clone())]))))
+                .map(|g| (g.to_string(), json!(groups.get(g).map(|g| vec![("displayName", g.display_name.clone())]))))
                 .collect();
             store.write_intents(&ctx.app, ObjectKind::Group.as_str(), &intents).await?;
             batch.intent_clears =
@@ -758,7 +758,7 @@ async fn sync_group_chunks(
         }
         let work: Vec<(GroupId, Option<ShadowEntry>)> = chunk
             .iter()
-            .map(|id| (id.clone(), shadows.remove(&id.0)))
+            .map(|id| (id.clone(), shadows.remove(id.as_str())))
             // Not provisioned and not in scope: nothing to do, not even to look.
             .filter(|(id, s)| s.is_some() || ctx.scope_all || ctx.index.assigned_groups.contains(id))
             .collect();

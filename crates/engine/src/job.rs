@@ -269,7 +269,7 @@ async fn initial(
         loop {
             let page = store.shadow_after(&ctx.app, ObjectKind::User, &after, 5000).await?;
             let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
-            ids.extend(page.into_iter().filter(|s| s.enabled).map(|s| UserId(s.source_id)));
+            ids.extend(page.into_iter().filter(|s| s.enabled).map(|s| UserId::from_stored(s.source_id)));
             after = last;
         }
         let leaving = deletion_guard::leaving_users(store, ctx, &ids).await?;
@@ -305,7 +305,7 @@ async fn initial(
             let mut cursor = cursor;
             loop {
                 let users = store.users_after(cursor.as_deref(), BATCH as i64).await?;
-                let Some(last) = users.last().map(|u| u.id.0.clone()) else { break };
+                let Some(last) = users.last().map(|u| u.id.to_string()) else { break };
                 let n = users.len() as u64;
                 let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
                 let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
@@ -348,7 +348,7 @@ async fn initial_groups(
         let mut after: Option<String> = None;
         loop {
             let page = store.group_ids_after(after.as_deref(), 5000).await?;
-            let Some(last) = page.last().map(|g| g.0.clone()) else { break };
+            let Some(last) = page.last().map(|g| g.to_string()) else { break };
             ids.extend(page);
             after = Some(last);
         }
@@ -357,14 +357,14 @@ async fn initial_groups(
         assigned.sort();
         ids.extend(assigned);
     }
-    let mut known: HashSet<String> = ids.iter().map(|g| g.0.clone()).collect();
+    let mut known: HashSet<String> = ids.iter().map(|g| g.to_string()).collect();
     let mut after = String::new();
     loop {
         let page = store.shadow_after(&ctx.app, ObjectKind::Group, &after, 5000).await?;
         let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
         for s in page {
             if known.insert(s.source_id.clone()) {
-                ids.push(GroupId(s.source_id));
+                ids.push(GroupId::from_stored(s.source_id));
             }
         }
         after = last;
@@ -410,7 +410,7 @@ async fn incremental(
         let mut seen: HashSet<String> = HashSet::new();
         let mut push = |id: String, affected: &mut Vec<UserId>| {
             if seen.insert(id.clone()) {
-                affected.push(UserId(id));
+                affected.push(UserId::from_stored(id));
             }
         };
         // Groups whose object or members may have changed (their containing groups too).
@@ -423,7 +423,7 @@ async fn incremental(
                     groups.push(e.object_id.clone());
                     fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?
                 }
-                ChangeKind::Assignment if e.object_id == ctx.app.0 => {
+                ChangeKind::Assignment if e.object_id == ctx.app.as_str() => {
                     groups.extend(e.related_id.clone());
                     fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?
                 }
@@ -481,12 +481,14 @@ pub(crate) async fn groups_to_sync(
         return Ok(Vec::new());
     }
     let mut members: Vec<&str> = groups.iter().map(String::as_str).collect();
-    members.extend(users.iter().map(|u| u.0.as_str()));
+    members.extend(users.iter().map(|u| u.as_str()));
     let mut ids: Vec<GroupId> = Vec::new();
     let mut known: HashSet<String> = HashSet::new();
-    for g in groups.iter().cloned().chain(store.containing_groups(&members).await?.into_iter().map(|g| g.0)) {
+    for g in
+        groups.iter().cloned().chain(store.containing_groups(&members).await?.into_iter().map(GroupId::into_string))
+    {
         if known.insert(g.clone()) {
-            ids.push(GroupId(g));
+            ids.push(GroupId::from_stored(g));
         }
     }
     Ok(ids)
@@ -503,8 +505,11 @@ async fn retry_escrow(
     if due.is_empty() {
         return Ok(());
     }
-    let users: Vec<UserId> =
-        due.iter().filter(|e| e.object_kind == ObjectKind::User).map(|e| UserId(e.source_id.clone())).collect();
+    let users: Vec<UserId> = due
+        .iter()
+        .filter(|e| e.object_kind == ObjectKind::User)
+        .map(|e| UserId::from_stored(e.source_id.clone()))
+        .collect();
     process_users(store, ctx, &users, "escrow", concurrency, counts, None).await?;
     // The escrowed groups, and the groups of the users retried: a user whose
     // account now exists, or is enabled again, joins them.
@@ -529,7 +534,7 @@ async fn fan_out(
         push(id.to_string(), affected);
     } else {
         for m in members {
-            push(m.0, affected);
+            push(m.into_string(), affected);
         }
     }
     Ok(())
@@ -587,7 +592,7 @@ async fn follow_references(
         let mut waiting = Vec::new();
         for chunk in created.chunks(BATCH) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            waiting.extend(store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId));
+            waiting.extend(store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId::from_stored));
         }
         // A change id of its own: the same user may already have an entry for `change_id`.
         let change_id = format!("{change_id}:references");

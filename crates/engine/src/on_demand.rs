@@ -146,7 +146,7 @@ mod tests {
     fn a_log_entry_keeps_its_steps_and_properties() {
         let record = LogRecord {
             id: "l1".into(),
-            app_id: roster_store::AppId("a".into()),
+            app_id: roster_store::AppId::from_stored("a".into()),
             cycle_id: "c1".into(),
             change_id: "u1".into(),
             at: 5,

@@ -111,7 +111,7 @@ impl Feeder<'_> {
     ) -> Result<(), EngineError> {
         // A user queued before in this run (a manager pulled ahead) is not sent twice.
         let mut items = items;
-        items.retain(|(id, _)| !self.scheduled.contains(&id.0));
+        items.retain(|(id, _)| !self.scheduled.contains(id.as_str()));
         let mut waves = crate::managers::waves(self.store, self.ctx, items, &self.scheduled).await?;
         let last = waves.pop().unwrap_or_default();
         for wave in waves {
@@ -160,7 +160,7 @@ async fn prepare(
         return Ok(empty());
     }
     let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
-    let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+    let id_refs: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
     let mut roles = store.effective_roles(&ctx.app, &ids).await?;
     // Manual mode sees the hand-off's entries as the shadow they will become.
     let mut shadows = if ctx.handoff {
@@ -174,7 +174,7 @@ async fn prepare(
     let imported: Vec<Imported> = items
         .into_iter()
         .map(|(id, user)| {
-            let manager = user.as_ref().and_then(|u| u.manager.as_ref()).map(|m| m.0.clone());
+            let manager = user.as_ref().and_then(|u| u.manager.as_ref()).map(|m| m.to_string());
             let manager_target = manager.as_ref().and_then(|m| {
                 let known = manager_shadows.get(m).filter(|s| s.enabled).map(|s| s.target_id.clone());
                 known.or_else(|| ctx.placed_account(m))
@@ -183,10 +183,10 @@ async fn prepare(
             let manager_wait = manager.filter(|m| manager_target.is_none() && scheduled.contains(m));
             Imported {
                 roles: roles.remove(&id).unwrap_or_default(),
-                shadow: shadows.remove(&id.0),
+                shadow: shadows.remove(id.as_str()),
                 manager_target,
                 manager_wait,
-                source_id: id.0,
+                source_id: id.into_string(),
                 user,
                 change_id: change_id.to_string(),
             }

@@ -16,7 +16,7 @@ fn ok(status: reqwest::StatusCode, body: &Value) {
 async fn log_entry_about(app: &common::TestApp, app_id: &str, source_name: &str) {
     let entry = LogRecord {
         id: uuid::Uuid::new_v4().to_string(),
-        app_id: AppId(app_id.to_string()),
+        app_id: AppId::from_stored(app_id.to_string()),
         cycle_id: "cycle-1".into(),
         change_id: "change-1".into(),
         at: roster_store::now_ms(),
@@ -32,7 +32,7 @@ async fn log_entry_about(app: &common::TestApp, app_id: &str, source_name: &str)
         error_message: Some("-1 rows".into()),
     };
     let batch = RecordBatch { logs: vec![entry], now: roster_store::now_ms(), ..RecordBatch::default() };
-    app.store.record(&AppId(app_id.to_string()), &batch).await.expect("log entry recorded");
+    app.store.record(&AppId::from_stored(app_id.to_string()), &batch).await.expect("log entry recorded");
 }
 
 async fn log_export_writes_no_live_formula(app: &common::TestApp) {

@@ -123,7 +123,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM escrow WHERE app_id = $1 AND next_retry_at <= $2 ORDER BY next_retry_at LIMIT {limit}"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(now)
         .fetch_all(self.pool())
         .await?
@@ -138,14 +138,14 @@ impl Store {
             "SELECT {COLUMNS} FROM escrow WHERE app_id = $1 ORDER BY next_retry_at LIMIT {}",
             limit.clamp(0, 10_000)
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .fetch_all(self.pool())
         .await?
         .iter()
         .map(item_from_row)
         .collect::<Result<Vec<_>, _>>()?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM escrow WHERE app_id = $1")
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_one(self.pool())
             .await?;
         Ok((items, count))
@@ -154,7 +154,7 @@ impl Store {
     /// When the next escrowed object of an app is due, if any is escrowed.
     pub async fn escrow_next_due(&self, app: &AppId) -> Result<Option<i64>, StoreError> {
         let next: Option<i64> = sqlx::query_scalar("SELECT MIN(next_retry_at) FROM escrow WHERE app_id = $1")
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_one(self.pool())
             .await?;
         Ok(next)
@@ -162,7 +162,7 @@ impl Store {
 
     /// Forgets every escrowed object of an app (a restart).
     pub async fn clear_escrow(&self, app: &AppId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM escrow WHERE app_id = $1").bind(&app.0).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM escrow WHERE app_id = $1").bind(app.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 }

@@ -204,7 +204,7 @@ impl Store {
     pub async fn handoff(&self, app: &AppId) -> Result<Handoff, StoreError> {
         self.app(app).await?;
         let rows = sqlx::query("SELECT seq, source_name, entry, at FROM handoff_items WHERE app_id = $1 ORDER BY seq")
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_all(self.pool())
             .await?;
         let staged: Vec<Staged> = rows.iter().map(staged_from_row).collect::<Result<_, _>>()?;
@@ -242,7 +242,7 @@ impl Store {
         }
         let last_confirmed =
             sqlx::query("SELECT confirmed_id, confirmed_items, confirmed_at FROM handoffs WHERE app_id = $1")
-                .bind(&app.0)
+                .bind(app.as_str())
                 .fetch_optional(self.pool())
                 .await?
                 .map(|r| -> Result<ConfirmedHandoff, StoreError> {
@@ -263,7 +263,7 @@ impl Store {
         self.app(app).await?;
         let mut tx = self.begin_write().await?;
         let known: Option<i64> = sqlx::query_scalar("SELECT seq FROM handoff_items WHERE app_id = $1 AND seq = $2")
-            .bind(&app.0)
+            .bind(app.as_str())
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -276,7 +276,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT seq, source_name, entry, at FROM handoff_items WHERE app_id = $1 AND seq <= $2 ORDER BY seq",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
@@ -304,7 +304,7 @@ impl Store {
             }
         }
         sqlx::query("DELETE FROM handoff_items WHERE app_id = $1 AND seq <= $2")
-            .bind(&app.0)
+            .bind(app.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -313,7 +313,7 @@ impl Store {
             "INSERT INTO handoffs (app_id, confirmed_id, confirmed_items, confirmed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (app_id) DO UPDATE SET confirmed_id = $2, confirmed_items = $3, confirmed_at = $4",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(confirmed.id)
         .bind(confirmed.items)
         .bind(confirmed.at)
@@ -326,7 +326,8 @@ impl Store {
     /// Forgets what waits in the hand-off (an app switched to automatic
     /// provisioning walks every user again instead). Returns how many entries.
     pub async fn discard_handoff(&self, app: &AppId) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM handoff_items WHERE app_id = $1").bind(&app.0).execute(self.pool()).await?;
+        let done =
+            sqlx::query("DELETE FROM handoff_items WHERE app_id = $1").bind(app.as_str()).execute(self.pool()).await?;
         Ok(done.rows_affected())
     }
 }

@@ -88,7 +88,7 @@ impl Store {
             "SELECT object_kind, source_id, matching FROM intents WHERE app_id = $1 AND object_kind = $2 \
              ORDER BY source_id LIMIT {limit}"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(kind)
         .fetch_all(self.pool())
         .await?;

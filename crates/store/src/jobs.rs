@@ -40,7 +40,7 @@ fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
     let mappings: Option<String> = row.try_get("mappings")?;
     let state: String = row.try_get("state")?;
     Ok(JobRow {
-        app_id: AppId(row.try_get("app_id")?),
+        app_id: AppId::from_stored(row.try_get("app_id")?),
         settings: serde_json::from_str(&settings)?,
         credentials: row.try_get("credentials")?,
         mappings: mappings.map(|m| serde_json::from_str(&m)).transpose()?,
@@ -60,7 +60,7 @@ impl Store {
     /// The job of an application, if it was ever configured.
     pub async fn job(&self, app: &AppId) -> Result<Option<JobRow>, StoreError> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE app_id = $1"))
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_optional(self.pool())
             .await?
             .map(|r| job_from_row(&r))
@@ -93,7 +93,7 @@ impl Store {
             "INSERT INTO jobs (app_id, settings, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (app_id) DO UPDATE SET settings = $2, updated_at = $3",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(settings.to_string())
         .bind(now)
         .execute(&mut *tx)
@@ -102,18 +102,18 @@ impl Store {
             check_sealing_key(&mut tx, c).await?;
             sqlx::query("UPDATE jobs SET credentials = $1 WHERE app_id = $2")
                 .bind(c)
-                .bind(&app.0)
+                .bind(app.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
         if let Some(m) = mappings {
             sqlx::query("UPDATE jobs SET mappings = $1 WHERE app_id = $2")
                 .bind(m.to_string())
-                .bind(&app.0)
+                .bind(app.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
-        feed::append(&mut tx, ChangeKind::App, &app.0, None).await?;
+        feed::append(&mut tx, ChangeKind::App, app.as_str(), None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -128,7 +128,7 @@ impl Store {
 
     /// Forgets the shadow of an application (a restart with "clear state").
     pub async fn clear_shadow(&self, app: &AppId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM shadow WHERE app_id = $1").bind(&app.0).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM shadow WHERE app_id = $1").bind(app.as_str()).execute(self.pool()).await?;
         Ok(())
     }
 }
@@ -176,7 +176,7 @@ pub(crate) async fn apply_state_update(
     if let Some(s) = &u.state {
         q = q.bind(s.to_string());
     }
-    q.bind(&app.0).execute(&mut **tx).await?;
+    q.bind(app.as_str()).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -58,7 +58,7 @@ fn log_from_row(row: &AnyRow) -> Result<LogRecord, StoreError> {
     let modified: String = row.try_get("modified")?;
     Ok(LogRecord {
         id: row.try_get("id")?,
-        app_id: AppId(row.try_get("app_id")?),
+        app_id: AppId::from_stored(row.try_get("app_id")?),
         cycle_id: row.try_get("cycle_id")?,
         change_id: row.try_get("change_id")?,
         at: row.try_get("at")?,
@@ -123,7 +123,7 @@ impl Store {
                 .await?;
             if *kind == ObjectKind::Group {
                 sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2")
-                    .bind(&app.0)
+                    .bind(app.as_str())
                     .bind(source)
                     .execute(&mut *tx)
                     .await?;
@@ -131,7 +131,7 @@ impl Store {
         }
         for (group, member) in &batch.member_removes {
             sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2 AND member_id = $3")
-                .bind(&app.0)
+                .bind(app.as_str())
                 .bind(group)
                 .bind(member)
                 .execute(&mut *tx)
@@ -146,7 +146,7 @@ impl Store {
                  ON CONFLICT (app_id, group_id, member_id) DO UPDATE SET target_id = excluded.target_id",
                 values.join(", ")
             );
-            let mut q = sqlx::query(&sql).bind(&app.0);
+            let mut q = sqlx::query(&sql).bind(app.as_str());
             for m in chunk {
                 q = q.bind(&m.group_id).bind(&m.member_id).bind(&m.target_id);
             }
@@ -162,7 +162,7 @@ impl Store {
             for l in chunk {
                 q = q
                     .bind(&l.id)
-                    .bind(&app.0)
+                    .bind(app.as_str())
                     .bind(&l.cycle_id)
                     .bind(&l.change_id)
                     .bind(l.at)
@@ -198,7 +198,7 @@ impl Store {
         let offset = q.offset.unwrap_or(0).max(0);
         let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
         let mut clauses = vec!["app_id = $1".to_string()];
-        let mut texts: Vec<String> = vec![app.0.clone()];
+        let mut texts: Vec<String> = vec![app.to_string()];
         let mut push = |clause: &str, v: String, texts: &mut Vec<String>| {
             texts.push(v);
             clauses.push(clause.replace('?', &format!("${}", texts.len())));

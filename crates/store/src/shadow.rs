@@ -91,7 +91,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id > $3 ORDER BY source_id LIMIT {limit}"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(kind)
         .bind(after)
         .fetch_all(self.pool())
@@ -109,7 +109,7 @@ impl Store {
                 "SELECT source_id FROM shadow WHERE app_id = $1 AND pending_ref IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(&app.0);
+            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(app.as_str());
             for r in chunk {
                 q = q.bind(*r);
             }
@@ -124,7 +124,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT COUNT(*) AS total, COUNT(CASE WHEN enabled = 1 THEN 1 END) AS enabled FROM shadow WHERE app_id = $1 AND object_kind = $2",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(kind)
         .fetch_one(self.pool())
         .await?;
@@ -138,7 +138,7 @@ impl Store {
         group: &str,
     ) -> Result<HashMap<String, String>, StoreError> {
         let rows = sqlx::query("SELECT member_id, target_id FROM shadow_members WHERE app_id = $1 AND group_id = $2")
-            .bind(&app.0)
+            .bind(app.as_str())
             .bind(group)
             .fetch_all(self.pool())
             .await?;
@@ -157,7 +157,7 @@ impl Store {
                 "SELECT group_id, member_id, target_id FROM shadow_members WHERE app_id = $1 AND member_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0);
+            let mut q = sqlx::query(&sql).bind(app.as_str());
             for m in chunk {
                 q = q.bind(*m);
             }
@@ -185,7 +185,7 @@ impl Store {
              WHERE m.group_id = sub.id AND m.member_kind = 'user' \
              AND s.app_id = $1 AND s.object_kind = 'user' AND s.source_id = m.member_id AND s.enabled = 1",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(group)
         .fetch_all(self.pool())
         .await?;
