@@ -232,4 +232,93 @@ mod tests {
         assert_eq!(LogStatus::parse_ignoring_case("failure").ok(), Some(LogStatus::Failure));
         assert_eq!(LogAction::parse_ignoring_case("UPDATE").ok(), Some(LogAction::Update));
     }
+
+    /// The stores to check: SQLite, and PostgreSQL (a fresh database) when
+    /// `ROSTER_TEST_POSTGRES` names a server.
+    async fn stores(dir: &std::path::Path) -> Vec<crate::Store> {
+        use sqlx::{Connection, Executor};
+        let mut out = vec![crate::Store::open_sqlite(dir).await.expect("open sqlite")];
+        if let Some(base) = std::env::var("ROSTER_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) {
+            sqlx::any::install_default_drivers();
+            let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::AnyConnection::connect(&base).await.expect("connect to ROSTER_TEST_POSTGRES");
+            conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            let (prefix, _) = base.rsplit_once('/').expect("a postgres URL ends with /database");
+            let store = crate::Store::connect(&format!("{prefix}/{name}")).await.expect("open postgres");
+            out.push(store);
+        }
+        out
+    }
+
+    fn log(app: &crate::AppId, id: &str) -> crate::LogRecord {
+        crate::LogRecord {
+            id: id.into(),
+            app_id: app.clone(),
+            cycle_id: "c1".into(),
+            change_id: "1".into(),
+            at: 1,
+            object_kind: ObjectKind::Group,
+            source_id: "g1".into(),
+            source_name: None,
+            target_id: None,
+            action: LogAction::Delete,
+            status: LogStatus::Staged,
+            steps: serde_json::json!([]),
+            modified: serde_json::json!([]),
+            error_code: None,
+            error_message: None,
+        }
+    }
+
+    /// The words are written as text and read back; a column holding a word
+    /// none of them names is unreadable data that names its column.
+    #[tokio::test]
+    async fn columns_hold_the_words_and_an_unknown_one_is_corrupt() {
+        let dir = std::env::temp_dir().join(format!("roster-kinds-{}", uuid::Uuid::new_v4().simple()));
+        for store in stores(&dir).await {
+            let backend = store.backend();
+            let app = store
+                .create_app(crate::ApplicationInput { name: "Crm".into(), template: "scim".into() })
+                .await
+                .expect("app")
+                .id;
+            store.save_job_config(&app, &serde_json::json!({}), None, None).await.expect("job");
+            let update = crate::JobStateUpdate { phase: Some(Phase::Incremental), ..Default::default() };
+            store.update_job_state(&app, &update).await.expect("phase");
+            let batch = crate::RecordBatch { logs: vec![log(&app, "l1")], ..Default::default() };
+            store.record(&app, &batch).await.expect("record");
+
+            let text: String = sqlx::query_scalar("SELECT phase FROM jobs WHERE app_id = $1")
+                .bind(app.as_str())
+                .fetch_one(store.pool())
+                .await
+                .expect("phase text");
+            assert_eq!(text, "incremental", "{backend:?}");
+            let row: (String, String, String) =
+                sqlx::query_as("SELECT object_kind, action, status FROM provisioning_log WHERE id = 'l1'")
+                    .fetch_one(store.pool())
+                    .await
+                    .expect("log text");
+            assert_eq!(row, ("group".into(), "Delete".into(), "Staged".into()), "{backend:?}");
+            assert_eq!(store.job(&app).await.expect("job").map(|j| j.phase), Some(Phase::Incremental));
+            let q = crate::LogQuery { status: Some(LogStatus::Staged), ..Default::default() };
+            let page = store.logs(&app, &q).await.expect("logs");
+            assert_eq!(page.items, vec![log(&app, "l1")], "{backend:?}");
+            let q = crate::LogQuery { action: Some(LogAction::Create), ..Default::default() };
+            assert_eq!(store.logs(&app, &q).await.expect("logs").total, 0, "{backend:?}");
+
+            sqlx::query("UPDATE jobs SET phase = 'sideways'").execute(store.pool()).await.expect("corrupt phase");
+            let e = store.job(&app).await.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("phase") && e.contains("\"sideways\""), "{backend:?}: {e}");
+            sqlx::query("UPDATE provisioning_log SET status = 'Fine'").execute(store.pool()).await.expect("corrupt");
+            match store.logs(&app, &crate::LogQuery::default()).await {
+                Err(crate::StoreError::Corrupt { message }) => {
+                    assert!(message.contains("status") && message.contains("\"Fine\""), "{backend:?}: {message}")
+                }
+                other => panic!("{backend:?}: expected unreadable data, got {other:?}"),
+            }
+            store.close().await;
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
