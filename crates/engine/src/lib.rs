@@ -267,7 +267,7 @@ impl Engine {
         let before = s.clone();
         patch.apply_outbound_limits(&mut s)?;
         connect::apply_vendor_settings(&mut s, &patch)?;
-        let change = connect::seal_credentials(&self.cipher, app.as_str(), &before, &s, stored.as_deref(), &patch)?;
+        let change = connect::seal_credentials(&self.cipher, app, &before, &s, stored.as_deref(), &patch)?;
         let sealed = change.sealed;
         let was_manual = connect::hands_off(&s);
         patch.apply_running(&mut s)?;
@@ -300,7 +300,7 @@ impl Engine {
     /// The settings as the API shows them: secrets only as "set".
     pub async fn settings_view(&self, app: &AppId) -> Result<SettingsView, EngineError> {
         let (settings, creds, _) = self.settings_of(app).await?;
-        let credentials = connect::credentials_view(&self.cipher, app.as_str(), creds.as_deref());
+        let credentials = connect::credentials_view(&self.cipher, app, creds.as_deref());
         Ok(SettingsView { settings, credentials, cleared_credentials: Vec::new() })
     }
 
@@ -430,7 +430,7 @@ impl Engine {
             (Err(e), _) | (_, Err(e)) => return Ok(ProvisioningStatus::unreadable(row.phase, e.to_string())),
         };
         let progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
-        let configured = connect::is_configured(&self.cipher, app.as_str(), &settings, row.credentials.as_deref());
+        let configured = connect::is_configured(&self.cipher, app, &settings, row.credentials.as_deref());
         let (label, activity) = ProvisioningState::of(&settings, configured);
         let (provisioned, enabled) = self.store.shadow_count(app, ObjectKind::User).await?;
         let (groups, in_scope) = self.store.shadow_count(app, ObjectKind::Group).await?;
