@@ -8,7 +8,7 @@ use roster_connectors::{Connector, ConnectorError, PatchOperation, ResourceKind,
 use roster_mapping::{AppRoleAssignment, ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::{AttrPath, PatchOp};
 use roster_store::{
-    AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, LogStatus, ObjectKind, RoleId, ShadowEntry, User,
+    AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, LogStatus, ObjectKind, RoleId, ShadowEntry, User, UserId,
 };
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ pub use roster_store::LogAction as Action;
 /// What happened to one object: the shadow to write, the log entry, and the counter.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub source_id: String,
+    pub source_id: UserId,
     pub shadow: Option<ShadowEntry>,
     pub log: Option<LogRecord>,
     pub action: Action,
@@ -74,7 +74,7 @@ impl CycleContext {
         if let Ok(mut placed) = self.placed.lock() {
             for o in outcomes.iter().filter(|o| !o.failed) {
                 if let Some(s) = o.shadow.as_ref().filter(|s| s.enabled) {
-                    placed.insert(o.source_id.clone(), s.target_id.clone());
+                    placed.insert(o.source_id.to_string(), s.target_id.clone());
                 }
             }
         }
@@ -96,7 +96,7 @@ impl CycleContext {
 
 /// One user with what the store knows of it for this app.
 pub struct Imported {
-    pub source_id: String,
+    pub source_id: UserId,
     pub user: Option<User>,
     /// The roles by which the app reaches the user (none: it does not), read in
     /// one snapshot of the assignments and memberships.
@@ -264,7 +264,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         change_id: item.change_id.clone(),
         at: now,
         object_kind: ObjectKind::User,
-        source_id: item.source_id.clone(),
+        source_id: item.source_id.to_string(),
         source_name: source_name.clone(),
         target_id: target,
         action,
@@ -484,7 +484,7 @@ fn shadow_entry(
 ) -> ShadowEntry {
     ShadowEntry {
         object_kind: ObjectKind::User,
-        source_id: item.source_id.clone(),
+        source_id: item.source_id.to_string(),
         target_id: target.to_string(),
         exported,
         enabled,

@@ -41,7 +41,7 @@ pub(crate) async fn leaving_users(
         for id in chunk {
             let Some(shadow) = shadows.remove(id.as_str()) else { continue };
             let item = Imported {
-                source_id: id.to_string(),
+                source_id: id.clone(),
                 user: users.remove(id),
                 roles: roles.remove(id).unwrap_or_default(),
                 shadow: Some(shadow),
@@ -52,7 +52,7 @@ pub(crate) async fn leaving_users(
             if is_leaving(ctx, &item) {
                 let target = item.shadow.as_ref().map(|s| s.target_id.clone()).unwrap_or_default();
                 let name = item.user.as_ref().map(|u| u.user_name.clone());
-                out.push(Leaving { id: item.source_id, name, target });
+                out.push(Leaving { id: item.source_id.into_string(), name, target });
             }
         }
     }

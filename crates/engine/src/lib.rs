@@ -485,7 +485,7 @@ impl Engine {
         let groups = job::groups_to_sync(&self.store, &ctx, &[], std::slice::from_ref(&user_id)).await?;
         groups::sync_groups(&self.store, &ctx, &groups, "on-demand", None, 1, &mut counts).await?;
         // The user's own outcome (a manager without an account goes first).
-        let log = outcomes.into_iter().find(|o| o.source_id == user_id.as_str()).and_then(|o| o.log);
+        let log = outcomes.into_iter().find(|o| o.source_id == user_id).and_then(|o| o.log);
         Ok(log.map(ProvisioningOutcome::from).unwrap_or_else(ProvisioningOutcome::nothing_to_do))
     }
 

@@ -131,7 +131,7 @@ impl Feeder<'_> {
         let mut wave = prepare(self.store, self.ctx, items, change_id, &self.scheduled).await?;
         tracing::debug!(users = wave.items.len(), ms = started.elapsed().as_millis() as u64, "wave prepared");
         for item in &wave.items {
-            self.scheduled.insert(item.source_id.clone());
+            self.scheduled.insert(item.source_id.to_string());
         }
         wave.job_update = job_update;
         wave.progress = progress;
@@ -186,7 +186,7 @@ async fn prepare(
                 shadow: shadows.remove(id.as_str()),
                 manager_target,
                 manager_wait,
-                source_id: id.into_string(),
+                source_id: id,
                 user,
                 change_id: change_id.to_string(),
             }
@@ -215,7 +215,7 @@ async fn send(ctx: &CycleContext, settled: &Settled, wave: u64, mut item: Import
     }
     let outcome = process_user(ctx, item).await;
     ctx.remember_placed(std::slice::from_ref(&outcome));
-    settled.settle(&outcome.source_id);
+    settled.settle(outcome.source_id.as_str());
     (wave, outcome)
 }
 
@@ -347,9 +347,9 @@ impl Recorder<'_> {
         progress: Option<&SharedProgress>,
     ) -> Result<(), EngineError> {
         let Open { wave, outcomes, .. } = open;
-        self.done
-            .created
-            .extend(outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
+        self.done.created.extend(
+            outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.to_string()),
+        );
         // The outcomes move into the record, unless the caller wants them back.
         let (kept, outcomes) = match self.keep_outcomes {
             true => (outcomes.clone(), outcomes),
@@ -397,16 +397,16 @@ fn record_batch(
     let mut batch =
         RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
     batch.intent_clears =
-        outcomes.iter().map(|o| (ObjectKind::User.as_str().to_string(), o.source_id.clone())).collect();
+        outcomes.iter().map(|o| (ObjectKind::User.as_str().to_string(), o.source_id.to_string())).collect();
     batch.intent_clears.extend(member_intent_clears);
     for o in group_outcomes {
         o.record_into(ctx, &mut batch, counts);
     }
     for o in outcomes {
         if o.failed {
-            batch.escrow_failures.push(ctx.escrow_failure(ObjectKind::User, o.log.as_ref(), &o.source_id));
+            batch.escrow_failures.push(ctx.escrow_failure(ObjectKind::User, o.log.as_ref(), o.source_id.as_str()));
         } else {
-            batch.escrow_clears.push((ObjectKind::User, o.source_id.clone()));
+            batch.escrow_clears.push((ObjectKind::User, o.source_id.to_string()));
         }
         counts.tally(o.action, o.failed);
         batch.shadow_upserts.extend(o.shadow);

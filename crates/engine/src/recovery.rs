@@ -31,7 +31,7 @@ pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(Strin
                 .into_iter()
                 .filter_map(|m| m.value.to_text().map(|v| (m.target.clone(), v.into_owned())))
                 .collect();
-            (item.source_id.clone(), json!(matching))
+            (item.source_id.to_string(), json!(matching))
         })
         .collect()
 }
