@@ -561,7 +561,7 @@ fn show_progress(bar: &indicatif::ProgressBar, p: &Progress) {
 fn print_status(app: &str, s: &ProvisioningStatus) {
     let p = &s.progress;
     println!("state        {}", cell_of(&s.state));
-    println!("phase        {}", s.phase.as_deref().unwrap_or_default());
+    println!("phase        {}", s.phase.map(|p| p.as_str()).unwrap_or_default());
     if p.running {
         println!("running      {}/{} ({:.0}%)", p.done, p.total, p.percent);
     }

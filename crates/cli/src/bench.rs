@@ -203,8 +203,8 @@ pub async fn groups(b: GroupsBench) -> Result<()> {
     loop {
         let page = store.users_after(after.as_deref(), 5000).await?;
         let Some(last) = page.last() else { break };
-        after = Some(last.id.0.clone());
-        ids.extend(page.into_iter().map(|u| u.id.0));
+        after = Some(last.id.to_string());
+        ids.extend(page.into_iter().map(|u| u.id.into_string()));
     }
     let application =
         store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;

@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use roster_server::AppState;
 use roster_store::{
-    AppId, ApplicationInput, AssignmentTarget, LogRecord, RecordBatch, SessionLifetime, Store, UserInput,
+    AppId, ApplicationInput, AssignmentTarget, LogAction, LogRecord, LogStatus, ObjectKind, RecordBatch,
+    SessionLifetime, Store, UserInput,
 };
 use std::time::{Duration, Instant};
 
@@ -70,12 +71,12 @@ async fn seed(store: &Store, b: &PortalBench) -> Result<(AppId, String, String)>
             cycle_id: format!("bench-cycle-{}", i / 1000),
             change_id: i.to_string(),
             at: now - (b.logs - i) as i64 * 1000,
-            object_kind: "user".into(),
+            object_kind: ObjectKind::User,
             source_id: format!("source-{i}"),
             source_name: Some(format!("user{i}@example.com")),
             target_id: (!failed).then(|| format!("target-{i}")),
-            action: if i % 3 == 0 { "Update" } else { "Create" }.into(),
-            status: if failed { "Failure" } else { "Success" }.into(),
+            action: if i % 3 == 0 { LogAction::Update } else { LogAction::Create },
+            status: if failed { LogStatus::Failure } else { LogStatus::Success },
             steps: serde_json::json!([
                 {"step": "Import", "outcome": format!("read user{i}@example.com from the directory")},
                 {"step": "Scope", "outcome": "in scope: assigned to the application"},

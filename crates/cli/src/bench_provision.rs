@@ -272,7 +272,7 @@ async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<f64
     loop {
         let page = store.users_after(after.as_deref(), 1000).await?;
         let Some(last) = page.last() else { break };
-        after = Some(last.id.0.clone());
+        after = Some(last.id.to_string());
         for u in &page {
             let src = roster_engine::source::UserSource { user: u, soft_deleted: false, roles: Vec::new() };
             let eval = roster_mapping::EvalContext::at(chrono::Utc::now());

@@ -52,7 +52,7 @@ async fn a_rotation_while_serving_keeps_the_app_reachable_and_retires_the_old_ke
     let store = roster_store::Store::open_sqlite(roster.dir()).await.expect("store");
     let job = store.jobs().await.expect("jobs").into_iter().next().expect("a job");
     let sealed = job.credentials.expect("sealed");
-    let slot = Slot::credentials(&job.app_id.0);
+    let slot = Slot::credentials(job.app_id.as_str());
     assert!(Cipher::from_key(new_key).open(&sealed, slot).is_ok());
     assert!(Cipher::from_key(old_key).open(&sealed, slot).is_err(), "the old key opens nothing");
     assert_eq!(store.master_key_id().await.expect("id"), Some(Cipher::from_key(new_key).key_id()));

@@ -14,7 +14,7 @@ use crate::EngineError;
 use chrono::{DateTime, Utc};
 use roster_connectors::ConnectorError;
 use roster_notify::{Alert, AppRef, FailedObject, Mailer, Recipients, SmtpConfig};
-use roster_store::{AppId, Store};
+use roster_store::{AppId, LogStatus, Store};
 
 /// Cycles in a row that may fail before the job goes into quarantine.
 const FAILED_CYCLES_TO_QUARANTINE: u32 = 3;
@@ -35,7 +35,7 @@ pub(crate) async fn judge(
     now: i64,
 ) -> Result<Vec<Alert>, EngineError> {
     let rules = &job.settings.quarantine;
-    let app = AppRef { id: ctx.app.0.clone(), name: store.app(&ctx.app).await?.name };
+    let app = AppRef { id: ctx.app.to_string(), name: store.app(&ctx.app).await?.name };
     let mut alerts = Vec::new();
     let mut hold: Option<i64> = ctx.guard.hold_until();
     let verdict: Option<(QuarantineReason, String)> = match result {
@@ -72,7 +72,7 @@ pub(crate) async fn judge(
                             &ctx.app,
                             &roster_store::LogQuery {
                                 cycle_id: Some(staged.cycle_id.clone()),
-                                status: Some("Staged".into()),
+                                status: Some(LogStatus::Staged),
                                 limit: Some(10),
                                 ..Default::default()
                             },

@@ -42,7 +42,7 @@ impl Engine {
     /// sends the browser back to `redirect_uri` (roster's `/oauth/callback`).
     pub async fn begin_authorization(&self, app: &AppId, redirect_uri: &str) -> Result<String, EngineError> {
         let (settings, sealed) = self.oauth_job(app).await?;
-        let creds = connect::open_credentials(&self.cipher, &app.0, sealed.as_deref())?;
+        let creds = connect::open_credentials(&self.cipher, app, sealed.as_deref())?;
         let dropbox = connect::dropbox_app(&settings, &creds)?;
         let state = self.store().new_oauth_state(app).await?;
         Ok(authorize_url(&dropbox, redirect_uri, &state))
@@ -80,12 +80,12 @@ impl Engine {
             }
         };
         let (settings, sealed) = self.oauth_job(&app).await?;
-        let mut creds = connect::open_credentials(&self.cipher, &app.0, sealed.as_deref())?;
+        let mut creds = connect::open_credentials(&self.cipher, &app, sealed.as_deref())?;
         let dropbox = connect::dropbox_app(&settings, &creds)?;
         let tokens = exchange_code(&dropbox, &code, redirect_uri).await?;
         creds.refresh_token = Some(tokens.refresh_token);
         creds.team_id = Some(tokens.team_id);
-        let sealed = connect::seal(&self.cipher, &app.0, &creds)?;
+        let sealed = connect::seal(&self.cipher, &app, &creds)?;
         let settings = serde_json::to_value(&settings).map_err(|e| EngineError::Invalid(e.to_string()))?;
         self.store().save_job_config(&app, &settings, Some(&sealed), None).await?;
         tracing::info!(app = %app, "authorized through OAuth; the refresh token is sealed");

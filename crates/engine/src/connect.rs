@@ -13,6 +13,7 @@ use roster_connectors::dropbox::{DropboxApp, DropboxConnector};
 use roster_connectors::salesforce::{SalesforceAuth, SalesforceConnector, SalesforceSettings};
 use roster_connectors::{Connector, ManualConnector, ResolvesManualIds, ScimConnector, ScimSettings};
 use roster_store::secrets::{Cipher, ExposeSecret, SecretString, Slot};
+use roster_store::AppId;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,9 +33,9 @@ pub fn hands_off(settings: &JobSettings) -> bool {
 }
 
 /// Opens sealed credentials (none sealed: none set).
-pub fn open_credentials(cipher: &Cipher, app: &str, sealed: Option<&str>) -> Result<Credentials, EngineError> {
+pub fn open_credentials(cipher: &Cipher, app: &AppId, sealed: Option<&str>) -> Result<Credentials, EngineError> {
     let Some(sealed) = sealed else { return Ok(Credentials::default()) };
-    serde_json::from_str(&cipher.open(sealed, Slot::credentials(app))?)
+    serde_json::from_str(&cipher.open(sealed, Slot::credentials(app.as_str()))?)
         .map_err(|_| EngineError::Invalid("stored credentials are unreadable: set them again".into()))
 }
 
@@ -51,7 +52,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
         let matching = job.user_mapping.matching_attributes().into_iter().map(|(_, t)| t.to_string()).collect();
         return Ok(Arc::new(ManualConnector::new(matching)));
     }
-    let creds = open_credentials(cipher, &job.row.app_id.0, job.row.credentials.as_deref())?;
+    let creds = open_credentials(cipher, &job.row.app_id, job.row.credentials.as_deref())?;
     let timeout = Duration::from_secs(s.timeout_secs.max(1));
     let inner: Arc<dyn Connector> = match template.connector {
         ConnectorKind::Scim => {
@@ -191,7 +192,7 @@ pub struct CredentialChange {
 /// are the settings around the change; `after` names the template).
 pub fn seal_credentials(
     cipher: &Cipher,
-    app: &str,
+    app: &AppId,
     before: &JobSettings,
     after: &JobSettings,
     stored: Option<&str>,
@@ -248,9 +249,9 @@ fn clear(creds: &mut Credentials, field: &str) -> bool {
 }
 
 /// Seals credentials as they are.
-pub fn seal(cipher: &Cipher, app: &str, creds: &Credentials) -> Result<String, EngineError> {
+pub fn seal(cipher: &Cipher, app: &AppId, creds: &Credentials) -> Result<String, EngineError> {
     let text = serde_json::to_string(creds).map_err(|e| EngineError::Invalid(e.to_string()))?;
-    Ok(cipher.seal(&text, Slot::credentials(app))?)
+    Ok(cipher.seal(&text, Slot::credentials(app.as_str()))?)
 }
 
 /// Applies the URLs of a change (the tenant URL, Dropbox's URLs: each parsed
@@ -294,7 +295,7 @@ pub fn apply_vendor_settings(s: &mut JobSettings, patch: &SettingsPatch) -> Resu
 }
 
 /// Whether a job has what its connector needs (manual mode needs nothing).
-pub fn is_configured(cipher: &Cipher, app: &str, s: &JobSettings, sealed: Option<&str>) -> bool {
+pub fn is_configured(cipher: &Cipher, app: &AppId, s: &JobSettings, sealed: Option<&str>) -> bool {
     if hands_off(s) {
         return true;
     }
@@ -312,7 +313,7 @@ pub fn is_configured(cipher: &Cipher, app: &str, s: &JobSettings, sealed: Option
 
 /// Which credentials are set, for the settings view (secret values never
 /// leave; usernames, client ids and the Dropbox team do).
-pub fn credentials_view(cipher: &Cipher, app: &str, sealed: Option<&str>) -> CredentialsView {
+pub fn credentials_view(cipher: &Cipher, app: &AppId, sealed: Option<&str>) -> CredentialsView {
     match open_credentials(cipher, app, sealed) {
         Ok(c) => CredentialsView {
             secret_token_set: c.secret_token.is_some(),
@@ -337,6 +338,11 @@ mod tests {
         Cipher::from_key([7; 32])
     }
 
+    /// The app the credentials are sealed for (the slot `app`).
+    fn app() -> AppId {
+        AppId::from_stored("app".to_string())
+    }
+
     fn settings(template: &str) -> JobSettings {
         JobSettings { template: template.into(), ..JobSettings::default() }
     }
@@ -349,11 +355,11 @@ mod tests {
     fn older_scim_credentials_still_open() {
         let c = cipher();
         let sealed = c.seal(r#"{"secretToken":"t0k"}"#, Slot::credentials("app")).expect("sealed");
-        let creds = open_credentials(&c, "app", Some(&sealed)).expect("opens");
+        let creds = open_credentials(&c, &app(), Some(&sealed)).expect("opens");
         assert_eq!(creds.secret_token.map(|t| t.expose_secret().to_string()).as_deref(), Some("t0k"));
         assert!(is_configured(
             &c,
-            "app",
+            &app(),
             &JobSettings {
                 tenant_url: TenantUrl::parse("https://x", Reach::default()).ok(),
                 mode: Mode::Automatic,
@@ -369,7 +375,7 @@ mod tests {
         let s = JobSettings { mode: Mode::Automatic, ..settings("salesforce") };
         let first = seal_credentials(
             &c,
-            "app",
+            &app(),
             &s,
             &s,
             None,
@@ -378,16 +384,16 @@ mod tests {
         .expect("sealed")
         .sealed
         .expect("some");
-        assert!(is_configured(&c, "app", &s, Some(&first)));
-        let second = seal_credentials(&c, "app", &s, &s, Some(&first), &patch(json!({"secretToken": "TOK"})))
+        assert!(is_configured(&c, &app(), &s, Some(&first)));
+        let second = seal_credentials(&c, &app(), &s, &s, Some(&first), &patch(json!({"secretToken": "TOK"})))
             .expect("ok")
             .sealed
             .expect("some");
-        let creds = open_credentials(&c, "app", Some(&second)).expect("opens");
+        let creds = open_credentials(&c, &app(), Some(&second)).expect("opens");
         assert_eq!(creds.admin_password.map(|p| p.expose_secret().to_string()).as_deref(), Some("pw"));
-        let view = serde_json::to_string(&credentials_view(&c, "app", Some(&second))).expect("serializes");
+        let view = serde_json::to_string(&credentials_view(&c, &app(), Some(&second))).expect("serializes");
         assert!(view.contains("admin@acme.com") && !view.contains("\"pw\"") && !view.contains("TOK"), "{view}");
-        let auth = salesforce_auth(&open_credentials(&c, "app", Some(&second)).expect("opens")).expect("auth");
+        let auth = salesforce_auth(&open_credentials(&c, &app(), Some(&second)).expect("opens")).expect("auth");
         assert!(
             matches!(auth, SalesforceAuth::Password { security_token, .. } if security_token.expose_secret() == "TOK")
         );
@@ -406,7 +412,7 @@ mod tests {
             ("salesforce", json!({"secretToken": ""}), true),
         ];
         for (template, p, ok) in cases {
-            let got = seal_credentials(&c, "app", &settings(template), &settings(template), None, &patch(p.clone()));
+            let got = seal_credentials(&c, &app(), &settings(template), &settings(template), None, &patch(p.clone()));
             assert_eq!(got.is_ok(), *ok, "{template} {p}: {got:?}");
         }
         let mut s = settings("manual");

@@ -7,40 +7,21 @@ use crate::source::UserSource;
 use roster_connectors::{Connector, ConnectorError, PatchOperation, ResourceKind, TargetObject};
 use roster_mapping::{AppRoleAssignment, ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::{AttrPath, PatchOp};
-use roster_store::{AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, RoleId, ShadowEntry, User};
+use roster_store::{
+    AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, LogStatus, ObjectKind, RoleId, ShadowEntry, User, UserId,
+};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The action taken on one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Create,
-    Update,
-    Disable,
-    Enable,
-    Delete,
-    Skip,
-}
-
-impl Action {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "Create",
-            Action::Update => "Update",
-            Action::Disable => "Disable",
-            Action::Enable => "Enable",
-            Action::Delete => "Delete",
-            Action::Skip => "Skip",
-        }
-    }
-}
+/// The action taken on one object: the action its log entry records.
+pub use roster_store::LogAction as Action;
 
 /// What happened to one object: the shadow to write, the log entry, and the counter.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub source_id: String,
+    pub source_id: UserId,
     pub shadow: Option<ShadowEntry>,
     pub log: Option<LogRecord>,
     pub action: Action,
@@ -96,16 +77,16 @@ impl CycleContext {
         if let Ok(mut placed) = self.placed.lock() {
             for o in outcomes.iter().filter(|o| !o.failed) {
                 if let Some(s) = o.shadow.as_ref().filter(|s| s.enabled) {
-                    placed.insert(o.source_id.clone(), s.target_id.clone());
+                    placed.insert(o.source_id.to_string(), s.target_id.clone());
                 }
             }
         }
     }
 
     /// The escrow entry of an object that failed, from its log entry.
-    pub(crate) fn escrow_failure(&self, kind: &str, log: Option<&LogRecord>, source_id: &str) -> EscrowFailure {
+    pub(crate) fn escrow_failure(&self, kind: ObjectKind, log: Option<&LogRecord>, source_id: &str) -> EscrowFailure {
         EscrowFailure {
-            object_kind: kind.to_string(),
+            object_kind: kind,
             source_id: source_id.to_string(),
             source_name: log.and_then(|l| l.source_name.clone()),
             error_code: log.and_then(|l| l.error_code.clone()).unwrap_or_else(|| "Failure".into()),
@@ -118,7 +99,7 @@ impl CycleContext {
 
 /// One user with what the store knows of it for this app.
 pub struct Imported {
-    pub source_id: String,
+    pub source_id: UserId,
     pub user: Option<User>,
     /// The roles by which the app reaches the user (none: it does not), read in
     /// one snapshot of the assignments and memberships.
@@ -174,7 +155,7 @@ pub(crate) fn scope_of<'a>(
     let role_values: Vec<AppRoleAssignment> = roles
         .iter()
         .filter_map(|r| app_roles.get(r))
-        .map(|r| AppRoleAssignment { id: r.id.0.clone(), display_name: r.name.clone(), value: r.value.clone() })
+        .map(|r| AppRoleAssignment { id: r.id.to_string(), display_name: r.name.clone(), value: r.value.clone() })
         .collect();
     let src = UserSource { user, soft_deleted: reason.is_some(), roles: role_values };
     let reason = reason.or_else(|| (!mapping.in_scope(&src)).then_some("the user does not match the scoping filter"));
@@ -275,7 +256,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     let now = roster_store::now_ms();
     let source_name = item.user.as_ref().map(|u| u.user_name.clone());
     let log = |action: Action,
-               status: &str,
+               status: LogStatus,
                target: Option<String>,
                steps: Steps,
                modified: Value,
@@ -285,12 +266,12 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         cycle_id: ctx.cycle_id.clone(),
         change_id: item.change_id.clone(),
         at: now,
-        object_kind: "user".into(),
-        source_id: item.source_id.clone(),
+        object_kind: ObjectKind::User,
+        source_id: item.source_id.to_string(),
         source_name: source_name.clone(),
         target_id: target,
-        action: action.as_str().into(),
-        status: status.into(),
+        action,
+        status,
         steps: Value::Array(steps.0),
         modified,
         error_code: err.as_ref().map(|(c, _)| c.to_string()),
@@ -343,11 +324,12 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         Ok(m) => m,
         Err(e) => {
             steps.add("Action", "the attribute mapping failed");
-            let l = log(Action::Skip, "Failure", None, steps, json!([]), Some(("MappingError", e.to_string())));
+            let l =
+                log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some(("MappingError", e.to_string())));
             return outcome(Action::Skip, None, Some(l), true);
         }
     };
-    let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.0.as_str()));
+    let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.as_str()));
 
     // Match, decide, export.
     let matched = match &item.shadow {
@@ -367,7 +349,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
             }
             Err((code, message)) => {
                 steps.add("Match", format!("failed: {message}"));
-                let l = log(Action::Skip, "Failure", None, steps, json!([]), Some((code, message)));
+                let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some((code, message)));
                 return outcome(Action::Skip, None, Some(l), true);
             }
         },
@@ -416,7 +398,7 @@ async fn export(
     mut steps: Steps,
     plan: Plan,
     wanted: Option<(&Wanted, &[MappedAttribute])>,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     let pending_ref = wanted.and_then(|(w, _)| w.pending_ref.clone());
@@ -424,7 +406,7 @@ async fn export(
         Plan::Noop => outcome(Action::Skip, None, None, false),
         Plan::Skip(SkipReason::CreateNotAllowed) => {
             steps.add("Action", "skipped: the mapping does not allow creating accounts");
-            let l = log(Action::Skip, "Skipped", None, steps, json!([]), None);
+            let l = log(Action::Skip, LogStatus::Skipped, None, steps, json!([]), None);
             outcome(Action::Skip, None, Some(l), false)
         }
         Plan::Disable { target } => disable(ctx, item, &target, steps, log, outcome).await,
@@ -435,7 +417,7 @@ async fn export(
         Plan::Record { target, exported } => {
             steps.add("Action", "nothing to change");
             let shadow = shadow_entry(item, &target, exported, true, pending_ref);
-            let l = log(Action::Update, "Success", Some(target), steps, json!([]), None);
+            let l = log(Action::Update, LogStatus::Success, Some(target), steps, json!([]), None);
             outcome(Action::Update, Some(shadow), Some(l), false)
         }
         Plan::Update { target, ops, exported, changes } => {
@@ -465,7 +447,7 @@ async fn send_update(
     mut steps: Steps,
     change: Change,
     wanted: Option<(&Wanted, &[MappedAttribute])>,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     let Change { action, target, ops, exported, changes } = change;
@@ -478,7 +460,7 @@ async fn send_update(
                 format!("{} {} attribute(s) with one PATCH", action.as_str().to_lowercase() + "d:", ops.len()),
             );
             let shadow = shadow_entry(item, &target, exported, true, pending_ref);
-            let l = log(action, "Success", Some(target), steps, changes, None);
+            let l = log(action, LogStatus::Success, Some(target), steps, changes, None);
             outcome(action, Some(shadow), Some(l), false)
         }
         Err(ConnectorError::NotFound) => {
@@ -489,7 +471,8 @@ async fn send_update(
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
-            let l = log(action, "Failure", Some(target), steps, changes, Some((error_code(&e), e.to_string())));
+            let l =
+                log(action, LogStatus::Failure, Some(target), steps, changes, Some((error_code(&e), e.to_string())));
             outcome(action, None, Some(l), true)
         }
     }
@@ -503,8 +486,8 @@ fn shadow_entry(
     pending_ref: Option<String>,
 ) -> ShadowEntry {
     ShadowEntry {
-        object_kind: "user".into(),
-        source_id: item.source_id.clone(),
+        object_kind: ObjectKind::User,
+        source_id: item.source_id.to_string(),
         target_id: target.to_string(),
         exported,
         enabled,
@@ -535,7 +518,7 @@ async fn create(
     (desired, matching): (&[(String, Value)], &[MappedAttribute]),
     new_map: Map<String, Value>,
     pending_ref: Option<String>,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
     recreated: bool,
 ) -> Outcome {
@@ -548,7 +531,7 @@ async fn create(
                 if recreated { "created the account again (it was deleted in the app)" } else { "created the account" },
             );
             let shadow = shadow_entry(item, &t.id, new_map, true, pending_ref);
-            let l = log(Action::Create, "Success", Some(t.id), steps, changes, None);
+            let l = log(Action::Create, LogStatus::Success, Some(t.id), steps, changes, None);
             outcome(Action::Create, Some(shadow), Some(l), false)
         }
         Err(ConnectorError::Conflict { app_message }) => {
@@ -558,11 +541,12 @@ async fn create(
             let found = match find_in_target(ctx, matching).await {
                 Ok(Some(t)) => t,
                 Ok(None) => {
-                    let l = log(Action::Create, "Failure", None, steps, changes, Some(("Conflict", app_message)));
+                    let l =
+                        log(Action::Create, LogStatus::Failure, None, steps, changes, Some(("Conflict", app_message)));
                     return outcome(Action::Create, None, Some(l), true);
                 }
                 Err((code, message)) => {
-                    let l = log(Action::Create, "Failure", None, steps, changes, Some((code, message)));
+                    let l = log(Action::Create, LogStatus::Failure, None, steps, changes, Some((code, message)));
                     return outcome(Action::Create, None, Some(l), true);
                 }
             };
@@ -577,14 +561,14 @@ async fn create(
                         format!("adopted the existing account {} and updated {} attribute(s)", found.id, ops.len()),
                     );
                     let shadow = shadow_entry(item, &found.id, new_map, true, pending_ref);
-                    let l = log(Action::Update, "Success", Some(found.id), steps, changes, None);
+                    let l = log(Action::Update, LogStatus::Success, Some(found.id), steps, changes, None);
                     outcome(Action::Update, Some(shadow), Some(l), false)
                 }
                 Err(e) => {
                     steps.add("Action", format!("failed: {e}"));
                     let l = log(
                         Action::Update,
-                        "Failure",
+                        LogStatus::Failure,
                         Some(found.id),
                         steps,
                         changes,
@@ -596,7 +580,8 @@ async fn create(
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
-            let l = log(Action::Create, "Failure", None, steps, changes, Some((error_code(&e), e.to_string())));
+            let l =
+                log(Action::Create, LogStatus::Failure, None, steps, changes, Some((error_code(&e), e.to_string())));
             outcome(Action::Create, None, Some(l), true)
         }
     }
@@ -609,7 +594,7 @@ async fn disable(
     item: &Imported,
     target: &str,
     mut steps: Steps,
-    log: impl Fn(Action, &str, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     steps.add("Match", format!("known account {target} (shadow)"));
@@ -625,13 +610,13 @@ async fn disable(
             steps.add("Action", "disabled the account (active=false); it is not deleted");
             let pending_ref = item.shadow.as_ref().and_then(|s| s.pending_ref.clone());
             let s = shadow_entry(item, target, exported, false, pending_ref);
-            let l = log(Action::Disable, "Success", Some(target.to_string()), steps, changes, None);
+            let l = log(Action::Disable, LogStatus::Success, Some(target.to_string()), steps, changes, None);
             outcome(Action::Disable, Some(s), Some(l), false)
         }
         Err(e) => {
             steps.add("Action", format!("failed: {e}"));
             let error = Some((error_code(&e), e.to_string()));
-            let l = log(Action::Disable, "Failure", Some(target.to_string()), steps, changes, error);
+            let l = log(Action::Disable, LogStatus::Failure, Some(target.to_string()), steps, changes, error);
             outcome(Action::Disable, None, Some(l), true)
         }
     }

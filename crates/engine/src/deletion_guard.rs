@@ -8,7 +8,7 @@
 use crate::cycle::{is_leaving, CycleContext, Imported};
 use crate::status::StagedDeletes;
 use crate::EngineError;
-use roster_store::{LogRecord, RecordBatch, Store, User, UserId};
+use roster_store::{LogAction, LogRecord, LogStatus, ObjectKind, RecordBatch, Store, User, UserId};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -30,8 +30,8 @@ pub(crate) async fn leaving_users(
 ) -> Result<Vec<Leaving>, EngineError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(1000) {
-        let refs: Vec<&str> = chunk.iter().map(|u| u.0.as_str()).collect();
-        let mut shadows = store.shadow_of(&ctx.app, "user", &refs).await?;
+        let refs: Vec<&str> = chunk.iter().map(|u| u.as_str()).collect();
+        let mut shadows = store.shadow_of(&ctx.app, ObjectKind::User, &refs).await?;
         if shadows.values().all(|s| !s.enabled) {
             continue;
         }
@@ -39,9 +39,9 @@ pub(crate) async fn leaving_users(
         let mut users: HashMap<UserId, User> =
             store.users_by_ids(chunk).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
         for id in chunk {
-            let Some(shadow) = shadows.remove(&id.0) else { continue };
+            let Some(shadow) = shadows.remove(id.as_str()) else { continue };
             let item = Imported {
-                source_id: id.0.clone(),
+                source_id: id.clone(),
                 user: users.remove(id),
                 roles: roles.remove(id).unwrap_or_default(),
                 shadow: Some(shadow),
@@ -52,7 +52,7 @@ pub(crate) async fn leaving_users(
             if is_leaving(ctx, &item) {
                 let target = item.shadow.as_ref().map(|s| s.target_id.clone()).unwrap_or_default();
                 let name = item.user.as_ref().map(|u| u.user_name.clone());
-                out.push(Leaving { id: item.source_id, name, target });
+                out.push(Leaving { id: item.source_id.into_string(), name, target });
             }
         }
     }
@@ -86,12 +86,12 @@ pub(crate) async fn stage(
             cycle_id: ctx.cycle_id.clone(),
             change_id: change_id.to_string(),
             at: now,
-            object_kind: "user".into(),
+            object_kind: ObjectKind::User,
             source_id: l.id.clone(),
             source_name: l.name.clone(),
             target_id: Some(l.target.clone()),
-            action: "Disable".into(),
-            status: "Staged".into(),
+            action: LogAction::Disable,
+            status: LogStatus::Staged,
             steps: json!([
                 {"step": "Scope", "outcome": "out of scope: the account would be disabled"},
                 {"step": "Action", "outcome": format!(

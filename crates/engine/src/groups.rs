@@ -14,7 +14,9 @@ use futures::StreamExt;
 use roster_connectors::{ConnectorError, ResourceKind, TargetObject};
 use roster_mapping::{ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::AttrPath;
-use roster_store::{Group, GroupId, JobStateUpdate, LogRecord, MemberShadow, RecordBatch, ShadowEntry, Store};
+use roster_store::{
+    Group, GroupId, JobStateUpdate, LogRecord, LogStatus, MemberShadow, ObjectKind, RecordBatch, ShadowEntry, Store,
+};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -41,15 +43,15 @@ impl GroupOutcome {
             counts.tally(action, self.failed);
         }
         match (&self.log, self.failed) {
-            (Some(l), true) => batch.escrow_failures.push(ctx.escrow_failure("group", Some(l), &l.source_id)),
-            (Some(l), false) => batch.escrow_clears.push(("group".into(), l.source_id.clone())),
+            (Some(l), true) => batch.escrow_failures.push(ctx.escrow_failure(ObjectKind::Group, Some(l), &l.source_id)),
+            (Some(l), false) => batch.escrow_clears.push((ObjectKind::Group, l.source_id.clone())),
             (None, _) => {}
         }
         if let Some(s) = self.shadow {
             batch.shadow_upserts.push(s);
         }
         if let Some(id) = self.shadow_delete {
-            batch.shadow_deletes.push(("group".into(), id));
+            batch.shadow_deletes.push((ObjectKind::Group, id));
         }
         batch.member_adds.extend(self.member_adds);
         batch.member_removes.extend(self.member_removes);
@@ -73,7 +75,7 @@ impl GroupLog<'_> {
     fn entry(
         &self,
         action: Action,
-        status: &str,
+        status: LogStatus,
         target: Option<String>,
         steps: Steps,
         modified: Value,
@@ -85,12 +87,12 @@ impl GroupLog<'_> {
             cycle_id: self.ctx.cycle_id.clone(),
             change_id: self.change_id.to_string(),
             at: roster_store::now_ms(),
-            object_kind: "group".into(),
+            object_kind: ObjectKind::Group,
             source_id: self.id.to_string(),
             source_name: self.name.clone(),
             target_id: target,
-            action: action.as_str().into(),
-            status: status.into(),
+            action,
+            status,
             steps: Value::Array(steps.0),
             modified,
             error_code: err.as_ref().map(|(c, _)| c.to_string()),
@@ -110,7 +112,7 @@ impl GroupLog<'_> {
         GroupOutcome {
             action: Some(action),
             failed: true,
-            log: Some(self.entry(action, "Failure", target, steps, changes, Some((code, message)))),
+            log: Some(self.entry(action, LogStatus::Failure, target, steps, changes, Some((code, message)))),
             ..GroupOutcome::default()
         }
     }
@@ -242,7 +244,7 @@ pub(crate) async fn sync_group(
     let name = group.map(|g| g.display_name.clone()).or_else(|| {
         shadow.as_ref().and_then(|s| s.exported.get("displayName")).and_then(Value::as_str).map(String::from)
     });
-    let log = GroupLog { ctx, id: &id.0, name, change_id, step: "" };
+    let log = GroupLog { ctx, id: id.as_str(), name, change_id, step: "" };
     let mut steps = Steps(Vec::new());
     if change_id.ends_with(CHECK) {
         steps.add(
@@ -301,7 +303,7 @@ pub(crate) async fn sync_group(
         steps.add("Action", "skipped: the mapping does not allow creating groups");
         return Ok(GroupOutcome {
             action: Some(Action::Skip),
-            log: Some(log.entry(Action::Skip, "Skipped", None, steps, json!([]), None)),
+            log: Some(log.entry(Action::Skip, LogStatus::Skipped, None, steps, json!([]), None)),
             ..GroupOutcome::default()
         });
     };
@@ -314,9 +316,9 @@ pub(crate) async fn sync_group(
     let mut out = GroupOutcome::default();
     let mut failure = None;
     if maps_members(gm) {
-        let desired_members = store.provisioned_members(&ctx.app, &id.0).await?;
+        let desired_members = store.provisioned_members(&ctx.app, id.as_str()).await?;
         let sent: HashMap<String, String> = match placed.sent {
-            SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, &id.0).await?,
+            SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, id.as_str()).await?,
             SentMembers::Nothing => HashMap::new(),
             SentMembers::Adopted => {
                 // Members the adopted group already holds count as sent.
@@ -327,7 +329,7 @@ pub(crate) async fn sync_group(
                     .map(|(m, t)| (m.clone(), t.clone()))
                     .collect();
                 out.member_adds.extend(held.iter().map(|(m, t)| MemberShadow {
-                    group_id: id.0.clone(),
+                    group_id: id.to_string(),
                     member_id: m.clone(),
                     target_id: t.clone(),
                 }));
@@ -347,7 +349,7 @@ pub(crate) async fn sync_group(
         adds.sort();
         removes.sort();
         if !adds.is_empty() || !removes.is_empty() {
-            let sync = send_members(ctx, &id.0, &placed.target_id, &adds, &removes).await;
+            let sync = send_members(ctx, id.as_str(), &placed.target_id, &adds, &removes).await;
             steps.add(
                 "Action",
                 format!(
@@ -363,7 +365,7 @@ pub(crate) async fn sync_group(
             if let Some(e) = sync.error {
                 if e == ConnectorError::NotFound {
                     // The group was deleted in the app: the next cycle creates it again.
-                    out.shadow_delete = Some(id.0.clone());
+                    out.shadow_delete = Some(id.to_string());
                 }
                 failure = Some((error_code(&e), e.to_string()));
             }
@@ -377,8 +379,8 @@ pub(crate) async fn sync_group(
     let action = placed.action.unwrap_or(Action::Update);
     if out.shadow_delete.is_none() {
         out.shadow = Some(ShadowEntry {
-            object_kind: "group".into(),
-            source_id: id.0.clone(),
+            object_kind: ObjectKind::Group,
+            source_id: id.to_string(),
             target_id: placed.target_id.clone(),
             exported: placed.exported,
             enabled: true,
@@ -389,7 +391,7 @@ pub(crate) async fn sync_group(
     if changes.is_empty() && failure.is_none() {
         steps.add("Action", "nothing to change");
     }
-    let status = if failure.is_some() { "Failure" } else { "Success" };
+    let status = if failure.is_some() { LogStatus::Failure } else { LogStatus::Success };
     out.failed = failure.is_some();
     out.action = Some(action);
     out.log = Some(log.entry(action, status, Some(placed.target_id), steps, Value::Array(changes), failure));
@@ -588,7 +590,7 @@ async fn out_of_scope(
         return GroupOutcome {
             action: Some(Action::Skip),
             shadow: Some(ShadowEntry { enabled: false, last_sync: roster_store::now_ms(), ..s }),
-            log: Some(log.entry(Action::Skip, "Skipped", target, steps, json!([]), None)),
+            log: Some(log.entry(Action::Skip, LogStatus::Skipped, target, steps, json!([]), None)),
             ..GroupOutcome::default()
         };
     }
@@ -598,7 +600,7 @@ async fn out_of_scope(
             GroupOutcome {
                 action: Some(Action::Delete),
                 shadow_delete: Some(s.source_id.clone()),
-                log: Some(log.entry(Action::Delete, "Success", Some(s.target_id), steps, json!([]), None)),
+                log: Some(log.entry(Action::Delete, LogStatus::Success, Some(s.target_id), steps, json!([]), None)),
                 ..GroupOutcome::default()
             }
         }
@@ -629,7 +631,7 @@ pub(crate) async fn remove_leaving_members(
     // recorded: the intent names the groups whose members are then read back.
     store.write_intents(&ctx.app, crate::recovery::MEMBER_INTENT, &crate::recovery::member_intents(&by_group)).await?;
     let ids: Vec<&str> = by_group.keys().map(String::as_str).collect();
-    let shadows = store.shadow_of(&ctx.app, "group", &ids).await?;
+    let shadows = store.shadow_of(&ctx.app, ObjectKind::Group, &ids).await?;
     let mut out = Vec::new();
     for (group, members) in &by_group {
         let Some(gs) = shadows.get(group) else {
@@ -655,7 +657,14 @@ pub(crate) async fn remove_leaving_members(
             None => GroupOutcome {
                 action: Some(Action::Update),
                 member_removes: sync.removed,
-                log: Some(log.entry(Action::Update, "Success", Some(gs.target_id.clone()), steps, changes, None)),
+                log: Some(log.entry(
+                    Action::Update,
+                    LogStatus::Success,
+                    Some(gs.target_id.clone()),
+                    steps,
+                    changes,
+                    None,
+                )),
                 ..GroupOutcome::default()
             },
         };
@@ -684,7 +693,7 @@ pub(crate) async fn sync_groups(
 ) -> Result<(), EngineError> {
     let failed = sync_group_chunks(store, ctx, ids, change_id, job_update, concurrency, counts).await?;
     let mut differing = Vec::new();
-    for id in ids.iter().filter(|id| !failed.contains(&id.0)) {
+    for id in ids.iter().filter(|id| !failed.contains(id.as_str())) {
         if members_differ(store, ctx, id).await? {
             differing.push(id.clone());
         }
@@ -706,12 +715,12 @@ async fn members_differ(store: &Store, ctx: &CycleContext, id: &GroupId) -> Resu
     if !maps_members(gm) || !(ctx.scope_all || ctx.index.assigned_groups.contains(id)) {
         return Ok(false);
     }
-    let shadow = store.shadow_of(&ctx.app, "group", &[id.0.as_str()]).await?;
-    if !shadow.get(&id.0).is_some_and(|s| s.enabled) {
+    let shadow = store.shadow_of(&ctx.app, ObjectKind::Group, &[id.as_str()]).await?;
+    if !shadow.get(id.as_str()).is_some_and(|s| s.enabled) {
         return Ok(false);
     }
-    let desired = store.provisioned_members(&ctx.app, &id.0).await?;
-    let sent = store.shadow_members_of_group(&ctx.app, &id.0).await?;
+    let desired = store.provisioned_members(&ctx.app, id.as_str()).await?;
+    let sent = store.shadow_members_of_group(&ctx.app, id.as_str()).await?;
     Ok(desired != sent)
 }
 
@@ -734,21 +743,22 @@ async fn sync_group_chunks(
         // The job update (cursor or watermark) goes with the last chunk.
         let job = if i + 1 == n { job_update.take() } else { None };
         let mut batch = RecordBatch { job, now: ctx.clock.now_ms(), ..Default::default() };
-        let refs: Vec<&str> = chunk.iter().map(|g| g.0.as_str()).collect();
-        let mut shadows = store.shadow_of(&ctx.app, "group", &refs).await?;
+        let refs: Vec<&str> = chunk.iter().map(|g| g.as_str()).collect();
+        let mut shadows = store.shadow_of(&ctx.app, ObjectKind::Group, &refs).await?;
         let groups: HashMap<GroupId, Group> =
             store.groups_by_ids(chunk).await?.into_iter().map(|g| (g.id.clone(), g)).collect();
         if !ctx.handoff {
             let intents: Vec<(String, Value)> = chunk
                 .iter()
-                .map(|g| (g.0.clone(), json!(groups.get(g).map(|g| vec![("displayName", g.display_name.clone())]))))
+                .map(|g| (g.to_string(), json!(groups.get(g).map(|g| vec![("displayName", g.display_name.clone())]))))
                 .collect();
-            store.write_intents(&ctx.app, "group", &intents).await?;
-            batch.intent_clears = chunk.iter().map(|g| ("group".to_string(), g.0.clone())).collect();
+            store.write_intents(&ctx.app, ObjectKind::Group.as_str(), &intents).await?;
+            batch.intent_clears =
+                chunk.iter().map(|g| (ObjectKind::Group.as_str().to_string(), g.to_string())).collect();
         }
         let work: Vec<(GroupId, Option<ShadowEntry>)> = chunk
             .iter()
-            .map(|id| (id.clone(), shadows.remove(&id.0)))
+            .map(|id| (id.clone(), shadows.remove(id.as_str())))
             // Not provisioned and not in scope: nothing to do, not even to look.
             .filter(|(id, s)| s.is_some() || ctx.scope_all || ctx.index.assigned_groups.contains(id))
             .collect();

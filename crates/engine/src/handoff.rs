@@ -6,7 +6,7 @@
 
 use crate::{Engine, EngineError};
 use roster_store::csv::{value_text, Table};
-use roster_store::{AppId, ConfirmedHandoff, Handoff, JobStateUpdate, Store};
+use roster_store::{AppId, ConfirmedHandoff, Handoff, JobStateUpdate, Phase, Store};
 use std::borrow::Cow;
 
 impl Engine {
@@ -27,7 +27,7 @@ impl Engine {
 pub async fn leave_manual_mode(store: &Store, app: &AppId) -> Result<(), EngineError> {
     if store.discard_handoff(app).await? > 0 {
         let update = JobStateUpdate {
-            phase: Some("initial".into()),
+            phase: Some(Phase::Initial),
             initial_cursor: Some(None),
             initial_head: Some(None),
             ..JobStateUpdate::default()
@@ -69,7 +69,7 @@ pub fn handoff_csv(h: &Handoff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roster_store::{HandoffAction, HandoffItem};
+    use roster_store::{HandoffAction, HandoffItem, ObjectKind};
     use serde_json::json;
     use serde_json::Value;
 
@@ -77,7 +77,7 @@ mod tests {
     fn csv_has_a_column_per_attribute_and_quotes_what_needs_it() {
         let item = |action, name: &str, attrs: Value, changed: &[&str]| HandoffItem {
             action,
-            object_kind: "user".into(),
+            object_kind: ObjectKind::User,
             source_id: format!("id-{name}"),
             source_name: Some(name.into()),
             target_id: None,

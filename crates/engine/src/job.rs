@@ -17,7 +17,7 @@ use roster_mapping::{
     AppMappings, CompiledObjectMapping, SourceObjectType, GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES,
 };
 use roster_store::secrets::Cipher;
-use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, Store, User, UserId};
+use roster_store::{AppId, ChangeKind, GroupId, JobRow, JobStateUpdate, ObjectKind, Phase, Store, User, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -175,9 +175,9 @@ pub async fn run_cycle(
     let started = std::time::Instant::now();
     let cycle_id = uuid::Uuid::new_v4().to_string();
     let fingerprint = job.fingerprint();
-    if job.state.config_fingerprint.as_deref() != Some(fingerprint.as_str()) && job.row.phase != "initial" {
+    if job.state.config_fingerprint.as_deref() != Some(fingerprint.as_str()) && job.row.phase != Phase::Initial {
         // Settings or mappings changed: evaluate every object again, sending only what differs.
-        job.row.phase = "initial".into();
+        job.row.phase = Phase::Initial;
         job.row.initial_cursor = None;
         job.row.initial_head = None;
     }
@@ -185,7 +185,7 @@ pub async fn run_cycle(
     // imported on an initial cycle and at most hourly, so that a rate-limited org
     // is not asked every cycle.
     let mut roles_imported_at = job.state.roles_imported_at;
-    if job.row.phase == "initial" || roles_imported_at.is_none_or(|t| env.clock.now_ms() - t >= 3_600_000) {
+    if job.row.phase == Phase::Initial || roles_imported_at.is_none_or(|t| env.clock.now_ms() - t >= 3_600_000) {
         match crate::roles::import_roles(store, app, connector.as_ref()).await {
             Ok(_) => roles_imported_at = Some(env.clock.now_ms()),
             Err(e) => tracing::warn!(app = %app, error = %e, "cannot import the app's roles"),
@@ -198,7 +198,7 @@ pub async fn run_cycle(
         *p = Progress {
             running: true,
             cycle_id: Some(cycle_id.clone()),
-            phase: job.row.phase.clone(),
+            phase: Some(job.row.phase),
             ..Progress::default()
         }
     });
@@ -206,7 +206,7 @@ pub async fn run_cycle(
     // failure there is judged like any other (a refused token quarantines the job).
     let result = match crate::recovery::recover(store, &ctx).await {
         Err(e) => Err(e),
-        Ok(()) if job.row.phase == "initial" => initial(store, &mut ctx, &job, concurrency, progress).await,
+        Ok(()) if job.row.phase == Phase::Initial => initial(store, &mut ctx, &job, concurrency, progress).await,
         Ok(()) => incremental(store, &mut ctx, &job, concurrency, progress).await,
     };
     let now = env.clock.now_ms();
@@ -251,7 +251,7 @@ async fn guard_limit(store: &Store, app: &AppId, job: &LoadedJob) -> Result<Opti
     if job.state.allow_deletes {
         return Ok(None);
     }
-    let enabled = store.shadow_count(app, "user").await?.1.max(0) as u64;
+    let enabled = store.shadow_count(app, ObjectKind::User).await?.1.max(0) as u64;
     Ok(Some(deletion_guard::threshold(job.settings.delete_threshold, job.settings.delete_threshold_percent, enabled)))
 }
 
@@ -267,9 +267,9 @@ async fn initial(
         let mut ids: Vec<UserId> = Vec::new();
         let mut after = String::new();
         loop {
-            let page = store.shadow_after(&ctx.app, "user", &after, 5000).await?;
+            let page = store.shadow_after(&ctx.app, ObjectKind::User, &after, 5000).await?;
             let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
-            ids.extend(page.into_iter().filter(|s| s.enabled).map(|s| UserId(s.source_id)));
+            ids.extend(page.into_iter().filter(|s| s.enabled).map(|s| UserId::from_stored(s.source_id)));
             after = last;
         }
         let leaving = deletion_guard::leaving_users(store, ctx, &ids).await?;
@@ -288,7 +288,7 @@ async fn initial(
             h
         }
     };
-    if store.shadow_count(&ctx.app, "user").await?.0 == 0 {
+    if store.shadow_count(&ctx.app, ObjectKind::User).await?.0 == 0 {
         ctx.snapshot = crate::snapshot::snapshot(ctx, ResourceKind::User, &ctx.mapping).await?.map(Arc::new);
     }
     let total = store
@@ -305,7 +305,7 @@ async fn initial(
             let mut cursor = cursor;
             loop {
                 let users = store.users_after(cursor.as_deref(), BATCH as i64).await?;
-                let Some(last) = users.last().map(|u| u.id.0.clone()) else { break };
+                let Some(last) = users.last().map(|u| u.id.to_string()) else { break };
                 let n = users.len() as u64;
                 let update = JobStateUpdate { initial_cursor: Some(Some(last.clone())), ..Default::default() };
                 let items = users.into_iter().map(|u| (u.id.clone(), Some(u))).collect();
@@ -321,7 +321,7 @@ async fn initial(
     ctx.index = Arc::new(store.assignment_index(&ctx.app).await?);
     initial_groups(store, ctx, concurrency, progress, &mut counts).await?;
     let done = JobStateUpdate {
-        phase: Some("incremental".into()),
+        phase: Some(Phase::Incremental),
         watermark: Some(head),
         initial_cursor: Some(None),
         initial_head: Some(None),
@@ -348,7 +348,7 @@ async fn initial_groups(
         let mut after: Option<String> = None;
         loop {
             let page = store.group_ids_after(after.as_deref(), 5000).await?;
-            let Some(last) = page.last().map(|g| g.0.clone()) else { break };
+            let Some(last) = page.last().map(|g| g.to_string()) else { break };
             ids.extend(page);
             after = Some(last);
         }
@@ -357,14 +357,14 @@ async fn initial_groups(
         assigned.sort();
         ids.extend(assigned);
     }
-    let mut known: HashSet<String> = ids.iter().map(|g| g.0.clone()).collect();
+    let mut known: HashSet<String> = ids.iter().map(|g| g.to_string()).collect();
     let mut after = String::new();
     loop {
-        let page = store.shadow_after(&ctx.app, "group", &after, 5000).await?;
+        let page = store.shadow_after(&ctx.app, ObjectKind::Group, &after, 5000).await?;
         let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
         for s in page {
             if known.insert(s.source_id.clone()) {
-                ids.push(GroupId(s.source_id));
+                ids.push(GroupId::from_stored(s.source_id));
             }
         }
         after = last;
@@ -372,7 +372,7 @@ async fn initial_groups(
     if ids.is_empty() {
         return Ok(());
     }
-    if store.shadow_count(&ctx.app, "group").await?.0 == 0 {
+    if store.shadow_count(&ctx.app, ObjectKind::Group).await?.0 == 0 {
         ctx.group_snapshot = crate::snapshot::snapshot(ctx, ResourceKind::Group, &gm).await?.map(Arc::new);
     }
     set_progress(progress, |p| p.total += ids.len() as u64);
@@ -410,7 +410,7 @@ async fn incremental(
         let mut seen: HashSet<String> = HashSet::new();
         let mut push = |id: String, affected: &mut Vec<UserId>| {
             if seen.insert(id.clone()) {
-                affected.push(UserId(id));
+                affected.push(UserId::from_stored(id));
             }
         };
         // Groups whose object or members may have changed (their containing groups too).
@@ -423,7 +423,7 @@ async fn incremental(
                     groups.push(e.object_id.clone());
                     fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?
                 }
-                ChangeKind::Assignment if e.object_id == ctx.app.0 => {
+                ChangeKind::Assignment if e.object_id == ctx.app.as_str() => {
                     groups.extend(e.related_id.clone());
                     fan_out(store, e.related_id.as_deref(), &mut affected, &mut push).await?
                 }
@@ -481,12 +481,14 @@ pub(crate) async fn groups_to_sync(
         return Ok(Vec::new());
     }
     let mut members: Vec<&str> = groups.iter().map(String::as_str).collect();
-    members.extend(users.iter().map(|u| u.0.as_str()));
+    members.extend(users.iter().map(|u| u.as_str()));
     let mut ids: Vec<GroupId> = Vec::new();
     let mut known: HashSet<String> = HashSet::new();
-    for g in groups.iter().cloned().chain(store.containing_groups(&members).await?.into_iter().map(|g| g.0)) {
+    for g in
+        groups.iter().cloned().chain(store.containing_groups(&members).await?.into_iter().map(GroupId::into_string))
+    {
         if known.insert(g.clone()) {
-            ids.push(GroupId(g));
+            ids.push(GroupId::from_stored(g));
         }
     }
     Ok(ids)
@@ -503,12 +505,16 @@ async fn retry_escrow(
     if due.is_empty() {
         return Ok(());
     }
-    let users: Vec<UserId> =
-        due.iter().filter(|e| e.object_kind == "user").map(|e| UserId(e.source_id.clone())).collect();
+    let users: Vec<UserId> = due
+        .iter()
+        .filter(|e| e.object_kind == ObjectKind::User)
+        .map(|e| UserId::from_stored(e.source_id.clone()))
+        .collect();
     process_users(store, ctx, &users, "escrow", concurrency, counts, None).await?;
     // The escrowed groups, and the groups of the users retried: a user whose
     // account now exists, or is enabled again, joins them.
-    let groups: Vec<String> = due.iter().filter(|e| e.object_kind == "group").map(|e| e.source_id.clone()).collect();
+    let groups: Vec<String> =
+        due.iter().filter(|e| e.object_kind == ObjectKind::Group).map(|e| e.source_id.clone()).collect();
     let groups = groups_to_sync(store, ctx, &groups, &users).await?;
     crate::groups::sync_groups(store, ctx, &groups, "escrow", None, concurrency, counts).await
 }
@@ -528,7 +534,7 @@ async fn fan_out(
         push(id.to_string(), affected);
     } else {
         for m in members {
-            push(m.0, affected);
+            push(m.into_string(), affected);
         }
     }
     Ok(())
@@ -586,7 +592,7 @@ async fn follow_references(
         let mut waiting = Vec::new();
         for chunk in created.chunks(BATCH) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            waiting.extend(store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId));
+            waiting.extend(store.shadow_waiting_for(&ctx.app, &refs).await?.into_iter().map(UserId::from_stored));
         }
         // A change id of its own: the same user may already have an entry for `change_id`.
         let change_id = format!("{change_id}:references");

@@ -35,7 +35,7 @@ use roster_connectors::ConnectorError;
 use roster_mapping::AppMappings;
 use roster_notify::SmtpConfig;
 use roster_store::secrets::Cipher;
-use roster_store::{AppId, JobStateUpdate, Store, StoreError, UserId};
+use roster_store::{AppId, JobStateUpdate, ObjectKind, Phase, Store, StoreError, UserId};
 use serde_json::Value;
 use settings::{JobSettings, SettingsPatch, SettingsView, Status};
 use status::{
@@ -188,7 +188,7 @@ impl Engine {
                 Ok(next) => next.is_some_and(|t| t <= now),
                 Err(_) => false,
             };
-            let due = row.phase == "initial"
+            let due = row.phase == Phase::Initial
                 || row.watermark < head
                 || interval_due
                 || escrow_due
@@ -267,7 +267,7 @@ impl Engine {
         let before = s.clone();
         patch.apply_outbound_limits(&mut s)?;
         connect::apply_vendor_settings(&mut s, &patch)?;
-        let change = connect::seal_credentials(&self.cipher, &app.0, &before, &s, stored.as_deref(), &patch)?;
+        let change = connect::seal_credentials(&self.cipher, app, &before, &s, stored.as_deref(), &patch)?;
         let sealed = change.sealed;
         let was_manual = connect::hands_off(&s);
         patch.apply_running(&mut s)?;
@@ -300,7 +300,7 @@ impl Engine {
     /// The settings as the API shows them: secrets only as "set".
     pub async fn settings_view(&self, app: &AppId) -> Result<SettingsView, EngineError> {
         let (settings, creds, _) = self.settings_of(app).await?;
-        let credentials = connect::credentials_view(&self.cipher, &app.0, creds.as_deref());
+        let credentials = connect::credentials_view(&self.cipher, app, creds.as_deref());
         Ok(SettingsView { settings, credentials, cleared_credentials: Vec::new() })
     }
 
@@ -358,7 +358,7 @@ impl Engine {
             }
         }
         let update = JobStateUpdate {
-            phase: Some("initial".into()),
+            phase: Some(Phase::Initial),
             watermark: Some(0),
             initial_cursor: Some(None),
             initial_head: Some(None),
@@ -430,10 +430,10 @@ impl Engine {
             (Err(e), _) | (_, Err(e)) => return Ok(ProvisioningStatus::unreadable(row.phase, e.to_string())),
         };
         let progress = self.handle(app).progress.lock().map(|p| p.clone()).unwrap_or_default();
-        let configured = connect::is_configured(&self.cipher, &app.0, &settings, row.credentials.as_deref());
+        let configured = connect::is_configured(&self.cipher, app, &settings, row.credentials.as_deref());
         let (label, activity) = ProvisioningState::of(&settings, configured);
-        let (provisioned, enabled) = self.store.shadow_count(app, "user").await?;
-        let (groups, in_scope) = self.store.shadow_count(app, "group").await?;
+        let (provisioned, enabled) = self.store.shadow_count(app, ObjectKind::User).await?;
+        let (groups, in_scope) = self.store.shadow_count(app, ObjectKind::Group).await?;
         let (items, count) = self.store.escrow(app, 20).await?;
         Ok(ProvisioningStatus {
             state: label,
@@ -485,7 +485,7 @@ impl Engine {
         let groups = job::groups_to_sync(&self.store, &ctx, &[], std::slice::from_ref(&user_id)).await?;
         groups::sync_groups(&self.store, &ctx, &groups, "on-demand", None, 1, &mut counts).await?;
         // The user's own outcome (a manager without an account goes first).
-        let log = outcomes.into_iter().find(|o| o.source_id == user_id.0).and_then(|o| o.log);
+        let log = outcomes.into_iter().find(|o| o.source_id == user_id).and_then(|o| o.log);
         Ok(log.map(ProvisioningOutcome::from).unwrap_or_else(ProvisioningOutcome::nothing_to_do))
     }
 

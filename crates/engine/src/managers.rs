@@ -10,7 +10,7 @@
 
 use crate::cycle::CycleContext;
 use crate::EngineError;
-use roster_store::{Store, User, UserId};
+use roster_store::{ObjectKind, Store, User, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How far up a management chain managers are pulled in, and the most waves.
@@ -102,14 +102,16 @@ async fn without_account(
     ids: Vec<UserId>,
     scheduled: &HashSet<String>,
 ) -> Result<Vec<UserId>, EngineError> {
-    let ids: Vec<UserId> =
-        ids.into_iter().filter(|m| ctx.placed_account(&m.0).is_none() && !scheduled.contains(&m.0)).collect();
+    let ids: Vec<UserId> = ids
+        .into_iter()
+        .filter(|m| ctx.placed_account(m.as_str()).is_none() && !scheduled.contains(m.as_str()))
+        .collect();
     if ids.is_empty() {
         return Ok(ids);
     }
-    let refs: Vec<&str> = ids.iter().map(|m| m.0.as_str()).collect();
-    let accounts = store.enabled_accounts(&ctx.app, "user", &refs).await?;
-    Ok(ids.into_iter().filter(|m| !accounts.contains_key(&m.0)).collect())
+    let refs: Vec<&str> = ids.iter().map(|m| m.as_str()).collect();
+    let accounts = store.enabled_accounts(&ctx.app, ObjectKind::User, &refs).await?;
+    Ok(ids.into_iter().filter(|m| !accounts.contains_key(m.as_str())).collect())
 }
 
 /// How many managers without an account stand above a user in the batch (its
@@ -133,7 +135,11 @@ mod tests {
     use super::*;
 
     fn user(id: &str, manager: Option<&str>) -> (UserId, Option<User>) {
-        let u = User { id: UserId(id.into()), manager: manager.map(|m| UserId(m.into())), ..User::default() };
+        let u = User {
+            id: UserId::from_stored(id.into()),
+            manager: manager.map(|m| UserId::from_stored(m.into())),
+            ..User::default()
+        };
         (u.id.clone(), Some(u))
     }
 
@@ -150,8 +156,11 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let pending: HashSet<UserId> = ["ceo", "vp", "lead", "a", "b"].iter().map(|s| UserId(s.to_string())).collect();
-        let check = |id: &str, want: usize| assert_eq!(level_of(&UserId(id.into()), &users, &pending), want, "{id}");
+        let pending: HashSet<UserId> =
+            ["ceo", "vp", "lead", "a", "b"].iter().map(|s| UserId::from_stored(s.to_string())).collect();
+        let check = |id: &str, want: usize| {
+            assert_eq!(level_of(&UserId::from_stored(id.into()), &users, &pending), want, "{id}")
+        };
         check("ceo", 0);
         check("vp", 1);
         check("lead", 2);

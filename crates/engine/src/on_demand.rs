@@ -3,7 +3,7 @@
 //! provisioning it on demand, in the same shape as a provisioning log entry
 //! (action, status, each step, the properties sent, the app's error).
 
-use roster_store::LogRecord;
+use roster_store::{LogAction, LogRecord, LogStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -28,7 +28,7 @@ pub struct ModifiedProperty {
 
 /// What provisioning did to one object: a provisioning log entry as the
 /// surfaces show it, and the answer of provision on demand.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProvisioningOutcome {
     /// The log entry's id (none when nothing was logged).
@@ -41,22 +41,43 @@ pub struct ProvisioningOutcome {
     pub source_name: Option<String>,
     /// The account in the app.
     pub target_id: Option<String>,
-    /// `Create`, `Update`, `Disable`, `Enable`, `Delete`, `Skip`...
-    pub action: String,
+    /// `Create`, `Update`, `Disable`, `Enable`, `Delete`, `Skip`.
+    pub action: LogAction,
     /// `Success`, `Failure`, `Skipped`, `Staged`...
-    pub status: String,
+    pub status: LogStatus,
     pub steps: Vec<Step>,
     pub modified: Vec<ModifiedProperty>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
 }
 
+/// Nothing logged: a skip, without steps.
+impl Default for ProvisioningOutcome {
+    fn default() -> ProvisioningOutcome {
+        ProvisioningOutcome {
+            id: None,
+            cycle_id: None,
+            change_id: None,
+            at: None,
+            source_id: None,
+            source_name: None,
+            target_id: None,
+            action: LogAction::Skip,
+            status: LogStatus::Skipped,
+            steps: Vec::new(),
+            modified: Vec::new(),
+            error_code: None,
+            error_message: None,
+        }
+    }
+}
+
 impl ProvisioningOutcome {
     /// The outcome of a run that found the app in step with the directory.
     pub fn nothing_to_do() -> ProvisioningOutcome {
         ProvisioningOutcome {
-            action: "Skip".into(),
-            status: "Skipped".into(),
+            action: LogAction::Skip,
+            status: LogStatus::Skipped,
             steps: vec![Step {
                 step: "Action".into(),
                 outcome: "nothing to do: the app is already in step with the directory".into(),
@@ -118,22 +139,23 @@ pub struct Preview {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roster_store::ObjectKind;
     use serde_json::json;
 
     #[test]
     fn a_log_entry_keeps_its_steps_and_properties() {
         let record = LogRecord {
             id: "l1".into(),
-            app_id: roster_store::AppId("a".into()),
+            app_id: roster_store::AppId::from_stored("a".into()),
             cycle_id: "c1".into(),
             change_id: "u1".into(),
             at: 5,
-            object_kind: "user".into(),
+            object_kind: ObjectKind::User,
             source_id: "u1".into(),
             source_name: Some("ann".into()),
             target_id: Some("t1".into()),
-            action: "Update".into(),
-            status: "Success".into(),
+            action: LogAction::Update,
+            status: LogStatus::Success,
             steps: json!([{"step": "Import", "outcome": "read ann"}, {"step": "Odd"}]),
             modified: json!([{"name": "title", "old": "A", "new": "B"}]),
             error_code: None,

@@ -23,7 +23,7 @@ use crate::status::Counts;
 use crate::EngineError;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use roster_store::{JobStateUpdate, RecordBatch, Store, StoreError, UserId};
+use roster_store::{JobStateUpdate, ObjectKind, RecordBatch, Store, StoreError, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
@@ -111,7 +111,7 @@ impl Feeder<'_> {
     ) -> Result<(), EngineError> {
         // A user queued before in this run (a manager pulled ahead) is not sent twice.
         let mut items = items;
-        items.retain(|(id, _)| !self.scheduled.contains(&id.0));
+        items.retain(|(id, _)| !self.scheduled.contains(id.as_str()));
         let mut waves = crate::managers::waves(self.store, self.ctx, items, &self.scheduled).await?;
         let last = waves.pop().unwrap_or_default();
         for wave in waves {
@@ -131,7 +131,7 @@ impl Feeder<'_> {
         let mut wave = prepare(self.store, self.ctx, items, change_id, &self.scheduled).await?;
         tracing::debug!(users = wave.items.len(), ms = started.elapsed().as_millis() as u64, "wave prepared");
         for item in &wave.items {
-            self.scheduled.insert(item.source_id.clone());
+            self.scheduled.insert(item.source_id.to_string());
         }
         wave.job_update = job_update;
         wave.progress = progress;
@@ -160,37 +160,37 @@ async fn prepare(
         return Ok(empty());
     }
     let ids: Vec<UserId> = items.iter().map(|(id, _)| id.clone()).collect();
-    let id_refs: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+    let id_refs: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
     let mut roles = store.effective_roles(&ctx.app, &ids).await?;
     // Manual mode sees the hand-off's entries as the shadow they will become.
     let mut shadows = if ctx.handoff {
-        store.pending_shadow_of(&ctx.app, "user", &id_refs).await?
+        store.pending_shadow_of(&ctx.app, ObjectKind::User, &id_refs).await?
     } else {
-        store.shadow_of(&ctx.app, "user", &id_refs).await?
+        store.shadow_of(&ctx.app, ObjectKind::User, &id_refs).await?
     };
     // A manager placed in this run is known without the store.
     let mut placed: HashMap<String, String> = HashMap::new();
     let mut unknown: Vec<&str> = Vec::new();
-    for m in items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.0.as_str())) {
+    for m in items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.as_str())) {
         match ctx.placed_account(m) {
             Some(account) => drop(placed.insert(m.to_string(), account)),
             None => unknown.push(m),
         }
     }
-    placed.extend(store.enabled_accounts(&ctx.app, "user", &unknown).await?);
+    placed.extend(store.enabled_accounts(&ctx.app, ObjectKind::User, &unknown).await?);
     let imported: Vec<Imported> = items
         .into_iter()
         .map(|(id, user)| {
-            let manager = user.as_ref().and_then(|u| u.manager.as_ref()).map(|m| m.0.clone());
+            let manager = user.as_ref().and_then(|u| u.manager.as_ref()).map(|m| m.to_string());
             let manager_target = manager.as_ref().and_then(|m| placed.get(m).cloned());
             // A manager queued in an earlier wave of this run, not yet placed: wait for it.
             let manager_wait = manager.filter(|m| manager_target.is_none() && scheduled.contains(m));
             Imported {
                 roles: roles.remove(&id).unwrap_or_default(),
-                shadow: shadows.remove(&id.0),
+                shadow: shadows.remove(id.as_str()),
                 manager_target,
                 manager_wait,
-                source_id: id.0,
+                source_id: id,
                 user,
                 change_id: change_id.to_string(),
             }
@@ -198,7 +198,9 @@ async fn prepare(
         .collect();
     // The intent goes first: a crash during the calls leaves it behind.
     if !ctx.handoff {
-        store.write_intents(&ctx.app, "user", &crate::recovery::user_intents(ctx, &imported)).await?;
+        store
+            .write_intents(&ctx.app, ObjectKind::User.as_str(), &crate::recovery::user_intents(ctx, &imported))
+            .await?;
     }
     // Users leaving the app leave its groups first.
     let leaving: Vec<&str> =
@@ -219,7 +221,7 @@ async fn send(ctx: Arc<CycleContext>, settled: Arc<Settled>, wave: u64, mut item
     }
     let outcome = process_user(&ctx, item).await;
     ctx.remember_placed(std::slice::from_ref(&outcome));
-    settled.settle(&outcome.source_id);
+    settled.settle(outcome.source_id.as_str());
     (wave, outcome)
 }
 
@@ -373,9 +375,9 @@ impl Recorder<'_> {
         progress: Option<&SharedProgress>,
     ) -> Result<(), EngineError> {
         let Open { wave, outcomes, .. } = open;
-        self.done
-            .created
-            .extend(outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.clone()));
+        self.done.created.extend(
+            outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.to_string()),
+        );
         // The outcomes move into the record, unless the caller wants them back.
         let (kept, outcomes) = match self.keep_outcomes {
             true => (outcomes.clone(), outcomes),
@@ -422,16 +424,17 @@ fn record_batch(
 ) -> RecordBatch {
     let mut batch =
         RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
-    batch.intent_clears = outcomes.iter().map(|o| ("user".to_string(), o.source_id.clone())).collect();
+    batch.intent_clears =
+        outcomes.iter().map(|o| (ObjectKind::User.as_str().to_string(), o.source_id.to_string())).collect();
     batch.intent_clears.extend(member_intent_clears);
     for o in group_outcomes {
         o.record_into(ctx, &mut batch, counts);
     }
     for o in outcomes {
         if o.failed {
-            batch.escrow_failures.push(ctx.escrow_failure("user", o.log.as_ref(), &o.source_id));
+            batch.escrow_failures.push(ctx.escrow_failure(ObjectKind::User, o.log.as_ref(), o.source_id.as_str()));
         } else {
-            batch.escrow_clears.push(("user".into(), o.source_id.clone()));
+            batch.escrow_clears.push((ObjectKind::User, o.source_id.to_string()));
         }
         counts.tally(o.action, o.failed);
         batch.shadow_upserts.extend(o.shadow);

@@ -10,7 +10,7 @@ use crate::cycle::{current_values, lookup, scope, with_retry, CycleContext, Impo
 use crate::EngineError;
 use roster_connectors::{ResourceKind, TargetObject};
 use roster_mapping::{EvalContext, MappedAttribute, Value as MappedValue};
-use roster_store::{Intent, MemberShadow, RecordBatch, ShadowEntry, Store};
+use roster_store::{Intent, LogAction, LogStatus, MemberShadow, ObjectKind, RecordBatch, ShadowEntry, Store};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -31,7 +31,7 @@ pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(Strin
                 .into_iter()
                 .filter_map(|m| m.value.to_text().map(|v| (m.target.clone(), v.into_owned())))
                 .collect();
-            (item.source_id.clone(), json!(matching))
+            (item.source_id.to_string(), json!(matching))
         })
         .collect()
 }
@@ -69,11 +69,11 @@ async fn find_in_app(
 }
 
 /// The shadow of an object as the app holds it now.
-fn shadow_from_app(kind: &str, source_id: &str, found: &TargetObject, targets: &[String]) -> ShadowEntry {
+fn shadow_from_app(kind: ObjectKind, source_id: &str, found: &TargetObject, targets: &[String]) -> ShadowEntry {
     let paths: Vec<(String, Value)> = targets.iter().map(|t| (t.clone(), Value::Null)).collect();
     let exported: Map<String, Value> = current_values(&found.resource, &paths);
     ShadowEntry {
-        object_kind: kind.into(),
+        object_kind: kind,
         source_id: source_id.into(),
         target_id: found.id.clone(),
         exported,
@@ -94,11 +94,11 @@ fn recovered_log(
     let before = old.map(|o| o.exported.clone()).unwrap_or_default();
     let changes = crate::cycle::modified(&before, &now.exported);
     let action = match (old, now.enabled) {
-        (None, true) => "Create",
-        (Some(o), true) if !o.enabled => "Enable",
-        (Some(o), false) if o.enabled => "Disable",
-        (None, false) => "Disable",
-        _ if changes.as_array().is_some_and(|c| !c.is_empty()) => "Update",
+        (None, true) => LogAction::Create,
+        (Some(o), true) if !o.enabled => LogAction::Enable,
+        (Some(o), false) if o.enabled => LogAction::Disable,
+        (None, false) => LogAction::Disable,
+        _ if changes.as_array().is_some_and(|c| !c.is_empty()) => LogAction::Update,
         _ => return None,
     };
     Some(roster_store::LogRecord {
@@ -107,12 +107,12 @@ fn recovered_log(
         cycle_id: ctx.cycle_id.clone(),
         change_id: "recovery".into(),
         at: ctx.clock.now_ms(),
-        object_kind: "user".into(),
+        object_kind: ObjectKind::User,
         source_id: source_id.into(),
         source_name: None,
         target_id: Some(now.target_id.clone()),
-        action: action.into(),
-        status: "Success".into(),
+        action,
+        status: LogStatus::Success,
         steps: json!([
             {"step": "Match", "outcome": format!("found the account {} in the app", now.target_id)},
             {"step": "Action", "outcome": "recorded a write a batch cut short by a stop had made but not recorded"},
@@ -139,18 +139,18 @@ pub(crate) async fn recover(store: &Store, ctx: &CycleContext) -> Result<(), Eng
 async fn recover_users(store: &Store, ctx: &CycleContext) -> Result<(), EngineError> {
     let targets: Vec<String> = ctx.mapping.targets().iter().map(|t| t.to_string()).collect();
     loop {
-        let intents = store.intents(&ctx.app, "user", 500).await?;
+        let intents = store.intents(&ctx.app, ObjectKind::User.as_str(), 500).await?;
         if intents.is_empty() {
             return Ok(());
         }
         let ids: Vec<&str> = intents.iter().map(|i| i.source_id.as_str()).collect();
-        let shadows = store.shadow_of(&ctx.app, "user", &ids).await?;
+        let shadows = store.shadow_of(&ctx.app, ObjectKind::User, &ids).await?;
         let mut batch = RecordBatch::default();
         for intent in &intents {
             let shadow = shadows.get(&intent.source_id);
             // Not found: deleted in the app (the redo creates it again) or never created.
             if let Some(found) = find_in_app(ctx, ResourceKind::User, shadow, intent).await? {
-                let mut s = shadow_from_app("user", &intent.source_id, &found, &targets);
+                let mut s = shadow_from_app(ObjectKind::User, &intent.source_id, &found, &targets);
                 // The manager reference is kept as it was: the app holds an id there.
                 if let Some(old) = shadow {
                     s.pending_ref = old.pending_ref.clone();
@@ -160,7 +160,7 @@ async fn recover_users(store: &Store, ctx: &CycleContext) -> Result<(), EngineEr
                 }
                 batch.shadow_upserts.push(s);
             }
-            batch.intent_clears.push(("user".into(), intent.source_id.clone()));
+            batch.intent_clears.push((ObjectKind::User.as_str().into(), intent.source_id.clone()));
         }
         tracing::info!(app = %ctx.app, users = intents.len(), "checked users a cut-short batch was writing");
         store.record(&ctx.app, &batch).await?;
@@ -174,12 +174,12 @@ async fn recover_groups(store: &Store, ctx: &CycleContext) -> Result<(), EngineE
         .map(|g| g.targets().iter().filter(|t| !t.eq_ignore_ascii_case("members")).map(|t| t.to_string()).collect())
         .unwrap_or_default();
     loop {
-        let intents = store.intents(&ctx.app, "group", 100).await?;
+        let intents = store.intents(&ctx.app, ObjectKind::Group.as_str(), 100).await?;
         if intents.is_empty() {
             return Ok(());
         }
         let ids: Vec<&str> = intents.iter().map(|i| i.source_id.as_str()).collect();
-        let shadows = store.shadow_of(&ctx.app, "group", &ids).await?;
+        let shadows = store.shadow_of(&ctx.app, ObjectKind::Group, &ids).await?;
         let mut batch = RecordBatch::default();
         for intent in &intents {
             let shadow = shadows.get(&intent.source_id);
@@ -192,12 +192,12 @@ async fn recover_groups(store: &Store, ctx: &CycleContext) -> Result<(), EngineE
                 other => other,
             };
             if let Some(found) = found {
-                let mut s = shadow_from_app("group", &intent.source_id, &found, &targets);
+                let mut s = shadow_from_app(ObjectKind::Group, &intent.source_id, &found, &targets);
                 s.enabled = shadow.map(|s| s.enabled).unwrap_or(true);
                 batch.shadow_upserts.push(s);
                 members_as_held(store, ctx, &intent.source_id, &found, &mut batch).await?;
             }
-            batch.intent_clears.push(("group".into(), intent.source_id.clone()));
+            batch.intent_clears.push((ObjectKind::Group.as_str().into(), intent.source_id.clone()));
         }
         tracing::info!(app = %ctx.app, groups = intents.len(), "checked groups a cut-short batch was writing");
         store.record(&ctx.app, &batch).await?;
@@ -232,7 +232,7 @@ async fn recover_members(store: &Store, ctx: &CycleContext) -> Result<(), Engine
             .flat_map(|i| serde_json::from_value::<Vec<String>>(i.matching.clone()).unwrap_or_default())
             .collect();
         let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
-        let shadows = store.shadow_of(&ctx.app, "group", &ids).await?;
+        let shadows = store.shadow_of(&ctx.app, ObjectKind::Group, &ids).await?;
         let mut batch = RecordBatch::default();
         for group in &groups {
             // A group without a shadow has nothing roster believes it sent.
@@ -267,7 +267,7 @@ async fn members_as_held(
         .flatten()
         .filter_map(|m| m.get("value").and_then(Value::as_str))
         .collect();
-    let members = store.shadow_by_targets(&ctx.app, "user", &held).await?;
+    let members = store.shadow_by_targets(&ctx.app, ObjectKind::User, &held).await?;
     let sent = store.shadow_members_of_group(&ctx.app, group).await?;
     let keep: HashSet<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
     let removed: Vec<String> = sent.keys().filter(|m| !keep.contains(m.as_str())).cloned().collect();
@@ -298,12 +298,12 @@ fn recovered_members_log(
         cycle_id: ctx.cycle_id.clone(),
         change_id: "recovery".into(),
         at: ctx.clock.now_ms(),
-        object_kind: "group".into(),
+        object_kind: ObjectKind::Group,
         source_id: group.into(),
         source_name: found.resource.get("displayName").and_then(Value::as_str).map(String::from),
         target_id: Some(found.id.clone()),
-        action: "Update".into(),
-        status: "Success".into(),
+        action: LogAction::Update,
+        status: LogStatus::Success,
         steps: json!([
             {"step": "Match", "outcome": format!("read the group {} and its members from the app", found.id)},
             {"step": "Action", "outcome": "recorded member changes a batch cut short by a stop had made but not recorded"},

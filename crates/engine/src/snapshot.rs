@@ -54,7 +54,7 @@ pub async fn snapshot(
         Ok(found) => Ok(Some(found)),
         Err(EngineError::Connector(e @ ConnectorError::Config { .. })) => Err(EngineError::Connector(e)),
         Err(e) => {
-            tracing::info!(app = %ctx.app.0, error = %e, "no snapshot of the app; objects are looked up one by one");
+            tracing::info!(app = %ctx.app.as_str(), error = %e, "no snapshot of the app; objects are looked up one by one");
             Ok(None)
         }
     }
@@ -75,7 +75,7 @@ async fn read(
         let n = page.items.len();
         let fresh: Vec<TargetObject> = page.items.into_iter().filter(|t| seen.insert(t.id.clone())).collect();
         if n > 0 && fresh.is_empty() {
-            tracing::warn!(app = %ctx.app.0, kind = kind.endpoint(), "the app listed a page it had listed already");
+            tracing::warn!(app = %ctx.app.as_str(), kind = kind.endpoint(), "the app listed a page it had listed already");
             break;
         }
         if seen.len() as u64 > ctx.max_listed_objects {

@@ -27,7 +27,7 @@ impl SourceObject for UserSource<'_> {
         if is("userName") || is("userPrincipalName") {
             Value::Str(u.user_name.clone())
         } else if is("objectId") || is("id") {
-            Value::Str(u.id.0.clone())
+            Value::Str(u.id.to_string())
         } else if is("IsSoftDeleted") {
             Value::Bool(self.soft_deleted)
         } else if is("accountEnabled") || is("active") {
@@ -49,7 +49,7 @@ impl SourceObject for UserSource<'_> {
         } else if is("employeeId") {
             text(&u.employee_id)
         } else if is("manager") {
-            u.manager.as_ref().map(|m| Value::Str(m.0.clone())).unwrap_or(Value::Null)
+            u.manager.as_ref().map(|m| Value::Str(m.to_string())).unwrap_or(Value::Null)
         } else if is("mobile") {
             text(&u.mobile)
         } else if is("businessPhones") || is("telephoneNumber") {
@@ -104,7 +104,7 @@ impl SourceObject for GroupSource<'_> {
         let g = self.group;
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("objectId") || is("id") {
-            Value::Str(g.id.0.clone())
+            Value::Str(g.id.to_string())
         } else if is("displayName") {
             Value::Str(g.display_name.clone())
         } else if is("description") {

@@ -6,7 +6,7 @@
 
 use crate::reliability::Quarantine;
 use crate::settings::{JobSettings, Mode, Status};
-use roster_store::EscrowItem;
+use roster_store::{EscrowItem, Phase};
 use serde::{Deserialize, Serialize};
 
 /// Counts of actions.
@@ -99,11 +99,34 @@ pub struct StagedDeletes {
 pub struct Progress {
     pub running: bool,
     pub cycle_id: Option<String>,
-    pub phase: String,
+    /// The phase of the running (or last) cycle; none before the first, written
+    /// as an empty text.
+    #[serde(with = "phase_or_empty")]
+    #[schema(value_type = String)]
+    pub phase: Option<Phase>,
     pub done: u64,
     pub total: u64,
     pub percent: f64,
     pub counts: Counts,
+}
+
+/// A progress's phase in JSON: the phase's word, or an empty text when no
+/// cycle ran yet.
+mod phase_or_empty {
+    use roster_store::Phase;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(phase: &Option<Phase>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(phase.map(Phase::as_str).unwrap_or_default())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Phase>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Whether a job's provisioning runs.
@@ -185,7 +208,7 @@ pub struct ProvisioningStatus {
     /// The job's mode (none before it is configured or when unreadable).
     pub mode: Option<Mode>,
     /// `initial` or `incremental`.
-    pub phase: Option<String>,
+    pub phase: Option<Phase>,
     /// The change feed position the job has processed up to.
     pub watermark: Option<i64>,
     pub progress: Progress,
@@ -211,7 +234,7 @@ pub struct ProvisioningStatus {
 
 impl ProvisioningStatus {
     /// The status of a job whose stored settings or state do not decode.
-    pub fn unreadable(phase: String, error: String) -> ProvisioningStatus {
+    pub fn unreadable(phase: Phase, error: String) -> ProvisioningStatus {
         ProvisioningStatus {
             state: ProvisioningState::Unreadable,
             phase: Some(phase),

@@ -197,11 +197,15 @@ async fn unassign(
     Form(UnassignForm { kind, principal, role }): Form<UnassignForm>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
+    // The form names ids the page showed; one that is no id names nothing assigned.
+    let unknown = |what: &str, id: &str| PortalError::NotFound(format!("{what} {id:?} not found"));
     let target = match kind {
-        Some(PrincipalKind::Group) => AssignmentTarget::Group(GroupId(principal)),
-        _ => AssignmentTarget::User(UserId(principal)),
+        Some(PrincipalKind::Group) => {
+            AssignmentTarget::Group(GroupId::parse(&principal).ok_or_else(|| unknown("group", &principal))?)
+        }
+        _ => AssignmentTarget::User(UserId::parse(&principal).ok_or_else(|| unknown("user", &principal))?),
     };
-    let role = role.map(RoleId);
+    let role = role.map(|r| RoleId::parse(&r).ok_or_else(|| unknown("app role", &r))).transpose()?;
     state.store.unassign(&app.id, &target, role.as_ref()).await?;
     Ok(Redirect::to(&format!("/apps/{}/users?done=unassigned", app.id)).into_response())
 }

@@ -16,15 +16,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use maud::{html, Markup};
 use roster_engine::on_demand::ProvisioningOutcome;
-use roster_store::{LogQuery, LogRecord};
+use roster_store::{LogAction, LogQuery, LogRecord, LogStatus, ObjectKind, UnknownValue};
 use serde::Deserialize;
 use serde_json::Value;
 
 const PAGE: i64 = 50;
 /// The most entries one download holds.
 const EXPORT_LIMIT: i64 = 10_000;
-const STATUSES: &[&str] = &["Success", "Failure", "Skipped", "Staged", "Warning"];
-const ACTIONS: &[&str] = &["Create", "Update", "Disable", "Enable", "Delete", "Skip"];
 
 /// The routes of the tab.
 pub fn routes() -> Router<PortalState> {
@@ -60,8 +58,25 @@ fn parse_time(s: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_millis())
 }
 
+/// Reads a status or action filter; a word that names none is a field error.
+fn word_of<T>(
+    field: &str,
+    v: &Option<String>,
+    parse: fn(&str) -> Result<T, UnknownValue>,
+    errors: &mut FieldErrors,
+) -> Option<T> {
+    match parse(&some(v)?) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            errors.add(field, format!("Choose one of {}.", e.expected));
+            None
+        }
+    }
+}
+
 impl Filters {
-    /// The store's query; a time that cannot be read is a field error.
+    /// The store's query; a time, status or action that cannot be read is a
+    /// field error.
     fn to_query(&self, errors: &mut FieldErrors) -> LogQuery {
         let mut time_of = |field: &str, v: &Option<String>| match some(v) {
             None => None,
@@ -76,8 +91,8 @@ impl Filters {
         LogQuery {
             since: time_of("since", &self.since),
             until: time_of("until", &self.until),
-            status: some(&self.status),
-            action: some(&self.action),
+            status: word_of("status", &self.status, LogStatus::parse_ignoring_case, errors),
+            action: word_of("action", &self.action, LogAction::parse_ignoring_case, errors),
             user: some(&self.user),
             cycle_id: some(&self.cycle),
             offset: Some(self.offset.unwrap_or(0).max(0)),
@@ -124,14 +139,14 @@ async fn show(
                 label for="status" { "Status" }
                 select id="status" name="status" {
                     option value="" { "All" }
-                    @for s in STATUSES { option value=(s) selected[f.status.as_deref() == Some(*s)] { (s) } }
+                    @for s in LogStatus::ALL { option value=(s) selected[f.status.as_deref() == Some(s.as_str())] { (s) } }
                 }
             }
             div {
                 label for="action" { "Action" }
                 select id="action" name="action" {
                     option value="" { "All" }
-                    @for a in ACTIONS { option value=(a) selected[f.action.as_deref() == Some(*a)] { (a) } }
+                    @for a in LogAction::ALL { option value=(a) selected[f.action.as_deref() == Some(a.as_str())] { (a) } }
                 }
             }
             div { (crate::layout::text_field("text", "user", "User", &opt(&f.user), &errors, None)) }
@@ -152,9 +167,9 @@ async fn show(
                     @for e in &p.items {
                         tr class=[(Some(&e.id) == f.selected.as_ref()).then_some("selected")] {
                             td class="when" { (time(Some(e.at))) }
-                            td { (e.source_name.as_deref().unwrap_or(&e.source_id)) @if e.object_kind != "user" { " (" (e.object_kind) ")" } }
+                            td { (e.source_name.as_deref().unwrap_or(&e.source_id)) @if e.object_kind != ObjectKind::User { " (" (e.object_kind) ")" } }
                             td { (e.action) }
-                            td { span class={ "badge " (e.status.to_lowercase()) } { (e.status) } }
+                            td { span class={ "badge " (e.status.as_str().to_lowercase()) } { (e.status) } }
                             td { code { (e.target_id.as_deref().unwrap_or("")) } }
                             td {
                                 a href={ (base) (sep) "offset=" (p.offset) "&selected=" (query_value(&e.id)) "#detail" }
@@ -197,7 +212,7 @@ pub fn entry_detail(e: &ProvisioningOutcome) -> Markup {
         dl class="facts" {
             @if let Some(at) = e.at { dt { "Date" } dd { (time(Some(at))) } }
             dt { "Action" } dd { (e.action) }
-            dt { "Status" } dd { span class={ "badge " (e.status.to_lowercase()) } { (e.status) } }
+            dt { "Status" } dd { span class={ "badge " (e.status.as_str().to_lowercase()) } { (e.status) } }
             @if let Some(s) = &e.source_name { dt { "Source" } dd { (s) } }
             @if let Some(t) = &e.target_id { dt { "Target ID" } dd { code { (t) } } }
             @if let Some(c) = &e.cycle_id { dt { "Cycle" } dd { code { (c) } } }

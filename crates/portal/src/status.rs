@@ -143,7 +143,7 @@ pub fn panel_body(session: &Session, app: &Application, status: &ProvisioningSta
                 div class="progress-line" {
                     label for="cycle-progress" {
                         @if running { "Current cycle" } @else { "Last cycle" }
-                        @if !progress.phase.is_empty() { " (" (progress.phase) ")" }
+                        @if let Some(phase) = progress.phase { " (" (phase) ")" }
                     }
                     progress id="cycle-progress" max="100" value=(format!("{percent:.0}")) {}
                     span data-part="percent" { (progress.done) " / " (progress.total) " · " (format!("{percent:.0}")) " %" }
@@ -197,7 +197,7 @@ mod tests {
     use super::*;
     use roster_engine::reliability::{Quarantine, QuarantineReason};
     use roster_engine::status::{EscrowSummary, Progress, StagedDeletes};
-    use roster_store::{AppId, EscrowItem};
+    use roster_store::{AppId, EscrowItem, ObjectKind, Phase};
 
     fn render(status: ProvisioningStatus) -> String {
         let session =
@@ -218,7 +218,7 @@ mod tests {
             done: 25,
             total: 100,
             percent: 25.0,
-            phase: "initial".into(),
+            phase: Some(Phase::Initial),
             ..Default::default()
         };
         let html = render(ProvisioningStatus { progress, ..on() });
@@ -238,7 +238,7 @@ mod tests {
             notified: false,
         };
         let escrowed = EscrowItem {
-            object_kind: "user".into(),
+            object_kind: ObjectKind::User,
             source_id: "u1".into(),
             source_name: Some("alice".into()),
             attempts: 2,

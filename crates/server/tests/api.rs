@@ -397,7 +397,7 @@ async fn a_target_that_is_not_an_attribute_path_is_refused_by_name() {
     let Some(app) = common::TestApp::spawn(common::Db::Sqlite).await else { return };
     let (s, v) = app.post("/apps", json!({"name": "Odd"})).await;
     ok(s, &v);
-    let id = roster_store::AppId(v["id"].as_str().expect("id").to_string());
+    let id = roster_store::AppId::from_stored(v["id"].as_str().expect("id").to_string());
     let (_, mut doc) = app.get("/apps/Odd/provisioning/mappings").await;
     let attrs = doc["objects"][0]["attributes"].as_array_mut().expect("attributes");
     attrs.push(json!({"target": "éaaaaaaa", "mapping": {"type": "constant", "value": "x"}, "apply": "always"}));
@@ -421,7 +421,7 @@ async fn a_corrupt_job_row_is_named_never_replaced_by_defaults() {
     let Some(app) = common::TestApp::spawn(common::Db::Sqlite).await else { return };
     let (s, v) = app.post("/apps", json!({"name": "Broken"})).await;
     ok(s, &v);
-    let id = roster_store::AppId(v["id"].as_str().expect("id").to_string());
+    let id = roster_store::AppId::from_stored(v["id"].as_str().expect("id").to_string());
     let (s, v) = app.patch("/apps/Broken/provisioning", json!({"tenantUrl": "http://127.0.0.1:9/scim"})).await;
     ok(s, &v);
     let corrupt = json!({"mode": 42, "status": ["on"]});
@@ -431,7 +431,7 @@ async fn a_corrupt_job_row_is_named_never_replaced_by_defaults() {
     ok(s, &status);
     assert_eq!(status["state"], "unreadable", "{status}");
     let why = status["lastError"].as_str().unwrap_or_default();
-    assert!(why.contains("settings") && why.contains(&id.0), "{why}");
+    assert!(why.contains("settings") && why.contains(id.as_str()), "{why}");
     let err = app.engine.cycle(&id).await.expect_err("the cycle does not run");
     assert!(err.to_string().contains("settings"), "{err}");
     let (s, v) = app.patch("/apps/Broken/provisioning", json!({"notificationEmail": "ops@example.com"})).await;

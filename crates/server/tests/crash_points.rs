@@ -58,7 +58,7 @@ impl Rig {
             .expect("the proxy starts");
         let (s, v) = app.post("/apps", json!({"name": APP})).await;
         assert!(s.is_success(), "{v}");
-        let app_id = AppId(v["id"].as_str().expect("the app's id").to_string());
+        let app_id = AppId::from_stored(v["id"].as_str().expect("the app's id").to_string());
         // One request at a time: the crash falls between two known requests.
         let settings =
             json!({"tenantUrl": proxy.base_url, "secretToken": TOKEN, "mode": "automatic", "concurrency": 1});

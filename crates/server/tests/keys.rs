@@ -26,11 +26,16 @@ async fn apps_with_secrets(app: &common::TestApp, n: usize) -> Vec<String> {
         assert!(s.is_success(), "{v}");
     }
     let jobs = app.store.jobs().await.expect("jobs");
-    jobs.iter().filter(|j| j.credentials.is_some()).map(|j| j.app_id.0.clone()).collect()
+    jobs.iter().filter(|j| j.credentials.is_some()).map(|j| j.app_id.to_string()).collect()
 }
 
 async fn sealed(store: &Store, app: &str) -> String {
-    store.job(&AppId(app.to_string())).await.expect("job").and_then(|j| j.credentials).expect("sealed credentials")
+    store
+        .job(&AppId::from_stored(app.to_string()))
+        .await
+        .expect("job")
+        .and_then(|j| j.credentials)
+        .expect("sealed credentials")
 }
 
 /// Every app's secret opens with `key` and holds its own token.
@@ -71,9 +76,12 @@ async fn rotation_reseals_every_secret_and_the_old_key_opens_nothing(app: &commo
     let again = app.store.reseal_secrets(&old, &new).await.expect("rerun");
     assert_eq!((again.resealed, again.already), (0, 3));
     // A sealed value copied to another app does not open there.
-    let settings = app.store.job(&AppId(apps[0].clone())).await.expect("job").expect("some").settings;
+    let settings = app.store.job(&AppId::from_stored(apps[0].clone())).await.expect("job").expect("some").settings;
     let copied = sealed(&app.store, &apps[1]).await;
-    app.store.save_job_config(&AppId(apps[0].clone()), &settings, Some(&copied), None).await.expect("copy");
+    app.store
+        .save_job_config(&AppId::from_stored(apps[0].clone()), &settings, Some(&copied), None)
+        .await
+        .expect("copy");
     assert!(new.open(&copied, Slot::credentials(&apps[0])).is_err(), "a copied value does not open");
     assert!(new.open(&copied, Slot::credentials(&apps[1])).is_ok());
 }
@@ -86,13 +94,16 @@ async fn a_rotation_that_fails_changes_nothing(app: &common::TestApp) {
     // rotation meets it after re-sealing the others, and must undo them.
     apps.sort();
     let last = apps.pop().expect("three apps");
-    let settings = app.store.job(&AppId(last.clone())).await.expect("job").expect("some").settings;
+    let settings = app.store.job(&AppId::from_stored(last.clone())).await.expect("job").expect("some").settings;
     let stray = Cipher::from_key([77; 32]).seal("{}", Slot::credentials(&last)).expect("seal");
-    let err = app.store.save_job_config(&AppId(last.clone()), &settings, Some(&stray), None).await;
+    let err = app.store.save_job_config(&AppId::from_stored(last.clone()), &settings, Some(&stray), None).await;
     assert!(err.is_err(), "a value sealed under a key other than the store's is refused");
     // Written behind the engine's back (a corrupt row), the rotation must fail whole.
     let legacy_looking = format!("v1:{}", "A".repeat(40));
-    app.store.save_job_config(&AppId(last.clone()), &settings, Some(&legacy_looking), None).await.expect("write");
+    app.store
+        .save_job_config(&AppId::from_stored(last.clone()), &settings, Some(&legacy_looking), None)
+        .await
+        .expect("write");
     let new = Cipher::from_key(NEW_KEY);
     let failed = app.store.reseal_secrets(&old, &new).await.expect_err("one secret does not open");
     assert!(failed.to_string().contains("cannot be decrypted"), "{failed}");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use roster_store::{AppId, LogRecord, RecordBatch};
+use roster_store::{AppId, LogAction, LogRecord, LogStatus, ObjectKind, RecordBatch};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,23 +16,23 @@ fn ok(status: reqwest::StatusCode, body: &Value) {
 async fn log_entry_about(app: &common::TestApp, app_id: &str, source_name: &str) {
     let entry = LogRecord {
         id: uuid::Uuid::new_v4().to_string(),
-        app_id: AppId(app_id.to_string()),
+        app_id: AppId::from_stored(app_id.to_string()),
         cycle_id: "cycle-1".into(),
         change_id: "change-1".into(),
         at: roster_store::now_ms(),
-        object_kind: "user".into(),
+        object_kind: ObjectKind::User,
         source_id: "src-1".into(),
         source_name: Some(source_name.into()),
         target_id: Some("@target".into()),
-        action: "Create".into(),
-        status: "Success".into(),
+        action: LogAction::Create,
+        status: LogStatus::Success,
         steps: json!([]),
         modified: json!({}),
         error_code: None,
         error_message: Some("-1 rows".into()),
     };
     let batch = RecordBatch { logs: vec![entry], now: roster_store::now_ms(), ..RecordBatch::default() };
-    app.store.record(&AppId(app_id.to_string()), &batch).await.expect("log entry recorded");
+    app.store.record(&AppId::from_stored(app_id.to_string()), &batch).await.expect("log entry recorded");
 }
 
 async fn log_export_writes_no_live_formula(app: &common::TestApp) {

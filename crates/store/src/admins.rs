@@ -121,7 +121,7 @@ impl Store {
         .bind(role.as_str())
         .bind(now)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writes())
         .await
         .map_err(|e| StoreError::or_conflict(e, || format!("an admin named {:?} already exists", admin.name)))?;
         Ok(admin)
@@ -199,7 +199,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(session.expires_at)
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok((secret, session))
     }
@@ -220,7 +220,7 @@ impl Store {
         let expires_at: i64 = row.try_get("expires_at")?;
         let role = if expires_at <= now { None } else { self.principal_role(&principal).await? };
         let Some(role) = role else {
-            sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(self.pool()).await?;
+            sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(&id_hash).execute(self.writes()).await?;
             return Ok(None);
         };
         let mut session = PortalSession {
@@ -237,7 +237,7 @@ impl Store {
                 .bind(now)
                 .bind(session.expires_at)
                 .bind(&id_hash)
-                .execute(self.pool())
+                .execute(self.writes())
                 .await?;
         }
         Ok(Some(session))
@@ -271,7 +271,7 @@ impl Store {
 
     /// Ends the session a secret belongs to (sign-out); unknown secrets are ignored.
     pub async fn delete_session(&self, secret: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(hash(secret)).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1").bind(hash(secret)).execute(self.writes()).await?;
         Ok(())
     }
 
@@ -279,7 +279,7 @@ impl Store {
     pub async fn purge_expired_sessions(&self) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM portal_sessions WHERE expires_at <= $1")
             .bind(now_ms())
-            .execute(self.pool())
+            .execute(self.writes())
             .await?;
         Ok(done.rows_affected())
     }

@@ -43,7 +43,7 @@ pub const DEFAULT_ROLE: &str = "User";
 
 fn app_from_row(row: &AnyRow) -> Result<Application, StoreError> {
     Ok(Application {
-        id: AppId(row.try_get("id")?),
+        id: AppId::from_stored(row.try_get("id")?),
         name: row.try_get("name")?,
         template: row.try_get("template")?,
         created_at: row.try_get("created_at")?,
@@ -53,8 +53,8 @@ fn app_from_row(row: &AnyRow) -> Result<Application, StoreError> {
 
 pub(crate) fn role_from_row(row: &AnyRow) -> Result<AppRole, StoreError> {
     Ok(AppRole {
-        id: RoleId(row.try_get("id")?),
-        app_id: AppId(row.try_get("app_id")?),
+        id: RoleId::from_stored(row.try_get("id")?),
+        app_id: AppId::from_stored(row.try_get("app_id")?),
         name: row.try_get("name")?,
         value: row.try_get("value")?,
         description: row.try_get("description")?,
@@ -78,8 +78,8 @@ pub(crate) async fn insert_role(tx: &mut Transaction<'static, Any>, role: &AppRo
         "INSERT INTO app_roles (id, app_id, name, name_key, value, description, is_default, refused, imported) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
     )
-    .bind(&role.id.0)
-    .bind(&role.app_id.0)
+    .bind(role.id.as_str())
+    .bind(role.app_id.as_str())
     .bind(&role.name)
     .bind(role.name.to_lowercase())
     .bind(&role.value)
@@ -106,7 +106,7 @@ impl Store {
         };
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO applications (id, name, name_key, template, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)")
-            .bind(&app.id.0)
+            .bind(app.id.as_str())
             .bind(&app.name)
             .bind(app.name.to_lowercase())
             .bind(&app.template)
@@ -126,7 +126,7 @@ impl Store {
             imported: false,
         };
         insert_role(&mut tx, &role).await?;
-        feed::append(&mut tx, ChangeKind::App, &app.id.0, None).await?;
+        feed::append(&mut tx, ChangeKind::App, app.id.as_str(), None).await?;
         tx.commit().await?;
         Ok(app)
     }
@@ -134,10 +134,10 @@ impl Store {
     /// Reads an application by id.
     pub async fn app(&self, id: &AppId) -> Result<Application, StoreError> {
         let row = sqlx::query("SELECT id, name, template, created_at, updated_at FROM applications WHERE id = $1")
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?
-            .ok_or_else(|| StoreError::not_found("application", id.0.clone()))?;
+            .ok_or_else(|| StoreError::not_found("application", id.to_string()))?;
         app_from_row(&row)
     }
 
@@ -175,14 +175,14 @@ impl Store {
             .bind(&name)
             .bind(name.to_lowercase())
             .bind(now_ms())
-            .bind(&id.0)
+            .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::or_conflict(e, || format!("an application named {name:?} already exists")))?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("application", id.0.clone()));
+            return Err(StoreError::not_found("application", id.to_string()));
         }
-        feed::append(&mut tx, ChangeKind::App, &id.0, None).await?;
+        feed::append(&mut tx, ChangeKind::App, id.as_str(), None).await?;
         tx.commit().await?;
         self.app(id).await
     }
@@ -192,13 +192,13 @@ impl Store {
     pub async fn delete_app(&self, id: &AppId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         for table in ["provisioning_log", "shadow", "jobs", "assignments", "app_roles"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1")).bind(&id.0).execute(&mut *tx).await?;
+            sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1")).bind(id.as_str()).execute(&mut *tx).await?;
         }
-        let done = sqlx::query("DELETE FROM applications WHERE id = $1").bind(&id.0).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM applications WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("application", id.0.clone()));
+            return Err(StoreError::not_found("application", id.to_string()));
         }
-        feed::append(&mut tx, ChangeKind::App, &id.0, None).await?;
+        feed::append(&mut tx, ChangeKind::App, id.as_str(), None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -209,7 +209,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {ROLE_COLUMNS} FROM app_roles WHERE app_id = $1 ORDER BY is_default DESC, name_key"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .fetch_all(self.pool())
         .await?
         .iter()
@@ -222,7 +222,7 @@ impl Store {
         let roles = self.app_roles(app).await?;
         let found = match key {
             None => roles.into_iter().find(|r| r.is_default),
-            Some(k) => roles.into_iter().find(|r| r.id.0 == k || r.name.eq_ignore_ascii_case(k)),
+            Some(k) => roles.into_iter().find(|r| r.id.as_str() == k || r.name.eq_ignore_ascii_case(k)),
         };
         found.ok_or_else(|| StoreError::not_found("app role", key.unwrap_or(DEFAULT_ROLE)))
     }
@@ -246,7 +246,7 @@ impl Store {
         };
         let mut tx = self.begin_write().await?;
         insert_role(&mut tx, &role).await?;
-        feed::append(&mut tx, ChangeKind::App, &app.0, None).await?;
+        feed::append(&mut tx, ChangeKind::App, app.as_str(), None).await?;
         tx.commit().await?;
         Ok(role)
     }
@@ -256,24 +256,24 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let is_default: Option<i64> =
             sqlx::query_scalar("SELECT is_default FROM app_roles WHERE id = $1 AND app_id = $2")
-                .bind(&role.0)
-                .bind(&app.0)
+                .bind(role.as_str())
+                .bind(app.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
         match is_default {
-            None => return Err(StoreError::not_found("app role", role.0.clone())),
+            None => return Err(StoreError::not_found("app role", role.to_string())),
             Some(1) => return Err(StoreError::invalid("the default role cannot be deleted")),
             Some(_) => {}
         }
         let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assignments WHERE role_id = $1")
-            .bind(&role.0)
+            .bind(role.as_str())
             .fetch_one(&mut *tx)
             .await?;
         if used > 0 {
             return Err(StoreError::conflict(format!("the role is used by {used} assignment(s): unassign them first")));
         }
-        sqlx::query("DELETE FROM app_roles WHERE id = $1").bind(&role.0).execute(&mut *tx).await?;
-        feed::append(&mut tx, ChangeKind::App, &app.0, None).await?;
+        sqlx::query("DELETE FROM app_roles WHERE id = $1").bind(role.as_str()).execute(&mut *tx).await?;
+        feed::append(&mut tx, ChangeKind::App, app.as_str(), None).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -22,8 +22,8 @@ pub enum AssignmentTarget {
 impl AssignmentTarget {
     fn id(&self) -> &str {
         match self {
-            AssignmentTarget::User(u) => &u.0,
-            AssignmentTarget::Group(g) => &g.0,
+            AssignmentTarget::User(u) => u.as_str(),
+            AssignmentTarget::Group(g) => g.as_str(),
         }
     }
 
@@ -66,11 +66,11 @@ const ASSIGNMENT_SELECT: &str = "SELECT a.id, a.app_id, a.principal_id, a.princi
 fn assignment_from_row(row: &AnyRow) -> Result<Assignment, StoreError> {
     Ok(Assignment {
         id: row.try_get("id")?,
-        app_id: AppId(row.try_get("app_id")?),
+        app_id: AppId::from_stored(row.try_get("app_id")?),
         principal_id: row.try_get("principal_id")?,
         principal_kind: PrincipalKind::parse(&row.try_get::<String, _>("principal_kind")?),
         principal_name: row.try_get("principal_name")?,
-        role_id: RoleId(row.try_get("role_id")?),
+        role_id: RoleId::from_stored(row.try_get("role_id")?),
         role_name: row.try_get("role_name")?,
         created_at: row.try_get("created_at")?,
     })
@@ -106,21 +106,21 @@ impl Store {
              VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
         )
         .bind(uuid::Uuid::new_v4().to_string())
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(target.id())
         .bind(target.kind().as_str())
-        .bind(&role.id.0)
+        .bind(role.id.as_str())
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() > 0 {
-            feed::append(&mut tx, ChangeKind::Assignment, &app.0, Some(target.id())).await?;
+            feed::append(&mut tx, ChangeKind::Assignment, app.as_str(), Some(target.id())).await?;
         }
         let row =
             sqlx::query(&format!("{ASSIGNMENT_SELECT} WHERE a.app_id = $1 AND a.principal_id = $2 AND a.role_id = $3"))
-                .bind(&app.0)
+                .bind(app.as_str())
                 .bind(target.id())
-                .bind(&role.id.0)
+                .bind(role.id.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
         let assignment = assignment_from_row(&row)?;
@@ -139,15 +139,15 @@ impl Store {
         let done = match role {
             Some(r) => {
                 sqlx::query("DELETE FROM assignments WHERE app_id = $1 AND principal_id = $2 AND role_id = $3")
-                    .bind(&app.0)
+                    .bind(app.as_str())
                     .bind(target.id())
-                    .bind(&r.0)
+                    .bind(r.as_str())
                     .execute(&mut *tx)
                     .await?
             }
             None => {
                 sqlx::query("DELETE FROM assignments WHERE app_id = $1 AND principal_id = $2")
-                    .bind(&app.0)
+                    .bind(app.as_str())
                     .bind(target.id())
                     .execute(&mut *tx)
                     .await?
@@ -156,7 +156,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found("assignment", target.id().to_string()));
         }
-        feed::append(&mut tx, ChangeKind::Assignment, &app.0, Some(target.id())).await?;
+        feed::append(&mut tx, ChangeKind::Assignment, app.as_str(), Some(target.id())).await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }
@@ -166,13 +166,13 @@ impl Store {
         let (offset, limit) = (offset.max(0), limit.clamp(1, 1000));
         self.app(app).await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assignments WHERE app_id = $1")
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_one(self.pool())
             .await?;
         let items = sqlx::query(&format!(
             "{ASSIGNMENT_SELECT} WHERE a.app_id = $1 ORDER BY a.principal_kind, principal_name LIMIT {limit} OFFSET {offset}"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .fetch_all(self.pool())
         .await?
         .iter()
@@ -191,24 +191,24 @@ impl Store {
              SELECT a.app_id, a.role_id, anc.path AS path FROM assignments a JOIN anc ON a.principal_id = anc.id \
              UNION ALL SELECT a.app_id, a.role_id, NULL AS path FROM assignments a WHERE a.principal_id = $1",
         )
-        .bind(&user.0)
+        .bind(user.as_str())
         .fetch_all(self.pool())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         let mut names: HashMap<String, String> = HashMap::new();
         for row in rows {
-            let app_id = AppId(row.try_get("app_id")?);
-            let role_id = RoleId(row.try_get("role_id")?);
+            let app_id = AppId::from_stored(row.try_get("app_id")?);
+            let role_id = RoleId::from_stored(row.try_get("role_id")?);
             let path: Option<String> = row.try_get("path")?;
             let app = self.app(&app_id).await?;
-            let role = self.find_role(&app_id, Some(&role_id.0)).await?;
+            let role = self.find_role(&app_id, Some(role_id.as_str())).await?;
             let mut via = Vec::new();
             for gid in path.iter().flat_map(|p| p.split('/')) {
                 if !names.contains_key(gid) {
-                    let g = self.group(&GroupId(gid.to_string())).await?;
+                    let g = self.group(&GroupId::from_stored(gid.to_string())).await?;
                     names.insert(gid.to_string(), g.display_name);
                 }
-                via.push(PathGroup { id: GroupId(gid.to_string()), display_name: names[gid].clone() });
+                via.push(PathGroup { id: GroupId::from_stored(gid.to_string()), display_name: names[gid].clone() });
             }
             out.push(EffectiveAssignment {
                 app_id,
@@ -313,10 +313,13 @@ impl Store {
             );
             let mut q = sqlx::query(&sql);
             for g in chunk {
-                q = q.bind(&g.0);
+                q = q.bind(g.as_str());
             }
             for row in q.fetch_all(self.pool()).await? {
-                out.push((GroupId(row.try_get("group_id")?), UserId(row.try_get("member_id")?)));
+                out.push((
+                    GroupId::from_stored(row.try_get("group_id")?),
+                    UserId::from_stored(row.try_get("member_id")?),
+                ));
             }
         }
         Ok(out)
@@ -369,7 +372,7 @@ async fn index_with(
     let rows = match users {
         None => {
             sqlx::query("SELECT principal_id, principal_kind, role_id FROM assignments WHERE app_id = $1")
-                .bind(&app.0)
+                .bind(app.as_str())
                 .fetch_all(&mut *conn)
                 .await?
         }
@@ -378,7 +381,7 @@ async fn index_with(
                 "SELECT principal_id, principal_kind, role_id FROM assignments \
                  WHERE app_id = $1 AND principal_kind = 'group'",
             )
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_all(&mut *conn)
             .await?;
             for chunk in users.chunks(crate::users::IN_LIST) {
@@ -387,9 +390,9 @@ async fn index_with(
                      WHERE app_id = $1 AND principal_kind = 'user' AND principal_id IN ({})",
                     placeholders(2, chunk.len())
                 );
-                let mut q = sqlx::query(&sql).bind(&app.0);
+                let mut q = sqlx::query(&sql).bind(app.as_str());
                 for u in chunk {
-                    q = q.bind(&u.0);
+                    q = q.bind(u.as_str());
                 }
                 rows.extend(q.fetch_all(&mut *conn).await?);
             }
@@ -400,9 +403,9 @@ async fn index_with(
     let mut queue = VecDeque::new();
     for row in rows {
         let principal: String = row.try_get("principal_id")?;
-        let role = RoleId(row.try_get("role_id")?);
+        let role = RoleId::from_stored(row.try_get("role_id")?);
         if row.try_get::<String, _>("principal_kind")? == "group" {
-            let id = GroupId(principal);
+            let id = GroupId::from_stored(principal);
             index.assigned_groups.insert(id.clone());
             let roles = index.groups.entry(id.clone()).or_default();
             if !roles.contains(&role) {
@@ -410,7 +413,7 @@ async fn index_with(
             }
             queue.push_back(id);
         } else {
-            index.direct.entry(UserId(principal)).or_default().push(role);
+            index.direct.entry(UserId::from_stored(principal)).or_default().push(role);
         }
     }
     if queue.is_empty() {
@@ -426,8 +429,8 @@ async fn index_with(
     }
     while let Some(g) = queue.pop_front() {
         let roles = index.groups.get(&g).cloned().unwrap_or_default();
-        for child in children.get(&g.0).into_iter().flatten() {
-            let entry = index.groups.entry(GroupId(child.clone())).or_default();
+        for child in children.get(g.as_str()).into_iter().flatten() {
+            let entry = index.groups.entry(GroupId::from_stored(child.clone())).or_default();
             let before = entry.len();
             for r in &roles {
                 if !entry.contains(r) {
@@ -435,7 +438,7 @@ async fn index_with(
                 }
             }
             if entry.len() > before {
-                queue.push_back(GroupId(child.clone()));
+                queue.push_back(GroupId::from_stored(child.clone()));
             }
         }
     }
@@ -459,12 +462,12 @@ async fn memberships_on(
         );
         let mut q = sqlx::query(&sql);
         for u in chunk {
-            q = q.bind(&u.0);
+            q = q.bind(u.as_str());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            let g = GroupId(row.try_get("group_id")?);
+            let g = GroupId::from_stored(row.try_get("group_id")?);
             if groups.contains_key(&g) {
-                out.entry(UserId(row.try_get("member_id")?)).or_default().push(g);
+                out.entry(UserId::from_stored(row.try_get("member_id")?)).or_default().push(g);
             }
         }
     }

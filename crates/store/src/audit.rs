@@ -193,7 +193,7 @@ impl Store {
         .bind(json(&entry.before))
         .bind(json(&entry.after))
         .bind(&entry.outcome)
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         Ok(())
     }

@@ -24,7 +24,21 @@ pub enum StoreError {
     },
     /// The database failed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+/// A column that does not decode (an unknown word where an enum is stored, a
+/// value of the wrong type) is unreadable stored data, named by its column;
+/// anything else is the database failing.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        match e {
+            sqlx::Error::ColumnDecode { index, source } => {
+                StoreError::Corrupt { message: format!("column {index}: {source}") }
+            }
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 impl StoreError {

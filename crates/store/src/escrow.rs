@@ -4,6 +4,7 @@
 //! job restarts.
 
 use crate::ids::AppId;
+use crate::kinds::ObjectKind;
 use crate::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -16,7 +17,7 @@ const MAX_DELAY_MS: i64 = 24 * 3600 * 1000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EscrowItem {
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     pub source_id: String,
     pub source_name: Option<String>,
     pub attempts: i64,
@@ -29,7 +30,7 @@ pub struct EscrowItem {
 /// A failure to escrow (or to count one more attempt of).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EscrowFailure {
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     pub source_id: String,
     pub source_name: Option<String>,
     pub error_code: String,
@@ -67,7 +68,7 @@ pub(crate) async fn apply(
     tx: &mut Transaction<'static, Any>,
     app: &AppId,
     failures: &[EscrowFailure],
-    clears: &[(String, String)],
+    clears: &[(ObjectKind, String)],
     now: i64,
 ) -> Result<(), StoreError> {
     for (kind, ids) in crate::intents::group_by_kind(clears) {
@@ -76,7 +77,7 @@ pub(crate) async fn apply(
                 "DELETE FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 crate::users::placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(*kind);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -87,8 +88,8 @@ pub(crate) async fn apply(
         let previous: Option<(i64, i64)> = sqlx::query(
             "SELECT attempts, first_failed_at FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id = $3",
         )
-        .bind(&app.0)
-        .bind(&f.object_kind)
+        .bind(app.as_str())
+        .bind(f.object_kind)
         .bind(&f.source_id)
         .fetch_optional(&mut **tx)
         .await?
@@ -101,8 +102,8 @@ pub(crate) async fn apply(
              ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET source_name = $4, attempts = $5, \
              next_retry_at = $7, error_code = $8, error_message = $9"
         ))
-        .bind(&app.0)
-        .bind(&f.object_kind)
+        .bind(app.as_str())
+        .bind(f.object_kind)
         .bind(&f.source_id)
         .bind(&f.source_name)
         .bind(attempts)
@@ -122,7 +123,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM escrow WHERE app_id = $1 AND next_retry_at <= $2 ORDER BY next_retry_at LIMIT {limit}"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(now)
         .fetch_all(self.pool())
         .await?
@@ -137,14 +138,14 @@ impl Store {
             "SELECT {COLUMNS} FROM escrow WHERE app_id = $1 ORDER BY next_retry_at LIMIT {}",
             limit.clamp(0, 10_000)
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .fetch_all(self.pool())
         .await?
         .iter()
         .map(item_from_row)
         .collect::<Result<Vec<_>, _>>()?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM escrow WHERE app_id = $1")
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_one(self.pool())
             .await?;
         Ok((items, count))
@@ -153,7 +154,7 @@ impl Store {
     /// When the next escrowed object of an app is due, if any is escrowed.
     pub async fn escrow_next_due(&self, app: &AppId) -> Result<Option<i64>, StoreError> {
         let next: Option<i64> = sqlx::query_scalar("SELECT MIN(next_retry_at) FROM escrow WHERE app_id = $1")
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_one(self.pool())
             .await?;
         Ok(next)
@@ -161,7 +162,7 @@ impl Store {
 
     /// Forgets every escrowed object of an app (a restart).
     pub async fn clear_escrow(&self, app: &AppId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM escrow WHERE app_id = $1").bind(&app.0).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM escrow WHERE app_id = $1").bind(app.as_str()).execute(self.writes()).await?;
         Ok(())
     }
 }

@@ -48,7 +48,7 @@ fn parse_group_name(s: &str) -> Result<String, StoreError> {
 
 fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
     Ok(Group {
-        id: GroupId(row.try_get("id")?),
+        id: GroupId::from_stored(row.try_get("id")?),
         display_name: row.try_get("display_name")?,
         description: row.try_get("description")?,
         mail_nickname: row.try_get("mail_nickname")?,
@@ -73,19 +73,19 @@ async fn write_group(tx: &mut Transaction<'static, Any>, g: &Group, insert: bool
         .bind(&g.mail_nickname)
         .bind(g.created_at)
         .bind(g.updated_at)
-        .bind(&g.id.0)
+        .bind(g.id.as_str())
         .execute(&mut **tx)
         .await
         .map_err(|e| StoreError::or_conflict(e, || format!("a group named {:?} already exists", g.display_name)))?;
-    feed::append(tx, ChangeKind::Group, &g.id.0, None).await
+    feed::append(tx, ChangeKind::Group, g.id.as_str(), None).await
 }
 
 async fn fetch_group(tx: &mut Transaction<'static, Any>, id: &GroupId) -> Result<Group, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = $1"))
-        .bind(&id.0)
+        .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| StoreError::not_found("group", id.0.clone()))?;
+        .ok_or_else(|| StoreError::not_found("group", id.to_string()))?;
     group_from_row(&row)
 }
 
@@ -130,10 +130,10 @@ impl Store {
     /// Reads a group by id.
     pub async fn group(&self, id: &GroupId) -> Result<Group, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM groups g WHERE g.id = $1"))
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?
-            .ok_or_else(|| StoreError::not_found("group", id.0.clone()))?;
+            .ok_or_else(|| StoreError::not_found("group", id.to_string()))?;
         group_from_row(&row)
     }
 
@@ -177,33 +177,33 @@ impl Store {
         let mut tx = self.begin_write().await?;
         fetch_group(&mut tx, id).await?;
         let members: Vec<String> = sqlx::query_scalar("SELECT member_id FROM group_members WHERE group_id = $1")
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_all(&mut *tx)
             .await?;
         for m in &members {
-            feed::append(&mut tx, ChangeKind::Membership, &id.0, Some(m)).await?;
+            feed::append(&mut tx, ChangeKind::Membership, id.as_str(), Some(m)).await?;
         }
         let parents: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_members WHERE member_id = $1")
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_all(&mut *tx)
             .await?;
         for p in &parents {
-            feed::append(&mut tx, ChangeKind::Membership, p, Some(&id.0)).await?;
+            feed::append(&mut tx, ChangeKind::Membership, p, Some(id.as_str())).await?;
         }
         let apps: Vec<String> = sqlx::query_scalar("SELECT app_id FROM assignments WHERE principal_id = $1")
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_all(&mut *tx)
             .await?;
         for a in &apps {
-            feed::append(&mut tx, ChangeKind::Assignment, a, Some(&id.0)).await?;
+            feed::append(&mut tx, ChangeKind::Assignment, a, Some(id.as_str())).await?;
         }
         sqlx::query("DELETE FROM group_members WHERE group_id = $1 OR member_id = $1")
-            .bind(&id.0)
+            .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM assignments WHERE principal_id = $1").bind(&id.0).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM groups WHERE id = $1").bind(&id.0).execute(&mut *tx).await?;
-        feed::append(&mut tx, ChangeKind::Group, &id.0, None).await?;
+        sqlx::query("DELETE FROM assignments WHERE principal_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM groups WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        feed::append(&mut tx, ChangeKind::Group, id.as_str(), None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -253,7 +253,7 @@ impl Store {
         let (offset, limit) = (offset.max(0), limit.clamp(1, 10_000));
         self.group(id).await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE group_id = $1")
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_one(self.pool())
             .await?;
         let rows = sqlx::query(&format!(
@@ -261,7 +261,7 @@ impl Store {
              FROM group_members m LEFT JOIN users u ON u.id = m.member_id LEFT JOIN groups g ON g.id = m.member_id \
              WHERE m.group_id = $1 ORDER BY m.member_kind, name LIMIT {limit} OFFSET {offset}"
         ))
-        .bind(&id.0)
+        .bind(id.as_str())
         .fetch_all(self.pool())
         .await?;
         let items = rows
@@ -282,13 +282,13 @@ impl Store {
         let mut tx = self.begin_write().await?;
         fetch_group(&mut tx, group).await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL")
-            .bind(&user.0)
+            .bind(user.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_none() {
-            return Err(StoreError::not_found("user", user.0.clone()));
+            return Err(StoreError::not_found("user", user.to_string()));
         }
-        insert_member(&mut tx, group, &user.0, PrincipalKind::User).await?;
+        insert_member(&mut tx, group, user.as_str(), PrincipalKind::User).await?;
         tx.commit().await.map_err(StoreError::from)
     }
 
@@ -342,13 +342,13 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let parent = fetch_group(&mut tx, group).await?;
         let child = fetch_group(&mut tx, member).await?;
-        if contains_group(&mut tx, &member.0, &group.0).await? {
+        if contains_group(&mut tx, member.as_str(), group.as_str()).await? {
             return Err(StoreError::invalid(format!(
                 "adding group {:?} to {:?} would make a group a member of itself",
                 child.display_name, parent.display_name
             )));
         }
-        insert_member(&mut tx, group, &member.0, PrincipalKind::Group).await?;
+        insert_member(&mut tx, group, member.as_str(), PrincipalKind::Group).await?;
         tx.commit().await.map_err(StoreError::from)
     }
 
@@ -357,14 +357,14 @@ impl Store {
         let mut tx = self.begin_write().await?;
         fetch_group(&mut tx, group).await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2")
-            .bind(&group.0)
+            .bind(group.as_str())
             .bind(member_id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found("member", member_id));
         }
-        feed::append(&mut tx, ChangeKind::Membership, &group.0, Some(member_id)).await?;
+        feed::append(&mut tx, ChangeKind::Membership, group.as_str(), Some(member_id)).await?;
         tx.commit().await.map_err(StoreError::from)
     }
 
@@ -376,10 +376,10 @@ impl Store {
                  UNION SELECT m.group_id FROM group_members m JOIN anc ON m.member_id = anc.id) \
              SELECT id FROM anc",
         )
-        .bind(&user.0)
+        .bind(user.as_str())
         .fetch_all(self.pool())
         .await?;
-        Ok(ids.into_iter().map(GroupId).collect())
+        Ok(ids.into_iter().map(GroupId::from_stored).collect())
     }
 
     /// Every user in a group, directly or through nested groups.
@@ -393,7 +393,7 @@ impl Store {
         .bind(group)
         .fetch_all(self.pool())
         .await?;
-        Ok(ids.into_iter().map(UserId).collect())
+        Ok(ids.into_iter().map(UserId::from_stored).collect())
     }
     /// Some groups by id (the ones that exist).
     pub async fn groups_by_ids(&self, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
@@ -402,7 +402,7 @@ impl Store {
             let sql = format!("SELECT {COLUMNS} FROM groups g WHERE g.id IN ({})", placeholders(1, chunk.len()));
             let mut q = sqlx::query(&sql);
             for id in chunk {
-                q = q.bind(&id.0);
+                q = q.bind(id.as_str());
             }
             for row in q.fetch_all(self.pool()).await? {
                 out.push(group_from_row(&row)?);
@@ -418,7 +418,7 @@ impl Store {
             .bind(limit)
             .fetch_all(self.pool())
             .await?;
-        Ok(ids.into_iter().map(GroupId).collect())
+        Ok(ids.into_iter().map(GroupId::from_stored).collect())
     }
 
     /// The groups that contain any of `members` (users or groups), directly or
@@ -440,7 +440,7 @@ impl Store {
             }
             for id in q.fetch_all(self.pool()).await? {
                 if seen.insert(id.clone()) {
-                    out.push(GroupId(id));
+                    out.push(GroupId::from_stored(id));
                 }
             }
         }
@@ -457,13 +457,13 @@ async fn insert_member(
     let done = sqlx::query(
         "INSERT INTO group_members (group_id, member_id, member_kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
-    .bind(&group.0)
+    .bind(group.as_str())
     .bind(member)
     .bind(kind.as_str())
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() > 0 {
-        feed::append(tx, ChangeKind::Membership, &group.0, Some(member)).await?;
+        feed::append(tx, ChangeKind::Membership, group.as_str(), Some(member)).await?;
     }
     Ok(())
 }

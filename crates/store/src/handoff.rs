@@ -9,6 +9,7 @@
 //! for the next hand-off, so a confirmation never covers what nobody saw.
 
 use crate::ids::AppId;
+use crate::kinds::ObjectKind;
 use crate::logs::LogRecord;
 use crate::shadow::ShadowEntry;
 use crate::users::placeholders;
@@ -50,7 +51,7 @@ pub struct HandoffItem {
     /// What to do.
     pub action: HandoffAction,
     /// `user` (or `group`).
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     /// The directory id of the object.
     pub source_id: String,
     /// Its userName (or display name), when known.
@@ -138,8 +139,8 @@ pub(crate) async fn stage(
             "INSERT INTO handoff_items (app_id, object_kind, source_id, source_name, entry, at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&app.0)
-        .bind(&e.object_kind)
+        .bind(app.as_str())
+        .bind(e.object_kind)
         .bind(&e.source_id)
         .bind(name)
         .bind(entry)
@@ -152,9 +153,9 @@ pub(crate) async fn stage(
 
 /// The latest staged entry of each object, from rows in `seq` order.
 fn latest(rows: Vec<Staged>) -> Vec<Staged> {
-    let mut by_object: HashMap<(String, String), Staged> = HashMap::new();
+    let mut by_object: HashMap<(ObjectKind, String), Staged> = HashMap::new();
     for r in rows {
-        by_object.insert((r.entry.object_kind.clone(), r.entry.source_id.clone()), r);
+        by_object.insert((r.entry.object_kind, r.entry.source_id.clone()), r);
     }
     let mut out: Vec<Staged> = by_object.into_values().collect();
     out.sort_by_key(|s| s.seq);
@@ -177,7 +178,7 @@ impl Store {
     pub async fn pending_shadow_of(
         &self,
         app: &AppId,
-        kind: &str,
+        kind: ObjectKind,
         source_ids: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = self.shadow_of(app, kind, source_ids).await?;
@@ -187,7 +188,7 @@ impl Store {
                  AND source_id IN ({}) ORDER BY seq",
                 placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -203,28 +204,28 @@ impl Store {
     pub async fn handoff(&self, app: &AppId) -> Result<Handoff, StoreError> {
         self.app(app).await?;
         let rows = sqlx::query("SELECT seq, source_name, entry, at FROM handoff_items WHERE app_id = $1 ORDER BY seq")
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_all(self.pool())
             .await?;
         let staged: Vec<Staged> = rows.iter().map(staged_from_row).collect::<Result<_, _>>()?;
         let id = staged.last().map(|s| s.seq);
         let staged = latest(staged);
-        let mut current: HashMap<(String, String), ShadowEntry> = HashMap::new();
-        for kind in ["user", "group"] {
+        let mut current: HashMap<(ObjectKind, String), ShadowEntry> = HashMap::new();
+        for &kind in ObjectKind::ALL {
             let ids: Vec<&str> =
                 staged.iter().filter(|s| s.entry.object_kind == kind).map(|s| s.entry.source_id.as_str()).collect();
             for (source, e) in self.shadow_of(app, kind, &ids).await? {
-                current.insert((kind.to_string(), source), e);
+                current.insert((kind, source), e);
             }
         }
         let mut items: Vec<HandoffItem> = staged
             .into_iter()
             .filter_map(|s| {
-                let now = current.get(&(s.entry.object_kind.clone(), s.entry.source_id.clone()));
+                let now = current.get(&(s.entry.object_kind, s.entry.source_id.clone()));
                 let (action, changed) = action(now, &s.entry)?;
                 Some(HandoffItem {
                     action,
-                    object_kind: s.entry.object_kind.clone(),
+                    object_kind: s.entry.object_kind,
                     target_id: now.map(|c| c.target_id.clone()),
                     source_id: s.entry.source_id,
                     source_name: s.source_name,
@@ -241,7 +242,7 @@ impl Store {
         }
         let last_confirmed =
             sqlx::query("SELECT confirmed_id, confirmed_items, confirmed_at FROM handoffs WHERE app_id = $1")
-                .bind(&app.0)
+                .bind(app.as_str())
                 .fetch_optional(self.pool())
                 .await?
                 .map(|r| -> Result<ConfirmedHandoff, StoreError> {
@@ -262,7 +263,7 @@ impl Store {
         self.app(app).await?;
         let mut tx = self.begin_write().await?;
         let known: Option<i64> = sqlx::query_scalar("SELECT seq FROM handoff_items WHERE app_id = $1 AND seq = $2")
-            .bind(&app.0)
+            .bind(app.as_str())
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -275,7 +276,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT seq, source_name, entry, at FROM handoff_items WHERE app_id = $1 AND seq <= $2 ORDER BY seq",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
@@ -286,8 +287,8 @@ impl Store {
                 "SELECT object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync FROM shadow \
                  WHERE app_id = $1 AND object_kind = $2 AND source_id = $3",
             )
-            .bind(&app.0)
-            .bind(&s.entry.object_kind)
+            .bind(app.as_str())
+            .bind(s.entry.object_kind)
             .bind(&s.entry.source_id)
             .fetch_optional(&mut *tx)
             .await?
@@ -303,7 +304,7 @@ impl Store {
             }
         }
         sqlx::query("DELETE FROM handoff_items WHERE app_id = $1 AND seq <= $2")
-            .bind(&app.0)
+            .bind(app.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -312,7 +313,7 @@ impl Store {
             "INSERT INTO handoffs (app_id, confirmed_id, confirmed_items, confirmed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (app_id) DO UPDATE SET confirmed_id = $2, confirmed_items = $3, confirmed_at = $4",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(confirmed.id)
         .bind(confirmed.items)
         .bind(confirmed.at)
@@ -325,7 +326,10 @@ impl Store {
     /// Forgets what waits in the hand-off (an app switched to automatic
     /// provisioning walks every user again instead). Returns how many entries.
     pub async fn discard_handoff(&self, app: &AppId) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM handoff_items WHERE app_id = $1").bind(&app.0).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM handoff_items WHERE app_id = $1")
+            .bind(app.as_str())
+            .execute(self.writes())
+            .await?;
         Ok(done.rows_affected())
     }
 }
@@ -337,7 +341,7 @@ mod tests {
 
     fn entry(enabled: bool, attrs: Value) -> ShadowEntry {
         ShadowEntry {
-            object_kind: "user".into(),
+            object_kind: ObjectKind::User,
             source_id: "u1".into(),
             target_id: "manual:userName=a".into(),
             exported: attrs.as_object().cloned().unwrap_or_default(),

@@ -8,7 +8,7 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(String);
 
         impl $name {
             /// A fresh random id.
@@ -21,8 +21,26 @@ macro_rules! id_type {
                 uuid::Uuid::parse_str(s).ok().map(|u| $name(u.to_string()))
             }
 
+            /// An id as the store keeps it (a column, a shadow's source id, a
+            /// change feed key), taken as it is: it was checked when it was
+            /// made. Ids given at the edge go through [`Self::parse`].
+            pub fn from_stored(s: String) -> $name {
+                $name(s)
+            }
+
             /// The id as text.
             pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The id as an owned text.
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
                 &self.0
             }
         }

@@ -3,6 +3,7 @@
 //! the engine checks them against the app before it goes on.
 
 use crate::ids::AppId;
+use crate::kinds::ObjectKind;
 use crate::users::placeholders;
 use crate::{Store, StoreError};
 use sqlx::{Any, Row, Transaction};
@@ -28,7 +29,7 @@ pub(crate) async fn clear(
                 "DELETE FROM intents WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind.as_str());
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -38,10 +39,11 @@ pub(crate) async fn clear(
     Ok(())
 }
 
-pub(crate) fn group_by_kind(done: &[(String, String)]) -> Vec<(&str, Vec<&str>)> {
-    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+/// The ids of `done`, by kind (an object kind, or an intent's).
+pub(crate) fn group_by_kind<K: PartialEq>(done: &[(K, String)]) -> Vec<(&K, Vec<&str>)> {
+    let mut out: Vec<(&K, Vec<&str>)> = Vec::new();
     for (kind, id) in done {
-        match out.iter_mut().find(|(k, _)| *k == kind.as_str()) {
+        match out.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, ids)) => ids.push(id),
             None => out.push((kind, vec![id])),
         }
@@ -70,7 +72,7 @@ impl Store {
                  ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET matching = excluded.matching",
                 values.join(", ")
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind).bind(now);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind).bind(now);
             for (id, matching) in chunk {
                 q = q.bind(id).bind(matching.to_string());
             }
@@ -86,7 +88,7 @@ impl Store {
             "SELECT object_kind, source_id, matching FROM intents WHERE app_id = $1 AND object_kind = $2 \
              ORDER BY source_id LIMIT {limit}"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(kind)
         .fetch_all(self.pool())
         .await?;
@@ -106,7 +108,7 @@ impl Store {
     pub async fn shadow_by_targets(
         &self,
         app: &AppId,
-        kind: &str,
+        kind: ObjectKind,
         targets: &[&str],
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::new();
@@ -115,7 +117,7 @@ impl Store {
                 "SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2 AND target_id IN ({})",
                 placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for t in chunk {
                 q = q.bind(*t);
             }

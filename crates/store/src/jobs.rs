@@ -4,6 +4,7 @@
 
 use crate::feed::{self, ChangeKind};
 use crate::ids::AppId;
+use crate::kinds::Phase;
 use crate::{now_ms, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -16,7 +17,7 @@ pub struct JobRow {
     /// The sealed credentials (see [`crate::secrets::Cipher`]).
     pub credentials: Option<String>,
     pub mappings: Option<serde_json::Value>,
-    pub phase: String,
+    pub phase: Phase,
     pub watermark: i64,
     pub initial_cursor: Option<String>,
     pub initial_head: Option<i64>,
@@ -27,7 +28,7 @@ pub struct JobRow {
 /// A change to a job's cycle state; `None` fields are left alone.
 #[derive(Debug, Clone, Default)]
 pub struct JobStateUpdate {
-    pub phase: Option<String>,
+    pub phase: Option<Phase>,
     pub watermark: Option<i64>,
     pub initial_cursor: Option<Option<String>>,
     pub initial_head: Option<Option<i64>>,
@@ -39,7 +40,7 @@ fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
     let mappings: Option<String> = row.try_get("mappings")?;
     let state: String = row.try_get("state")?;
     Ok(JobRow {
-        app_id: AppId(row.try_get("app_id")?),
+        app_id: AppId::from_stored(row.try_get("app_id")?),
         settings: serde_json::from_str(&settings)?,
         credentials: row.try_get("credentials")?,
         mappings: mappings.map(|m| serde_json::from_str(&m)).transpose()?,
@@ -59,7 +60,7 @@ impl Store {
     /// The job of an application, if it was ever configured.
     pub async fn job(&self, app: &AppId) -> Result<Option<JobRow>, StoreError> {
         sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE app_id = $1"))
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_optional(self.pool())
             .await?
             .map(|r| job_from_row(&r))
@@ -92,7 +93,7 @@ impl Store {
             "INSERT INTO jobs (app_id, settings, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (app_id) DO UPDATE SET settings = $2, updated_at = $3",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(settings.to_string())
         .bind(now)
         .execute(&mut *tx)
@@ -101,18 +102,18 @@ impl Store {
             check_sealing_key(&mut tx, c).await?;
             sqlx::query("UPDATE jobs SET credentials = $1 WHERE app_id = $2")
                 .bind(c)
-                .bind(&app.0)
+                .bind(app.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
         if let Some(m) = mappings {
             sqlx::query("UPDATE jobs SET mappings = $1 WHERE app_id = $2")
                 .bind(m.to_string())
-                .bind(&app.0)
+                .bind(app.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
-        feed::append(&mut tx, ChangeKind::App, &app.0, None).await?;
+        feed::append(&mut tx, ChangeKind::App, app.as_str(), None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -127,7 +128,7 @@ impl Store {
 
     /// Forgets the shadow of an application (a restart with "clear state").
     pub async fn clear_shadow(&self, app: &AppId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM shadow WHERE app_id = $1").bind(&app.0).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM shadow WHERE app_id = $1").bind(app.as_str()).execute(self.writes()).await?;
         Ok(())
     }
 }
@@ -160,7 +161,7 @@ pub(crate) async fn apply_state_update(
     }
     let sql = format!("UPDATE jobs SET {} WHERE app_id = ${}", sets.join(", "), n + 1);
     let mut q = sqlx::query(&sql).bind(now_ms());
-    if let Some(p) = &u.phase {
+    if let Some(p) = u.phase {
         q = q.bind(p);
     }
     if let Some(w) = u.watermark {
@@ -175,7 +176,7 @@ pub(crate) async fn apply_state_update(
     if let Some(s) = &u.state {
         q = q.bind(s.to_string());
     }
-    q.bind(&app.0).execute(&mut **tx).await?;
+    q.bind(app.as_str()).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -23,6 +23,7 @@ mod ids;
 mod intents;
 mod jobs;
 mod keys;
+mod kinds;
 mod logs;
 mod migrate;
 mod model;
@@ -49,6 +50,7 @@ pub use ids::{AppId, GroupId, RoleId, UserId};
 pub use intents::Intent;
 pub use jobs::{JobRow, JobStateUpdate};
 pub use keys::ResealReport;
+pub use kinds::{LogAction, LogStatus, ObjectKind, Phase, UnknownValue};
 pub use logs::{logs_csv, LogQuery, LogRecord, RecordBatch};
 pub use model::*;
 pub use oauth_states::OAUTH_STATE_TTL_MS;
@@ -134,12 +136,18 @@ impl Store {
         &self.pool
     }
 
+    /// Where a single statement that writes goes: on SQLite the writer's
+    /// connection (see `writer`), on PostgreSQL the pool.
+    pub(crate) fn writes(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
+    }
+
     /// Begins a transaction that will write: on SQLite with `BEGIN IMMEDIATE`, so
     /// that it waits (busy timeout) for the write lock up front instead of failing
     /// with "database is locked" when it upgrades from reading to writing.
     pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.writer.as_ref().unwrap_or(&self.pool).begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.writes().begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
     }

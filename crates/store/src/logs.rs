@@ -4,6 +4,7 @@
 
 use crate::ids::AppId;
 use crate::jobs::{apply_state_update, JobStateUpdate};
+use crate::kinds::{LogAction, LogStatus, ObjectKind};
 use crate::model::Page;
 use crate::shadow::{MemberShadow, ShadowEntry};
 use crate::{Store, StoreError};
@@ -20,12 +21,12 @@ pub struct LogRecord {
     pub cycle_id: String,
     pub change_id: String,
     pub at: i64,
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     pub source_id: String,
     pub source_name: Option<String>,
     pub target_id: Option<String>,
-    pub action: String,
-    pub status: String,
+    pub action: LogAction,
+    pub status: LogStatus,
     pub steps: serde_json::Value,
     pub modified: serde_json::Value,
     pub error_code: Option<String>,
@@ -36,8 +37,10 @@ pub struct LogRecord {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogQuery {
-    pub status: Option<String>,
-    pub action: Option<String>,
+    /// Entries with this status.
+    pub status: Option<LogStatus>,
+    /// Entries with this action.
+    pub action: Option<LogAction>,
     /// A source id or source name (userName).
     pub user: Option<String>,
     pub cycle_id: Option<String>,
@@ -55,7 +58,7 @@ fn log_from_row(row: &AnyRow) -> Result<LogRecord, StoreError> {
     let modified: String = row.try_get("modified")?;
     Ok(LogRecord {
         id: row.try_get("id")?,
-        app_id: AppId(row.try_get("app_id")?),
+        app_id: AppId::from_stored(row.try_get("app_id")?),
         cycle_id: row.try_get("cycle_id")?,
         change_id: row.try_get("change_id")?,
         at: row.try_get("at")?,
@@ -84,7 +87,7 @@ pub struct RecordBatch {
     pub member_removes: Vec<(String, String)>,
     /// (object kind, source id) of objects that no longer exist in the app; a
     /// group's member roster goes with it.
-    pub shadow_deletes: Vec<(String, String)>,
+    pub shadow_deletes: Vec<(ObjectKind, String)>,
     /// Manual mode: the shadow upserts wait in the app's hand-off for an admin
     /// to apply them and confirm (see `Store::handoff`), instead of reaching
     /// the shadow now; the log entries are written as usual.
@@ -92,7 +95,7 @@ pub struct RecordBatch {
     /// Objects that failed: escrowed, or one more attempt counted.
     pub escrow_failures: Vec<crate::escrow::EscrowFailure>,
     /// (object kind, source id) of objects that succeeded: out of escrow.
-    pub escrow_clears: Vec<(String, String)>,
+    pub escrow_clears: Vec<(ObjectKind, String)>,
     /// The time the escrow delays count from (milliseconds).
     pub now: i64,
     /// (object kind, source id) whose intents this batch settles.
@@ -113,14 +116,14 @@ impl Store {
         crate::shadow::upsert_shadows(&mut tx, app, shadow_upserts).await?;
         for (kind, source) in &batch.shadow_deletes {
             sqlx::query("DELETE FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id = $3")
-                .bind(&app.0)
-                .bind(kind)
+                .bind(app.as_str())
+                .bind(*kind)
                 .bind(source)
                 .execute(&mut *tx)
                 .await?;
-            if kind == "group" {
+            if *kind == ObjectKind::Group {
                 sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2")
-                    .bind(&app.0)
+                    .bind(app.as_str())
                     .bind(source)
                     .execute(&mut *tx)
                     .await?;
@@ -128,7 +131,7 @@ impl Store {
         }
         for (group, member) in &batch.member_removes {
             sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2 AND member_id = $3")
-                .bind(&app.0)
+                .bind(app.as_str())
                 .bind(group)
                 .bind(member)
                 .execute(&mut *tx)
@@ -143,7 +146,7 @@ impl Store {
                  ON CONFLICT (app_id, group_id, member_id) DO UPDATE SET target_id = excluded.target_id",
                 values.join(", ")
             );
-            let mut q = sqlx::query(&sql).bind(&app.0);
+            let mut q = sqlx::query(&sql).bind(app.as_str());
             for m in chunk {
                 q = q.bind(&m.group_id).bind(&m.member_id).bind(&m.target_id);
             }
@@ -159,16 +162,16 @@ impl Store {
             for l in chunk {
                 q = q
                     .bind(&l.id)
-                    .bind(&app.0)
+                    .bind(app.as_str())
                     .bind(&l.cycle_id)
                     .bind(&l.change_id)
                     .bind(l.at)
-                    .bind(&l.object_kind)
+                    .bind(l.object_kind)
                     .bind(&l.source_id)
                     .bind(&l.source_name)
                     .bind(&l.target_id)
-                    .bind(&l.action)
-                    .bind(&l.status)
+                    .bind(l.action)
+                    .bind(l.status)
                     .bind(l.steps.to_string())
                     .bind(l.modified.to_string())
                     .bind(&l.error_code)
@@ -195,16 +198,16 @@ impl Store {
         let offset = q.offset.unwrap_or(0).max(0);
         let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
         let mut clauses = vec!["app_id = $1".to_string()];
-        let mut texts: Vec<String> = vec![app.0.clone()];
+        let mut texts: Vec<String> = vec![app.to_string()];
         let mut push = |clause: &str, v: String, texts: &mut Vec<String>| {
             texts.push(v);
             clauses.push(clause.replace('?', &format!("${}", texts.len())));
         };
-        if let Some(s) = &q.status {
-            push("LOWER(status) = ?", s.to_lowercase(), &mut texts);
+        if let Some(s) = q.status {
+            push("status = ?", s.as_str().to_string(), &mut texts);
         }
-        if let Some(a) = &q.action {
-            push("LOWER(action) = ?", a.to_lowercase(), &mut texts);
+        if let Some(a) = q.action {
+            push("action = ?", a.as_str().to_string(), &mut texts);
         }
         if let Some(u) = &q.user {
             push("(source_id = ? OR LOWER(source_name) = LOWER(?))", u.clone(), &mut texts);

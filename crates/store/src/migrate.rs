@@ -112,7 +112,7 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .expect("an in-memory database");
-        let store = Store { pool, backend: Backend::Sqlite };
+        let store = Store { pool, writer: None, backend: Backend::Sqlite };
         let upto: Vec<_> = MIGRATIONS.iter().copied().filter(|(v, _, _)| *v <= version).collect();
         apply(&store, &upto).await.expect("the earlier migrations apply");
         store

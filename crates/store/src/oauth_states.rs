@@ -28,7 +28,7 @@ impl Store {
         sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO oauth_states (state_hash, app_id, expires_at) VALUES ($1, $2, $3)")
             .bind(hash(&state))
-            .bind(&app.0)
+            .bind(app.as_str())
             .bind(now + OAUTH_STATE_TTL_MS)
             .execute(&mut *tx)
             .await?;
@@ -50,6 +50,6 @@ impl Store {
             sqlx::query("DELETE FROM oauth_states WHERE state_hash = $1").bind(hash(state)).execute(&mut *tx).await?;
         tx.commit().await?;
         // Two callbacks with one state: only the one that deleted it goes on.
-        Ok((taken.rows_affected() == 1 && expires_at >= now_ms()).then_some(AppId(app)))
+        Ok((taken.rows_affected() == 1 && expires_at >= now_ms()).then_some(AppId::from_stored(app)))
     }
 }

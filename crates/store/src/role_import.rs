@@ -53,14 +53,14 @@ impl Store {
         .bind(&name)
         .bind(name.to_lowercase())
         .bind(refused)
-        .bind(&app.0)
+        .bind(app.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::or_conflict(e, || format!("the application already has a role named {name:?}")))?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("application", app.0.clone()));
+            return Err(StoreError::not_found("application", app.to_string()));
         }
-        feed::append(&mut tx, ChangeKind::App, &app.0, None).await?;
+        feed::append(&mut tx, ChangeKind::App, app.as_str(), None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -73,7 +73,7 @@ impl Store {
     pub async fn import_app_roles(&self, app: &AppId, roles: &[ImportedRole]) -> Result<RoleImport, StoreError> {
         let mut tx = self.begin_write().await?;
         let existing: Vec<AppRole> = sqlx::query(&format!("SELECT {ROLE_COLUMNS} FROM app_roles WHERE app_id = $1"))
-            .bind(&app.0)
+            .bind(app.as_str())
             .fetch_all(&mut *tx)
             .await?
             .iter()
@@ -108,7 +108,7 @@ impl Store {
                     .bind(name.to_lowercase())
                     .bind(&remote.description)
                     .bind(&remote.refused)
-                    .bind(&r.id.0)
+                    .bind(r.id.as_str())
                     .execute(&mut *tx)
                     .await?;
                     report.updated += 1;
@@ -132,23 +132,23 @@ impl Store {
         }
         for gone in existing.iter().filter(|r| r.imported && !roles.iter().any(|x| x.value.trim() == r.value)) {
             let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assignments WHERE role_id = $1")
-                .bind(&gone.id.0)
+                .bind(gone.id.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
             if used == 0 {
-                sqlx::query("DELETE FROM app_roles WHERE id = $1").bind(&gone.id.0).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM app_roles WHERE id = $1").bind(gone.id.as_str()).execute(&mut *tx).await?;
                 report.removed += 1;
             } else if gone.refused.as_deref() != Some(GONE) {
                 sqlx::query("UPDATE app_roles SET refused = $1 WHERE id = $2")
                     .bind(GONE)
-                    .bind(&gone.id.0)
+                    .bind(gone.id.as_str())
                     .execute(&mut *tx)
                     .await?;
                 report.orphaned += 1;
             }
         }
         if report.added + report.updated + report.removed + report.orphaned > 0 {
-            feed::append(&mut tx, ChangeKind::App, &app.0, None).await?;
+            feed::append(&mut tx, ChangeKind::App, app.as_str(), None).await?;
         }
         tx.commit().await?;
         Ok(report)

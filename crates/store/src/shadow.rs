@@ -3,6 +3,7 @@
 //! between the mapped source and the shadow, so only what changed goes out.
 
 use crate::ids::AppId;
+use crate::kinds::ObjectKind;
 use crate::users::placeholders;
 use crate::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShadowEntry {
-    pub object_kind: String,
+    pub object_kind: ObjectKind,
     pub source_id: String,
     pub target_id: String,
     /// Target attribute path → the value last exported.
@@ -58,7 +59,7 @@ impl Store {
     pub async fn shadow_of(
         &self,
         app: &AppId,
-        kind: &str,
+        kind: ObjectKind,
         source_ids: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = HashMap::with_capacity(source_ids.len());
@@ -67,7 +68,7 @@ impl Store {
                 "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -85,7 +86,7 @@ impl Store {
     pub async fn enabled_accounts(
         &self,
         app: &AppId,
-        kind: &str,
+        kind: ObjectKind,
         source_ids: &[&str],
     ) -> Result<HashMap<String, String>, StoreError> {
         let mut out = HashMap::with_capacity(source_ids.len());
@@ -95,7 +96,7 @@ impl Store {
                  AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0).bind(kind);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -110,14 +111,14 @@ impl Store {
     pub async fn shadow_after(
         &self,
         app: &AppId,
-        kind: &str,
+        kind: ObjectKind,
         after: &str,
         limit: i64,
     ) -> Result<Vec<ShadowEntry>, StoreError> {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id > $3 ORDER BY source_id LIMIT {limit}"
         ))
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(kind)
         .bind(after)
         .fetch_all(self.pool())
@@ -135,7 +136,7 @@ impl Store {
                 "SELECT source_id FROM shadow WHERE app_id = $1 AND pending_ref IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(&app.0);
+            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(app.as_str());
             for r in chunk {
                 q = q.bind(*r);
             }
@@ -146,11 +147,11 @@ impl Store {
 
     /// How many objects of a kind have an account in the app, and how many of
     /// those are enabled.
-    pub async fn shadow_count(&self, app: &AppId, kind: &str) -> Result<(i64, i64), StoreError> {
+    pub async fn shadow_count(&self, app: &AppId, kind: ObjectKind) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS total, COUNT(CASE WHEN enabled = 1 THEN 1 END) AS enabled FROM shadow WHERE app_id = $1 AND object_kind = $2",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(kind)
         .fetch_one(self.pool())
         .await?;
@@ -164,7 +165,7 @@ impl Store {
         group: &str,
     ) -> Result<HashMap<String, String>, StoreError> {
         let rows = sqlx::query("SELECT member_id, target_id FROM shadow_members WHERE app_id = $1 AND group_id = $2")
-            .bind(&app.0)
+            .bind(app.as_str())
             .bind(group)
             .fetch_all(self.pool())
             .await?;
@@ -183,7 +184,7 @@ impl Store {
                 "SELECT group_id, member_id, target_id FROM shadow_members WHERE app_id = $1 AND member_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&app.0);
+            let mut q = sqlx::query(&sql).bind(app.as_str());
             for m in chunk {
                 q = q.bind(*m);
             }
@@ -211,7 +212,7 @@ impl Store {
              WHERE m.group_id = sub.id AND m.member_kind = 'user' \
              AND s.app_id = $1 AND s.object_kind = 'user' AND s.source_id = m.member_id AND s.enabled = 1",
         )
-        .bind(&app.0)
+        .bind(app.as_str())
         .bind(group)
         .fetch_all(self.pool())
         .await?;
@@ -227,14 +228,14 @@ pub(crate) async fn upsert_shadows(
     app: &AppId,
     entries: &[ShadowEntry],
 ) -> Result<(), StoreError> {
-    let mut last: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+    let mut last: std::collections::HashMap<(ObjectKind, &str), usize> = std::collections::HashMap::new();
     for (i, s) in entries.iter().enumerate() {
-        last.insert((s.object_kind.as_str(), s.source_id.as_str()), i);
+        last.insert((s.object_kind, s.source_id.as_str()), i);
     }
     let unique: Vec<&ShadowEntry> = entries
         .iter()
         .enumerate()
-        .filter(|(i, s)| last.get(&(s.object_kind.as_str(), s.source_id.as_str())) == Some(i))
+        .filter(|(i, s)| last.get(&(s.object_kind, s.source_id.as_str())) == Some(i))
         .map(|(_, s)| s)
         .collect();
     for chunk in unique.chunks(crate::users::rows_per_statement(8)) {
@@ -248,8 +249,8 @@ pub(crate) async fn upsert_shadows(
         let mut q = sqlx::query(&sql);
         for s in chunk {
             q = q
-                .bind(&app.0)
-                .bind(&s.object_kind)
+                .bind(app.as_str())
+                .bind(s.object_kind)
                 .bind(&s.source_id)
                 .bind(&s.target_id)
                 .bind(serde_json::Value::Object(s.exported.clone()).to_string())

@@ -111,7 +111,7 @@ impl Store {
         .bind(role.as_str())
         .bind(token.created_at)
         .bind(token.expires_at)
-        .execute(self.pool())
+        .execute(self.writes())
         .await
         .map_err(|e| StoreError::or_conflict(e, || format!("a token named {name:?} already exists")))?;
         Ok((token, secret))
@@ -159,7 +159,7 @@ impl Store {
         .bind(now)
         .bind(&token.id)
         .bind(now - TOKEN_USE_EVERY_MS)
-        .execute(self.pool())
+        .execute(self.writes())
         .await?;
         if done.rows_affected() == 0 {
             return Ok(());

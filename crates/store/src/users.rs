@@ -207,7 +207,7 @@ pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     let phones: String = row.try_get("business_phones")?;
     let extensions: String = row.try_get("extensions")?;
     Ok(User {
-        id: UserId(row.try_get("id")?),
+        id: UserId::from_stored(row.try_get("id")?),
         user_name: row.try_get("user_name")?,
         external_id: row.try_get("external_id")?,
         active: row.try_get::<i64, _>("active")? != 0,
@@ -219,7 +219,7 @@ pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
         job_title: row.try_get("job_title")?,
         department: row.try_get("department")?,
         employee_id: row.try_get("employee_id")?,
-        manager: row.try_get::<Option<String>, _>("manager_id")?.map(UserId),
+        manager: row.try_get::<Option<String>, _>("manager_id")?.map(UserId::from_stored),
         mobile: row.try_get("mobile")?,
         business_phones: serde_json::from_str(&phones)?,
         office_location: row.try_get("office_location")?,
@@ -371,7 +371,7 @@ async fn write_user(tx: &mut Transaction<'static, Any>, user: &User, insert: boo
         .bind(&user.job_title)
         .bind(&user.department)
         .bind(&user.employee_id)
-        .bind(user.manager.as_ref().map(|m| m.0.clone()))
+        .bind(user.manager.as_ref().map(|m| m.to_string()))
         .bind(&user.mobile)
         .bind(serde_json::to_string(&user.business_phones)?)
         .bind(&user.office_location)
@@ -384,11 +384,11 @@ async fn write_user(tx: &mut Transaction<'static, Any>, user: &User, insert: boo
         .bind(user.deleted_at)
         .bind(user.created_at)
         .bind(user.updated_at)
-        .bind(&user.id.0)
+        .bind(user.id.as_str())
         .execute(&mut **tx)
         .await
         .map_err(|e| StoreError::or_conflict(e, || format!("userName {:?} is already taken", user.user_name)))?;
-    feed::append(tx, ChangeKind::User, &user.id.0, None).await
+    feed::append(tx, ChangeKind::User, user.id.as_str(), None).await
 }
 
 /// Refuses a manager that does not exist, is soft-deleted, or is the user itself.
@@ -398,7 +398,7 @@ async fn check_manager(tx: &mut Transaction<'static, Any>, user: &User) -> Resul
         return Err(StoreError::invalid("a user cannot be their own manager"));
     }
     let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND deleted_at IS NULL")
-        .bind(&manager.0)
+        .bind(manager.as_str())
         .fetch_optional(&mut **tx)
         .await?;
     if found.is_none() {
@@ -409,10 +409,10 @@ async fn check_manager(tx: &mut Transaction<'static, Any>, user: &User) -> Resul
 
 async fn fetch_user(tx: &mut Transaction<'static, Any>, id: &UserId) -> Result<User, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(&id.0)
+        .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| StoreError::not_found("user", id.0.clone()))?;
+        .ok_or_else(|| StoreError::not_found("user", id.to_string()))?;
     user_from_row(&row)
 }
 
@@ -430,10 +430,10 @@ impl Store {
     /// Reads a user by id.
     pub async fn user(&self, id: &UserId) -> Result<User, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?
-            .ok_or_else(|| StoreError::not_found("user", id.0.clone()))?;
+            .ok_or_else(|| StoreError::not_found("user", id.to_string()))?;
         user_from_row(&row)
     }
 
@@ -445,7 +445,7 @@ impl Store {
             let sql = format!("SELECT {COLUMNS} FROM users WHERE id IN ({placeholders})");
             let mut query = sqlx::query(&sql);
             for id in chunk {
-                query = query.bind(&id.0);
+                query = query.bind(id.as_str());
             }
             for row in query.fetch_all(self.pool()).await? {
                 out.push(user_from_row(&row)?);
@@ -492,7 +492,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut user = fetch_user(&mut tx, id).await?;
         if user.is_deleted() {
-            return Err(StoreError::not_found("user", id.0.clone()));
+            return Err(StoreError::not_found("user", id.to_string()));
         }
         let now = now_ms();
         user.deleted_at = Some(now);
@@ -662,7 +662,7 @@ async fn resolve_user_key(tx: &mut Transaction<'static, Any>, key: &str) -> Resu
             .bind(key)
             .fetch_optional(&mut **tx)
             .await?;
-    Ok(id.map(UserId))
+    Ok(id.map(UserId::from_stored))
 }
 
 /// One row of an upsert. Validation errors are the row's result; database errors

@@ -2,6 +2,7 @@
 //! the expected plan written as `summary` prints it.
 
 use super::*;
+use roster_store::ObjectKind;
 use serde_json::json;
 
 const ON: Rules = Rules { enabled: true, create: true, update: true };
@@ -15,7 +16,7 @@ fn map(pairs: &[(&str, Value)]) -> Map<String, Value> {
 
 fn shadow(enabled: bool, exported: &[(&str, Value)], pending: Option<&str>) -> ShadowEntry {
     ShadowEntry {
-        object_kind: "user".into(),
+        object_kind: ObjectKind::User,
         source_id: "u1".into(),
         target_id: "t1".into(),
         exported: map(exported),

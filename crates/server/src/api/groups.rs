@@ -103,9 +103,9 @@ pub async fn remove_member(
     let g = state.store.find_group(&key).await?;
     // The member may be named by id, userName or group displayName.
     let id = match state.store.find_user(&member).await {
-        Ok(u) => u.id.0,
+        Ok(u) => u.id.into_string(),
         Err(_) => match state.store.find_group(&member).await {
-            Ok(child) => child.id.0,
+            Ok(child) => child.id.into_string(),
             Err(_) => member,
         },
     };

@@ -14,7 +14,7 @@ use roster_engine::settings::{SettingsPatch, SettingsView, Status};
 use roster_engine::status::{AllowedDeletes, Counts, ProvisioningStatus};
 use roster_engine::EngineError;
 use roster_mapping::AppMappings;
-use roster_store::{AppId, LogQuery};
+use roster_store::{AppId, LogAction, LogQuery, LogStatus, UnknownValue};
 use serde::{Deserialize, Serialize};
 
 impl From<EngineError> for ApiError {
@@ -225,6 +225,11 @@ pub struct LogArgs {
     format: Option<String>,
 }
 
+/// A status or action filter that names none: the caller's mistake.
+fn bad_filter(e: UnknownValue) -> ApiError {
+    ApiError::bad_request(e.to_string())
+}
+
 pub async fn logs(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -233,8 +238,8 @@ pub async fn logs(
     let axum::extract::Query(a) = q?;
     let app = app_id(&state, &key).await?;
     let query = LogQuery {
-        status: a.status,
-        action: a.action,
+        status: a.status.as_deref().map(LogStatus::parse_ignoring_case).transpose().map_err(bad_filter)?,
+        action: a.action.as_deref().map(LogAction::parse_ignoring_case).transpose().map_err(bad_filter)?,
         user: a.user,
         cycle_id: a.cycle_id,
         since: a.since,
