@@ -1,6 +1,7 @@
-//! One object through a cycle, in the documentation's steps: `import` the user,
-//! decide its `scope`, `match_target` it, `decide_action`, `export` through the
-//! connector, and return what to `record` (shadow and log entry).
+//! One user through a cycle, in the documentation's steps: import it, decide
+//! its `scope`, match it (`match_object`), `decide` (see `crate::decide`),
+//! `export` the plan through the connector, and return what to record (shadow
+//! and log entry) as an [`Outcome`].
 
 use crate::decide::{decide, Found, Plan, Rules, SkipReason, Want, Wanted};
 use crate::source::UserSource;
@@ -254,29 +255,7 @@ pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
 async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     let mut steps = Steps(Vec::new());
     let now = roster_store::now_ms();
-    let source_name = item.user.as_ref().map(|u| u.user_name.clone());
-    let log = |action: Action,
-               status: LogStatus,
-               target: Option<String>,
-               steps: Steps,
-               modified: Value,
-               err: Option<(&str, String)>| LogRecord {
-        id: format!("{}:{}:{}", ctx.cycle_id, item.change_id, item.source_id),
-        app_id: ctx.app.clone(),
-        cycle_id: ctx.cycle_id.clone(),
-        change_id: item.change_id.clone(),
-        at: now,
-        object_kind: ObjectKind::User,
-        source_id: item.source_id.to_string(),
-        source_name: source_name.clone(),
-        target_id: target,
-        action,
-        status,
-        steps: Value::Array(steps.0),
-        modified,
-        error_code: err.as_ref().map(|(c, _)| c.to_string()),
-        error_message: err.map(|(_, m)| m),
-    };
+    let log = user_log(ctx, &item, now);
     let outcome = |action: Action, shadow: Option<ShadowEntry>, log: Option<LogRecord>, failed: bool| Outcome {
         source_id: item.source_id.clone(),
         shadow,
@@ -286,8 +265,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     };
 
     let definition = ctx.mapping.definition();
-    let rules =
-        Rules { enabled: definition.enabled, create: definition.actions.create, update: definition.actions.update };
+    let rules = Rules::of(ObjectKind::User, definition);
     let known = match &item.shadow {
         Some(s) => Found::Shadow(s),
         None => Found::Nothing,
@@ -332,27 +310,14 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.as_str()));
 
     // Match, decide, export.
-    let matched = match &item.shadow {
-        Some(s) => {
-            steps.add("Match", format!("known account {} (shadow)", s.target_id));
-            None
+    let matched = match match_object(ctx, ResourceKind::User, item.shadow.as_ref(), &wanted.attributes, &matching, &mut steps)
+        .await
+    {
+        Ok(m) => m,
+        Err((code, message)) => {
+            let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some((code, message)));
+            return outcome(Action::Skip, None, Some(l), true);
         }
-        None => match match_target(ctx, &matching).await {
-            Ok(Some(t)) => {
-                steps.add("Match", format!("matched the existing account {} in the app", t.id));
-                let current = current_values(&t.resource, &wanted.attributes);
-                Some((t.id, current))
-            }
-            Ok(None) => {
-                steps.add("Match", "no account in the app");
-                None
-            }
-            Err((code, message)) => {
-                steps.add("Match", format!("failed: {message}"));
-                let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some((code, message)));
-                return outcome(Action::Skip, None, Some(l), true);
-            }
-        },
     };
     let found = match &matched {
         Some((id, current)) => Found::InApp { id, current },
@@ -360,6 +325,67 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     };
     let plan = decide(&Want::InScope(wanted.clone()), found, rules);
     export(ctx, &item, steps, plan, Some((&wanted, &matching)), log, outcome).await
+}
+
+/// The log entry of one user, built from its parts.
+fn user_log<'a>(
+    ctx: &'a CycleContext,
+    item: &'a Imported,
+    now: i64,
+) -> impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord + 'a {
+    let source_name = item.user.as_ref().map(|u| u.user_name.clone());
+    move |action, status, target, steps, modified, err| LogRecord {
+        id: format!("{}:{}:{}", ctx.cycle_id, item.change_id, item.source_id),
+        app_id: ctx.app.clone(),
+        cycle_id: ctx.cycle_id.clone(),
+        change_id: item.change_id.clone(),
+        at: now,
+        object_kind: ObjectKind::User,
+        source_id: item.source_id.to_string(),
+        source_name: source_name.clone(),
+        target_id: target,
+        action,
+        status,
+        steps: Value::Array(steps.0),
+        modified,
+        error_code: err.as_ref().map(|(c, _)| c.to_string()),
+        error_message: err.map(|(_, m)| m),
+    }
+}
+
+/// The object in the app, when roster has no shadow of it: found by its
+/// matching attributes (from the cycle's snapshot when there is one), with the
+/// values it holds of the `attributes` roster manages.
+pub(crate) async fn match_object(
+    ctx: &CycleContext,
+    kind: ResourceKind,
+    shadow: Option<&ShadowEntry>,
+    attributes: &[(String, Value)],
+    matching: &[MappedAttribute],
+    steps: &mut Steps,
+) -> Result<Option<(String, Map<String, Value>)>, (&'static str, String)> {
+    let (noun, snapshot) = match kind {
+        ResourceKind::User => ("account", ctx.snapshot.as_deref()),
+        ResourceKind::Group => ("group", ctx.group_snapshot.as_deref()),
+    };
+    if let Some(s) = shadow {
+        steps.add("Match", format!("known {noun} {} (shadow)", s.target_id));
+        return Ok(None);
+    }
+    match lookup(ctx, kind, matching, snapshot).await {
+        Ok(Some(t)) => {
+            steps.add("Match", format!("matched the existing {noun} {} in the app", t.id));
+            Ok(Some((t.id, current_values(&t.resource, attributes))))
+        }
+        Ok(None) => {
+            steps.add("Match", format!("no {noun} in the app"));
+            Ok(None)
+        }
+        Err((code, message)) => {
+            steps.add("Match", format!("failed: {message}"));
+            Err((code, message))
+        }
+    }
 }
 
 /// The attributes a user in scope should have: the mapped values coerced to the
@@ -622,16 +648,8 @@ async fn disable(
     }
 }
 
-/// Finds the user's account in the target by the matching attributes, in order of
-/// precedence; more than one hit is `DuplicateTargetEntries`, never a guess.
-async fn match_target(
-    ctx: &CycleContext,
-    values: &[MappedAttribute],
-) -> Result<Option<TargetObject>, (&'static str, String)> {
-    lookup(ctx, ResourceKind::User, values, ctx.snapshot.as_deref()).await
-}
-
-/// Like [`match_target`], always asking the app itself.
+/// Finds the user's account in the app by the matching attributes, asking the
+/// app itself.
 async fn find_in_target(
     ctx: &CycleContext,
     values: &[MappedAttribute],

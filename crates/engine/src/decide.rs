@@ -1,25 +1,30 @@
-//! The decision for one user, without I/O: given what the directory wants
-//! (out of scope, or these attributes), what is known of the account (the
-//! shadow, an account matched in the app, or nothing) and what the mapping
-//! allows, the one thing to do. `cycle::process_user` imports, scopes and
-//! matches, asks [`decide`], then performs the plan; every rule lives here, so
-//! that the table at the end of this file tests each one on its own.
+//! The decision for one user or group, without I/O: given what the directory
+//! wants (out of scope, or these attributes), what is known of the object in
+//! the app (the shadow, an object matched in the app, or nothing) and what the
+//! mapping allows, the one thing to do. `cycle::process_user` and
+//! `groups::sync_group` import, scope and match, ask [`decide`], then perform
+//! the plan; every rule lives here, so that the table at the end of this file
+//! tests each one on its own.
 //!
 //! The rules, in the documentation's words:
 //! - a disabled object mapping provisions nothing;
 //! - a user out of scope (deleted, disabled, unassigned, filtered out) whose
 //!   account is enabled is disabled, never deleted; otherwise nothing happens;
+//! - a group out of scope is deleted in the app when the mapping allows
+//!   deleting; otherwise it is left there, and no longer provisioned;
 //! - no account: created when the mapping allows creating, else skipped;
 //! - an account: only the attributes that differ go out, in one PATCH;
 //!   attributes applied only on creation are neither sent nor removed; when the
 //!   mapping does not allow updates, only `active` goes out;
 //! - an account that was disabled and is back in scope is enabled (with
-//!   `active=true` whether the mapping sends `active` or not);
+//!   `active=true` whether the mapping sends `active` or not); a group left in
+//!   the app and back in scope is provisioned again (its shadow is written even
+//!   when nothing differs);
 //! - nothing differs: nothing goes out; the shadow is written only when it would
 //!   change (an account adopted from the app, a reference resolved or pending).
 
 use roster_scim::{PatchOp, PatchOperation};
-use roster_store::ShadowEntry;
+use roster_store::{ObjectKind, ShadowEntry};
 use serde_json::{json, Map, Value};
 
 /// What the directory wants of a user's account in the app.
@@ -53,15 +58,32 @@ pub enum Found<'a> {
     Nothing,
 }
 
-/// What the object mapping allows.
+/// What the object mapping allows, and for which kind of object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
+    /// Users or groups.
+    pub kind: ObjectKind,
     /// The mapping is enabled.
     pub enabled: bool,
-    /// Accounts may be created.
+    /// Objects may be created.
     pub create: bool,
-    /// Accounts may be updated (else only `active` goes out).
+    /// Objects may be updated (else, for users, only `active` goes out).
     pub update: bool,
+    /// Groups out of scope may be deleted in the app (users never are).
+    pub delete: bool,
+}
+
+impl Rules {
+    /// The rules of an object mapping.
+    pub fn of(kind: ObjectKind, definition: &roster_mapping::ObjectMapping) -> Rules {
+        Rules {
+            kind,
+            enabled: definition.enabled,
+            create: definition.actions.create,
+            update: definition.actions.update,
+            delete: definition.actions.delete,
+        }
+    }
 }
 
 /// Why nothing goes out for a user that needs something.
@@ -87,8 +109,13 @@ pub enum Plan {
     Update { target: String, ops: Vec<PatchOperation>, exported: Map<String, Value>, changes: Value },
     /// Like `Update`, to an account that was disabled: it is enabled.
     Enable { target: String, ops: Vec<PatchOperation>, exported: Map<String, Value>, changes: Value },
-    /// Disable the account (`active=false`); it is never deleted.
+    /// Disable the account (`active=false`); a user's account is never deleted.
     Disable { target: String },
+    /// Delete the group in the app (deletes are on for groups).
+    Delete { target: String },
+    /// Nothing is sent: the group stays in the app, no longer provisioned (its
+    /// shadow is kept, disabled); logged as skipped.
+    Leave { target: String },
 }
 
 /// Decides what to do for one user.
@@ -98,9 +125,13 @@ pub fn decide(want: &Want, found: Found<'_>, rules: Rules) -> Plan {
     }
     let wanted = match want {
         Want::OutOfScope(_) => {
-            return match found {
-                Found::Shadow(s) if s.enabled => Plan::Disable { target: s.target_id.clone() },
-                _ => Plan::Noop,
+            let Found::Shadow(s) = found else { return Plan::Noop };
+            let target = s.target_id.clone();
+            return match rules.kind {
+                _ if !s.enabled => Plan::Noop,
+                ObjectKind::User => Plan::Disable { target },
+                ObjectKind::Group if rules.delete => Plan::Delete { target },
+                ObjectKind::Group => Plan::Leave { target },
             };
         }
         Want::InScope(w) => w,
@@ -115,14 +146,16 @@ pub fn decide(want: &Want, found: Found<'_>, rules: Rules) -> Plan {
         Found::InApp { id, current } => (id, current, None),
     };
     let returning = shadow.is_some_and(|s| !s.enabled);
-    let (ops, exported) = update_of(wanted, old, rules.update, returning);
+    // Only accounts are enabled (`active`); a group coming back is updated.
+    let enabling = returning && rules.kind == ObjectKind::User;
+    let (ops, exported) = update_of(wanted, old, rules.update, enabling);
     if ops.is_empty() {
-        let unchanged = shadow.is_some_and(|s| s.pending_ref == wanted.pending_ref);
+        let unchanged = shadow.is_some_and(|s| s.enabled && s.pending_ref == wanted.pending_ref);
         return if unchanged { Plan::Noop } else { Plan::Record { target: target.to_string(), exported } };
     }
     let changes = crate::cycle::modified(old, &exported);
     let target = target.to_string();
-    if returning {
+    if enabling {
         Plan::Enable { target, ops, exported, changes }
     } else {
         Plan::Update { target, ops, exported, changes }
@@ -192,6 +225,8 @@ pub fn summary(plan: &Plan) -> String {
         Plan::Update { target, ops: o, .. } => format!("Update {target} [{}]", ops(o)),
         Plan::Enable { target, ops: o, .. } => format!("Enable {target} [{}]", ops(o)),
         Plan::Disable { target } => format!("Disable {target}"),
+        Plan::Delete { target } => format!("Delete {target}"),
+        Plan::Leave { target } => format!("Leave {target}"),
     }
 }
 

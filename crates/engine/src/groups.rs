@@ -6,7 +6,8 @@
 //! values. What was sent is kept in the shadow (`shadow_members`), so a membership
 //! change is one small PATCH and a group is never read back just to diff it.
 
-use crate::cycle::{current_values, error_code, lookup, modified, with_retry, Action, CycleContext, Steps};
+use crate::cycle::{current_values, error_code, lookup, match_object, modified, with_retry, Action, CycleContext, Steps};
+use crate::decide::{decide, Found, Plan, Rules, Want, Wanted};
 use crate::source::GroupSource;
 use crate::status::Counts;
 use crate::EngineError;
@@ -97,6 +98,14 @@ impl GroupLog<'_> {
             modified,
             error_code: err.as_ref().map(|(c, _)| c.to_string()),
             error_message: err.map(|(_, m)| m),
+        }
+    }
+
+    fn skipped(&self, target: Option<String>, steps: Steps) -> GroupOutcome {
+        GroupOutcome {
+            action: Some(Action::Skip),
+            log: Some(self.entry(Action::Skip, LogStatus::Skipped, target, steps, json!([]), None)),
+            ..GroupOutcome::default()
         }
     }
 
@@ -231,7 +240,9 @@ fn desired_attributes(mapped: &[MappedAttribute]) -> (Vec<(String, Value)>, Vec<
     (desired, create_only)
 }
 
-/// Processes one group: import → scope → match → create or update → members.
+/// Processes one group, in the documentation's steps: import, scope, match,
+/// decide (`crate::decide`, the rules users follow too), export, then its
+/// members.
 pub(crate) async fn sync_group(
     store: &Store,
     ctx: &CycleContext,
@@ -253,126 +264,117 @@ pub(crate) async fn sync_group(
              members in the directory: synced again",
         );
     }
+    let rules = Rules::of(ObjectKind::Group, gm.definition());
+    let known = match &shadow {
+        Some(s) => Found::Shadow(s),
+        None => Found::Nothing,
+    };
 
     // Import and scope.
     let Some(group) = group else {
         steps.add("Import", "the group no longer exists in the directory");
-        return Ok(out_of_scope(ctx, gm, shadow, steps, &log).await);
+        let plan = decide(&Want::OutOfScope("the group no longer exists in the directory"), known, rules);
+        return Ok(export_leaving(ctx, plan, shadow, steps, &log).await);
     };
     steps.add("Import", format!("read group {} from the directory", group.display_name));
     let src = GroupSource { group, soft_deleted: false };
-    let reason = if !ctx.scope_all && !ctx.index.assigned_groups.contains(id) {
-        Some("the group is not assigned to the application")
-    } else if !gm.in_scope(&src) {
-        Some("the group does not match the scoping filter")
-    } else {
-        None
-    };
-    if let Some(reason) = reason {
+    if let Some(reason) = group_scope(ctx, gm, id, &src) {
         steps.add("Scope", format!("out of scope: {reason}"));
-        return Ok(out_of_scope(ctx, gm, shadow, steps, &log).await);
+        let plan = decide(&Want::OutOfScope(reason), known, rules);
+        return Ok(export_leaving(ctx, plan, shadow, steps, &log).await);
     }
     steps.add(
         "Scope",
         if ctx.scope_all { "in scope: every group is provisioned" } else { "in scope: assigned to the application" },
     );
 
-    // Evaluate the mapping (the evaluation context is not `Send`: before any await).
-    let evaluated = {
-        let eval = EvalContext::at(chrono::Utc::now());
-        gm.evaluate(&src, &eval, shadow.is_none()).and_then(|m| Ok((m, gm.matching_values(&src, &eval)?)))
-    };
-    let (mapped, matching) = match evaluated {
+    let (wanted, matching) = match evaluate(gm, &src, shadow.is_none()) {
         Ok(m) => m,
         Err(e) => {
             steps.add("Action", "the attribute mapping failed");
             return Ok(log.failure(Action::Skip, None, steps, json!([]), "MappingError", e.to_string()));
         }
     };
-    let (desired, create_only) = desired_attributes(&mapped);
 
-    // Match, then create or update the group itself.
-    let placed = place_group(ctx, gm, shadow.as_ref(), &desired, &create_only, &matching, &mut steps).await;
-    let placed = match placed {
-        Ok(p) => p,
+    // Match, decide, export the group itself, then its members.
+    let matched = match match_object(ctx, ResourceKind::Group, shadow.as_ref(), &wanted.attributes, &matching, &mut steps)
+        .await
+    {
+        Ok(m) => m,
+        Err((code, message)) => return Ok(log.failure(Action::Skip, None, steps, json!([]), code, message)),
+    };
+    let (found, sent) = match (&matched, &shadow) {
+        (Some((id, current)), _) => (Found::InApp { id, current }, SentMembers::Adopted),
+        (None, Some(_)) => (known, SentMembers::Shadow),
+        (None, None) => (known, SentMembers::Nothing),
+    };
+    let plan = decide(&Want::InScope(wanted.clone()), found, rules);
+    if let Plan::Skip(_) = plan {
+        steps.add("Action", "skipped: the mapping does not allow creating groups");
+        return Ok(log.skipped(None, steps));
+    }
+    let placed = match export_group(ctx, plan, sent, shadow.as_ref(), &wanted.attributes, &matching, &mut steps).await {
+        Ok(Some(placed)) => placed,
+        Ok(None) => return Ok(GroupOutcome::default()),
         Err((action, target, changes, code, message)) => {
             return Ok(log.failure(action, target, steps, changes, &code, message));
         }
     };
-    let Some(placed) = placed else {
-        steps.add("Action", "skipped: the mapping does not allow creating groups");
-        return Ok(GroupOutcome {
-            action: Some(Action::Skip),
-            log: Some(log.entry(Action::Skip, LogStatus::Skipped, None, steps, json!([]), None)),
-            ..GroupOutcome::default()
-        });
-    };
+    finish_group(store, ctx, gm, id, placed, shadow.as_ref(), steps, &log).await
+}
 
-    // Members.
+/// What the mapping wants of a group in scope, and its matching values.
+fn evaluate(
+    gm: &CompiledObjectMapping,
+    src: &GroupSource<'_>,
+    on_create: bool,
+) -> Result<(Wanted, Vec<MappedAttribute>), roster_mapping::MappingError> {
+    let eval = EvalContext::at(chrono::Utc::now());
+    let mapped = gm.evaluate(src, &eval, on_create)?;
+    let (attributes, create_only) = desired_attributes(&mapped);
+    Ok((Wanted { attributes, create_only, pending_ref: None }, gm.matching_values(src, &eval)?))
+}
+
+/// Why a group is out of scope, if it is: not assigned (unless every group is
+/// provisioned), or filtered out.
+fn group_scope(
+    ctx: &CycleContext,
+    gm: &CompiledObjectMapping,
+    id: &GroupId,
+    src: &GroupSource<'_>,
+) -> Option<&'static str> {
+    if !ctx.scope_all && !ctx.index.assigned_groups.contains(id) {
+        Some("the group is not assigned to the application")
+    } else if !gm.in_scope(src) {
+        Some("the group does not match the scoping filter")
+    } else {
+        None
+    }
+}
+
+/// Sends the members that differ, then says what to record for the group.
+#[allow(clippy::too_many_arguments)]
+async fn finish_group(
+    store: &Store,
+    ctx: &CycleContext,
+    gm: &CompiledObjectMapping,
+    id: &GroupId,
+    placed: Placed,
+    shadow: Option<&ShadowEntry>,
+    mut steps: Steps,
+    log: &GroupLog<'_>,
+) -> Result<GroupOutcome, EngineError> {
     let mut changes = match placed.changes {
         Value::Array(a) => a,
         _ => Vec::new(),
     };
     let mut out = GroupOutcome::default();
-    let mut failure = None;
-    if maps_members(gm) {
-        let desired_members = store.provisioned_members(&ctx.app, id.as_str()).await?;
-        let sent: HashMap<String, String> = match placed.sent {
-            SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, id.as_str()).await?,
-            SentMembers::Nothing => HashMap::new(),
-            SentMembers::Adopted => {
-                // Members the adopted group already holds count as sent.
-                let held = held_members(ctx, &placed.target_id).await;
-                let held: HashMap<String, String> = desired_members
-                    .iter()
-                    .filter(|(_, t)| held.contains(*t))
-                    .map(|(m, t)| (m.clone(), t.clone()))
-                    .collect();
-                out.member_adds.extend(held.iter().map(|(m, t)| MemberShadow {
-                    group_id: id.to_string(),
-                    member_id: m.clone(),
-                    target_id: t.clone(),
-                }));
-                held
-            }
-        };
-        let mut adds: Vec<(String, String)> = desired_members
-            .iter()
-            .filter(|(m, t)| sent.get(*m) != Some(*t))
-            .map(|(m, t)| (m.clone(), t.clone()))
-            .collect();
-        let mut removes: Vec<(String, String)> = sent
-            .iter()
-            .filter(|(m, t)| desired_members.get(*m) != Some(*t))
-            .map(|(m, t)| (m.clone(), t.clone()))
-            .collect();
-        adds.sort();
-        removes.sort();
-        if !adds.is_empty() || !removes.is_empty() {
-            let sync = send_members(ctx, id.as_str(), &placed.target_id, &adds, &removes).await;
-            steps.add(
-                "Action",
-                format!(
-                    "members: {} added, {} removed, in {} PATCH request(s)",
-                    sync.added.len(),
-                    sync.removed.len(),
-                    sync.requests
-                ),
-            );
-            changes.push(members_change(&sync.added, &sync.removed));
-            out.member_adds.extend(sync.added);
-            out.member_removes.extend(sync.removed);
-            if let Some(e) = sync.error {
-                if e == ConnectorError::NotFound {
-                    // The group was deleted in the app: the next cycle creates it again.
-                    out.shadow_delete = Some(id.to_string());
-                }
-                failure = Some((error_code(&e), e.to_string()));
-            }
-        }
-    }
-    if placed.action.is_none() && changes.is_empty() && failure.is_none() && shadow.as_ref().is_some_and(|s| s.enabled)
-    {
+    let failure = if maps_members(gm) {
+        sync_members(store, ctx, id, &placed.target_id, placed.sent, &mut out, &mut steps, &mut changes).await?
+    } else {
+        None
+    };
+    if placed.action.is_none() && changes.is_empty() && failure.is_none() && shadow.is_some_and(|s| s.enabled) {
         // Nothing changed: nothing to record.
         return Ok(out);
     }
@@ -398,6 +400,71 @@ pub(crate) async fn sync_group(
     Ok(out)
 }
 
+/// Brings the group's members in the app to the users in it that have an
+/// enabled account there; returns the error that stopped it, if any.
+#[allow(clippy::too_many_arguments)]
+async fn sync_members(
+    store: &Store,
+    ctx: &CycleContext,
+    id: &GroupId,
+    target: &str,
+    sent: SentMembers,
+    out: &mut GroupOutcome,
+    steps: &mut Steps,
+    changes: &mut Vec<Value>,
+) -> Result<Option<(&'static str, String)>, EngineError> {
+    let desired_members = store.provisioned_members(&ctx.app, id.as_str()).await?;
+    let sent: HashMap<String, String> = match sent {
+        SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, id.as_str()).await?,
+        SentMembers::Nothing => HashMap::new(),
+        SentMembers::Adopted => {
+            // Members the adopted group already holds count as sent.
+            let held = held_members(ctx, target).await;
+            let held: HashMap<String, String> = desired_members
+                .iter()
+                .filter(|(_, t)| held.contains(*t))
+                .map(|(m, t)| (m.clone(), t.clone()))
+                .collect();
+            out.member_adds.extend(held.iter().map(|(m, t)| MemberShadow {
+                group_id: id.to_string(),
+                member_id: m.clone(),
+                target_id: t.clone(),
+            }));
+            held
+        }
+    };
+    let differ = |a: &HashMap<String, String>, b: &HashMap<String, String>| {
+        let mut d: Vec<(String, String)> =
+            a.iter().filter(|(m, t)| b.get(*m) != Some(*t)).map(|(m, t)| (m.clone(), t.clone())).collect();
+        d.sort();
+        d
+    };
+    let (adds, removes) = (differ(&desired_members, &sent), differ(&sent, &desired_members));
+    if adds.is_empty() && removes.is_empty() {
+        return Ok(None);
+    }
+    let sync = send_members(ctx, id.as_str(), target, &adds, &removes).await;
+    steps.add(
+        "Action",
+        format!(
+            "members: {} added, {} removed, in {} PATCH request(s)",
+            sync.added.len(),
+            sync.removed.len(),
+            sync.requests
+        ),
+    );
+    changes.push(members_change(&sync.added, &sync.removed));
+    out.member_adds.extend(sync.added);
+    out.member_removes.extend(sync.removed);
+    Ok(sync.error.map(|e| {
+        if e == ConnectorError::NotFound {
+            // The group was deleted in the app: the next cycle creates it again.
+            out.shadow_delete = Some(id.to_string());
+        }
+        (error_code(&e), e.to_string())
+    }))
+}
+
 /// A group placed in the app: its id, what its attributes now are, what is
 /// known of its members, the action taken (`None`: nothing changed) and the
 /// attribute changes for the log.
@@ -412,46 +479,43 @@ struct Placed {
 /// A failed step: (action, target, changes, error code, message).
 type Failed = (Action, Option<String>, Value, String, String);
 
-/// Matches the group (shadow, else the app by the matching attributes), then
-/// creates it or sends what differs. `Ok(None)`: creating is not allowed.
-async fn place_group(
+/// Performs the plan for a group in scope: the one request it needs.
+/// `Ok(None)`: nothing to do for the group (no group, and none to create).
+async fn export_group(
     ctx: &CycleContext,
-    gm: &CompiledObjectMapping,
+    plan: Plan,
+    sent: SentMembers,
     shadow: Option<&ShadowEntry>,
     desired: &[(String, Value)],
-    create_only: &[String],
     matching: &[MappedAttribute],
     steps: &mut Steps,
 ) -> Result<Option<Placed>, Failed> {
-    let fail =
-        |action: Action, target: Option<String>, e: (&str, String)| (action, target, json!([]), e.0.to_string(), e.1);
-    let (target, old, sent) = match shadow {
-        Some(s) => {
-            steps.add("Match", format!("known group {} (shadow)", s.target_id));
-            (s.target_id.clone(), s.exported.clone(), SentMembers::Shadow)
-        }
-        None => match lookup(ctx, ResourceKind::Group, matching, ctx.group_snapshot.as_deref()).await {
-            Ok(Some(t)) => {
-                steps.add("Match", format!("matched the existing group {} in the app", t.id));
-                let old = current_values(&t.resource, desired);
-                (t.id, old, SentMembers::Adopted)
-            }
-            Ok(None) => {
-                steps.add("Match", "no group in the app");
-                if !gm.definition().actions.create {
-                    return Ok(None);
+    let placed = |target_id: String, exported, sent, action, changes| Placed { target_id, exported, sent, action, changes };
+    match plan {
+        Plan::Create { .. } => create_group(ctx, desired, matching, steps).await.map(Some),
+        Plan::Record { target, exported } => Ok(Some(placed(target, exported, sent, Some(Action::Update), json!([])))),
+        Plan::Update { target, ops, exported, changes } | Plan::Enable { target, ops, exported, changes } => {
+            match with_retry(|| ctx.connector.update(ResourceKind::Group, &target, &ops)).await {
+                Ok(()) => {
+                    steps.add("Action", format!("updated {} attribute(s) with one PATCH", ops.len()));
+                    Ok(Some(placed(target, exported, sent, Some(Action::Update), changes)))
                 }
-                return create_group(ctx, desired, matching, steps).await.map(Some);
+                Err(ConnectorError::NotFound) => {
+                    steps.add("Action", "the group was deleted in the app: creating it again");
+                    create_group(ctx, desired, matching, steps).await.map(Some)
+                }
+                Err(e) => {
+                    steps.add("Action", format!("failed: {e}"));
+                    Err((Action::Update, Some(target), changes, error_code(&e).into(), e.to_string()))
+                }
             }
-            Err((code, message)) => {
-                steps.add("Match", format!("failed: {message}"));
-                return Err(fail(Action::Skip, None, (code, message)));
-            }
-        },
-    };
-    update_group(ctx, gm, target, old, sent, desired, create_only, matching, steps, shadow.is_some_and(|s| !s.enabled))
-        .await
-        .map(Some)
+        }
+        // Nothing to send: the group as the shadow knows it (its members may still differ).
+        Plan::Noop | Plan::Disable { .. } | Plan::Delete { .. } | Plan::Leave { .. } => Ok(shadow.map(|s| {
+            placed(s.target_id.clone(), s.exported.clone(), SentMembers::Shadow, None, json!([]))
+        })),
+        Plan::Skip(_) => Ok(None),
+    }
 }
 
 async fn create_group(
@@ -505,62 +569,6 @@ async fn create_group(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn update_group(
-    ctx: &CycleContext,
-    gm: &CompiledObjectMapping,
-    target: String,
-    old: Map<String, Value>,
-    sent: SentMembers,
-    desired: &[(String, Value)],
-    create_only: &[String],
-    matching: &[MappedAttribute],
-    steps: &mut Steps,
-    returning: bool,
-) -> Result<Placed, Failed> {
-    let update: Vec<(String, Value)> = desired.iter().filter(|(k, _)| !create_only.contains(k)).cloned().collect();
-    let mut exported: Map<String, Value> = update.iter().cloned().collect();
-    for k in create_only {
-        if let Some(v) = old.get(k) {
-            exported.insert(k.clone(), v.clone());
-        }
-    }
-    if !gm.definition().actions.update {
-        return Ok(Placed {
-            target_id: target,
-            exported: old,
-            sent,
-            action: returning.then_some(Action::Update),
-            changes: json!([]),
-        });
-    }
-    let ops = roster_scim::diff_patch(&old, &update);
-    if ops.is_empty() {
-        return Ok(Placed {
-            target_id: target,
-            exported,
-            sent,
-            action: returning.then_some(Action::Update),
-            changes: json!([]),
-        });
-    }
-    let changes = modified(&old, &exported);
-    match with_retry(|| ctx.connector.update(ResourceKind::Group, &target, &ops)).await {
-        Ok(()) => {
-            steps.add("Action", format!("updated {} attribute(s) with one PATCH", ops.len()));
-            Ok(Placed { target_id: target, exported, sent, action: Some(Action::Update), changes })
-        }
-        Err(ConnectorError::NotFound) => {
-            steps.add("Action", "the group was deleted in the app: creating it again");
-            create_group(ctx, desired, matching, steps).await
-        }
-        Err(e) => {
-            steps.add("Action", format!("failed: {e}"));
-            Err((Action::Update, Some(target), changes, error_code(&e).into(), e.to_string()))
-        }
-    }
-}
-
 /// The account ids an adopted group holds in the app (read once, at adoption).
 async fn held_members(ctx: &CycleContext, target: &str) -> HashSet<String> {
     let group: Option<TargetObject> =
@@ -573,41 +581,42 @@ async fn held_members(ctx: &CycleContext, target: &str) -> HashSet<String> {
         .collect()
 }
 
-/// A group out of scope: deleted in the app when the mapping allows deletes,
-/// otherwise left there and logged once.
-async fn out_of_scope(
+/// Performs the plan for a group out of scope: deleted in the app when the
+/// mapping allows deleting, else left there and no longer provisioned.
+async fn export_leaving(
     ctx: &CycleContext,
-    gm: &CompiledObjectMapping,
+    plan: Plan,
     shadow: Option<ShadowEntry>,
     mut steps: Steps,
     log: &GroupLog<'_>,
 ) -> GroupOutcome {
-    let Some(s) = shadow.filter(|s| s.enabled) else { return GroupOutcome::default() };
-    steps.add("Match", format!("known group {} (shadow)", s.target_id));
-    if !gm.definition().actions.delete {
-        steps.add("Action", "left in the app: deleting groups is off for this app");
-        let target = Some(s.target_id.clone());
-        return GroupOutcome {
-            action: Some(Action::Skip),
-            shadow: Some(ShadowEntry { enabled: false, last_sync: roster_store::now_ms(), ..s }),
-            log: Some(log.entry(Action::Skip, LogStatus::Skipped, target, steps, json!([]), None)),
-            ..GroupOutcome::default()
-        };
-    }
-    match with_retry(|| ctx.connector.delete(ResourceKind::Group, &s.target_id)).await {
-        Ok(()) | Err(ConnectorError::NotFound) => {
-            steps.add("Action", "deleted the group in the app (deletes are on)");
-            GroupOutcome {
-                action: Some(Action::Delete),
-                shadow_delete: Some(s.source_id.clone()),
-                log: Some(log.entry(Action::Delete, LogStatus::Success, Some(s.target_id), steps, json!([]), None)),
-                ..GroupOutcome::default()
+    let Some(s) = shadow else { return GroupOutcome::default() };
+    match plan {
+        Plan::Leave { target } => {
+            steps.add("Match", format!("known group {target} (shadow)"));
+            steps.add("Action", "left in the app: deleting groups is off for this app");
+            let shadow = Some(ShadowEntry { enabled: false, last_sync: roster_store::now_ms(), ..s });
+            GroupOutcome { shadow, ..log.skipped(Some(target), steps) }
+        }
+        Plan::Delete { target } => {
+            steps.add("Match", format!("known group {target} (shadow)"));
+            match with_retry(|| ctx.connector.delete(ResourceKind::Group, &target)).await {
+                Ok(()) | Err(ConnectorError::NotFound) => {
+                    steps.add("Action", "deleted the group in the app (deletes are on)");
+                    GroupOutcome {
+                        action: Some(Action::Delete),
+                        shadow_delete: Some(s.source_id),
+                        log: Some(log.entry(Action::Delete, LogStatus::Success, Some(target), steps, json!([]), None)),
+                        ..GroupOutcome::default()
+                    }
+                }
+                Err(e) => {
+                    steps.add("Action", format!("failed: {e}"));
+                    log.failure(Action::Delete, Some(target), steps, json!([]), error_code(&e), e.to_string())
+                }
             }
         }
-        Err(e) => {
-            steps.add("Action", format!("failed: {e}"));
-            log.failure(Action::Delete, Some(s.target_id), steps, json!([]), error_code(&e), e.to_string())
-        }
+        _ => GroupOutcome::default(),
     }
 }
 

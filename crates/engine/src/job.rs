@@ -181,16 +181,7 @@ pub async fn run_cycle(
         job.row.initial_cursor = None;
         job.row.initial_head = None;
     }
-    // Apps whose roles are their own (Salesforce profiles, Dropbox admin roles):
-    // imported on an initial cycle and at most hourly, so that a rate-limited org
-    // is not asked every cycle.
-    let mut roles_imported_at = job.state.roles_imported_at;
-    if job.row.phase == Phase::Initial || roles_imported_at.is_none_or(|t| env.clock.now_ms() - t >= 3_600_000) {
-        match crate::roles::import_roles(store, app, connector.as_ref()).await {
-            Ok(_) => roles_imported_at = Some(env.clock.now_ms()),
-            Err(e) => tracing::warn!(app = %app, error = %e, "cannot import the app's roles"),
-        }
-    }
+    let roles_imported_at = import_roles(store, env, app, &job, connector.as_ref()).await;
     let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone()).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
@@ -215,7 +206,50 @@ pub async fn run_cycle(
     state.last_cycle_id = Some(cycle_id);
     state.last_cycle_at = Some(now);
     state.last_cycle_ms = Some(started.elapsed().as_millis() as u64);
-    match &result {
+    note_result(&mut state, &result, fingerprint, now);
+    let alerts = crate::aftercare::judge(store, &ctx, &job, &mut state, &result, now).await?;
+    let update =
+        JobStateUpdate { state: Some(serde_json::to_value(&state).unwrap_or_default()), ..JobStateUpdate::default() };
+    store.update_job_state(app, &update).await?;
+    if state.quarantine.as_ref().is_some_and(|q| q.next_attempt.is_none()) && job.settings.status == Status::On {
+        // 28 days in quarantine: the job is turned off.
+        let mut settings = job.settings.clone();
+        settings.status = Status::Off;
+        store.save_job_config(app, &serde_json::to_value(&settings).unwrap_or_default(), None, None).await?;
+    }
+    set_progress(progress, |p| p.running = false);
+    crate::aftercare::send(store, env.smtp, app, &job.settings, alerts).await;
+    result.map(|run| run.counts)
+}
+
+/// Imports the roles of apps whose roles are their own (Salesforce profiles,
+/// Dropbox admin roles) on an initial cycle and at most hourly, so that a
+/// rate-limited org is not asked every cycle. Returns when they were last
+/// imported.
+async fn import_roles(
+    store: &Store,
+    env: &CycleEnv<'_>,
+    app: &AppId,
+    job: &LoadedJob,
+    connector: &dyn Connector,
+) -> Option<i64> {
+    let last = job.state.roles_imported_at;
+    if job.row.phase != Phase::Initial && last.is_some_and(|t| env.clock.now_ms() - t < 3_600_000) {
+        return last;
+    }
+    match crate::roles::import_roles(store, app, connector).await {
+        Ok(_) => Some(env.clock.now_ms()),
+        Err(e) => {
+            tracing::warn!(app = %app, error = %e, "cannot import the app's roles");
+            last
+        }
+    }
+}
+
+/// Notes a cycle's result in the job's state: its counts, and success or the
+/// error.
+fn note_result(state: &mut JobState, result: &Result<CycleRun, EngineError>, fingerprint: String, now: i64) {
+    match result {
         Ok(run) => {
             state.last_cycle = run.counts.clone();
             state.to_date.add(&run.counts);
@@ -230,19 +264,6 @@ pub async fn run_cycle(
         }
         Err(e) => state.last_error = Some(e.to_string()),
     }
-    let alerts = crate::aftercare::judge(store, &ctx, &job, &mut state, &result, now).await?;
-    let update =
-        JobStateUpdate { state: Some(serde_json::to_value(&state).unwrap_or_default()), ..JobStateUpdate::default() };
-    store.update_job_state(app, &update).await?;
-    if state.quarantine.as_ref().is_some_and(|q| q.next_attempt.is_none()) && job.settings.status == Status::On {
-        // 28 days in quarantine: the job is turned off.
-        let mut settings = job.settings.clone();
-        settings.status = Status::Off;
-        store.save_job_config(app, &serde_json::to_value(&settings).unwrap_or_default(), None, None).await?;
-    }
-    set_progress(progress, |p| p.running = false);
-    crate::aftercare::send(store, env.smtp, app, &job.settings, alerts).await;
-    result.map(|run| run.counts)
 }
 
 /// The most accounts this cycle may disable without an admin (`None`: deletes

@@ -5,10 +5,17 @@ use super::*;
 use roster_store::ObjectKind;
 use serde_json::json;
 
-const ON: Rules = Rules { enabled: true, create: true, update: true };
-const NO_CREATE: Rules = Rules { enabled: true, create: false, update: true };
-const NO_UPDATE: Rules = Rules { enabled: true, create: true, update: false };
-const OFF: Rules = Rules { enabled: false, create: true, update: true };
+const ON: Rules = Rules { kind: ObjectKind::User, enabled: true, create: true, update: true, delete: false };
+const NO_CREATE: Rules = Rules { create: false, ..ON };
+const NO_UPDATE: Rules = Rules { update: false, ..ON };
+const OFF: Rules = Rules { enabled: false, ..ON };
+/// A user mapping whose `delete` is on: users are still only disabled.
+const USER_DELETE: Rules = Rules { delete: true, ..ON };
+const GROUPS: Rules = Rules { kind: ObjectKind::Group, ..ON };
+const GROUPS_DELETE: Rules = Rules { delete: true, ..GROUPS };
+const GROUPS_NO_CREATE: Rules = Rules { create: false, ..GROUPS };
+const GROUPS_NO_UPDATE: Rules = Rules { update: false, ..GROUPS };
+const GROUPS_OFF: Rules = Rules { enabled: false, ..GROUPS_DELETE };
 
 fn map(pairs: &[(&str, Value)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
@@ -298,4 +305,60 @@ fn the_shadow_after_a_plan_is_what_the_app_holds() {
         panic!("an enable")
     };
     assert_eq!(exported, map(&[("userName", json!("a")), ("active", json!(true))]));
+}
+
+#[test]
+fn users_are_never_deleted() {
+    let on = shadow(true, &[("userName", json!("a"))], None);
+    check(OUT, Found::Shadow(&on), USER_DELETE, "Disable t1");
+    check(Want::OutOfScope("the user no longer exists in the directory"), Found::Shadow(&on), USER_DELETE, "Disable t1");
+}
+
+fn group(enabled: bool, exported: &[(&str, Value)]) -> ShadowEntry {
+    ShadowEntry { object_kind: ObjectKind::Group, source_id: "g1".into(), ..shadow(enabled, exported, None) }
+}
+
+const GONE: Want = Want::OutOfScope("the group is not assigned to the application");
+
+#[test]
+fn groups_out_of_scope() {
+    let on = group(true, &[("displayName", json!("Sales"))]);
+    let off = group(false, &[("displayName", json!("Sales"))]);
+    // Deleted only when deletes are on; otherwise left in the app.
+    check(GONE, Found::Shadow(&on), GROUPS_DELETE, "Delete t1");
+    check(GONE, Found::Shadow(&on), GROUPS, "Leave t1");
+    check(GONE, Found::Shadow(&off), GROUPS_DELETE, "Noop");
+    check(GONE, Found::Shadow(&off), GROUPS, "Noop");
+    check(GONE, Found::Nothing, GROUPS_DELETE, "Noop");
+    check(GONE, Found::Shadow(&on), GROUPS_OFF, "Noop");
+    let current = map(&[("displayName", json!("Sales"))]);
+    check(GONE, Found::InApp { id: "t9", current: &current }, GROUPS_DELETE, "Noop");
+}
+
+#[test]
+fn groups_in_scope() {
+    let sales = || want(&[("displayName", json!("Sales"))]);
+    check(sales(), Found::Nothing, GROUPS, r#"Create displayName="Sales""#);
+    check(sales(), Found::Nothing, GROUPS_NO_CREATE, "Skip CreateNotAllowed");
+    check(sales(), Found::Nothing, GROUPS_OFF, "Noop");
+    let on = group(true, &[("displayName", json!("Sales"))]);
+    check(sales(), Found::Shadow(&on), GROUPS, "Noop");
+    // Renamed in the directory.
+    check(want(&[("displayName", json!("Field sales"))]), Found::Shadow(&on), GROUPS, r#"Update t1 [replace displayName="Field sales"]"#);
+    check(want(&[("displayName", json!("Field sales"))]), Found::Shadow(&on), GROUPS_NO_UPDATE, "Noop");
+    // A group left in the app and back in scope is provisioned again, never "enabled".
+    let off = group(false, &[("displayName", json!("Sales"))]);
+    check(sales(), Found::Shadow(&off), GROUPS, "Record t1");
+    check(sales(), Found::Shadow(&off), GROUPS_NO_UPDATE, "Record t1");
+    check(want(&[("displayName", json!("Field sales"))]), Found::Shadow(&off), GROUPS, r#"Update t1 [replace displayName="Field sales"]"#);
+    // Matched in the app: adopted, with what differs.
+    let current = map(&[("displayName", json!("sales"))]);
+    check(sales(), Found::InApp { id: "t9", current: &current }, GROUPS, r#"Update t9 [replace displayName="Sales"]"#);
+    let same = map(&[("displayName", json!("Sales"))]);
+    check(sales(), Found::InApp { id: "t9", current: &same }, GROUPS, "Record t9");
+    check(sales(), Found::InApp { id: "t9", current: &current }, GROUPS_NO_UPDATE, "Record t9");
+    // An attribute applied only on creation is neither sent nor removed.
+    let with_code = group(true, &[("displayName", json!("Sales")), ("externalId", json!("x1"))]);
+    check(want_with(&[("displayName", json!("Sales")), ("externalId", json!("x2"))], &["externalId"], None), Found::Shadow(&with_code), GROUPS, "Noop");
+    check(want_with(&[("displayName", json!("Sales"))], &["externalId"], None), Found::Shadow(&with_code), GROUPS, "Noop");
 }
