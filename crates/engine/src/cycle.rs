@@ -310,15 +310,16 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.as_str()));
 
     // Match, decide, export.
-    let matched = match match_object(ctx, ResourceKind::User, item.shadow.as_ref(), &wanted.attributes, &matching, &mut steps)
-        .await
-    {
-        Ok(m) => m,
-        Err((code, message)) => {
-            let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some((code, message)));
-            return outcome(Action::Skip, None, Some(l), true);
-        }
-    };
+    let matched =
+        match match_object(ctx, ResourceKind::User, item.shadow.as_ref(), &wanted.attributes, &matching, &mut steps)
+            .await
+        {
+            Ok(m) => m,
+            Err((code, message)) => {
+                let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some((code, message)));
+                return outcome(Action::Skip, None, Some(l), true);
+            }
+        };
     let found = match &matched {
         Some((id, current)) => Found::InApp { id, current },
         None => known,
@@ -327,7 +328,9 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     export(ctx, &item, steps, plan, Some((&wanted, &matching)), log, outcome).await
 }
 
-/// The log entry of one user, built from its parts.
+/// The log entry of one user, built from its parts (the same signature as the
+/// `log` the export steps take).
+#[allow(clippy::type_complexity)]
 fn user_log<'a>(
     ctx: &'a CycleContext,
     item: &'a Imported,
@@ -435,7 +438,10 @@ async fn export(
             let l = log(Action::Skip, LogStatus::Skipped, None, steps, json!([]), None);
             outcome(Action::Skip, None, Some(l), false)
         }
-        Plan::Disable { target } => disable(ctx, item, &target, steps, log, outcome).await,
+        // `decide` never deletes or leaves a user's account: a user leaving is disabled.
+        Plan::Disable { target } | Plan::Delete { target } | Plan::Leave { target } => {
+            disable(ctx, item, &target, steps, log, outcome).await
+        }
         Plan::Create { attributes, exported } => {
             let matching = wanted.map(|(_, m)| m).unwrap_or_default();
             create(ctx, item, steps, (&attributes, matching), exported, pending_ref, log, outcome, false).await

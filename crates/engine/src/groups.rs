@@ -6,7 +6,9 @@
 //! values. What was sent is kept in the shadow (`shadow_members`), so a membership
 //! change is one small PATCH and a group is never read back just to diff it.
 
-use crate::cycle::{current_values, error_code, lookup, match_object, modified, with_retry, Action, CycleContext, Steps};
+use crate::cycle::{
+    current_values, error_code, lookup, match_object, modified, with_retry, Action, CycleContext, Steps,
+};
 use crate::decide::{decide, Found, Plan, Rules, Want, Wanted};
 use crate::source::GroupSource;
 use crate::status::Counts;
@@ -297,8 +299,15 @@ pub(crate) async fn sync_group(
     };
 
     // Match, decide, export the group itself, then its members.
-    let matched = match match_object(ctx, ResourceKind::Group, shadow.as_ref(), &wanted.attributes, &matching, &mut steps)
-        .await
+    let matched = match match_object(
+        ctx,
+        ResourceKind::Group,
+        shadow.as_ref(),
+        &wanted.attributes,
+        &matching,
+        &mut steps,
+    )
+    .await
     {
         Ok(m) => m,
         Err((code, message)) => return Ok(log.failure(Action::Skip, None, steps, json!([]), code, message)),
@@ -490,7 +499,8 @@ async fn export_group(
     matching: &[MappedAttribute],
     steps: &mut Steps,
 ) -> Result<Option<Placed>, Failed> {
-    let placed = |target_id: String, exported, sent, action, changes| Placed { target_id, exported, sent, action, changes };
+    let placed =
+        |target_id: String, exported, sent, action, changes| Placed { target_id, exported, sent, action, changes };
     match plan {
         Plan::Create { .. } => create_group(ctx, desired, matching, steps).await.map(Some),
         Plan::Record { target, exported } => Ok(Some(placed(target, exported, sent, Some(Action::Update), json!([])))),
@@ -511,9 +521,9 @@ async fn export_group(
             }
         }
         // Nothing to send: the group as the shadow knows it (its members may still differ).
-        Plan::Noop | Plan::Disable { .. } | Plan::Delete { .. } | Plan::Leave { .. } => Ok(shadow.map(|s| {
-            placed(s.target_id.clone(), s.exported.clone(), SentMembers::Shadow, None, json!([]))
-        })),
+        Plan::Noop | Plan::Disable { .. } | Plan::Delete { .. } | Plan::Leave { .. } => {
+            Ok(shadow.map(|s| placed(s.target_id.clone(), s.exported.clone(), SentMembers::Shadow, None, json!([]))))
+        }
         Plan::Skip(_) => Ok(None),
     }
 }

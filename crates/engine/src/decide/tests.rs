@@ -311,7 +311,12 @@ fn the_shadow_after_a_plan_is_what_the_app_holds() {
 fn users_are_never_deleted() {
     let on = shadow(true, &[("userName", json!("a"))], None);
     check(OUT, Found::Shadow(&on), USER_DELETE, "Disable t1");
-    check(Want::OutOfScope("the user no longer exists in the directory"), Found::Shadow(&on), USER_DELETE, "Disable t1");
+    check(
+        Want::OutOfScope("the user no longer exists in the directory"),
+        Found::Shadow(&on),
+        USER_DELETE,
+        "Disable t1",
+    );
 }
 
 fn group(enabled: bool, exported: &[(&str, Value)]) -> ShadowEntry {
@@ -344,13 +349,23 @@ fn groups_in_scope() {
     let on = group(true, &[("displayName", json!("Sales"))]);
     check(sales(), Found::Shadow(&on), GROUPS, "Noop");
     // Renamed in the directory.
-    check(want(&[("displayName", json!("Field sales"))]), Found::Shadow(&on), GROUPS, r#"Update t1 [replace displayName="Field sales"]"#);
+    check(
+        want(&[("displayName", json!("Field sales"))]),
+        Found::Shadow(&on),
+        GROUPS,
+        r#"Update t1 [replace displayName="Field sales"]"#,
+    );
     check(want(&[("displayName", json!("Field sales"))]), Found::Shadow(&on), GROUPS_NO_UPDATE, "Noop");
     // A group left in the app and back in scope is provisioned again, never "enabled".
     let off = group(false, &[("displayName", json!("Sales"))]);
     check(sales(), Found::Shadow(&off), GROUPS, "Record t1");
     check(sales(), Found::Shadow(&off), GROUPS_NO_UPDATE, "Record t1");
-    check(want(&[("displayName", json!("Field sales"))]), Found::Shadow(&off), GROUPS, r#"Update t1 [replace displayName="Field sales"]"#);
+    check(
+        want(&[("displayName", json!("Field sales"))]),
+        Found::Shadow(&off),
+        GROUPS,
+        r#"Update t1 [replace displayName="Field sales"]"#,
+    );
     // Matched in the app: adopted, with what differs.
     let current = map(&[("displayName", json!("sales"))]);
     check(sales(), Found::InApp { id: "t9", current: &current }, GROUPS, r#"Update t9 [replace displayName="Sales"]"#);
@@ -359,6 +374,16 @@ fn groups_in_scope() {
     check(sales(), Found::InApp { id: "t9", current: &current }, GROUPS_NO_UPDATE, "Record t9");
     // An attribute applied only on creation is neither sent nor removed.
     let with_code = group(true, &[("displayName", json!("Sales")), ("externalId", json!("x1"))]);
-    check(want_with(&[("displayName", json!("Sales")), ("externalId", json!("x2"))], &["externalId"], None), Found::Shadow(&with_code), GROUPS, "Noop");
-    check(want_with(&[("displayName", json!("Sales"))], &["externalId"], None), Found::Shadow(&with_code), GROUPS, "Noop");
+    check(
+        want_with(&[("displayName", json!("Sales")), ("externalId", json!("x2"))], &["externalId"], None),
+        Found::Shadow(&with_code),
+        GROUPS,
+        "Noop",
+    );
+    check(
+        want_with(&[("displayName", json!("Sales"))], &["externalId"], None),
+        Found::Shadow(&with_code),
+        GROUPS,
+        "Noop",
+    );
 }
