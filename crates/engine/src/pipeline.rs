@@ -89,16 +89,18 @@ impl Settled {
     }
 }
 
-/// The prepare stage's handle: queues users for the send stage.
-pub(crate) struct Feeder<'a> {
-    store: &'a Store,
-    ctx: &'a CycleContext,
+/// The prepare stage's handle: queues users for the send stage. Its work
+/// (reading the directory and the shadow, writing intents) runs on a task of
+/// its own, beside the sending and the recording.
+pub(crate) struct Feeder {
+    store: Store,
+    ctx: Arc<CycleContext>,
     tx: mpsc::Sender<Wave>,
     /// Every user queued in this run.
     scheduled: HashSet<String>,
 }
 
-impl Feeder<'_> {
+impl Feeder {
     /// Splits `items` into waves, managers without an account first, prepares
     /// each and queues it; `job_update` goes with the last wave, and the users
     /// count `progress` toward the walk once it is recorded.
@@ -109,35 +111,53 @@ impl Feeder<'_> {
         job_update: Option<JobStateUpdate>,
         progress: u64,
     ) -> Result<(), EngineError> {
-        // A user queued before in this run (a manager pulled ahead) is not sent twice.
-        let mut items = items;
-        items.retain(|(id, _)| !self.scheduled.contains(id.as_str()));
-        let mut waves = crate::managers::waves(self.store, self.ctx, items, &self.scheduled).await?;
-        let last = waves.pop().unwrap_or_default();
-        for wave in waves {
-            self.queue(wave, change_id, None, 0).await?;
-        }
-        self.queue(last, change_id, job_update, progress).await
+        let (store, ctx, tx) = (self.store.clone(), self.ctx.clone(), self.tx.clone());
+        let mut scheduled = std::mem::take(&mut self.scheduled);
+        let change_id = change_id.to_string();
+        let task = tokio::spawn(async move {
+            let pushed = push_waves(&store, &ctx, &tx, &mut scheduled, items, &change_id, job_update, progress).await;
+            (pushed, scheduled)
+        });
+        let (pushed, scheduled) =
+            task.await.map_err(|e| EngineError::Invalid(format!("the prepare stage failed: {e}")))?;
+        self.scheduled = scheduled;
+        pushed
     }
+}
 
-    async fn queue(
-        &mut self,
-        items: Vec<Item>,
-        change_id: &str,
-        job_update: Option<JobStateUpdate>,
-        progress: u64,
-    ) -> Result<(), EngineError> {
+/// The work of [`Feeder::push`].
+#[allow(clippy::too_many_arguments)]
+async fn push_waves(
+    store: &Store,
+    ctx: &CycleContext,
+    tx: &mpsc::Sender<Wave>,
+    scheduled: &mut HashSet<String>,
+    items: Vec<Item>,
+    change_id: &str,
+    job_update: Option<JobStateUpdate>,
+    progress: u64,
+) -> Result<(), EngineError> {
+    // A user queued before in this run (a manager pulled ahead) is not sent twice.
+    let (mut items, mut job_update) = (items, job_update);
+    items.retain(|(id, _)| !scheduled.contains(id.as_str()));
+    let mut waves = crate::managers::waves(store, ctx, items, scheduled).await?;
+    let last = waves.pop().unwrap_or_default();
+    let count = waves.len() + 1;
+    for (i, items) in waves.into_iter().chain(std::iter::once(last)).enumerate() {
         let started = std::time::Instant::now();
-        let mut wave = prepare(self.store, self.ctx, items, change_id, &self.scheduled).await?;
+        let mut wave = prepare(store, ctx, items, change_id, scheduled).await?;
         tracing::debug!(users = wave.items.len(), ms = started.elapsed().as_millis() as u64, "wave prepared");
         for item in &wave.items {
-            self.scheduled.insert(item.source_id.to_string());
+            scheduled.insert(item.source_id.to_string());
         }
-        wave.job_update = job_update;
-        wave.progress = progress;
+        if i + 1 == count {
+            wave.job_update = job_update.take();
+            wave.progress = progress;
+        }
         // The send stage is gone only when it failed; its error is the one to report.
-        self.tx.send(wave).await.map_err(|_| EngineError::Invalid("the pipeline stopped".into()))
+        tx.send(wave).await.map_err(|_| EngineError::Invalid("the pipeline stopped".into()))?;
     }
+    Ok(())
 }
 
 /// Imports one wave (roles, shadows, the manager's account), writes its intents
@@ -257,15 +277,15 @@ pub(crate) async fn run<'a, F, Fut>(
     produce: F,
 ) -> Result<Done, EngineError>
 where
-    F: FnOnce(Feeder<'a>) -> Fut,
+    F: FnOnce(Feeder) -> Fut,
     Fut: std::future::Future<Output = Result<(), EngineError>> + 'a,
 {
     // Two waves prepared ahead at most: enough to keep requests in flight
     // across a boundary, without reading the directory far ahead of the app.
     let (tx, rx) = mpsc::channel::<Wave>(2);
-    let feeder = Feeder { store, ctx, tx, scheduled: HashSet::new() };
-    let settled = Arc::new(Settled::default());
     let shared = Arc::new(ctx.clone());
+    let feeder = Feeder { store: store.clone(), ctx: shared.clone(), tx, scheduled: HashSet::new() };
+    let settled = Arc::new(Settled::default());
     let consume = async {
         let mut stage = SendStage { rx, open: BTreeMap::new(), queued: VecDeque::new(), waves: 0 };
         let mut recorder = Recorder { store, ctx, tail: None, done: Done::default(), keep_outcomes };
