@@ -114,15 +114,21 @@ impl Feeder {
         let (store, ctx, tx) = (self.store.clone(), self.ctx.clone(), self.tx.clone());
         let mut scheduled = std::mem::take(&mut self.scheduled);
         let change_id = change_id.to_string();
-        let task = tokio::spawn(async move {
+        let (pushed, scheduled) = on_task(async move {
             let pushed = push_waves(&store, &ctx, &tx, &mut scheduled, items, &change_id, job_update, progress).await;
             (pushed, scheduled)
-        });
-        let (pushed, scheduled) =
-            task.await.map_err(|e| EngineError::Invalid(format!("the prepare stage failed: {e}")))?;
+        })
+        .await?;
         self.scheduled = scheduled;
         pushed
     }
+}
+
+/// Runs `work` on a task of its own and waits for it.
+pub(crate) async fn on_task<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, EngineError> {
+    tokio::spawn(work).await.map_err(|e| EngineError::Invalid(format!("a task of the cycle failed: {e}")))
 }
 
 /// The work of [`Feeder::push`].
