@@ -73,6 +73,31 @@ pub(crate) async fn append(
     Ok(())
 }
 
+/// Appends one entry per object, in the order given, inside the caller's
+/// transaction, in multi-row statements.
+pub(crate) async fn append_many(
+    tx: &mut Transaction<'static, Any>,
+    kind: ChangeKind,
+    object_ids: &[&str],
+    backend: crate::Backend,
+) -> Result<(), StoreError> {
+    let rows = match backend {
+        crate::Backend::Sqlite => crate::users::rows_per_statement(1),
+        crate::Backend::Postgres => 1000,
+    };
+    let at = now_ms();
+    for chunk in object_ids.chunks(rows.max(1)) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${}, NULL, $2)", 3 + i)).collect();
+        let sql = format!("INSERT INTO change_feed (kind, object_id, related_id, at) VALUES {}", values.join(", "));
+        let mut q = sqlx::query(&sql).bind(kind.as_str()).bind(at);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Reads up to `limit` feed entries with `seq > after`, in order.
     pub async fn feed_after(&self, after: i64, limit: i64) -> Result<Vec<FeedEntry>, StoreError> {

@@ -189,7 +189,7 @@ text_enum!(
 );
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Each value reads back from its word, and serde writes exactly that word.
@@ -235,7 +235,7 @@ mod tests {
 
     /// The stores to check: SQLite, and PostgreSQL (a fresh database) when
     /// `ROSTER_TEST_POSTGRES` names a server.
-    async fn stores(dir: &std::path::Path) -> Vec<crate::Store> {
+    pub(crate) async fn stores(dir: &std::path::Path) -> Vec<crate::Store> {
         use sqlx::{Connection, Executor};
         let mut out = vec![crate::Store::open_sqlite(dir).await.expect("open sqlite")];
         if let Some(base) = std::env::var("ROSTER_TEST_POSTGRES").ok().filter(|s| !s.is_empty()) {
