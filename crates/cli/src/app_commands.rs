@@ -566,8 +566,12 @@ fn print_status(app: &str, s: &ProvisioningStatus) {
         println!("running      {}/{} ({:.0}%)", p.done, p.total, p.percent);
     }
     let fmt = |c: &Counts| {
+        let unsupported = match c.unsupported {
+            0 => String::new(),
+            n => format!(" ({n} unsupported by the app)"),
+        };
         format!(
-            "created {} · updated {} · disabled {} · enabled {} · failed {} · skipped {}",
+            "created {} · updated {} · disabled {} · enabled {} · failed {}{unsupported} · skipped {}",
             c.created, c.updated, c.disabled, c.enabled, c.failed, c.skipped
         )
     };

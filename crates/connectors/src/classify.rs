@@ -100,6 +100,16 @@ pub(crate) fn classify(answer: &Answer) -> ConnectorError {
             app_message: format!("the app does not support this request form (not retried): {message}"),
         },
         408 | 500..=599 => ConnectorError::Transient { message: format!("the app answered {status}: {message}") },
+        400 if scim_type
+            .as_deref()
+            .is_some_and(|t| crate::error::FORM_REFUSALS.iter().any(|f| f.eq_ignore_ascii_case(t))) =>
+        {
+            ConnectorError::Permanent {
+                status: 400,
+                scim_type,
+                app_message: format!("the app does not support this request form (not retried): {message}"),
+            }
+        }
         s => ConnectorError::Permanent { status: s, scim_type, app_message: message },
     }
 }
@@ -160,6 +170,14 @@ mod tests {
                     status: 400,
                     scim_type: Some("invalidValue".into()),
                     app_message: "bad".into(),
+                },
+            ),
+            (
+                answer(400, &scim.replace("invalidValue", "invalidPath"), None),
+                ConnectorError::Permanent {
+                    status: 400,
+                    scim_type: Some("invalidPath".into()),
+                    app_message: "the app does not support this request form (not retried): bad".into(),
                 },
             ),
             (

@@ -47,10 +47,30 @@ pub enum ConnectorError {
     },
 }
 
+/// The `scimType`s of a 400 that refuse the request's form rather than its
+/// data (RFC 7644 §3.12): the path, the syntax, or an operation on an attribute
+/// the app does not let change. `noTarget` is not among them: for a member
+/// removal it means the member is already gone.
+pub const FORM_REFUSALS: [&str; 3] = ["invalidPath", "invalidSyntax", "mutability"];
+
 impl ConnectorError {
     /// Whether retrying later may succeed (transient or throttled).
     pub fn is_retryable(&self) -> bool {
         matches!(self, ConnectorError::Transient { .. } | ConnectorError::Throttled { .. })
+    }
+
+    /// Whether the app refused the form of the request, not its content: a 501
+    /// (the operation is not implemented), or a 400 whose `scimType` is one of
+    /// [`FORM_REFUSALS`]. The same request cannot succeed later, and such a
+    /// refusal says nothing about the app's health.
+    pub fn is_unsupported_form(&self) -> bool {
+        match self {
+            ConnectorError::Permanent { status: 501, .. } => true,
+            ConnectorError::Permanent { status: 400, scim_type: Some(t), .. } => {
+                FORM_REFUSALS.iter().any(|f| f.eq_ignore_ascii_case(t))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -76,6 +96,31 @@ pub fn parse_http_date(s: &str) -> Option<SystemTime> {
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn tells_unsupported_forms() {
+        let permanent = |status: u16, scim_type: Option<&str>| ConnectorError::Permanent {
+            status,
+            scim_type: scim_type.map(String::from),
+            app_message: String::new(),
+        };
+        for (e, want) in [
+            (permanent(501, None), true),
+            (permanent(400, Some("invalidPath")), true),
+            (permanent(400, Some("invalidSyntax")), true),
+            (permanent(400, Some("mutability")), true),
+            (permanent(400, Some("INVALIDPATH")), true),
+            (permanent(400, Some("noTarget")), false),
+            (permanent(400, Some("invalidValue")), false),
+            (permanent(400, Some("uniqueness")), false),
+            (permanent(400, None), false),
+            (permanent(422, Some("invalidPath")), false),
+            (ConnectorError::Transient { message: String::new() }, false),
+            (ConnectorError::NotFound, false),
+        ] {
+            assert_eq!(e.is_unsupported_form(), want, "{e:?}");
+        }
+    }
 
     fn check(input: &str, now_secs: u64, want: Option<u64>) {
         let now = UNIX_EPOCH + Duration::from_secs(now_secs);

@@ -210,10 +210,16 @@ where
     }
 }
 
+/// The error code of a request the app refused for its form (see
+/// `ConnectorError::is_unsupported_form`): counted apart, never toward
+/// quarantine.
+pub(crate) const UNSUPPORTED: &str = "Unsupported";
+
 pub(crate) fn error_code(e: &ConnectorError) -> &'static str {
     match e {
         ConnectorError::Transient { .. } => "Transient",
         ConnectorError::Throttled { .. } => "Throttled",
+        e if e.is_unsupported_form() => UNSUPPORTED,
         ConnectorError::Permanent { .. } => "AppRefused",
         ConnectorError::Config { .. } => "Configuration",
         ConnectorError::NotFound => "NotFound",

@@ -43,7 +43,7 @@ impl GroupOutcome {
     /// Adds this outcome to a record batch and to the counts.
     pub fn record_into(self, ctx: &CycleContext, batch: &mut RecordBatch, counts: &mut Counts) {
         if let Some(action) = self.action {
-            counts.tally(action, self.failed);
+            counts.tally_logged(action, self.failed, self.log.as_ref());
         }
         match (&self.log, self.failed) {
             (Some(l), true) => batch.escrow_failures.push(ctx.escrow_failure(ObjectKind::Group, Some(l), &l.source_id)),

@@ -462,7 +462,7 @@ fn record_batch(
         } else {
             batch.escrow_clears.push((ObjectKind::User, o.source_id.to_string()));
         }
-        counts.tally(o.action, o.failed);
+        counts.tally_logged(o.action, o.failed, o.log.as_ref());
         batch.shadow_upserts.extend(o.shadow);
         batch.logs.extend(o.log);
     }

@@ -126,12 +126,13 @@ pub fn quarantine(
 /// Whether a cycle's counts put the job in quarantine: too large a share of the
 /// operations it tried failed.
 pub fn too_many_failures(counts: &Counts, rules: &QuarantineRules) -> Option<String> {
-    let tried = counts.created + counts.updated + counts.disabled + counts.enabled + counts.deleted + counts.failed;
-    let ratio = if tried == 0 { 0.0 } else { counts.failed as f64 / tried as f64 };
+    // A request refused for its form says nothing about the app's health.
+    let failed = counts.failed.saturating_sub(counts.unsupported);
+    let tried = counts.created + counts.updated + counts.disabled + counts.enabled + counts.deleted + failed;
+    let ratio = if tried == 0 { 0.0 } else { failed as f64 / tried as f64 };
     (tried >= rules.min_operations && ratio > rules.failure_ratio).then(|| {
         format!(
-            "{} of {tried} operations failed ({:.0}%, the threshold is {:.0}%)",
-            counts.failed,
+            "{failed} of {tried} operations failed ({:.0}%, the threshold is {:.0}%)",
             ratio * 100.0,
             rules.failure_ratio * 100.0
         )
@@ -356,5 +357,18 @@ mod tests {
         check(1, 8, false); // fewer than 10 tried
         check(0, 10, true);
         check(0, 0, false);
+    }
+
+    #[test]
+    fn unsupported_forms_never_quarantine() {
+        let rules = QuarantineRules::default();
+        let counts = |created, failed, unsupported| Counts { created, failed, unsupported, ..Counts::default() };
+        // Every update refused with 501: the app is healthy, it lacks a form.
+        assert_eq!(too_many_failures(&counts(0, 100, 100), &rules), None);
+        assert_eq!(too_many_failures(&counts(10, 90, 90), &rules), None);
+        // The other failures still count, against the operations that were tried.
+        assert!(too_many_failures(&counts(10, 90, 10), &rules).is_some_and(|m| m.starts_with("80 of 90 operations")));
+        assert_eq!(too_many_failures(&counts(60, 80, 40), &rules), None);
+        assert!(too_many_failures(&counts(59, 82, 41), &rules).is_some());
     }
 }

@@ -20,11 +20,30 @@ pub struct Counts {
     pub deleted: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Of the failed, those the app refused for the request's form (501, or
+    /// a 400 `invalidPath`, `invalidSyntax` or `mutability`): they say nothing
+    /// about the app's health and never count toward quarantine.
+    pub unsupported: u64,
 }
 
 impl Counts {
+    /// Counts one object's outcome from its log entry: a failure under
+    /// `failed` (and `unsupported` when the app refused the request's form),
+    /// else under its action.
+    pub(crate) fn tally_logged(
+        &mut self,
+        action: crate::cycle::Action,
+        failed: bool,
+        log: Option<&roster_store::LogRecord>,
+    ) {
+        self.tally(action, failed);
+        if failed && log.is_some_and(|l| l.error_code.as_deref() == Some(crate::cycle::UNSUPPORTED)) {
+            self.unsupported += 1;
+        }
+    }
+
     /// Counts one object's action (a failure under `failed`, whatever it tried).
-    pub(crate) fn tally(&mut self, action: crate::cycle::Action, failed: bool) {
+    fn tally(&mut self, action: crate::cycle::Action, failed: bool) {
         use crate::cycle::Action;
         let counter = match (action, failed) {
             (_, true) => &mut self.failed,
@@ -47,6 +66,7 @@ impl Counts {
         self.deleted += other.deleted;
         self.failed += other.failed;
         self.skipped += other.skipped;
+        self.unsupported += other.unsupported;
     }
 }
 

@@ -92,6 +92,9 @@ fn counts(c: &Counts) -> Markup {
         (c.deleted) " deleted · "
         (c.skipped) " skipped · "
         strong { (c.failed) " failed" }
+        @if c.unsupported > 0 {
+            " (" (c.unsupported) " unsupported by the app)"
+        }
     }
 }
 

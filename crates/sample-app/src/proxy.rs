@@ -52,7 +52,7 @@ const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_CONNECTIONS: usize = 512;
 
-/// The status an injected server error answers with.
+/// The status an injected error answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorStatus {
     /// `500 Internal Server Error`.
@@ -61,6 +61,9 @@ pub enum ErrorStatus {
     BadGateway,
     /// `503 Service Unavailable`.
     ServiceUnavailable,
+    /// `501 Not Implemented`: the way a partial SCIM server refuses a request
+    /// form it does not support (RFC 7644 §3.12).
+    NotImplemented,
 }
 
 impl ErrorStatus {
@@ -74,6 +77,7 @@ impl ErrorStatus {
             ErrorStatus::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorStatus::BadGateway => StatusCode::BAD_GATEWAY,
             ErrorStatus::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorStatus::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         }
     }
 }

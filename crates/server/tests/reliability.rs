@@ -126,6 +126,62 @@ async fn faults_converge_and_escrow_empties() {
     assert_eq!((duplicates, missing, found.len()), (0, 0, N));
 }
 
+/// An app that answers 501 to every change (a partial SCIM server lacking the
+/// request's form): each change is sent once (never retried as temporary),
+/// logged and counted as unsupported, and the job is not quarantined though
+/// every operation of the cycle failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_forms_are_not_retried_and_never_quarantine() {
+    let Some(server) = Scim2Server::start().await else { return };
+    let Some(app) = TestApp::spawn(Db::Sqlite).await else { return };
+    let proxy =
+        proxy::start("127.0.0.1:0".parse().expect("addr"), &server.base_url, FaultPlan::none()).await.expect("proxy");
+    const N: usize = 30;
+    let names: Vec<String> = (0..N).map(|i| format!("p{i:02}@corp.example")).collect();
+    let rows: Vec<Value> = names.iter().map(|n| json!({"userName": n, "jobTitle": "Engineer"})).collect();
+    app.post("/users/bulk", json!({"upsert": rows})).await;
+    app.post("/groups", json!({"displayName": "Everyone"})).await;
+    app.post("/groups/Everyone/members", json!({"users": names})).await;
+    app.post("/apps", json!({"name": "Partial"})).await;
+    let (s, v) = app
+        .patch(
+            "/apps/Partial/provisioning",
+            json!({"tenantUrl": proxy.base_url, "secretToken": server.token, "mode": "automatic",
+                   "escrowRetrySecs": 3600}),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    app.post("/apps/Partial/assignments", json!({"group": "Everyone"})).await;
+    app.post("/apps/Partial/provisioning/start", json!({})).await;
+    eventually(60, "the initial cycle ends", || async {
+        let st = status(&app, "Partial").await;
+        (st["phase"] == "incremental" && st["accounts"]["enabled"] == N).then_some(())
+    })
+    .await;
+
+    proxy.control.set_plan(FaultPlan {
+        error_rate: 1.0,
+        error_status: proxy::ErrorStatus::NotImplemented,
+        ..FaultPlan::none()
+    });
+    for n in &names {
+        app.patch(&format!("/users/{n}"), json!({"jobTitle": "Staff Engineer"})).await;
+    }
+    let st = eventually(60, "a cycle tried every change", || async {
+        let st = status(&app, "Partial").await;
+        (st["lastCycle"]["failed"] == N && !st["progress"]["running"].as_bool().unwrap_or(true)).then_some(st)
+    })
+    .await;
+    assert_eq!(st["lastCycle"]["unsupported"], N, "{st}");
+    assert!(st["quarantine"].is_null(), "every failure was an unsupported form: {st}");
+    // One request per change: a 501 is not retried.
+    assert_eq!(proxy.control.stats().faults.errors, N as u64, "{:?}", proxy.control.stats());
+    let (_, logs) = app.get("/apps/Partial/provisioning/logs?status=Failure").await;
+    let items = logs["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), N, "{logs}");
+    assert!(items.iter().all(|l| l["errorCode"] == "Unsupported"), "{logs}");
+}
+
 /// A bad token: quarantine `BadCredentials`, exactly one alert email; the
 /// back-off schedule runs on a compressed clock; the fixed token ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
