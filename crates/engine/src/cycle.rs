@@ -343,22 +343,63 @@ fn user_log<'a>(
     now: i64,
 ) -> impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord + 'a {
     let source_name = item.user.as_ref().map(|u| u.user_name.clone());
-    move |action, status, target, steps, modified, err| LogRecord {
-        id: format!("{}:{}:{}", ctx.cycle_id, item.change_id, item.source_id),
-        app_id: ctx.app.clone(),
-        cycle_id: ctx.cycle_id.clone(),
-        change_id: item.change_id.clone(),
+    let log = ObjectLog {
         at: now,
-        object_kind: ObjectKind::User,
-        source_id: item.source_id.to_string(),
-        source_name: source_name.clone(),
-        target_id: target,
-        action,
-        status,
-        steps: Value::Array(steps.0),
-        modified,
-        error_code: err.as_ref().map(|(c, _)| c.to_string()),
-        error_message: err.map(|(_, m)| m),
+        ..ObjectLog::new(ctx, ObjectKind::User, item.source_id.as_str(), source_name, &item.change_id)
+    };
+    move |action, status, target, steps, modified, err| log.entry(action, status, target, steps, modified, err)
+}
+
+/// Builds the log entries of one object (user or group) in one change.
+pub(crate) struct ObjectLog<'a> {
+    pub ctx: &'a CycleContext,
+    pub kind: ObjectKind,
+    pub id: &'a str,
+    pub name: Option<String>,
+    pub change_id: &'a str,
+    /// Tells apart two entries of one object in one change (a group's members
+    /// leaving first).
+    pub step: &'static str,
+    pub at: i64,
+}
+
+impl<'a> ObjectLog<'a> {
+    pub(crate) fn new(
+        ctx: &'a CycleContext,
+        kind: ObjectKind,
+        id: &'a str,
+        name: Option<String>,
+        change_id: &'a str,
+    ) -> ObjectLog<'a> {
+        ObjectLog { ctx, kind, id, name, change_id, step: "", at: roster_store::now_ms() }
+    }
+
+    pub(crate) fn entry(
+        &self,
+        action: Action,
+        status: LogStatus,
+        target: Option<String>,
+        steps: Steps,
+        modified: Value,
+        err: Option<(&str, String)>,
+    ) -> LogRecord {
+        LogRecord {
+            id: format!("{}:{}:{}{}", self.ctx.cycle_id, self.change_id, self.id, self.step),
+            app_id: self.ctx.app.clone(),
+            cycle_id: self.ctx.cycle_id.clone(),
+            change_id: self.change_id.to_string(),
+            at: self.at,
+            object_kind: self.kind,
+            source_id: self.id.to_string(),
+            source_name: self.name.clone(),
+            target_id: target,
+            action,
+            status,
+            steps: Value::Array(steps.0),
+            modified,
+            error_code: err.as_ref().map(|(c, _)| c.to_string()),
+            error_message: err.map(|(_, m)| m),
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! change is one small PATCH and a group is never read back just to diff it.
 
 use crate::cycle::{
-    current_values, error_code, lookup, match_object, modified, with_retry, Action, CycleContext, Steps,
+    current_values, error_code, lookup, match_object, modified, with_retry, Action, CycleContext, ObjectLog, Steps,
 };
 use crate::decide::{decide, Found, Plan, Rules, Want, Wanted};
 use crate::source::GroupSource;
@@ -64,45 +64,8 @@ impl GroupOutcome {
     }
 }
 
-/// Builds the log entries of one group in one change.
-struct GroupLog<'a> {
-    ctx: &'a CycleContext,
-    id: &'a str,
-    name: Option<String>,
-    change_id: &'a str,
-    /// Tells apart two entries of one group in one change (members leaving first).
-    step: &'static str,
-}
-
-impl GroupLog<'_> {
-    fn entry(
-        &self,
-        action: Action,
-        status: LogStatus,
-        target: Option<String>,
-        steps: Steps,
-        modified: Value,
-        err: Option<(&str, String)>,
-    ) -> LogRecord {
-        LogRecord {
-            id: format!("{}:{}:{}{}", self.ctx.cycle_id, self.change_id, self.id, self.step),
-            app_id: self.ctx.app.clone(),
-            cycle_id: self.ctx.cycle_id.clone(),
-            change_id: self.change_id.to_string(),
-            at: roster_store::now_ms(),
-            object_kind: ObjectKind::Group,
-            source_id: self.id.to_string(),
-            source_name: self.name.clone(),
-            target_id: target,
-            action,
-            status,
-            steps: Value::Array(steps.0),
-            modified,
-            error_code: err.as_ref().map(|(c, _)| c.to_string()),
-            error_message: err.map(|(_, m)| m),
-        }
-    }
-
+/// A group's log entries that end its processing.
+impl ObjectLog<'_> {
     fn skipped(&self, target: Option<String>, steps: Steps) -> GroupOutcome {
         GroupOutcome {
             action: Some(Action::Skip),
@@ -257,7 +220,7 @@ pub(crate) async fn sync_group(
     let name = group.map(|g| g.display_name.clone()).or_else(|| {
         shadow.as_ref().and_then(|s| s.exported.get("displayName")).and_then(Value::as_str).map(String::from)
     });
-    let log = GroupLog { ctx, id: id.as_str(), name, change_id, step: "" };
+    let log = ObjectLog::new(ctx, ObjectKind::Group, id.as_str(), name, change_id);
     let mut steps = Steps(Vec::new());
     if change_id.ends_with(CHECK) {
         steps.add(
@@ -371,7 +334,7 @@ async fn finish_group(
     placed: Placed,
     shadow: Option<&ShadowEntry>,
     mut steps: Steps,
-    log: &GroupLog<'_>,
+    log: &ObjectLog<'_>,
 ) -> Result<GroupOutcome, EngineError> {
     let mut changes = match placed.changes {
         Value::Array(a) => a,
@@ -598,7 +561,7 @@ async fn export_leaving(
     plan: Plan,
     shadow: Option<ShadowEntry>,
     mut steps: Steps,
-    log: &GroupLog<'_>,
+    log: &ObjectLog<'_>,
 ) -> GroupOutcome {
     let Some(s) = shadow else { return GroupOutcome::default() };
     match plan {
@@ -662,7 +625,7 @@ pub(crate) async fn remove_leaving_members(
             continue;
         };
         let name = gs.exported.get("displayName").and_then(Value::as_str).map(String::from);
-        let log = GroupLog { ctx, id: group, name, change_id, step: ":leaving" };
+        let log = ObjectLog { step: ":leaving", ..ObjectLog::new(ctx, ObjectKind::Group, group, name, change_id) };
         let mut steps = Steps(Vec::new());
         steps.add("Import", format!("{} member(s) of the group leave the application", members.len()));
         let sync = send_members(ctx, group, &gs.target_id, &[], members).await;

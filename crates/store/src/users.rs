@@ -360,8 +360,19 @@ async fn write_user(tx: &mut Transaction<'static, Any>, user: &User, insert: boo
          mobile=$14, business_phones=$15, office_location=$16, street_address=$17, city=$18, postal_code=$19, \
          country=$20, preferred_language=$21, extensions=$22, deleted_at=$23, created_at=$24, updated_at=$25 WHERE id=$26"
     };
-    sqlx::query(sql)
-        .bind(&user.user_name)
+    bind_user(sqlx::query(sql), user)?
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::or_conflict(e, || format!("userName {:?} is already taken", user.user_name)))?;
+    feed::append(tx, ChangeKind::User, user.id.as_str(), None).await
+}
+
+/// Binds a user's 26 columns, in the order `write_user` and `write_users` name them.
+fn bind_user<'q>(
+    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    user: &'q User,
+) -> Result<sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>, StoreError> {
+    Ok(q.bind(&user.user_name)
         .bind(user.user_name.to_lowercase())
         .bind(&user.external_id)
         .bind(user.active as i64)
@@ -386,11 +397,7 @@ async fn write_user(tx: &mut Transaction<'static, Any>, user: &User, insert: boo
         .bind(user.deleted_at)
         .bind(user.created_at)
         .bind(user.updated_at)
-        .bind(user.id.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| StoreError::or_conflict(e, || format!("userName {:?} is already taken", user.user_name)))?;
-    feed::append(tx, ChangeKind::User, user.id.as_str(), None).await
+        .bind(user.id.as_str()))
 }
 
 /// Refuses a manager that does not exist, is soft-deleted, or is the user itself.
@@ -783,33 +790,7 @@ async fn write_users(tx: &mut Transaction<'static, Any>, users: &[&User], backen
         );
         let mut q = sqlx::query(&sql);
         for user in chunk {
-            q = q
-                .bind(&user.user_name)
-                .bind(user.user_name.to_lowercase())
-                .bind(&user.external_id)
-                .bind(user.active as i64)
-                .bind(&user.display_name)
-                .bind(&user.given_name)
-                .bind(&user.surname)
-                .bind(&user.mail)
-                .bind(&user.mail_nickname)
-                .bind(&user.job_title)
-                .bind(&user.department)
-                .bind(&user.employee_id)
-                .bind(user.manager.as_ref().map(|m| m.to_string()))
-                .bind(&user.mobile)
-                .bind(serde_json::to_string(&user.business_phones)?)
-                .bind(&user.office_location)
-                .bind(&user.street_address)
-                .bind(&user.city)
-                .bind(&user.postal_code)
-                .bind(&user.country)
-                .bind(&user.preferred_language)
-                .bind(serde_json::to_string(&user.extensions)?)
-                .bind(user.deleted_at)
-                .bind(user.created_at)
-                .bind(user.updated_at)
-                .bind(user.id.as_str());
+            q = bind_user(q, user)?;
         }
         q.execute(&mut **tx).await.map_err(|e| StoreError::or_conflict(e, || "a userName is already taken".into()))?;
     }
