@@ -28,6 +28,11 @@ pub struct ProvisionBench {
     /// installs it in `.venv/bin`).
     #[arg(long, env = "ROSTER_SCIM2_SERVER")]
     scim2_server: Option<PathBuf>,
+    /// Runs of the engine and of the raw loop at each size, alternating, each
+    /// into a fresh app; the rates are their medians (a single-threaded app
+    /// such as scim2-server varies from run to run).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,8 +125,11 @@ impl AppProcess {
 /// The figures of one directory size.
 struct Figures {
     users: usize,
+    /// The median rates of the runs.
     raw_rate: f64,
     engine_rate: f64,
+    /// Each run's (engine, raw) rates.
+    runs: Vec<(f64, f64)>,
     noop_ms: f64,
     ten_ms: f64,
     writes: u64,
@@ -164,6 +172,10 @@ fn print_figures(f: &Figures) {
     println!("  raw client loop : {:>9.0} users/s", f.raw_rate);
     println!("  roster engine   : {:>9.0} users/s", f.engine_rate);
     println!("  ratio           : {:.2}", f.engine_rate / f.raw_rate);
+    if f.runs.len() > 1 {
+        let each: Vec<String> = f.runs.iter().map(|(e, r)| format!("{:.0}/{:.0} = {:.2}", e, r, e / r)).collect();
+        println!("  runs (roster/raw): {} (the rates above are the medians)", each.join(", "));
+    }
     println!(
         "  requests per user in the initial cycle: {:.3} ({} writes; the limit is 1.0)",
         f.writes as f64 / f.users.max(1) as f64,
@@ -206,14 +218,56 @@ async fn directory(users: usize) -> Result<Store> {
 }
 
 async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
-    use roster_engine::settings::{Mode, SettingsPatch, Status};
     let store = directory(users).await?;
-
-    // The engine: scope "all" (every user of the directory), one initial cycle.
-    let app = AppProcess::start(b, "engine").await?;
-    let application =
-        store.create_app(roster_store::ApplicationInput { name: "bench".into(), template: "scim".into() }).await?;
     let engine = crate::serve::start_engine(&store, &crate::bench::scratch_dir("key")).await?;
+    let mut runs = Vec::new();
+    let mut first = None;
+    for run in 0..b.runs.max(1) {
+        let measured = engine_run(b, &store, &engine, users, run, run == 0).await?;
+        let raw_secs = raw_loop(b, &store, users).await?;
+        runs.push((users as f64 / measured.secs, users as f64 / raw_secs));
+        first.get_or_insert(measured);
+    }
+    let first = first.context("no run")?;
+    let median = |pick: fn(&(f64, f64)) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(pick).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(Figures {
+        users,
+        raw_rate: median(|r| r.1),
+        engine_rate: median(|r| r.0),
+        runs,
+        noop_ms: first.noop_ms,
+        ten_ms: first.ten_ms,
+        writes: first.writes,
+    })
+}
+
+/// What one engine run measured.
+struct EngineRun {
+    secs: f64,
+    noop_ms: f64,
+    ten_ms: f64,
+    writes: u64,
+}
+
+/// The engine's initial cycle into a fresh app (scope "all": every user of the
+/// directory); with `incremental`, then five no-op cycles and one of ten
+/// changes. The app is turned off afterwards.
+async fn engine_run(
+    b: &ProvisionBench,
+    store: &Store,
+    engine: &roster_engine::Engine,
+    users: usize,
+    run: usize,
+    incremental: bool,
+) -> Result<EngineRun> {
+    use roster_engine::settings::{Mode, SettingsPatch, Status};
+    let app = AppProcess::start(b, "engine").await?;
+    let name = format!("bench-{run}");
+    let application = store.create_app(roster_store::ApplicationInput { name, template: "scim".into() }).await?;
     let patch = SettingsPatch {
         mode: Some(Mode::Automatic),
         status: Some(Status::On),
@@ -226,40 +280,34 @@ async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
     engine.configure(&application.id, patch).await?;
     let started = Instant::now();
     let counts = engine.cycle(&application.id).await?;
-    let engine_secs = started.elapsed().as_secs_f64();
+    let secs = started.elapsed().as_secs_f64();
     let in_app = app.user_count().await?;
     if counts.created as usize != users || in_app as usize != users {
         bail!("the engine made {} accounts and the app holds {in_app}, for {users} users", counts.created);
     }
-
-    let mut noop = Vec::new();
-    for _ in 0..5 {
+    let (mut noop_ms, mut ten_ms) = (0.0, 0.0);
+    if incremental {
+        let mut noop = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            engine.cycle(&application.id).await?;
+            noop.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        noop.sort_by(f64::total_cmp);
+        noop_ms = noop[noop.len() / 2];
+        for u in store.users_after(None, 10).await? {
+            let patch = roster_store::UserPatch { job_title: Some(Some("Changed".into())), ..Default::default() };
+            store.update_user(&u.id, patch).await?;
+        }
         let started = Instant::now();
         engine.cycle(&application.id).await?;
-        noop.push(started.elapsed().as_secs_f64() * 1000.0);
+        ten_ms = started.elapsed().as_secs_f64() * 1000.0;
     }
-    noop.sort_by(f64::total_cmp);
-
-    for u in store.users_after(None, 10).await? {
-        let patch = roster_store::UserPatch { job_title: Some(Some("Changed".into())), ..Default::default() };
-        store.update_user(&u.id, patch).await?;
-    }
-    let started = Instant::now();
-    engine.cycle(&application.id).await?;
-    let ten_ms = started.elapsed().as_secs_f64() * 1000.0;
+    engine.configure(&application.id, SettingsPatch { status: Some(Status::Off), ..Default::default() }).await?;
     app.stop().await;
-
-    let raw_secs = raw_loop(b, &store, users).await?;
     // Each create is a POST, each update or enable a PATCH: the requests that
     // wrote to the app, against the fewest possible (one per user).
-    Ok(Figures {
-        users,
-        raw_rate: users as f64 / raw_secs,
-        engine_rate: users as f64 / engine_secs,
-        noop_ms: noop[noop.len() / 2],
-        ten_ms,
-        writes: counts.created + counts.updated + counts.enabled + counts.disabled,
-    })
+    Ok(EngineRun { secs, noop_ms, ten_ms, writes: counts.created + counts.updated + counts.enabled + counts.disabled })
 }
 
 /// The baseline: the same user resources (built by the same mapping) POSTed by
