@@ -92,24 +92,17 @@ pub(crate) fn classify(answer: &Answer) -> ConnectorError {
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
             message,
         },
-        // RFC 7644 §3.12: 501 says the app does not implement this operation, so
-        // the same request cannot succeed later: it is refused, not retried.
-        501 => ConnectorError::Permanent {
-            status: 501,
-            scim_type,
-            app_message: format!("the app does not support this request form (not retried): {message}"),
-        },
-        408 | 500..=599 => ConnectorError::Transient { message: format!("the app answered {status}: {message}") },
-        400 if scim_type
-            .as_deref()
-            .is_some_and(|t| crate::error::FORM_REFUSALS.iter().any(|f| f.eq_ignore_ascii_case(t))) =>
-        {
+        // RFC 7644 §3.12: 501 says the app does not implement this operation, and
+        // a 400 of a form-refusing `scimType` that it does not take this form: the
+        // same request cannot succeed later, so it is refused, not retried.
+        s @ (400 | 501) if s == 501 || scim_type.as_deref().is_some_and(crate::error::refuses_form) => {
             ConnectorError::Permanent {
-                status: 400,
+                status: s,
                 scim_type,
                 app_message: format!("the app does not support this request form (not retried): {message}"),
             }
         }
+        408 | 500..=599 => ConnectorError::Transient { message: format!("the app answered {status}: {message}") },
         s => ConnectorError::Permanent { status: s, scim_type, app_message: message },
     }
 }

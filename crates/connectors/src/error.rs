@@ -53,6 +53,11 @@ pub enum ConnectorError {
 /// removal it means the member is already gone.
 pub const FORM_REFUSALS: [&str; 3] = ["invalidPath", "invalidSyntax", "mutability"];
 
+/// Whether a 400's `scimType` is one of [`FORM_REFUSALS`] (any case).
+pub(crate) fn refuses_form(scim_type: &str) -> bool {
+    FORM_REFUSALS.iter().any(|f| f.eq_ignore_ascii_case(scim_type))
+}
+
 impl ConnectorError {
     /// Whether retrying later may succeed (transient or throttled).
     pub fn is_retryable(&self) -> bool {
@@ -66,9 +71,7 @@ impl ConnectorError {
     pub fn is_unsupported_form(&self) -> bool {
         match self {
             ConnectorError::Permanent { status: 501, .. } => true,
-            ConnectorError::Permanent { status: 400, scim_type: Some(t), .. } => {
-                FORM_REFUSALS.iter().any(|f| f.eq_ignore_ascii_case(t))
-            }
+            ConnectorError::Permanent { status: 400, scim_type: Some(t), .. } => refuses_form(t),
             _ => false,
         }
     }

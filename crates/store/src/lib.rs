@@ -33,6 +33,7 @@ mod role_import;
 pub mod secrets;
 mod shadow;
 mod tokens;
+mod upsert;
 mod users;
 
 pub use access::AccessRole;
@@ -58,7 +59,8 @@ pub use private_dir::prepare_data_dir;
 pub use role_import::{ImportedRole, RoleImport};
 pub use shadow::{MemberShadow, ShadowEntry};
 pub use tokens::{ApiToken, TokenCheck};
-pub use users::{ListQuery, UpsertOutcome, UserInput, UserPatch};
+pub use upsert::UpsertOutcome;
+pub use users::{ListQuery, UserInput, UserPatch};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
