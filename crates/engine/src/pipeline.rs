@@ -138,18 +138,20 @@ async fn push_waves(
     ctx: &CycleContext,
     tx: &mpsc::Sender<Wave>,
     scheduled: &mut HashSet<String>,
-    items: Vec<Item>,
+    mut items: Vec<Item>,
     change_id: &str,
-    job_update: Option<JobStateUpdate>,
+    mut job_update: Option<JobStateUpdate>,
     progress: u64,
 ) -> Result<(), EngineError> {
     // A user queued before in this run (a manager pulled ahead) is not sent twice.
-    let (mut items, mut job_update) = (items, job_update);
     items.retain(|(id, _)| !scheduled.contains(id.as_str()));
     let mut waves = crate::managers::waves(store, ctx, items, scheduled).await?;
-    let last = waves.pop().unwrap_or_default();
-    let count = waves.len() + 1;
-    for (i, items) in waves.into_iter().chain(std::iter::once(last)).enumerate() {
+    if waves.is_empty() {
+        // The cursor still moves.
+        waves.push(Vec::new());
+    }
+    let count = waves.len();
+    for (i, items) in waves.into_iter().enumerate() {
         let started = std::time::Instant::now();
         let mut wave = prepare(store, ctx, items, change_id, scheduled).await?;
         tracing::debug!(users = wave.items.len(), ms = started.elapsed().as_millis() as u64, "wave prepared");
