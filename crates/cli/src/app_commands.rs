@@ -71,6 +71,13 @@ pub enum AppCmd {
     },
     /// Let the disables the accidental-deletion guard staged through.
     AllowDeletes { app: String },
+    /// The app's SCIM dialect: forms pinned, forms learned, attributes refused
+    /// in every form; --reset forgets what was learned.
+    Dialect {
+        app: String,
+        #[arg(long)]
+        reset: bool,
+    },
     /// Run a cycle now.
     Sync {
         app: String,
@@ -140,9 +147,15 @@ pub struct ConfigureArgs {
     /// Most member values in one group PATCH (default 100).
     #[arg(long)]
     member_batch_size: Option<usize>,
-    /// How group members are removed: filter (`members[value eq "id"]`, default) or value-list.
-    #[arg(long, value_parser = ["filter", "value-list"])]
+    /// Pins how group members are removed: filter (`members[value eq "id"]`), value-list,
+    /// one-per-request; auto (the default) lets roster learn what the app takes.
+    #[arg(long, value_parser = ["auto", "filter", "value-list", "one-per-request"])]
     member_removal: Option<String>,
+    /// Pins a SCIM form, ASPECT=FORM (complexValue=subAttributes, multiValued=wholeList,
+    /// setVerb=replace, operations=one, userUpdate=put, ...); ASPECT=auto lets roster learn it.
+    /// Repeatable.
+    #[arg(long = "dialect", value_name = "ASPECT=FORM")]
+    dialect: Vec<String>,
     #[command(flatten)]
     vendor: crate::credentials::VendorArgs,
     /// Most requests per second to the app (0: no limit).
@@ -287,7 +300,7 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 "sendFailureEmail": a.send_failure_email, "allowInsecureHttp": a.allow_insecure_http,
                 "allowPrivateNetworks": a.allow_private_networks, "maxResponseBytes": a.max_response_bytes,
                 "maxListedObjects": a.max_listed_objects,
-                "memberRemoval": a.member_removal.map(|r| if r == "value-list" { "valueList" } else { "filter" })});
+                "memberRemoval": a.member_removal.map(|r| camel(&r)), "dialect": dialect_pins(&a.dialect)?});
             let mut body: Map<String, Value> =
                 body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
             crate::credentials::add_to(&mut body, a.vendor)?;
@@ -327,6 +340,29 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                     "restarted: the next cycle is an initial cycle{}",
                     if full { " (shadow cleared)" } else { "" }
                 );
+            }
+        }
+        AppCmd::Dialect { app, reset } => {
+            if reset {
+                let answer = c.post(&format!("/apps/{}/provisioning/dialect/reset", enc(&app)), &json!({})).await?;
+                let forgot: roster_engine::Dialect = read(answer.clone())?;
+                if json {
+                    output::object(json, &answer);
+                } else {
+                    println!(
+                        "forgot {} learned form(s) and {} refused attribute(s): the next changes try the first forms again",
+                        forgot.learned.len(),
+                        forgot.unsupported.len()
+                    );
+                }
+            } else {
+                let status: ProvisioningStatus =
+                    read(c.get(&format!("/apps/{}/provisioning/status", enc(&app))).await?)?;
+                if json {
+                    output::object(json, &serde_json::to_value(&status.dialect).unwrap_or_default());
+                } else {
+                    print_dialect(&status.dialect, &shell_word(&app), true);
+                }
             }
         }
         AppCmd::AllowDeletes { app } => {
@@ -610,6 +646,7 @@ fn print_status(app: &str, s: &ProvisioningStatus) {
             staged.count, staged.threshold
         );
     }
+    print_dialect(&s.dialect, &app_arg, false);
     if s.escrow.count > 0 {
         println!("escrow       {} object(s) failed, retried later:", s.escrow.count);
         for item in s.escrow.items.iter().take(5) {
@@ -622,6 +659,57 @@ fn print_status(app: &str, s: &ProvisioningStatus) {
             );
         }
     }
+}
+
+/// The app's SCIM dialect, one line per form (`all`: also when nothing is
+/// known yet).
+fn print_dialect(d: &roster_engine::Dialect, app_arg: &str, all: bool) {
+    if all && d.pinned.is_empty() && d.learned.is_empty() && d.unsupported.is_empty() {
+        println!("dialect      nothing pinned or learned: roster sends the first forms and learns from refusals");
+    }
+    for (aspect, form) in &d.pinned {
+        println!("dialect      {} = {} (pinned)", aspect.as_str(), form.as_str());
+    }
+    for (aspect, form) in d.learned.iter().filter(|(a, _)| !d.pinned.contains_key(*a)) {
+        println!("dialect      {} = {} (learned)", aspect.as_str(), form.as_str());
+    }
+    for attribute in &d.unsupported {
+        println!("unsupported  {attribute}: the app refuses it in every form; roster no longer sends it");
+    }
+    if !d.learned.is_empty() || !d.unsupported.is_empty() {
+        println!("  reset with roster app dialect {app_arg} --reset");
+    }
+}
+
+/// `value-list` as the API spells it (`valueList`).
+fn camel(kebab: &str) -> String {
+    let mut out = String::with_capacity(kebab.len());
+    let mut upper = false;
+    for ch in kebab.chars() {
+        match (ch, upper) {
+            ('-', _) => upper = true,
+            (c, true) => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+/// `--dialect ASPECT=FORM` flags as the settings' `dialect` object (`None` when there are none).
+fn dialect_pins(flags: &[String]) -> anyhow::Result<Option<Map<String, Value>>> {
+    if flags.is_empty() {
+        return Ok(None);
+    }
+    let mut pins = Map::new();
+    for flag in flags {
+        let (aspect, form) =
+            flag.split_once('=').ok_or_else(|| anyhow::anyhow!("--dialect {flag:?}: write ASPECT=FORM"))?;
+        pins.insert(aspect.trim().to_string(), Value::String(camel(form.trim())));
+    }
+    Ok(Some(pins))
 }
 
 /// A value of the status as the API writes it (`not configured`).

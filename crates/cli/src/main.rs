@@ -100,6 +100,18 @@ struct SampleAppArgs {
     /// The bearer token the app accepts.
     #[arg(long, env = "ROSTER_SAMPLE_TOKEN", hide_env_values = true)]
     token: String,
+    /// PATCH forms the app refuses, as partial SCIM servers do (comma-separated):
+    /// filter-paths, add, complex-values, many-operations, value-list-removal, patch.
+    #[arg(long, value_delimiter = ',', value_parser = parse_refusal)]
+    refuse: Vec<roster_sample_app::Refusal>,
+}
+
+/// A sample-app refusal by name.
+fn parse_refusal(name: &str) -> Result<roster_sample_app::Refusal, String> {
+    roster_sample_app::Refusal::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = roster_sample_app::Refusal::ALL.iter().map(|r| r.as_str()).collect();
+        format!("one of {}", names.join(", "))
+    })
 }
 
 #[derive(Subcommand)]
@@ -133,7 +145,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(cmd) => return admin::run(cmd, &cli.data_dir, cli.json).await,
         Command::Key(cmd) => return key::run(cmd, &cli.data_dir, cli.json).await,
         Command::SampleApp(a) => {
-            let app = roster_sample_app::start(a.listen, a.token, Default::default()).await?;
+            let options = roster_sample_app::SampleOptions { refuse: a.refuse, ..Default::default() };
+            let app = roster_sample_app::start(a.listen, a.token, options).await?;
             // The first line of output is the base URL, for whoever started this process.
             println!("{}", app.base_url);
             serve::shutdown_signal().await;

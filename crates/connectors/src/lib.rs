@@ -19,7 +19,7 @@ mod scim;
 pub use error::{parse_http_date, parse_retry_after, ConnectorError};
 pub use manual::{ManualConnector, ResolvesManualIds};
 pub use outbound::{cut_app_text, APP_TEXT_LIMIT, DEFAULT_MAX_RESPONSE_BYTES};
-pub use roster_scim::{MemberRemoval, PatchOperation, ResourceKind};
+pub use roster_scim::{Aspect, Dialect, Form, MemberRemoval, PatchOperation, ResourceKind};
 pub use scim::{ScimConnector, ScimSettings};
 
 /// An object in the target application.
@@ -75,6 +75,19 @@ pub trait Connector: Send + Sync {
     async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError>;
     /// Applies PATCH operations to an object.
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError>;
+    /// Applies PATCH operations to an object, knowing every attribute roster
+    /// manages on it (`managed`, target path → value), for the apps that must be
+    /// sent a whole list or a whole object instead. By default, [`update`](Self::update).
+    async fn update_managed(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+        managed: &[(String, Value)],
+    ) -> Result<(), ConnectorError> {
+        let _ = managed;
+        self.update(kind, id, ops).await
+    }
     /// Deletes an object.
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError>;
     /// Adds and removes group members (target ids); returns how many
@@ -89,6 +102,17 @@ pub trait Connector: Send + Sync {
     /// the provisioning log (Dropbox cannot suspend a member who never joined,
     /// so disabling one cancels the invitation); taken once. `None` by default.
     fn take_note(&self, _id: &str) -> Option<String> {
+        None
+    }
+    /// What the last calls on object `id` could not do because the app refuses
+    /// it in every form (an attribute left out), for a warning in the log;
+    /// taken once. Empty by default.
+    fn take_warnings(&self, _id: &str) -> Vec<String> {
+        Vec::new()
+    }
+    /// What the connector knows of the app's dialect (SCIM only): pinned forms,
+    /// forms learned so far, attributes refused in every form.
+    fn dialect(&self) -> Option<Dialect> {
         None
     }
 }

@@ -174,6 +174,14 @@ impl ResolvesManualIds {
     }
 }
 
+impl ResolvesManualIds {
+    /// The app's id of `id` (a `manual:` id resolved earlier), else `id`.
+    fn real_id(&self, id: &str) -> String {
+        let real = self.resolved.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        real.unwrap_or_else(|| id.to_string())
+    }
+}
+
 #[async_trait]
 impl Connector for ResolvesManualIds {
     async fn test_connection(&self, matching_attribute: &str) -> Result<String, ConnectorError> {
@@ -205,6 +213,17 @@ impl Connector for ResolvesManualIds {
         self.inner.update(kind, &real, ops).await
     }
 
+    async fn update_managed(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+        managed: &[(String, Value)],
+    ) -> Result<(), ConnectorError> {
+        let real = self.resolve(kind, id).await?;
+        self.inner.update_managed(kind, &real, ops, managed).await
+    }
+
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError> {
         let real = self.resolve(kind, id).await?;
         self.inner.delete(kind, &real).await
@@ -221,8 +240,15 @@ impl Connector for ResolvesManualIds {
     }
 
     fn take_note(&self, id: &str) -> Option<String> {
-        let real = self.resolved.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
-        self.inner.take_note(real.as_deref().unwrap_or(id))
+        self.inner.take_note(&self.real_id(id))
+    }
+
+    fn take_warnings(&self, id: &str) -> Vec<String> {
+        self.inner.take_warnings(&self.real_id(id))
+    }
+
+    fn dialect(&self) -> Option<crate::Dialect> {
+        self.inner.dialect()
     }
 }
 

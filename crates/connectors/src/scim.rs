@@ -1,14 +1,14 @@
 //! The SCIM 2.0 connector: [`ScimConnector`] sends RFC 7644 requests with
 //! a bearer token and classifies every answer into a [`ConnectorError`].
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode, Url};
-use roster_scim::{
-    build_resource, members_patch, patch_body, ListResponse, MemberRemoval, PatchOperation, ResourceKind,
-};
+use roster_scim::{build_resource, patch_body, Dialect, ListResponse, PatchOperation, ResourceKind};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -29,8 +29,9 @@ pub struct ScimSettings {
     pub timeout: Duration,
     /// Most member values in one group PATCH (100 by default).
     pub member_batch_size: usize,
-    /// How members are removed.
-    pub member_removal: MemberRemoval,
+    /// What the app is known to accept: forms an admin pinned, and forms
+    /// learned from its answers in earlier cycles (see [`Dialect`]).
+    pub dialect: Dialect,
     /// The most bytes of one answer read (16 MiB by default); a longer answer
     /// fails the call.
     pub max_response_bytes: usize,
@@ -40,19 +41,22 @@ pub struct ScimSettings {
 
 impl ScimSettings {
     /// Settings with the defaults: 30 s timeout, batches of 100 members,
-    /// removal by `members[value eq "id"]`, answers of 16 MiB at most.
+    /// nothing known of the app's dialect, answers of 16 MiB at most.
     pub fn new(base_url: impl Into<String>, token: impl Into<SecretString>) -> Self {
         ScimSettings {
             base_url: base_url.into(),
             token: token.into(),
             timeout: Duration::from_secs(30),
             member_batch_size: 100,
-            member_removal: MemberRemoval::Filter,
+            dialect: Dialect::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_private_networks: false,
         }
     }
 }
+
+#[path = "scim_fallback.rs"]
+mod fallback;
 
 /// A SCIM 2.0 application.
 #[derive(Clone, Debug)]
@@ -60,6 +64,11 @@ pub struct ScimConnector {
     client: Client,
     base: Url,
     settings: ScimSettings,
+    /// The app's dialect, as learned so far (starts from the settings').
+    dialect: Arc<Mutex<Dialect>>,
+    /// What calls on an object did besides what was asked (a form learned, an
+    /// attribute the app refuses), by object id, for the provisioning log.
+    notes: Arc<Mutex<HashMap<String, fallback::Notes>>>,
 }
 
 fn random_uuid() -> String {
@@ -94,7 +103,8 @@ impl ScimConnector {
             .default_headers(headers)
             .build()
             .map_err(|e| config(format!("cannot set up HTTPS: {}", chain(&e))))?;
-        Ok(ScimConnector { client, base, settings })
+        let dialect = Arc::new(Mutex::new(settings.dialect.clone()));
+        Ok(ScimConnector { client, base, settings, dialect, notes: Arc::default() })
     }
 
     /// The URL of `segments` under the base URL.
@@ -114,7 +124,22 @@ impl ScimConnector {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, ConnectorError> {
+        self.send_if(method, url, query, body, None).await
+    }
+
+    /// [`send`](Self::send), with `If-Match: if_match` when given.
+    async fn send_if(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        if_match: Option<&HeaderValue>,
+    ) -> Result<Answer, ConnectorError> {
         let mut req = self.client.request(method.clone(), url.clone()).bearer_auth(self.settings.token.expose_secret());
+        if let Some(tag) = if_match {
+            req = req.header(reqwest::header::IF_MATCH, tag.clone());
+        }
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -281,10 +306,17 @@ impl Connector for ScimConnector {
     }
 
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
-        if ops.is_empty() {
-            return Ok(());
-        }
-        self.patch(kind, id, ops).await
+        self.change(kind, id, ops, &[]).await
+    }
+
+    async fn update_managed(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+        managed: &[(String, Value)],
+    ) -> Result<(), ConnectorError> {
+        self.change(kind, id, ops, managed).await
     }
 
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError> {
@@ -296,18 +328,19 @@ impl Connector for ScimConnector {
     }
 
     async fn update_members(&self, group_id: &str, add: &[String], remove: &[String]) -> Result<u32, ConnectorError> {
-        let size = self.settings.member_batch_size.max(1);
-        let form = self.settings.member_removal;
-        let mut sent = 0u32;
-        for batch in add.chunks(size) {
-            self.patch(ResourceKind::Group, group_id, &members_patch(batch, &[], form)).await?;
-            sent += 1;
-        }
-        for batch in remove.chunks(size) {
-            self.patch(ResourceKind::Group, group_id, &members_patch(&[], batch, form)).await?;
-            sent += 1;
-        }
-        Ok(sent)
+        self.change_members(group_id, add, remove).await
+    }
+
+    fn take_note(&self, id: &str) -> Option<String> {
+        self.take_learned(id)
+    }
+
+    fn take_warnings(&self, id: &str) -> Vec<String> {
+        self.take_refused(id)
+    }
+
+    fn dialect(&self) -> Option<Dialect> {
+        Some(self.current_dialect())
     }
 }
 

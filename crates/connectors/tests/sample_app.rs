@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use roster_connectors::{Connector, ConnectorError, MemberRemoval, ResourceKind, ScimConnector, ScimSettings};
+use roster_connectors::{
+    Aspect, Connector, ConnectorError, Dialect, Form, MemberRemoval, ResourceKind, ScimConnector, ScimSettings,
+};
 use roster_sample_app::{start, RunningSampleApp, SampleOptions};
 use roster_scim::{diff_patch, PatchOp, PatchOperation};
 use serde_json::{json, Map, Value};
@@ -18,7 +20,7 @@ fn connector(base_url: &str, token: &str, batch: usize, removal: MemberRemoval) 
     let settings = ScimSettings {
         timeout: Duration::from_secs(5),
         member_batch_size: batch,
-        member_removal: removal,
+        dialect: Dialect { pinned: [(Aspect::MemberRemoval, Form::from(removal))].into(), ..Dialect::default() },
         ..ScimSettings::new(base_url, token)
     };
     ScimConnector::new(settings).expect("connector")
@@ -66,12 +68,23 @@ async fn user_lifecycle() {
     assert!(got.resource.get("emails").is_none());
     assert!(got.resource.get(DEPT.rsplit_once(':').map_or("", |(s, _)| s)).is_none());
 
-    let bad = vec![PatchOperation::new(PatchOp::Replace, "id", Some(json!("x")))];
-    let refused = c.update(ResourceKind::User, &created.id, &bad).await;
-    assert!(
-        matches!(&refused, Err(ConnectorError::Permanent { status: 400, scim_type: Some(t), .. }) if t == "mutability"),
-        "{refused:?}"
+    // `id` is read-only: refused in every form (PATCH replace, add, then PUT), it is
+    // left out from then on and said once, and the rest of a change goes through.
+    let bad = vec![
+        PatchOperation::new(PatchOp::Replace, "id", Some(json!("x"))),
+        PatchOperation::new(PatchOp::Replace, "title", Some(json!("Boss"))),
+    ];
+    c.update(ResourceKind::User, &created.id, &bad).await.expect("the rest went through");
+    let got = c.get(ResourceKind::User, &created.id).await.expect("read").expect("exists");
+    assert_eq!(
+        (got.resource["id"].as_str(), got.resource["title"].as_str()),
+        (Some(created.id.as_str()), Some("Boss"))
     );
+    let warnings = c.take_warnings(&created.id);
+    assert!(warnings.len() == 1 && warnings[0].contains("refuses id in every form"), "{warnings:?}");
+    assert!(c.dialect().is_some_and(|d| d.unsupported.contains("id")));
+    c.update(ResourceKind::User, &created.id, &bad[..1]).await.expect("nothing left to send");
+    assert!(c.take_warnings(&created.id).is_empty(), "said once");
 
     for i in 0..4 {
         c.create(ResourceKind::User, &attrs(&[("userName", json!(format!("u{i}")))])).await.expect("created");

@@ -11,7 +11,7 @@ use crate::settings::{Credentials, CredentialsView, JobSettings, Mode, SettingsP
 use crate::EngineError;
 use roster_connectors::dropbox::{DropboxApp, DropboxConnector};
 use roster_connectors::salesforce::{SalesforceAuth, SalesforceConnector, SalesforceSettings};
-use roster_connectors::{Connector, ManualConnector, ResolvesManualIds, ScimConnector, ScimSettings};
+use roster_connectors::{Connector, Dialect, ManualConnector, ResolvesManualIds, ScimConnector, ScimSettings};
 use roster_store::secrets::{Cipher, ExposeSecret, SecretString, Slot};
 use roster_store::AppId;
 use serde::{Deserialize, Serialize};
@@ -61,7 +61,7 @@ pub fn connector(cipher: &Cipher, job: &LoadedJob) -> Result<Arc<dyn Connector>,
             let mut settings = ScimSettings::new(url, token.clone());
             settings.timeout = timeout;
             settings.member_batch_size = s.member_batch_size.max(1);
-            settings.member_removal = s.member_removal;
+            settings.dialect = Dialect { pinned: s.dialect.clone(), ..job.state.dialect.clone() };
             settings.max_response_bytes = response_cap(s);
             settings.allow_private_networks = s.allow_private_networks;
             Arc::new(ScimConnector::new(settings)?)

@@ -249,13 +249,26 @@ pub(crate) fn modified(old: &Map<String, Value>, new: &Map<String, Value>) -> Va
 pub async fn process_user(ctx: &CycleContext, item: Imported) -> Outcome {
     let mut outcome = process_user_steps(ctx, item).await;
     if let Some(log) = outcome.log.as_mut() {
-        if let Some(note) = log.target_id.as_deref().and_then(|t| ctx.connector.take_note(t)) {
-            if let Value::Array(steps) = &mut log.steps {
-                steps.push(json!({"step": "Note", "outcome": note}));
-            }
-        }
+        annotate(ctx, log);
     }
     outcome
+}
+
+/// Adds to a log entry what the connector noted about its object: a note (a
+/// value fitted to the app's rules, a form learned) as a step, and an
+/// attribute the app refuses in every form as a warning (a success becomes a
+/// `Warning`).
+pub(crate) fn annotate(ctx: &CycleContext, log: &mut LogRecord) {
+    let Some(target) = log.target_id.as_deref() else { return };
+    let note = ctx.connector.take_note(target);
+    let warnings = ctx.connector.take_warnings(target);
+    if let Value::Array(steps) = &mut log.steps {
+        steps.extend(note.map(|n| json!({"step": "Note", "outcome": n})));
+        steps.extend(warnings.iter().map(|w| json!({"step": "Warning", "outcome": w})));
+    }
+    if !warnings.is_empty() && log.status == LogStatus::Success {
+        log.status = LogStatus::Warning;
+    }
 }
 
 async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
@@ -532,12 +545,10 @@ async fn send_update(
     let Change { action, target, ops, exported, changes } = change;
     let pending_ref = wanted.and_then(|(w, _)| w.pending_ref.clone());
     let connector = ctx.connector.clone();
-    match with_retry(|| connector.update(ResourceKind::User, &target, &ops)).await {
+    let managed: Vec<(String, Value)> = exported.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    match with_retry(|| connector.update_managed(ResourceKind::User, &target, &ops, &managed)).await {
         Ok(()) => {
-            steps.add(
-                "Action",
-                format!("{} {} attribute(s) with one PATCH", action.as_str().to_lowercase() + "d:", ops.len()),
-            );
+            steps.add("Action", format!("{} {} attribute(s)", action.as_str().to_lowercase() + "d:", ops.len()));
             let shadow = shadow_entry(item, &target, exported, true, pending_ref);
             let l = log(action, LogStatus::Success, Some(target), steps, changes, None);
             outcome(action, Some(shadow), Some(l), false)
@@ -633,7 +644,7 @@ async fn create(
             let ops = roster_scim::diff_patch(&old, desired);
             let changes = modified(&old, &new_map);
             let connector = ctx.connector.clone();
-            match with_retry(|| connector.update(ResourceKind::User, &found.id, &ops)).await {
+            match with_retry(|| connector.update_managed(ResourceKind::User, &found.id, &ops, desired)).await {
                 Ok(()) => {
                     steps.add(
                         "Action",

@@ -368,7 +368,9 @@ async fn finish_group(
     let status = if failure.is_some() { LogStatus::Failure } else { LogStatus::Success };
     out.failed = failure.is_some();
     out.action = Some(action);
-    out.log = Some(log.entry(action, status, Some(placed.target_id), steps, Value::Array(changes), failure));
+    let mut entry = log.entry(action, status, Some(placed.target_id), steps, Value::Array(changes), failure);
+    crate::cycle::annotate(ctx, &mut entry);
+    out.log = Some(entry);
     Ok(out)
 }
 
@@ -468,9 +470,9 @@ async fn export_group(
         Plan::Create { .. } => create_group(ctx, desired, matching, steps).await.map(Some),
         Plan::Record { target, exported } => Ok(Some(placed(target, exported, sent, Some(Action::Update), json!([])))),
         Plan::Update { target, ops, exported, changes } | Plan::Enable { target, ops, exported, changes } => {
-            match with_retry(|| ctx.connector.update(ResourceKind::Group, &target, &ops)).await {
+            match with_retry(|| ctx.connector.update_managed(ResourceKind::Group, &target, &ops, desired)).await {
                 Ok(()) => {
-                    steps.add("Action", format!("updated {} attribute(s) with one PATCH", ops.len()));
+                    steps.add("Action", format!("updated {} attribute(s)", ops.len()));
                     Ok(Some(placed(target, exported, sent, Some(Action::Update), changes)))
                 }
                 Err(ConnectorError::NotFound) => {
@@ -516,7 +518,7 @@ async fn create_group(
                 Ok(Some(t)) => {
                     let old = current_values(&t.resource, desired);
                     let ops = roster_scim::diff_patch(&old, desired);
-                    match with_retry(|| ctx.connector.update(ResourceKind::Group, &t.id, &ops)).await {
+                    match with_retry(|| ctx.connector.update_managed(ResourceKind::Group, &t.id, &ops, desired)).await {
                         Ok(()) => {
                             steps.add("Action", format!("adopted the existing group {}", t.id));
                             let changes = modified(&old, &new_map);

@@ -203,6 +203,10 @@ pub async fn run_cycle(
     let now = env.clock.now_ms();
     let mut state = job.state.clone();
     state.roles_imported_at = roles_imported_at;
+    if let Some(dialect) = ctx.connector.dialect() {
+        // What the app taught this cycle is kept for the next ones.
+        state.dialect = dialect.lessons();
+    }
     state.last_cycle_id = Some(cycle_id);
     state.last_cycle_at = Some(now);
     state.last_cycle_ms = Some(started.elapsed().as_millis() as u64);

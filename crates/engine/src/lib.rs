@@ -32,6 +32,7 @@ use job::{CycleEnv, LoadedJob, SharedProgress};
 use on_demand::{Preview, ProvisioningOutcome};
 use reliability::{Clock, SystemClock};
 use roster_connectors::ConnectorError;
+pub use roster_connectors::{Aspect, Dialect, Form};
 use roster_mapping::AppMappings;
 use roster_notify::SmtpConfig;
 use roster_store::secrets::Cipher;
@@ -457,7 +458,17 @@ impl Engine {
             staged: state.staged,
             allow_deletes: state.allow_deletes,
             hold_until: state.hold_until,
+            dialect: Dialect { pinned: settings.dialect, ..state.dialect },
         })
+    }
+
+    /// Forgets what roster learned of the app's SCIM dialect (the forms and the
+    /// attributes refused in every form): the next changes start again from
+    /// the first forms. Pinned forms stay. Returns what was forgotten.
+    pub async fn reset_dialect(&self, app: &AppId) -> Result<Dialect, EngineError> {
+        let mut had = Dialect::default();
+        self.update_state(app, |s| had = std::mem::take(&mut s.dialect)).await?;
+        Ok(had)
     }
 
     /// Runs the steps for one user now and returns each step's outcome.

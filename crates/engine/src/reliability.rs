@@ -293,6 +293,16 @@ impl Connector for GuardedConnector {
         self.call(|| self.inner.update(kind, id, ops)).await
     }
 
+    async fn update_managed(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+        managed: &[(String, Value)],
+    ) -> Result<(), ConnectorError> {
+        self.call(|| self.inner.update_managed(kind, id, ops, managed)).await
+    }
+
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError> {
         self.call(|| self.inner.delete(kind, id)).await
     }
@@ -307,6 +317,14 @@ impl Connector for GuardedConnector {
 
     fn take_note(&self, id: &str) -> Option<String> {
         self.inner.take_note(id)
+    }
+
+    fn take_warnings(&self, id: &str) -> Vec<String> {
+        self.inner.take_warnings(id)
+    }
+
+    fn dialect(&self) -> Option<roster_connectors::Dialect> {
+        self.inner.dialect()
     }
 }
 

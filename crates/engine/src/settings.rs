@@ -4,8 +4,10 @@
 pub use crate::destinations::TenantUrl;
 use crate::EngineError;
 pub use roster_connectors::MemberRemoval;
+use roster_connectors::{Aspect, Form};
 use roster_store::secrets::{serialize_exposed, SecretString};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Manual: roster never calls the app. Automatic: roster provisions it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -94,9 +96,11 @@ pub struct JobSettings {
     pub concurrency: usize,
     /// Member values per group PATCH.
     pub member_batch_size: usize,
-    /// How group members are removed: `filter` (`members[value eq "id"]`, the
-    /// RFC's form) or `valueList` (`path: "members"` with a value list).
-    pub member_removal: MemberRemoval,
+    /// SCIM forms an admin pinned for this app (aspect → form, e.g.
+    /// `memberRemoval: valueList`); every other aspect is learned from the app's
+    /// answers (see the README's "SCIM dialects").
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub dialect: BTreeMap<Aspect, Form>,
     /// Request timeout, seconds.
     pub timeout_secs: u64,
     /// Most requests per second to the app (`None`: no limit beyond concurrency).
@@ -176,7 +180,7 @@ impl Default for JobSettings {
             interval_secs: 40 * 60,
             concurrency: 8,
             member_batch_size: 100,
-            member_removal: MemberRemoval::Filter,
+            dialect: BTreeMap::new(),
             timeout_secs: 30,
             rate_limit: None,
             escrow_retry_secs: 60,
@@ -260,7 +264,12 @@ pub struct SettingsPatch {
     pub interval: Option<serde_json::Value>,
     pub concurrency: Option<usize>,
     pub member_batch_size: Option<usize>,
-    pub member_removal: Option<MemberRemoval>,
+    /// Pins how members are removed: `filter`, `valueList` or
+    /// `onePerRequest`; `auto` lets roster learn it.
+    pub member_removal: Option<String>,
+    /// Pins SCIM forms, aspect → form (`{"complexValue": "subAttributes"}`);
+    /// `auto` lets roster learn that aspect again.
+    pub dialect: Option<BTreeMap<String, String>>,
     pub timeout_secs: Option<u64>,
     /// Requests per second; 0 removes the limit.
     pub rate_limit: Option<f64>,
@@ -334,8 +343,19 @@ impl SettingsPatch {
         if let Some(b) = self.member_batch_size {
             s.member_batch_size = within("memberBatchSize", b, 1..=10_000, "1 to 10000")?;
         }
-        if let Some(r) = self.member_removal {
-            s.member_removal = r;
+        if let Some(r) = &self.member_removal {
+            pin(&mut s.dialect, "memberRemoval", Aspect::MemberRemoval, r)?;
+        }
+        for (aspect, form) in self.dialect.iter().flatten() {
+            let field = format!("dialect.{aspect}");
+            let known = Aspect::parse(aspect).ok_or_else(|| {
+                let names: Vec<&str> = Aspect::ALL.iter().map(|a| a.as_str()).collect();
+                EngineError::invalid_setting(
+                    &field,
+                    format!("no SCIM aspect is called {aspect:?}: one of {}", names.join(", ")),
+                )
+            })?;
+            pin(&mut s.dialect, &field, known, form)?;
         }
         if let Some(t) = self.timeout_secs {
             s.timeout_secs = t.clamp(1, 600);
@@ -410,6 +430,20 @@ impl SettingsPatch {
         }
         Ok(())
     }
+}
+
+/// Pins `aspect` to the form named `form`, or unpins it on `auto`.
+fn pin(pins: &mut BTreeMap<Aspect, Form>, field: &str, aspect: Aspect, form: &str) -> Result<(), EngineError> {
+    if form.eq_ignore_ascii_case("auto") {
+        pins.remove(&aspect);
+        return Ok(());
+    }
+    let found = Form::parse(aspect, form).ok_or_else(|| {
+        let names: Vec<&str> = aspect.forms().iter().map(|f| f.as_str()).collect();
+        EngineError::invalid_setting(field, format!("{field} must be auto or one of {}", names.join(", ")))
+    })?;
+    pins.insert(aspect, found);
+    Ok(())
 }
 
 /// `value` when `range` holds it, else a refusal of `field` saying the range.

@@ -100,6 +100,9 @@ pub struct JobState {
     pub last_digest_at: Option<i64>,
     /// When the app's own roles were last imported.
     pub roles_imported_at: Option<i64>,
+    /// What roster learned of the app's SCIM dialect: forms that work, and
+    /// attributes the app refuses in every form (pins live in the settings).
+    pub dialect: roster_connectors::Dialect,
 }
 
 /// What the accidental-deletion guard holds.
@@ -250,6 +253,9 @@ pub struct ProvisioningStatus {
     pub allow_deletes: bool,
     /// No cycle before this time (ms).
     pub hold_until: Option<i64>,
+    /// The app's SCIM dialect: forms pinned in the settings, forms learned
+    /// from its answers, attributes it refuses in every form.
+    pub dialect: roster_connectors::Dialect,
 }
 
 impl ProvisioningStatus {

@@ -261,6 +261,7 @@ pub async fn patch(
     state.count("PATCH /Groups/{id}", 1);
     let (id, params) = (path_id(p)?, params(q)?);
     let ops = operations(&read_json(&headers, body).await?)?;
+    state.refuse(&ops)?;
     let (others, changes, values) = split_ops(ops, &state.options().member_removal_forms)?;
     state.count("PATCH /Groups member values", values);
     let base_url = state.base_url();

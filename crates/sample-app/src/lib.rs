@@ -19,7 +19,7 @@ mod state;
 mod users;
 
 pub use roster_scim::MemberRemoval;
-pub use state::{SampleOptions, SampleState};
+pub use state::{Refusal, SampleOptions, SampleState};
 
 /// A sample app: its state and its HTTP routes.
 #[derive(Debug, Clone)]

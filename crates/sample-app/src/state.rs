@@ -68,11 +68,92 @@ pub struct SampleOptions {
     /// Which forms of member removal PATCH accepts (default both); the
     /// other answers `400 invalidPath`.
     pub member_removal_forms: Vec<MemberRemoval>,
+    /// The PATCH forms this app refuses, the way partial SCIM servers do (none
+    /// by default): the app plays a SCIM dialect.
+    pub refuse: Vec<Refusal>,
 }
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        SampleOptions { member_removal_forms: vec![MemberRemoval::Filter, MemberRemoval::ValueList] }
+        SampleOptions {
+            member_removal_forms: vec![MemberRemoval::Filter, MemberRemoval::ValueList],
+            refuse: Vec::new(),
+        }
+    }
+}
+
+/// A PATCH form a sample app can refuse, as partial SCIM servers do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// `501` for a value filter in a path (`emails[type eq "work"].value`,
+    /// `members[value eq "1"]`).
+    FilterPaths,
+    /// `501` for an `add` operation.
+    Add,
+    /// `501` for a complex value (`{"value": "12"}` for `manager`).
+    ComplexValues,
+    /// `501` for a PATCH of more than one operation.
+    ManyOperations,
+    /// `400 invalidValue` for a `remove` that carries a value list.
+    ValueListRemoval,
+    /// `501` for every PATCH (the app takes only `PUT`).
+    Patch,
+}
+
+impl Refusal {
+    /// Every refusal.
+    pub const ALL: [Refusal; 6] = [
+        Refusal::FilterPaths,
+        Refusal::Add,
+        Refusal::ComplexValues,
+        Refusal::ManyOperations,
+        Refusal::ValueListRemoval,
+        Refusal::Patch,
+    ];
+
+    /// Its name on the command line (`filter-paths`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::FilterPaths => "filter-paths",
+            Refusal::Add => "add",
+            Refusal::ComplexValues => "complex-values",
+            Refusal::ManyOperations => "many-operations",
+            Refusal::ValueListRemoval => "value-list-removal",
+            Refusal::Patch => "patch",
+        }
+    }
+
+    /// The refusal named `name`.
+    pub fn parse(name: &str) -> Option<Refusal> {
+        Refusal::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The error this refusal gives `ops`, if it refuses them.
+    pub(crate) fn check(self, ops: &[roster_scim::PatchOperation]) -> Option<crate::http::ApiError> {
+        use roster_scim::PatchOp;
+        let unsupported =
+            |what: &str| Some(crate::http::ApiError::new(501, None, format!("{what} is not implemented")));
+        let refused = match self {
+            Refusal::FilterPaths => ops.iter().any(|o| o.path.as_deref().is_some_and(|p| p.contains('['))),
+            Refusal::Add => ops.iter().any(|o| o.op == PatchOp::Add),
+            Refusal::ComplexValues => ops.iter().any(|o| o.path.is_some() && matches!(o.value, Some(Value::Object(_)))),
+            Refusal::ManyOperations => ops.len() > 1,
+            Refusal::ValueListRemoval => {
+                if ops.iter().any(|o| o.op == PatchOp::Remove && matches!(o.value, Some(Value::Array(_)))) {
+                    return Some(crate::http::ApiError::bad("invalidValue", "a remove operation takes no value"));
+                }
+                false
+            }
+            Refusal::Patch => true,
+        };
+        match (refused, self) {
+            (false, _) => None,
+            (true, Refusal::FilterPaths) => unsupported("a value filter in a PATCH path"),
+            (true, Refusal::Add) => unsupported("the add operation"),
+            (true, Refusal::ComplexValues) => unsupported("a complex value in a PATCH"),
+            (true, Refusal::ManyOperations) => unsupported("more than one operation in a PATCH"),
+            (true, _) => unsupported("PATCH"),
+        }
     }
 }
 
@@ -116,6 +197,14 @@ impl SampleState {
 
     pub(crate) fn options(&self) -> &SampleOptions {
         &self.inner.options
+    }
+
+    /// The refusal the app's dialect gives a PATCH of `ops`, if any.
+    pub(crate) fn refuse(&self, ops: &[roster_scim::PatchOperation]) -> Result<(), crate::http::ApiError> {
+        match self.inner.options.refuse.iter().find_map(|r| r.check(ops)) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn store(&self) -> &RwLock<Store> {

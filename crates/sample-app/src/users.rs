@@ -217,6 +217,7 @@ pub async fn patch(
     state.count("PATCH /Users/{id}", 1);
     let id = path_id(p)?;
     let ops = operations(&read_json(&headers, body).await?)?;
+    state.refuse(&ops)?;
     let base_url = state.base_url();
     let mut store = state.store().write().await;
     let mut user = store.users.get(&id).cloned().ok_or_else(|| ApiError::not_found("User", &id))?;

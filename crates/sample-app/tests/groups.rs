@@ -90,7 +90,7 @@ async fn removal_forms_are_configurable() {
         (vec![MemberRemoval::Filter, MemberRemoval::ValueList], (200, 200)),
     ];
     for (forms, (filter_status, list_status)) in cases {
-        let app = app(SampleOptions { member_removal_forms: forms.clone() }).await;
+        let app = app(SampleOptions { member_removal_forms: forms.clone(), ..Default::default() }).await;
         let (_, _, g) = call(
             &app,
             Method::POST,

@@ -4,6 +4,7 @@
 //! error and list-response bodies. Pure: no I/O.
 
 mod apply;
+mod dialect;
 mod filter;
 mod message;
 mod patch;
@@ -11,6 +12,7 @@ mod path;
 mod resource;
 
 pub use apply::{apply_patch, PatchError};
+pub use dialect::{Alternative, Aspect, Dialect, Form};
 pub use filter::{CompareOp, Filter, FilterError, FilterPath};
 pub use message::{ListResponse, ScimError};
 pub use patch::{diff_patch, members_patch, patch_body, MemberRemoval, PatchOp, PatchOperation};

@@ -62,6 +62,9 @@ pub enum MemberRemoval {
     Filter,
     /// One operation for all: `remove` `members` with a value list.
     ValueList,
+    /// `remove` `members[value eq "id"]`, one member per request (for apps
+    /// that take neither many operations in one PATCH nor a value list).
+    OnePerRequest,
 }
 
 /// The PATCH request body for `ops`.
@@ -81,7 +84,7 @@ pub fn members_patch(add: &[String], remove: &[String], removal_form: MemberRemo
     }
     if !remove.is_empty() {
         match removal_form {
-            MemberRemoval::Filter => ops.extend(remove.iter().map(|id| {
+            MemberRemoval::Filter | MemberRemoval::OnePerRequest => ops.extend(remove.iter().map(|id| {
                 PatchOperation::new(PatchOp::Remove, format!("members[value eq {}]", Value::String(id.clone())), None)
             })),
             MemberRemoval::ValueList => {

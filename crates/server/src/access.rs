@@ -200,6 +200,13 @@ pub const OPERATIONS: &[Operation] = &[
         "Let the disables the accidental-deletion guard staged through",
     )
     .answers(json::<AllowedDeletes>()),
+    op(
+        Post,
+        "/apps/{app}/provisioning/dialect/reset",
+        Operator,
+        "Forget the SCIM forms learned from the app (pinned forms stay)",
+    )
+    .answers(json::<roster_engine::Dialect>()),
     op(Get, "/apps/{app}/provisioning/status", Read, "Provisioning status and progress")
         .answers(json::<ProvisioningStatus>()),
     op(

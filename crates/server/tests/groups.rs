@@ -331,7 +331,7 @@ async fn large_group_against_sample_app() {
 /// value list gets that form, and the default form is refused by it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_removal_value_list_form() {
-    let options = SampleOptions { member_removal_forms: vec![MemberRemoval::ValueList] };
+    let options = SampleOptions { member_removal_forms: vec![MemberRemoval::ValueList], ..Default::default() };
     with_sample_app(options, async |app: &TestApp, peer: &Peer| {
         for u in ["eve", "fay"] {
             app.post("/users", json!({"userName": format!("{u}@corp.example")})).await;
@@ -370,18 +370,85 @@ async fn member_removal_value_list_form() {
     .await;
 }
 
-/// The same app with the default form: the removal fails with the app's message,
-/// logged as a failure, and nothing is lost (the member stays in the shadow).
+/// The same app, learning: the first removal in the filter form is refused, the
+/// value list works and becomes the app's form, said once in the log and shown
+/// in the status; the next removal goes straight to it (one PATCH).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_removal_form_is_learned() {
+    let options = SampleOptions { member_removal_forms: vec![MemberRemoval::ValueList], ..Default::default() };
+    with_sample_app(options, async |app: &TestApp, peer: &Peer| {
+        for u in ["jon", "kim", "lea"] {
+            app.post("/users", json!({"userName": format!("{u}@corp.example")})).await;
+        }
+        app.post("/groups", json!({"displayName": "Lrn"})).await;
+        let users = json!({"users": ["jon@corp.example", "kim@corp.example", "lea@corp.example"]});
+        app.post("/groups/Lrn/members", users).await;
+        configure(app, "Lrn", peer, json!({})).await;
+        for u in ["jon", "kim", "lea"] {
+            app.post("/apps/Lrn/assignments", json!({"user": format!("{u}@corp.example")})).await;
+        }
+        app.post("/apps/Lrn/assignments", json!({"group": "Lrn"})).await;
+        app.post("/apps/Lrn/provisioning/start", json!({})).await;
+        steady(app, "Lrn").await;
+        let ids = user_ids(peer, &["jon@corp.example", "kim@corp.example"]).await;
+        let removals = || {
+            peer.proxy
+                .control
+                .requests()
+                .into_iter()
+                .filter(|r| r.method == "PATCH" && r.resource == "/Groups")
+                .filter_map(|r| r.body.map(|b| String::from_utf8_lossy(&b).into_owned()))
+                .filter(|b| b.contains("\"remove\""))
+                .count()
+        };
+        for (user, id) in ["jon@corp.example", "kim@corp.example"].iter().zip(&ids) {
+            let before = removals();
+            app.delete(&format!("/groups/Lrn/members/{user}")).await;
+            eventually(10, "the member leaves the group", || async {
+                let (_, members) = peer.group("Lrn").await?;
+                (!members.contains(id)).then_some(())
+            })
+            .await;
+            let sent = eventually(10, "the proxy recorded the removal", || async {
+                let n = removals() - before;
+                (n > 0).then_some(n)
+            })
+            .await;
+            if user.starts_with("jon") {
+                assert_eq!(sent, 2, "the filter form, refused, then the value list");
+            } else {
+                assert_eq!(sent, 1, "straight to the learned form");
+            }
+        }
+        let (_, st) = app.get("/apps/Lrn/provisioning/status").await;
+        assert_eq!(st["dialect"]["learned"]["memberRemoval"], "valueList", "{st}");
+        assert_eq!(st["toDate"]["failed"], 0, "{st}");
+        let (_, logs) = app.get("/apps/Lrn/provisioning/logs?limit=100").await;
+        let learned = logs["items"]
+            .as_array()
+            .map(|a| a.iter().filter(|l| l["steps"].to_string().contains("memberRemoval valueList")).count());
+        assert_eq!(learned, Some(1), "said once: {logs}");
+        let (s, forgot) = app.post("/apps/Lrn/provisioning/dialect/reset", json!({})).await;
+        assert_eq!(s, reqwest::StatusCode::OK);
+        assert_eq!(forgot["learned"]["memberRemoval"], "valueList", "{forgot}");
+        let (_, st) = app.get("/apps/Lrn/provisioning/status").await;
+        assert_eq!(st["dialect"], json!({}), "{st}");
+    })
+    .await;
+}
+
+/// The same app with the filter form pinned: the removal fails with the app's
+/// message, logged as a failure, and nothing is lost (the member stays in the shadow).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_removal_form_mismatch_is_reported() {
-    let options = SampleOptions { member_removal_forms: vec![MemberRemoval::ValueList] };
+    let options = SampleOptions { member_removal_forms: vec![MemberRemoval::ValueList], ..Default::default() };
     with_sample_app(options, async |app: &TestApp, peer: &Peer| {
         for u in ["gil", "hal"] {
             app.post("/users", json!({"userName": format!("{u}@corp.example")})).await;
         }
         app.post("/groups", json!({"displayName": "Qa"})).await;
         app.post("/groups/Qa/members", json!({"users": ["gil@corp.example", "hal@corp.example"]})).await;
-        configure(app, "Qa", peer, json!({})).await;
+        configure(app, "Qa", peer, json!({"memberRemoval": "filter"})).await;
         app.post("/apps/Qa/assignments", json!({"group": "Qa"})).await;
         app.post("/apps/Qa/assignments", json!({"user": "hal@corp.example"})).await;
         app.post("/apps/Qa/provisioning/start", json!({})).await;

@@ -115,6 +115,15 @@ pub async fn allow_deletes(
     Ok(Json(engine(&state)?.allow_deletes(&app).await?))
 }
 
+/// Forgets the SCIM forms learned from the app (pins stay); answers what was forgotten.
+pub async fn reset_dialect(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<roster_engine::Dialect>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.reset_dialect(&app).await?))
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SyncArgs {

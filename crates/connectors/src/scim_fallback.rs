@@ -1,0 +1,354 @@
+//! Speaking each app's dialect. A change is sent in the forms the app is known
+//! to accept ([`Dialect::shape`]). When the app refuses a form (501, or a 400
+//! that refuses the request's shape), roster tries the equivalent forms in a
+//! fixed order; the first that works becomes the app's dialect for that kind of
+//! change, so that later changes go straight to it:
+//! - a PATCH of many operations is split into one operation per PATCH;
+//! - each refused operation tries its other forms ([`Dialect::alternatives`]);
+//! - member removal: filter path, value list, one member per request;
+//! - last resort: the resource is read and `PUT` whole with the change
+//!   applied (`If-Match` when the app gives an `ETag`).
+//!
+//! An attribute the app refuses in every form is left out from then on, and
+//! said once; the rest of the change still goes through.
+
+use reqwest::header::ETAG;
+use reqwest::Method;
+use roster_scim::{
+    apply_patch, build_resource, members_patch, Aspect, Dialect, Form, MemberRemoval, PatchOp, PatchOperation,
+    ResourceKind,
+};
+use serde_json::Value;
+
+use super::ScimConnector;
+use crate::classify::{classify, conflict_as_permanent};
+use crate::ConnectorError;
+
+/// The most objects with notes kept (notes nobody takes are dropped past it).
+const MAX_NOTED: usize = 10_000;
+
+/// What calls on one object did besides what was asked.
+#[derive(Debug, Default)]
+pub(super) struct Notes {
+    /// Forms learned, for a log step.
+    learned: Vec<String>,
+    /// Attributes the app refuses in every form, for a warning.
+    refused: Vec<String>,
+}
+
+/// The aspect that says how objects of `kind` are updated.
+fn update_aspect(kind: ResourceKind) -> Aspect {
+    match kind {
+        ResourceKind::Group => Aspect::GroupUpdate,
+        _ => Aspect::UserUpdate,
+    }
+}
+
+/// A short account of the refusal `e`, for a note.
+fn refusal(e: &ConnectorError) -> String {
+    match e {
+        ConnectorError::Permanent { status, scim_type: Some(t), .. } => format!("{status} {t}"),
+        ConnectorError::Permanent { status, .. } => status.to_string(),
+        e => e.to_string(),
+    }
+}
+
+/// Whether `e` refuses a member removal's form: any form refusal, or the
+/// `400 invalidValue` some apps give a `remove` that carries a value list.
+fn refuses_removal(e: &ConnectorError, form: MemberRemoval) -> bool {
+    e.is_unsupported_form()
+        || (form == MemberRemoval::ValueList
+            && matches!(e, ConnectorError::Permanent { status: 400, scim_type: Some(t), .. } if t.eq_ignore_ascii_case("invalidValue")))
+}
+
+/// `op` as a short text for a note (`replace emails[type eq "work"].value`).
+fn describe(ops: &[PatchOperation]) -> String {
+    let one = |op: &PatchOperation| {
+        let verb = match op.op {
+            PatchOp::Add => "add",
+            PatchOp::Replace => "replace",
+            PatchOp::Remove => "remove",
+        };
+        format!("{verb} {}", op.path.as_deref().unwrap_or("(the resource)"))
+    };
+    ops.iter().map(one).collect::<Vec<_>>().join(", ")
+}
+
+impl ScimConnector {
+    /// The dialect as learned so far.
+    pub(super) fn current_dialect(&self) -> Dialect {
+        self.dialect.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    fn with_notes(&self, id: &str, f: impl FnOnce(&mut Notes)) {
+        if let Ok(mut notes) = self.notes.lock() {
+            if notes.len() >= MAX_NOTED {
+                notes.clear();
+            }
+            f(notes.entry(id.to_string()).or_default());
+        }
+    }
+
+    /// The forms learned on calls about object `id`, once.
+    pub(super) fn take_learned(&self, id: &str) -> Option<String> {
+        let mut notes = self.notes.lock().ok()?;
+        let entry = notes.get_mut(id)?;
+        let learned = std::mem::take(&mut entry.learned);
+        if entry.refused.is_empty() {
+            notes.remove(id);
+        }
+        (!learned.is_empty()).then(|| learned.join("; "))
+    }
+
+    /// The attributes found refused in every form on calls about `id`, once.
+    pub(super) fn take_refused(&self, id: &str) -> Vec<String> {
+        let Ok(mut notes) = self.notes.lock() else { return Vec::new() };
+        let Some(entry) = notes.get_mut(id) else { return Vec::new() };
+        let refused = std::mem::take(&mut entry.refused);
+        if entry.learned.is_empty() {
+            notes.remove(id);
+        }
+        refused
+    }
+
+    /// Learns `form` for `aspect`; the first call to learn it notes it on `id`.
+    fn lesson(&self, id: &str, aspect: Aspect, form: Form, refused: &[PatchOperation], e: &ConnectorError) {
+        let new = self.dialect.lock().map(|mut d| d.learn(aspect, form)).unwrap_or(false);
+        if new {
+            let text = format!(
+                "the app refused {} ({}); it takes {} {}: learned for this app, later changes go straight to it",
+                describe(refused),
+                refusal(e),
+                aspect.as_str(),
+                form.as_str()
+            );
+            tracing::info!(base = %self.base, aspect = aspect.as_str(), form = form.as_str(), "SCIM dialect learned");
+            self.with_notes(id, |n| n.learned.push(text));
+        }
+    }
+
+    /// Records that the app refuses `op`'s attribute in every form.
+    fn refused_everywhere(&self, id: &str, op: &PatchOperation, e: &ConnectorError) {
+        let attribute = self.dialect.lock().ok().and_then(|mut d| d.mark_unsupported(op));
+        if let Some(attribute) = attribute {
+            let text = format!(
+                "the app refuses {attribute} in every form roster knows ({}): roster no longer sends it to this app \
+                 (see the app's status; resetting the dialect tries again)",
+                refusal(e)
+            );
+            tracing::warn!(base = %self.base, %attribute, "an attribute the app refuses in every form");
+            self.with_notes(id, |n| n.refused.push(text));
+        }
+    }
+
+    /// Applies `ops` to object `id` in the app's dialect; `managed` is every
+    /// attribute roster sends the object (whole lists are read from it).
+    pub(super) async fn change(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+        managed: &[(String, Value)],
+    ) -> Result<(), ConnectorError> {
+        let dialect = self.current_dialect();
+        let kept: Vec<PatchOperation> = ops.iter().filter(|op| !dialect.refuses(op)).cloned().collect();
+        if kept.is_empty() {
+            return Ok(());
+        }
+        if dialect.form(update_aspect(kind)) == Some(Form::Put) {
+            return self.put_change(kind, id, &kept).await;
+        }
+        let managed = build_resource(kind, managed);
+        let shaped = dialect.shape(&kept, &managed);
+        if shaped.len() <= 1 || dialect.form(Aspect::Operations) == Some(Form::One) {
+            for op in &shaped {
+                self.one_op(kind, id, op, &managed).await?;
+            }
+            return Ok(());
+        }
+        let refused = match self.patch(kind, id, &shaped).await {
+            Err(e) if e.is_unsupported_form() => e,
+            other => return other,
+        };
+        let mut as_first_sent = true;
+        for op in &shaped {
+            as_first_sent &= self.one_op(kind, id, op, &managed).await?;
+        }
+        if as_first_sent {
+            self.lesson(id, Aspect::Operations, Form::One, &shaped, &refused);
+        }
+        Ok(())
+    }
+
+    /// Sends one operation, then its equivalents, then a PUT; `true` when it
+    /// went through as first sent.
+    async fn one_op(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        op: &PatchOperation,
+        managed: &Value,
+    ) -> Result<bool, ConnectorError> {
+        let one = std::slice::from_ref(op);
+        let refused = match self.patch(kind, id, one).await {
+            Ok(()) => return Ok(true),
+            Err(e) if e.is_unsupported_form() => e,
+            Err(e) => return Err(e),
+        };
+        for alt in self.current_dialect().alternatives(op, managed) {
+            match self.patch(kind, id, &alt.ops).await {
+                Ok(()) => {
+                    self.lesson(id, alt.aspect, alt.form, one, &refused);
+                    return Ok(false);
+                }
+                Err(e) if e.is_unsupported_form() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        match self.put_change(kind, id, one).await {
+            Ok(()) => self.lesson(id, update_aspect(kind), Form::Put, one, &refused),
+            Err(e) if e.is_unsupported_form() => self.refused_everywhere(id, op, &e),
+            Err(e) => return Err(e),
+        }
+        Ok(false)
+    }
+
+    /// Reads object `id`, applies `ops` to it and `PUT`s it whole, with
+    /// `If-Match` when the app gave an `ETag`; a 412 (changed meanwhile) may
+    /// pass on a retry.
+    pub(super) async fn put_change(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<(), ConnectorError> {
+        let url = self.url(&[kind.endpoint(), id])?;
+        let read = self.send(Method::GET, url.clone(), &[], None).await?;
+        if !read.status.is_success() {
+            return Err(conflict_as_permanent(classify(&read)));
+        }
+        let mut resource: Value = serde_json::from_slice(&read.body).map_err(|_| ConnectorError::Permanent {
+            status: read.status.as_u16(),
+            scim_type: None,
+            app_message: "the app's answer is not JSON".to_string(),
+        })?;
+        apply_patch(&mut resource, ops).map_err(|e| ConnectorError::Permanent {
+            status: 400,
+            scim_type: Some(e.scim_type().to_string()),
+            app_message: format!("cannot apply the change to the {} the app holds: {e}", kind.name()),
+        })?;
+        if let Value::Object(o) = &mut resource {
+            o.remove("meta");
+        }
+        let tag = read.headers.get(ETAG).cloned();
+        let answer = self.send_if(Method::PUT, url, &[], Some(&resource), tag.as_ref()).await?;
+        if answer.status.is_success() {
+            return Ok(());
+        }
+        if answer.status.as_u16() == 412 {
+            return Err(ConnectorError::Transient {
+                message: format!("the {} changed in the app while roster updated it (412)", kind.name()),
+            });
+        }
+        Err(conflict_as_permanent(classify(&answer)))
+    }
+
+    /// Adds and removes members of a group in batches, each removal batch in
+    /// the first member-removal form the app takes.
+    pub(super) async fn change_members(
+        &self,
+        group: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<u32, ConnectorError> {
+        let size = self.settings.member_batch_size.max(1);
+        let mut sent = 0u32;
+        if self.current_dialect().form(Aspect::GroupUpdate) == Some(Form::Put) {
+            for (adds, removes) in
+                add.chunks(size).map(|a| (a, &[][..])).chain(remove.chunks(size).map(|r| (&[][..], r)))
+            {
+                self.put_change(ResourceKind::Group, group, &members_patch(adds, removes, MemberRemoval::Filter))
+                    .await?;
+                sent += 2;
+            }
+            return Ok(sent);
+        }
+        for batch in add.chunks(size) {
+            let ops = members_patch(batch, &[], MemberRemoval::Filter);
+            sent += 1;
+            match self.patch(ResourceKind::Group, group, &ops).await {
+                Err(e) if e.is_unsupported_form() => {
+                    sent += 2;
+                    self.put_change(ResourceKind::Group, group, &ops).await?;
+                    self.lesson(group, Aspect::GroupUpdate, Form::Put, &ops, &e);
+                }
+                other => other?,
+            }
+        }
+        for batch in remove.chunks(size) {
+            sent += self.remove_members(group, batch).await?;
+        }
+        Ok(sent)
+    }
+
+    /// Removes one batch of members in the first form the app takes, starting
+    /// from the one learned (or pinned: then only that one); returns the
+    /// requests sent.
+    async fn remove_members(&self, group: &str, ids: &[String]) -> Result<u32, ConnectorError> {
+        let dialect = self.current_dialect();
+        let first = dialect.member_removal();
+        let forms: Vec<MemberRemoval> = if dialect.is_pinned(Aspect::MemberRemoval) {
+            vec![first]
+        } else {
+            Aspect::MemberRemoval.forms().iter().map(|f| f.member_removal()).skip_while(|f| *f != first).collect()
+        };
+        let mut sent = 0u32;
+        let mut refused = None;
+        for form in forms {
+            let attempt = self.send_removal(group, ids, form, &mut sent).await;
+            match attempt {
+                Ok(()) => {
+                    if let Some(e) = &refused {
+                        self.lesson(group, Aspect::MemberRemoval, Form::from(form), &members_patch(&[], ids, first), e);
+                    }
+                    return Ok(sent);
+                }
+                Err(e) if refuses_removal(&e, form) => refused = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if let (true, Some(e)) = (dialect.is_pinned(Aspect::MemberRemoval), &refused) {
+            return Err(e.clone());
+        }
+        let ops = members_patch(&[], ids, MemberRemoval::Filter);
+        sent += 2;
+        match self.put_change(ResourceKind::Group, group, &ops).await {
+            Ok(()) => {
+                if let Some(e) = &refused {
+                    self.lesson(group, Aspect::GroupUpdate, Form::Put, &ops, e);
+                }
+                Ok(sent)
+            }
+            Err(e) => Err(refused.filter(|_| e.is_unsupported_form()).unwrap_or(e)),
+        }
+    }
+
+    /// Sends one removal batch in `form`, counting the requests in `sent`.
+    async fn send_removal(
+        &self,
+        group: &str,
+        ids: &[String],
+        form: MemberRemoval,
+        sent: &mut u32,
+    ) -> Result<(), ConnectorError> {
+        if form == MemberRemoval::OnePerRequest {
+            for id in ids {
+                *sent += 1;
+                self.patch(ResourceKind::Group, group, &members_patch(&[], std::slice::from_ref(id), form)).await?;
+            }
+            return Ok(());
+        }
+        *sent += 1;
+        self.patch(ResourceKind::Group, group, &members_patch(&[], ids, form)).await
+    }
+}
