@@ -3,8 +3,9 @@
 //! one is created, and renamed when it is renamed. Its members in the app are the
 //! users in it, directly or through nested groups, that have an enabled account
 //! there; they go out as `add`/`remove` PATCHes of at most `member_batch_size`
-//! values. What was sent is kept in the shadow (`shadow_members`), so a membership
-//! change is one small PATCH and a group is never read back just to diff it.
+//! values. What was sent is kept in the shadow (`shadow_members`, one row per
+//! member and account id), so a membership change is one small PATCH and a group
+//! is never read back just to diff it.
 
 use crate::cycle::{
     current_values, error_code, lookup, match_object, modified, with_retry, Action, CycleContext, ObjectLog, Steps,
@@ -21,7 +22,7 @@ use roster_store::{
     Group, GroupId, JobStateUpdate, LogRecord, LogStatus, MemberShadow, ObjectKind, RecordBatch, ShadowEntry, Store,
 };
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Member ids listed in one log entry; past that, only the counts.
 const LOGGED_MEMBERS: usize = 1000;
@@ -35,7 +36,7 @@ pub struct GroupOutcome {
     pub shadow: Option<ShadowEntry>,
     pub shadow_delete: Option<String>,
     pub member_adds: Vec<MemberShadow>,
-    pub member_removes: Vec<(String, String)>,
+    pub member_removes: Vec<MemberShadow>,
     pub log: Option<LogRecord>,
 }
 
@@ -94,11 +95,11 @@ impl ObjectLog<'_> {
 
 /// The `members` entry of a log's modified properties: the member (source) ids
 /// added and removed, listed up to [`LOGGED_MEMBERS`] each.
-fn members_change(added: &[MemberShadow], removed: &[(String, String)]) -> Value {
+fn members_change(added: &[MemberShadow], removed: &[MemberShadow]) -> Value {
     json!({
         "name": "members",
         "added": added.iter().map(|m| m.member_id.as_str()).take(LOGGED_MEMBERS).collect::<Vec<_>>(),
-        "removed": removed.iter().map(|(_, m)| m.as_str()).take(LOGGED_MEMBERS).collect::<Vec<_>>(),
+        "removed": removed.iter().map(|m| m.member_id.as_str()).take(LOGGED_MEMBERS).collect::<Vec<_>>(),
         "addedCount": added.len(),
         "removedCount": removed.len(),
     })
@@ -119,11 +120,12 @@ enum SentMembers {
     Adopted,
 }
 
-/// Member changes sent to one group, and the error that stopped them, if any.
+/// Member changes the app confirmed for one group, each under the account id
+/// sent, and the error that stopped them, if any.
 #[derive(Default)]
 struct MemberSync {
     added: Vec<MemberShadow>,
-    removed: Vec<(String, String)>,
+    removed: Vec<MemberShadow>,
     requests: u32,
     error: Option<ConnectorError>,
 }
@@ -131,7 +133,9 @@ struct MemberSync {
 /// Sends member adds and removes (member source id, account id) to a group, in
 /// batches of `member_batch_size`, each retried on its own; a batch of removals
 /// the app refuses because a member is already gone (`noTarget`) is sent again one
-/// member at a time, so that the others still leave.
+/// member at a time, so that the others still leave. The adds the app confirmed
+/// are returned even when a removal then fails (a member's new account id is
+/// recorded beside its old one, whose removal stays to be sent).
 async fn send_members(
     ctx: &CycleContext,
     group: &str,
@@ -145,11 +149,7 @@ async fn send_members(
         let ids: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
         sync.requests += 1;
         match with_retry(|| ctx.connector.update_members(target, &ids, &[])).await {
-            Ok(_) => sync.added.extend(batch.iter().map(|(m, t)| MemberShadow {
-                group_id: group.to_string(),
-                member_id: m.clone(),
-                target_id: t.clone(),
-            })),
+            Ok(_) => sync.added.extend(batch.iter().map(|(m, t)| member_row(group, m, t))),
             Err(e) => {
                 sync.error = Some(e);
                 return sync;
@@ -160,7 +160,7 @@ async fn send_members(
         let ids: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
         sync.requests += 1;
         match with_retry(|| ctx.connector.update_members(target, &[], &ids)).await {
-            Ok(_) => sync.removed.extend(batch.iter().map(|(m, _)| (group.to_string(), m.clone()))),
+            Ok(_) => sync.removed.extend(batch.iter().map(|(m, t)| member_row(group, m, t))),
             Err(e) if is_no_target(&e) => {
                 for (m, t) in batch {
                     sync.requests += 1;
@@ -169,7 +169,7 @@ async fn send_members(
                             sync.error = Some(e);
                             return sync;
                         }
-                        _ => sync.removed.push((group.to_string(), m.clone())),
+                        _ => sync.removed.push(member_row(group, m, t)),
                     }
                 }
             }
@@ -180,6 +180,11 @@ async fn send_members(
         }
     }
     sync
+}
+
+/// The members shadow's row of one member of `group` under one account id.
+fn member_row(group: &str, member: &str, target: &str) -> MemberShadow {
+    MemberShadow { group_id: group.to_string(), member_id: member.to_string(), target_id: target.to_string() }
 }
 
 fn is_no_target(e: &ConnectorError) -> bool {
@@ -387,33 +392,23 @@ async fn sync_members(
     steps: &mut Steps,
     changes: &mut Vec<Value>,
 ) -> Result<Option<(&'static str, String)>, EngineError> {
-    let desired_members = store.provisioned_members(&ctx.app, id.as_str()).await?;
-    let sent: HashMap<String, String> = match sent {
+    let desired: BTreeSet<(String, String)> =
+        store.provisioned_members(&ctx.app, id.as_str()).await?.into_iter().collect();
+    let sent: BTreeSet<(String, String)> = match sent {
         SentMembers::Shadow => store.shadow_members_of_group(&ctx.app, id.as_str()).await?,
-        SentMembers::Nothing => HashMap::new(),
+        SentMembers::Nothing => BTreeSet::new(),
         SentMembers::Adopted => {
             // Members the adopted group already holds count as sent.
             let held = held_members(ctx, target).await;
-            let held: HashMap<String, String> = desired_members
-                .iter()
-                .filter(|(_, t)| held.contains(*t))
-                .map(|(m, t)| (m.clone(), t.clone()))
-                .collect();
-            out.member_adds.extend(held.iter().map(|(m, t)| MemberShadow {
-                group_id: id.to_string(),
-                member_id: m.clone(),
-                target_id: t.clone(),
-            }));
+            let held: BTreeSet<(String, String)> = desired.iter().filter(|(_, t)| held.contains(t)).cloned().collect();
+            out.member_adds.extend(held.iter().map(|(m, t)| member_row(id.as_str(), m, t)));
             held
         }
     };
-    let differ = |a: &HashMap<String, String>, b: &HashMap<String, String>| {
-        let mut d: Vec<(String, String)> =
-            a.iter().filter(|(m, t)| b.get(*m) != Some(*t)).map(|(m, t)| (m.clone(), t.clone())).collect();
-        d.sort();
-        d
-    };
-    let (adds, removes) = (differ(&desired_members, &sent), differ(&sent, &desired_members));
+    // Pairs (member, account id): a member whose account was made again has its
+    // new id added and its old id removed, each on its own.
+    let adds: Vec<(String, String)> = desired.difference(&sent).cloned().collect();
+    let removes: Vec<(String, String)> = sent.difference(&desired).cloned().collect();
     if adds.is_empty() && removes.is_empty() {
         return Ok(None);
     }
@@ -621,7 +616,7 @@ pub(crate) async fn remove_leaving_members(
         let Some(gs) = shadows.get(group) else {
             // A roster without its group: nothing to send, just forget it.
             out.push(GroupOutcome {
-                member_removes: members.iter().map(|(m, _)| (group.clone(), m.clone())).collect(),
+                member_removes: members.iter().map(|(m, t)| member_row(group, m, t)).collect(),
                 ..GroupOutcome::default()
             });
             continue;
@@ -703,7 +698,8 @@ async fn members_differ(store: &Store, ctx: &CycleContext, id: &GroupId) -> Resu
     if !shadow.get(id.as_str()).is_some_and(|s| s.enabled) {
         return Ok(false);
     }
-    let desired = store.provisioned_members(&ctx.app, id.as_str()).await?;
+    let desired: BTreeSet<(String, String)> =
+        store.provisioned_members(&ctx.app, id.as_str()).await?.into_iter().collect();
     let sent = store.shadow_members_of_group(&ctx.app, id.as_str()).await?;
     Ok(desired != sent)
 }

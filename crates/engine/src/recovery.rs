@@ -269,18 +269,21 @@ async fn members_as_held(
         .collect();
     let members = store.shadow_by_targets(&ctx.app, ObjectKind::User, &held).await?;
     let sent = store.shadow_members_of_group(&ctx.app, group).await?;
-    let keep: HashSet<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
-    let removed: Vec<String> = sent.keys().filter(|m| !keep.contains(m.as_str())).cloned().collect();
-    let added: Vec<&(String, String)> = members.iter().filter(|(m, t)| sent.get(m) != Some(t)).collect();
+    // A pair sent whose account id the app no longer holds is gone; one it still
+    // holds stays, even an old id of a member whose account was made again.
+    let held: HashSet<&str> = held.into_iter().collect();
+    let removed: Vec<&(String, String)> = sent.iter().filter(|(_, t)| !held.contains(t.as_str())).collect();
+    let added: Vec<&(String, String)> = members.iter().filter(|pair| !sent.contains(*pair)).collect();
     if !removed.is_empty() || !added.is_empty() {
         batch.logs.push(recovered_members_log(ctx, group, found, &added, &removed));
     }
-    batch.member_removes.extend(removed.into_iter().map(|m| (group.to_string(), m)));
-    batch.member_adds.extend(members.iter().map(|(m, t)| MemberShadow {
+    let row = |(m, t): &(String, String)| MemberShadow {
         group_id: group.to_string(),
         member_id: m.clone(),
         target_id: t.clone(),
-    }));
+    };
+    batch.member_removes.extend(removed.into_iter().map(row));
+    batch.member_adds.extend(members.iter().map(row));
     Ok(())
 }
 
@@ -290,7 +293,7 @@ fn recovered_members_log(
     group: &str,
     found: &TargetObject,
     added: &[&(String, String)],
-    removed: &[String],
+    removed: &[&(String, String)],
 ) -> roster_store::LogRecord {
     roster_store::LogRecord {
         id: format!("{}:recovery:{group}:members", ctx.cycle_id),
@@ -311,7 +314,7 @@ fn recovered_members_log(
         modified: json!([{
             "name": "members",
             "added": added.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
-            "removed": removed,
+            "removed": removed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
             "addedCount": added.len(),
             "removedCount": removed.len(),
         }]),

@@ -3,6 +3,8 @@
 //! forwards every request unchanged to the app, and, as its [`FaultPlan`]
 //! says, answers some requests itself with a server error or a
 //! `429 Retry-After`, delays some, or closes the connection without answering.
+//! A test can also name one kind of request that is answered with a server
+//! error until it says otherwise ([`ProxyControl::fail_at`]).
 //!
 //! It also counts what it saw, so that a test can assert how a client behaved:
 //! requests per resource, faults injected, requests that came before a
@@ -265,6 +267,8 @@ struct State {
     kept_body_bytes: usize,
     throttle: Option<Throttle>,
     next_seq: u64,
+    /// The requests answered with an error until [`ProxyControl::stop_failing`].
+    failing: Option<(CrashPoint, ErrorStatus)>,
 }
 
 /// The last `429` sent: when, and when the client may come back.
@@ -322,6 +326,19 @@ impl ProxyControl {
         self.shared.crash.arm(point, false);
     }
 
+    /// Answers every request that `point` names (after its `skip` ones) with
+    /// `status`, without forwarding it, until [`ProxyControl::stop_failing`]:
+    /// an app that fails one kind of request while it serves the others. Such a
+    /// request draws nothing from the plan; it counts as an injected error.
+    pub fn fail_at(&self, point: CrashPoint, status: ErrorStatus) {
+        self.state().failing = Some((point, status));
+    }
+
+    /// Forwards the requests named by [`ProxyControl::fail_at`] again.
+    pub fn stop_failing(&self) {
+        self.state().failing = None;
+    }
+
     /// Arms a pause point: the request it names waits, before it is forwarded,
     /// until [`ProxyControl::resume`]; the others flow. It fires once.
     pub fn pause_at(&self, point: CrashPoint) {
@@ -368,7 +385,7 @@ impl Shared {
     }
 
     /// Counts a request that arrived at `arrival` and decides its fate.
-    fn admit(&self, method: &Method, resource: &str, arrival: Instant) -> (u64, Decision, bool) {
+    fn admit(&self, method: &Method, resource: &str, body: &[u8], arrival: Instant) -> (u64, Decision, bool) {
         let mut state = self.state();
         let seq = state.next_seq;
         state.next_seq += 1;
@@ -379,7 +396,13 @@ impl Shared {
         if early {
             state.stats.early_requests += 1;
         }
-        let decision = state.decide();
+        let decision = match state.failing(method, resource, body) {
+            Some(status) => {
+                state.stats.faults.errors += 1;
+                Decision::Error(status)
+            }
+            None => state.decide(),
+        };
         (seq, decision, early)
     }
 
@@ -398,7 +421,18 @@ impl State {
             kept_body_bytes: 0,
             throttle: None,
             next_seq: 0,
+            failing: None,
         }
+    }
+
+    /// The error status of a request named by [`ProxyControl::fail_at`], if it is one.
+    fn failing(&mut self, method: &Method, resource: &str, body: &[u8]) -> Option<ErrorStatus> {
+        let (point, status) = self.failing.as_mut().filter(|(p, _)| p.matches(method, resource, body))?;
+        if point.skip > 0 {
+            point.skip -= 1;
+            return None;
+        }
+        Some(*status)
     }
 
     fn decide(&mut self) -> Decision {
@@ -501,7 +535,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Proxy
         }
         crash::Admission::Pass => false,
     };
-    let (seq, decision, early) = shared.admit(&parts.method, &resource, arrival);
+    let (seq, decision, early) = shared.admit(&parts.method, &resource, &body, arrival);
     let kept = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) && body.len() <= KEPT_BODY_LIMIT;
     let mut record = RequestRecord {
         seq,

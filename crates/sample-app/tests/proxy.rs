@@ -247,6 +247,25 @@ async fn a_dropped_request_never_reaches_the_app() {
     assert_eq!(log[0].body_json().map(|b| b["userName"].clone()), Some(json!("alice")));
 }
 
+/// A request named by `fail_at` is answered with the error and never reaches
+/// the app, as often as it comes, while the others go through; after
+/// `stop_failing` it goes through too.
+#[tokio::test]
+async fn a_named_request_fails_until_told_otherwise() {
+    let t = ProxiedApp::start(FaultPlan::none()).await;
+    let bob = proxy::CrashPoint::new(Method::POST, "/Users").with_body("\"bob\"");
+    t.proxy.control.fail_at(bob, ErrorStatus::InternalServerError);
+    for _ in 0..2 {
+        assert_eq!(t.call(Method::POST, "/Users", Some(user("bob"))).await.0, 500);
+    }
+    assert_eq!(t.call(Method::POST, "/Users", Some(user("alice"))).await.0, 201);
+    assert_eq!(t.app.state.user_count().await, 1, "only alice reached the app");
+    assert_eq!(t.proxy.control.stats().faults.errors, 2);
+    t.proxy.control.stop_failing();
+    assert_eq!(t.call(Method::POST, "/Users", Some(user("bob"))).await.0, 201);
+    assert_eq!(t.app.state.user_count().await, 2);
+}
+
 #[tokio::test]
 async fn set_plan_takes_effect_at_once() {
     let t = ProxiedApp::start(FaultPlan { error_rate: 1.0, ..FaultPlan::none() }).await;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{eventually, Db, Scim2Server, TestApp};
-use roster_sample_app::proxy::{self, FaultPlan, RunningProxy};
+use roster_sample_app::proxy::{self, CrashPoint, ErrorStatus, FaultPlan, Method, RunningProxy};
 use roster_sample_app::{MemberRemoval, SampleOptions};
 use serde_json::{json, Value};
 
@@ -38,6 +38,19 @@ impl Peer {
             .json()
             .await
             .expect("json")
+    }
+
+    /// Deletes an account in the app behind roster's back, as an admin of the
+    /// app would (the sample app keeps its id in the groups that held it).
+    async fn delete_user(&self, id: &str) {
+        let answer = self
+            .http
+            .delete(format!("{}/Users/{id}", self.direct_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("the app answers");
+        assert!(answer.status().is_success(), "the account is deleted: {}", answer.status());
     }
 
     async fn find(&self, resource: &str, filter: String) -> Option<Value> {
@@ -496,6 +509,67 @@ async fn unassigned_group_is_deleted_when_deletes_are_on() {
             (logs["items"][0]["objectKind"] == "group").then_some(())
         })
         .await;
+    })
+    .await;
+}
+
+/// A member's account is deleted in the app behind roster's back (the app keeps
+/// its dead id in the group) and made again by roster under a new id: the new id
+/// joins the group, and the removal of the old id, which the app fails at first,
+/// is kept and sent again on a later cycle, until the group holds the new id only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_removal_of_a_recreated_members_old_id_is_sent_again() {
+    with_sample_app(SampleOptions::default(), async |app: &TestApp, peer: &Peer| {
+        for u in ["kim", "lee"] {
+            app.post("/users", json!({"userName": format!("{u}@corp.example"), "displayName": u})).await;
+        }
+        app.post("/groups", json!({"displayName": "Support"})).await;
+        app.post("/groups/Support/members", json!({"users": ["kim@corp.example", "lee@corp.example"]})).await;
+        configure(app, "Desk", peer, json!({"escrowRetrySecs": 1})).await;
+        app.post("/apps/Desk/assignments", json!({"group": "Support"})).await;
+        app.post("/apps/Desk/provisioning/start", json!({})).await;
+        steady(app, "Desk").await;
+        let kim = peer.user_id("kim@corp.example").await.expect("kim has an account");
+        let old = peer.user_id("lee@corp.example").await.expect("lee has an account");
+
+        peer.delete_user(&old).await;
+        let (_, members) = peer.group("Support").await.expect("the group");
+        assert!(members.contains(&old), "the app keeps the dead id in the group: {members:?}");
+        // Every removal of the old id fails, retries included, until the test says.
+        peer.proxy
+            .control
+            .fail_at(CrashPoint::new(Method::PATCH, "/Groups").with_body(&old), ErrorStatus::ServiceUnavailable);
+        app.patch("/users/lee@corp.example", json!({"displayName": "Lee"})).await;
+        let new = eventually(20, "lee's account is made again and joins the group", || async {
+            let new = peer.user_id("lee@corp.example").await.filter(|id| *id != old)?;
+            let (_, members) = peer.group("Support").await?;
+            members.contains(&new).then_some(new)
+        })
+        .await;
+        let failure = eventually(20, "the failed removal is logged", || async {
+            let (_, logs) = app.get("/apps/Desk/provisioning/logs?status=Failure").await;
+            logs["items"].as_array()?.iter().find(|e| e["objectKind"] == "group").cloned()
+        })
+        .await;
+        assert_eq!(failure["errorCode"], "Transient", "{failure}");
+        let (_, members) = peer.group("Support").await.expect("the group");
+        assert!(members.contains(&old), "the old id is still in the group: {members:?}");
+
+        peer.proxy.control.stop_failing();
+        let mut want = vec![kim, new];
+        want.sort();
+        eventually(30, "a later cycle removes the old id", || async {
+            let (_, members) = peer.group("Support").await?;
+            (members == want).then_some(())
+        })
+        .await;
+        let removal = peer.proxy.control.requests().into_iter().any(|r| {
+            r.resource == "/Groups"
+                && r.fault.is_none()
+                && r.status == Some(200)
+                && r.body.is_some_and(|b| String::from_utf8_lossy(&b).contains(old.as_str()))
+        });
+        assert!(removal, "the app got the removal of the old id");
     })
     .await;
 }

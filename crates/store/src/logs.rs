@@ -81,10 +81,13 @@ pub struct RecordBatch {
     pub shadow_upserts: Vec<ShadowEntry>,
     pub logs: Vec<LogRecord>,
     pub job: Option<JobStateUpdate>,
-    /// Members now sent to groups.
+    /// Members now sent to groups. An add never replaces the row of another
+    /// account id of the same member: that one goes only with its removal.
     pub member_adds: Vec<MemberShadow>,
-    /// (group, member) pairs no longer sent.
-    pub member_removes: Vec<(String, String)>,
+    /// Members whose removal the app confirmed: each names the one row (group,
+    /// member, account id) it deletes, so the row of an account id still sent
+    /// for the same member stays.
+    pub member_removes: Vec<MemberShadow>,
     /// (object kind, source id) of objects that no longer exist in the app; a
     /// group's member roster goes with it.
     pub shadow_deletes: Vec<(ObjectKind, String)>,
@@ -129,13 +132,16 @@ impl Store {
                     .await?;
             }
         }
-        for (group, member) in &batch.member_removes {
-            sqlx::query("DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2 AND member_id = $3")
-                .bind(app.as_str())
-                .bind(group)
-                .bind(member)
-                .execute(&mut *tx)
-                .await?;
+        for m in &batch.member_removes {
+            sqlx::query(
+                "DELETE FROM shadow_members WHERE app_id = $1 AND group_id = $2 AND member_id = $3 AND target_id = $4",
+            )
+            .bind(app.as_str())
+            .bind(&m.group_id)
+            .bind(&m.member_id)
+            .bind(&m.target_id)
+            .execute(&mut *tx)
+            .await?;
         }
         // Many rows per statement: a 10,000-member group is 50 statements, not 10,000.
         for chunk in batch.member_adds.chunks(crate::users::rows_per_statement(3)) {
@@ -143,7 +149,7 @@ impl Store {
                 (0..chunk.len()).map(|i| format!("($1, ${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
             let sql = format!(
                 "INSERT INTO shadow_members (app_id, group_id, member_id, target_id) VALUES {} \
-                 ON CONFLICT (app_id, group_id, member_id) DO UPDATE SET target_id = excluded.target_id",
+                 ON CONFLICT (app_id, group_id, member_id, target_id) DO NOTHING",
                 values.join(", ")
             );
             let mut q = sqlx::query(&sql).bind(app.as_str());

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_master_key.sql"),
         include_str!("../migrations/postgres/0010_master_key.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_member_targets.sql"),
+        include_str!("../migrations/postgres/0011_member_targets.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.
@@ -137,5 +142,43 @@ mod tests {
         assert_eq!((tokens[0].role, tokens[0].expires_at), (AccessRole::Admin, None));
         let admins = store.list_admins().await.expect("admins");
         assert_eq!(admins[0].role, AccessRole::Admin);
+    }
+
+    /// The members shadow of before keeps its rows, and is keyed by the account
+    /// id from then on: a second id of the same member gets its own row.
+    #[tokio::test]
+    async fn members_sent_before_the_account_key_are_kept() {
+        let store = store_at(10).await;
+        sqlx::query(
+            "INSERT INTO applications (id, name, name_key, template, created_at, updated_at) \
+             VALUES ('a1', 'Crm', 'crm', 'scim', 1, 1)",
+        )
+        .execute(store.pool())
+        .await
+        .expect("an app of before");
+        sqlx::query(
+            "INSERT INTO shadow_members (app_id, group_id, member_id, target_id) VALUES ('a1', 'g', 'm', 'T1')",
+        )
+        .execute(store.pool())
+        .await
+        .expect("a member of before");
+        run(&store).await.expect("the member key migration applies");
+        sqlx::query(
+            "INSERT INTO shadow_members (app_id, group_id, member_id, target_id) VALUES ('a1', 'g', 'm', 'T2')",
+        )
+        .execute(store.pool())
+        .await
+        .expect("a second account id of the same member");
+        let app = crate::AppId::from_stored("a1".into());
+        let sent = store.shadow_members_of_group(&app, "g").await.expect("members");
+        let want: Vec<(String, String)> = vec![("m".into(), "T1".into()), ("m".into(), "T2".into())];
+        assert_eq!(sent.into_iter().collect::<Vec<_>>(), want);
+        let indexed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'shadow_members_member'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .expect("the index is listed");
+        assert_eq!(indexed, 1, "the member index is made again");
     }
 }

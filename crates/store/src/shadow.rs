@@ -9,7 +9,7 @@ use crate::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// What roster last exported for one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +40,8 @@ pub(crate) fn shadow_from_row(row: &AnyRow) -> Result<ShadowEntry, StoreError> {
     })
 }
 
-/// One member roster sent to a group in an application.
+/// One member roster sent to a group in an application, under one account id:
+/// the key of a row of the members shadow, for adds and removes alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberShadow {
@@ -158,12 +159,14 @@ impl Store {
         Ok((row.try_get("total")?, row.try_get("enabled")?))
     }
 
-    /// The members roster sent to a group: member source id → the target id sent.
+    /// The members roster sent to a group, as (member source id, account id)
+    /// pairs. A member may have two: an old account id whose removal the app has
+    /// not confirmed yet, beside the id it has now.
     pub async fn shadow_members_of_group(
         &self,
         app: &AppId,
         group: &str,
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<BTreeSet<(String, String)>, StoreError> {
         let rows = sqlx::query("SELECT member_id, target_id FROM shadow_members WHERE app_id = $1 AND group_id = $2")
             .bind(app.as_str())
             .bind(group)
@@ -172,7 +175,8 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("member_id")?, r.try_get("target_id")?))).collect()
     }
 
-    /// Every group membership roster sent for some members.
+    /// Every group membership roster sent for some members (each account id
+    /// sent, when a member has more than one).
     pub async fn shadow_members_of_users(
         &self,
         app: &AppId,
@@ -269,4 +273,58 @@ pub(crate) async fn upsert_shadow(
     s: &ShadowEntry,
 ) -> Result<(), StoreError> {
     upsert_shadows(tx, app, std::slice::from_ref(s)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ApplicationInput, MemberShadow, ObjectKind, RecordBatch};
+    use std::collections::BTreeSet;
+
+    fn row(member: &str, target: &str) -> MemberShadow {
+        MemberShadow { group_id: "g".into(), member_id: member.into(), target_id: target.into() }
+    }
+
+    fn pairs(rows: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+        rows.iter().map(|(m, t)| (m.to_string(), t.to_string())).collect()
+    }
+
+    /// A member whose account was made again (T1, then T2): the add of T2 keeps
+    /// the row of T1, whose removal is still to be sent, and the confirmed
+    /// removal of T1 keeps the row of T2. The group's deletion takes both.
+    #[tokio::test]
+    async fn a_new_account_id_and_the_old_ones_removal_are_kept_apart() {
+        let dir = std::env::temp_dir().join(format!("roster-members-{}", uuid::Uuid::new_v4().simple()));
+        for store in crate::kinds::tests::stores(&dir).await {
+            let backend = store.backend();
+            let app = store
+                .create_app(ApplicationInput { name: "Crm".into(), template: "scim".into() })
+                .await
+                .expect("an app")
+                .id;
+            let record = |batch: RecordBatch| {
+                let (store, app) = (store.clone(), app.clone());
+                async move { store.record(&app, &batch).await.expect("recorded") }
+            };
+            let members = || {
+                let (store, app) = (store.clone(), app.clone());
+                async move { store.shadow_members_of_group(&app, "g").await.expect("members") }
+            };
+            record(RecordBatch { member_adds: vec![row("m", "T1"), row("n", "N1")], ..Default::default() }).await;
+
+            record(RecordBatch { member_adds: vec![row("m", "T2")], ..Default::default() }).await;
+            assert_eq!(members().await, pairs(&[("m", "T1"), ("m", "T2"), ("n", "N1")]), "{backend:?}");
+            let of_m = store.shadow_members_of_users(&app, &["m"]).await.expect("of m");
+            assert_eq!(of_m.len(), 2, "{backend:?}: {of_m:?}");
+
+            // Sent again (a retried batch): still one row per account id.
+            record(RecordBatch { member_adds: vec![row("m", "T2"), row("m", "T2")], ..Default::default() }).await;
+            assert_eq!(members().await, pairs(&[("m", "T1"), ("m", "T2"), ("n", "N1")]), "{backend:?}");
+
+            record(RecordBatch { member_removes: vec![row("m", "T1")], ..Default::default() }).await;
+            assert_eq!(members().await, pairs(&[("m", "T2"), ("n", "N1")]), "{backend:?}");
+
+            record(RecordBatch { shadow_deletes: vec![(ObjectKind::Group, "g".into())], ..Default::default() }).await;
+            assert!(members().await.is_empty(), "{backend:?}");
+        }
+    }
 }

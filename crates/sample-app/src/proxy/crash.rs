@@ -13,7 +13,8 @@ use hyper::Method;
 use std::sync::Mutex;
 use tokio::sync::watch;
 
-/// The request at which the client "dies".
+/// The request at which the client "dies" (or, with
+/// [`super::ProxyControl::fail_at`], the requests answered with an error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrashPoint {
     /// The request's method.
@@ -44,7 +45,7 @@ impl CrashPoint {
         self
     }
 
-    fn matches(&self, method: &Method, resource: &str, body: &[u8]) -> bool {
+    pub(crate) fn matches(&self, method: &Method, resource: &str, body: &[u8]) -> bool {
         *method == self.method
             && resource == self.resource
             && self.body_contains.as_ref().is_none_or(|t| String::from_utf8_lossy(body).contains(t.as_str()))
