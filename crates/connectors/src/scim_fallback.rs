@@ -12,7 +12,7 @@
 //! An attribute the app refuses in every form is left out from then on, and
 //! said once; the rest of the change still goes through.
 
-use reqwest::header::ETAG;
+use reqwest::header::{HeaderValue, ETAG};
 use reqwest::Method;
 use roster_scim::{
     apply_patch, build_resource, members_patch, Aspect, Dialect, Form, MemberRemoval, PatchOp, PatchOperation,
@@ -205,7 +205,14 @@ impl ScimConnector {
                 Err(e) => return Err(e),
             }
         }
-        match self.put_change(kind, id, one).await {
+        // The last resort: a read, then a PUT. An app that does not even let
+        // the object be read has refused the change, not the attribute.
+        let (resource, tag) = match self.read_for_put(kind, id).await {
+            Ok(read) => read,
+            Err(e) if e.is_unsupported_form() => return Err(refused),
+            Err(e) => return Err(e),
+        };
+        match self.put_applied(kind, id, resource, tag, one).await {
             Ok(()) => self.lesson(id, update_aspect(kind), Form::Put, one, &refused),
             Err(e) if e.is_unsupported_form() => self.refused_everywhere(id, op, &e),
             Err(e) => return Err(e),
@@ -222,16 +229,33 @@ impl ScimConnector {
         id: &str,
         ops: &[PatchOperation],
     ) -> Result<(), ConnectorError> {
-        let url = self.url(&[kind.endpoint(), id])?;
-        let read = self.send(Method::GET, url.clone(), &[], None).await?;
+        let (resource, tag) = self.read_for_put(kind, id).await?;
+        self.put_applied(kind, id, resource, tag, ops).await
+    }
+
+    /// Object `id` as the app holds it, and its `ETag`.
+    async fn read_for_put(&self, kind: ResourceKind, id: &str) -> Result<(Value, Option<HeaderValue>), ConnectorError> {
+        let read = self.send(Method::GET, self.url(&[kind.endpoint(), id])?, &[], None).await?;
         if !read.status.is_success() {
             return Err(conflict_as_permanent(classify(&read)));
         }
-        let mut resource: Value = serde_json::from_slice(&read.body).map_err(|_| ConnectorError::Permanent {
+        let resource: Value = serde_json::from_slice(&read.body).map_err(|_| ConnectorError::Permanent {
             status: read.status.as_u16(),
             scim_type: None,
             app_message: "the app's answer is not JSON".to_string(),
         })?;
+        Ok((resource, read.headers.get(ETAG).cloned()))
+    }
+
+    /// `PUT`s `resource` (as read, with its `tag`) with `ops` applied.
+    async fn put_applied(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        mut resource: Value,
+        tag: Option<HeaderValue>,
+        ops: &[PatchOperation],
+    ) -> Result<(), ConnectorError> {
         apply_patch(&mut resource, ops).map_err(|e| ConnectorError::Permanent {
             status: 400,
             scim_type: Some(e.scim_type().to_string()),
@@ -240,7 +264,7 @@ impl ScimConnector {
         if let Value::Object(o) = &mut resource {
             o.remove("meta");
         }
-        let tag = read.headers.get(ETAG).cloned();
+        let url = self.url(&[kind.endpoint(), id])?;
         let answer = self.send_if(Method::PUT, url, &[], Some(&resource), tag.as_ref()).await?;
         if answer.status.is_success() {
             return Ok(());

@@ -174,8 +174,10 @@ async fn unsupported_forms_are_not_retried_and_never_quarantine() {
     .await;
     assert_eq!(st["lastCycle"]["unsupported"], N, "{st}");
     assert!(st["quarantine"].is_null(), "every failure was an unsupported form: {st}");
-    // One request per change: a 501 is not retried.
-    assert_eq!(proxy.control.stats().faults.errors, N as u64, "{:?}", proxy.control.stats());
+    // Each equivalent form once (the PATCH, its `add` form, the read for a PUT),
+    // none of them retried: a 501 is not.
+    assert_eq!(proxy.control.stats().faults.errors, 3 * N as u64, "{:?}", proxy.control.stats());
+    assert_eq!(st["dialect"], json!({}), "nothing learned from an app that refuses everything: {st}");
     let (_, logs) = app.get("/apps/Partial/provisioning/logs?status=Failure").await;
     let items = logs["items"].as_array().cloned().unwrap_or_default();
     assert_eq!(items.len(), N, "{logs}");
