@@ -6,6 +6,7 @@ mod common;
 
 use common::{eventually, Db, Scim2Server, TestApp};
 use reqwest::StatusCode;
+use roster_sample_app::{Refusal, SampleOptions};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,25 @@ impl Target {
             .expect("create");
         assert_eq!(r.status(), StatusCode::CREATED);
         r.json().await.expect("json")
+    }
+
+    /// The member ids of the group named `name` in the app, if it has one.
+    async fn group_members(&self, name: &str) -> Option<Vec<String>> {
+        let filter = format!("displayName eq \"{name}\"");
+        let r: Value = self
+            .http
+            .get(format!("{}/Groups", self.base_url))
+            .query(&[("filter", filter.as_str())])
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let group = r["Resources"].as_array()?.first()?.clone();
+        let members = group["members"].as_array().cloned().unwrap_or_default();
+        Some(members.iter().filter_map(|m| m["value"].as_str().map(String::from)).collect())
     }
 
     async fn delete(&self, id: &str) {
@@ -173,6 +193,37 @@ async fn lifecycle(app: &TestApp, target: Target) {
     })
     .await;
 
+    // Name, email and department changes reach the app.
+    app.patch(
+        "/users/alice@corp.example",
+        json!({"givenName": "Alicia", "mail": "alicia@corp.example", "department": "Platform"}),
+    )
+    .await;
+    eventually(10, "alice's name, email and department reach the app", || {
+        user_field(&target, "alice@corp.example", |u| {
+            u["name"]["givenName"] == "Alicia"
+                && u["name"]["formatted"] == "Alicia Example"
+                && u["emails"].as_array().is_some_and(|e| e.iter().any(|e| e["value"] == "alicia@corp.example"))
+                && !u["emails"].to_string().contains("\"alice@corp.example\"")
+                && u[ENTERPRISE]["department"] == "Platform"
+        })
+    })
+    .await;
+
+    // Members added to and removed from a provisioned group.
+    let members = eventually(10, "the Engineering group is in the app", || target.group_members("Engineering")).await;
+    assert!(!members.contains(&alice_id), "{members:?}");
+    app.post("/groups/Engineering/members", json!({"user": "alice@corp.example"})).await;
+    eventually(10, "alice joins Engineering in the app", || async {
+        target.group_members("Engineering").await.filter(|m| m.contains(&alice_id))
+    })
+    .await;
+    app.delete("/groups/Engineering/members/alice@corp.example").await;
+    eventually(10, "alice leaves Engineering in the app", || async {
+        target.group_members("Engineering").await.filter(|m| !m.contains(&alice_id))
+    })
+    .await;
+
     // Unassigned → disabled, never deleted; reassigned → enabled.
     app.delete("/apps/Crm/assignments?user=bob@corp.example").await;
     eventually(10, "bob is disabled", || user_field(&target, "bob@corp.example", |u| u["active"] == false)).await;
@@ -207,6 +258,12 @@ async fn lifecycle(app: &TestApp, target: Target) {
     })
     .await;
 
+    // Renamed in the directory: the same account, renamed.
+    app.patch("/users/bob@corp.example", json!({"userName": "robert@corp.example"})).await;
+    let robert = eventually(10, "bob is renamed in the app", || target.one("robert@corp.example")).await;
+    assert_eq!(robert["id"], bob_target_id.as_str(), "renamed, not created again");
+    assert!(target.one("bob@corp.example").await.is_none());
+
     // Provision on demand, the CSV export, and the status counters.
     let (_, od) = app.post("/apps/Crm/provisioning/provision-on-demand", json!({"user": "dave@corp.example"})).await;
     assert!(od["steps"].is_array(), "{od}");
@@ -236,16 +293,59 @@ async fn against_scim2_server(db: Db) {
 }
 
 async fn against_sample_app(db: Db) {
+    against_sample_app_refusing(db, &[]).await
+}
+
+/// The lifecycle against the sample app playing a partial SCIM server that
+/// refuses `refuse`: roster learns the forms it takes, and every final state is
+/// the same.
+async fn against_sample_app_refusing(db: Db, refuse: &[Refusal]) {
     let Some(app) = TestApp::spawn(db).await else { return };
-    let sample =
-        roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), Default::default())
-            .await
-            .expect("sample app");
+    let options = SampleOptions { refuse: refuse.to_vec(), ..SampleOptions::default() };
+    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), options)
+        .await
+        .expect("sample app");
     lifecycle(
         &app,
         Target { base_url: sample.base_url.clone(), token: "sample-token".into(), http: reqwest::Client::new() },
     )
     .await;
+    let (_, st) = app.get("/apps/Crm/provisioning/status").await;
+    assert!(st["dialect"]["unsupported"].is_null(), "{refuse:?}: nothing is refused in every form: {st}");
+    if !refuse.is_empty() {
+        assert!(st["dialect"]["learned"].as_object().is_some_and(|l| !l.is_empty()), "{refuse:?}: {st}");
+        let (_, logs) = app.get("/apps/Crm/provisioning/logs?limit=1000").await;
+        let notes = logs["items"]
+            .as_array()
+            .map(|a| a.iter().filter(|l| l["steps"].to_string().contains("learned for this app")).count());
+        let learned = st["dialect"]["learned"].as_object().map(|l| l.len());
+        assert!(notes >= learned.map(|_| 1) && notes <= learned, "{refuse:?}: once per kind of change: {notes:?} {st}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_an_app_without_value_filters_in_paths() {
+    against_sample_app_refusing(Db::Sqlite, &[Refusal::FilterPaths]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_an_app_without_add() {
+    against_sample_app_refusing(Db::Sqlite, &[Refusal::Add]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_an_app_without_complex_values() {
+    against_sample_app_refusing(Db::Sqlite, &[Refusal::ComplexValues]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_an_app_taking_one_operation_per_patch() {
+    against_sample_app_refusing(Db::Sqlite, &[Refusal::ManyOperations, Refusal::ValueListRemoval]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_an_app_without_patch() {
+    against_sample_app_refusing(Db::Sqlite, &[Refusal::Patch]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
