@@ -79,6 +79,7 @@ pub const ROUTES: &[(Kind, &str, AccessRole)] = &[
     (Page, "/apps/{id}/status", Read),
     (Page, "/apps/{id}/status.json", Read),
     (Action, "/apps/{id}/provisioning/allow-deletes", Operator),
+    (Action, "/apps/{id}/provisioning/dialect/reset", Operator),
     // Who did what is for admins only.
     (Page, "/audit", Admin),
 ];

@@ -230,6 +230,10 @@ const NOTICES: &[(&str, &str)] = &[
     ("mapping-deleted", "Attribute mapping deleted."),
     ("scoping-saved", "Scoping filter saved."),
     ("deletes-allowed", "The staged deletions are allowed: the next cycle carries them out."),
+    (
+        "dialect-reset",
+        "What roster learned of the app's SCIM dialect is forgotten: the next changes try the first forms again.",
+    ),
 ];
 
 /// A notice shown at the top of a page after an action (`?done=<code>`).

@@ -25,6 +25,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/apps/{id}/status", get(fragment))
         .route("/apps/{id}/status.json", get(json))
         .route("/apps/{id}/provisioning/allow-deletes", post(allow_deletes))
+        .route("/apps/{id}/provisioning/dialect/reset", post(reset_dialect))
 }
 
 /// The application an `{id}` of a path names.
@@ -55,6 +56,41 @@ async fn allow_deletes(
     let app = app_of(&state, &id).await?;
     state.engine()?.allow_deletes(&app.id).await?;
     Ok(Redirect::to(&format!("/apps/{}/provisioning?done=deletes-allowed#status", app.id)).into_response())
+}
+
+async fn reset_dialect(
+    State(state): State<PortalState>,
+    Path(id): Path<String>,
+    _: Form<Button>,
+) -> Result<Response, PortalError> {
+    let app = app_of(&state, &id).await?;
+    state.engine()?.reset_dialect(&app.id).await?;
+    Ok(Redirect::to(&format!("/apps/{}/provisioning?done=dialect-reset#status", app.id)).into_response())
+}
+
+/// The app's SCIM dialect: forms pinned and learned, attributes refused in
+/// every form, and the button that forgets what was learned.
+fn dialect(session: &Session, app: &Application, d: &roster_engine::Dialect) -> Markup {
+    let learned: Vec<_> = d.learned.iter().filter(|(a, _)| !d.pinned.contains_key(*a)).collect();
+    html! {
+        @if !d.pinned.is_empty() || !learned.is_empty() || !d.unsupported.is_empty() {
+            h3 { "SCIM dialect" }
+            dl class="facts" data-part="dialect" {
+                @for (aspect, form) in &d.pinned { dt { (aspect.as_str()) } dd { (form.as_str()) " (pinned)" } }
+                @for (aspect, form) in &learned { dt { (aspect.as_str()) } dd { (form.as_str()) " (learned)" } }
+                @for attribute in &d.unsupported {
+                    dt { (attribute) } dd class="error" { "refused by the app in every form: no longer sent" }
+                }
+            }
+            @let reset = format!("/apps/{}/provisioning/dialect/reset", app.id);
+            @if (!learned.is_empty() || !d.unsupported.is_empty()) && session.may_post(&reset) {
+                form method="post" action=(reset) {
+                    (csrf_field(session))
+                    button type="submit" data-focus-key="dialect-reset" { "Forget what was learned" }
+                }
+            }
+        }
+    }
 }
 
 /// The live panel: the markup of [`panel_body`] in the element the script refreshes.
@@ -180,6 +216,7 @@ pub fn panel_body(session: &Session, app: &Application, status: &ProvisioningSta
                 dt { "Last error" } dd class="error" { (e) }
             }
         }
+        (dialect(session, app, &status.dialect))
         @if let Some(e) = escrow {
             h3 { "Waiting to be retried (" (e.count) ")" }
             div class="table-wrap" { table {
@@ -212,6 +249,24 @@ mod tests {
 
     fn on() -> ProvisioningStatus {
         ProvisioningStatus { state: ProvisioningState::On, activity: Activity::Provisioning, ..Default::default() }
+    }
+
+    #[test]
+    fn the_dialect_shows_pins_lessons_refusals_and_the_reset() {
+        use roster_engine::{Aspect, Dialect, Form};
+        assert!(!render(on()).contains("SCIM dialect"), "nothing known: nothing shown");
+        let dialect = Dialect {
+            pinned: [(Aspect::MemberRemoval, Form::ValueList)].into(),
+            learned: [(Aspect::ComplexValue, Form::SubAttributes)].into(),
+            unsupported: ["nickname".to_string()].into(),
+        };
+        let html = render(ProvisioningStatus { dialect, ..on() });
+        for part in ["memberRemoval", "valueList (pinned)", "subAttributes (learned)", "nickname", "dialect/reset"] {
+            assert!(html.contains(part), "{part}: {html}");
+        }
+        let pinned_only = Dialect { pinned: [(Aspect::Operations, Form::One)].into(), ..Dialect::default() };
+        let html = render(ProvisioningStatus { dialect: pinned_only, ..on() });
+        assert!(html.contains("one (pinned)") && !html.contains("dialect/reset"), "nothing to forget: {html}");
     }
 
     #[test]
