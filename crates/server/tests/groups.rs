@@ -403,7 +403,10 @@ async fn member_removal_form_is_learned() {
         app.post("/apps/Lrn/assignments", json!({"group": "Lrn"})).await;
         app.post("/apps/Lrn/provisioning/start", json!({})).await;
         steady(app, "Lrn").await;
-        let ids = user_ids(peer, &["jon@corp.example", "kim@corp.example"]).await;
+        let mut ids = Vec::new();
+        for user in ["jon@corp.example", "kim@corp.example"] {
+            ids.push(peer.user_id(user).await.unwrap_or_else(|| panic!("{user} has an account")));
+        }
         let removals = || {
             peer.proxy
                 .control
