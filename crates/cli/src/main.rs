@@ -104,6 +104,9 @@ struct SampleAppArgs {
     /// filter-paths, add, complex-values, many-operations, value-list-removal, patch.
     #[arg(long, value_delimiter = ',', value_parser = parse_refusal)]
     refuse: Vec<roster_sample_app::Refusal>,
+    /// Keep the entries of emails, phoneNumbers and addresses without their type, as some apps do.
+    #[arg(long)]
+    drop_types: bool,
 }
 
 /// A sample-app refusal by name.
@@ -145,7 +148,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(cmd) => return admin::run(cmd, &cli.data_dir, cli.json).await,
         Command::Key(cmd) => return key::run(cmd, &cli.data_dir, cli.json).await,
         Command::SampleApp(a) => {
-            let options = roster_sample_app::SampleOptions { refuse: a.refuse, ..Default::default() };
+            let options =
+                roster_sample_app::SampleOptions { refuse: a.refuse, drop_types: a.drop_types, ..Default::default() };
             let app = roster_sample_app::start(a.listen, a.token, options).await?;
             // The first line of output is the base URL, for whoever started this process.
             println!("{}", app.base_url);

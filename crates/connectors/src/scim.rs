@@ -178,10 +178,20 @@ impl ScimConnector {
     }
 
     async fn patch(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
+        self.patch_stored(kind, id, ops).await.map(|_| ())
+    }
+
+    /// PATCHes object `id`; returns the resource the answer carries, if any.
+    async fn patch_stored(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        ops: &[PatchOperation],
+    ) -> Result<Option<Value>, ConnectorError> {
         let url = self.url(&[kind.endpoint(), id])?;
         let answer = self.send(Method::PATCH, url, &[], Some(&patch_body(ops))).await?;
         if answer.status.is_success() {
-            return Ok(());
+            return Ok(serde_json::from_slice::<Value>(&answer.body).ok().filter(Value::is_object));
         }
         Err(conflict_as_permanent(classify(&answer)))
     }
@@ -296,13 +306,15 @@ impl Connector for ScimConnector {
                 e => e,
             });
         }
-        serde_json::from_slice::<Value>(&answer.body).ok().and_then(to_object).ok_or_else(|| {
+        let created = serde_json::from_slice::<Value>(&answer.body).ok().and_then(to_object).ok_or_else(|| {
             ConnectorError::Permanent {
                 status: answer.status.as_u16(),
                 scim_type: None,
                 app_message: "the app created the object but its answer has no id".to_string(),
             }
-        })
+        })?;
+        self.read_back(&created.id, attrs, &created.resource);
+        Ok(created)
     }
 
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {

@@ -15,8 +15,8 @@
 use reqwest::header::{HeaderValue, ETAG};
 use reqwest::Method;
 use roster_scim::{
-    apply_patch, build_resource, members_patch, Aspect, Dialect, Form, MemberRemoval, PatchOp, PatchOperation,
-    ResourceKind,
+    apply_patch, build_resource, extract, members_patch, Aspect, AttrPath, Dialect, Form, MemberRemoval, PatchOp,
+    PatchOperation, ResourceKind,
 };
 use serde_json::Value;
 
@@ -111,19 +111,50 @@ impl ScimConnector {
         refused
     }
 
-    /// Learns `form` for `aspect`; the first call to learn it notes it on `id`.
+    /// Learns `form` for `aspect` after the app refused `refused`; the first
+    /// call to learn it notes it on `id`.
     fn lesson(&self, id: &str, aspect: Aspect, form: Form, refused: &[PatchOperation], e: &ConnectorError) {
+        self.learn(id, aspect, form, &format!("the app refused {} ({})", describe(refused), refusal(e)));
+    }
+
+    /// Learns `form` for `aspect` for the reason `why`; the first call to learn
+    /// it notes it on `id`.
+    fn learn(&self, id: &str, aspect: Aspect, form: Form, why: &str) {
         let new = self.dialect.lock().map(|mut d| d.learn(aspect, form)).unwrap_or(false);
         if new {
             let text = format!(
-                "the app refused {} ({}); it takes {} {}: learned for this app, later changes go straight to it",
-                describe(refused),
-                refusal(e),
+                "{why}; it takes {} {}: learned for this app, later changes go straight to it",
                 aspect.as_str(),
                 form.as_str()
             );
             tracing::info!(base = %self.base, aspect = aspect.as_str(), form = form.as_str(), "SCIM dialect learned");
             self.with_notes(id, |n| n.learned.push(text));
+        }
+    }
+
+    /// Reads back what the app stored of `sent` (path → value) in `stored`, the
+    /// resource its answer carries. An entry sent under a value filter
+    /// (`emails[type eq "work"]`) that the app keeps without the filter's
+    /// attribute cannot be reached by that filter again: changes to such lists
+    /// go as the whole list from then on.
+    pub(super) fn read_back(&self, id: &str, sent: &[(String, Value)], stored: &Value) {
+        if self.current_dialect().form(Aspect::MultiValued).is_some() {
+            return;
+        }
+        for (p, v) in sent.iter().filter(|(_, v)| !v.is_null()) {
+            let Ok(path) = AttrPath::parse(p) else { continue };
+            let Some(filter) = &path.filter else { continue };
+            let listed = matches!(extract(stored, &path.attribute()), Some(Value::Array(a)) if !a.is_empty());
+            if listed && extract(stored, &path.entry()).is_none() {
+                let why = format!(
+                    "the app keeps {} without {} {} (sent as {p}), so a value filter cannot reach the entry again",
+                    path.attribute(),
+                    filter.attr,
+                    v
+                );
+                self.learn(id, Aspect::MultiValued, Form::WholeList, &why);
+                return;
+            }
         }
     }
 
@@ -158,7 +189,8 @@ impl ScimConnector {
         if dialect.form(update_aspect(kind)) == Some(Form::Put) {
             return self.put_change(kind, id, &kept).await;
         }
-        let managed = build_resource(kind, managed);
+        let pairs = managed;
+        let managed = build_resource(kind, pairs);
         let shaped = dialect.shape(&kept, &managed);
         if shaped.len() <= 1 || dialect.form(Aspect::Operations) == Some(Form::One) {
             for op in &shaped {
@@ -166,9 +198,15 @@ impl ScimConnector {
             }
             return Ok(());
         }
-        let refused = match self.patch(kind, id, &shaped).await {
+        let refused = match self.patch_stored(kind, id, &shaped).await {
             Err(e) if e.is_unsupported_form() => e,
-            other => return other,
+            Ok(stored) => {
+                if let Some(stored) = stored {
+                    self.read_back(id, pairs, &stored);
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         };
         let mut as_first_sent = true;
         for op in &shaped {

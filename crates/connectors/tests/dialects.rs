@@ -181,3 +181,22 @@ async fn member_removal_tries_each_form_then_put() {
         assert_eq!(members, vec![ids[4].as_str()], "{refuse:?}: {got:?}");
     }
 }
+
+#[tokio::test]
+async fn an_app_that_drops_entry_types_is_sent_whole_lists() {
+    let options = SampleOptions { drop_types: true, ..Default::default() };
+    let app = start("127.0.0.1:0".parse().expect("address"), TOKEN.into(), options).await.expect("sample app");
+    let c = connector(&app.base_url, Dialect::default());
+    let v1 = attrs(&[("userName", json!("ann@x.example")), ("emails[type eq \"work\"].value", json!("a1@x.example"))]);
+    let ann = c.create(ResourceKind::User, &v1).await.expect("created");
+    assert_eq!(ann.resource["emails"], json!([{"value": "a1@x.example", "primary": true}]), "the app dropped the type");
+    let dialect = c.dialect().unwrap_or_default();
+    assert_eq!(dialect.learned.get(&Aspect::MultiValued), Some(&Form::WholeList), "{dialect:?}");
+    let note = c.take_note(&ann.id).unwrap_or_default();
+    assert!(note.contains("without type"), "{note}");
+    let v2 = attrs(&[("userName", json!("ann@x.example")), ("emails[type eq \"work\"].value", json!("a2@x.example"))]);
+    let sent = change(&app, &c, &ann.id, &v1, &v2).await;
+    assert_eq!(sent, 1, "one PATCH, the whole list");
+    let got = c.get(ResourceKind::User, &ann.id).await.expect("read").expect("exists").resource;
+    assert_eq!(got["emails"], json!([{"value": "a2@x.example", "primary": true}]), "changed, not duplicated");
+}

@@ -71,6 +71,9 @@ pub struct SampleOptions {
     /// The PATCH forms this app refuses, the way partial SCIM servers do (none
     /// by default): the app plays a SCIM dialect.
     pub refuse: Vec<Refusal>,
+    /// The app keeps the entries of `emails`, `phoneNumbers` and `addresses`
+    /// without their `type`, as some apps do (off by default).
+    pub drop_types: bool,
 }
 
 impl Default for SampleOptions {
@@ -78,6 +81,7 @@ impl Default for SampleOptions {
         SampleOptions {
             member_removal_forms: vec![MemberRemoval::Filter, MemberRemoval::ValueList],
             refuse: Vec::new(),
+            drop_types: false,
         }
     }
 }
@@ -197,6 +201,22 @@ impl SampleState {
 
     pub(crate) fn options(&self) -> &SampleOptions {
         &self.inner.options
+    }
+
+    /// A user as this app keeps it: without the `type` of its entries when it
+    /// drops them.
+    pub(crate) fn keep(&self, mut user: Map<String, Value>) -> Map<String, Value> {
+        if self.inner.options.drop_types {
+            for (name, value) in user.iter_mut() {
+                let listed = ["emails", "phoneNumbers", "addresses"].iter().any(|a| a.eq_ignore_ascii_case(name));
+                if let (true, Value::Array(entries)) = (listed, value) {
+                    for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                        entry.retain(|k, _| !k.eq_ignore_ascii_case("type"));
+                    }
+                }
+            }
+        }
+        user
     }
 
     /// The refusal the app's dialect gives a PATCH of `ops`, if any.

@@ -171,7 +171,7 @@ pub async fn list(State(state): State<SampleState>, q: Q) -> Result<Response, Ap
 /// `POST /Users`
 pub async fn create(State(state): State<SampleState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     state.count("POST /Users", 1);
-    let user = prepare(read_json(&headers, body).await?, "invalidSyntax")?;
+    let user = state.keep(prepare(read_json(&headers, body).await?, "invalidSyntax")?);
     let saved = save(&mut *state.store().write().await, &state.base_url(), &new_id(), user, true)?;
     Ok(resource_response(StatusCode::CREATED, &saved))
 }
@@ -193,7 +193,7 @@ pub async fn replace(
 ) -> Result<Response, ApiError> {
     state.count("PUT /Users/{id}", 1);
     let id = path_id(p)?;
-    let user = prepare(read_json(&headers, body).await?, "invalidSyntax")?;
+    let user = state.keep(prepare(read_json(&headers, body).await?, "invalidSyntax")?);
     let saved = save(&mut *state.store().write().await, &state.base_url(), &id, user, false)?;
     Ok(resource_response(StatusCode::OK, &saved))
 }
@@ -222,7 +222,7 @@ pub async fn patch(
     let mut store = state.store().write().await;
     let mut user = store.users.get(&id).cloned().ok_or_else(|| ApiError::not_found("User", &id))?;
     apply_patch(&mut user, &ops).map_err(|e| ApiError::bad(e.scim_type(), e.to_string()))?;
-    let user = prepare(user, "invalidPath")?;
+    let user = state.keep(prepare(user, "invalidPath")?);
     Ok(resource_response(StatusCode::OK, &save(&mut store, &base_url, &id, user, false)?))
 }
 

@@ -300,8 +300,15 @@ async fn against_sample_app(db: Db) {
 /// refuses `refuse`: roster learns the forms it takes, and every final state is
 /// the same.
 async fn against_sample_app_refusing(db: Db, refuse: &[Refusal]) {
+    against_sample_app_with(db, SampleOptions { refuse: refuse.to_vec(), ..SampleOptions::default() }).await
+}
+
+/// The lifecycle against the sample app with `options`; an app playing a
+/// partial server must have taught roster its forms, each said once.
+async fn against_sample_app_with(db: Db, options: SampleOptions) {
     let Some(app) = TestApp::spawn(db).await else { return };
-    let options = SampleOptions { refuse: refuse.to_vec(), ..SampleOptions::default() };
+    let refuse = options.refuse.clone();
+    let partial = !refuse.is_empty() || options.drop_types;
     let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), options)
         .await
         .expect("sample app");
@@ -312,7 +319,7 @@ async fn against_sample_app_refusing(db: Db, refuse: &[Refusal]) {
     .await;
     let (_, st) = app.get("/apps/Crm/provisioning/status").await;
     assert!(st["dialect"]["unsupported"].is_null(), "{refuse:?}: nothing is refused in every form: {st}");
-    if !refuse.is_empty() {
+    if partial {
         assert!(st["dialect"]["learned"].as_object().is_some_and(|l| !l.is_empty()), "{refuse:?}: {st}");
         let (_, logs) = app.get("/apps/Crm/provisioning/logs?limit=1000").await;
         let notes = logs["items"]
@@ -341,6 +348,11 @@ async fn lifecycle_against_an_app_without_complex_values() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_against_an_app_taking_one_operation_per_patch() {
     against_sample_app_refusing(Db::Sqlite, &[Refusal::ManyOperations, Refusal::ValueListRemoval]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_against_an_app_that_drops_entry_types() {
+    against_sample_app_with(Db::Sqlite, SampleOptions { drop_types: true, ..SampleOptions::default() }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
