@@ -77,6 +77,15 @@ fn random_uuid() -> String {
     format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
+/// The JSON body of an answer; one that is not JSON is refused.
+fn json_body(answer: &Answer) -> Result<Value, ConnectorError> {
+    serde_json::from_slice(&answer.body).map_err(|_| ConnectorError::Permanent {
+        status: answer.status.as_u16(),
+        scim_type: None,
+        app_message: "the app's answer is not JSON".to_string(),
+    })
+}
+
 fn to_object(resource: Value) -> Option<TargetObject> {
     let id = match resource.get("id")? {
         Value::String(s) if !s.is_empty() => s.clone(),
@@ -287,11 +296,7 @@ impl Connector for ScimConnector {
         if !answer.status.is_success() {
             return Err(conflict_as_permanent(classify(&answer)));
         }
-        let resource: Value = serde_json::from_slice(&answer.body).map_err(|_| ConnectorError::Permanent {
-            status: answer.status.as_u16(),
-            scim_type: None,
-            app_message: "the app's answer is not JSON".to_string(),
-        })?;
+        let resource = json_body(&answer)?;
         Ok(Some(to_object(resource).unwrap_or_else(|| TargetObject { id: id.to_string(), resource: Value::Null })))
     }
 

@@ -277,12 +277,7 @@ impl ScimConnector {
         if !read.status.is_success() {
             return Err(conflict_as_permanent(classify(&read)));
         }
-        let resource: Value = serde_json::from_slice(&read.body).map_err(|_| ConnectorError::Permanent {
-            status: read.status.as_u16(),
-            scim_type: None,
-            app_message: "the app's answer is not JSON".to_string(),
-        })?;
-        Ok((resource, read.headers.get(ETAG).cloned()))
+        Ok((super::json_body(&read)?, read.headers.get(ETAG).cloned()))
     }
 
     /// `PUT`s `resource` (as read, with its `tag`) with `ops` applied.

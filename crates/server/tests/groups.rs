@@ -100,6 +100,18 @@ async fn user_ids(peer: &Peer, names: &[&str]) -> Vec<String> {
     ids
 }
 
+/// The bodies of the group PATCHes that removed members, as the proxy recorded them.
+fn removal_bodies(peer: &Peer) -> Vec<String> {
+    peer.proxy
+        .control
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH" && r.resource == "/Groups")
+        .filter_map(|r| r.body.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .filter(|b| b.contains("\"remove\""))
+        .collect()
+}
+
 async fn configure(app: &TestApp, name: &str, peer: &Peer, extra: Value) {
     let (s, v) = app.post("/apps", json!({"name": name})).await;
     assert!(s.is_success(), "{v}");
@@ -368,16 +380,9 @@ async fn member_removal_value_list_form() {
         let (_, st) = app.get("/apps/Ops/provisioning/status").await;
         assert_eq!(st["toDate"]["failed"], 0, "{st}");
         // The proxy records a request once it is answered: wait for the record.
-        let body = eventually(10, "the proxy recorded the removal", || async {
-            peer.proxy
-                .control
-                .requests()
-                .into_iter()
-                .filter(|r| r.method == "PATCH" && r.resource == "/Groups")
-                .filter_map(|r| r.body.map(|b| String::from_utf8_lossy(&b).into_owned()))
-                .find(|b| b.contains("\"remove\""))
-        })
-        .await;
+        let body =
+            eventually(10, "the proxy recorded the removal", || async { removal_bodies(peer).into_iter().next() })
+                .await;
         assert!(body.contains("\"path\":\"members\"") && !body.contains("value eq"), "{body}");
     })
     .await;
@@ -407,16 +412,7 @@ async fn member_removal_form_is_learned() {
         for user in ["jon@corp.example", "kim@corp.example"] {
             ids.push(peer.user_id(user).await.unwrap_or_else(|| panic!("{user} has an account")));
         }
-        let removals = || {
-            peer.proxy
-                .control
-                .requests()
-                .into_iter()
-                .filter(|r| r.method == "PATCH" && r.resource == "/Groups")
-                .filter_map(|r| r.body.map(|b| String::from_utf8_lossy(&b).into_owned()))
-                .filter(|b| b.contains("\"remove\""))
-                .count()
-        };
+        let removals = || removal_bodies(peer).len();
         for (user, id) in ["jon@corp.example", "kim@corp.example"].iter().zip(&ids) {
             let before = removals();
             app.delete(&format!("/groups/Lrn/members/{user}")).await;
