@@ -74,6 +74,10 @@ pub struct SampleOptions {
     /// The app keeps the entries of `emails`, `phoneNumbers` and `addresses`
     /// without their `type`, as some apps do (off by default).
     pub drop_types: bool,
+    /// Attributes the app lets set on creation only: a change answers
+    /// `400 mutability`, in a PATCH or a PUT (none by default; many apps treat
+    /// `userName` so).
+    pub immutable: Vec<String>,
 }
 
 impl Default for SampleOptions {
@@ -82,6 +86,7 @@ impl Default for SampleOptions {
             member_removal_forms: vec![MemberRemoval::Filter, MemberRemoval::ValueList],
             refuse: Vec::new(),
             drop_types: false,
+            immutable: Vec::new(),
         }
     }
 }
@@ -217,6 +222,23 @@ impl SampleState {
             }
         }
         user
+    }
+
+    /// Refuses a change of an attribute this app lets set on creation only
+    /// (`old` is the user as stored, `new` as it would become).
+    pub(crate) fn check_immutable(
+        &self,
+        old: Option<&Value>,
+        new: &Map<String, Value>,
+    ) -> Result<(), crate::http::ApiError> {
+        let old = old.and_then(Value::as_object);
+        for attr in &self.inner.options.immutable {
+            let was = old.and_then(|o| roster_scim::get_ci(o, attr));
+            if was.is_some() && was != roster_scim::get_ci(new, attr) {
+                return Err(crate::http::ApiError::bad("mutability", format!("{attr} cannot be changed")));
+            }
+        }
+        Ok(())
     }
 
     /// The refusal the app's dialect gives a PATCH of `ops`, if any.

@@ -194,7 +194,9 @@ pub async fn replace(
     state.count("PUT /Users/{id}", 1);
     let id = path_id(p)?;
     let user = state.keep(prepare(read_json(&headers, body).await?, "invalidSyntax")?);
-    let saved = save(&mut *state.store().write().await, &state.base_url(), &id, user, false)?;
+    let mut store = state.store().write().await;
+    state.check_immutable(store.users.get(&id), &user)?;
+    let saved = save(&mut store, &state.base_url(), &id, user, false)?;
     Ok(resource_response(StatusCode::OK, &saved))
 }
 
@@ -223,6 +225,7 @@ pub async fn patch(
     let mut user = store.users.get(&id).cloned().ok_or_else(|| ApiError::not_found("User", &id))?;
     apply_patch(&mut user, &ops).map_err(|e| ApiError::bad(e.scim_type(), e.to_string()))?;
     let user = state.keep(prepare(user, "invalidPath")?);
+    state.check_immutable(store.users.get(&id), &user)?;
     Ok(resource_response(StatusCode::OK, &save(&mut store, &base_url, &id, user, false)?))
 }
 

@@ -515,3 +515,47 @@ async fn mapping_edit_against_sample_app() {
     )
     .await;
 }
+
+/// An app that lets `userName` be set on creation only refuses a rename in every
+/// form (PATCH `replace`, `add`, then a read and a `PUT`): the rename is left out
+/// from then on, said once as a `Warning` in the log and listed in the status,
+/// and the title changed with it still reaches the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attribute_refused_in_every_form_is_a_warning_said_once() {
+    let Some(app) = TestApp::spawn(Db::Sqlite).await else { return };
+    let options = SampleOptions { immutable: vec!["userName".into()], ..SampleOptions::default() };
+    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), options)
+        .await
+        .expect("sample app");
+    let target =
+        Target { base_url: sample.base_url.clone(), token: "sample-token".into(), http: reqwest::Client::new() };
+    app.post("/users", json!({"userName": "zoe@corp.example", "jobTitle": "Engineer"})).await;
+    app.post("/apps", json!({"name": "Imm"})).await;
+    let settings = json!({"tenantUrl": target.base_url, "secretToken": target.token, "mode": "automatic"});
+    let (s, v) = app.patch("/apps/Imm/provisioning", settings).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    app.post("/apps/Imm/assignments", json!({"user": "zoe@corp.example"})).await;
+    app.post("/apps/Imm/provisioning/start", json!({})).await;
+    eventually(30, "zoe is provisioned", || user_field(&target, "zoe@corp.example", |u| u["title"] == "Engineer"))
+        .await;
+
+    for (from, to, title) in
+        [("zoe@corp.example", "zoe.new@corp.example", "Lead"), ("zoe.new@corp.example", "zoe.3@corp.example", "Head")]
+    {
+        app.patch(&format!("/users/{from}"), json!({"userName": to, "jobTitle": title})).await;
+        eventually(10, "the title reaches the app, under the name the app keeps", || {
+            user_field(&target, "zoe@corp.example", |u| u["title"] == title)
+        })
+        .await;
+    }
+    let (_, st) = app.get("/apps/Imm/provisioning/status").await;
+    assert_eq!(st["dialect"]["unsupported"], json!(["username"]), "{st}");
+    assert_eq!(st["toDate"]["failed"], 0, "{st}");
+    let warnings = eventually(10, "the warning is logged", || async {
+        let (_, logs) = app.get("/apps/Imm/provisioning/logs?status=Warning").await;
+        logs["items"].as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(warnings.len(), 1, "said once: {warnings:?}");
+    assert!(warnings[0]["steps"].to_string().contains("refuses username in every form"), "{warnings:?}");
+}
