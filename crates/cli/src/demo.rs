@@ -33,6 +33,7 @@ const TITLES: &[&str] = &["Engineer", "Account Executive", "Support Specialist",
 
 pub async fn run(args: DemoArgs, data_dir: &Path) -> Result<()> {
     crate::serve::init_tracing();
+    let _serving = crate::serve::lock_data_dir(data_dir)?;
     let store = open_store(None, data_dir).await?;
     first_start(&store, data_dir).await?;
     let token = std::fs::read_to_string(data_dir.join("admin.token"))

@@ -61,6 +61,36 @@ pub async fn open_store(database: Option<&str>, data_dir: &Path) -> Result<Store
     }
 }
 
+/// The name of the lock file in a data directory.
+const LOCK_FILE: &str = "serve.lock";
+
+/// Holds the data directory for this process: on SQLite one process runs the jobs
+/// of a data directory, since two would run the same job's cycle at once (two
+/// creates for one user, a watermark moved backwards). The lock is the
+/// operating system's on `serve.lock`, dropped when the process ends, SIGKILL
+/// included; keep the file for as long as the process serves.
+pub fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    roster_store::prepare_data_dir(data_dir)?;
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another roster process is already serving {} (it holds {LOCK_FILE}): on SQLite one process runs a data \
+             directory's jobs; stop the other one, or run several workers against one PostgreSQL (--database)",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
+
 /// Writes the admin token on first start and says where it is.
 pub async fn first_start(store: &Store, data_dir: &Path) -> Result<()> {
     if let Some(secret) = store.ensure_admin_token().await? {
@@ -80,6 +110,10 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
         reload_on_hangup(certificate.clone())?;
     }
     let scheme = if certificate.is_some() { "https" } else { "http" };
+    let _serving = match args.database {
+        None => Some(lock_data_dir(data_dir)?),
+        Some(_) => None,
+    };
     let store = open_store(args.database.as_deref(), data_dir).await?;
     first_start(&store, data_dir).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -224,6 +258,7 @@ mod tests {
     #[tokio::test]
     async fn data_directory_and_every_file_in_it_are_readable_by_the_owner_only() {
         let dir = scratch_dir();
+        let _serving = lock_data_dir(&dir).expect("the data directory is free");
         let store = open_store(None, &dir).await.expect("store opens");
         first_start(&store, &dir).await.expect("first start");
         roster_store::secrets::Cipher::load(&dir, None).expect("master key");
@@ -238,8 +273,22 @@ mod tests {
             names.push(path.file_name().expect("a name").to_string_lossy().into_owned());
         }
         names.sort();
-        assert_eq!(names, ["admin.token", "master.key", "roster.db", "roster.db-shm", "roster.db-wal"]);
+        assert_eq!(names, ["admin.token", "master.key", "roster.db", "roster.db-shm", "roster.db-wal", "serve.lock"]);
         store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_second_process_on_one_sqlite_data_directory_is_refused() {
+        let dir = scratch_dir();
+        let first = lock_data_dir(&dir).expect("the data directory is free");
+        // A second open of the lock file is what another process would do.
+        let second = lock_data_dir(&dir).map(|_| ()).map_err(|e| e.to_string());
+        let refused = second.expect_err("a second holder is refused");
+        assert!(refused.contains("another roster process is already serving"), "{refused}");
+        assert!(refused.contains("PostgreSQL"), "says what to do instead: {refused}");
+        drop(first);
+        lock_data_dir(&dir).expect("free again once the first holder is gone");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
