@@ -113,8 +113,13 @@ pub async fn cycle_context(
     connector: Arc<dyn Connector>,
     cycle_id: String,
     clock: Arc<dyn Clock>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 ) -> Result<CycleContext, EngineError> {
-    let guard = Arc::new(GuardedConnector::new(connector, job.settings.concurrency, job.settings.rate_limit));
+    let mut guard = GuardedConnector::new(connector, job.settings.concurrency, job.settings.rate_limit);
+    if let Some(metrics) = metrics {
+        guard = guard.observed(metrics, app.as_str());
+    }
+    let guard = Arc::new(guard);
     Ok(CycleContext {
         app: app.clone(),
         cycle_id,
@@ -152,6 +157,8 @@ pub struct CycleEnv<'a> {
     pub cipher: &'a Cipher,
     pub clock: Arc<dyn Clock>,
     pub smtp: Option<&'a roster_notify::SmtpConfig>,
+    /// Where the cycle's calls to the app are counted.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// What a cycle did: its counts, and the disables it staged instead of doing.
@@ -182,7 +189,8 @@ pub async fn run_cycle(
         job.row.initial_head = None;
     }
     let roles_imported_at = import_roles(store, env, app, &job, connector.as_ref()).await;
-    let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone()).await?;
+    let mut ctx =
+        cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone(), env.metrics.clone()).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
     set_progress(progress, |p| {

@@ -17,6 +17,7 @@ pub mod groups;
 pub mod handoff;
 pub mod job;
 mod managers;
+pub mod metrics;
 pub mod on_demand;
 mod pipeline;
 mod recovery;
@@ -104,6 +105,7 @@ pub struct Engine {
     jobs: Mutex<HashMap<AppId, Arc<JobHandle>>>,
     clock: Arc<dyn Clock>,
     smtp: Option<SmtpConfig>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl Engine {
@@ -115,7 +117,8 @@ impl Engine {
 
     /// An engine with its clock and the SMTP server alerts go through.
     pub fn with(store: Store, cipher: Cipher, clock: Arc<dyn Clock>, smtp: Option<SmtpConfig>) -> Arc<Engine> {
-        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()), clock, smtp })
+        let metrics = Arc::new(metrics::Metrics::new());
+        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()), clock, smtp, metrics })
     }
 
     /// The engine's clock.
@@ -230,10 +233,32 @@ impl Engine {
             *l = Some(Instant::now());
         }
         use tracing::Instrument;
-        let env = CycleEnv { cipher: &self.cipher, clock: self.clock.clone(), smtp: self.smtp.as_ref() };
-        job::run_cycle(&self.store, &env, app, &handle.progress)
+        let env = CycleEnv {
+            cipher: &self.cipher,
+            clock: self.clock.clone(),
+            smtp: self.smtp.as_ref(),
+            metrics: Some(self.metrics.clone()),
+        };
+        let started = Instant::now();
+        let result = job::run_cycle(&self.store, &env, app, &handle.progress)
             .instrument(tracing::info_span!("provisioning_cycle", app = %app))
-            .await
+            .await;
+        self.metrics.cycle(app.as_str(), started.elapsed(), result.as_ref().ok());
+        result
+    }
+
+    /// The engine's metrics in the OpenMetrics text format, each job's escrow,
+    /// quarantine and change-feed lag read now.
+    pub async fn metrics_text(&self) -> Result<String, EngineError> {
+        let head = self.store.feed_head().await?;
+        self.metrics.forget_jobs();
+        for row in self.store.jobs().await? {
+            let (_, escrowed) = self.store.escrow(&row.app_id, 0).await?;
+            let quarantined = job::state_of(&row).map(|s| s.quarantine.is_some()).unwrap_or(false);
+            let lag = u64::try_from(head - row.watermark).unwrap_or(0);
+            self.metrics.job(row.app_id.as_str(), u64::try_from(escrowed).unwrap_or(0), quarantined, lag);
+        }
+        Ok(self.metrics.text())
     }
 
     async fn settings_of(&self, app: &AppId) -> Result<(JobSettings, Option<String>, Option<Value>), EngineError> {
@@ -487,7 +512,16 @@ impl Engine {
         let u = self.store.user(user).await?;
         let user_id = u.id.clone();
         let cycle_id = format!("on-demand-{}", uuid::Uuid::new_v4());
-        let ctx = job::cycle_context(&self.store, app, &job, connector, cycle_id, self.clock.clone()).await?;
+        let ctx = job::cycle_context(
+            &self.store,
+            app,
+            &job,
+            connector,
+            cycle_id,
+            self.clock.clone(),
+            Some(self.metrics.clone()),
+        )
+        .await?;
         let mut counts = status::Counts::default();
         let outcomes =
             job::process_users(&self.store, &ctx, std::slice::from_ref(&user_id), "on-demand", 1, &mut counts, None)

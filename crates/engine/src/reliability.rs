@@ -152,6 +152,8 @@ pub struct GuardedConnector {
     tripped: AtomicBool,
     /// The latest `Retry-After` deadline seen, in clock milliseconds.
     hold_until: AtomicI64,
+    /// Where calls are counted, and the app's label there.
+    observer: Option<(Arc<crate::metrics::Metrics>, String)>,
 }
 
 impl GuardedConnector {
@@ -168,6 +170,7 @@ impl GuardedConnector {
             transient_run: AtomicU32::new(0),
             tripped: AtomicBool::new(false),
             hold_until: AtomicI64::new(0),
+            observer: None,
         }
     }
 
@@ -201,6 +204,26 @@ impl GuardedConnector {
         (h > roster_store::now_ms()).then_some(h)
     }
 
+    /// Counts this connector's calls in `metrics` under `app`.
+    pub fn observed(mut self, metrics: Arc<crate::metrics::Metrics>, app: &str) -> GuardedConnector {
+        self.observer = Some((metrics, app.to_string()));
+        self
+    }
+
+    /// [`call`](Self::call), counted as `operation` when observed.
+    async fn counted<T, F, Fut>(&self, operation: &'static str, f: F) -> Result<T, ConnectorError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+    {
+        let started = Instant::now();
+        let result = self.call(f).await;
+        if let Some((metrics, app)) = &self.observer {
+            metrics.request(app, operation, started.elapsed(), result.as_ref().map(|_| ()));
+        }
+        result
+    }
+
     async fn call<T, F, Fut>(&self, f: F) -> Result<T, ConnectorError>
     where
         F: FnOnce() -> Fut,
@@ -229,6 +252,9 @@ impl GuardedConnector {
                 });
             }
             tokio::time::sleep_until(until).await;
+            if let Some((metrics, app)) = &self.observer {
+                metrics.held(app, wait);
+            }
         }
         if let Some(interval) = self.interval {
             let slot = match self.next_slot.lock() {
@@ -270,27 +296,27 @@ impl GuardedConnector {
 #[async_trait]
 impl Connector for GuardedConnector {
     async fn test_connection(&self, matching_attribute: &str) -> Result<String, ConnectorError> {
-        self.call(|| self.inner.test_connection(matching_attribute)).await
+        self.counted("test_connection", || self.inner.test_connection(matching_attribute)).await
     }
 
     async fn find(&self, kind: ResourceKind, attr: &str, value: &str) -> Result<Vec<TargetObject>, ConnectorError> {
-        self.call(|| self.inner.find(kind, attr, value)).await
+        self.counted("find", || self.inner.find(kind, attr, value)).await
     }
 
     async fn list(&self, kind: ResourceKind, cursor: Option<&str>, count: u64) -> Result<TargetPage, ConnectorError> {
-        self.call(|| self.inner.list(kind, cursor, count)).await
+        self.counted("list", || self.inner.list(kind, cursor, count)).await
     }
 
     async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<TargetObject>, ConnectorError> {
-        self.call(|| self.inner.get(kind, id)).await
+        self.counted("get", || self.inner.get(kind, id)).await
     }
 
     async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError> {
-        self.call(|| self.inner.create(kind, attrs)).await
+        self.counted("create", || self.inner.create(kind, attrs)).await
     }
 
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
-        self.call(|| self.inner.update(kind, id, ops)).await
+        self.counted("update", || self.inner.update(kind, id, ops)).await
     }
 
     async fn update_managed(
@@ -300,19 +326,19 @@ impl Connector for GuardedConnector {
         ops: &[PatchOperation],
         managed: &[(String, Value)],
     ) -> Result<(), ConnectorError> {
-        self.call(|| self.inner.update_managed(kind, id, ops, managed)).await
+        self.counted("update_managed", || self.inner.update_managed(kind, id, ops, managed)).await
     }
 
     async fn delete(&self, kind: ResourceKind, id: &str) -> Result<(), ConnectorError> {
-        self.call(|| self.inner.delete(kind, id)).await
+        self.counted("delete", || self.inner.delete(kind, id)).await
     }
 
     async fn update_members(&self, group_id: &str, add: &[String], remove: &[String]) -> Result<u32, ConnectorError> {
-        self.call(|| self.inner.update_members(group_id, add, remove)).await
+        self.counted("update_members", || self.inner.update_members(group_id, add, remove)).await
     }
 
     async fn app_roles(&self) -> Result<Option<Vec<RemoteRole>>, ConnectorError> {
-        self.call(|| self.inner.app_roles()).await
+        self.counted("app_roles", || self.inner.app_roles()).await
     }
 
     fn take_note(&self, id: &str) -> Option<String> {

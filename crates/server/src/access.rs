@@ -207,6 +207,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Forget the SCIM forms learned from the app (pinned forms stay)",
     )
     .answers(json::<roster_engine::Dialect>()),
+    op(Get, "/metrics", Read, "Metrics in the OpenMetrics text format, for Prometheus (a read token scrapes them)"),
     op(Get, "/apps/{app}/provisioning/status", Read, "Provisioning status and progress")
         .answers(json::<ProvisioningStatus>()),
     op(

@@ -115,6 +115,14 @@ pub async fn allow_deletes(
     Ok(Json(engine(&state)?.allow_deletes(&app).await?))
 }
 
+/// The engine's metrics in the OpenMetrics text format, for Prometheus.
+pub async fn metrics(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let text = engine(&state)?.metrics_text().await?;
+    let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(axum::http::header::CONTENT_TYPE, kind)], text).into_response())
+}
+
 /// Forgets the SCIM forms learned from the app (pins stay); answers what was forgotten.
 pub async fn reset_dialect(
     State(state): State<AppState>,
