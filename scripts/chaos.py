@@ -142,6 +142,9 @@ class Roster:
         env.pop("ROSTER_DATABASE_URL", None)
         if self.database:
             env["ROSTER_DATABASE_URL"] = self.database
+            # A restart is a new worker, which takes the jobs once the killed
+            # one's leases expire: short leases keep the test quick.
+            env["ROSTER_LEASE_TTL"] = "2s"
         with open(self.log_path, "a") as log:
             log.write(f"===== chaos: start {self.starts} at {time.time():.3f} =====\n")
             log.flush()

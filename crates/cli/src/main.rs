@@ -107,6 +107,9 @@ struct SampleAppArgs {
     /// Keep the entries of emails, phoneNumbers and addresses without their type, as some apps do.
     #[arg(long)]
     drop_types: bool,
+    /// Hold every answer back this many milliseconds, as a remote app's round trip would be.
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<u64>,
 }
 
 /// A sample-app refusal by name.
@@ -148,8 +151,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(cmd) => return admin::run(cmd, &cli.data_dir, cli.json).await,
         Command::Key(cmd) => return key::run(cmd, &cli.data_dir, cli.json).await,
         Command::SampleApp(a) => {
-            let options =
-                roster_sample_app::SampleOptions { refuse: a.refuse, drop_types: a.drop_types, ..Default::default() };
+            let options = roster_sample_app::SampleOptions {
+                refuse: a.refuse,
+                drop_types: a.drop_types,
+                latency: a.latency_ms.map(std::time::Duration::from_millis),
+                ..Default::default()
+            };
             let app = roster_sample_app::start(a.listen, a.token, options).await?;
             // The first line of output is the base URL, for whoever started this process.
             println!("{}", app.base_url);

@@ -38,6 +38,23 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, RSA or SEC1).
     #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert", value_name = "FILE", hide_env_values = true)]
     pub tls_key: Option<PathBuf>,
+    /// On PostgreSQL: this worker's name in status and `GET /api/v1/workers`
+    /// (default: host name and process id).
+    #[arg(long, env = "ROSTER_WORKER_NAME")]
+    pub worker_name: Option<String>,
+    /// On PostgreSQL: how long a job lease lasts unless renewed (renewed every
+    /// third of it). A worker that dies loses its jobs to the others this long after.
+    #[arg(long, env = "ROSTER_LEASE_TTL", default_value = "10s", value_parser = parse_ttl)]
+    pub lease_ttl: std::time::Duration,
+}
+
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let ms = roster_store::parse_duration_ms(s).ok_or_else(|| format!("{s:?} is not a duration (e.g. 10s, 1m)"))?;
+    let ms = u64::try_from(ms).map_err(|_| "a lease lasts a positive time".to_string())?;
+    if ms < 1000 {
+        return Err("a lease lasts at least 1s".into());
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 impl ServeArgs {
@@ -125,7 +142,14 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
         Some(url) => Some(roster_notify::SmtpConfig::parse(url, &args.smtp_from).context("invalid --smtp-url")?),
         None => None,
     };
-    let engine = start_engine_with(&store, data_dir, smtp).await?;
+    let worker = match args.database {
+        None => roster_engine::WorkerConfig::alone(),
+        Some(_) => roster_engine::WorkerConfig::shared(args.worker_name.clone(), args.lease_ttl),
+    };
+    let cipher = load_cipher(&store, data_dir).await?;
+    let clock = std::sync::Arc::new(roster_engine::reliability::SystemClock);
+    let engine = roster_engine::Engine::build(store.clone(), cipher, clock, smtp, worker);
+    eprintln!("roster: worker {}", engine.worker_id());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
     let state = AppState { store: store.clone(), engine: Some(engine.clone()), public_url };
@@ -139,6 +163,7 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
     }
     let _ = scheduler.await;
     engine.drain(std::time::Duration::from_secs(30)).await;
+    engine.stop_worker().await;
     store.close().await;
     Ok(())
 }

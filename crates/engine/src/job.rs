@@ -114,10 +114,14 @@ pub async fn cycle_context(
     cycle_id: String,
     clock: Arc<dyn Clock>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    lease: Option<Arc<crate::worker::LeaseWatch>>,
 ) -> Result<CycleContext, EngineError> {
     let mut guard = GuardedConnector::new(connector, job.settings.concurrency, job.settings.rate_limit);
     if let Some(metrics) = metrics {
         guard = guard.observed(metrics, app.as_str());
+    }
+    if let Some(lease) = lease {
+        guard = guard.leased(lease);
     }
     let guard = Arc::new(guard);
     Ok(CycleContext {
@@ -159,6 +163,8 @@ pub struct CycleEnv<'a> {
     pub smtp: Option<&'a roster_notify::SmtpConfig>,
     /// Where the cycle's calls to the app are counted.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The job's lease: calls to the app stop once this worker may have lost it.
+    pub lease: Option<Arc<crate::worker::LeaseWatch>>,
 }
 
 /// What a cycle did: its counts, and the disables it staged instead of doing.
@@ -189,8 +195,17 @@ pub async fn run_cycle(
         job.row.initial_head = None;
     }
     let roles_imported_at = import_roles(store, env, app, &job, connector.as_ref()).await;
-    let mut ctx =
-        cycle_context(store, app, &job, connector, cycle_id.clone(), env.clock.clone(), env.metrics.clone()).await?;
+    let mut ctx = cycle_context(
+        store,
+        app,
+        &job,
+        connector,
+        cycle_id.clone(),
+        env.clock.clone(),
+        env.metrics.clone(),
+        env.lease.clone(),
+    )
+    .await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
     set_progress(progress, |p| {

@@ -27,6 +27,7 @@ pub mod settings;
 pub mod snapshot;
 pub mod source;
 pub mod status;
+pub mod worker;
 
 use expression::ExpressionResult;
 use job::{CycleEnv, LoadedJob, SharedProgress};
@@ -41,11 +42,13 @@ use roster_store::{AppId, JobStateUpdate, ObjectKind, Phase, Store, StoreError, 
 use serde_json::Value;
 use settings::{JobSettings, SettingsPatch, SettingsView, Status};
 use status::{
-    AccountCounts, AllowedDeletes, EscrowSummary, GroupCounts, JobState, ProvisioningState, ProvisioningStatus,
+    AccountCounts, AllowedDeletes, EscrowSummary, GroupCounts, JobLease, JobState, ProvisioningState,
+    ProvisioningStatus, WorkerView,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+pub use worker::WorkerConfig;
 
 /// What the engine can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,9 @@ pub enum EngineError {
     /// The job lacks something it needs (URL, token).
     #[error("provisioning is not configured: {0}")]
     NotConfigured(String),
+    /// The job's lease is held by another live worker, which runs its cycles.
+    #[error("{0}")]
+    Elsewhere(String),
     /// The request is invalid (a bad mapping, an expression too long).
     #[error("{0}")]
     Invalid(String),
@@ -106,6 +112,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     smtp: Option<SmtpConfig>,
     metrics: Arc<metrics::Metrics>,
+    worker: worker::Worker,
 }
 
 impl Engine {
@@ -117,8 +124,26 @@ impl Engine {
 
     /// An engine with its clock and the SMTP server alerts go through.
     pub fn with(store: Store, cipher: Cipher, clock: Arc<dyn Clock>, smtp: Option<SmtpConfig>) -> Arc<Engine> {
+        Engine::build(store, cipher, clock, smtp, WorkerConfig::alone())
+    }
+
+    /// An engine working as `worker` says: alone on its store, or one of several
+    /// workers sharing it through job leases.
+    pub fn build(
+        store: Store,
+        cipher: Cipher,
+        clock: Arc<dyn Clock>,
+        smtp: Option<SmtpConfig>,
+        worker: WorkerConfig,
+    ) -> Arc<Engine> {
         let metrics = Arc::new(metrics::Metrics::new());
-        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()), clock, smtp, metrics })
+        let worker = worker::Worker::new(worker);
+        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()), clock, smtp, metrics, worker })
+    }
+
+    /// This worker's id in the store (see `GET /api/v1/workers`).
+    pub fn worker_id(&self) -> &str {
+        &self.worker.id
     }
 
     /// The engine's clock.
@@ -170,8 +195,18 @@ impl Engine {
                 return;
             }
         };
+        if self.worker.pass_due() {
+            let running = |app: &AppId| self.handle(app).running.try_lock().is_err();
+            if let Err(e) = self.worker.pass(&self.store, jobs.len(), running).await {
+                tracing::warn!(error = %e, "cannot renew or take job leases");
+            }
+        }
         let now = self.clock.now_ms();
         for row in jobs {
+            if !self.worker.holds(&row.app_id) {
+                // Another worker runs it (or will, once its lease is free).
+                continue;
+            }
             // An unreadable job is not run; its status says why.
             let (Ok(settings), Ok(state)) = (job::settings_of(&row), job::state_of(&row)) else { continue };
             if settings.status != Status::On {
@@ -225,10 +260,22 @@ impl Engine {
         }
     }
 
-    /// Runs one cycle of `app` now (waiting for a running one to end first).
+    /// Runs one cycle of `app` now (waiting for a running one to end first), on
+    /// this worker if it holds the job's lease or can take it; otherwise asks the
+    /// worker that holds it and waits for the cycle it runs.
     pub async fn cycle(&self, app: &AppId) -> Result<status::Counts, EngineError> {
         let handle = self.handle(app);
         let _guard = handle.running.lock().await;
+        let held = match self.worker.held(app) {
+            Some(held) => held,
+            None => match self.worker.take(&self.store, app).await? {
+                Some(held) => held,
+                None => {
+                    drop(_guard);
+                    return self.cycle_elsewhere(app).await;
+                }
+            },
+        };
         if let Ok(mut l) = handle.last_run.lock() {
             *l = Some(Instant::now());
         }
@@ -238,25 +285,119 @@ impl Engine {
             clock: self.clock.clone(),
             smtp: self.smtp.as_ref(),
             metrics: Some(self.metrics.clone()),
+            lease: Some(held.watch.clone()),
         };
+        let store = self.store.fenced(self.worker.fence(app, &held));
         let started = Instant::now();
-        let result = job::run_cycle(&self.store, &env, app, &handle.progress)
-            .instrument(tracing::info_span!("provisioning_cycle", app = %app))
+        let result = job::run_cycle(&store, &env, app, &handle.progress)
+            .instrument(tracing::info_span!("provisioning_cycle", app = %app, token = held.token))
             .await;
+        if result.is_err() {
+            if let Ok(mut p) = handle.progress.lock() {
+                p.running = false;
+            }
+        }
+        if let Err(EngineError::Store(StoreError::Fenced { .. })) = &result {
+            self.metrics.fenced(app.as_str());
+        }
         self.metrics.cycle(app.as_str(), started.elapsed(), result.as_ref().ok());
         result
+    }
+
+    /// A cycle of a job another worker holds: a change-feed entry wakes that
+    /// worker, and this one waits (at most 15 minutes) for the cycle that covers it.
+    async fn cycle_elsewhere(&self, app: &AppId) -> Result<status::Counts, EngineError> {
+        let before = self.store.job(app).await?.and_then(|row| job::state_of(&row).ok()).and_then(|s| s.last_cycle_id);
+        let asked = self.store.request_cycle(app).await?;
+        let deadline = Instant::now() + Duration::from_secs(900);
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let Some(row) = self.store.job(app).await? else { break };
+            let state = job::state_of(&row)?;
+            let covered = row.watermark >= asked || row.phase == Phase::Initial;
+            if state.last_cycle_id.is_some() && state.last_cycle_id != before && covered {
+                return Ok(state.last_cycle);
+            }
+            let lease = self.store.lease_of(app).await?;
+            if lease.is_some_and(|l| l.holder.as_deref() == Some(self.worker.id.as_str())) {
+                // The lease came to this worker meanwhile: run it here.
+                return Box::pin(self.cycle(app)).await;
+            }
+        }
+        Err(EngineError::Elsewhere(format!(
+            "app {app} runs on another worker, whose cycle did not come within 15 minutes; see GET /api/v1/workers"
+        )))
+    }
+
+    /// The workers sharing the store (those seen in the last hour), with the jobs
+    /// each holds.
+    pub async fn workers(&self) -> Result<Vec<WorkerView>, EngineError> {
+        let now = self.store.clock_ms().await?;
+        let leases = self.store.leases().await?;
+        Ok(self
+            .store
+            .workers(3_600_000)
+            .await?
+            .into_iter()
+            .map(|w| WorkerView {
+                live: w.stopped_at.is_none() && w.heartbeat_at + w.lease_ttl_ms > now,
+                this: w.id == self.worker.id,
+                jobs: leases
+                    .iter()
+                    .filter(|l| l.holder.as_deref() == Some(w.id.as_str()) && l.expires_at > now)
+                    .map(|l| l.app_id.to_string())
+                    .collect(),
+                id: w.id,
+                name: w.name,
+                started_at: w.started_at,
+                heartbeat_at: w.heartbeat_at,
+                stopped_at: w.stopped_at,
+            })
+            .collect())
+    }
+
+    /// Gives every lease back and marks this worker stopped (a graceful stop).
+    pub async fn stop_worker(&self) {
+        if let Err(e) = self.worker.stop(&self.store).await {
+            tracing::warn!(error = %e, "cannot give the job leases back; they expire on their own");
+        }
+    }
+
+    /// Which worker runs `app`'s cycles.
+    async fn job_lease(&self, app: &AppId) -> Result<Option<JobLease>, EngineError> {
+        let Some(lease) = self.store.lease_of(app).await? else { return Ok(None) };
+        let name = match &lease.holder {
+            Some(id) => self.store.workers(i64::MAX / 2).await?.into_iter().find(|w| &w.id == id).map(|w| w.name),
+            None => None,
+        };
+        Ok(Some(JobLease {
+            here: lease.holder.as_deref() == Some(self.worker.id.as_str()),
+            worker_id: lease.holder,
+            worker_name: name,
+            token: lease.token,
+            expires_at: lease.expires_at,
+        }))
     }
 
     /// The engine's metrics in the OpenMetrics text format, each job's escrow,
     /// quarantine and change-feed lag read now.
     pub async fn metrics_text(&self) -> Result<String, EngineError> {
         let head = self.store.feed_head().await?;
+        let now = roster_store::now_ms();
         self.metrics.forget_jobs();
         for row in self.store.jobs().await? {
             let (_, escrowed) = self.store.escrow(&row.app_id, 0).await?;
             let quarantined = job::state_of(&row).map(|s| s.quarantine.is_some()).unwrap_or(false);
             let lag = u64::try_from(head - row.watermark).unwrap_or(0);
-            self.metrics.job(row.app_id.as_str(), u64::try_from(escrowed).unwrap_or(0), quarantined, lag);
+            let oldest = if lag > 0 { self.store.feed_oldest_after(row.watermark).await? } else { None };
+            let gauges = metrics::JobGauges {
+                escrowed: u64::try_from(escrowed).unwrap_or(0),
+                quarantined,
+                feed_lag: lag,
+                feed_lag_seconds: oldest.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0),
+                lease_held: self.worker.holds(&row.app_id),
+            };
+            self.metrics.job(row.app_id.as_str(), gauges);
         }
         Ok(self.metrics.text())
     }
@@ -484,6 +625,7 @@ impl Engine {
             allow_deletes: state.allow_deletes,
             hold_until: state.hold_until,
             dialect: Dialect { pinned: settings.dialect, ..state.dialect },
+            worker: self.job_lease(app).await?,
         })
     }
 
@@ -520,6 +662,7 @@ impl Engine {
             cycle_id,
             self.clock.clone(),
             Some(self.metrics.clone()),
+            None,
         )
         .await?;
         let mut counts = status::Counts::default();

@@ -31,6 +31,19 @@ fn request_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
+/// A job's state as read for a scrape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobGauges {
+    pub escrowed: u64,
+    pub quarantined: bool,
+    /// Directory changes not processed yet.
+    pub feed_lag: u64,
+    /// The age of the oldest of them (s).
+    pub feed_lag_seconds: f64,
+    /// Whether this worker holds the job's lease.
+    pub lease_held: bool,
+}
+
 /// The engine's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -44,6 +57,9 @@ pub struct Metrics {
     escrow: Family<Labels, Gauge>,
     quarantined: Family<Labels, Gauge>,
     feed_lag: Family<Labels, Gauge>,
+    feed_lag_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
+    lease_held: Family<Labels, Gauge>,
+    fenced: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -67,6 +83,9 @@ impl Metrics {
             escrow: Family::default(),
             quarantined: Family::default(),
             feed_lag: Family::default(),
+            feed_lag_seconds: Family::default(),
+            lease_held: Family::default(),
+            fenced: Family::default(),
         };
         registry.register("cycles", "Provisioning cycles run, by app and outcome", m.cycles.clone());
         registry.register("cycle_seconds", "How long cycles took, by app", m.cycle_seconds.clone());
@@ -92,6 +111,21 @@ impl Metrics {
             "feed_lag_entries",
             "Directory changes the app's job has not processed yet",
             m.feed_lag.clone(),
+        );
+        registry.register(
+            "feed_lag_seconds",
+            "Age of the oldest directory change the app's job has not processed yet (0: none)",
+            m.feed_lag_seconds.clone(),
+        );
+        registry.register(
+            "lease_held",
+            "1 while the worker that answered holds the app's job lease",
+            m.lease_held.clone(),
+        );
+        registry.register(
+            "fencing_refusals",
+            "Cycle writes refused because another worker had taken the job's lease, by app",
+            m.fenced.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -142,11 +176,18 @@ impl Metrics {
     }
 
     /// The state of `app`'s job as read for a scrape.
-    pub fn job(&self, app: &str, escrowed: u64, quarantined: bool, feed_lag: u64) {
+    pub fn job(&self, app: &str, job: JobGauges) {
         let labels = vec![("app", app.to_string())];
-        self.escrow.get_or_create(&labels).set(i64::try_from(escrowed).unwrap_or(i64::MAX));
-        self.quarantined.get_or_create(&labels).set(i64::from(quarantined));
-        self.feed_lag.get_or_create(&labels).set(i64::try_from(feed_lag).unwrap_or(i64::MAX));
+        self.escrow.get_or_create(&labels).set(i64::try_from(job.escrowed).unwrap_or(i64::MAX));
+        self.quarantined.get_or_create(&labels).set(i64::from(job.quarantined));
+        self.feed_lag.get_or_create(&labels).set(i64::try_from(job.feed_lag).unwrap_or(i64::MAX));
+        self.feed_lag_seconds.get_or_create(&labels).set(job.feed_lag_seconds);
+        self.lease_held.get_or_create(&labels).set(i64::from(job.lease_held));
+    }
+
+    /// A write of a cycle of `app` was refused: another worker holds the lease.
+    pub fn fenced(&self, app: &str) {
+        self.fenced.get_or_create(&vec![("app", app.to_string())]).inc();
     }
 
     /// Forgets the per-job state of apps that have no job any more.
@@ -154,6 +195,8 @@ impl Metrics {
         self.escrow.clear();
         self.quarantined.clear();
         self.feed_lag.clear();
+        self.feed_lag_seconds.clear();
+        self.lease_held.clear();
     }
 
     /// Every series in the OpenMetrics text format.
@@ -179,7 +222,8 @@ mod tests {
         let refused = ConnectorError::Permanent { status: 501, scim_type: None, app_message: String::new() };
         m.request("a1", "update", Duration::from_millis(3), Err(&refused));
         m.held("a1", Duration::from_millis(1500));
-        m.job("a1", 2, true, 7);
+        m.job("a1", JobGauges { escrowed: 2, quarantined: true, feed_lag: 7, feed_lag_seconds: 2.5, lease_held: true });
+        m.fenced("a1");
         let text = m.text();
         for line in [
             "roster_cycles_total{app=\"a1\",outcome=\"success\"} 1",
@@ -191,6 +235,9 @@ mod tests {
             "roster_escrow_objects{app=\"a1\"} 2",
             "roster_quarantined{app=\"a1\"} 1",
             "roster_feed_lag_entries{app=\"a1\"} 7",
+            "roster_feed_lag_seconds{app=\"a1\"} 2.5",
+            "roster_lease_held{app=\"a1\"} 1",
+            "roster_fencing_refusals_total{app=\"a1\"} 1",
         ] {
             assert!(text.contains(line), "{line} is missing from\n{text}");
         }

@@ -154,6 +154,8 @@ pub struct GuardedConnector {
     hold_until: AtomicI64,
     /// Where calls are counted, and the app's label there.
     observer: Option<(Arc<crate::metrics::Metrics>, String)>,
+    /// The job's lease: no call once this worker may have lost it.
+    lease: Option<Arc<crate::worker::LeaseWatch>>,
 }
 
 impl GuardedConnector {
@@ -171,6 +173,7 @@ impl GuardedConnector {
             tripped: AtomicBool::new(false),
             hold_until: AtomicI64::new(0),
             observer: None,
+            lease: None,
         }
     }
 
@@ -182,6 +185,9 @@ impl GuardedConnector {
     /// Why the cycle must stop calling the app, if it must: refused credentials,
     /// a run of transient failures, or a pause longer than a cycle waits.
     pub fn interrupted(&self) -> Option<ConnectorError> {
+        if let Some(gone) = self.lease_gone() {
+            return Some(gone);
+        }
         if let Some(message) = self.refused() {
             return Some(ConnectorError::Config { message });
         }
@@ -202,6 +208,18 @@ impl GuardedConnector {
     pub fn hold_until(&self) -> Option<i64> {
         let h = self.hold_until.load(Ordering::SeqCst);
         (h > roster_store::now_ms()).then_some(h)
+    }
+
+    /// Stops this connector's calls once `lease` may be lost.
+    pub fn leased(mut self, lease: Arc<crate::worker::LeaseWatch>) -> GuardedConnector {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// Why calls must stop because of the lease, if they must.
+    fn lease_gone(&self) -> Option<ConnectorError> {
+        let message = self.lease.as_ref()?.gone()?;
+        Some(ConnectorError::Transient { message })
     }
 
     /// Counts this connector's calls in `metrics` under `app`.
@@ -232,6 +250,9 @@ impl GuardedConnector {
         // Everything below is read with the permit held: a request that queued
         // for a permit before a refusal or a 429 arrived sees it too.
         let _permit = self.permits.acquire().await;
+        if let Some(gone) = self.lease_gone() {
+            return Err(gone);
+        }
         if let Some(message) = self.refused() {
             return Err(ConnectorError::Config { message });
         }

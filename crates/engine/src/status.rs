@@ -256,6 +256,43 @@ pub struct ProvisioningStatus {
     /// The app's SCIM dialect: forms pinned in the settings, forms learned
     /// from its answers, attributes it refuses in every form.
     pub dialect: roster_connectors::Dialect,
+    /// The worker whose lease runs this job's cycles (none before its first lease).
+    pub worker: Option<JobLease>,
+}
+
+/// Which worker runs a job's cycles, and until when its lease holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLease {
+    /// The worker's id (`None`: the lease is free).
+    pub worker_id: Option<String>,
+    /// The worker's name (host and process id unless named).
+    pub worker_name: Option<String>,
+    /// The fencing token: it rises with each new holder.
+    pub token: i64,
+    /// When the lease expires unless renewed (ms since the Unix epoch).
+    pub expires_at: i64,
+    /// Whether the worker that answered holds it.
+    pub here: bool,
+}
+
+/// A worker: a `roster serve` process sharing the store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerView {
+    pub id: String,
+    pub name: String,
+    pub started_at: i64,
+    /// Its last heartbeat (ms since the Unix epoch).
+    pub heartbeat_at: i64,
+    /// Running, with a heartbeat within its lease's length.
+    pub live: bool,
+    /// Set when it stopped gracefully.
+    pub stopped_at: Option<i64>,
+    /// Whether this is the worker that answered.
+    pub this: bool,
+    /// The apps (ids) whose leases it holds, unexpired.
+    pub jobs: Vec<String>,
 }
 
 impl ProvisioningStatus {

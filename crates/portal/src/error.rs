@@ -107,7 +107,7 @@ impl From<StoreError> for PortalError {
     fn from(e: StoreError) -> PortalError {
         match e {
             StoreError::NotFound { .. } => PortalError::NotFound(e.to_string()),
-            StoreError::Conflict { message } => PortalError::Conflict(message),
+            StoreError::Conflict { message } | StoreError::Fenced { message } => PortalError::Conflict(message),
             StoreError::Invalid { message } => PortalError::BadRequest(message),
             other => {
                 tracing::error!(error = %other, "store failure in the portal");
@@ -125,6 +125,7 @@ impl From<EngineError> for PortalError {
             EngineError::NotConfigured(m) => PortalError::Conflict(format!("provisioning is not configured: {m}")),
             EngineError::Connector(c) => PortalError::App(c.to_string()),
             e @ EngineError::Corrupt { .. } => PortalError::Conflict(e.to_string()),
+            EngineError::Elsewhere(m) => PortalError::Conflict(m),
         }
     }
 }

@@ -87,6 +87,9 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 /// Middleware: requires `Authorization: Bearer <token>` (except on
 /// `ServiceProviderConfig`, the readiness probe).
 pub async fn require_token(State(state): State<SampleState>, req: Request, next: Next) -> Response {
+    if let Some(latency) = state.options().latency {
+        tokio::time::sleep(latency).await;
+    }
     if req.uri().path().ends_with("/ServiceProviderConfig") {
         return next.run(req).await;
     }

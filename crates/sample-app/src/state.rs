@@ -78,6 +78,9 @@ pub struct SampleOptions {
     /// `400 mutability`, in a PATCH or a PUT (none by default; many apps treat
     /// `userName` so).
     pub immutable: Vec<String>,
+    /// How long every answer is held back, as a remote app's round trip would
+    /// be (none by default).
+    pub latency: Option<std::time::Duration>,
 }
 
 impl Default for SampleOptions {
@@ -87,6 +90,7 @@ impl Default for SampleOptions {
             refuse: Vec::new(),
             drop_types: false,
             immutable: Vec::new(),
+            latency: None,
         }
     }
 }

@@ -208,6 +208,8 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .answers(json::<roster_engine::Dialect>()),
     op(Get, "/metrics", Read, "Metrics in the OpenMetrics text format, for Prometheus (a read token scrapes them)"),
+    op(Get, "/workers", Read, "The workers sharing the store, with their heartbeats and the jobs each runs")
+        .answers(list::<roster_engine::status::WorkerView>()),
     op(Get, "/apps/{app}/provisioning/status", Read, "Provisioning status and progress")
         .answers(json::<ProvisioningStatus>()),
     op(

@@ -89,6 +89,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { message } => {
                 ApiError { status: StatusCode::CONFLICT, code: "conflict", message, field: None }
             }
+            StoreError::Fenced { message } => {
+                ApiError { status: StatusCode::CONFLICT, code: "fenced", message, field: None }
+            }
             StoreError::Invalid { message } => ApiError::bad_request(message),
             other => {
                 tracing::error!(error = %other, "store failure");

@@ -22,6 +22,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A write of a worker whose lease on the job is gone (a newer holder exists).
+    #[error("{message}")]
+    Fenced { message: String },
     /// The database failed.
     #[error("database error: {0}")]
     Database(sqlx::Error),

@@ -99,6 +99,14 @@ pub(crate) async fn append_many(
 }
 
 impl Store {
+    /// When the first feed entry past `watermark` was written (ms), if any.
+    pub async fn feed_oldest_after(&self, watermark: i64) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT at FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT 1")
+            .bind(watermark)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
     /// Reads up to `limit` feed entries with `seq > after`, in order.
     pub async fn feed_after(&self, after: i64, limit: i64) -> Result<Vec<FeedEntry>, StoreError> {
         let rows = sqlx::query(&format!(

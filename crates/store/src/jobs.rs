@@ -118,6 +118,17 @@ impl Store {
         Ok(())
     }
 
+    /// Asks for a cycle of `app` from whichever worker holds its lease: a
+    /// change-feed entry that moves the feed past the job's watermark. Returns the
+    /// entry's position.
+    pub async fn request_cycle(&self, app: &AppId) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        feed::append(&mut tx, ChangeKind::App, app.as_str(), None).await?;
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM change_feed").fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(head)
+    }
+
     /// Updates a job's cycle state on its own (no object work alongside).
     pub async fn update_job_state(&self, app: &AppId, update: &JobStateUpdate) -> Result<(), StoreError> {
         let mut tx = self.begin_immediate().await?;

@@ -24,6 +24,7 @@ mod intents;
 mod jobs;
 mod keys;
 mod kinds;
+mod leases;
 mod logs;
 mod migrate;
 mod model;
@@ -52,6 +53,7 @@ pub use intents::Intent;
 pub use jobs::{JobRow, JobStateUpdate};
 pub use keys::ResealReport;
 pub use kinds::{LogAction, LogStatus, ObjectKind, Phase, UnknownValue};
+pub use leases::{Fence, Lease, LeaseRow, WorkerRow};
 pub use logs::{logs_csv, LogQuery, LogRecord, RecordBatch};
 pub use model::*;
 pub use oauth_states::OAUTH_STATE_TTL_MS;
@@ -85,6 +87,8 @@ pub struct Store {
     /// handler (which leaves the machine idle while a write waits).
     writer: Option<AnyPool>,
     backend: Backend,
+    /// The lease every write transaction checks (see [`Store::fenced`]).
+    fence: Option<std::sync::Arc<Fence>>,
 }
 
 /// Milliseconds since the Unix epoch: the one time unit stored in the database.
@@ -123,7 +127,7 @@ impl Store {
             Backend::Sqlite => Some(sqlite_pool(1).connect_with(options).await?),
             Backend::Postgres => None,
         };
-        let store = Store { pool, writer, backend };
+        let store = Store { pool, writer, backend, fence: None };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -147,11 +151,16 @@ impl Store {
     /// Begins a transaction that will write: on SQLite with `BEGIN IMMEDIATE`, so
     /// that it waits (busy timeout) for the write lock up front instead of failing
     /// with "database is locked" when it upgrades from reading to writing.
+    /// A fenced store checks its lease first (see [`Store::fenced`]).
     pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
+        let mut tx = match self.backend {
             Backend::Sqlite => self.writes().begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        if let Some(fence) = &self.fence {
+            leases::check(&mut tx, self.backend, fence).await?;
+        }
+        Ok(tx)
     }
 
     /// Begins a write transaction. On SQLite, `BEGIN IMMEDIATE` takes the write lock

@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0011_member_targets.sql"),
         include_str!("../migrations/postgres/0011_member_targets.sql"),
     ),
+    (12, include_str!("../migrations/sqlite/0012_leases.sql"), include_str!("../migrations/postgres/0012_leases.sql")),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.
@@ -117,7 +118,7 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .expect("an in-memory database");
-        let store = Store { pool, writer: None, backend: Backend::Sqlite };
+        let store = Store { pool, writer: None, backend: Backend::Sqlite, fence: None };
         let upto: Vec<_> = MIGRATIONS.iter().copied().filter(|(v, _, _)| *v <= version).collect();
         apply(&store, &upto).await.expect("the earlier migrations apply");
         store

@@ -104,6 +104,7 @@ pub fn routes() -> Routes {
         .post("/apps/{app}/provisioning/allow-deletes", provisioning::allow_deletes)
         .post("/apps/{app}/provisioning/dialect/reset", provisioning::reset_dialect)
         .get("/metrics", provisioning::metrics)
+        .get("/workers", provisioning::workers)
         .get("/apps/{app}/provisioning/status", provisioning::status)
         .get("/apps/{app}/provisioning/logs", provisioning::logs)
         .post("/apps/{app}/provisioning/provision-on-demand", provisioning::on_demand)

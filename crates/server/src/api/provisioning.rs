@@ -34,6 +34,9 @@ impl From<EngineError> for ApiError {
             EngineError::Connector(c) => {
                 ApiError { status: StatusCode::BAD_GATEWAY, code: "app_error", message: c.to_string(), field: None }
             }
+            EngineError::Elsewhere(message) => {
+                ApiError { status: StatusCode::CONFLICT, code: "elsewhere", message, field: None }
+            }
             // Stored state roster cannot read: nothing the request can fix, and
             // nothing secret in the message, which names the app and the column.
             e @ EngineError::Corrupt { .. } => ApiError {
@@ -113,6 +116,13 @@ pub async fn allow_deletes(
 ) -> Result<Json<AllowedDeletes>, ApiError> {
     let app = app_id(&state, &key).await?;
     Ok(Json(engine(&state)?.allow_deletes(&app).await?))
+}
+
+/// The workers sharing the store (seen in the last hour), live ones first.
+pub async fn workers(State(state): State<AppState>) -> Result<Json<Vec<roster_engine::status::WorkerView>>, ApiError> {
+    let mut workers = engine(&state)?.workers().await?;
+    workers.sort_by_key(|w| !w.live);
+    Ok(Json(workers))
 }
 
 /// The engine's metrics in the OpenMetrics text format, for Prometheus.
