@@ -49,5 +49,9 @@ cargo nextest run --workspace --no-fail-fast "$@"
 bash scripts/chaos.sh --seed-list 264607,936451,42
 if [ -n "${ROSTER_TEST_POSTGRES:-}" ]; then
   bash scripts/chaos.sh --seed-list 264607 --store postgres --postgres-url "$ROSTER_TEST_POSTGRES"
+  # Three workers on PostgreSQL, five apps: one worker killed mid-cycle, one paused
+  # past its lease (scripts/failover.sh without flags runs the 20,000-user size).
+  bash scripts/failover.sh --users 3000 --latency-ms 20 --concurrency 4 --timeout 600 \
+    --postgres-url "$ROSTER_TEST_POSTGRES"
 fi
 bash scripts/portal-test.sh

@@ -647,6 +647,7 @@ fn print_status(app: &str, s: &ProvisioningStatus) {
         );
     }
     print_dialect(&s.dialect, &app_arg, false);
+    print_worker(s.worker.as_ref());
     if s.escrow.count > 0 {
         println!("escrow       {} object(s) failed, retried later:", s.escrow.count);
         for item in s.escrow.items.iter().take(5) {
@@ -658,6 +659,22 @@ fn print_status(app: &str, s: &ProvisioningStatus) {
                 when(item.next_retry_at)
             );
         }
+    }
+}
+
+/// Which worker runs the job, and until when its lease holds.
+fn print_worker(lease: Option<&roster_engine::status::JobLease>) {
+    let now = chrono::Utc::now().timestamp_millis();
+    match lease {
+        Some(l) if l.worker_id.is_some() && l.expires_at > now => println!(
+            "worker       {} (lease until {}, token {}{})",
+            l.worker_name.as_deref().or(l.worker_id.as_deref()).unwrap_or_default(),
+            when(l.expires_at),
+            l.token,
+            if l.here { ", the worker that answered" } else { "" }
+        ),
+        Some(_) => println!("worker       none now: the lease is free or expired, and the next live worker takes it"),
+        None => {}
     }
 }
 

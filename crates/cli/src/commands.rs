@@ -401,3 +401,55 @@ pub async fn token(c: &Client, json: bool, cmd: TokenCmd) -> Result<()> {
     }
     Ok(())
 }
+
+/// `roster workers`: every worker seen in the last hour, live ones first, with
+/// the apps (by name) whose leases it holds.
+pub async fn workers(c: &Client, json: bool) -> Result<()> {
+    let workers = c.get("/workers").await?;
+    let apps = c.get("/apps?limit=1000").await?;
+    let names: std::collections::HashMap<&str, &str> = apps["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| Some((a["id"].as_str()?, a["name"].as_str()?)))
+        .collect();
+    let rows: Vec<Value> = workers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            let jobs: Vec<&str> = w["jobs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|j| j.as_str())
+                .map(|id| names.get(id).copied().unwrap_or(id))
+                .collect();
+            let state = match (w["live"].as_bool(), w["stoppedAt"].is_null()) {
+                (Some(true), _) => "live",
+                (_, false) => "stopped",
+                _ => "dead",
+            };
+            json!({
+                "name": w["name"], "id": w["id"], "state": state,
+                "heartbeat": w["heartbeatAt"].as_i64().map(crate::output::time),
+                "this": if w["this"] == true { "yes" } else { "" },
+                "jobs": jobs,
+            })
+        })
+        .collect();
+    crate::output::table(
+        json,
+        &workers,
+        &rows,
+        &[
+            ("name", "NAME"),
+            ("state", "STATE"),
+            ("heartbeat", "HEARTBEAT"),
+            ("jobs", "APPS"),
+            ("this", "ANSWERED"),
+            ("id", "ID"),
+        ],
+    );
+    Ok(())
+}

@@ -91,6 +91,8 @@ enum Command {
     Key(key::KeyCmd),
     /// Run the sample SCIM 2.0 application on its own (in memory).
     SampleApp(SampleAppArgs),
+    /// The workers sharing the store: heartbeats, and the apps whose jobs each runs.
+    Workers,
 }
 
 #[derive(Args)]
@@ -183,6 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(c) => commands::token(&client, json, c).await,
         Command::Audit(a) => audit::run(&client, json, a).await,
         Command::Expr(c) => commands::expr(&client, json, c).await,
+        Command::Workers => commands::workers(&client, json).await,
         Command::Import(ImportCmd::Users(a)) => {
             let report = import::import_users(&client, &a.file, a.quiet || json).await?;
             if json {

@@ -96,6 +96,14 @@ impl EngineError {
     }
 }
 
+/// The next wake-up from the feed listener; never, without one.
+async fn wake(listener: &mut Option<roster_store::FeedListener>) -> Result<(), StoreError> {
+    match listener {
+        Some(l) => l.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// One job's live handle: its progress and the lock that keeps its cycles one at a time.
 #[derive(Default)]
 struct JobHandle {
@@ -163,10 +171,30 @@ impl Engine {
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut last_head = -1i64;
+        // On PostgreSQL a write to the feed wakes the scheduler at once (the
+        // polling stays, slower, as the fallback).
+        let mut listener = match self.store.feed_listener().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen to the change feed; polling it instead");
+                None
+            }
+        };
         loop {
+            let poll = if listener.is_some() {
+                Duration::from_millis(500).min(self.worker.renew_every())
+            } else {
+                Duration::from_millis(200)
+            };
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = tokio::time::sleep(poll) => {}
+                woke = wake(&mut listener) => {
+                    if let Err(e) = woke {
+                        tracing::warn!(error = %e, "lost the change feed's notifications; polling it instead");
+                        listener = None;
+                    }
+                }
             }
             let head = match self.store.feed_head().await {
                 Ok(h) => h,

@@ -8,6 +8,7 @@
 
 use crate::cycle::{current_values, lookup, scope, with_retry, CycleContext, Imported};
 use crate::EngineError;
+use futures::{StreamExt, TryStreamExt};
 use roster_connectors::{ResourceKind, TargetObject};
 use roster_mapping::{EvalContext, MappedAttribute, Value as MappedValue};
 use roster_store::{Intent, LogAction, LogStatus, MemberShadow, ObjectKind, RecordBatch, ShadowEntry, Store};
@@ -123,6 +124,10 @@ fn recovered_log(
     })
 }
 
+/// How many look-ups of a recovery are in flight at once, at most (the job's
+/// own concurrency limits them further).
+const RECOVERY_CONCURRENCY: usize = 64;
+
 /// Sets the shadow of every object a cut-short batch was writing from the app.
 pub(crate) async fn recover(store: &Store, ctx: &CycleContext) -> Result<(), EngineError> {
     if ctx.handoff {
@@ -146,10 +151,19 @@ async fn recover_users(store: &Store, ctx: &CycleContext) -> Result<(), EngineEr
         let ids: Vec<&str> = intents.iter().map(|i| i.source_id.as_str()).collect();
         let shadows = store.shadow_of(&ctx.app, ObjectKind::User, &ids).await?;
         let mut batch = RecordBatch::default();
-        for intent in &intents {
+        // The look-ups go out side by side (the guard holds them to the job's
+        // concurrency): a worker taking over a dead one's job checks its whole
+        // last wave in the time of a few requests.
+        let lookups: Vec<_> = intents
+            .iter()
+            .map(|intent| Box::pin(find_in_app(ctx, ResourceKind::User, shadows.get(&intent.source_id), intent)))
+            .collect();
+        let found: Vec<Option<TargetObject>> =
+            futures::stream::iter(lookups).buffered(RECOVERY_CONCURRENCY).try_collect().await?;
+        for (intent, found) in intents.iter().zip(found) {
             let shadow = shadows.get(&intent.source_id);
             // Not found: deleted in the app (the redo creates it again) or never created.
-            if let Some(found) = find_in_app(ctx, ResourceKind::User, shadow, intent).await? {
+            if let Some(found) = found {
                 let mut s = shadow_from_app(ObjectKind::User, &intent.source_id, &found, &targets);
                 // The manager reference is kept as it was: the app holds an id there.
                 if let Some(old) = shadow {

@@ -187,3 +187,20 @@ on_both!(
     a_worker_past_its_lease_neither_calls_nor_writes,
     a_cycle_asked_of_a_worker_without_the_lease_runs_where_the_lease_is
 );
+
+/// On PostgreSQL a write to the change feed wakes the workers listening (the
+/// scheduler then runs at once instead of at its next poll); SQLite has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_change_notifies_the_listening_workers() {
+    if let Some(app) = rig(Db::Sqlite).await {
+        assert!(app.store.feed_listener().await.expect("no error").is_none(), "SQLite polls");
+    }
+    let Some(app) = rig(Db::Postgres).await else { return };
+    let mut listener = app.store.feed_listener().await.expect("listen").expect("a listener on PostgreSQL");
+    let (s, v) = app.post("/users", json!({"userName": "nia@corp.example"})).await;
+    assert!(s.is_success(), "{v}");
+    tokio::time::timeout(Duration::from_secs(10), listener.next())
+        .await
+        .expect("woken within 10 s")
+        .expect("a notification");
+}

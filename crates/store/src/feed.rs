@@ -56,6 +56,18 @@ pub struct FeedEntry {
     pub at: i64,
 }
 
+/// Wake-ups from the change feed (see [`Store::feed_listener`]).
+pub struct FeedListener(sqlx::postgres::PgListener);
+
+impl FeedListener {
+    /// Waits for the next write to the feed. The connection is made again if it
+    /// drops (a write made meanwhile is seen by the polling).
+    pub async fn next(&mut self) -> Result<(), StoreError> {
+        self.0.recv().await?;
+        Ok(())
+    }
+}
+
 /// Appends an entry inside the caller's transaction.
 pub(crate) async fn append(
     tx: &mut Transaction<'static, Any>,
@@ -99,6 +111,16 @@ pub(crate) async fn append_many(
 }
 
 impl Store {
+    /// A listener woken by every write to the change feed, on PostgreSQL
+    /// (`LISTEN roster_feed`; a trigger notifies at each commit); `None` on SQLite,
+    /// whose one process polls.
+    pub async fn feed_listener(&self) -> Result<Option<FeedListener>, StoreError> {
+        let Some(url) = &self.url else { return Ok(None) };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen("roster_feed").await?;
+        Ok(Some(FeedListener(listener)))
+    }
+
     /// When the first feed entry past `watermark` was written (ms), if any.
     pub async fn feed_oldest_after(&self, watermark: i64) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar("SELECT at FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT 1")

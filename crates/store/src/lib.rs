@@ -45,7 +45,7 @@ pub use audit::{audit_csv, AuditEntry, AuditQuery, NewAuditEntry};
 pub use duration::parse_duration_ms;
 pub use error::StoreError;
 pub use escrow::{retry_delay_ms, EscrowFailure, EscrowItem};
-pub use feed::{ChangeKind, FeedEntry};
+pub use feed::{ChangeKind, FeedEntry, FeedListener};
 pub use groups::{GroupInput, GroupPatch};
 pub use handoff::{ConfirmedHandoff, Handoff, HandoffAction, HandoffItem};
 pub use ids::{AppId, GroupId, RoleId, UserId};
@@ -89,6 +89,8 @@ pub struct Store {
     backend: Backend,
     /// The lease every write transaction checks (see [`Store::fenced`]).
     fence: Option<std::sync::Arc<Fence>>,
+    /// On PostgreSQL, the URL a feed listener connects to.
+    url: Option<std::sync::Arc<str>>,
 }
 
 /// Milliseconds since the Unix epoch: the one time unit stored in the database.
@@ -127,7 +129,8 @@ impl Store {
             Backend::Sqlite => Some(sqlite_pool(1).connect_with(options).await?),
             Backend::Postgres => None,
         };
-        let store = Store { pool, writer, backend, fence: None };
+        let url = (backend == Backend::Postgres).then(|| std::sync::Arc::from(url));
+        let store = Store { pool, writer, backend, fence: None, url };
         migrate::run(&store).await?;
         Ok(store)
     }

@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0011_member_targets.sql"),
     ),
     (12, include_str!("../migrations/sqlite/0012_leases.sql"), include_str!("../migrations/postgres/0012_leases.sql")),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_feed_notify.sql"),
+        include_str!("../migrations/postgres/0013_feed_notify.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.
@@ -82,7 +87,7 @@ async fn apply(store: &Store, migrations: &[(i64, &str, &str)]) -> Result<(), St
         };
         // Comments go first, so that a `;` inside one never splits a statement.
         let script: String = script.lines().map(strip_comment).collect::<Vec<_>>().join("\n");
-        for statement in script.split(';').map(str::trim).filter(|s| !s.is_empty() && !is_comment(s)) {
+        for statement in statements(&script).into_iter().filter(|s| !s.is_empty() && !is_comment(s)) {
             sqlx::query(statement).execute(&mut *tx).await?;
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
@@ -93,6 +98,29 @@ async fn apply(store: &Store, migrations: &[(i64, &str, &str)]) -> Result<(), St
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// The statements of a script, split at `;` except inside a `$$` body (a
+/// PostgreSQL function's).
+fn statements(script: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut in_body) = (0, false);
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'$') {
+            in_body = !in_body;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b';' && !in_body {
+            out.push(script[start..i].trim());
+            start = i + 1;
+        }
+        i += 1;
+    }
+    out.push(script[start..].trim());
+    out
 }
 
 /// A line without its `--` comment (the migrations hold no `--` inside strings).
@@ -106,6 +134,14 @@ fn is_comment(statement: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_function_body_is_one_statement() {
+        let script = "CREATE TABLE a (x INT);\nCREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n  PERFORM 1;\n  RETURN NULL;\nEND\n$$ LANGUAGE plpgsql;\nSELECT 1";
+        let parts = super::statements(script);
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        assert!(parts[1].starts_with("CREATE FUNCTION") && parts[1].ends_with("plpgsql"), "{parts:?}");
+    }
+
     use super::*;
     use crate::AccessRole;
 
@@ -118,7 +154,7 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .expect("an in-memory database");
-        let store = Store { pool, writer: None, backend: Backend::Sqlite, fence: None };
+        let store = Store { pool, writer: None, backend: Backend::Sqlite, fence: None, url: None };
         let upto: Vec<_> = MIGRATIONS.iter().copied().filter(|(v, _, _)| *v <= version).collect();
         apply(&store, &upto).await.expect("the earlier migrations apply");
         store
