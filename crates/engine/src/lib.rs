@@ -216,7 +216,10 @@ impl Engine {
     /// not in quarantine or holding, and with work: initial phase, the feed past
     /// its watermark, an escrowed object due, or its interval elapsed).
     pub async fn tick(self: &Arc<Self>, head: i64) {
-        let jobs = match self.store.jobs().await {
+        let started = Instant::now();
+        let jobs = self.store.jobs().await;
+        self.metrics.store("jobs", started.elapsed());
+        let jobs = match jobs {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the jobs");

@@ -60,6 +60,7 @@ pub struct Metrics {
     feed_lag_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
     lease_held: Family<Labels, Gauge>,
     fenced: Family<Labels, Counter>,
+    store_seconds: Histograms,
 }
 
 impl Default for Metrics {
@@ -86,6 +87,7 @@ impl Metrics {
             feed_lag_seconds: Family::default(),
             lease_held: Family::default(),
             fenced: Family::default(),
+            store_seconds: Family::new_with_constructor(request_buckets),
         };
         registry.register("cycles", "Provisioning cycles run, by app and outcome", m.cycles.clone());
         registry.register("cycle_seconds", "How long cycles took, by app", m.cycle_seconds.clone());
@@ -126,6 +128,11 @@ impl Metrics {
             "fencing_refusals",
             "Cycle writes refused because another worker had taken the job's lease, by app",
             m.fenced.clone(),
+        );
+        registry.register(
+            "store_seconds",
+            "How long the store took, by operation (a wave's record, the scheduler's reads)",
+            m.store_seconds.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -185,6 +192,11 @@ impl Metrics {
         self.lease_held.get_or_create(&labels).set(i64::from(job.lease_held));
     }
 
+    /// The store took `took` for `operation`.
+    pub fn store(&self, operation: &'static str, took: Duration) {
+        self.store_seconds.get_or_create(&vec![("operation", operation.to_string())]).observe(took.as_secs_f64());
+    }
+
     /// A write of a cycle of `app` was refused: another worker holds the lease.
     pub fn fenced(&self, app: &str) {
         self.fenced.get_or_create(&vec![("app", app.to_string())]).inc();
@@ -224,6 +236,7 @@ mod tests {
         m.held("a1", Duration::from_millis(1500));
         m.job("a1", JobGauges { escrowed: 2, quarantined: true, feed_lag: 7, feed_lag_seconds: 2.5, lease_held: true });
         m.fenced("a1");
+        m.store("record", Duration::from_millis(2));
         let text = m.text();
         for line in [
             "roster_cycles_total{app=\"a1\",outcome=\"success\"} 1",
@@ -238,6 +251,7 @@ mod tests {
             "roster_feed_lag_seconds{app=\"a1\"} 2.5",
             "roster_lease_held{app=\"a1\"} 1",
             "roster_fencing_refusals_total{app=\"a1\"} 1",
+            "roster_store_seconds_count{operation=\"record\"} 1",
         ] {
             assert!(text.contains(line), "{line} is missing from\n{text}");
         }

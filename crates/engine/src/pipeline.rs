@@ -416,6 +416,7 @@ impl Recorder<'_> {
             record_batch(self.ctx, wave.group_outcomes, wave.job_update, wave.member_intent_clears, outcomes, counts);
         let previous = self.tail.take();
         let (store, app) = (self.store.clone(), self.ctx.app.clone());
+        let metrics = self.ctx.guard.metrics();
         self.tail = Some(tokio::spawn(async move {
             if let Some(previous) = previous {
                 previous
@@ -424,6 +425,9 @@ impl Recorder<'_> {
             }
             let started = std::time::Instant::now();
             let recorded = store.record(&app, &batch).await;
+            if let Some(m) = metrics {
+                m.store("record", started.elapsed());
+            }
             tracing::debug!(objects = batch.logs.len(), ms = started.elapsed().as_millis() as u64, "wave recorded");
             recorded
         }));

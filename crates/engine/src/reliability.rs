@@ -228,6 +228,11 @@ impl GuardedConnector {
         self
     }
 
+    /// Where this connector's calls are counted, if anywhere.
+    pub fn metrics(&self) -> Option<Arc<crate::metrics::Metrics>> {
+        self.observer.as_ref().map(|(m, _)| m.clone())
+    }
+
     /// [`call`](Self::call), counted as `operation` when observed.
     async fn counted<T, F, Fut>(&self, operation: &'static str, f: F) -> Result<T, ConnectorError>
     where

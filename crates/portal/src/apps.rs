@@ -47,6 +47,10 @@ async fn list(
         };
         rows.push((app, status));
     }
+    let workers = match &state.engine {
+        Some(e) => e.workers().await?,
+        None => Vec::new(),
+    };
     let done = done.done;
     let body = html! {
         h1 { "Enterprise applications" }
@@ -56,7 +60,7 @@ async fn list(
         }
         div class="table-wrap" { table {
             thead { tr {
-                th { "Name" } th { "Template" } th { "Provisioning" } th { "Last cycle" } th class="num" { "Failures (last cycle)" }
+                th { "Name" } th { "Template" } th { "Provisioning" } th { "Worker" } th { "Last cycle" } th class="num" { "Failures (last cycle)" }
             } }
             tbody {
                 @for (app, status) in &rows { tr {
@@ -64,17 +68,35 @@ async fn list(
                     td { (template_name(&app.template)) }
                     @if let Some(status) = status {
                         td { (state_badge(status)) }
+                        td { (crate::status::worker_cell(status.worker.as_ref())) }
                         td { (time(status.last_cycle_at)) }
                         td class="num" { (status.last_cycle.failed) }
                     } @else {
-                        td class="muted" { "—" } td {} td {}
+                        td class="muted" { "—" } td {} td {} td {}
                     }
                 } }
                 @if rows.is_empty() {
-                    tr { td colspan="5" class="muted" { "No application yet: add one from the gallery." } }
+                    tr { td colspan="6" class="muted" { "No application yet: add one from the gallery." } }
                 }
             }
         } }
+        @if !workers.is_empty() {
+            h2 { "Workers" }
+            p class="hint" { "The roster processes sharing this store; each app's cycles run on the worker holding its lease." }
+            div class="table-wrap" { table data-part="workers" {
+                thead { tr { th { "Worker" } th { "State" } th { "Last heartbeat" } th class="num" { "Apps" } } }
+                tbody { @for w in &workers { tr {
+                    td { (w.name) @if w.this { " (this one)" } }
+                    td {
+                        @if w.live { span class="badge on" { "Live" } }
+                        @else if w.stopped_at.is_some() { span class="badge off" { "Stopped" } }
+                        @else { span class="badge quarantined" { "Not answering" } }
+                    }
+                    td { (time(Some(w.heartbeat_at))) }
+                    td class="num" { (w.jobs.len()) }
+                } } }
+            } }
+        }
     };
     Ok(page(&session, Section::Apps, "Enterprise applications", body))
 }

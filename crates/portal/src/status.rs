@@ -134,6 +134,22 @@ fn counts(c: &Counts) -> Markup {
     }
 }
 
+/// Which worker runs a job's cycles, and until when its lease holds.
+pub fn worker_cell(lease: Option<&roster_engine::status::JobLease>) -> Markup {
+    let now = chrono::Utc::now().timestamp_millis();
+    html! {
+        @match lease {
+            Some(l) if l.worker_id.is_some() && l.expires_at > now => {
+                (l.worker_name.as_deref().or(l.worker_id.as_deref()).unwrap_or_default())
+                @if l.here { " (this one)" }
+                span class="muted" { " · lease until " (time(Some(l.expires_at))) }
+            }
+            Some(_) => span class="muted" { "None now: the next live worker takes it" },
+            None => span class="muted" { "—" },
+        }
+    }
+}
+
 /// The inside of the live panel.
 pub fn panel_body(session: &Session, app: &Application, status: &ProvisioningStatus) -> Markup {
     let progress = &status.progress;
@@ -214,6 +230,9 @@ pub fn panel_body(session: &Session, app: &Application, status: &ProvisioningSta
             }
             @if let Some(e) = &status.last_error {
                 dt { "Last error" } dd class="error" { (e) }
+            }
+            @if status.worker.is_some() {
+                dt { "Worker" } dd data-part="worker" { (worker_cell(status.worker.as_ref())) }
             }
         }
         (dialect(session, app, &status.dialect))

@@ -68,6 +68,10 @@ pub fn router(state: AppState, scheme: Scheme) -> Router {
         store: state.store.clone(),
         reader: api::routes().router.with_state(state.clone()),
     });
+    // Prometheus's default path, under the same token check as /api/v1/metrics.
+    let scrape = Router::new()
+        .route("/metrics", get(api::provisioning::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(guard.clone(), auth::require_token));
     // The last layer runs first: the token is checked, then the change audited.
     let api = api::routes()
         .router
@@ -76,6 +80,7 @@ pub fn router(state: AppState, scheme: Scheme) -> Router {
         .route("/openapi.json", get(openapi::document));
     let routes = Router::new()
         .nest(API_PREFIX, api)
+        .merge(scrape)
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .fallback(error::not_found)

@@ -76,6 +76,14 @@ async fn a_read_token_scrapes_every_series() {
     assert_eq!(value("roster_escrow_objects", &app_label), 0.0, "{text}");
     assert_eq!(value("roster_quarantined", &app_label), 0.0, "{text}");
     assert_eq!(value("roster_feed_lag_entries", &app_label), 0.0, "{text}");
+    assert_eq!(value("roster_lease_held", &app_label), 1.0, "the one worker runs the job: {text}");
+    // Prometheus's default path answers the same, under the same token check.
+    let root = format!("{}/metrics", app.base);
+    let anonymous = app.http.get(&root).send().await.expect("answered");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "a scrape of /metrics needs a token");
+    let at_root = app.http.get(&root).bearer_auth(&reader).send().await.expect("answered");
+    assert_eq!(at_root.status(), StatusCode::OK);
+    assert!(at_root.text().await.expect("a body").contains("roster_cycles_total"));
     for series in [
         "roster_cycles",
         "roster_cycle_seconds",
@@ -86,6 +94,10 @@ async fn a_read_token_scrapes_every_series() {
         "roster_escrow_objects",
         "roster_quarantined",
         "roster_feed_lag_entries",
+        "roster_feed_lag_seconds",
+        "roster_lease_held",
+        "roster_fencing_refusals",
+        "roster_store_seconds",
     ] {
         assert!(text.contains(&format!("# TYPE {series} ")), "{series} is described: {text}");
     }
