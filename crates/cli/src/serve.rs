@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// third of it). A worker that dies loses its jobs to the others this long after.
     #[arg(long, env = "ROSTER_LEASE_TTL", default_value = "10s", value_parser = parse_ttl)]
     pub lease_ttl: std::time::Duration,
+    /// Export traces to this OpenTelemetry collector (OTLP over HTTP, JSON),
+    /// e.g. http://127.0.0.1:4318: spans of each cycle, batch, object and request.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
@@ -120,7 +124,11 @@ pub async fn first_start(store: &Store, data_dir: &Path) -> Result<()> {
 }
 
 pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
-    init_tracing();
+    let traces = init_tracing_with(args.otlp_endpoint.as_ref().map(|endpoint| roster_server::otlp::OtlpConfig {
+        endpoint: endpoint.clone(),
+        service_name: std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "roster".into()),
+        interval: std::time::Duration::from_secs(2),
+    }));
     // A wrong certificate stops the start before anything is opened or written.
     let certificate = args.tls_files().map(ServerCertificate::load).transpose()?;
     if let Some(certificate) = &certificate {
@@ -165,6 +173,9 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
     engine.drain(std::time::Duration::from_secs(30)).await;
     engine.stop_worker().await;
     store.close().await;
+    if let Some(traces) = traces {
+        traces.flush().await;
+    }
     Ok(())
 }
 
@@ -212,9 +223,29 @@ pub async fn wait_for(mut rx: tokio::sync::watch::Receiver<bool>) {
 }
 
 pub fn init_tracing() {
+    let _ = init_tracing_with(None);
+}
+
+/// Logs to stderr (filtered by `ROSTER_LOG`) and, with `otlp`, traces to an
+/// OpenTelemetry collector: the spans of roster's work (cycle, batch, object,
+/// request), whatever `ROSTER_LOG` says of the log.
+pub fn init_tracing_with(otlp: Option<roster_server::otlp::OtlpConfig>) -> Option<roster_server::otlp::OtlpHandle> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG").unwrap_or_else(|_| "roster=info,warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let (traces, handle) = match otlp {
+        Some(config) => {
+            let (layer, handle) = roster_server::otlp::layer(config);
+            let spans = tracing_subscriber::filter::Targets::new().with_target("roster", tracing::Level::DEBUG);
+            (Some(layer.with_filter(spans)), Some(handle))
+        }
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry().with(log).with(traces).try_init();
+    handle
 }
 
 /// Re-reads the certificate and key on every SIGHUP, for the connections that

@@ -112,16 +112,15 @@ pub async fn cycle_context(
     job: &LoadedJob,
     connector: Arc<dyn Connector>,
     cycle_id: String,
-    clock: Arc<dyn Clock>,
-    metrics: Option<Arc<crate::metrics::Metrics>>,
-    lease: Option<Arc<crate::worker::LeaseWatch>>,
+    env: &CycleEnv<'_>,
 ) -> Result<CycleContext, EngineError> {
+    let clock = env.clock.clone();
     let mut guard = GuardedConnector::new(connector, job.settings.concurrency, job.settings.rate_limit);
-    if let Some(metrics) = metrics {
-        guard = guard.observed(metrics, app.as_str());
+    if let Some(metrics) = &env.metrics {
+        guard = guard.observed(metrics.clone(), app.as_str());
     }
-    if let Some(lease) = lease {
-        guard = guard.leased(lease);
+    if let Some(lease) = &env.lease {
+        guard = guard.leased(lease.clone());
     }
     let guard = Arc::new(guard);
     Ok(CycleContext {
@@ -187,6 +186,7 @@ pub async fn run_cycle(
     let connector = connector(env.cipher, &job)?;
     let started = std::time::Instant::now();
     let cycle_id = uuid::Uuid::new_v4().to_string();
+    tracing::Span::current().record("cycle_id", cycle_id.as_str());
     let fingerprint = job.fingerprint();
     if job.state.config_fingerprint.as_deref() != Some(fingerprint.as_str()) && job.row.phase != Phase::Initial {
         // Settings or mappings changed: evaluate every object again, sending only what differs.
@@ -195,17 +195,7 @@ pub async fn run_cycle(
         job.row.initial_head = None;
     }
     let roles_imported_at = import_roles(store, env, app, &job, connector.as_ref()).await;
-    let mut ctx = cycle_context(
-        store,
-        app,
-        &job,
-        connector,
-        cycle_id.clone(),
-        env.clock.clone(),
-        env.metrics.clone(),
-        env.lease.clone(),
-    )
-    .await?;
+    let mut ctx = cycle_context(store, app, &job, connector, cycle_id.clone(), env).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "cycle context ready");
     let concurrency = job.settings.concurrency.clamp(1, 64);
     set_progress(progress, |p| {

@@ -321,7 +321,12 @@ impl Engine {
         let store = self.store.fenced(self.worker.fence(app, &held));
         let started = Instant::now();
         let result = job::run_cycle(&store, &env, app, &handle.progress)
-            .instrument(tracing::info_span!("provisioning_cycle", app = %app, token = held.token))
+            .instrument(tracing::info_span!(
+                "cycle",
+                app = %app,
+                token = held.token,
+                cycle_id = tracing::field::Empty
+            ))
             .await;
         if result.is_err() {
             if let Ok(mut p) = handle.progress.lock() {
@@ -691,9 +696,13 @@ impl Engine {
             &job,
             connector,
             cycle_id,
-            self.clock.clone(),
-            Some(self.metrics.clone()),
-            None,
+            &CycleEnv {
+                cipher: &self.cipher,
+                clock: self.clock.clone(),
+                smtp: self.smtp.as_ref(),
+                metrics: Some(self.metrics.clone()),
+                lease: None,
+            },
         )
         .await?;
         let mut counts = status::Counts::default();

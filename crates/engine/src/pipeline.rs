@@ -46,6 +46,8 @@ struct Open {
     wave: Wave,
     expected: usize,
     outcomes: Vec<Outcome>,
+    /// The wave's `batch` span: its users' `object` spans and its record are in it.
+    span: tracing::Span,
 }
 
 /// What the pipeline did: the accounts made (for references still pending) and,
@@ -242,12 +244,28 @@ async fn prepare(
 /// Sends one user, once its manager (if it waits for one) is settled. Runs as a
 /// task of its own, so that requests and their answers are handled on every
 /// worker thread while the pipeline's own task prepares and records.
-async fn send(ctx: Arc<CycleContext>, settled: Arc<Settled>, wave: u64, mut item: Imported) -> (u64, Outcome) {
+async fn send(
+    ctx: Arc<CycleContext>,
+    settled: Arc<Settled>,
+    wave: u64,
+    batch: tracing::Span,
+    mut item: Imported,
+) -> (u64, Outcome) {
+    use tracing::Instrument;
     if let Some(manager) = item.manager_wait.take() {
         settled.wait(&manager).await;
         item.manager_target = ctx.placed_account(&manager);
     }
-    let outcome = process_user(&ctx, item).await;
+    let span = tracing::debug_span!(
+        parent: &batch,
+        "object",
+        app = %ctx.app,
+        cycle_id = %ctx.cycle_id,
+        change_id = %item.change_id,
+        object_id = %item.source_id,
+        kind = "user",
+    );
+    let outcome = process_user(&ctx, item).instrument(span).await;
     ctx.remember_placed(std::slice::from_ref(&outcome));
     settled.settle(outcome.source_id.as_str());
     (wave, outcome)
@@ -305,7 +323,8 @@ where
             while in_flight.len() < width {
                 match stage.next_item(in_flight.is_empty()).await {
                     Some((n, item)) => {
-                        in_flight.push(Task(tokio::spawn(send(shared.clone(), settled.clone(), n, item))))
+                        let batch = stage.open.get(&n).map(|o| o.span.clone()).unwrap_or_else(tracing::Span::none);
+                        in_flight.push(Task(tokio::spawn(send(shared.clone(), settled.clone(), n, batch, item))))
                     }
                     None => break,
                 }
@@ -375,7 +394,8 @@ impl SendStage {
         let n = self.waves;
         self.waves += 1;
         let items = std::mem::take(&mut wave.items);
-        self.open.insert(n, Open { wave, expected: items.len(), outcomes: Vec::with_capacity(items.len()) });
+        let span = tracing::debug_span!("batch", wave = n, objects = items.len());
+        self.open.insert(n, Open { wave, expected: items.len(), outcomes: Vec::with_capacity(items.len()), span });
         self.queued.extend(items.into_iter().map(|item| (n, item)));
     }
 
@@ -402,7 +422,7 @@ impl Recorder<'_> {
         counts: &mut Counts,
         progress: Option<&SharedProgress>,
     ) -> Result<(), EngineError> {
-        let Open { wave, outcomes, .. } = open;
+        let Open { wave, outcomes, span, .. } = open;
         self.done.created.extend(
             outcomes.iter().filter(|o| o.action == Action::Create && !o.failed).map(|o| o.source_id.to_string()),
         );
@@ -417,20 +437,24 @@ impl Recorder<'_> {
         let previous = self.tail.take();
         let (store, app) = (self.store.clone(), self.ctx.app.clone());
         let metrics = self.ctx.guard.metrics();
-        self.tail = Some(tokio::spawn(async move {
-            if let Some(previous) = previous {
-                previous
-                    .await
-                    .map_err(|e| StoreError::Invalid { message: format!("recording task failed: {e}") })??;
+        use tracing::Instrument;
+        self.tail = Some(tokio::spawn(
+            async move {
+                if let Some(previous) = previous {
+                    previous
+                        .await
+                        .map_err(|e| StoreError::Invalid { message: format!("recording task failed: {e}") })??;
+                }
+                let started = std::time::Instant::now();
+                let recorded = store.record(&app, &batch).await;
+                if let Some(m) = metrics {
+                    m.store("record", started.elapsed());
+                }
+                tracing::debug!(objects = batch.logs.len(), ms = started.elapsed().as_millis() as u64, "wave recorded");
+                recorded
             }
-            let started = std::time::Instant::now();
-            let recorded = store.record(&app, &batch).await;
-            if let Some(m) = metrics {
-                m.store("record", started.elapsed());
-            }
-            tracing::debug!(objects = batch.logs.len(), ms = started.elapsed().as_millis() as u64, "wave recorded");
-            recorded
-        }));
+            .instrument(span),
+        ));
         if let Some(p) = progress {
             crate::job::advance_progress(p, wave.progress, counts);
         }

@@ -239,8 +239,12 @@ impl GuardedConnector {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, ConnectorError>>,
     {
+        use tracing::Instrument;
+        let app = self.observer.as_ref().map(|(_, app)| app.as_str()).unwrap_or_default();
+        let span = tracing::debug_span!("request", app, operation, outcome = tracing::field::Empty);
         let started = Instant::now();
-        let result = self.call(f).await;
+        let result = self.call(f).instrument(span.clone()).await;
+        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
         if let Some((metrics, app)) = &self.observer {
             metrics.request(app, operation, started.elapsed(), result.as_ref().map(|_| ()));
         }

@@ -10,6 +10,7 @@ mod auth;
 mod error;
 mod oauth;
 mod openapi;
+pub mod otlp;
 pub mod tls;
 mod tls_listener;
 

@@ -123,7 +123,7 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         let pool = match backend {
             Backend::Sqlite => sqlite_pool(8).connect_with(options.clone()).await?,
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect_with(options.clone()).await?,
+            Backend::Postgres => postgres_pool(16).connect_with(options.clone()).await?,
         };
         let writer = match backend {
             Backend::Sqlite => Some(sqlite_pool(1).connect_with(options).await?),
@@ -185,6 +185,20 @@ impl Store {
         }
         self.pool.close().await;
     }
+}
+
+/// A PostgreSQL pool of at most `connections`. A session left idle inside a
+/// transaction is ended by the server after 10 s: a worker stopped (SIGSTOP) or
+/// cut off mid-write would otherwise keep its locks, and with them its job's
+/// lease row, which no other worker could take while it lasts.
+fn postgres_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(connections).after_connect(|conn, _| {
+        Box::pin(async move {
+            use sqlx::Executor;
+            conn.execute("SET idle_in_transaction_session_timeout = 10000").await?;
+            Ok(())
+        })
+    })
 }
 
 /// A SQLite pool of at most `connections`: WAL lets readers go on beside the
