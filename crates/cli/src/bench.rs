@@ -28,6 +28,9 @@ pub enum BenchCmd {
     Groups(GroupsBench),
     /// Portal page render times over 100,000 users and 10,000 log entries.
     Portal(crate::bench_portal::PortalBench),
+    /// Several workers on PostgreSQL provisioning several sample apps: throughput,
+    /// change -> app latency under a trickle, memory per worker.
+    Scale(crate::bench_scale::ScaleBench),
 }
 
 #[derive(Args)]
@@ -46,6 +49,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Provision(b) => crate::bench_provision::provision(b).await,
         BenchCmd::Groups(b) => groups(b).await,
         BenchCmd::Portal(b) => crate::bench_portal::run(b).await,
+        BenchCmd::Scale(b) => crate::bench_scale::run(b).await,
     }
 }
 
@@ -72,15 +76,31 @@ fn csv_of(n: usize) -> String {
 async fn fresh_store(postgres: Option<&str>, tag: &str) -> Result<Store> {
     match postgres {
         None => Ok(Store::open_sqlite(&scratch_dir(tag)).await?),
-        Some(base) => {
-            use sqlx::{Connection, Executor};
-            sqlx::any::install_default_drivers();
-            let name = format!("roster_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::AnyConnection::connect(base).await.context("connect to PostgreSQL")?;
-            conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-            let (prefix, _) = base.rsplit_once('/').context("a PostgreSQL URL ends with /database")?;
-            Ok(Store::connect(&format!("{prefix}/{name}")).await?)
-        }
+        Some(base) => Ok(Store::connect(&fresh_database(base).await?.0).await?),
+    }
+}
+
+/// A fresh database on the PostgreSQL server `base` names: its URL and its name.
+pub(crate) async fn fresh_database(base: &str) -> Result<(String, String)> {
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let name = format!("roster_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::AnyConnection::connect(base).await.context("connect to PostgreSQL")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let (prefix, _) = base.rsplit_once('/').context("a PostgreSQL URL ends with /database")?;
+    Ok((format!("{prefix}/{name}"), name))
+}
+
+/// Drops a database [`fresh_database`] made (what cannot be dropped is said).
+pub(crate) async fn drop_database(base: &str, name: &str) {
+    use sqlx::{Connection, Executor};
+    let dropped = async {
+        let mut conn = sqlx::AnyConnection::connect(base).await?;
+        conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+        Ok::<(), sqlx::Error>(())
+    };
+    if let Err(e) = dropped.await {
+        eprintln!("bench: could not drop the database {name}: {e}");
     }
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod bench;
 mod bench_portal;
 mod bench_provision;
+mod bench_scale;
 mod client;
 mod commands;
 mod credentials;
