@@ -545,10 +545,11 @@ impl Engine {
         if self.store.job(app).await?.is_none() {
             return Err(EngineError::NotConfigured("provisioning is not configured".into()));
         }
+        let store = self.exclusive_store(app).await?;
         if full {
-            self.store.clear_shadow(app).await?;
+            store.clear_shadow(app).await?;
         }
-        self.store.clear_escrow(app).await?;
+        store.clear_escrow(app).await?;
         let mut state: JobState = JobState::default();
         if !full {
             if let Some(row) = self.store.job(app).await? {
@@ -567,8 +568,25 @@ impl Engine {
             initial_head: Some(None),
             state: Some(serde_json::to_value(&state).unwrap_or_default()),
         };
-        self.store.update_job_state(app, &update).await?;
+        store.update_job_state(app, &update).await?;
         Ok(())
+    }
+
+    /// The store an operation on `app`'s job writes through; the caller holds the
+    /// job's local lock. Fenced by the job's lease, which this worker takes over
+    /// if another holds it: that worker's running cycle is then refused its
+    /// writes and stops (its work is redone by the next cycle), so that an
+    /// admin's change is never overwritten by a cycle that began before it.
+    async fn exclusive_store(&self, app: &AppId) -> Result<Store, EngineError> {
+        let held = match self.worker.held(app) {
+            Some(held) => held,
+            None => self
+                .worker
+                .seize(&self.store, app)
+                .await?
+                .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?,
+        };
+        Ok(self.store.fenced(self.worker.fence(app, &held)))
     }
 
     /// Changes a job's state under its cycle lock.
@@ -591,7 +609,7 @@ impl Engine {
             state: Some(serde_json::to_value(&state).unwrap_or_default()),
             ..JobStateUpdate::default()
         };
-        self.store.update_job_state(app, &update).await?;
+        self.exclusive_store(app).await?.update_job_state(app, &update).await?;
         Ok(())
     }
 
@@ -690,8 +708,9 @@ impl Engine {
         let u = self.store.user(user).await?;
         let user_id = u.id.clone();
         let cycle_id = format!("on-demand-{}", uuid::Uuid::new_v4());
+        let store = self.exclusive_store(app).await?;
         let ctx = job::cycle_context(
-            &self.store,
+            &store,
             app,
             &job,
             connector,
@@ -701,17 +720,16 @@ impl Engine {
                 clock: self.clock.clone(),
                 smtp: self.smtp.as_ref(),
                 metrics: Some(self.metrics.clone()),
-                lease: None,
+                lease: self.worker.held(app).map(|h| h.watch),
             },
         )
         .await?;
         let mut counts = status::Counts::default();
         let outcomes =
-            job::process_users(&self.store, &ctx, std::slice::from_ref(&user_id), "on-demand", 1, &mut counts, None)
-                .await?;
+            job::process_users(&store, &ctx, std::slice::from_ref(&user_id), "on-demand", 1, &mut counts, None).await?;
         // Its groups follow at once: an account made or enabled joins them now.
-        let groups = job::groups_to_sync(&self.store, &ctx, &[], std::slice::from_ref(&user_id)).await?;
-        groups::sync_groups(&self.store, &ctx, &groups, "on-demand", None, 1, &mut counts).await?;
+        let groups = job::groups_to_sync(&store, &ctx, &[], std::slice::from_ref(&user_id)).await?;
+        groups::sync_groups(&store, &ctx, &groups, "on-demand", None, 1, &mut counts).await?;
         // The user's own outcome (a manager without an account goes first).
         let log = outcomes.into_iter().find(|o| o.source_id == user_id).and_then(|o| o.log);
         Ok(log.map(ProvisioningOutcome::from).unwrap_or_else(ProvisioningOutcome::nothing_to_do))

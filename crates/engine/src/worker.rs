@@ -172,6 +172,23 @@ impl Worker {
         Ok(self.held(app))
     }
 
+    /// Takes the lease of `app` now, whoever holds it (a newer token: the
+    /// holder's writes are refused from now on). For an admin's operation on
+    /// the job; the job's cycles then run here.
+    pub async fn seize(&self, store: &Store, app: &AppId) -> Result<Option<Held>, StoreError> {
+        if let Some(held) = self.held(app) {
+            return Ok(Some(held));
+        }
+        self.register(store).await?;
+        let since = Instant::now();
+        let taken = store.take_leases(&self.id, self.ttl_ms(), 1, Some(app), true).await?;
+        for lease in &taken {
+            tracing::info!(app = %lease.app, token = lease.token, "took the lease on a job for an admin's operation");
+        }
+        self.keep(taken, since);
+        Ok(self.held(app))
+    }
+
     async fn register(&self, store: &Store) -> Result<(), StoreError> {
         if !self.registered.load(Ordering::SeqCst) {
             store.heartbeat(&self.id, &self.config.name, self.ttl_ms()).await?;

@@ -175,6 +175,28 @@ async fn a_cycle_asked_of_a_worker_without_the_lease_runs_where_the_lease_is(db:
     assert_eq!(lease.holder, None, "a graceful stop gives the lease back");
 }
 
+async fn an_admins_operation_on_another_worker_takes_the_lease(db: Db) {
+    let Some(app) = rig(db).await else { return };
+    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "t".into(), Default::default())
+        .await
+        .expect("sample app");
+    let ids = apps(&app, &sample.base_url, 1, false).await;
+    let id = &ids[0];
+    let (a, b) = (worker(&app, "a"), worker(&app, "b"));
+    a.tick(0).await;
+    let first = app.store.lease_of(id).await.expect("read").expect("a lease");
+    // An admin forgets the learned dialect through b: b takes the job over, so
+    // that a cycle a began before cannot write its older state over the change.
+    b.reset_dialect(id).await.expect("the reset");
+    let second = app.store.lease_of(id).await.expect("read").expect("a lease");
+    assert!(second.token > first.token, "{first:?} then {second:?}");
+    assert_eq!(held(&b).await, vec![id.to_string()]);
+    let update = JobStateUpdate { watermark: Some(0), ..JobStateUpdate::default() };
+    let stale = Fence { app: id.clone(), holder: first.holder.clone().expect("a holder"), token: first.token };
+    let refused = app.store.fenced(stale).update_job_state(id, &update).await;
+    assert!(matches!(refused, Err(StoreError::Fenced { .. })), "a's cycle writes nothing more: {refused:?}");
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Sqlite).await })* }
@@ -185,7 +207,8 @@ macro_rules! on_both {
 on_both!(
     spread_and_failover,
     a_worker_past_its_lease_neither_calls_nor_writes,
-    a_cycle_asked_of_a_worker_without_the_lease_runs_where_the_lease_is
+    a_cycle_asked_of_a_worker_without_the_lease_runs_where_the_lease_is,
+    an_admins_operation_on_another_worker_takes_the_lease
 );
 
 /// On PostgreSQL a write to the change feed wakes the workers listening (the

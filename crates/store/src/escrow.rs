@@ -162,7 +162,9 @@ impl Store {
 
     /// Forgets every escrowed object of an app (a restart).
     pub async fn clear_escrow(&self, app: &AppId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM escrow WHERE app_id = $1").bind(app.as_str()).execute(self.writes()).await?;
+        let mut tx = self.begin_immediate().await?;
+        sqlx::query("DELETE FROM escrow WHERE app_id = $1").bind(app.as_str()).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -139,7 +139,9 @@ impl Store {
 
     /// Forgets the shadow of an application (a restart with "clear state").
     pub async fn clear_shadow(&self, app: &AppId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM shadow WHERE app_id = $1").bind(app.as_str()).execute(self.writes()).await?;
+        let mut tx = self.begin_immediate().await?;
+        sqlx::query("DELETE FROM shadow WHERE app_id = $1").bind(app.as_str()).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -225,7 +225,12 @@ impl Store {
             format!("(holder IS NULL OR (holder <> $1 AND expires_at < {now}))")
         };
         let one = if only.is_some() { " AND app_id = $4" } else { "" };
-        let skip = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        // A pass skips a lease whose holder is writing; a take of one job waits for the write.
+        let skip = match (self.backend, only) {
+            (Backend::Sqlite, _) => "",
+            (Backend::Postgres, None) => " FOR UPDATE SKIP LOCKED",
+            (Backend::Postgres, Some(_)) => " FOR UPDATE",
+        };
         let sql = format!(
             "UPDATE job_leases SET holder = $1, token = token + 1, expires_at = {now} + $2, acquired_at = {now} \
              WHERE app_id IN (SELECT app_id FROM job_leases WHERE {free}{one} \
