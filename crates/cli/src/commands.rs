@@ -317,8 +317,12 @@ pub enum TokenCmd {
         #[arg(long)]
         name: String,
         /// What the token may do: read, operator or admin.
-        #[arg(long, value_parser = crate::admin::parse_role)]
-        role: roster_store::AccessRole,
+        #[arg(long, value_parser = crate::admin::parse_role, required_unless_present = "scope", conflicts_with = "scope")]
+        role: Option<roster_store::AccessRole>,
+        /// `scim`: a token for roster's SCIM service only (/scim/v2), for an HR
+        /// system or an identity tool pushing people; it reaches nothing else.
+        #[arg(long, value_parser = ["scim"])]
+        scope: Option<String>,
         /// How long the token lives, like 30d or 12h (the default: until revoked).
         #[arg(long, value_name = "DURATION")]
         expires: Option<String>,
@@ -331,7 +335,11 @@ pub enum TokenCmd {
 
 pub async fn token(c: &Client, json: bool, cmd: TokenCmd) -> Result<()> {
     match cmd {
-        TokenCmd::Create { name, role, expires } => {
+        TokenCmd::Create { name, role, scope, expires } => {
+            let role = match scope {
+                Some(_) => roster_store::AccessRole::Scim,
+                None => role.unwrap_or(roster_store::AccessRole::Read),
+            };
             if let Some(e) = &expires {
                 if roster_store::parse_duration_ms(e).is_none() {
                     bail!("--expires {e:?} is not a duration like 30d, 12h or 90m");

@@ -11,6 +11,7 @@ mod error;
 mod oauth;
 mod openapi;
 pub mod otlp;
+pub mod scim;
 pub mod tls;
 mod tls_listener;
 
@@ -82,6 +83,7 @@ pub fn router(state: AppState, scheme: Scheme) -> Router {
     let routes = Router::new()
         .nest(API_PREFIX, api)
         .merge(scrape)
+        .merge(scim::router(state.clone()))
         .route("/healthz", get(healthz))
         .route(oauth::CALLBACK_PATH, get(oauth::callback))
         .fallback(error::not_found)

@@ -23,6 +23,9 @@ pub enum AccessRole {
     Operator,
     /// Everything.
     Admin,
+    /// Only roster's SCIM service (`/scim/v2`), for an HR system or an identity
+    /// tool pushing people into the directory; nothing of the admin API.
+    Scim,
 }
 
 impl AccessRole {
@@ -35,7 +38,10 @@ impl AccessRole {
             "read" => Ok(AccessRole::Read),
             "operator" => Ok(AccessRole::Operator),
             "admin" => Ok(AccessRole::Admin),
-            other => Err(StoreError::invalid(format!("unknown role {other:?}: a role is read, operator or admin"))),
+            "scim" => Ok(AccessRole::Scim),
+            other => Err(StoreError::invalid(format!(
+                "unknown role {other:?}: a role is read, operator or admin (or scim, for the SCIM service only)"
+            ))),
         }
     }
 
@@ -45,12 +51,19 @@ impl AccessRole {
             AccessRole::Read => "read",
             AccessRole::Operator => "operator",
             AccessRole::Admin => "admin",
+            AccessRole::Scim => "scim",
         }
     }
 
     /// Whether this role may do what `needed` is required for.
+    /// The SCIM scope stands apart: it allows the SCIM service only, which an
+    /// admin may also reach.
     pub fn allows(self, needed: AccessRole) -> bool {
-        self >= needed
+        match (self, needed) {
+            (AccessRole::Scim, needed) => needed == AccessRole::Scim,
+            (has, AccessRole::Scim) => has == AccessRole::Admin,
+            (has, needed) => has >= needed,
+        }
     }
 
     /// Reads a role stored in a row; an unknown name is corrupt data.
@@ -71,6 +84,15 @@ mod tests {
 
     fn check(has: AccessRole, needed: AccessRole, allowed: bool) {
         assert_eq!(has.allows(needed), allowed, "{has} for {needed}");
+    }
+
+    #[test]
+    fn the_scim_scope_allows_the_scim_service_only() {
+        check(Scim, Scim, true);
+        check(Scim, Read, false);
+        check(Admin, Scim, true);
+        check(Operator, Scim, false);
+        check(Read, Scim, false);
     }
 
     #[test]

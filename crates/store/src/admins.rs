@@ -105,6 +105,11 @@ impl Store {
         role: AccessRole,
     ) -> Result<AdminAccount, StoreError> {
         let name = parse_admin_name(name)?;
+        if role == AccessRole::Scim {
+            return Err(StoreError::invalid(
+                "scim is a scope for API tokens of the SCIM service, not a role of portal accounts: use read, operator or admin",
+            ));
+        }
         if password_hash.is_empty() {
             return Err(StoreError::invalid("the password hash is empty"));
         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-const COLUMNS: &str = "g.id, g.display_name, g.description, g.mail_nickname, g.created_at, g.updated_at, \
+pub(crate) const COLUMNS: &str = "g.id, g.display_name, g.description, g.mail_nickname, g.created_at, g.updated_at, \
     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count";
 
 /// A new group.
@@ -46,7 +46,7 @@ fn parse_group_name(s: &str) -> Result<String, StoreError> {
     parse_text("displayName", Some(s.to_string()))?.ok_or_else(|| StoreError::invalid("displayName must not be empty"))
 }
 
-fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
+pub(crate) fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
     Ok(Group {
         id: GroupId::from_stored(row.try_get("id")?),
         display_name: row.try_get("display_name")?,

@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0013_feed_notify.sql"),
         include_str!("../migrations/postgres/0013_feed_notify.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_scim_scope.sql"),
+        include_str!("../migrations/postgres/0014_scim_scope.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.
