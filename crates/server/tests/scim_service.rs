@@ -57,7 +57,8 @@ async fn scim(app: &TestApp) -> Scim<'_> {
 }
 
 fn is_scim_error(v: &Value, status: u16) -> bool {
-    v["schemas"][0] == "urn:ietf:params:scim:api:messages:2.0:Error" && v["status"].as_str() == Some(status.to_string().as_str())
+    v["schemas"][0] == "urn:ietf:params:scim:api:messages:2.0:Error"
+        && v["status"].as_str() == Some(status.to_string().as_str())
 }
 
 /// Every check of scim2-tester that applies passes; the ones that fail are the

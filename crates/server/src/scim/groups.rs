@@ -5,8 +5,7 @@
 //! removed one by one, each a change the apps follow).
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_scim::{apply_patch, get_ci, GROUP_SCHEMA};
@@ -14,7 +13,7 @@ use roster_store::{Group, GroupId, GroupInput, GroupPatch, Member, PrincipalKind
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
-use super::{check_version, json_body, patch_operations, time, ListArgs, Problem, PREFIX};
+use super::{check_version, json_body, patch_operations, time, Listing, Problem, PREFIX};
 use crate::AppState;
 
 /// Members read for one group, at most.
@@ -149,7 +148,9 @@ async fn group(state: &AppState, id: &str) -> Result<Group, Problem> {
     }
 }
 
-async fn answer_list(state: &AppState, a: ListArgs) -> Result<Response, Problem> {
+/// `GET /Groups` and `POST /Groups/.search` (RFC 7644 §3.4.2, §3.4.3)
+pub async fn list(State(state): State<AppState>, Listing(a): Listing) -> Result<Response, Problem> {
+    let state = &state;
     let q = a.query()?;
     let page = state.store.scim_groups(&q).await?.map_err(|e| Problem::bad("invalidFilter", e.to_string()))?;
     let mut resources = Vec::with_capacity(page.items.len());
@@ -158,20 +159,6 @@ async fn answer_list(state: &AppState, a: ListArgs) -> Result<Response, Problem>
         resources.push(to_scim(g, Some(&m)));
     }
     Ok(a.answer(page.total, resources))
-}
-
-/// `GET /Groups`
-pub async fn list(
-    State(state): State<AppState>,
-    q: Result<Query<ListArgs>, QueryRejection>,
-) -> Result<Response, Problem> {
-    let Query(a) = q.map_err(|e| Problem::bad("invalidValue", e.body_text()))?;
-    answer_list(&state, a).await
-}
-
-/// `POST /Groups/.search`
-pub async fn search(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
-    answer_list(&state, ListArgs::from_search(&json_body(&body)?)).await
 }
 
 /// `GET /Groups/{id}`

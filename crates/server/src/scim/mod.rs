@@ -228,6 +228,24 @@ impl ListArgs {
     }
 }
 
+/// The parameters of a list: from the query of a GET, or the body of a `POST /.search`.
+pub struct Listing(pub ListArgs);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Listing {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        if req.method() == axum::http::Method::POST {
+            let body =
+                Bytes::from_request(req, state).await.map_err(|e| Problem::bad("invalidSyntax", e.body_text()))?;
+            return Ok(Listing(ListArgs::from_search(&json_body(&body)?)));
+        }
+        let axum::extract::Query(a) = axum::extract::Query::<ListArgs>::try_from_uri(req.uri())
+            .map_err(|e| Problem::bad("invalidValue", e.body_text()))?;
+        Ok(Listing(a))
+    }
+}
+
 fn names(list: Option<&str>) -> Vec<String> {
     list.map(|l| l.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
 }
@@ -264,10 +282,10 @@ fn select(mut resource: Value, attributes: &[String], excluded: &[String]) -> Va
 pub fn router(state: AppState) -> Router<AppState> {
     let guarded = Router::new()
         .route("/Users", get(users::list).post(users::create))
-        .route("/Users/.search", axum::routing::post(users::search))
+        .route("/Users/.search", axum::routing::post(users::list))
         .route("/Users/{id}", get(users::show).put(users::replace).patch(users::patch).delete(users::delete))
         .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/.search", axum::routing::post(groups::search))
+        .route("/Groups/.search", axum::routing::post(groups::list))
         .route("/Groups/{id}", get(groups::show).put(groups::replace).patch(groups::patch).delete(groups::delete))
         .route("/Bulk", axum::routing::post(bulk::bulk).layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_PAYLOAD)))
         .route("/ResourceTypes", get(resource_types))

@@ -5,15 +5,14 @@
 //! form of RFC 7644 (and the forms identity providers send) has one meaning.
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_scim::{apply_patch, get_ci, ENTERPRISE_USER, USER_SCHEMA};
 use roster_store::{User, UserId, UserInput, UserPatch};
 use serde_json::{json, Map, Value};
 
-use super::{check_version, json_body, patch_operations, time, ListArgs, Problem, PREFIX};
+use super::{check_version, json_body, patch_operations, time, Listing, Problem, PREFIX};
 use crate::AppState;
 
 fn version(u: &User) -> String {
@@ -209,25 +208,13 @@ fn replacement(i: UserInput) -> UserPatch {
     }
 }
 
-async fn answer_list(state: &AppState, a: ListArgs) -> Result<Response, Problem> {
+/// `GET /Users` and `POST /Users/.search` (RFC 7644 §3.4.2, §3.4.3)
+pub async fn list(State(state): State<AppState>, Listing(a): Listing) -> Result<Response, Problem> {
+    let state = &state;
     let q = a.query()?;
     let page = state.store.scim_users(&q).await?.map_err(|e| Problem::bad("invalidFilter", e.to_string()))?;
     let resources = page.items.iter().map(to_scim).collect();
     Ok(a.answer(page.total, resources))
-}
-
-/// `GET /Users`
-pub async fn list(
-    State(state): State<AppState>,
-    q: Result<Query<ListArgs>, QueryRejection>,
-) -> Result<Response, Problem> {
-    let Query(a) = q.map_err(|e| Problem::bad("invalidValue", e.body_text()))?;
-    answer_list(&state, a).await
-}
-
-/// `POST /Users/.search` (RFC 7644 §3.4.3)
-pub async fn search(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
-    answer_list(&state, ListArgs::from_search(&json_body(&body)?)).await
 }
 
 async fn live_user(state: &AppState, id: &str) -> Result<User, Problem> {
