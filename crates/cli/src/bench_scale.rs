@@ -44,6 +44,10 @@ pub struct ScaleBench {
     /// The run's deadline (seconds).
     #[arg(long, default_value_t = 3600)]
     timeout: u64,
+    /// Provision the assignment group itself too (every user its member): by
+    /// default only the users are, so that the figures are users per second.
+    #[arg(long)]
+    groups: bool,
 }
 
 /// A child process, killed when dropped.
@@ -239,6 +243,16 @@ async fn scale(b: &ScaleBench, exe: &Path, dir: &Path, database: &str, deadline:
         let settings = json!({"tenantUrl": base, "secretToken": app_token, "mode": "automatic",
             "concurrency": b.concurrency, "deleteThreshold": b.users});
         api.call(&first, reqwest::Method::PATCH, &format!("/apps/{name}/provisioning"), Some(settings)).await?;
+        if !b.groups {
+            let path = format!("/apps/{name}/provisioning/mappings");
+            let mut mappings = api.call(&first, reqwest::Method::GET, &path, None).await?;
+            for object in mappings["objects"].as_array_mut().into_iter().flatten() {
+                if object["sourceObject"] == "group" {
+                    object["enabled"] = json!(false);
+                }
+            }
+            api.call(&first, reqwest::Method::PUT, &path, Some(mappings)).await?;
+        }
     }
     let started = Instant::now();
     for i in 0..b.apps {
