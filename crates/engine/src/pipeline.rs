@@ -256,6 +256,15 @@ async fn send(
         settled.wait(&manager).await;
         item.manager_target = ctx.placed_account(&manager);
     }
+    if ctx.guard.interrupted().is_some() {
+        // The cycle is stopping (refused credentials, a long pause the app asked
+        // for, or this worker's lease gone): its wave will not be recorded, so
+        // nothing more is sent for it, and no retry waits.
+        settled.settle(item.source_id.as_str());
+        let outcome =
+            Outcome { source_id: item.source_id, shadow: None, log: None, action: Action::Skip, failed: true };
+        return (wave, outcome);
+    }
     let span = tracing::debug_span!(
         parent: &batch,
         "object",
