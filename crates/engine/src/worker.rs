@@ -9,7 +9,9 @@
 //! worker that joins gets work and one that dies loses its jobs to the others
 //! once its leases expire.
 
-use roster_store::{AppId, Fence, Lease, Store, StoreError};
+use crate::status::{self, JobLease, WorkerView};
+use crate::{job, EngineError};
+use roster_store::{AppId, Fence, Lease, Phase, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -267,5 +269,101 @@ impl Worker {
             h.clear();
         }
         store.worker_stopped(&self.id).await
+    }
+}
+
+/// The engine's work across workers: cycles asked of a worker without the
+/// lease, the workers' view, and the lease an admin's operation takes.
+impl crate::Engine {
+    /// A cycle of a job another worker holds: a change-feed entry wakes that
+    /// worker, and this one waits (at most 15 minutes) for the cycle that covers it.
+    pub(crate) async fn cycle_elsewhere(&self, app: &AppId) -> Result<status::Counts, EngineError> {
+        let before = self.store.job(app).await?.and_then(|row| job::state_of(&row).ok()).and_then(|s| s.last_cycle_id);
+        let asked = self.store.request_cycle(app).await?;
+        let deadline = Instant::now() + Duration::from_secs(900);
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let Some(row) = self.store.job(app).await? else { break };
+            let state = job::state_of(&row)?;
+            let covered = row.watermark >= asked || row.phase == Phase::Initial;
+            if state.last_cycle_id.is_some() && state.last_cycle_id != before && covered {
+                return Ok(state.last_cycle);
+            }
+            let lease = self.store.lease_of(app).await?;
+            if lease.is_some_and(|l| l.holder.as_deref() == Some(self.worker.id.as_str())) {
+                // The lease came to this worker meanwhile: run it here.
+                return Box::pin(self.cycle(app)).await;
+            }
+        }
+        Err(EngineError::Elsewhere(format!(
+            "app {app} runs on another worker, whose cycle did not come within 15 minutes; see GET /api/v1/workers"
+        )))
+    }
+
+    /// The workers sharing the store (those seen in the last hour), with the jobs
+    /// each holds.
+    pub async fn workers(&self) -> Result<Vec<WorkerView>, EngineError> {
+        let now = self.store.clock_ms().await?;
+        let leases = self.store.leases().await?;
+        Ok(self
+            .store
+            .workers(3_600_000)
+            .await?
+            .into_iter()
+            .map(|w| WorkerView {
+                live: w.stopped_at.is_none() && w.heartbeat_at + w.lease_ttl_ms > now,
+                this: w.id == self.worker.id,
+                jobs: leases
+                    .iter()
+                    .filter(|l| l.holder.as_deref() == Some(w.id.as_str()) && l.expires_at > now)
+                    .map(|l| l.app_id.to_string())
+                    .collect(),
+                id: w.id,
+                name: w.name,
+                started_at: w.started_at,
+                heartbeat_at: w.heartbeat_at,
+                stopped_at: w.stopped_at,
+            })
+            .collect())
+    }
+
+    /// Gives every lease back and marks this worker stopped (a graceful stop).
+    pub async fn stop_worker(&self) {
+        if let Err(e) = self.worker.stop(&self.store).await {
+            tracing::warn!(error = %e, "cannot give the job leases back; they expire on their own");
+        }
+    }
+
+    /// Which worker runs `app`'s cycles.
+    pub(crate) async fn job_lease(&self, app: &AppId) -> Result<Option<JobLease>, EngineError> {
+        let Some(lease) = self.store.lease_of(app).await? else { return Ok(None) };
+        let name = match &lease.holder {
+            Some(id) => self.store.workers(i64::MAX / 2).await?.into_iter().find(|w| &w.id == id).map(|w| w.name),
+            None => None,
+        };
+        Ok(Some(JobLease {
+            here: lease.holder.as_deref() == Some(self.worker.id.as_str()),
+            worker_id: lease.holder,
+            worker_name: name,
+            token: lease.token,
+            expires_at: lease.expires_at,
+        }))
+    }
+
+    /// The store an operation on `app`'s job writes through; the caller holds the
+    /// job's local lock. Fenced by the job's lease, which this worker takes over
+    /// if another holds it: that worker's running cycle is then refused its
+    /// writes and stops (its work is redone by the next cycle), so that an
+    /// admin's change is never overwritten by a cycle that began before it.
+    pub(crate) async fn exclusive_store(&self, app: &AppId) -> Result<Store, EngineError> {
+        let held = match self.worker.held(app) {
+            Some(held) => held,
+            None => self
+                .worker
+                .seize(&self.store, app)
+                .await?
+                .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?,
+        };
+        Ok(self.store.fenced(self.worker.fence(app, &held)))
     }
 }
