@@ -60,26 +60,42 @@ impl Client {
 
     /// Sends a request to `/api/v1{path}` and returns the JSON answer (`null` for 204).
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
-        self.call_within(method, path, body, None).await
+        self.call_within(method, path, body.map(Body::Json), None).await
+    }
+
+    /// POSTs a file as it is (`content_type`: `text/csv`, `application/scim+json`)
+    /// and returns the JSON answer; no time limit but `limit`.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        content_type: &'static str,
+        bytes: Vec<u8>,
+        limit: std::time::Duration,
+    ) -> Result<Value> {
+        self.call_within(Method::POST, path, Some(Body::Raw(content_type, bytes)), Some(limit)).await
     }
 
     /// POSTs a request whose answer comes when long work is done (a cycle run
     /// with `?wait=true`): no time limit but `limit`.
     pub async fn post_long(&self, path: &str, body: &Value, limit: std::time::Duration) -> Result<Value> {
-        self.call_within(Method::POST, path, Some(body), Some(limit)).await
+        self.call_within(Method::POST, path, Some(Body::Json(body)), Some(limit)).await
     }
 
     async fn call_within(
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
         limit: Option<std::time::Duration>,
     ) -> Result<Value> {
         let url = format!("{}/api/v1{}", self.base, path);
         let mut req = self.http.request(method, &url).bearer_auth(self.token.expose_secret());
-        if let Some(b) = body {
-            req = req.json(b);
+        match body {
+            Some(Body::Json(b)) => req = req.json(b),
+            Some(Body::Raw(content_type, bytes)) => {
+                req = req.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
+            }
+            None => {}
         }
         if let Some(limit) = limit {
             req = req.timeout(limit);
@@ -199,6 +215,12 @@ fn rustls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
         }
         e = e.downcast_ref::<std::io::Error>()?.get_ref()?;
     }
+}
+
+/// A request's body.
+enum Body<'a> {
+    Json(&'a Value),
+    Raw(&'static str, Vec<u8>),
 }
 
 /// Percent-encodes one path segment or query value.

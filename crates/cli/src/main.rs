@@ -19,6 +19,7 @@ mod import;
 mod key;
 mod output;
 mod serve;
+mod sources;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ enum Command {
     /// Applications, assignments and provisioning.
     #[command(subcommand)]
     App(app_commands::AppCmd),
+    /// Inbound sources: HR systems that push people into the directory.
+    #[command(subcommand)]
+    Source(sources::SourceCmd),
     /// The app templates: what roster can provision, and how.
     #[command(subcommand)]
     Gallery(gallery::GalleryCmd),
@@ -183,6 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => app_commands::app(&client, json, c).await,
         Command::Gallery(c) => gallery::run(&client, json, c).await,
+        Command::Source(c) => sources::run(&client, json, c).await,
         Command::Token(c) => commands::token(&client, json, c).await,
         Command::Audit(a) => audit::run(&client, json, a).await,
         Command::Expr(c) => commands::expr(&client, json, c).await,

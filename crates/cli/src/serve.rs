@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// e.g. http://127.0.0.1:4318: spans of each cycle, batch, object and request.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    /// A folder watched for HR files: `<DIR>/<source name>/*.csv` is taken by
+    /// that (hr-csv) source, then moved to `processed/` (or `failed/`, with why).
+    #[arg(long, env = "ROSTER_INBOUND_DIR", value_name = "DIR")]
+    pub inbound_dir: Option<PathBuf>,
 }
 
 fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
@@ -158,6 +162,11 @@ pub async fn run(args: ServeArgs, data_dir: &Path) -> Result<()> {
     let clock = std::sync::Arc::new(roster_engine::reliability::SystemClock);
     let engine = roster_engine::Engine::build(store.clone(), cipher, clock, smtp, worker);
     eprintln!("roster: worker {}", engine.worker_id());
+    if let Some(dir) = &args.inbound_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the inbound folder {}", dir.display()))?;
+        engine.watch_inbound_dir(dir.clone());
+        eprintln!("roster: watching {} for HR files (<source name>/*.csv)", dir.display());
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(engine.clone().run(wait_for(stopped.clone())));
     let state = AppState { store: store.clone(), engine: Some(engine.clone()), public_url };

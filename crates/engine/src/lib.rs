@@ -15,6 +15,7 @@ pub mod expression;
 pub mod gallery;
 pub mod groups;
 pub mod handoff;
+pub mod inbound;
 pub mod job;
 mod managers;
 pub mod metrics;
@@ -120,6 +121,7 @@ pub struct Engine {
     smtp: Option<SmtpConfig>,
     metrics: Arc<metrics::Metrics>,
     worker: worker::Worker,
+    inbound: inbound::Inbound,
 }
 
 impl Engine {
@@ -145,7 +147,16 @@ impl Engine {
     ) -> Arc<Engine> {
         let metrics = Arc::new(metrics::Metrics::new());
         let worker = worker::Worker::new(worker);
-        Arc::new(Engine { store, cipher, jobs: Mutex::new(HashMap::new()), clock, smtp, metrics, worker })
+        Arc::new(Engine {
+            store,
+            cipher,
+            jobs: Mutex::new(HashMap::new()),
+            clock,
+            smtp,
+            metrics,
+            worker,
+            inbound: inbound::Inbound::default(),
+        })
     }
 
     /// This worker's id in the store (see `GET /api/v1/workers`).
@@ -207,6 +218,8 @@ impl Engine {
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
             last_head = head;
+            let inbound = self.clone();
+            tokio::spawn(async move { inbound.inbound_tick().await });
             self.tick(head).await;
         }
     }
@@ -384,6 +397,13 @@ impl Engine {
         patch: SettingsPatch,
         end_quarantine: bool,
     ) -> Result<SettingsView, EngineError> {
+        let a = self.store.app(app).await?;
+        if inbound::SourceTemplate::parse(&a.template).is_some() {
+            return Err(EngineError::Invalid(format!(
+                "{} is an inbound source: its settings are at /api/v1/sources/{app}",
+                a.name
+            )));
+        }
         let quarantined = match self.store.job(app).await? {
             Some(row) => serde_json::from_value::<JobState>(row.state).is_ok_and(|s| s.quarantine.is_some()),
             None => false,

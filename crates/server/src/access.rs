@@ -6,17 +6,19 @@
 //! serves by a test, so that the three cannot drift apart. A route missing
 //! from the table is refused to every token.
 
-use crate::api::{apps, expressions, groups, handoff, provisioning, tokens, users};
+use crate::api::{apps, expressions, groups, handoff, provisioning, sources, tokens, users};
 use crate::oauth::Authorization;
 use crate::openapi::{json, list, page, BodySchema};
 use roster_engine::connect::ConnectionTest;
 use roster_engine::expression::ExpressionResult;
 use roster_engine::gallery::{TemplateDetail, TemplateSummary};
+use roster_engine::inbound::{SourceSettings, SourceView};
 use roster_engine::on_demand::{Preview, ProvisioningOutcome};
 use roster_engine::settings::{SettingsPatch, SettingsView};
 use roster_engine::status::{AllowedDeletes, ProvisioningStatus};
 use roster_mapping::AppMappings;
-use roster_store::AccessRole::{self, Admin, Operator, Read};
+use roster_store::inbound::InboundBatch;
+use roster_store::AccessRole::{self, Admin, Operator, Read, Scim};
 use roster_store::{
     ApiToken, AppRole, AppRoleInput, Application, ApplicationInput, Assignment, AuditEntry, ConfirmedHandoff,
     EffectiveAssignment, Group, GroupInput, GroupPatch, Handoff, LogRecord, Member, User, UserInput, UserPatch,
@@ -251,6 +253,48 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .takes(json::<handoff::Confirm>())
     .answers(json::<ConfirmedHandoff>()),
+    op(Get, "/sources", Read, "The inbound sources (HR systems), with their held batches and scheduled actions")
+        .answers(list::<SourceView>()),
+    op(Post, "/sources", Admin, "Create an inbound source: {name, template (hr-scim|hr-csv)}")
+        .takes(json::<sources::NewSource>())
+        .creates(json::<SourceView>()),
+    op(Get, "/sources/{source}", Read, "A source: settings, held and latest batches, scheduled actions")
+        .answers(json::<SourceView>()),
+    op(
+        Put,
+        "/sources/{source}/settings",
+        Admin,
+        "Replace a source's settings: record attributes, inbound mapping and scoping, date attributes, \
+         prehireDays, disableThreshold (validated)",
+    )
+    .takes(json::<SourceSettings>())
+    .answers(json::<SourceView>()),
+    op(Delete, "/sources/{source}", Admin, "Delete a source (the users it made stay)"),
+    op(
+        Post,
+        "/sources/{source}/bulkUpload",
+        Scim,
+        "Push people: a SCIM BulkRequest of users (POST or PUT to /Users); 202 with the batch (applied, held or \
+         queued)",
+    )
+    .answers_or_accepts(json::<InboundBatch>()),
+    op(
+        Post,
+        "/sources/{source}/csv",
+        Scim,
+        "Push people: a CSV file with a header row (text/csv); 202 with the batch (applied, held or queued)",
+    )
+    .answers_or_accepts(json::<InboundBatch>()),
+    op(Get, "/sources/{source}/batches", Read, "A source's batches, newest first").answers(list::<InboundBatch>()),
+    op(
+        Post,
+        "/sources/{source}/batches/{batch}/approve",
+        Admin,
+        "Approve a held batch: it is applied past the disable threshold",
+    )
+    .answers(json::<InboundBatch>()),
+    op(Post, "/sources/{source}/batches/{batch}/reject", Admin, "Reject a held batch: nothing of it is applied")
+        .answers(json::<InboundBatch>()),
     op(Get, "/gallery", Read, "The app templates, with the provisioning modes each supports")
         .answers(list::<TemplateSummary>()),
     op(Get, "/gallery/{template}", Read, "A template: credentials form, app roles, quirks, default mappings")

@@ -43,6 +43,9 @@ const VIEWS: &[&str] = &[
     "/tokens",
 ];
 
+/// The routes that take people from an HR source.
+const UPLOADS: &[&str] = &["/sources/{source}/bulkUpload", "/sources/{source}/csv"];
+
 /// The largest body or answer kept whole in an entry (as the request, or the
 /// after of a change without a view); a larger one (a bulk import) is kept as
 /// its size, so that the log does not grow by megabytes a call.
@@ -129,20 +132,27 @@ pub async fn record(State(trail): State<Arc<AuditTrail>>, request: Request, next
         None => path.clone(),
     };
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await {
+    // A push of people: its records are the source's (batches and log), not the audit's.
+    let upload = UPLOADS.contains(&template.as_str());
+    let limit = if upload { crate::api::sources::MAX_UPLOAD } else { crate::MAX_BODY_BYTES };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return crate::ApiError {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 code: "too_large",
-                message: format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES),
+                message: format!("the request body is larger than {limit} bytes"),
                 field: None,
             }
             .into_response()
         }
     };
     let secrets = serde_json::from_slice::<Value>(&bytes).ok().as_ref().map(secret_values).unwrap_or_default();
-    let body_json = kept(&bytes);
+    let body_json = if upload {
+        Some(serde_json::json!({"omitted": format!("{} bytes of records, kept in the source's batches", bytes.len())}))
+    } else {
+        kept(&bytes)
+    };
     let view = view_of(&template).map(|v| view_path(v, &path));
     let before = match &view {
         Some(p) => trail.read(p).await,

@@ -49,7 +49,9 @@ fn call_of(method: &Method, template: &str, app_id: &str, mappings: &Value) -> (
         .replace("{member}", "alice")
         .replace("{app}", app_id)
         .replace("{role}", "Viewer")
-        .replace("{name}", "victim");
+        .replace("{name}", "victim")
+        .replace("{source}", "Workday")
+        .replace("{batch}", "none");
     let body = match (method.as_str(), template) {
         ("POST", "/users") => json!({"userName": "dave", "extensions": {"password": USER_PASSWORD}}),
         ("POST", "/users/bulk") => json!({"upsert": [{"userName": "carol"}]}),
@@ -69,6 +71,11 @@ fn call_of(method: &Method, template: &str, app_id: &str, mappings: &Value) -> (
         ("POST", "/apps/{app}/provisioning/handoff/confirm") => json!({"id": 1}),
         ("POST", "/expressions/evaluate") => json!({"expression": "[userName]", "user": "alice"}),
         ("POST", "/tokens") => json!({"name": "ci", "role": "read"}),
+        ("POST", "/sources") => json!({"name": "Payroll", "template": "hr-csv"}),
+        ("PUT", "/sources/{source}/settings") => json!({}),
+        ("POST", "/sources/{source}/bulkUpload") => {
+            json!({"Operations": [{"method": "POST", "path": "/Users", "data": {"userName": "hank", "externalId": "HR-SECRET-NOTE"}}]})
+        }
         _ => return (if template == "/apps/{app}/assignments" { format!("{path}?user=alice") } else { path }, None),
     };
     (path, Some(body))
@@ -86,6 +93,7 @@ async fn every_change_is_audited_without_its_secrets(app: &common::TestApp) {
     assert!(app.post(&format!("/apps/{app_id}/assignments"), json!({"user": "alice"})).await.0.is_success());
     app.store.create_token("victim", AccessRole::Read, None).await.expect("a token to revoke");
     let mappings = app.get(&format!("/apps/{app_id}/provisioning/mappings")).await.1;
+    assert!(app.post("/sources", json!({"name": "Workday", "template": "hr-scim"})).await.0.is_success());
 
     let changes = changes_of_the_document(app).await;
     assert!(changes.len() >= 30, "every change of the document: {}", changes.len());
@@ -143,6 +151,8 @@ async fn every_change_is_audited_without_its_secrets(app: &common::TestApp) {
         assert!(!everything.contains(secret), "the secret {secret:?} is in the audit log");
     }
     assert!(!everything.contains(&app.token), "nor is the admin token");
+    assert!(!everything.contains("HR-SECRET-NOTE"), "a push's records stay out of the audit log");
+    assert_eq!(app.get("/users/hank").await.0, StatusCode::OK, "the push was applied");
     let (status, page) = app.get("/audit?limit=5").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"].as_array().map(Vec::len), Some(5));

@@ -188,6 +188,35 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Where a batch of an inbound source stands.
+    BatchStatus, "batch status" {
+        /// Received, waiting to be applied.
+        Queued => "queued",
+        /// Being applied.
+        Running => "running",
+        /// It would disable more users than the source's threshold allows: it
+        /// waits for an admin to approve or reject it.
+        Held => "held",
+        /// Applied (each record's outcome is in the source's log).
+        Applied => "applied",
+        /// Rejected by an admin: nothing of it was applied.
+        Rejected => "rejected",
+    }
+);
+
+text_enum!(
+    /// What a source's rules put off to a date.
+    ScheduledAction, "scheduled action" {
+        /// Create the user (a hire, `prehireDays` before the start date).
+        Create => "create",
+        /// Enable the user (a hire's or a rehire's start date).
+        Enable => "enable",
+        /// Disable the user (a leaver's end date).
+        Disable => "disable",
+    }
+);
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

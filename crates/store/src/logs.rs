@@ -105,6 +105,42 @@ pub struct RecordBatch {
     pub intent_clears: Vec<(String, String)>,
 }
 
+/// Writes log entries, many rows per statement (a batch of 1,000 users is 10
+/// statements, not 1,000); an entry whose id was already written is skipped.
+pub(crate) async fn insert_logs(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app: &AppId,
+    logs: &[LogRecord],
+) -> Result<(), StoreError> {
+    for chunk in logs.chunks(crate::users::rows_per_statement(15)) {
+        let sql = format!(
+            "INSERT INTO provisioning_log ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
+            crate::users::row_placeholders(1, 15, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for l in chunk {
+            q = q
+                .bind(&l.id)
+                .bind(app.as_str())
+                .bind(&l.cycle_id)
+                .bind(&l.change_id)
+                .bind(l.at)
+                .bind(l.object_kind)
+                .bind(&l.source_id)
+                .bind(&l.source_name)
+                .bind(&l.target_id)
+                .bind(l.action)
+                .bind(l.status)
+                .bind(l.steps.to_string())
+                .bind(l.modified.to_string())
+                .bind(&l.error_code)
+                .bind(&l.error_message);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Records a batch: shadow, log entries and job state in one transaction.
     /// A log entry whose id was already recorded is not written twice.
@@ -158,33 +194,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        // Many rows per statement: a batch of 1,000 users is 10 statements, not 1,000.
-        for chunk in batch.logs.chunks(crate::users::rows_per_statement(15)) {
-            let sql = format!(
-                "INSERT INTO provisioning_log ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
-                crate::users::row_placeholders(1, 15, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for l in chunk {
-                q = q
-                    .bind(&l.id)
-                    .bind(app.as_str())
-                    .bind(&l.cycle_id)
-                    .bind(&l.change_id)
-                    .bind(l.at)
-                    .bind(l.object_kind)
-                    .bind(&l.source_id)
-                    .bind(&l.source_name)
-                    .bind(&l.target_id)
-                    .bind(l.action)
-                    .bind(l.status)
-                    .bind(l.steps.to_string())
-                    .bind(l.modified.to_string())
-                    .bind(&l.error_code)
-                    .bind(&l.error_message);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_logs(&mut tx, app, &batch.logs).await?;
         if !batch.escrow_failures.is_empty() || !batch.escrow_clears.is_empty() {
             let now = if batch.now > 0 { batch.now } else { crate::now_ms() };
             crate::escrow::apply(&mut tx, app, &batch.escrow_failures, &batch.escrow_clears, now).await?;

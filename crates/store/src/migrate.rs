@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_scim_scope.sql"),
         include_str!("../migrations/postgres/0014_scim_scope.sql"),
     ),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_sources.sql"),
+        include_str!("../migrations/postgres/0015_sources.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

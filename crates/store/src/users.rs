@@ -415,13 +415,43 @@ async fn fetch_user(tx: &mut Transaction<'static, Any>, id: &UserId) -> Result<U
     user_from_row(&row)
 }
 
+/// Creates a user inside a write transaction.
+pub(crate) async fn create_in(
+    tx: &mut Transaction<'static, Any>,
+    input: UserInput,
+    now: i64,
+) -> Result<User, StoreError> {
+    let user = new_user(input, now)?;
+    check_manager(tx, &user).await?;
+    write_user(tx, &user, true).await?;
+    Ok(user)
+}
+
+/// Applies a partial update inside a write transaction.
+pub(crate) async fn update_in(
+    tx: &mut Transaction<'static, Any>,
+    id: &UserId,
+    patch: UserPatch,
+) -> Result<User, StoreError> {
+    let mut user = fetch_user(tx, id).await?;
+    if user.is_deleted() {
+        return Err(StoreError::invalid(format!("user {} is deleted: restore it first", user.user_name)));
+    }
+    let manager_changed = patch.manager.is_some();
+    apply_patch(&mut user, patch)?;
+    if manager_changed {
+        check_manager(tx, &user).await?;
+    }
+    user.updated_at = now_ms();
+    write_user(tx, &user, false).await?;
+    Ok(user)
+}
+
 impl Store {
     /// Creates a user.
     pub async fn create_user(&self, input: UserInput) -> Result<User, StoreError> {
-        let user = new_user(input, now_ms())?;
         let mut tx = self.begin_write().await?;
-        check_manager(&mut tx, &user).await?;
-        write_user(&mut tx, &user, true).await?;
+        let user = create_in(&mut tx, input, now_ms()).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -471,17 +501,7 @@ impl Store {
     /// Applies a partial update.
     pub async fn update_user(&self, id: &UserId, patch: UserPatch) -> Result<User, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut user = fetch_user(&mut tx, id).await?;
-        if user.is_deleted() {
-            return Err(StoreError::invalid(format!("user {} is deleted: restore it first", user.user_name)));
-        }
-        let manager_changed = patch.manager.is_some();
-        apply_patch(&mut user, patch)?;
-        if manager_changed {
-            check_manager(&mut tx, &user).await?;
-        }
-        user.updated_at = now_ms();
-        write_user(&mut tx, &user, false).await?;
+        let user = update_in(&mut tx, id, patch).await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -7,12 +7,14 @@ mod gallery;
 pub(crate) mod groups;
 pub(crate) mod handoff;
 pub(crate) mod provisioning;
+pub(crate) mod sources;
 pub(crate) mod tokens;
 pub(crate) mod users;
 
 use crate::access::Verb;
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
@@ -114,6 +116,16 @@ pub fn routes() -> Routes {
         .post("/apps/{app}/provisioning/authorize", crate::oauth::authorize)
         .get("/apps/{app}/provisioning/handoff", handoff::show)
         .post("/apps/{app}/provisioning/handoff/confirm", handoff::confirm)
+        .get("/sources", sources::list)
+        .post("/sources", sources::create)
+        .get("/sources/{source}", sources::show)
+        .put("/sources/{source}/settings", sources::configure)
+        .delete("/sources/{source}", sources::delete)
+        .post("/sources/{source}/bulkUpload", sources::bulk_upload.layer(DefaultBodyLimit::max(sources::MAX_UPLOAD)))
+        .post("/sources/{source}/csv", sources::upload_csv.layer(DefaultBodyLimit::max(sources::MAX_UPLOAD)))
+        .get("/sources/{source}/batches", sources::batches)
+        .post("/sources/{source}/batches/{batch}/approve", sources::approve)
+        .post("/sources/{source}/batches/{batch}/reject", sources::reject)
         .get("/gallery", gallery::list)
         .get("/gallery/{template}", gallery::show)
         .post("/expressions/evaluate", expressions::evaluate)

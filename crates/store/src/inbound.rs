@@ -1,0 +1,463 @@
+//! Inbound sources: HR systems that push people into the directory. A source is
+//! an application whose template is an inbound one; its settings live in
+//! `sources`, what it sent in `inbound_batches`, and what its rules put off to a
+//! date in `inbound_schedule`. [`Store::apply_inbound`] writes one record's
+//! outcome (the user, its scheduled actions and its log entry) in one
+//! transaction, so a crash never leaves one without the others.
+
+use crate::feed::{self, ChangeKind};
+use crate::ids::{AppId, RoleId, UserId};
+use crate::kinds::{BatchStatus, ScheduledAction};
+use crate::logs::{insert_logs, LogRecord};
+use crate::model::{AppRole, Application, User};
+use crate::users::{UserInput, UserPatch};
+use crate::{now_ms, Backend, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A batch as the API shows it (without its records).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboundBatch {
+    pub id: String,
+    pub source_id: AppId,
+    /// `scim` (a push), `csv` (a file posted to the API) or `folder` (a file
+    /// picked up from the watched folder).
+    pub origin: String,
+    pub received_at: i64,
+    pub status: BatchStatus,
+    /// How many records it holds (or held).
+    pub records: i64,
+    /// The outcome by action (`create`, `update`, `enable`, `disable`...), and
+    /// for a held batch why it is held.
+    pub summary: serde_json::Value,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+/// One action a source's rules put off to a date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Scheduled {
+    pub source_id: AppId,
+    /// The user's id (enable, disable) or the record's key (create).
+    pub subject: String,
+    pub action: ScheduledAction,
+    pub due_at: i64,
+    /// The record to create from (create only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<serde_json::Value>,
+}
+
+/// What one record does to the directory user.
+#[derive(Debug, Clone)]
+pub enum UserWrite {
+    /// A new user.
+    Create(Box<UserInput>),
+    /// A change to an existing user.
+    Update(UserId, Box<UserPatch>),
+    /// Nothing (a skipped record, a put-off hire).
+    Nothing,
+}
+
+/// A change to the schedule that goes with a record.
+#[derive(Debug, Clone)]
+pub struct ScheduleChange {
+    pub action: ScheduledAction,
+    /// `None` when the subject is the user being written (its id is known only
+    /// once it is created).
+    pub subject: Option<String>,
+    /// When; `None` removes the action.
+    pub due_at: Option<i64>,
+    pub record: Option<serde_json::Value>,
+}
+
+/// One record's outcome, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct InboundChange {
+    pub write: UserWrite,
+    pub schedule: Vec<ScheduleChange>,
+    /// The log entry; its `target_id` is set to the user's id when empty.
+    pub log: LogRecord,
+}
+
+const BATCH_COLUMNS: &str = "id, app_id, origin, received_at, status, summary, decided_at, decided_by, records";
+
+fn batch_from_row(row: &AnyRow) -> Result<(InboundBatch, serde_json::Value), StoreError> {
+    let summary: String = row.try_get("summary")?;
+    let records: String = row.try_get("records")?;
+    let records: serde_json::Value = serde_json::from_str(&records)?;
+    let count = match (&records, serde_json::from_str::<serde_json::Value>(&summary)?.get("records")) {
+        (_, Some(n)) if n.is_i64() => n.as_i64().unwrap_or(0),
+        (serde_json::Value::Array(a), _) => a.len() as i64,
+        _ => 0,
+    };
+    Ok((
+        InboundBatch {
+            id: row.try_get("id")?,
+            source_id: AppId::from_stored(row.try_get("app_id")?),
+            origin: row.try_get("origin")?,
+            received_at: row.try_get("received_at")?,
+            status: row.try_get("status")?,
+            records: count,
+            summary: serde_json::from_str(&summary)?,
+            decided_at: row.try_get("decided_at")?,
+            decided_by: row.try_get("decided_by")?,
+        },
+        records,
+    ))
+}
+
+fn scheduled_from_row(row: &AnyRow) -> Result<Scheduled, StoreError> {
+    let record: Option<String> = row.try_get("record")?;
+    Ok(Scheduled {
+        source_id: AppId::from_stored(row.try_get("app_id")?),
+        subject: row.try_get("subject")?,
+        action: row.try_get("action")?,
+        due_at: row.try_get("due_at")?,
+        record: record.map(|r| serde_json::from_str(&r)).transpose()?,
+    })
+}
+
+impl Store {
+    /// Creates a source: its application row (with the default role, so that
+    /// the app's pages read as usual) and its settings, in one transaction.
+    pub async fn create_source(&self, name: &str, template: &str, settings: &str) -> Result<Application, StoreError> {
+        let now = now_ms();
+        let app = Application {
+            id: AppId::new(),
+            name: crate::apps::parse_name("name", name)?,
+            template: crate::apps::parse_name("template", template)?,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO applications (id, name, name_key, template, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)")
+            .bind(app.id.as_str())
+            .bind(&app.name)
+            .bind(app.name.to_lowercase())
+            .bind(&app.template)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::or_conflict(e, || format!("an application or source named {:?} already exists", app.name)))?;
+        let role = AppRole {
+            id: RoleId::new(),
+            app_id: app.id.clone(),
+            name: crate::apps::DEFAULT_ROLE.to_string(),
+            value: crate::apps::DEFAULT_ROLE.to_string(),
+            description: Some("Default access".to_string()),
+            is_default: true,
+            refused: None,
+            imported: false,
+        };
+        crate::apps::insert_role(&mut tx, &role).await?;
+        sqlx::query("INSERT INTO sources (app_id, settings, updated_at) VALUES ($1, $2, $3)")
+            .bind(app.id.as_str())
+            .bind(settings)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        feed::append(&mut tx, ChangeKind::App, app.id.as_str(), None).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    /// A source's stored settings; `None` when the app is not a source.
+    pub async fn source_settings(&self, app: &AppId) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT settings FROM sources WHERE app_id = $1")
+            .bind(app.as_str())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The ids of every source.
+    pub async fn source_ids(&self) -> Result<Vec<AppId>, StoreError> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT app_id FROM sources ORDER BY app_id").fetch_all(self.pool()).await?;
+        Ok(ids.into_iter().map(AppId::from_stored).collect())
+    }
+
+    /// Replaces a source's settings.
+    pub async fn save_source_settings(&self, app: &AppId, settings: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_immediate().await?;
+        let done = sqlx::query("UPDATE sources SET settings = $1, updated_at = $2 WHERE app_id = $3")
+            .bind(settings)
+            .bind(now_ms())
+            .bind(app.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("source", app.to_string()));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a batch of records as queued; returns its id.
+    pub async fn queue_batch(
+        &self,
+        app: &AppId,
+        origin: &str,
+        records: &serde_json::Value,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let count = records.as_array().map_or(0, Vec::len);
+        let mut tx = self.begin_immediate().await?;
+        sqlx::query(
+            "INSERT INTO inbound_batches (id, app_id, origin, received_at, status, records, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(app.as_str())
+        .bind(origin)
+        .bind(now)
+        .bind(BatchStatus::Queued)
+        .bind(records.to_string())
+        .bind(serde_json::json!({ "records": count }).to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Takes a batch to apply: `id` when given (if it is still queued), else the
+    /// oldest queued one, or a running one whose worker stopped touching it
+    /// before `stale_before`. Marks it running. Two workers never take the same.
+    pub async fn claim_batch(
+        &self,
+        id: Option<&str>,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<Option<(InboundBatch, serde_json::Value)>, StoreError> {
+        let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let mut tx = self.begin_immediate().await?;
+        let row = match id {
+            Some(id) => {
+                sqlx::query(&format!("SELECT {BATCH_COLUMNS} FROM inbound_batches WHERE id = $1 AND status = $2{lock}"))
+                    .bind(id)
+                    .bind(BatchStatus::Queued)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                "SELECT {BATCH_COLUMNS} FROM inbound_batches WHERE status = $1 OR (status = $2 AND claimed_at < $3) \
+                     ORDER BY received_at, id LIMIT 1{lock}"
+            ))
+                .bind(BatchStatus::Queued)
+                .bind(BatchStatus::Running)
+                .bind(stale_before)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+        };
+        let Some(row) = row else { return Ok(None) };
+        let (mut batch, records) = batch_from_row(&row)?;
+        sqlx::query("UPDATE inbound_batches SET status = $1, claimed_at = $2 WHERE id = $3")
+            .bind(BatchStatus::Running)
+            .bind(now)
+            .bind(&batch.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        batch.status = BatchStatus::Running;
+        Ok(Some((batch, records)))
+    }
+
+    /// Says a running batch is still being worked on.
+    pub async fn touch_batch(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE inbound_batches SET claimed_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.writes())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a batch's run: applied (its records are let go), or held for approval
+    /// (its records kept).
+    pub async fn finish_batch(
+        &self,
+        id: &str,
+        status: BatchStatus,
+        summary: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let keep = status == BatchStatus::Held;
+        let sql = if keep {
+            "UPDATE inbound_batches SET status = $1, summary = $2, decided_at = $3 WHERE id = $4"
+        } else {
+            "UPDATE inbound_batches SET status = $1, summary = $2, decided_at = $3, records = '[]' WHERE id = $4"
+        };
+        let mut tx = self.begin_immediate().await?;
+        sqlx::query(sql).bind(status).bind(summary.to_string()).bind(now).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An admin's decision on a held batch: approved (queued again, to be applied
+    /// past the threshold) or rejected (its records let go). Refused unless held.
+    pub async fn decide_batch(
+        &self,
+        app: &AppId,
+        id: &str,
+        approve: bool,
+        by: &str,
+    ) -> Result<InboundBatch, StoreError> {
+        let mut tx = self.begin_immediate().await?;
+        let row = sqlx::query(&format!("SELECT {BATCH_COLUMNS} FROM inbound_batches WHERE id = $1 AND app_id = $2"))
+            .bind(id)
+            .bind(app.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found("batch", id))?;
+        let (mut batch, _) = batch_from_row(&row)?;
+        if batch.status != BatchStatus::Held {
+            return Err(StoreError::conflict(format!(
+                "batch {id} is {}, not held: only a held batch is decided",
+                batch.status
+            )));
+        }
+        let (status, sql) = if approve {
+            (
+                BatchStatus::Queued,
+                "UPDATE inbound_batches SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4",
+            )
+        } else {
+            (
+                BatchStatus::Rejected,
+                "UPDATE inbound_batches SET status = $1, decided_by = $2, decided_at = $3, records = '[]' WHERE id = $4",
+            )
+        };
+        let now = now_ms();
+        sqlx::query(sql).bind(status).bind(by).bind(now).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        batch.status = status;
+        batch.decided_by = Some(by.to_string());
+        batch.decided_at = Some(now);
+        Ok(batch)
+    }
+
+    /// One batch of a source, with its records (empty once decided).
+    pub async fn batch(&self, app: &AppId, id: &str) -> Result<(InboundBatch, serde_json::Value), StoreError> {
+        let row = sqlx::query(&format!("SELECT {BATCH_COLUMNS} FROM inbound_batches WHERE id = $1 AND app_id = $2"))
+            .bind(id)
+            .bind(app.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::not_found("batch", id))?;
+        batch_from_row(&row)
+    }
+
+    /// A source's batches, newest first.
+    pub async fn batches(&self, app: &AppId, limit: i64) -> Result<Vec<InboundBatch>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, app_id, origin, received_at, status, summary, decided_at, decided_by, '[]' AS records \
+             FROM inbound_batches WHERE app_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+        )
+        .bind(app.as_str())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| batch_from_row(r).map(|(b, _)| b)).collect()
+    }
+
+    /// The scheduled actions due at `now`, oldest first.
+    pub async fn due_actions(&self, now: i64, limit: i64) -> Result<Vec<Scheduled>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT app_id, subject, action, due_at, record FROM inbound_schedule WHERE due_at <= $1 \
+             ORDER BY due_at, app_id, subject LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(scheduled_from_row).collect()
+    }
+
+    /// A source's scheduled actions, soonest first.
+    pub async fn scheduled(&self, app: &AppId, limit: i64) -> Result<Vec<Scheduled>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT app_id, subject, action, due_at, record FROM inbound_schedule WHERE app_id = $1 \
+             ORDER BY due_at, subject LIMIT $2",
+        )
+        .bind(app.as_str())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(scheduled_from_row).collect()
+    }
+
+    /// The scheduled actions on one subject (a user's id, or a record's key).
+    pub async fn scheduled_for(&self, app: &AppId, subject: &str) -> Result<Vec<Scheduled>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT app_id, subject, action, due_at, record FROM inbound_schedule WHERE app_id = $1 AND subject = $2",
+        )
+        .bind(app.as_str())
+        .bind(subject)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(scheduled_from_row).collect()
+    }
+
+    /// Users by employee id (not deleted ones first), at most `limit`.
+    pub async fn users_by_employee_id(&self, employee_id: &str, limit: i64) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM users WHERE employee_id = $1 ORDER BY (deleted_at IS NOT NULL), created_at LIMIT $2",
+            crate::users::COLUMNS
+        ))
+        .bind(employee_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(crate::users::user_from_row).collect()
+    }
+
+    /// Writes one record's outcome: the user, its scheduled actions and its log
+    /// entry, in one transaction. Returns the user written, if any.
+    pub async fn apply_inbound(&self, app: &AppId, mut change: InboundChange) -> Result<Option<User>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let user = match change.write {
+            UserWrite::Create(input) => Some(crate::users::create_in(&mut tx, *input, now_ms()).await?),
+            UserWrite::Update(id, patch) => Some(crate::users::update_in(&mut tx, &id, *patch).await?),
+            UserWrite::Nothing => None,
+        };
+        for s in &change.schedule {
+            let subject = match (&s.subject, &user) {
+                (Some(subject), _) => subject.clone(),
+                (None, Some(user)) => user.id.to_string(),
+                (None, None) => continue,
+            };
+            sqlx::query("DELETE FROM inbound_schedule WHERE app_id = $1 AND subject = $2 AND action = $3")
+                .bind(app.as_str())
+                .bind(&subject)
+                .bind(s.action)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(due) = s.due_at {
+                sqlx::query(
+                    "INSERT INTO inbound_schedule (app_id, subject, action, due_at, record) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(app.as_str())
+                .bind(&subject)
+                .bind(s.action)
+                .bind(due)
+                .bind(s.record.as_ref().map(|r| r.to_string()))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if let Some(user) = &user {
+            if change.log.target_id.is_none() {
+                change.log.target_id = Some(user.id.to_string());
+            }
+        }
+        insert_logs(&mut tx, app, std::slice::from_ref(&change.log)).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}
