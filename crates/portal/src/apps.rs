@@ -39,6 +39,9 @@ async fn list(
     Args(done): Args<Done>,
 ) -> Result<Response, PortalError> {
     let apps = state.store.list_apps().await?;
+    // Inbound sources have a page of their own.
+    let apps: Vec<_> =
+        apps.into_iter().filter(|a| roster_engine::inbound::SourceTemplate::parse(&a.template).is_none()).collect();
     let mut rows = Vec::with_capacity(apps.len());
     for app in apps {
         let status = match &state.engine {

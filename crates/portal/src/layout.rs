@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Apps,
+    Sources,
     Users,
     Groups,
     Audit,
@@ -49,6 +50,7 @@ pub fn page_with_status(
                     a class="brand" href="/" { "roster" }
                     nav aria-label="Main" {
                         a href="/apps" aria-current=[current(Section::Apps)] { "Enterprise applications" }
+                        a href="/sources" aria-current=[current(Section::Sources)] { "Inbound sources" }
                         a href="/users" aria-current=[current(Section::Users)] { "Users" }
                         a href="/groups" aria-current=[current(Section::Groups)] { "Groups" }
                         @if session.may_open("/audit") {
@@ -223,6 +225,8 @@ const NOTICES: &[(&str, &str)] = &[
     ("member-removed", "Member removed."),
     ("app-created", "Application created. Next: set up provisioning, then assign users and groups."),
     ("assigned", "Assigned."),
+    ("batch-approved", "Batch approved: it is applied."),
+    ("batch-rejected", "Batch rejected: nothing of it was applied."),
     ("unassigned", "Assignment removed."),
     ("restarted", "Provisioning restarted: the next cycle is an initial one."),
     ("restarted-full", "Provisioning restarted with its state cleared: every account is matched again."),

@@ -35,6 +35,7 @@ mod provisioning;
 mod scoping;
 pub mod session;
 mod signin;
+mod sources;
 mod status;
 pub mod throttle;
 mod users;
@@ -115,6 +116,7 @@ pub fn router(state: PortalState) -> Router {
         .merge(logs::routes())
         .merge(expressions::routes())
         .merge(audit_log::routes())
+        .merge(sources::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_session));
     Router::new()
         .merge(pages)

@@ -14,6 +14,7 @@ use tower::ServiceExt;
 struct TestPortal {
     app: Router,
     store: Store,
+    engine: std::sync::Arc<roster_engine::Engine>,
     cookie: String,
     csrf: String,
     _dir: TempDir,
@@ -32,7 +33,7 @@ impl TestPortal {
         let dir = std::env::temp_dir().join(format!("roster-portal-test-{}", rand::random::<u64>()));
         let store = Store::open_sqlite(&dir).await.expect("a fresh SQLite store opens");
         let engine = roster_engine::Engine::new(store.clone(), roster_store::secrets::Cipher::from_key([7; 32]));
-        let app = router(PortalState::new(store.clone(), Some(engine)));
+        let app = router(PortalState::new(store.clone(), Some(engine.clone())));
         // The hash is never checked here: the session is made directly.
         store
             .create_admin("tester", "$argon2id$v=19$m=19456,t=2,p=1$unused", AccessRole::Admin)
@@ -45,6 +46,7 @@ impl TestPortal {
         TestPortal {
             app,
             store,
+            engine,
             cookie: format!("roster_session={secret}"),
             csrf: session.csrf_token,
             _dir: TempDir(dir),
@@ -530,12 +532,18 @@ async fn every_route_in_the_role_table_admits_exactly_its_roles() {
     let user = p.store.find_user("alice").await.expect("a user").id;
     p.post("/groups/new", &p.with_csrf("displayName=Eng")).await;
     let group = p.store.find_group("Eng").await.expect("a group").id;
+    p.post("/sources/new", &p.with_csrf("name=Workday&template=hr-csv")).await;
+    let source = p.store.find_app("Workday").await.expect("a source").id;
     for role in AccessRole::ALL {
         let session = p.session_as(role).await;
         for (kind, template, needed) in ROUTES {
             let path = match template.split('/').nth(1) {
                 Some("users") => template.replace("{id}", user.as_str()),
                 Some("groups") => template.replace("{id}", group.as_str()).replace("{member}", user.as_str()),
+                Some("sources") => template
+                    .replace("{id}", source.as_str())
+                    .replace("{batch}", "none")
+                    .replace("{decision}", "approve"),
                 _ => template.replace("{id}", &app),
             }
             .replace("{kind}", "users")
@@ -659,4 +667,54 @@ async fn an_attribute_mapping_is_saved_from_its_form_and_a_bad_precedence_stays_
     let (_, body) = p.get_as(&p.cookie, &format!("/apps/{app}/provisioning/mappings/user")).await;
     let saved = "<td><code>department</code></td><td>Constant</td><td><code>&quot; Sales &quot;</code></td>";
     assert!(body.contains(saved) && body.contains("On create"), "the constant is kept as typed, spaces included");
+}
+
+/// A source from the New source form; its settings edited as a document (a bad
+/// one stays on the page with the error); a batch held by the disable guard is
+/// shown with Approve, and approving applies it.
+#[tokio::test]
+async fn a_held_batch_is_approved_from_the_source_page() {
+    let p = TestPortal::start().await;
+    let (status, headers, _) = p.post("/sources/new", &p.with_csrf("name=Workday&template=hr-csv")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[header::LOCATION].to_str().unwrap_or_default().to_string();
+    let id = p.store.find_app("Workday").await.expect("the source").id;
+    assert!(location.starts_with(&format!("/sources/{id}")), "{location}");
+    let (_, _, list) = p.get("/sources", true).await;
+    assert!(list.contains("Workday") && list.contains("HR files (CSV)"), "{list}");
+    let (_, _, apps) = p.get("/apps", true).await;
+    assert!(!apps.contains("Workday"), "a source is not listed among the apps");
+
+    let view = p.engine.source(&id).await.expect("the source");
+    let mut settings = serde_json::to_value(&view.settings).expect("settings");
+    settings["disableThreshold"] = serde_json::json!(1);
+    let enc = |v: &str| v.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let (status, _, _) =
+        p.post(&format!("/sources/{id}"), &p.with_csrf(&format!("settings={}", enc(&settings.to_string())))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) =
+        p.post(&format!("/sources/{id}"), &p.with_csrf("settings=%7B%22prehireDays%22%3A1%7D")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("err-settings"), "the error sits next to the document: {page}");
+
+    let people = |end: &str| -> Vec<serde_json::Value> {
+        (1..=3)
+            .map(|i| serde_json::json!({"EmployeeId": format!("E{i}"), "UserName": format!("p{i}@corp.example"), "EndDate": end}))
+            .collect()
+    };
+    let first = p.engine.submit_records(&id, "csv", people("")).await.expect("a batch");
+    assert_eq!(first.status, roster_store::BatchStatus::Applied);
+    let held = p.engine.submit_records(&id, "csv", people("2020-01-01")).await.expect("a batch");
+    assert_eq!(held.status, roster_store::BatchStatus::Held);
+    let (_, _, page) = p.get(&format!("/sources/{id}"), true).await;
+    assert!(page.contains("Held for approval") && page.contains("Approve"), "{page}");
+    let action = format!("/sources/{id}/batches/{}/approve", held.id);
+    assert!(page.contains(&action), "{page}");
+    let (status, _, _) = p.post(&action, &p.with_csrf("")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    for i in 1..=3 {
+        assert!(!p.store.find_user(&format!("p{i}@corp.example")).await.expect("a user").active);
+    }
+    let (_, _, page) = p.get(&format!("/sources/{id}"), true).await;
+    assert!(!page.contains("Held for approval"), "{page}");
 }

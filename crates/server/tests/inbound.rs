@@ -353,4 +353,106 @@ macro_rules! hr_scenarios {
     };
 }
 
-hr_scenarios!(joiner, mover, leaver, rehire, held_threshold, scim_push);
+/// The watched folder: a settled CSV file is taken and moved to `processed/`; a
+/// bad one goes to `failed/` with why; a file still being written waits.
+async fn watched_folder(hr: &Hr) {
+    csv_source(hr, 0).await;
+    let dir = common::fresh_dir().join("inbox");
+    let inbox = dir.join("Workday");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    hr.app.engine.watch_inbound_dir(dir.clone());
+    let settled = |name: &str, text: &str| {
+        let path = inbox.join(name);
+        std::fs::write(&path, text).expect("write");
+        let old = std::time::SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&path).and_then(|f| f.set_modified(old)).expect("mtime");
+    };
+    settled("monday.csv", &format!("{HEADER}\nE1,ada@corp.example,Ada,Lovelace,Research,,Employee,2026-01-01,\n"));
+    settled("broken.csv", "EmployeeId,UserName\nE2,bob@corp.example,extra\n");
+    std::fs::write(inbox.join("fresh.csv"), format!("{HEADER}\nE3,cy@corp.example,Cy,X,R,,Employee,2026-01-01,\n"))
+        .expect("write");
+    hr.app.engine.inbound_pass().await;
+    assert_eq!(hr.user("ada@corp.example").await["active"], true);
+    assert!(hr.missing("bob@corp.example").await);
+    assert!(hr.missing("cy@corp.example").await, "a file written just now waits until it settles");
+    assert!(!inbox.join("monday.csv").exists() && !inbox.join("broken.csv").exists());
+    assert!(inbox.join("fresh.csv").exists());
+    let processed: Vec<String> = std::fs::read_dir(inbox.join("processed"))
+        .expect("processed/")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert!(processed.iter().any(|n| n.ends_with("-monday.csv")), "{processed:?}");
+    let why = std::fs::read_to_string(inbox.join("failed").join("broken.csv.error.txt")).expect("the error file");
+    assert!(why.contains("line 2"), "{why}");
+    let (_, batches) = hr.app.get("/sources/Workday/batches").await;
+    assert_eq!(batches[0]["origin"], "folder", "{batches}");
+}
+
+hr_scenarios!(joiner, mover, leaver, rehire, held_threshold, scim_push, watched_folder);
+
+/// The account of `user_name` in a SCIM app, when there is one.
+async fn account(base: &str, token: &str, user_name: &str) -> Option<Value> {
+    let filter = format!("userName eq \"{user_name}\"");
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/Users"))
+        .query(&[("filter", filter.as_str())])
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
+    let page: Value = resp.json().await.ok()?;
+    page["Resources"].as_array()?.first().cloned()
+}
+
+/// People pushed by HR reach an outbound app through the change feed: a hire
+/// gets an account with the mapped attributes, a leaver's account is disabled.
+async fn push_reaches_the_app(app: &TestApp, base: &str, token: &str) {
+    app.post("/apps", json!({"name": "Wiki", "template": "scim"})).await;
+    let (s, e) = app
+        .patch(
+            "/apps/Wiki/provisioning",
+            json!({"tenantUrl": base, "secretToken": token, "mode": "automatic", "scope": "all"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    app.post("/apps/Wiki/provisioning/start", json!({})).await;
+    app.post("/sources", json!({"name": "Workday", "template": "hr-csv"})).await;
+    let push = |rows: &str| {
+        let body = format!("{HEADER}\n{rows}\n");
+        let url = format!("{}/api/v1/sources/Workday/csv", app.base);
+        let req = app.http.post(url).bearer_auth(&app.token).header("content-type", "text/csv").body(body);
+        async move { req.send().await.map(|r| r.status()) }
+    };
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let hire = format!("E7,nia@corp.example,Nia,Ward,Research,,Employee,{yesterday},");
+    assert_eq!(push(&hire).await.ok(), Some(StatusCode::ACCEPTED));
+    let made = common::eventually(30, "the hire's account in the app", || async {
+        account(base, token, "nia@corp.example").await.filter(|a| a["active"] == true)
+    })
+    .await;
+    assert_eq!(made["name"]["givenName"], "Nia", "{made}");
+    let leaver = format!("E7,nia@corp.example,Nia,Ward,Research,,Employee,{yesterday},{today}");
+    assert_eq!(push(&leaver).await.ok(), Some(StatusCode::ACCEPTED));
+    common::eventually(30, "the leaver's account disabled in the app", || async {
+        account(base, token, "nia@corp.example").await.filter(|a| a["active"] == false)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_reaches_scim2_server() {
+    let Some(server) = common::Scim2Server::start().await else { return };
+    let Some(app) = TestApp::spawn(Db::Sqlite).await else { return };
+    push_reaches_the_app(&app, &server.base_url, &server.token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_reaches_the_sample_app_on_postgres() {
+    let Some(app) = TestApp::spawn(Db::Postgres).await else { return };
+    let sample =
+        roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "sample-token".into(), Default::default())
+            .await
+            .expect("sample app");
+    push_reaches_the_app(&app, &sample.base_url, "sample-token").await;
+}
