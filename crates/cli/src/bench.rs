@@ -31,6 +31,9 @@ pub enum BenchCmd {
     /// Several workers on PostgreSQL provisioning several sample apps: throughput,
     /// change -> app latency under a trickle, memory per worker.
     Scale(crate::bench_scale::ScaleBench),
+    /// HR pushes: a SCIM BulkRequest of 10,000 people next to the CSV import,
+    /// on to an outbound app, and single pushes timed to the app (p50, p99).
+    Inbound(crate::bench_inbound::InboundBench),
 }
 
 #[derive(Args)]
@@ -50,6 +53,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Groups(b) => groups(b).await,
         BenchCmd::Portal(b) => crate::bench_portal::run(b).await,
         BenchCmd::Scale(b) => crate::bench_scale::run(b).await,
+        BenchCmd::Inbound(b) => crate::bench_inbound::run(b).await,
     }
 }
 

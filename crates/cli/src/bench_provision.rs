@@ -45,10 +45,10 @@ enum Target {
 
 /// An app in a process of its own, so that the figures of this process are
 /// roster's alone. Killed when dropped.
-struct AppProcess {
+pub(crate) struct AppProcess {
     child: tokio::process::Child,
-    base_url: String,
-    token: String,
+    pub(crate) base_url: String,
+    pub(crate) token: String,
 }
 
 impl AppProcess {
@@ -65,7 +65,7 @@ impl AppProcess {
         }
     }
 
-    async fn sample_app(token: &str) -> Result<AppProcess> {
+    pub(crate) async fn sample_app(token: &str) -> Result<AppProcess> {
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::new(std::env::current_exe()?)
             .args(["sample-app", "--listen", "127.0.0.1:0"])
@@ -85,7 +85,7 @@ impl AppProcess {
         Ok(AppProcess { child, base_url, token: token.to_string() })
     }
 
-    async fn scim2_server(bin: &std::path::Path, token: &str) -> Result<AppProcess> {
+    pub(crate) async fn scim2_server(bin: &std::path::Path, token: &str) -> Result<AppProcess> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = tokio::process::Command::new(bin)
             .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", token])
@@ -105,7 +105,7 @@ impl AppProcess {
         Ok(app)
     }
 
-    async fn user_count(&self) -> Result<u64> {
+    pub(crate) async fn user_count(&self) -> Result<u64> {
         let v: serde_json::Value = reqwest::Client::new()
             .get(format!("{}/Users?count=1", self.base_url))
             .bearer_auth(&self.token)
@@ -117,7 +117,7 @@ impl AppProcess {
         v["totalResults"].as_u64().context("the app's list answer has no totalResults")
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod app_commands;
 mod audit;
 mod bench;
+mod bench_inbound;
 mod bench_portal;
 mod bench_provision;
 mod bench_scale;

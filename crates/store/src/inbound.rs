@@ -419,45 +419,140 @@ impl Store {
 
     /// Writes one record's outcome: the user, its scheduled actions and its log
     /// entry, in one transaction. Returns the user written, if any.
-    pub async fn apply_inbound(&self, app: &AppId, mut change: InboundChange) -> Result<Option<User>, StoreError> {
+    pub async fn apply_inbound(&self, app: &AppId, change: InboundChange) -> Result<Option<User>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let user = match change.write {
-            UserWrite::Create(input) => Some(crate::users::create_in(&mut tx, *input, now_ms()).await?),
-            UserWrite::Update(id, patch) => Some(crate::users::update_in(&mut tx, &id, *patch).await?),
-            UserWrite::Nothing => None,
-        };
-        for s in &change.schedule {
-            let subject = match (&s.subject, &user) {
-                (Some(subject), _) => subject.clone(),
-                (None, Some(user)) => user.id.to_string(),
-                (None, None) => continue,
-            };
-            sqlx::query("DELETE FROM inbound_schedule WHERE app_id = $1 AND subject = $2 AND action = $3")
-                .bind(app.as_str())
-                .bind(&subject)
-                .bind(s.action)
-                .execute(&mut *tx)
-                .await?;
-            if let Some(due) = s.due_at {
-                sqlx::query(
-                    "INSERT INTO inbound_schedule (app_id, subject, action, due_at, record) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(app.as_str())
-                .bind(&subject)
-                .bind(s.action)
-                .bind(due)
-                .bind(s.record.as_ref().map(|r| r.to_string()))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        if let Some(user) = &user {
-            if change.log.target_id.is_none() {
-                change.log.target_id = Some(user.id.to_string());
-            }
-        }
-        insert_logs(&mut tx, app, std::slice::from_ref(&change.log)).await?;
+        let user = write_change(&mut tx, app, change).await?;
         tx.commit().await?;
         Ok(user)
     }
+
+    /// A transaction that writes the outcomes of many records, each on its own
+    /// savepoint: a record the directory refuses leaves the others written.
+    pub async fn inbound_tx(&self, app: &AppId) -> Result<InboundTx, StoreError> {
+        Ok(InboundTx { tx: self.begin_write().await?, app: app.clone() })
+    }
+
+    /// Users by employee id (any of `ids`), deleted ones too.
+    pub async fn users_by_employee_ids(&self, ids: &[String]) -> Result<Vec<User>, StoreError> {
+        self.users_where("employee_id", ids).await
+    }
+
+    /// Users by userName (any of `names`, any case).
+    pub async fn users_by_user_names(&self, names: &[String]) -> Result<Vec<User>, StoreError> {
+        let keys: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        self.users_where("user_name_key", &keys).await
+    }
+
+    async fn users_where(&self, column: &str, values: &[String]) -> Result<Vec<User>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in values.chunks(crate::users::IN_LIST) {
+            let sql = format!(
+                "SELECT {} FROM users WHERE {column} IN ({})",
+                crate::users::COLUMNS,
+                crate::users::placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for v in chunk {
+                q = q.bind(v);
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(crate::users::user_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The scheduled actions on any of `subjects`.
+    pub async fn scheduled_for_many(&self, app: &AppId, subjects: &[String]) -> Result<Vec<Scheduled>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in subjects.chunks(crate::users::IN_LIST) {
+            let sql = format!(
+                "SELECT app_id, subject, action, due_at, record FROM inbound_schedule WHERE app_id = $1 AND subject IN ({})",
+                crate::users::placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(app.as_str());
+            for v in chunk {
+                q = q.bind(v);
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(scheduled_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Writes of many records in one transaction ([`Store::inbound_tx`]).
+pub struct InboundTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    app: AppId,
+}
+
+impl InboundTx {
+    /// Writes one record's outcome on a savepoint: refused, it leaves nothing.
+    pub async fn apply(&mut self, change: InboundChange) -> Result<Option<User>, StoreError> {
+        sqlx::query("SAVEPOINT inbound_record").execute(&mut *self.tx).await?;
+        match write_change(&mut self.tx, &self.app, change).await {
+            Ok(user) => {
+                sqlx::query("RELEASE SAVEPOINT inbound_record").execute(&mut *self.tx).await?;
+                Ok(user)
+            }
+            Err(e) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT inbound_record").execute(&mut *self.tx).await?;
+                sqlx::query("RELEASE SAVEPOINT inbound_record").execute(&mut *self.tx).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits every record written.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Writes the user, its scheduled actions and its log entry of one record.
+async fn write_change(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app: &AppId,
+    mut change: InboundChange,
+) -> Result<Option<User>, StoreError> {
+    let user = match change.write {
+        UserWrite::Create(input) => Some(crate::users::create_in(tx, *input, now_ms()).await?),
+        UserWrite::Update(id, patch) => Some(crate::users::update_in(tx, &id, *patch).await?),
+        UserWrite::Nothing => None,
+    };
+    for s in &change.schedule {
+        let subject = match (&s.subject, &user) {
+            (Some(subject), _) => subject.clone(),
+            (None, Some(user)) => user.id.to_string(),
+            (None, None) => continue,
+        };
+        sqlx::query("DELETE FROM inbound_schedule WHERE app_id = $1 AND subject = $2 AND action = $3")
+            .bind(app.as_str())
+            .bind(&subject)
+            .bind(s.action)
+            .execute(&mut **tx)
+            .await?;
+        if let Some(due) = s.due_at {
+            sqlx::query(
+                "INSERT INTO inbound_schedule (app_id, subject, action, due_at, record) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(app.as_str())
+            .bind(&subject)
+            .bind(s.action)
+            .bind(due)
+            .bind(s.record.as_ref().map(|r| r.to_string()))
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    if let Some(user) = &user {
+        if change.log.target_id.is_none() {
+            change.log.target_id = Some(user.id.to_string());
+        }
+    }
+    insert_logs(tx, app, std::slice::from_ref(&change.log)).await?;
+    Ok(user)
 }

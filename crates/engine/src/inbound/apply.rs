@@ -2,11 +2,11 @@
 //! that arrived later in the same batch) and running the scheduled actions
 //! that are due.
 
-use super::plan::{PlanContext, PlanKind, RecordPlan};
+use super::plan::{Known, PlanContext, PlanKind, RecordPlan};
 use super::Source;
 use crate::cycle::Steps;
 use crate::{Engine, EngineError};
-use roster_store::inbound::{InboundChange, ScheduleChange, UserWrite};
+use roster_store::inbound::{InboundChange, InboundTx, ScheduleChange, UserWrite};
 use roster_store::{BatchStatus, LogAction, LogStatus, ScheduledAction, StoreError, UserId, UserPatch};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +41,70 @@ impl Tally {
     }
 }
 
+/// Writes one record's plan in the chunk's transaction; returns the manager
+/// left to resolve.
+async fn write_plan(
+    tx: &mut InboundTx,
+    ctx: &PlanContext<'_>,
+    plan: RecordPlan,
+    tally: &mut Tally,
+    known: &mut Known,
+) -> Result<Option<PendingManager>, EngineError> {
+    let RecordPlan { key, name, kind } = plan;
+    let (change, manager) = match kind {
+        PlanKind::Unchanged => {
+            tally.add("unchanged");
+            return Ok(None);
+        }
+        PlanKind::Failed { code, message } => {
+            write_failure(tx, ctx, &key, name, LogAction::Skip, code, message).await?;
+            tally.add("failed");
+            return Ok(None);
+        }
+        PlanKind::Change { change, manager, .. } => (change, manager),
+    };
+    let (action, status) = (change.log.action, change.log.status);
+    let schedule = change.schedule.clone();
+    match tx.apply(*change).await {
+        Ok(user) => {
+            tally.add(Tally::of(action, status));
+            let Some(user) = user else { return Ok(None) };
+            known.note(&user, &schedule);
+            Ok(manager.map(|manager| PendingManager {
+                index: ctx.index,
+                user: user.id.clone(),
+                user_name: Some(user.user_name.clone()),
+                key,
+                manager,
+            }))
+        }
+        Err(e @ (StoreError::Invalid { .. } | StoreError::Conflict { .. } | StoreError::NotFound { .. })) => {
+            write_failure(tx, ctx, &key, name, action, "DirectoryRefused", e.to_string()).await?;
+            tally.add("failed");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Logs a record that failed.
+async fn write_failure(
+    tx: &mut InboundTx,
+    ctx: &PlanContext<'_>,
+    key: &str,
+    name: Option<String>,
+    action: LogAction,
+    code: &str,
+    message: String,
+) -> Result<(), EngineError> {
+    let mut log = ctx.log(key, name, action, LogStatus::Failure);
+    log.id = format!("{}:failed", log.id);
+    log.error_code = Some(code.to_string());
+    log.error_message = Some(message);
+    tx.apply(InboundChange { write: UserWrite::Nothing, schedule: Vec::new(), log }).await?;
+    Ok(())
+}
+
 /// A user whose manager was not in the directory when it was written.
 struct PendingManager {
     index: usize,
@@ -49,6 +113,10 @@ struct PendingManager {
     key: String,
     manager: String,
 }
+
+/// Records planned and written together: one read of what they need, one
+/// transaction.
+const CHUNK: usize = 500;
 
 impl Engine {
     /// Applies one claimed batch (or holds it, when it would disable more users
@@ -62,15 +130,8 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
         let threshold = source.settings.disable_threshold;
-        let mut managers: HashMap<String, UserId> = HashMap::new();
         if threshold > 0 && !approved {
-            let mut disables = 0u32;
-            for (index, record) in records.iter().enumerate() {
-                let ctx = PlanContext { source, batch, index, now, managers: &managers };
-                if let PlanKind::Change { disables: true, .. } = ctx.plan(&self.store, record).await?.kind {
-                    disables += 1;
-                }
-            }
+            let disables = self.count_disables(source, batch, records, now).await?;
             if disables > threshold {
                 let summary = json!({
                     "records": records.len(),
@@ -88,19 +149,19 @@ impl Engine {
         }
         let mut tally = Tally::default();
         let mut pending = Vec::new();
-        for (index, record) in records.iter().enumerate() {
-            let ctx = PlanContext { source, batch, index, now, managers: &managers };
-            let plan = ctx.plan(&self.store, record).await?;
-            let (written, later) = self.write_plan(&ctx, index, plan, &mut tally).await?;
-            if let Some((employee, id)) = written {
-                managers.insert(employee, id);
+        for (n, chunk) in records.chunks(CHUNK).enumerate() {
+            let first = PlanContext { source, batch, index: n * CHUNK, now };
+            let mut known = Known::fetch(&self.store, &first, chunk).await?;
+            let mut tx = self.store.inbound_tx(&source.id).await?;
+            for (i, record) in chunk.iter().enumerate() {
+                let ctx = PlanContext { index: n * CHUNK + i, ..first };
+                let plan = ctx.plan(&known, record)?;
+                pending.extend(write_plan(&mut tx, &ctx, plan, &mut tally, &mut known).await?);
             }
-            pending.extend(later);
-            if index % 500 == 499 {
-                self.store.touch_batch(batch, self.clock.now_ms()).await?;
-            }
+            tx.commit().await?;
+            self.store.touch_batch(batch, self.clock.now_ms()).await?;
         }
-        let ctx = PlanContext { source, batch, index: 0, now, managers: &managers };
+        let ctx = PlanContext { source, batch, index: 0, now };
         for p in pending {
             self.resolve_manager(&ctx, p, &mut tally).await?;
         }
@@ -110,69 +171,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes one record's plan; returns the manager left to resolve.
-    async fn write_plan(
+    /// How many users the batch would disable (now or on a date), as planned
+    /// against the directory as it is.
+    async fn count_disables(
         &self,
-        ctx: &PlanContext<'_>,
-        index: usize,
-        plan: RecordPlan,
-        tally: &mut Tally,
-    ) -> Result<(Option<(String, UserId)>, Option<PendingManager>), EngineError> {
-        let RecordPlan { key, name, kind } = plan;
-        let (change, manager) = match kind {
-            PlanKind::Unchanged => {
-                tally.add("unchanged");
-                return Ok((None, None));
+        source: &Source,
+        batch: &str,
+        records: &[Value],
+        now: i64,
+    ) -> Result<u32, EngineError> {
+        let mut disables = 0u32;
+        for (n, chunk) in records.chunks(CHUNK).enumerate() {
+            let first = PlanContext { source, batch, index: n * CHUNK, now };
+            let known = Known::fetch(&self.store, &first, chunk).await?;
+            for (i, record) in chunk.iter().enumerate() {
+                let ctx = PlanContext { index: n * CHUNK + i, ..first };
+                if let PlanKind::Change { disables: true, .. } = ctx.plan(&known, record)?.kind {
+                    disables += 1;
+                }
             }
-            PlanKind::Failed { code, message } => {
-                self.write_failure(ctx, &key, name, LogAction::Skip, code, message).await?;
-                tally.add("failed");
-                return Ok((None, None));
-            }
-            PlanKind::Change { change, manager, .. } => (change, manager),
-        };
-        let (action, status) = (change.log.action, change.log.status);
-        match self.store.apply_inbound(&ctx.source.id, *change).await {
-            Ok(user) => {
-                tally.add(Tally::of(action, status));
-                let Some(user) = user else { return Ok((None, None)) };
-                let written = user.employee_id.clone().map(|e| (e, user.id.clone()));
-                Ok((
-                    written,
-                    manager.map(|manager| PendingManager {
-                        index,
-                        user: user.id.clone(),
-                        user_name: Some(user.user_name.clone()),
-                        key,
-                        manager,
-                    }),
-                ))
-            }
-            Err(e @ (StoreError::Invalid { .. } | StoreError::Conflict { .. } | StoreError::NotFound { .. })) => {
-                self.write_failure(ctx, &key, name, action, "DirectoryRefused", e.to_string()).await?;
-                tally.add("failed");
-                Ok((None, None))
-            }
-            Err(e) => Err(e.into()),
         }
-    }
-
-    async fn write_failure(
-        &self,
-        ctx: &PlanContext<'_>,
-        key: &str,
-        name: Option<String>,
-        action: LogAction,
-        code: &str,
-        message: String,
-    ) -> Result<(), EngineError> {
-        let mut log = ctx.log(key, name, action, LogStatus::Failure);
-        log.id = format!("{}:failed", log.id);
-        log.error_code = Some(code.to_string());
-        log.error_message = Some(message);
-        let change = InboundChange { write: UserWrite::Nothing, schedule: Vec::new(), log };
-        self.store.apply_inbound(&ctx.source.id, change).await?;
-        Ok(())
+        Ok(disables)
     }
 
     /// Sets the manager of a user whose manager came later in the batch (or
@@ -183,16 +202,8 @@ impl Engine {
         p: PendingManager,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
-        let found = match ctx.managers.get(&p.manager) {
-            Some(id) => Some(id.clone()),
-            None => self
-                .store
-                .users_by_employee_id(&p.manager, 2)
-                .await?
-                .into_iter()
-                .find(|u| !u.is_deleted())
-                .map(|u| u.id),
-        };
+        let found =
+            self.store.users_by_employee_id(&p.manager, 2).await?.into_iter().find(|u| !u.is_deleted()).map(|u| u.id);
         let at = PlanContext { index: p.index, ..*ctx };
         let mut steps = Steps(Vec::new());
         let (write, status) = match found.filter(|id| id != &p.user) {
@@ -234,13 +245,14 @@ impl Engine {
                 sources.insert(s.source_id.clone(), loaded);
             }
             let Some(Some(source)) = sources.get(&s.source_id) else { continue };
-            let ctx = PlanContext { source, batch: &run, index, now, managers: &HashMap::new() };
+            let ctx = PlanContext { source, batch: &run, index, now };
             let clear =
                 ScheduleChange { action: s.action, subject: Some(s.subject.clone()), due_at: None, record: None };
             let change = match s.action {
                 ScheduledAction::Create => {
                     let record = s.record.clone().unwrap_or(Value::Null);
-                    match ctx.plan(&self.store, &record).await?.kind {
+                    let known = Known::fetch(&self.store, &ctx, std::slice::from_ref(&record)).await?;
+                    match ctx.plan(&known, &record)?.kind {
                         PlanKind::Change { mut change, .. } => {
                             if !change.schedule.iter().any(|c| c.action == ScheduledAction::Create) {
                                 change.schedule.push(clear);

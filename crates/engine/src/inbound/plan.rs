@@ -11,6 +11,7 @@ use roster_mapping::{ApplyMapping, EvalContext, MapSource, MappedAttribute, Sour
 use roster_store::inbound::{InboundChange, ScheduleChange, UserWrite};
 use roster_store::{LogAction, LogRecord, LogStatus, ObjectKind, ScheduledAction, User, UserId, UserInput, UserPatch};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 /// What one record comes to.
 pub(crate) struct RecordPlan {
@@ -39,8 +40,6 @@ pub(crate) struct PlanContext<'a> {
     /// The record's place in its batch: log entries of one batch stay apart.
     pub index: usize,
     pub now: i64,
-    /// Employee ids resolved during this batch.
-    pub managers: &'a std::collections::HashMap<String, UserId>,
 }
 
 fn day(ms: i64) -> String {
@@ -82,7 +81,7 @@ impl PlanContext<'_> {
     }
 
     /// Plans one record.
-    pub(crate) async fn plan(&self, store: &roster_store::Store, record: &Value) -> Result<RecordPlan, EngineError> {
+    pub(crate) fn plan(&self, known: &Known, record: &Value) -> Result<RecordPlan, EngineError> {
         let src = MapSource::from_json(record);
         // Made where used: an evaluation context is not held across an await.
         let now = chrono::DateTime::from_timestamp_millis(self.now).unwrap_or_default();
@@ -109,7 +108,7 @@ impl PlanContext<'_> {
                 kind: PlanKind::Change { change: Box::new(change), manager: None, disables: false },
             });
         }
-        let matched = match find(store, &matching).await? {
+        let matched = match known.find(&matching) {
             Ok(m) => m,
             Err(message) => return Ok(failed(key, name, "AmbiguousMatch", message)),
         };
@@ -122,11 +121,11 @@ impl PlanContext<'_> {
             Ok(d) => d,
             Err(message) => return Ok(failed(key, name, "InvalidDate", message)),
         };
-        let scheduled = match &matched {
-            Some(u) => store.scheduled_for(&self.source.id, u.id.as_str()).await?,
-            None => Vec::new(),
+        let scheduled: &[(ScheduledAction, i64)] = match &matched {
+            Some(u) => known.schedules.get(u.id.as_str()).map_or(&[], Vec::as_slice),
+            None => &[],
         };
-        let at = |a: ScheduledAction| scheduled.iter().find(|s| s.action == a).map(|s| s.due_at);
+        let at = |a: ScheduledAction| scheduled.iter().find(|s| s.0 == a).map(|s| s.1);
         let state = matched.as_ref().map(|u| Matched { active: u.active, enable_at: at(ScheduledAction::Enable) });
         let rules = rules::Rules { prehire_days: self.source.settings.prehire_days };
         let lifecycle = rules::lifecycle(dates, state, self.now, rules);
@@ -138,7 +137,7 @@ impl PlanContext<'_> {
             Ok(v) => v,
             Err(message) => return Ok(failed(key, name, "MappingFailed", message)),
         };
-        let manager = Manager { id: self.manager_id(store, manager_key.as_deref()).await?, key: manager_key };
+        let manager = Manager { id: manager_key.as_deref().and_then(|k| known.manager(k)), key: manager_key };
         let plan = match lifecycle {
             Lifecycle::Skip { reason } => self.skipped(&key, name.clone(), steps, reason.to_string()),
             Lifecycle::PutOff { create_at } => self.put_off(&key, name.clone(), steps, dates, create_at, record),
@@ -238,17 +237,6 @@ impl PlanContext<'_> {
             out.insert(target, json);
         }
         Ok((out, manager))
-    }
-
-    /// The directory user a manager's employee id names: one written earlier
-    /// in this batch, else one of the directory.
-    async fn manager_id(&self, store: &roster_store::Store, key: Option<&str>) -> Result<Option<UserId>, EngineError> {
-        let Some(key) = key else { return Ok(None) };
-        if let Some(id) = self.managers.get(key) {
-            return Ok(Some(id.clone()));
-        }
-        let users = store.users_by_employee_id(key, 2).await?;
-        Ok(users.into_iter().find(|u| !u.is_deleted()).map(|u| u.id))
     }
 
     fn create(
@@ -433,34 +421,109 @@ fn split_extensions(values: Map<String, Value>) -> (Map<String, Value>, Map<Stri
     (fields, extensions)
 }
 
-/// The directory user the record's matching values find: the first attribute
-/// in precedence order that finds one; two users for one value is an error.
-async fn find(
-    store: &roster_store::Store,
-    matching: &[MappedAttribute],
-) -> Result<Result<Option<User>, String>, EngineError> {
-    for m in matching {
-        let Some(value) = m.value.to_text() else { continue };
-        let target = canonical(&m.target);
-        let found = match target.as_str() {
-            "employeeId" => {
-                let users = store.users_by_employee_id(&value, 3).await?;
-                let live: Vec<&User> = users.iter().filter(|u| !u.is_deleted()).collect();
-                if live.len() > 1 {
-                    return Ok(Err(format!("{} directory users have the employee id {value:?}", live.len())));
+/// What the plans of a chunk of records read, fetched at once before them and
+/// kept up to date with what the chunk writes: the users their matching values
+/// and managers name, and those users' scheduled actions.
+#[derive(Default)]
+pub(crate) struct Known {
+    by_employee: HashMap<String, Vec<User>>,
+    by_name: HashMap<String, User>,
+    schedules: HashMap<String, Vec<(ScheduledAction, i64)>>,
+}
+
+impl Known {
+    /// Reads what the plans of `records` need.
+    pub(crate) async fn fetch(
+        store: &roster_store::Store,
+        ctx: &PlanContext<'_>,
+        records: &[Value],
+    ) -> Result<Known, EngineError> {
+        let now = chrono::DateTime::from_timestamp_millis(ctx.now).unwrap_or_default();
+        let mut employees = Vec::new();
+        let mut names = Vec::new();
+        for record in records {
+            let src = MapSource::from_json(record);
+            let values = ctx.source.mapping.evaluate(&src, &EvalContext::at(now), true).unwrap_or_default();
+            for v in values {
+                let Some(text) = v.value.to_text() else { continue };
+                match canonical(&v.target).as_str() {
+                    "employeeId" | "manager" => employees.push(text.into_owned()),
+                    "userName" => names.push(text.into_owned()),
+                    _ => {}
                 }
-                live.first().map(|u| (*u).clone()).or_else(|| users.into_iter().next())
             }
-            "userName" => match store.find_user(&value).await {
-                Ok(u) if u.user_name.eq_ignore_ascii_case(&value) => Some(u),
-                Ok(_) | Err(roster_store::StoreError::NotFound { .. }) => None,
-                Err(e) => return Err(e.into()),
-            },
-            _ => None,
-        };
-        if found.is_some() {
-            return Ok(Ok(found));
+        }
+        for list in [&mut employees, &mut names] {
+            list.sort();
+            list.dedup();
+        }
+        let mut known = Known::default();
+        let mut users = store.users_by_employee_ids(&employees).await?;
+        users.extend(store.users_by_user_names(&names).await?);
+        let ids: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
+        for s in store.scheduled_for_many(&ctx.source.id, &ids).await? {
+            known.schedules.entry(s.subject).or_default().push((s.action, s.due_at));
+        }
+        for u in users {
+            known.put(u);
+        }
+        Ok(known)
+    }
+
+    fn put(&mut self, user: User) {
+        if let Some(e) = &user.employee_id {
+            let list = self.by_employee.entry(e.clone()).or_default();
+            list.retain(|u| u.id != user.id);
+            list.push(user.clone());
+        }
+        self.by_name.insert(user.user_name.to_lowercase(), user);
+    }
+
+    /// Takes in what a record wrote: the user, and its own scheduled actions.
+    pub(crate) fn note(&mut self, user: &User, schedule: &[ScheduleChange]) {
+        for (key, list) in self.by_employee.iter_mut() {
+            if user.employee_id.as_ref() != Some(key) {
+                list.retain(|u| u.id != user.id);
+            }
+        }
+        self.by_name.retain(|_, u| u.id != user.id);
+        self.put(user.clone());
+        let mine = self.schedules.entry(user.id.to_string()).or_default();
+        for c in schedule.iter().filter(|c| c.subject.is_none()) {
+            mine.retain(|(a, _)| *a != c.action);
+            if let Some(due) = c.due_at {
+                mine.push((c.action, due));
+            }
         }
     }
-    Ok(Ok(None))
+
+    /// The live directory user with this employee id.
+    fn manager(&self, employee: &str) -> Option<UserId> {
+        self.by_employee.get(employee)?.iter().find(|u| !u.is_deleted()).map(|u| u.id.clone())
+    }
+
+    /// The directory user the record's matching values find: the first
+    /// attribute in precedence order that finds one; two live users for one
+    /// employee id is an error.
+    fn find(&self, matching: &[MappedAttribute]) -> Result<Option<User>, String> {
+        for m in matching {
+            let Some(value) = m.value.to_text() else { continue };
+            let found = match canonical(&m.target).as_str() {
+                "employeeId" => {
+                    let users = self.by_employee.get(value.as_ref()).map_or(&[][..], Vec::as_slice);
+                    let live: Vec<&User> = users.iter().filter(|u| !u.is_deleted()).collect();
+                    if live.len() > 1 {
+                        return Err(format!("{} directory users have the employee id {value:?}", live.len()));
+                    }
+                    live.first().copied().or(users.first()).cloned()
+                }
+                "userName" => self.by_name.get(&value.to_lowercase()).cloned(),
+                _ => None,
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
 }
