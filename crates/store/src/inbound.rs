@@ -224,37 +224,28 @@ impl Store {
         Ok(id)
     }
 
-    /// Takes a batch to apply: `id` when given (if it is still queued), else the
-    /// oldest queued one, or a running one whose worker stopped touching it
-    /// before `stale_before`. Marks it running. Two workers never take the same.
+    /// Takes a batch to apply: the oldest queued one, or a running one whose
+    /// worker stopped touching it before `stale_before`; never one of a source
+    /// with a batch running. Marks it running. Two workers never take the same.
     pub async fn claim_batch(
         &self,
-        id: Option<&str>,
         now: i64,
         stale_before: i64,
     ) -> Result<Option<(InboundBatch, serde_json::Value)>, StoreError> {
         let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let mut tx = self.begin_immediate().await?;
-        let row = match id {
-            Some(id) => {
-                sqlx::query(&format!("SELECT {BATCH_COLUMNS} FROM inbound_batches WHERE id = $1 AND status = $2{lock}"))
-                    .bind(id)
-                    .bind(BatchStatus::Queued)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                "SELECT {BATCH_COLUMNS} FROM inbound_batches WHERE status = $1 OR (status = $2 AND claimed_at < $3) \
-                     ORDER BY received_at, id LIMIT 1{lock}"
-            ))
-                .bind(BatchStatus::Queued)
-                .bind(BatchStatus::Running)
-                .bind(stale_before)
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-        };
+        let row = sqlx::query(&format!(
+            "SELECT {BATCH_COLUMNS} FROM inbound_batches b \
+             WHERE (b.status = $1 OR (b.status = $2 AND b.claimed_at < $3)) \
+             AND NOT EXISTS (SELECT 1 FROM inbound_batches r WHERE r.app_id = b.app_id AND r.id <> b.id \
+                             AND r.status = $2 AND r.claimed_at >= $3) \
+             ORDER BY b.received_at, b.id LIMIT 1{lock}"
+        ))
+        .bind(BatchStatus::Queued)
+        .bind(BatchStatus::Running)
+        .bind(stale_before)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let (mut batch, records) = batch_from_row(&row)?;
         sqlx::query("UPDATE inbound_batches SET status = $1, claimed_at = $2 WHERE id = $3")
@@ -555,4 +546,38 @@ async fn write_change(
     }
     insert_logs(tx, app, std::slice::from_ref(&change.log)).await?;
     Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches are taken oldest first, one running batch per source, and a
+    /// running batch nobody touched for long is taken again.
+    #[tokio::test]
+    async fn one_running_batch_per_source() {
+        let dir = std::env::temp_dir().join(format!("roster-inbound-{}", uuid::Uuid::new_v4().simple()));
+        for store in crate::kinds::tests::stores(&dir).await {
+            let a = store.create_source("A", "hr-csv", "{}").await.expect("source A");
+            let b = store.create_source("B", "hr-csv", "{}").await.expect("source B");
+            let one = serde_json::json!([{"x": 1}]);
+            let a1 = store.queue_batch(&a.id, "csv", &one, 10).await.expect("a1");
+            let a2 = store.queue_batch(&a.id, "csv", &one, 20).await.expect("a2");
+            let b1 = store.queue_batch(&b.id, "csv", &one, 30).await.expect("b1");
+            let take = |now: i64| store.claim_batch(now, now - 1000);
+            let first = take(100).await.expect("claim").map(|(batch, _)| batch.id);
+            assert_eq!(first.as_deref(), Some(a1.as_str()));
+            let second = take(100).await.expect("claim").map(|(batch, _)| batch.id);
+            assert_eq!(second.as_deref(), Some(b1.as_str()), "A has a batch running: B's comes first");
+            assert!(take(100).await.expect("claim").is_none());
+            // A worker that stopped touching a1 for over a second loses it.
+            let again = take(1200).await.expect("claim").map(|(batch, _)| batch.id);
+            assert_eq!(again.as_deref(), Some(a1.as_str()));
+            store.finish_batch(&a1, BatchStatus::Applied, &serde_json::json!({}), 1300).await.expect("finish");
+            let next = take(1300).await.expect("claim").map(|(batch, records)| (batch.id, records));
+            assert_eq!(next, Some((a2.clone(), one.clone())));
+            let (done, records) = store.batch(&a.id, &a1).await.expect("a1");
+            assert_eq!((done.status, records), (BatchStatus::Applied, serde_json::json!([])), "records let go");
+        }
+    }
 }

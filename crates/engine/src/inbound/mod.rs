@@ -183,7 +183,7 @@ impl Engine {
         let _one = self.inbound.lock.lock().await;
         loop {
             let now = self.clock.now_ms();
-            let Some((batch, records)) = self.store.claim_batch(None, now, now - STALE_MS).await? else {
+            let Some((batch, records)) = self.store.claim_batch(now, now - STALE_MS).await? else {
                 return Ok(());
             };
             let approved = batch.decided_by.is_some();
