@@ -203,6 +203,7 @@ impl Store {
             .await?;
         sqlx::query("DELETE FROM assignments WHERE principal_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM groups WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM scim_extras WHERE object_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         feed::append(&mut tx, ChangeKind::Group, id.as_str(), None).await?;
         tx.commit().await?;
         Ok(())

@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_sources.sql"),
         include_str!("../migrations/postgres/0015_sources.sql"),
     ),
+    (
+        16,
+        include_str!("../migrations/sqlite/0016_scim_extras.sql"),
+        include_str!("../migrations/postgres/0016_scim_extras.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

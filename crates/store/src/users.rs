@@ -553,6 +553,7 @@ impl Store {
             sqlx::query("DELETE FROM assignments WHERE principal_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("UPDATE users SET manager_id = NULL WHERE manager_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM scim_extras WHERE object_id = $1").bind(id).execute(&mut *tx).await?;
             feed::append(&mut tx, ChangeKind::User, id, None).await?;
         }
         tx.commit().await?;

@@ -60,6 +60,31 @@ fn to_scim(g: &Group, members: Option<&[Member]>) -> Value {
     out
 }
 
+/// What a SCIM group holds beyond its name and members (an `externalId`...).
+fn extra_of(obj: &Map<String, Value>) -> Value {
+    let kept = ["schemas", "id", "meta", "displayName", "members"];
+    Value::Object(
+        obj.iter()
+            .filter(|(k, v)| !v.is_null() && !kept.iter().any(|x| x.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// A group's SCIM form with its extra.
+fn with_extra(mut resource: Value, extra: Option<&Value>) -> Value {
+    if let (Some(obj), Some(Value::Object(extra))) = (resource.as_object_mut(), extra) {
+        for (k, v) in extra {
+            obj.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    resource
+}
+
+async fn extra(state: &AppState, g: &GroupId) -> Result<Option<Value>, Problem> {
+    Ok(state.store.scim_extras(&[g.as_str()]).await?.remove(g.as_str()))
+}
+
 /// What a SCIM group states: its name and its members' ids.
 fn stated(obj: &Map<String, Value>) -> Result<(String, BTreeSet<String>), Problem> {
     let name = match get_ci(obj, "displayName") {
@@ -137,7 +162,8 @@ async fn set_members(state: &AppState, g: &GroupId, wanted: &BTreeSet<String>) -
 async fn answer(state: &AppState, status: StatusCode, g: &GroupId) -> Result<Response, Problem> {
     let g = state.store.group(g).await?;
     let m = members(state, &g.id).await?;
-    Ok(super::resource_response(status, &to_scim(&g, Some(&m)), &version(&g), &format!("{PREFIX}/Groups/{}", g.id)))
+    let resource = with_extra(to_scim(&g, Some(&m)), extra(state, &g.id).await?.as_ref());
+    Ok(super::resource_response(status, &resource, &version(&g), &format!("{PREFIX}/Groups/{}", g.id)))
 }
 
 async fn group(state: &AppState, id: &str) -> Result<Group, Problem> {
@@ -154,9 +180,11 @@ pub async fn list(State(state): State<AppState>, Listing(a): Listing) -> Result<
     let q = a.query()?;
     let page = state.store.scim_groups(&q).await?.map_err(|e| Problem::bad("invalidFilter", e.to_string()))?;
     let mut resources = Vec::with_capacity(page.items.len());
+    let ids: Vec<&str> = page.items.iter().map(|g| g.id.as_str()).collect();
+    let extras = state.store.scim_extras(&ids).await?;
     for g in &page.items {
         let m = members(state, &g.id).await?;
-        resources.push(to_scim(g, Some(&m)));
+        resources.push(with_extra(to_scim(g, Some(&m)), extras.get(g.id.as_str())));
     }
     Ok(a.answer(page.total, resources))
 }
@@ -176,9 +204,11 @@ pub async fn show(
 
 /// `POST /Groups`: the members are checked before the group is made.
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
-    let (name, wanted) = stated(&json_body(&body)?)?;
+    let obj = json_body(&body)?;
+    let (name, wanted) = stated(&obj)?;
     let members = kinds(&state, &wanted).await?;
     let g = state.store.create_group(GroupInput { display_name: name, ..GroupInput::default() }).await?;
+    state.store.set_scim_extra(g.id.as_str(), &extra_of(&obj)).await?;
     for (id, kind) in members {
         match kind {
             PrincipalKind::Group => state.store.add_group_member(&g.id, &GroupId::from_stored(id)).await?,
@@ -188,10 +218,14 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Respon
     answer(&state, StatusCode::CREATED, &g.id).await
 }
 
-async fn write(state: &AppState, g: &Group, name: String, wanted: BTreeSet<String>) -> Result<Response, Problem> {
+async fn write(state: &AppState, g: &Group, obj: &Map<String, Value>) -> Result<Response, Problem> {
+    let (name, wanted) = stated(obj)?;
     kinds(state, &wanted).await?;
-    if name != g.display_name {
+    let new_extra = extra_of(obj);
+    let old_extra = extra(state, &g.id).await?.unwrap_or_else(|| json!({}));
+    if name != g.display_name || new_extra != old_extra {
         state.store.update_group(&g.id, GroupPatch { display_name: Some(name), ..GroupPatch::default() }).await?;
+        state.store.set_scim_extra(g.id.as_str(), &new_extra).await?;
     }
     set_members(state, &g.id, &wanted).await?;
     answer(state, StatusCode::OK, &g.id).await
@@ -207,8 +241,7 @@ pub async fn replace(
     let obj = json_body(&body)?;
     let g = group(&state, &id).await?;
     check_version(&headers, &version(&g))?;
-    let (name, wanted) = stated(&obj)?;
-    write(&state, &g, name, wanted).await
+    write(&state, &g, &obj).await
 }
 
 /// `PATCH /Groups/{id}`: the operations applied to the group's SCIM form.
@@ -222,11 +255,10 @@ pub async fn patch(
     let g = group(&state, &id).await?;
     check_version(&headers, &version(&g))?;
     let m = members(&state, &g.id).await?;
-    let mut resource = to_scim(&g, Some(&m));
+    let mut resource = with_extra(to_scim(&g, Some(&m)), extra(&state, &g.id).await?.as_ref());
     apply_patch(&mut resource, &ops).map_err(|e| Problem::bad(e.scim_type(), e.to_string()))?;
     let after = resource.as_object().cloned().unwrap_or_default();
-    let (name, wanted) = stated(&after)?;
-    write(&state, &g, name, wanted).await
+    write(&state, &g, &after).await
 }
 
 /// `DELETE /Groups/{id}`

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roster_scim::{apply_patch, get_ci, ENTERPRISE_USER, USER_SCHEMA};
-use roster_store::{User, UserId, UserInput, UserPatch};
+use roster_store::{ScimUserWrite, User, UserId, UserInput, UserPatch};
 use serde_json::{json, Map, Value};
 
 use super::{check_version, json_body, patch_operations, time, Listing, Problem, PREFIX};
@@ -183,6 +183,102 @@ fn from_scim(obj: &Map<String, Value>) -> Result<UserInput, Problem> {
     })
 }
 
+/// The attributes whose values live in the directory's columns.
+const KEPT: &[&str] = &[
+    "schemas",
+    "id",
+    "meta",
+    "password",
+    "userName",
+    "externalId",
+    "active",
+    "displayName",
+    "title",
+    "preferredLanguage",
+];
+
+/// The multi-valued attributes kept whole beside the directory's one email,
+/// phones and work address.
+const LISTS: &[&str] = &["emails", "phoneNumbers", "addresses"];
+
+/// Sub-attributes of `obj` but `kept` (any case) and nulls.
+fn rest(obj: &Value, kept: &[&str]) -> Option<Value> {
+    let rest: Map<String, Value> = obj
+        .as_object()?
+        .iter()
+        .filter(|(k, v)| !v.is_null() && !kept.iter().any(|x| x.eq_ignore_ascii_case(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!rest.is_empty()).then_some(Value::Object(rest))
+}
+
+/// What a SCIM user holds beyond the directory's attributes: the rest of
+/// `name` and of the enterprise extension, the whole lists of emails, phone
+/// numbers and addresses, and every other attribute as given (never a password).
+fn extra_of(obj: &Map<String, Value>) -> Value {
+    let mut extra = Map::new();
+    for (k, v) in obj {
+        if v.is_null() || KEPT.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+            continue;
+        }
+        let (key, value) = if k.eq_ignore_ascii_case("name") {
+            ("name".to_string(), rest(v, &["givenName", "familyName"]))
+        } else if k.eq_ignore_ascii_case(ENTERPRISE_USER) {
+            (ENTERPRISE_USER.to_string(), rest(v, &["employeeNumber", "department", "manager"]))
+        } else {
+            let key = LISTS.iter().find(|l| l.eq_ignore_ascii_case(k)).map_or_else(|| k.clone(), |l| l.to_string());
+            (key, Some(v.clone()))
+        };
+        if let Some(value) = value {
+            extra.insert(key, value);
+        }
+    }
+    Value::Object(extra)
+}
+
+/// Whether a kept list still says what the directory says (else the directory,
+/// changed since by another way, wins).
+fn still_matches(key: &str, list: &Value, u: &User) -> bool {
+    let probe = Map::from_iter([("userName".to_string(), json!("probe")), (key.to_string(), list.clone())]);
+    let Ok(i) = from_scim(&probe) else { return false };
+    match key {
+        "emails" => i.mail == u.mail,
+        "phoneNumbers" => i.mobile == u.mobile && i.business_phones.unwrap_or_default() == u.business_phones,
+        _ => {
+            (&i.street_address, &i.city, &i.postal_code, &i.country)
+                == (&u.street_address, &u.city, &u.postal_code, &u.country)
+        }
+    }
+}
+
+/// A user in its SCIM form with what it was given beyond the directory.
+pub fn to_scim_with(u: &User, extra: Option<&Value>) -> Value {
+    let mut out = to_scim(u);
+    let (Some(Value::Object(extra)), Some(obj)) = (extra, out.as_object_mut()) else { return out };
+    for (k, v) in extra {
+        if k == "name" || k == ENTERPRISE_USER {
+            let target = obj.entry(k.clone()).or_insert_with(|| json!({}));
+            if let (Some(target), Some(more)) = (target.as_object_mut(), v.as_object()) {
+                for (sk, sv) in more {
+                    target.entry(sk.clone()).or_insert_with(|| sv.clone());
+                }
+            }
+        } else if LISTS.contains(&k.as_str()) {
+            if still_matches(k, v, u) {
+                obj.insert(k.clone(), v.clone());
+            }
+        } else if !obj.contains_key(k) {
+            obj.insert(k.clone(), v.clone());
+            if k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+                if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
+                    schemas.push(json!(k));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A replacement of every attribute SCIM reaches (the others are left alone).
 fn replacement(i: UserInput) -> UserPatch {
     UserPatch {
@@ -213,20 +309,28 @@ pub async fn list(State(state): State<AppState>, Listing(a): Listing) -> Result<
     let state = &state;
     let q = a.query()?;
     let page = state.store.scim_users(&q).await?.map_err(|e| Problem::bad("invalidFilter", e.to_string()))?;
-    let resources = page.items.iter().map(to_scim).collect();
+    let ids: Vec<&str> = page.items.iter().map(|u| u.id.as_str()).collect();
+    let extras = state.store.scim_extras(&ids).await?;
+    let resources = page.items.iter().map(|u| to_scim_with(u, extras.get(u.id.as_str()))).collect();
     Ok(a.answer(page.total, resources))
 }
 
-async fn live_user(state: &AppState, id: &str) -> Result<User, Problem> {
+/// A user that is not deleted, in its SCIM form.
+async fn live_user(state: &AppState, id: &str) -> Result<(User, Value), Problem> {
     match state.store.user(&UserId::from_stored(id.to_string())).await {
-        Ok(u) if !u.is_deleted() => Ok(u),
+        Ok(u) if !u.is_deleted() => {
+            let extra = state.store.scim_extras(&[u.id.as_str()]).await?.remove(u.id.as_str());
+            let resource = to_scim_with(&u, extra.as_ref());
+            Ok((u, resource))
+        }
         Ok(_) | Err(roster_store::StoreError::NotFound { .. }) => Err(Problem::not_found(&format!("User {id}"))),
         Err(e) => Err(e.into()),
     }
 }
 
-fn resource_response(status: StatusCode, u: &User) -> Response {
-    super::resource_response(status, &to_scim(u), &version(u), &format!("{PREFIX}/Users/{}", u.id))
+fn resource_response(status: StatusCode, u: &User, extra: &Value) -> Response {
+    let resource = to_scim_with(u, Some(extra));
+    super::resource_response(status, &resource, &version(u), &format!("{PREFIX}/Users/{}", u.id))
 }
 
 /// `GET /Users/{id}` (a matching `If-None-Match` answers 304).
@@ -235,18 +339,20 @@ pub async fn show(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let u = live_user(&state, &id).await?;
+    let (u, resource) = live_user(&state, &id).await?;
     if super::unchanged(&headers, &version(&u)) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    Ok(resource_response(StatusCode::OK, &u))
+    Ok(super::resource_response(StatusCode::OK, &resource, &version(&u), &format!("{PREFIX}/Users/{}", u.id)))
 }
 
 /// `POST /Users`
 pub async fn create(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
-    let input = from_scim(&json_body(&body)?)?;
-    let u = state.store.create_user(input).await?;
-    Ok(resource_response(StatusCode::CREATED, &u))
+    let obj = json_body(&body)?;
+    let input = from_scim(&obj)?;
+    let extra = extra_of(&obj);
+    let u = state.store.scim_write_user(ScimUserWrite::Create(Box::new(input)), &extra).await?;
+    Ok(resource_response(StatusCode::CREATED, &u, &extra))
 }
 
 /// `PUT /Users/{id}`: every attribute the directory keeps, as given.
@@ -257,7 +363,7 @@ pub async fn replace(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let obj = json_body(&body)?;
-    let u = live_user(&state, &id).await?;
+    let (u, _) = live_user(&state, &id).await?;
     check_version(&headers, &version(&u))?;
     if let Some(given) = get_ci(&obj, "id").and_then(Value::as_str) {
         if given != u.id.as_str() {
@@ -265,8 +371,9 @@ pub async fn replace(
         }
     }
     let input = from_scim(&obj)?;
-    let u = state.store.update_user(&u.id, replacement(input)).await?;
-    Ok(resource_response(StatusCode::OK, &u))
+    let extra = extra_of(&obj);
+    let u = state.store.scim_write_user(ScimUserWrite::Update(u.id, Box::new(replacement(input))), &extra).await?;
+    Ok(resource_response(StatusCode::OK, &u, &extra))
 }
 
 /// `PATCH /Users/{id}`: the operations applied to the user's SCIM form.
@@ -277,17 +384,17 @@ pub async fn patch(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let ops = patch_operations(&json_body(&body)?)?;
-    let u = live_user(&state, &id).await?;
+    let (u, mut resource) = live_user(&state, &id).await?;
     check_version(&headers, &version(&u))?;
-    let mut resource = to_scim(&u);
     apply_patch(&mut resource, &ops).map_err(|e| Problem::bad(e.scim_type(), e.to_string()))?;
     let after = resource.as_object().cloned().unwrap_or_default();
     if get_ci(&after, "id").and_then(Value::as_str) != Some(u.id.as_str()) {
         return Err(Problem::bad("mutability", "id is read-only"));
     }
     let input = from_scim(&after)?;
-    let u = state.store.update_user(&u.id, replacement(input)).await?;
-    Ok(resource_response(StatusCode::OK, &u))
+    let extra = extra_of(&after);
+    let u = state.store.scim_write_user(ScimUserWrite::Update(u.id, Box::new(replacement(input))), &extra).await?;
+    Ok(resource_response(StatusCode::OK, &u, &extra))
 }
 
 /// `DELETE /Users/{id}`: a soft delete, restorable for 30 days as in the directory.
@@ -296,7 +403,7 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let u = live_user(&state, &id).await?;
+    let (u, _) = live_user(&state, &id).await?;
     check_version(&headers, &version(&u))?;
     state.store.delete_user(&u.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
