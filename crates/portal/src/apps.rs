@@ -213,6 +213,9 @@ async fn overview(
     Args(done): Args<Done>,
 ) -> Result<Response, PortalError> {
     let app = app_of(&state, &id).await?;
+    if roster_engine::inbound::SourceTemplate::parse(&app.template).is_some() {
+        return Ok(Redirect::to(&format!("/sources/{}", app.id)).into_response());
+    }
     let status = state.engine()?.status(&app.id).await?;
     let template = gallery::template(&app.template);
     let assignments = state.store.app_assignments(&app.id, 0, 1).await?;

@@ -87,16 +87,26 @@ pub enum AppTab {
 }
 
 /// An application's title, breadcrumbs and tabs (those the session may open).
+/// An inbound source has its overview under `/sources` and its log here.
 pub fn app_header(session: &Session, app: &Application, tab: AppTab) -> Markup {
     let base = format!("/apps/{}", app.id);
-    let tabs = [
-        (AppTab::Overview, "Overview", base.clone()),
-        (AppTab::UsersAndGroups, "Users and groups", format!("{base}/users")),
-        (AppTab::Provisioning, "Provisioning", format!("{base}/provisioning")),
-        (AppTab::Logs, "Provisioning logs", format!("{base}/logs")),
-    ];
+    let source = roster_engine::inbound::SourceTemplate::parse(&app.template).is_some();
+    let tabs = if source {
+        vec![
+            (AppTab::Overview, "Overview", format!("/sources/{}", app.id)),
+            (AppTab::Logs, "Provisioning logs", format!("{base}/logs")),
+        ]
+    } else {
+        vec![
+            (AppTab::Overview, "Overview", base.clone()),
+            (AppTab::UsersAndGroups, "Users and groups", format!("{base}/users")),
+            (AppTab::Provisioning, "Provisioning", format!("{base}/provisioning")),
+            (AppTab::Logs, "Provisioning logs", format!("{base}/logs")),
+        ]
+    };
+    let (list, list_name) = if source { ("/sources", "Inbound sources") } else { ("/apps", "Enterprise applications") };
     html! {
-        p class="crumbs" { a href="/apps" { "Enterprise applications" } " › " (app.name) }
+        p class="crumbs" { a href=(list) { (list_name) } " › " (app.name) }
         h1 { (app.name) }
         nav class="tabs" aria-label="Application" {
             @for (t, label, href) in tabs.iter().filter(|(_, _, href)| session.may_open(href)) {

@@ -7,7 +7,7 @@
 
 use crate::error::PortalError;
 use crate::form::{field, Button, Form};
-use crate::layout::{csrf_field, flash, page, page_with_status, time, FieldErrors, Section};
+use crate::layout::{app_header, csrf_field, flash, page, page_with_status, time, AppTab, FieldErrors, Section};
 use crate::session::{Args, Session};
 use crate::users::action_button;
 use crate::PortalState;
@@ -177,13 +177,20 @@ fn batches_table(session: &Session, s: &SourceView, batches: &[InboundBatch], de
     }
 }
 
-fn source_page(session: &Session, s: &SourceView, document: &str, errors: &FieldErrors, done: Option<&str>) -> Markup {
+fn source_page(
+    session: &Session,
+    header: Markup,
+    s: &SourceView,
+    document: &str,
+    errors: &FieldErrors,
+    done: Option<&str>,
+) -> Markup {
     let set = &s.settings;
     html! {
-        h1 { (s.name) }
+        (header)
         (flash(done))
         (errors.banner())
-        p { (template_label(s.template)) " · " a href={ "/apps/" (s.id) "/logs" } { "Provisioning logs" } }
+        p { (template_label(s.template)) }
         dl class="facts" {
             dt { "Start date" } dd { code { (set.start_date_attribute) } ": a hire is created " (set.prehire_days) " day(s) before it, disabled until the date" }
             dt { "End date" } dd { code { (set.end_date_attribute) } ": the user is disabled on that date" }
@@ -248,7 +255,8 @@ async fn show(
     let id = source_id(&state, &id).await?;
     let s = state.engine()?.source(&id).await?;
     let document = serde_json::to_string_pretty(&s.settings).unwrap_or_default();
-    let body = source_page(&session, &s, &document, &FieldErrors::default(), done.done.as_deref());
+    let header = app_header(&session, &state.store.app(&id).await?, AppTab::Overview);
+    let body = source_page(&session, header, &s, &document, &FieldErrors::default(), done.done.as_deref());
     Ok(page(&session, Section::Sources, &s.name, body))
 }
 
@@ -281,7 +289,8 @@ async fn save(
             let mut errors = FieldErrors::default();
             errors.add("settings", message);
             let s = engine.source(&id).await?;
-            let body = source_page(&session, &s, &form.settings, &errors, None);
+            let header = app_header(&session, &state.store.app(&id).await?, AppTab::Overview);
+            let body = source_page(&session, header, &s, &form.settings, &errors, None);
             Ok(page_with_status(StatusCode::BAD_REQUEST, &session, Section::Sources, &s.name, body))
         }
     }

@@ -717,4 +717,12 @@ async fn a_held_batch_is_approved_from_the_source_page() {
     }
     let (_, _, page) = p.get(&format!("/sources/{id}"), true).await;
     assert!(!page.contains("Held for approval"), "{page}");
+    // Its log is the app log of the source, under the source's own tabs.
+    let (status, _, logs) = p.get(&format!("/apps/{id}/logs"), true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(logs.contains("Inbound sources") && !logs.contains(&format!("/apps/{id}/provisioning\"")), "{logs}");
+    assert!(logs.contains("Disable"), "the applied batch's entries: {logs}");
+    let (status, headers, _) = p.get(&format!("/apps/{id}"), true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], format!("/sources/{id}").as_str());
 }
