@@ -100,12 +100,19 @@ impl Drop for Roster {
     }
 }
 
-/// Fails unless `batch` was applied with every one of `users` created.
-fn check(batch: &Value, users: usize) -> Result<()> {
+/// Pushes the BulkRequest `body` of `users` people to the source `HR`, fails
+/// unless every one was created, and prints the rate next to the CSV import's.
+/// Returns when the push started.
+async fn push_all(c: &Client, body: Vec<u8>, users: usize, import_rate: f64, label: &str) -> Result<Instant> {
+    let started = Instant::now();
+    let batch = c.post_file("/sources/HR/bulkUpload", "application/scim+json", body, Duration::from_secs(3600)).await?;
+    let secs = started.elapsed().as_secs_f64();
     if batch["status"] != "applied" || batch["summary"]["created"].as_u64() != Some(users as u64) {
         bail!("the push was not applied as a whole: {batch}");
     }
-    Ok(())
+    let rate = users as f64 / secs;
+    println!("{label} {rate:>8.0} users/s ({secs:.1} s) | ratio to the CSV import: {:.2}", rate / import_rate);
+    Ok(started)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -141,15 +148,7 @@ pub async fn run(b: InboundBench) -> Result<()> {
     let limit = Duration::from_secs(3600);
     let alone = Roster::start(true).await?;
     alone.client.post("/sources", &json!({"name": "HR", "template": "hr-scim"})).await?;
-    let started = Instant::now();
-    let batch = alone.client.post_file("/sources/HR/bulkUpload", "application/scim+json", body.clone(), limit).await?;
-    let secs = started.elapsed().as_secs_f64();
-    check(&batch, b.users)?;
-    println!(
-        "SCIM BulkRequest, no outbound app:      {:>8.0} users/s ({secs:.1} s) | ratio to the CSV import: {:.2}",
-        b.users as f64 / secs,
-        (b.users as f64 / secs) / import_rate
-    );
+    push_all(&alone.client, body.clone(), b.users, import_rate, "SCIM BulkRequest, no outbound app:     ").await?;
     drop(alone);
 
     // 3. The BulkRequest, on to the app.
@@ -165,21 +164,12 @@ pub async fn run(b: InboundBench) -> Result<()> {
     c.patch("/apps/Target/provisioning", &settings).await?;
     c.post("/apps/Target/provisioning/start", &json!({})).await?;
     c.post("/sources", &json!({"name": "HR", "template": "hr-scim"})).await?;
-    let body = serde_json::to_vec(&bulk((0..b.users).map(person)))?;
     println!(
         "pushing {} people ({:.1} MiB) to an hr-scim source; outbound app: {label}",
         b.users,
         body.len() as f64 / 1048576.0
     );
-    let started = Instant::now();
-    let batch = c.post_file("/sources/HR/bulkUpload", "application/scim+json", body, limit).await?;
-    let applied = started.elapsed().as_secs_f64();
-    check(&batch, b.users)?;
-    println!(
-        "SCIM BulkRequest, the app provisioning: {:>8.0} users/s ({applied:.1} s) | ratio to the CSV import: {:.2}",
-        b.users as f64 / applied,
-        (b.users as f64 / applied) / import_rate
-    );
+    let started = push_all(c, body, b.users, import_rate, "SCIM BulkRequest, the app provisioning:").await?;
     let deadline = Instant::now() + Duration::from_secs(3600);
     while app.user_count().await.unwrap_or(0) < b.users as u64 {
         if Instant::now() > deadline {

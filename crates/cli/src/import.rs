@@ -10,25 +10,7 @@ use serde_json::{json, Map, Value};
 
 const BATCH: usize = 2000;
 
-const TEXT_FIELDS: &[&str] = &[
-    "userName",
-    "externalId",
-    "displayName",
-    "givenName",
-    "surname",
-    "mail",
-    "mailNickname",
-    "jobTitle",
-    "department",
-    "employeeId",
-    "mobile",
-    "officeLocation",
-    "streetAddress",
-    "city",
-    "postalCode",
-    "country",
-    "preferredLanguage",
-];
+const TEXT_FIELDS: &[&str] = roster_store::USER_TEXT_ATTRIBUTES;
 
 /// What an import did.
 #[derive(Debug, Default)]

@@ -93,40 +93,52 @@ pub(crate) async fn insert_role(tx: &mut Transaction<'static, Any>, role: &AppRo
     Ok(())
 }
 
+/// Writes a new application with its default `User` role (and its feed entry).
+pub(crate) async fn insert_app(
+    tx: &mut Transaction<'static, Any>,
+    name: &str,
+    template: &str,
+) -> Result<Application, StoreError> {
+    let now = now_ms();
+    let app = Application {
+        id: AppId::new(),
+        name: parse_name("name", name)?,
+        template: parse_name("template", template)?,
+        created_at: now,
+        updated_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO applications (id, name, name_key, template, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)",
+    )
+    .bind(app.id.as_str())
+    .bind(&app.name)
+    .bind(app.name.to_lowercase())
+    .bind(&app.template)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::or_conflict(e, || format!("an application named {:?} already exists", app.name)))?;
+    let role = AppRole {
+        id: RoleId::new(),
+        app_id: app.id.clone(),
+        name: DEFAULT_ROLE.to_string(),
+        value: DEFAULT_ROLE.to_string(),
+        description: Some("Default access".to_string()),
+        is_default: true,
+        refused: None,
+        imported: false,
+    };
+    insert_role(tx, &role).await?;
+    feed::append(tx, ChangeKind::App, app.id.as_str(), None).await?;
+    Ok(app)
+}
+
 impl Store {
     /// Creates an application with its default `User` role.
     pub async fn create_app(&self, input: ApplicationInput) -> Result<Application, StoreError> {
-        let now = now_ms();
-        let app = Application {
-            id: AppId::new(),
-            name: parse_name("name", &input.name)?,
-            template: parse_name("template", &input.template)?,
-            created_at: now,
-            updated_at: now,
-        };
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO applications (id, name, name_key, template, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)")
-            .bind(app.id.as_str())
-            .bind(&app.name)
-            .bind(app.name.to_lowercase())
-            .bind(&app.template)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::or_conflict(e, || format!("an application named {:?} already exists", app.name)))?;
-        let role = AppRole {
-            id: RoleId::new(),
-            app_id: app.id.clone(),
-            name: DEFAULT_ROLE.to_string(),
-            value: DEFAULT_ROLE.to_string(),
-            description: Some("Default access".to_string()),
-            is_default: true,
-            refused: None,
-            imported: false,
-        };
-        insert_role(&mut tx, &role).await?;
-        feed::append(&mut tx, ChangeKind::App, app.id.as_str(), None).await?;
+        let app = insert_app(&mut tx, &input.name, &input.template).await?;
         tx.commit().await?;
         Ok(app)
     }

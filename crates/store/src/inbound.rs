@@ -5,11 +5,10 @@
 //! outcome (the user, its scheduled actions and its log entry) in one
 //! transaction, so a crash never leaves one without the others.
 
-use crate::feed::{self, ChangeKind};
-use crate::ids::{AppId, RoleId, UserId};
+use crate::ids::{AppId, UserId};
 use crate::kinds::{BatchStatus, ScheduledAction};
 use crate::logs::{insert_logs, LogRecord};
-use crate::model::{AppRole, Application, User};
+use crate::model::{Application, User};
 use crate::users::{UserInput, UserPatch};
 use crate::{now_ms, Backend, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -124,43 +123,14 @@ impl Store {
     /// Creates a source: its application row (with the default role, so that
     /// the app's pages read as usual) and its settings, in one transaction.
     pub async fn create_source(&self, name: &str, template: &str, settings: &str) -> Result<Application, StoreError> {
-        let now = now_ms();
-        let app = Application {
-            id: AppId::new(),
-            name: crate::apps::parse_name("name", name)?,
-            template: crate::apps::parse_name("template", template)?,
-            created_at: now,
-            updated_at: now,
-        };
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO applications (id, name, name_key, template, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6)")
-            .bind(app.id.as_str())
-            .bind(&app.name)
-            .bind(app.name.to_lowercase())
-            .bind(&app.template)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::or_conflict(e, || format!("an application or source named {:?} already exists", app.name)))?;
-        let role = AppRole {
-            id: RoleId::new(),
-            app_id: app.id.clone(),
-            name: crate::apps::DEFAULT_ROLE.to_string(),
-            value: crate::apps::DEFAULT_ROLE.to_string(),
-            description: Some("Default access".to_string()),
-            is_default: true,
-            refused: None,
-            imported: false,
-        };
-        crate::apps::insert_role(&mut tx, &role).await?;
+        let app = crate::apps::insert_app(&mut tx, name, template).await?;
         sqlx::query("INSERT INTO sources (app_id, settings, updated_at) VALUES ($1, $2, $3)")
             .bind(app.id.as_str())
             .bind(settings)
-            .bind(now)
+            .bind(app.created_at)
             .execute(&mut *tx)
             .await?;
-        feed::append(&mut tx, ChangeKind::App, app.id.as_str(), None).await?;
         tx.commit().await?;
         Ok(app)
     }
@@ -378,18 +348,6 @@ impl Store {
         )
         .bind(app.as_str())
         .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(scheduled_from_row).collect()
-    }
-
-    /// The scheduled actions on one subject (a user's id, or a record's key).
-    pub async fn scheduled_for(&self, app: &AppId, subject: &str) -> Result<Vec<Scheduled>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT app_id, subject, action, due_at, record FROM inbound_schedule WHERE app_id = $1 AND subject = $2",
-        )
-        .bind(app.as_str())
-        .bind(subject)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(scheduled_from_row).collect()

@@ -39,6 +39,7 @@ mod shadow;
 mod tokens;
 mod upsert;
 mod users;
+pub use users::USER_TEXT_ATTRIBUTES;
 
 pub use access::AccessRole;
 pub use admins::{AdminAccount, PortalSession, SessionLifetime};

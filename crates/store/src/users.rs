@@ -16,6 +16,28 @@ pub(crate) const COLUMNS: &str = "id, user_name, external_id, active, display_na
     office_location, street_address, city, postal_code, country, preferred_language, extensions, \
     deleted_at, created_at, updated_at";
 
+/// The text attributes of a user, as the API names them (a CSV import's
+/// columns, an inbound mapping's targets).
+pub const USER_TEXT_ATTRIBUTES: &[&str] = &[
+    "userName",
+    "externalId",
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "mailNickname",
+    "jobTitle",
+    "department",
+    "employeeId",
+    "mobile",
+    "officeLocation",
+    "streetAddress",
+    "city",
+    "postalCode",
+    "country",
+    "preferredLanguage",
+];
+
 /// The longest value any text attribute may hold.
 const MAX_TEXT: usize = 1024;
 

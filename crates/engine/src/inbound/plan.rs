@@ -3,7 +3,7 @@
 //! with its log entry — computed from reads only, written by the caller.
 
 use super::rules::{self, Dates, Lifecycle, Matched, When};
-use super::settings::DIRECTORY_TARGETS;
+use super::settings::directory_target;
 use super::{records, Source};
 use crate::cycle::Steps;
 use crate::EngineError;
@@ -52,10 +52,7 @@ fn failed(key: String, name: Option<String>, code: &'static str, message: String
 
 /// The directory's spelling of a mapping target (`JobTitle` → `jobTitle`).
 fn canonical(target: &str) -> String {
-    DIRECTORY_TARGETS
-        .iter()
-        .find(|d| d.eq_ignore_ascii_case(target))
-        .map_or_else(|| target.to_string(), |d| d.to_string())
+    directory_target(target).map_or_else(|| target.to_string(), str::to_string)
 }
 
 impl PlanContext<'_> {

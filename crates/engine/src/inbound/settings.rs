@@ -46,28 +46,14 @@ pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:
 pub const HR_EXTENSION: &str = "urn:roster:params:scim:schemas:extension:hr:2.0:User";
 
 /// The directory attributes an inbound mapping may write (any case), besides
-/// `extension_*`. `manager` takes the manager's employee id.
-pub const DIRECTORY_TARGETS: &[&str] = &[
-    "userName",
-    "externalId",
-    "displayName",
-    "givenName",
-    "surname",
-    "mail",
-    "mailNickname",
-    "jobTitle",
-    "department",
-    "employeeId",
-    "manager",
-    "mobile",
-    "businessPhones",
-    "officeLocation",
-    "streetAddress",
-    "city",
-    "postalCode",
-    "country",
-    "preferredLanguage",
-];
+/// the text attributes and `extension_*`: `manager` takes the manager's
+/// employee id.
+const OTHER_TARGETS: &[&str] = &["manager", "businessPhones"];
+
+/// The directory's spelling of an attribute an inbound mapping may write.
+pub fn directory_target(name: &str) -> Option<&'static str> {
+    roster_store::USER_TEXT_ATTRIBUTES.iter().chain(OTHER_TARGETS).find(|d| d.eq_ignore_ascii_case(name)).copied()
+}
 
 /// The attributes matching may use, in the directory's terms.
 pub const MATCHING_TARGETS: &[&str] = &["employeeId", "userName"];
@@ -241,12 +227,17 @@ impl SourceSettings {
         for m in &self.mapping.attributes {
             let t = m.target.trim();
             let extension = t.get(..10).is_some_and(|p| p.eq_ignore_ascii_case("extension_")) && t.len() > 10;
-            if !extension && !DIRECTORY_TARGETS.iter().any(|d| d.eq_ignore_ascii_case(t)) {
+            if !extension && directory_target(t).is_none() {
                 return Err(bad(
                     "mapping",
                     format!(
                         "{t:?} is not a directory attribute (one of {}, or extension_<name>)",
-                        DIRECTORY_TARGETS.join(", ")
+                        roster_store::USER_TEXT_ATTRIBUTES
+                            .iter()
+                            .chain(OTHER_TARGETS)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }
