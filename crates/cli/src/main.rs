@@ -19,6 +19,7 @@ mod handoff;
 mod import;
 mod key;
 mod output;
+mod scim_validate;
 mod serve;
 mod sources;
 
@@ -99,6 +100,17 @@ enum Command {
     SampleApp(SampleAppArgs),
     /// The workers sharing the store: heartbeats, and the apps whose jobs each runs.
     Workers,
+    /// SCIM tools for app builders.
+    #[command(subcommand)]
+    Scim(ScimCmd),
+}
+
+#[derive(clap::Subcommand)]
+enum ScimCmd {
+    /// Check a SCIM endpoint with the requests roster sends: each check passed,
+    /// failed (request, answer, RFC section) or not supported (with the form
+    /// roster sends instead); a failure makes the exit status non-zero.
+    Validate(scim_validate::ValidateArgs),
 }
 
 #[derive(Args)]
@@ -158,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => return demo::run(args, &cli.data_dir).await,
         Command::Admin(cmd) => return admin::run(cmd, &cli.data_dir, cli.json).await,
         Command::Key(cmd) => return key::run(cmd, &cli.data_dir, cli.json).await,
+        Command::Scim(ScimCmd::Validate(a)) => return scim_validate::run(a, cli.json).await,
         Command::SampleApp(a) => {
             let options = roster_sample_app::SampleOptions {
                 refuse: a.refuse,
@@ -183,7 +196,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Demo(_)
         | Command::SampleApp(_)
         | Command::Admin(_)
-        | Command::Key(_) => Ok(()),
+        | Command::Key(_)
+        | Command::Scim(_) => Ok(()),
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => app_commands::app(&client, json, c).await,
