@@ -329,6 +329,21 @@ test("the logs show a user's Create with its modified properties; the CSV downlo
 test("the directory pages render and the saved secret is in none of them", async () => {
   await visit("/apps");
   await shoot("apps");
+  // On a phone every column of the applications list stays in view: the rows stack.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const widths = await page.evaluate(() => {
+    const table = document.querySelector('[data-part="apps"]');
+    return { page: document.documentElement.scrollWidth, table: table.scrollWidth, wrap: table.parentElement.clientWidth };
+  });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assert.ok(widths.page <= 390, `the page is ${widths.page}px wide at 390px`);
+  assert.ok(widths.table <= widths.wrap + 1, `the applications table is ${widths.table}px wide in ${widths.wrap}px`);
+  await visit(`/apps/${appId}`);
+  assert.equal(await page.locator("svg.activity").count(), 1, "the Overview draws its activity");
+  assert.match(await page.locator("svg.activity > title").textContent(), /log entries/);
+  await shoot("activity");
+  await visit("/sources");
+  await shoot("sources");
   await visit("/users?q=eng");
   await shoot("users");
   await visit("/users/eng1@example.com");

@@ -50,6 +50,8 @@ async fn list(
         };
         rows.push((app, status));
     }
+    let day = roster_store::activity::DAY_MS;
+    let failures = state.store.failures_by_day(roster_store::now_ms() - 6 * day, 7).await?;
     let workers = match &state.engine {
         Some(e) => e.workers().await?,
         None => Vec::new(),
@@ -61,25 +63,26 @@ async fn list(
         @if session.may_open("/apps/new") {
             div class="toolbar" { a class="button" href="/apps/new" { "New application" } }
         }
-        div class="table-wrap" { table {
+        div class="table-wrap" { table class="stack" data-part="apps" {
             thead { tr {
-                th { "Name" } th { "Template" } th { "Provisioning" } th { "Worker" } th { "Last cycle" } th class="num" { "Failures (last cycle)" }
+                th { "Name" } th { "Template" } th { "Provisioning" } th { "Worker" } th { "Last cycle" } th class="num" { "Failures (last cycle)" } th { "Failures, 7 days" }
             } }
             tbody {
                 @for (app, status) in &rows { tr {
-                    td { a href={ "/apps/" (app.id) } { (app.name) } }
-                    td { (template_name(&app.template)) }
+                    td data-label="Name" { a href={ "/apps/" (app.id) } { (app.name) } }
+                    td data-label="Template" { (template_name(&app.template)) }
                     @if let Some(status) = status {
-                        td { (state_badge(status)) }
-                        td { (crate::status::worker_cell(status.worker.as_ref())) }
-                        td { (time(status.last_cycle_at)) }
-                        td class="num" { (status.last_cycle.failed) }
+                        td data-label="Provisioning" { (state_badge(status)) }
+                        td data-label="Worker" { (crate::status::worker_cell(status.worker.as_ref())) }
+                        td data-label="Last cycle" { (time(status.last_cycle_at)) }
+                        td data-label="Failures (last cycle)" class="num" { (status.last_cycle.failed) }
                     } @else {
                         td class="muted" { "—" } td {} td {} td {}
                     }
+                    td data-label="Failures, 7 days" { (crate::chart::sparkline(failures.get(&app.id).map_or(&[0; 7][..], Vec::as_slice))) }
                 } }
                 @if rows.is_empty() {
-                    tr { td colspan="6" class="muted" { "No application yet: add one from the gallery." } }
+                    tr { td colspan="7" class="muted" { "No application yet: add one from the gallery." } }
                 }
             }
         } }
@@ -219,6 +222,9 @@ async fn overview(
     let status = state.engine()?.status(&app.id).await?;
     let template = gallery::template(&app.template);
     let assignments = state.store.app_assignments(&app.id, 0, 1).await?;
+    let hour = roster_store::activity::HOUR_MS;
+    let since = (roster_store::now_ms() / hour - 167) * hour;
+    let activity = state.store.activity(&app.id, since, since + 168 * hour).await?;
     let done = done.done;
     let base = format!("/apps/{}", app.id);
     let body = html! {
@@ -241,6 +247,11 @@ async fn overview(
                 li { a href={ (base) "/provisioning" } { "Provision user accounts" } ": admin credentials, mappings, settings, then turn provisioning on." }
                 li { a href={ (base) "/logs" } { "Watch the provisioning logs" } ": what was done to each account, and why." }
             }
+        }
+        section class="card" {
+            h2 { "Activity, last 7 days" }
+            (crate::chart::activity(&activity, since, 168))
+            p class="hint" { "Log entries per hour by action; failures in red. " a href={ (base) "/logs" } { "The entries" } }
         }
         (panel(&session, &app, &status))
         @if session.may_post(&format!("{base}/delete")) { section class="card" {

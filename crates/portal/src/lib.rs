@@ -22,6 +22,7 @@ pub mod assets;
 mod assignments;
 pub mod audit;
 mod audit_log;
+mod chart;
 pub mod error;
 mod expressions;
 pub mod form;

@@ -726,3 +726,45 @@ async fn a_held_batch_is_approved_from_the_source_page() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], format!("/sources/{id}").as_str());
 }
+
+/// An app's Overview draws its activity as SVG (no script), and the list of
+/// apps a sparkline of failures per day.
+#[tokio::test]
+async fn activity_is_drawn_on_the_overview_and_failures_in_the_list() {
+    use roster_store::{LogAction, LogRecord, LogStatus, ObjectKind, RecordBatch};
+    let p = TestPortal::start().await;
+    let id = new_app(&p, "Crm").await;
+    let app = p.store.find_app(&id).await.expect("the app").id;
+    let now = roster_store::now_ms();
+    let entry = |n: usize, action: LogAction, status: LogStatus| LogRecord {
+        id: format!("e{n}"),
+        app_id: app.clone(),
+        cycle_id: "c".into(),
+        change_id: n.to_string(),
+        at: now,
+        object_kind: ObjectKind::User,
+        source_id: format!("u{n}"),
+        source_name: None,
+        target_id: None,
+        action,
+        status,
+        steps: serde_json::json!([]),
+        modified: serde_json::json!([]),
+        error_code: None,
+        error_message: None,
+    };
+    let logs = vec![
+        entry(1, LogAction::Create, LogStatus::Success),
+        entry(2, LogAction::Create, LogStatus::Success),
+        entry(3, LogAction::Update, LogStatus::Failure),
+    ];
+    p.store.record(&app, &RecordBatch { logs, ..RecordBatch::default() }).await.expect("log entries");
+    let (status, _, page) = p.get(&format!("/apps/{id}"), true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<svg class=\"activity\""), "{page}");
+    assert!(page.contains("3 log entries, 1 failed"), "{page}");
+    assert!(page.contains("2 created, 1 failed"), "the hour's title: {page}");
+    assert!(!page.contains("<script>"), "drawn on the server, no inline script");
+    let (_, _, list) = p.get("/apps", true).await;
+    assert!(list.contains("Failures per day, last 7 days: 0, 0, 0, 0, 0, 0, 1"), "{list}");
+}

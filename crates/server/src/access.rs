@@ -221,6 +221,13 @@ pub const OPERATIONS: &[Operation] = &[
         "Provisioning logs (status, action, user, cycleId, since, until, format=json|csv)",
     )
     .answers_or_csv(page::<LogRecord>()),
+    op(
+        Get,
+        "/apps/{app}/provisioning/activity",
+        Read,
+        "Log entries counted by hour, action and status over the last days (days=7, at most 31)",
+    )
+    .answers(list::<roster_store::activity::ActivityCount>()),
     op(Post, "/apps/{app}/provisioning/provision-on-demand", Operator, "Provision one user now and show each step")
         .takes(json::<provisioning::OnDemand>())
         .answers(json::<ProvisioningOutcome>()),

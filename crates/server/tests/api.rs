@@ -440,3 +440,43 @@ async fn a_corrupt_job_row_is_named_never_replaced_by_defaults() {
     let row = app.store.job(&id).await.expect("job").expect("row");
     assert_eq!(row.settings, corrupt, "nothing was written over the stored settings");
 }
+
+/// The activity of an app: its log entries counted by hour, action and status;
+/// a days value out of range is a 400.
+#[tokio::test]
+async fn activity_counts_log_entries_by_hour() {
+    let Some(app) = common::TestApp::spawn(common::Db::Sqlite).await else { return };
+    let (s, v) = app.post("/apps", json!({"name": "Crm"})).await;
+    ok(s, &v);
+    let id = roster_store::AppId::from_stored(v["id"].as_str().unwrap_or_default().to_string());
+    let now = roster_store::now_ms();
+    let log = |n: u32, status: roster_store::LogStatus| roster_store::LogRecord {
+        id: format!("e{n}"),
+        app_id: id.clone(),
+        cycle_id: "c".into(),
+        change_id: n.to_string(),
+        at: now,
+        object_kind: roster_store::ObjectKind::User,
+        source_id: format!("u{n}"),
+        source_name: None,
+        target_id: None,
+        action: roster_store::LogAction::Create,
+        status,
+        steps: json!([]),
+        modified: json!([]),
+        error_code: None,
+        error_message: None,
+    };
+    let logs = vec![log(1, roster_store::LogStatus::Success), log(2, roster_store::LogStatus::Failure)];
+    app.store.record(&id, &roster_store::RecordBatch { logs, ..Default::default() }).await.expect("log entries");
+    let (s, counts) = app.get("/apps/Crm/provisioning/activity").await;
+    ok(s, &counts);
+    let hour = now / 3_600_000 * 3_600_000;
+    assert_eq!(
+        counts,
+        json!([{"hour": hour, "action": "Create", "status": "Failure", "count": 1},
+               {"hour": hour, "action": "Create", "status": "Success", "count": 1}])
+    );
+    let (s, e) = app.get("/apps/Crm/provisioning/activity?days=0").await;
+    assert_eq!(s, reqwest::StatusCode::BAD_REQUEST, "{e}");
+}

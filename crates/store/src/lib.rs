@@ -8,6 +8,7 @@
 //! change and never sees one that was rolled back.
 
 pub mod access;
+pub mod activity;
 mod admins;
 mod apps;
 mod assignments;

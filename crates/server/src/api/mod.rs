@@ -109,6 +109,7 @@ pub fn routes() -> Routes {
         .get("/workers", provisioning::workers)
         .get("/apps/{app}/provisioning/status", provisioning::status)
         .get("/apps/{app}/provisioning/logs", provisioning::logs)
+        .get("/apps/{app}/provisioning/activity", provisioning::activity)
         .post("/apps/{app}/provisioning/provision-on-demand", provisioning::on_demand)
         .get("/apps/{app}/provisioning/preview", provisioning::preview)
         .get("/apps/{app}/provisioning/mappings", provisioning::mappings)

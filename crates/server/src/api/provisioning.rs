@@ -187,6 +187,30 @@ pub async fn status(
     Ok(Json(engine(&state)?.status(&app).await?))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityArgs {
+    days: Option<i64>,
+}
+
+/// The app's log entries counted by hour, action and status over the last
+/// `days` days (7 by default, at most 31), the current hour included.
+pub async fn activity(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<ActivityArgs>,
+) -> Result<Json<Vec<roster_store::activity::ActivityCount>>, ApiError> {
+    let axum::extract::Query(a) = q?;
+    let days = a.days.unwrap_or(7);
+    if !(1..=31).contains(&days) {
+        return Err(ApiError::bad_request(format!("days {days} is not between 1 and 31")));
+    }
+    let app = app_id(&state, &key).await?;
+    let hour = roster_store::activity::HOUR_MS;
+    let since = (roster_store::now_ms() / hour - (days * 24 - 1)) * hour;
+    Ok(Json(state.store.activity(&app, since, since + days * 24 * hour).await?))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnDemand {
