@@ -340,6 +340,57 @@ async fn scim_push(hr: &Hr) {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
 }
 
+/// Hostile pushes: a record the directory refuses (a value too long, a control
+/// character, a userName another employee holds) fails alone and is logged, the
+/// rest of its chunk is written; an oversized file is refused whole; a revoked
+/// token pushes nothing.
+async fn hostile_records(hr: &Hr) {
+    csv_source(hr, 0).await;
+    let long = "x".repeat(5000);
+    let rows = [
+        "E1,ada@corp.example,Ada,Lovelace,Research,,Employee,2026-01-01,".to_string(),
+        format!("E2,bob@corp.example,{long},B,Research,,Employee,2026-01-01,"),
+        "E3,\"cy\u{7}@corp.example\",Cy,C,Research,,Employee,2026-01-01,".to_string(),
+        "E4,ada@corp.example,Other,Ada,Research,,Employee,2026-01-01,".to_string(),
+        "E5,eve@corp.example,Eve,E,Research,,Employee,2026-01-01,".to_string(),
+    ];
+    let batch = hr.push(&rows.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(batch["summary"]["created"], 2, "{batch}");
+    assert_eq!(batch["summary"]["failed"], 3, "{batch}");
+    assert_eq!(
+        hr.user("ada@corp.example").await["employeeId"],
+        "E1",
+        "another employee's record does not take Ada over by her userName"
+    );
+    assert_eq!(hr.user("eve@corp.example").await["active"], true, "written after the refused records");
+    assert!(hr.missing("bob@corp.example").await);
+    let logs = hr.logs().await;
+    let refused: Vec<&str> =
+        logs.iter().filter(|l| l["errorCode"] == "DirectoryRefused").filter_map(|l| l["sourceId"].as_str()).collect();
+    assert_eq!(refused.len(), 2, "{logs:?}");
+    assert!(refused.contains(&"E2"), "{refused:?}");
+    let takeover =
+        logs.iter().find(|l| l["sourceId"] == "E4").map(|l| (l["errorCode"].clone(), l["errorMessage"].clone()));
+    assert!(
+        takeover.as_ref().is_some_and(|(c, m)| c == "AmbiguousMatch" && m.as_str().is_some_and(|m| m.contains("E1"))),
+        "{takeover:?}"
+    );
+
+    let big = format!("{HEADER}\n{}", "E9,p@corp.example,P,Q,R,,Employee,,\n".repeat(100_001));
+    let (s, e) = hr.raw(&hr.app.token, "/sources/Workday/csv", "text/csv", big).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["error"]["message"].as_str().is_some_and(|m| m.contains("100000")), "{e}");
+
+    let (_, t) = hr.app.post("/tokens", json!({"name": "hr", "role": "scim"})).await;
+    let token = t["secret"].as_str().unwrap_or_default().to_string();
+    let (s, _) = hr.app.delete("/tokens/hr").await;
+    assert!(s.is_success());
+    let body = format!("{HEADER}\nE7,zed@corp.example,Zed,Z,R,,Employee,2026-01-01,\n");
+    let (s, _) = hr.raw(&token, "/sources/Workday/csv", "text/csv", body).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a revoked token");
+    assert!(hr.missing("zed@corp.example").await);
+}
+
 macro_rules! hr_scenarios {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -388,7 +439,7 @@ async fn watched_folder(hr: &Hr) {
     assert_eq!(batches[0]["origin"], "folder", "{batches}");
 }
 
-hr_scenarios!(joiner, mover, leaver, rehire, held_threshold, scim_push, watched_folder);
+hr_scenarios!(joiner, mover, leaver, rehire, held_threshold, scim_push, watched_folder, hostile_records);
 
 /// The account of `user_name` in a SCIM app, when there is one.
 async fn account(base: &str, token: &str, user_name: &str) -> Option<Value> {

@@ -502,8 +502,11 @@ impl Known {
     /// The directory user the record's matching values find: the first
     /// attribute in precedence order that finds one; two live users for one
     /// employee id is an error.
+    ///
+    /// A user found by a later attribute whose value of an earlier one differs
+    /// (a userName held by another employee) is refused, never taken over.
     fn find(&self, matching: &[MappedAttribute]) -> Result<Option<User>, String> {
-        for m in matching {
+        for (i, m) in matching.iter().enumerate() {
             let Some(value) = m.value.to_text() else { continue };
             let found = match canonical(&m.target).as_str() {
                 "employeeId" => {
@@ -517,7 +520,21 @@ impl Known {
                 "userName" => self.by_name.get(&value.to_lowercase()).cloned(),
                 _ => None,
             };
-            if found.is_some() {
+            if let Some(user) = &found {
+                for earlier in &matching[..i] {
+                    let wanted = earlier.value.to_text().unwrap_or_default();
+                    let held = match canonical(&earlier.target).as_str() {
+                        "employeeId" => user.employee_id.clone(),
+                        "userName" => Some(user.user_name.clone()),
+                        _ => None,
+                    };
+                    if let Some(held) = held.filter(|h| !h.eq_ignore_ascii_case(&wanted)) {
+                        return Err(format!(
+                            "the directory user {} matched by {} has {} {held:?}, not {wanted:?}: it is not taken over",
+                            user.user_name, m.target, earlier.target
+                        ));
+                    }
+                }
                 return Ok(found);
             }
         }
