@@ -109,6 +109,17 @@ async fn joiner(hr: &Hr) {
     assert!(hr.missing("bob@corp.example").await, "60 days ahead: not created yet");
     assert!(hr.missing("cy@corp.example").await, "a contractor is out of scope");
 
+    // A hire put off, then moved closer: created now, its put-off record gone.
+    hr.push(&["E3,cy@corp.example,Cy,Young,Research,,Employee,2027-02-20,"]).await;
+    assert!(hr.missing("cy@corp.example").await);
+    hr.push(&["E3,cy@corp.example,Cy,Young,Research,,Employee,2027-01-06,"]).await;
+    assert_eq!(hr.user("cy@corp.example").await["active"], false);
+    let (_, src) = hr.app.get("/sources/Workday").await;
+    let creates: Vec<&Value> =
+        src["scheduled"].as_array().into_iter().flatten().filter(|a| a["action"] == "create").collect();
+    assert_eq!(creates.len(), 1, "only E2's: {src}");
+    assert_eq!(creates[0]["subject"], "E2");
+
     hr.after(DAY * 2).await;
     assert_eq!(hr.user("ada@corp.example").await["active"], false, "not before the date");
     hr.after(DAY).await;
@@ -391,6 +402,35 @@ async fn hostile_records(hr: &Hr) {
     assert!(hr.missing("zed@corp.example").await);
 }
 
+/// A batch cut short (its worker died while it ran) is taken again: at once on
+/// SQLite (one process per store), after 10 minutes on PostgreSQL; records
+/// already written are not written twice.
+async fn a_batch_cut_short_is_taken_again(hr: &Hr) {
+    csv_source(hr, 0).await;
+    hr.push(&["E1,ada@corp.example,Ada,Lovelace,Research,,Employee,2026-01-01,"]).await;
+    let source = hr.app.store.find_app("Workday").await.expect("the source").id;
+    let records = json!([
+        {"EmployeeId": "E1", "UserName": "ada@corp.example", "FirstName": "Ada", "LastName": "Lovelace", "WorkerType": "Employee"},
+        {"EmployeeId": "E2", "UserName": "bob@corp.example", "FirstName": "Bob", "WorkerType": "Employee"}
+    ]);
+    let id = hr.app.store.queue_batch(&source, "csv", &records, START).await.expect("queued");
+    let claimed = hr.app.store.claim_batch(START, START - 1).await.expect("claim").map(|(b, _)| b.id);
+    assert_eq!(claimed.as_deref(), Some(id.as_str()), "a worker took it, then died");
+    if hr.app.store.backend() == roster_store::Backend::Postgres {
+        hr.after(Duration::from_secs(5 * 60)).await;
+        assert!(hr.missing("bob@corp.example").await, "another worker may still be on it");
+        hr.after(Duration::from_secs(6 * 60)).await;
+    } else {
+        hr.app.engine.inbound_pass().await;
+    }
+    assert_eq!(hr.user("bob@corp.example").await["active"], true);
+    let (_, batches) = hr.app.get("/sources/Workday/batches").await;
+    let again = batches.as_array().into_iter().flatten().find(|b| b["id"] == id.as_str()).cloned().unwrap_or_default();
+    assert_eq!(again["status"], "applied", "{again}");
+    assert_eq!(again["summary"]["created"], 1, "Ada was not made twice: {again}");
+    assert_eq!(again["summary"]["unchanged"], 1, "{again}");
+}
+
 macro_rules! hr_scenarios {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -439,7 +479,17 @@ async fn watched_folder(hr: &Hr) {
     assert_eq!(batches[0]["origin"], "folder", "{batches}");
 }
 
-hr_scenarios!(joiner, mover, leaver, rehire, held_threshold, scim_push, watched_folder, hostile_records);
+hr_scenarios!(
+    joiner,
+    mover,
+    leaver,
+    rehire,
+    held_threshold,
+    scim_push,
+    watched_folder,
+    hostile_records,
+    a_batch_cut_short_is_taken_again
+);
 
 /// The account of `user_name` in a SCIM app, when there is one.
 async fn account(base: &str, token: &str, user_name: &str) -> Option<Value> {

@@ -183,7 +183,13 @@ impl Engine {
         let _one = self.inbound.lock.lock().await;
         loop {
             let now = self.clock.now_ms();
-            let Some((batch, records)) = self.store.claim_batch(now, now - STALE_MS).await? else {
+            // On SQLite this process is the only one and holds the lock: a batch
+            // still marked running was cut short (a crash) and is taken again now.
+            let stale_before = match self.store.backend() {
+                roster_store::Backend::Sqlite => i64::MAX,
+                roster_store::Backend::Postgres => now - STALE_MS,
+            };
+            let Some((batch, records)) = self.store.claim_batch(now, stale_before).await? else {
                 return Ok(());
             };
             let approved = batch.decided_by.is_some();

@@ -137,7 +137,13 @@ impl PlanContext<'_> {
         let manager = Manager { id: manager_key.as_deref().and_then(|k| known.manager(k)), key: manager_key };
         let plan = match lifecycle {
             Lifecycle::Skip { reason } => self.skipped(&key, name.clone(), steps, reason.to_string()),
-            Lifecycle::PutOff { create_at } => self.put_off(&key, name.clone(), steps, dates, create_at, record),
+            Lifecycle::PutOff { create_at } => {
+                return Ok(RecordPlan {
+                    kind: self.put_off(&key, name.clone(), steps, dates, create_at, record),
+                    key,
+                    name,
+                });
+            }
             Lifecycle::Create { active, enable, disable } => {
                 match self.create(values, manager, &key, name.clone(), steps, (active, enable, disable)) {
                     Ok(p) => p,
@@ -153,6 +159,24 @@ impl PlanContext<'_> {
                     Err(message) => return Ok(failed(key, name, "InvalidValue", message)),
                 }
             }
+        };
+        // A hire put off earlier and here now: its put-off record goes.
+        let put_off = known.schedules.get(&key).is_some_and(|s| s.iter().any(|(a, _)| *a == ScheduledAction::Create));
+        let plan = match plan {
+            _ if !put_off => plan,
+            PlanKind::Change { mut change, manager, disables } => {
+                change.schedule.push(forget_put_off(&key));
+                PlanKind::Change { change, manager, disables }
+            }
+            PlanKind::Unchanged => {
+                let mut steps = Steps(Vec::new());
+                steps.add("Schedule", "the hire put off earlier is in the directory already: its record goes");
+                let mut log = self.log(&key, name.clone(), LogAction::Skip, LogStatus::Skipped);
+                log.steps = Value::Array(steps.0);
+                let change = InboundChange { write: UserWrite::Nothing, schedule: vec![forget_put_off(&key)], log };
+                PlanKind::Change { change: Box::new(change), manager: None, disables: false }
+            }
+            other => other,
         };
         Ok(RecordPlan { key, name, kind: plan })
     }
@@ -418,6 +442,11 @@ fn split_extensions(values: Map<String, Value>) -> (Map<String, Value>, Map<Stri
     (fields, extensions)
 }
 
+/// The removal of the put-off record of `key`.
+fn forget_put_off(key: &str) -> ScheduleChange {
+    ScheduleChange { action: ScheduledAction::Create, subject: Some(key.to_string()), due_at: None, record: None }
+}
+
 /// What the plans of a chunk of records read, fetched at once before them and
 /// kept up to date with what the chunk writes: the users their matching values
 /// and managers name, and those users' scheduled actions.
@@ -457,8 +486,11 @@ impl Known {
         let mut known = Known::default();
         let mut users = store.users_by_employee_ids(&employees).await?;
         users.extend(store.users_by_user_names(&names).await?);
-        let ids: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
-        for s in store.scheduled_for_many(&ctx.source.id, &ids).await? {
+        // The users' scheduled actions, and the hires put off under the records' keys.
+        let mut subjects: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
+        subjects.extend(employees.iter().cloned());
+        subjects.extend(names.iter().cloned());
+        for s in store.scheduled_for_many(&ctx.source.id, &subjects).await? {
             known.schedules.entry(s.subject).or_default().push((s.action, s.due_at));
         }
         for u in users {
@@ -485,11 +517,12 @@ impl Known {
         }
         self.by_name.retain(|_, u| u.id != user.id);
         self.put(user.clone());
-        let mine = self.schedules.entry(user.id.to_string()).or_default();
-        for c in schedule.iter().filter(|c| c.subject.is_none()) {
-            mine.retain(|(a, _)| *a != c.action);
+        for c in schedule {
+            let subject = c.subject.clone().unwrap_or_else(|| user.id.to_string());
+            let list = self.schedules.entry(subject).or_default();
+            list.retain(|(a, _)| *a != c.action);
             if let Some(due) = c.due_at {
-                mine.push((c.action, due));
+                list.push((c.action, due));
             }
         }
     }
