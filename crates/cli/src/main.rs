@@ -11,6 +11,7 @@ mod bench_provision;
 mod bench_scale;
 mod client;
 mod commands;
+mod config_code;
 mod credentials;
 mod csv;
 mod demo;
@@ -100,6 +101,11 @@ enum Command {
     SampleApp(SampleAppArgs),
     /// The workers sharing the store: heartbeats, and the apps whose jobs each runs.
     Workers,
+    /// The apps as one YAML document: template, settings, mappings, roles,
+    /// assignments (never a secret).
+    Export(config_code::ExportArgs),
+    /// Make the apps a document names as it says (--dry-run: only say what would change).
+    Apply(config_code::ApplyArgs),
     /// SCIM tools for app builders.
     #[command(subcommand)]
     Scim(ScimCmd),
@@ -203,6 +209,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::App(c) => app_commands::app(&client, json, c).await,
         Command::Gallery(c) => gallery::run(&client, json, c).await,
         Command::Source(c) => sources::run(&client, json, c).await,
+        Command::Export(a) => config_code::export(&client, json, a).await,
+        Command::Apply(a) => config_code::apply(&client, json, a).await,
         Command::Token(c) => commands::token(&client, json, c).await,
         Command::Audit(a) => audit::run(&client, json, a).await,
         Command::Expr(c) => commands::expr(&client, json, c).await,

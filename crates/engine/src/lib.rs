@@ -6,6 +6,7 @@
 
 mod aftercare;
 pub mod authorize;
+pub mod config;
 pub mod connect;
 pub mod cycle;
 pub mod decide;

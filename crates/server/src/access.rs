@@ -302,6 +302,17 @@ pub const OPERATIONS: &[Operation] = &[
     .answers(json::<InboundBatch>()),
     op(Post, "/sources/{source}/batches/{batch}/reject", Admin, "Reject a held batch: nothing of it is applied")
         .answers(json::<InboundBatch>()),
+    op(Get, "/config", Read, "The apps as one document, with no secret (apps=A,B: only those)")
+        .answers(json::<roster_engine::config::ConfigDocument>()),
+    op(
+        Post,
+        "/config/apply",
+        Admin,
+        "Converge the apps a document names to it (dryRun=true: only say what would change); a secret is set only \
+         where none is",
+    )
+    .takes(json::<roster_engine::config::ConfigDocument>())
+    .answers(json::<roster_engine::config::ApplyReport>()),
     op(Get, "/gallery", Read, "The app templates, with the provisioning modes each supports")
         .answers(list::<TemplateSummary>()),
     op(Get, "/gallery/{template}", Read, "A template: credentials form, app roles, quirks, default mappings")

@@ -2,6 +2,7 @@
 
 pub(crate) mod apps;
 mod audit;
+pub(crate) mod config;
 pub(crate) mod expressions;
 mod gallery;
 pub(crate) mod groups;
@@ -127,6 +128,8 @@ pub fn routes() -> Routes {
         .get("/sources/{source}/batches", sources::batches)
         .post("/sources/{source}/batches/{batch}/approve", sources::approve)
         .post("/sources/{source}/batches/{batch}/reject", sources::reject)
+        .get("/config", config::export)
+        .post("/config/apply", config::apply)
         .get("/gallery", gallery::list)
         .get("/gallery/{template}", gallery::show)
         .post("/expressions/evaluate", expressions::evaluate)
