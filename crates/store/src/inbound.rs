@@ -194,6 +194,18 @@ impl Store {
         Ok(id)
     }
 
+    /// Whether any batch is queued or running (a read: the claim that follows
+    /// takes the write lock only when there is work).
+    pub async fn batches_waiting(&self) -> Result<bool, StoreError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM inbound_batches WHERE status = $1 OR status = $2 LIMIT 1")
+                .bind(BatchStatus::Queued)
+                .bind(BatchStatus::Running)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+
     /// Takes a batch to apply: the oldest queued one, or a running one whose
     /// worker stopped touching it before `stale_before`; never one of a source
     /// with a batch running. Marks it running. Two workers never take the same.

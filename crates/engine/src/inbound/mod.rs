@@ -181,6 +181,9 @@ impl Engine {
     /// Applies every queued batch, oldest first.
     async fn run_batches(&self) -> Result<(), EngineError> {
         let _one = self.inbound.lock.lock().await;
+        if !self.store.batches_waiting().await? {
+            return Ok(());
+        }
         loop {
             let now = self.clock.now_ms();
             // On SQLite this process is the only one and holds the lock: a batch
