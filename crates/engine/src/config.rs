@@ -72,6 +72,17 @@ pub struct ApplyReport {
     pub changes: Vec<String>,
 }
 
+/// One app being applied: its id and name, the document's app, the app as it
+/// stands, and whether this is a dry run.
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    id: &'a AppId,
+    name: &'a str,
+    want: &'a AppConfig,
+    now: &'a AppConfig,
+    dry_run: bool,
+}
+
 /// Whether a settings key is one a document carries: a field the settings
 /// change takes, and not a secret.
 fn exported(key: &str, value: &Value) -> bool {
@@ -181,7 +192,8 @@ impl Engine {
                 (app.id, now)
             }
         };
-        self.apply_settings(&id, &name, &want, &now, dry_run, changes).await?;
+        let step = Step { id: &id, name: &name, want: &want, now: &now, dry_run };
+        self.apply_settings(&step, changes).await?;
         if let Some(m) = want.mappings.as_ref().filter(|m| Some(*m) != now.mappings.as_ref()) {
             changes.push(format!("{name}: replace the mappings"));
             if !dry_run {
@@ -199,18 +211,11 @@ impl Engine {
                 self.store.create_role(&id, input).await?;
             }
         }
-        self.apply_assignments(&id, &name, &want, &now, dry_run, changes).await
+        self.apply_assignments(&step, changes).await
     }
 
-    async fn apply_settings(
-        &self,
-        id: &AppId,
-        name: &str,
-        want: &AppConfig,
-        now: &AppConfig,
-        dry_run: bool,
-        changes: &mut Vec<String>,
-    ) -> Result<(), EngineError> {
+    async fn apply_settings(&self, step: &Step<'_>, changes: &mut Vec<String>) -> Result<(), EngineError> {
+        let Step { id, name, want, now, dry_run } = *step;
         let view =
             serde_json::to_value(self.settings_view(id).await?).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let mut patch = Map::new();
@@ -236,15 +241,8 @@ impl Engine {
         Ok(())
     }
 
-    async fn apply_assignments(
-        &self,
-        id: &AppId,
-        name: &str,
-        want: &AppConfig,
-        now: &AppConfig,
-        dry_run: bool,
-        changes: &mut Vec<String>,
-    ) -> Result<(), EngineError> {
+    async fn apply_assignments(&self, step: &Step<'_>, changes: &mut Vec<String>) -> Result<(), EngineError> {
+        let Step { id, name, want, now, dry_run } = *step;
         let who = |a: &AssignmentConfig| match (&a.user, &a.group) {
             (Some(u), None) => Ok(format!("user {u}")),
             (None, Some(g)) => Ok(format!("group {g}")),

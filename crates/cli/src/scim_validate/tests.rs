@@ -129,20 +129,9 @@ async fn an_endpoint_that_does_not_answer_fails_every_check() {
 async fn an_app_without_patch_is_updated_by_put() {
     let r = report(vec![Refusal::Patch]).await;
     let put: Vec<&str> = r.iter().filter(|c| c.2.starts_with("userUpdate=put")).map(|c| c.0).collect();
-    assert_eq!(
-        put,
-        [
-            "users.patch.simple",
-            "users.patch.subAttribute",
-            "users.patch.filterPath",
-            "users.patch.extension",
-            "users.patch.manager",
-            "users.patch.manyOperations",
-            "users.deactivate",
-            "users.reactivate"
-        ],
-        "{r:?}"
-    );
+    let user_changes: Vec<&str> =
+        NAMES.iter().copied().filter(|n| n.starts_with("users.patch") || n.ends_with("activate")).collect();
+    assert_eq!(put, user_changes, "{r:?}");
     let group_put: Vec<&str> = r.iter().filter(|c| c.2.starts_with("groupUpdate=put")).map(|c| c.0).collect();
     assert_eq!(group_put, ["groups.addMember", "groups.removeMember"], "{r:?}");
     assert!(r.iter().all(|c| matches!(c.1, "passed" | "not supported")), "{r:?}");
