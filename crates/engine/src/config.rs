@@ -248,14 +248,20 @@ impl Engine {
             (None, Some(g)) => Ok(format!("group {g}")),
             _ => Err(EngineError::Invalid(format!("{name}: an assignment names one user or one group"))),
         };
-        for a in want.assignments.iter().filter(|a| !now.assignments.contains(a)) {
+        // Names match in any case, as the directory finds them.
+        let key = |a: &AssignmentConfig| {
+            let low = |s: &Option<String>| s.as_deref().map(str::to_lowercase);
+            (low(&a.user), low(&a.group), a.role.to_lowercase())
+        };
+        let has = |list: &[AssignmentConfig], a: &AssignmentConfig| list.iter().any(|b| key(b) == key(a));
+        for a in want.assignments.iter().filter(|a| !has(&now.assignments, a)) {
             changes.push(format!("{name}: assign {} ({})", who(a)?, a.role));
             if !dry_run {
                 let target = self.target(a).await?;
                 self.store.assign(id, &target, Some(&a.role)).await?;
             }
         }
-        for a in now.assignments.iter().filter(|a| !want.assignments.contains(a)) {
+        for a in now.assignments.iter().filter(|a| !has(&want.assignments, a)) {
             changes.push(format!("{name}: unassign {} ({})", who(a)?, a.role));
             if !dry_run {
                 let target = self.target(a).await?;

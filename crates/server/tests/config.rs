@@ -61,6 +61,13 @@ async fn round_trip(db: Db) {
     let (_, again) = b.get("/config").await;
     assert_eq!(again, doc, "export, apply on an empty roster, export: the same document");
     assert_eq!(apply(&b, &doc, false).await, Vec::<String>::new(), "applied twice: nothing changes");
+    let mut shouting = doc.clone();
+    shouting["apps"][0]["assignments"][1]["user"] = json!("ALICE");
+    assert_eq!(
+        apply(&b, &shouting, false).await,
+        Vec::<String>::new(),
+        "names match in any case, as the directory's do"
+    );
 
     // A change in the document: only it is applied; an assignment not in the
     // document goes; a secret is set where none is, once.

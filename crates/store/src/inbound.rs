@@ -75,6 +75,9 @@ pub struct ScheduleChange {
 /// One record's outcome, written in one transaction.
 #[derive(Debug, Clone)]
 pub struct InboundChange {
+    /// A scheduled action this change carries out: written only if the action
+    /// is still there (and removed with it), so that two workers never both do it.
+    pub claim: Option<(ScheduledAction, String, i64)>,
     pub write: UserWrite,
     pub schedule: Vec<ScheduleChange>,
     /// The log entry; its `target_id` is set to the user's id when empty.
@@ -208,24 +211,32 @@ impl Store {
 
     /// Takes a batch to apply: the oldest queued one, or a running one whose
     /// worker stopped touching it before `stale_before`; never one of a source
-    /// with a batch running. Marks it running. Two workers never take the same.
+    /// with a batch running, nor one received after a batch held for approval
+    /// (it waits for the decision). Marks it running. Two workers never take
+    /// the same.
     pub async fn claim_batch(
         &self,
         now: i64,
         stale_before: i64,
     ) -> Result<Option<(InboundBatch, serde_json::Value)>, StoreError> {
-        let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let mut tx = self.begin_immediate().await?;
+        if self.backend() == Backend::Postgres {
+            // Claims one at a time: a worker sees the batch another just took as
+            // running, never as queued and locked.
+            sqlx::query("SELECT pg_advisory_xact_lock(4245)").execute(&mut *tx).await?;
+        }
         let row = sqlx::query(&format!(
             "SELECT {BATCH_COLUMNS} FROM inbound_batches b \
              WHERE (b.status = $1 OR (b.status = $2 AND b.claimed_at < $3)) \
              AND NOT EXISTS (SELECT 1 FROM inbound_batches r WHERE r.app_id = b.app_id AND r.id <> b.id \
-                             AND r.status = $2 AND r.claimed_at >= $3) \
-             ORDER BY b.received_at, b.id LIMIT 1{lock}"
+                             AND ((r.status = $2 AND r.claimed_at >= $3) \
+                                  OR (r.status = $4 AND r.received_at <= b.received_at))) \
+             ORDER BY b.received_at, b.id LIMIT 1"
         ))
         .bind(BatchStatus::Queued)
         .bind(BatchStatus::Running)
         .bind(stale_before)
+        .bind(BatchStatus::Held)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -479,6 +490,22 @@ async fn write_change(
     app: &AppId,
     mut change: InboundChange,
 ) -> Result<Option<User>, StoreError> {
+    if let Some((action, subject, due_at)) = &change.claim {
+        let done = sqlx::query(
+            "DELETE FROM inbound_schedule WHERE app_id = $1 AND subject = $2 AND action = $3 AND due_at = $4",
+        )
+        .bind(app.as_str())
+        .bind(subject)
+        .bind(*action)
+        .bind(*due_at)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::conflict(format!(
+                "the scheduled {action} of {subject} was done or changed meanwhile"
+            )));
+        }
+    }
     let user = match change.write {
         UserWrite::Create(input) => Some(crate::users::create_in(tx, *input, now_ms()).await?),
         UserWrite::Update(id, patch) => Some(crate::users::update_in(tx, &id, *patch).await?),
@@ -521,6 +548,55 @@ async fn write_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scheduled action is carried out once: the change that claims it
+    /// finds it gone the second time.
+    #[tokio::test]
+    async fn a_scheduled_action_is_claimed_once() {
+        let dir = std::env::temp_dir().join(format!("roster-claim-{}", uuid::Uuid::new_v4().simple()));
+        for store in crate::kinds::tests::stores(&dir).await {
+            let source = store.create_source("HR", "hr-csv", "{}").await.expect("source");
+            let log = |id: &str| LogRecord {
+                id: id.into(),
+                app_id: source.id.clone(),
+                cycle_id: "c".into(),
+                change_id: "1".into(),
+                at: 1,
+                object_kind: crate::ObjectKind::User,
+                source_id: "E1".into(),
+                source_name: None,
+                target_id: None,
+                action: crate::LogAction::Create,
+                status: crate::LogStatus::Success,
+                steps: serde_json::json!([]),
+                modified: serde_json::json!([]),
+                error_code: None,
+                error_message: None,
+            };
+            let enable =
+                ScheduleChange { action: ScheduledAction::Enable, subject: None, due_at: Some(50), record: None };
+            let input = UserInput { user_name: "ada".into(), active: Some(false), ..UserInput::default() };
+            let create = InboundChange {
+                claim: None,
+                write: UserWrite::Create(Box::new(input)),
+                schedule: vec![enable],
+                log: log("a"),
+            };
+            let user = store.apply_inbound(&source.id, create).await.expect("create").expect("a user");
+            let claim = Some((ScheduledAction::Enable, user.id.to_string(), 50));
+            let patch = UserPatch { active: Some(Some(true)), ..UserPatch::default() };
+            let run = |id: &str| InboundChange {
+                claim: claim.clone(),
+                write: UserWrite::Update(user.id.clone(), Box::new(patch.clone())),
+                schedule: Vec::new(),
+                log: log(id),
+            };
+            assert!(store.apply_inbound(&source.id, run("b")).await.is_ok());
+            let again = store.apply_inbound(&source.id, run("c")).await;
+            assert!(matches!(again, Err(StoreError::Conflict { .. })), "{again:?}");
+            assert!(store.due_actions(100, 10).await.expect("due").is_empty());
+        }
+    }
 
     /// Batches are taken oldest first, one running batch per source, and a
     /// running batch nobody touched for long is taken again.

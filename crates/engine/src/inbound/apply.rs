@@ -68,7 +68,11 @@ async fn write_plan(
     match tx.apply(*change).await {
         Ok(user) => {
             tally.add(Tally::of(action, status));
-            let Some(user) = user else { return Ok(None) };
+            let Some(user) = user else {
+                // A hire put off: a later record of it in this chunk must see it.
+                known.note_schedule(&schedule);
+                return Ok(None);
+            };
             known.note(&user, &schedule);
             Ok(manager.map(|manager| PendingManager {
                 index: ctx.index,
@@ -101,8 +105,16 @@ async fn write_failure(
     log.id = format!("{}:failed", log.id);
     log.error_code = Some(code.to_string());
     log.error_message = Some(message);
-    tx.apply(InboundChange { write: UserWrite::Nothing, schedule: Vec::new(), log }).await?;
+    tx.apply(InboundChange { claim: None, write: UserWrite::Nothing, schedule: Vec::new(), log }).await?;
     Ok(())
+}
+
+/// The failure entry of a scheduled action, which writes nothing else.
+fn failure(ctx: &PlanContext<'_>, subject: &str, code: &str, message: String) -> InboundChange {
+    let mut log = ctx.log(subject, None, LogAction::Skip, LogStatus::Failure);
+    log.error_code = Some(code.to_string());
+    log.error_message = Some(message);
+    InboundChange { claim: None, write: UserWrite::Nothing, schedule: Vec::new(), log }
 }
 
 /// A user whose manager was not in the directory when it was written.
@@ -162,8 +174,11 @@ impl Engine {
             self.store.touch_batch(batch, self.clock.now_ms()).await?;
         }
         let ctx = PlanContext { source, batch, index: 0, now };
-        for p in pending {
+        for (n, p) in pending.into_iter().enumerate() {
             self.resolve_manager(&ctx, p, &mut tally).await?;
+            if n % CHUNK == CHUNK - 1 {
+                self.store.touch_batch(batch, self.clock.now_ms()).await?;
+            }
         }
         self.store
             .finish_batch(batch, BatchStatus::Applied, &tally.summary(records.len()), self.clock.now_ms())
@@ -225,7 +240,7 @@ impl Engine {
         log.id = format!("{}:manager", log.id);
         log.target_id = Some(p.user.to_string());
         log.steps = Value::Array(steps.0);
-        let change = InboundChange { write, schedule: Vec::new(), log };
+        let change = InboundChange { claim: None, write, schedule: Vec::new(), log };
         if let Err(e) = self.store.apply_inbound(&ctx.source.id, change).await {
             tracing::warn!(error = %e, user = %p.user, "cannot set a manager from an inbound batch");
         }
@@ -259,16 +274,29 @@ impl Engine {
                             }
                             *change
                         }
-                        PlanKind::Unchanged | PlanKind::Failed { .. } => {
+                        PlanKind::Unchanged => {
                             let log = ctx.log(&s.subject, None, LogAction::Skip, LogStatus::Skipped);
-                            InboundChange { write: UserWrite::Nothing, schedule: vec![clear], log }
+                            InboundChange { claim: None, write: UserWrite::Nothing, schedule: vec![clear], log }
                         }
+                        PlanKind::Failed { code, message } => failure(&ctx, &s.subject, code, message),
                     }
                 }
                 ScheduledAction::Enable | ScheduledAction::Disable => self.dated_change(&ctx, s, clear).await?,
             };
-            if let Err(e) = self.store.apply_inbound(&source.id, change).await {
-                tracing::warn!(error = %e, subject = %s.subject, "a scheduled inbound action failed");
+            let claim = Some((s.action, s.subject.clone(), s.due_at));
+            match self.store.apply_inbound(&source.id, InboundChange { claim: claim.clone(), ..change }).await {
+                Ok(_) => {}
+                // Done by another worker, or changed by a newer record meanwhile.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e @ (StoreError::Invalid { .. } | StoreError::NotFound { .. })) => {
+                    // Refused: logged, and not tried again every second.
+                    let failed =
+                        InboundChange { claim, ..failure(&ctx, &s.subject, "DirectoryRefused", e.to_string()) };
+                    if let Err(e) = self.store.apply_inbound(&source.id, failed).await {
+                        tracing::warn!(error = %e, subject = %s.subject, "a scheduled inbound action failed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, subject = %s.subject, "a scheduled inbound action failed"),
             }
         }
         Ok(due.len())
@@ -292,7 +320,7 @@ impl Engine {
             steps.add("Action", "nothing to do: the user is gone, or already so");
             let mut log = ctx.log(&s.subject, None, LogAction::Skip, LogStatus::Skipped);
             log.steps = Value::Array(steps.0);
-            return Ok(InboundChange { write: UserWrite::Nothing, schedule: vec![clear], log });
+            return Ok(InboundChange { claim: None, write: UserWrite::Nothing, schedule: vec![clear], log });
         };
         let (action, why) = if enable {
             (LogAction::Enable, "the start date is reached: enabled")
@@ -306,6 +334,11 @@ impl Engine {
         log.steps = Value::Array(steps.0);
         log.modified = json!([{"name": "active", "old": user.active, "new": enable}]);
         let patch = UserPatch { active: Some(Some(enable)), ..UserPatch::default() };
-        Ok(InboundChange { write: UserWrite::Update(user.id.clone(), Box::new(patch)), schedule: vec![clear], log })
+        Ok(InboundChange {
+            claim: None,
+            write: UserWrite::Update(user.id.clone(), Box::new(patch)),
+            schedule: vec![clear],
+            log,
+        })
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct Inbound {
     dir: std::sync::Mutex<Option<std::path::PathBuf>>,
     /// When the background pass last ran (milliseconds).
     last: AtomicI64,
+    /// A scan of the watched folder is under way (a file is queued once).
+    scanning: std::sync::atomic::AtomicBool,
 }
 
 /// A source as the API shows it.
@@ -202,6 +204,10 @@ impl Engine {
             };
             match self.load_source(&batch.source_id).await {
                 Ok(source) => self.apply_batch(&source, &batch.id, &records, approved).await?,
+                // The store failing is not the batch's fault: it stays, to be taken again.
+                Err(
+                    e @ EngineError::Store(roster_store::StoreError::Database(_) | roster_store::StoreError::Io { .. }),
+                ) => return Err(e),
                 Err(e) => {
                     let summary = serde_json::json!({"records": records.len(), "error": e.to_string()});
                     self.store.finish_batch(&batch.id, BatchStatus::Rejected, &summary, now).await?;
@@ -229,8 +235,11 @@ impl Engine {
     pub async fn inbound_pass(self: &std::sync::Arc<Self>) {
         let dir = self.inbound.dir.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(dir) = dir {
-            if let Err(e) = self.scan_folder(&dir).await {
-                tracing::warn!(error = %e, "cannot read the watched inbound folder");
+            if !self.inbound.scanning.swap(true, Ordering::SeqCst) {
+                if let Err(e) = self.scan_folder(&dir).await {
+                    tracing::warn!(error = %e, "cannot read the watched inbound folder");
+                }
+                self.inbound.scanning.store(false, Ordering::SeqCst);
             }
         }
         if let Err(e) = self.run_batches().await {

@@ -98,7 +98,7 @@ impl PlanContext<'_> {
             let mut log = self.log(&key, name.clone(), LogAction::Skip, LogStatus::Skipped);
             steps.add("Scope", "out of the source's scoping filter");
             log.steps = Value::Array(steps.0);
-            let change = InboundChange { write: UserWrite::Nothing, schedule: Vec::new(), log };
+            let change = InboundChange { claim: None, write: UserWrite::Nothing, schedule: Vec::new(), log };
             return Ok(RecordPlan {
                 key,
                 name,
@@ -173,7 +173,8 @@ impl PlanContext<'_> {
                 steps.add("Schedule", "the hire put off earlier is in the directory already: its record goes");
                 let mut log = self.log(&key, name.clone(), LogAction::Skip, LogStatus::Skipped);
                 log.steps = Value::Array(steps.0);
-                let change = InboundChange { write: UserWrite::Nothing, schedule: vec![forget_put_off(&key)], log };
+                let change =
+                    InboundChange { claim: None, write: UserWrite::Nothing, schedule: vec![forget_put_off(&key)], log };
                 PlanKind::Change { change: Box::new(change), manager: None, disables: false }
             }
             other => other,
@@ -199,7 +200,7 @@ impl PlanContext<'_> {
         let mut log = self.log(key, name, LogAction::Skip, LogStatus::Skipped);
         steps.add("Action", reason);
         log.steps = Value::Array(steps.0);
-        let change = InboundChange { write: UserWrite::Nothing, schedule: Vec::new(), log };
+        let change = InboundChange { claim: None, write: UserWrite::Nothing, schedule: Vec::new(), log };
         PlanKind::Change { change: Box::new(change), manager: None, disables: false }
     }
 
@@ -297,7 +298,7 @@ impl PlanContext<'_> {
         let schedule = self.schedule_steps(&mut steps, enable, disable, (None, None));
         log.steps = Value::Array(steps.0);
         log.modified = Value::Array(modified);
-        let change = InboundChange { write: UserWrite::Create(Box::new(input)), schedule, log };
+        let change = InboundChange { claim: None, write: UserWrite::Create(Box::new(input)), schedule, log };
         let pending = manager.key.filter(|_| manager.id.is_none());
         Ok(PlanKind::Change { change: Box::new(change), manager: pending, disables: matches!(disable, When::At(_)) })
     }
@@ -404,7 +405,8 @@ impl PlanContext<'_> {
         log.steps = Value::Array(steps.0);
         log.modified = Value::Array(modified);
         let disables = k.active == Some(false) || matches!(k.disable, When::At(t) if k.old.1 != Some(t));
-        let change = InboundChange { write: UserWrite::Update(user.id.clone(), Box::new(patch)), schedule, log };
+        let change =
+            InboundChange { claim: None, write: UserWrite::Update(user.id.clone(), Box::new(patch)), schedule, log };
         Ok(PlanKind::Change { change: Box::new(change), manager: pending_manager, disables })
     }
 }
@@ -520,6 +522,19 @@ impl Known {
         for c in schedule {
             let subject = c.subject.clone().unwrap_or_else(|| user.id.to_string());
             let list = self.schedules.entry(subject).or_default();
+            list.retain(|(a, _)| *a != c.action);
+            if let Some(due) = c.due_at {
+                list.push((c.action, due));
+            }
+        }
+    }
+
+    /// Takes in the scheduled actions a record set on other subjects (a hire
+    /// put off, under its key).
+    pub(crate) fn note_schedule(&mut self, schedule: &[ScheduleChange]) {
+        for c in schedule {
+            let Some(subject) = &c.subject else { continue };
+            let list = self.schedules.entry(subject.clone()).or_default();
             list.retain(|(a, _)| *a != c.action);
             if let Some(due) = c.due_at {
                 list.push((c.action, due));

@@ -39,7 +39,26 @@ pub fn flatten_scim_user(user: &Value) -> Result<Map<String, Value>, RecordError
     if out.len() > MAX_ATTRIBUTES {
         return Err(RecordError(format!("a user holds more than {MAX_ATTRIBUTES} attributes")));
     }
+    for (k, v) in &out {
+        let texts: Vec<&str> = match v {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for t in texts.into_iter().chain([k.as_str()]) {
+            no_control(t).map_err(|c| RecordError(format!("{k}: {c}")))?;
+        }
+    }
     Ok(out)
+}
+
+/// Refuses a control character (a tab or a line break may stay): a NUL from a
+/// file in the wrong encoding would otherwise reach the store.
+fn no_control(text: &str) -> Result<(), String> {
+    match text.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        Some(c) => Err(format!("a control character (U+{:04X}): is the file UTF-8?", c as u32)),
+        None => Ok(()),
+    }
 }
 
 fn flatten(path: &str, v: &Value, out: &mut Map<String, Value>) {
@@ -119,6 +138,9 @@ pub fn csv_rows(text: &str) -> Result<Vec<Value>, RecordError> {
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    for h in &headers {
+        no_control(h).map_err(|c| RecordError(format!("the header {h:?}: {c}")))?;
+    }
     if headers.iter().all(String::is_empty) {
         return Err(RecordError("the file has no header row".into()));
     }
@@ -134,6 +156,7 @@ pub fn csv_rows(text: &str) -> Result<Vec<Value>, RecordError> {
         let mut record = Map::new();
         for (h, cell) in headers.iter().zip(row.iter()) {
             let cell = cell.trim();
+            no_control(cell).map_err(|c| RecordError(format!("line {}, column {h}: {c}", i + 2)))?;
             if !h.is_empty() && !cell.is_empty() {
                 record.insert(h.clone(), Value::String(cell.to_string()));
             }
@@ -210,6 +233,11 @@ mod tests {
         assert!(rows[1].get("Note").is_none());
         let e = csv_rows("A,B\n1,2,3\n").err().map(|e| e.0).unwrap_or_default();
         assert!(e.starts_with("line 2"), "{e}");
+        // UTF-16 read as UTF-8 is full of NULs: refused, naming where.
+        let e = csv_rows("A,B\nx\0y,2\n").err().map(|e| e.0).unwrap_or_default();
+        assert!(e.starts_with("line 2, column A: a control character (U+0000)"), "{e}");
+        assert!(csv_rows("A,B\n\"two\nlines\",\tz\n").is_ok(), "a line break in a quoted cell stays");
+        assert!(flatten_scim_user(&json!({"userName": "a\u{1}b"})).is_err());
     }
 
     #[test]

@@ -74,11 +74,13 @@ pub struct Rules {
 /// Decides what happens to the account of a record with these `dates`, which
 /// matched `matched` (or nobody), at `now`.
 pub fn lifecycle(dates: Dates, matched: Option<Matched>, now: i64, rules: Rules) -> Lifecycle {
-    // An end date before the (new) start date belongs to an earlier employment.
+    // An end date passed before the (new) start date belongs to an earlier
+    // employment; one still to come ends the current one before the next.
     let end = match (dates.start, dates.end) {
-        (Some(start), Some(end)) if start > end => None,
+        (Some(start), Some(end)) if start > end && end <= now => None,
         (_, end) => end,
     };
+    let comes_back = matches!((dates.start, end), (Some(start), Some(end)) if start > end);
     let ended = end.is_some_and(|e| e <= now);
     let future_start = dates.start.filter(|s| *s > now);
     let disable = match end {
@@ -104,6 +106,10 @@ pub fn lifecycle(dates: Dates, matched: Option<Matched>, now: i64, rules: Rules)
     // A former employee (disabled, no hire pending) coming back is a rehire.
     let rehire = !m.active && m.enable_at.is_none();
     match future_start {
+        // Leaving, then coming back: disabled on the end date, enabled on the start.
+        Some(start) if m.active && comes_back => {
+            Lifecycle::Keep { active: None, enable: When::At(start), disable, rehire: false }
+        }
         // A current employee keeps access whatever the start date says.
         Some(_) if m.active => Lifecycle::Keep { active: None, enable: When::Clear, disable, rehire: false },
         Some(start) => Lifecycle::Keep { active: None, enable: When::At(start), disable, rehire },
@@ -214,6 +220,8 @@ mod tests {
         check(dates(Some(0), Some(-100)), disabled(), keep(Some(true), When::Clear, When::Clear, true));
         // In the future: enabled on the date, not before.
         check(dates(Some(10), Some(-100)), disabled(), keep(None, When::At(days(10)), When::Clear, true));
+        // Leaving next month and rehired after: disabled on the end date, enabled on the new start.
+        check(dates(Some(60), Some(30)), active(), keep(None, When::At(days(60)), When::At(days(30)), false));
         // No dates at all and disabled: enabled again (HR says they work here).
         check(dates(None, None), disabled(), keep(Some(true), When::Clear, When::Clear, true));
     }
