@@ -376,19 +376,6 @@ impl Store {
         rows.iter().map(scheduled_from_row).collect()
     }
 
-    /// Users by employee id (not deleted ones first), at most `limit`.
-    pub async fn users_by_employee_id(&self, employee_id: &str, limit: i64) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM users WHERE employee_id = $1 ORDER BY (deleted_at IS NOT NULL), created_at LIMIT $2",
-            crate::users::COLUMNS
-        ))
-        .bind(employee_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(crate::users::user_from_row).collect()
-    }
-
     /// Writes one record's outcome: the user, its scheduled actions and its log
     /// entry, in one transaction. Returns the user written, if any.
     pub async fn apply_inbound(&self, app: &AppId, change: InboundChange) -> Result<Option<User>, StoreError> {

@@ -217,8 +217,13 @@ impl Engine {
         p: PendingManager,
         tally: &mut Tally,
     ) -> Result<(), EngineError> {
-        let found =
-            self.store.users_by_employee_id(&p.manager, 2).await?.into_iter().find(|u| !u.is_deleted()).map(|u| u.id);
+        let found = self
+            .store
+            .users_by_employee_ids(std::slice::from_ref(&p.manager))
+            .await?
+            .into_iter()
+            .find(|u| !u.is_deleted())
+            .map(|u| u.id);
         let at = PlanContext { index: p.index, ..*ctx };
         let mut steps = Steps(Vec::new());
         let (write, status) = match found.filter(|id| id != &p.user) {

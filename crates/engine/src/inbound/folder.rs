@@ -15,7 +15,9 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 impl Engine {
     /// Takes the files waiting in the watched folder.
     pub(crate) async fn scan_folder(self: &std::sync::Arc<Self>, dir: &Path) -> Result<(), EngineError> {
-        for source in self.sources().await? {
+        for id in self.store.source_ids().await? {
+            // A source whose settings do not load takes no file (its status says why).
+            let Ok(source) = self.load_source(&id).await else { continue };
             if source.template != super::SourceTemplate::HrCsv {
                 continue;
             }

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub(crate) struct Source {
     pub id: AppId,
     pub name: String,
+    pub template: SourceTemplate,
     pub settings: SourceSettings,
     pub mapping: CompiledObjectMapping,
 }
@@ -72,6 +73,7 @@ impl Engine {
 
     pub(crate) async fn load_source(&self, id: &AppId) -> Result<Source, EngineError> {
         let app = self.store.app(id).await?;
+        let template = SourceTemplate::parse(&app.template).ok_or_else(|| not_a_source(&app.name))?;
         let raw = self.store.source_settings(id).await?.ok_or_else(|| not_a_source(&app.name))?;
         let settings: SourceSettings = serde_json::from_str(&raw).map_err(|e| EngineError::Corrupt {
             app: id.clone(),
@@ -79,7 +81,7 @@ impl Engine {
             message: e.to_string(),
         })?;
         let mapping = settings.compile()?;
-        Ok(Source { id: id.clone(), name: app.name, settings, mapping })
+        Ok(Source { id: id.clone(), name: app.name, template, settings, mapping })
     }
 
     /// Creates a source from an inbound template (`hr-scim`, `hr-csv`).
@@ -100,15 +102,13 @@ impl Engine {
     /// A source with its held and latest batches and its next scheduled actions.
     pub async fn source(&self, id: &AppId) -> Result<SourceView, EngineError> {
         let source = self.load_source(id).await?;
-        let app = self.store.app(id).await?;
-        let template = SourceTemplate::parse(&app.template).ok_or_else(|| not_a_source(&app.name))?;
         let batches = self.store.batches(id, 20).await?;
         let held = batches.iter().filter(|b| b.status == BatchStatus::Held).cloned().collect();
         let scheduled = self.store.scheduled(id, 20).await?;
         Ok(SourceView {
             id: id.clone(),
             name: source.name,
-            template,
+            template: source.template,
             settings: source.settings,
             held,
             batches,
