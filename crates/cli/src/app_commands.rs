@@ -95,6 +95,9 @@ pub enum AppCmd {
         #[command(subcommand)]
         action: MappingsAction,
     },
+    /// Plan before apply: every change the next cycle would send (with a
+    /// proposed --mappings or --scoping file), without calling the app.
+    Plan(crate::plan::PlanArgs),
     /// Show the attributes a user would get in the app.
     Preview {
         app: String,
@@ -327,6 +330,7 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
         }
         AppCmd::Authorize { app } => crate::credentials::authorize(c, json, &app).await?,
         AppCmd::Handoff(a) => crate::handoff::run(c, json, a).await?,
+        AppCmd::Plan(a) => crate::plan::run(c, json, a).await?,
         AppCmd::Start { app } => {
             output::object(json, &c.post(&format!("/apps/{}/provisioning/start", enc(&app)), &json!({})).await?)
         }

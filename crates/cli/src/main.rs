@@ -20,6 +20,7 @@ mod handoff;
 mod import;
 mod key;
 mod output;
+mod plan;
 mod scim_validate;
 mod serve;
 mod sources;

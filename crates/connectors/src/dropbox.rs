@@ -173,6 +173,74 @@ impl DropboxConnector {
         }
     }
 
+    /// What `create` asks of Dropbox for `attrs`: the changes, the email and
+    /// the `new_members` entry of `team/members/add_v2`.
+    fn new_member(&self, attrs: &[(String, Value)]) -> Result<(Changes, String, Value), ConnectorError> {
+        let changes = Changes::from_attrs(attrs)?;
+        let refuse = |why: &str| ConnectorError::Permanent { status: 0, scim_type: None, app_message: why.into() };
+        if changes.active == Some(false) {
+            return Err(refuse("a Dropbox member cannot be created suspended: map active to true on create"));
+        }
+        let Some(email) = changes.profile.email.clone().filter(|e| !e.trim().is_empty()) else {
+            return Err(refuse("a Dropbox member needs an email"));
+        };
+        let mut new_member = json!({ "member_email": email, "send_welcome_email": self.send_welcome_email });
+        let p = &changes.profile;
+        let optional = [
+            ("member_given_name", &p.given_name),
+            ("member_surname", &p.surname),
+            ("member_external_id", &p.external_id),
+            ("member_persistent_id", &p.persistent_id),
+        ];
+        for (field, value) in optional {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                new_member[field] = json!(v);
+            }
+        }
+        if let Some(role @ Role::Admin(_)) = &changes.role {
+            new_member["role_ids"] = json!(role.ids());
+        }
+        Ok((changes, email, new_member))
+    }
+
+    /// The calls `write` makes, in the order `create`, `update` and `delete` make them.
+    fn describe_write(&self, write: &crate::Write<'_>) -> Result<Vec<crate::PlannedRequest>, ConnectorError> {
+        use crate::{PlannedRequest, Write};
+        let call = |route: &str, arg: Value| PlannedRequest::new("POST", format!("/2/{route}"), Some(arg));
+        Ok(match *write {
+            Write::Create { kind, attrs } => {
+                members_only(kind)?;
+                let (_, _, new_member) = self.new_member(attrs)?;
+                vec![call("team/members/add_v2", json!({ "new_members": [new_member], "force_async": false }))]
+            }
+            Write::Update { kind, id, ops, .. } => {
+                members_only(kind)?;
+                let changes = Changes::from_ops(ops)?;
+                let mut out = Vec::new();
+                if changes.active == Some(true) {
+                    out.push(call("team/members/unsuspend", json!({ "user": user_selector(id) })));
+                }
+                if !changes.profile.is_empty() {
+                    out.push(call("team/members/set_profile_v2", changes.profile.set_profile_arg(id)));
+                }
+                if let Some(role) = &changes.role {
+                    let arg = json!({ "user": user_selector(id), "new_roles": role.ids() });
+                    out.push(call("team/members/set_admin_permissions_v2", arg));
+                }
+                if changes.active == Some(false) {
+                    out.push(call("team/members/suspend", json!({ "user": user_selector(id), "wipe_data": false })));
+                }
+                out
+            }
+            Write::Delete { kind, id } => {
+                members_only(kind)?;
+                let arg = json!({ "user": user_selector(id), "wipe_data": false, "keep_account": false });
+                vec![call("team/members/remove", arg)]
+            }
+            Write::Members { .. } => return Err(groups_refused()),
+        })
+    }
+
     async fn set_role(&self, id: &str, role: &Role) -> Result<(), ConnectorError> {
         let arg = json!({ "user": user_selector(id), "new_roles": role.ids() });
         self.rpc.call("team/members/set_admin_permissions_v2", &arg).await.map(drop)
@@ -392,30 +460,7 @@ impl Connector for DropboxConnector {
 
     async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError> {
         members_only(kind)?;
-        let changes = Changes::from_attrs(attrs)?;
-        let refuse = |why: &str| ConnectorError::Permanent { status: 0, scim_type: None, app_message: why.into() };
-        if changes.active == Some(false) {
-            return Err(refuse("a Dropbox member cannot be created suspended: map active to true on create"));
-        }
-        let Some(email) = changes.profile.email.clone().filter(|e| !e.trim().is_empty()) else {
-            return Err(refuse("a Dropbox member needs an email"));
-        };
-        let mut new_member = json!({ "member_email": email, "send_welcome_email": self.send_welcome_email });
-        let p = &changes.profile;
-        let optional = [
-            ("member_given_name", &p.given_name),
-            ("member_surname", &p.surname),
-            ("member_external_id", &p.external_id),
-            ("member_persistent_id", &p.persistent_id),
-        ];
-        for (field, value) in optional {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                new_member[field] = json!(v);
-            }
-        }
-        if let Some(role @ Role::Admin(_)) = &changes.role {
-            new_member["role_ids"] = json!(role.ids());
-        }
+        let (changes, email, new_member) = self.new_member(attrs)?;
         const ROUTE: &str = "team/members/add_v2";
         let launch = self.rpc.call(ROUTE, &json!({ "new_members": [new_member], "force_async": false })).await?;
         let done = self.completed(ROUTE, "team/members/add/job_status/get_v2", launch).await?;
@@ -463,6 +508,11 @@ impl Connector for DropboxConnector {
         _remove: &[String],
     ) -> Result<u32, ConnectorError> {
         Err(groups_refused())
+    }
+
+    fn describe(&self, write: &crate::Write<'_>) -> Vec<crate::PlannedRequest> {
+        self.describe_write(write)
+            .unwrap_or_else(|e| vec![crate::PlannedRequest::new("NONE", "", None).noted(e.to_string())])
     }
 
     /// `member` (a plain team member) and the team's admin roles, by their role ids.

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 mod classify;
+pub mod describe;
 pub mod destination;
 pub mod dropbox;
 mod error;
@@ -16,6 +17,7 @@ mod outbound;
 pub mod salesforce;
 mod scim;
 
+pub use describe::{PlannedRequest, Write};
 pub use error::{parse_http_date, parse_retry_after, ConnectorError};
 pub use manual::{ManualConnector, ResolvesManualIds};
 pub use outbound::{cut_app_text, APP_TEXT_LIMIT, DEFAULT_MAX_RESPONSE_BYTES};
@@ -114,6 +116,11 @@ pub trait Connector: Send + Sync {
     /// forms learned so far, attributes refused in every form.
     fn dialect(&self) -> Option<Dialect> {
         None
+    }
+    /// The requests `write` would send now, in the forms the connector would
+    /// use, without sending anything (a plan). By default, plain SCIM forms.
+    fn describe(&self, write: &Write<'_>) -> Vec<PlannedRequest> {
+        describe::scim_forms("", write)
     }
 }
 

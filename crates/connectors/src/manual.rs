@@ -115,6 +115,14 @@ impl Connector for ManualConnector {
     fn take_note(&self, id: &str) -> Option<String> {
         self.notes.lock().unwrap_or_else(|p| p.into_inner()).remove(id)
     }
+
+    /// Nothing is sent in manual mode: each write becomes a hand-off entry.
+    fn describe(&self, write: &crate::Write<'_>) -> Vec<crate::PlannedRequest> {
+        crate::describe::scim_forms("", write)
+            .into_iter()
+            .map(|r| r.noted("manual mode: written to the hand-off for an admin to apply by hand, not sent"))
+            .collect()
+    }
 }
 
 /// A real connector that also reaches accounts known by a `manual:` id.
@@ -237,6 +245,10 @@ impl Connector for ResolvesManualIds {
 
     async fn app_roles(&self) -> Result<Option<Vec<RemoteRole>>, ConnectorError> {
         self.inner.app_roles().await
+    }
+
+    fn describe(&self, write: &crate::Write<'_>) -> Vec<crate::PlannedRequest> {
+        self.inner.describe(write)
     }
 
     fn take_note(&self, id: &str) -> Option<String> {

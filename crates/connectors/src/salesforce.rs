@@ -377,6 +377,26 @@ impl Connector for SalesforceConnector {
         self.notes().remove(id)
     }
 
+    fn describe(&self, write: &crate::Write<'_>) -> Vec<crate::PlannedRequest> {
+        use crate::{PlannedRequest, Write};
+        let s = &self.settings;
+        let at = |segments: &[&str]| format!("/services/data/v{}/sobjects/{}", s.api_version, segments.join("/"));
+        let refused = |e: ConnectorError| vec![PlannedRequest::new("NONE", "", None).noted(e.to_string())];
+        match *write {
+            Write::Create { attrs, .. } => match fit::new_user(attrs, &s.user_defaults, s.username_domain.as_deref()) {
+                Ok(record) => vec![PlannedRequest::new("POST", at(&["User"]), Some(Value::Object(record)))],
+                Err(e) => refused(e),
+            },
+            Write::Update { id, ops, .. } => match fit::patch_fields(ops, s.username_domain.as_deref()) {
+                Ok(fields) if fields.is_empty() => Vec::new(),
+                Ok(fields) => vec![PlannedRequest::new("PATCH", at(&["User", id]), Some(Value::Object(fields)))],
+                Err(e) => refused(e),
+            },
+            Write::Delete { .. } => refused(users_only("deletes")),
+            Write::Members { .. } => refused(users_only("group members")),
+        }
+    }
+
     async fn app_roles(&self) -> Result<Option<Vec<RemoteRole>>, ConnectorError> {
         let profiles = self.query_all("SELECT Id, Name, Description, UserType FROM Profile ORDER BY Name").await?;
         let roles = self.query_all("SELECT Id, Name FROM UserRole ORDER BY Name").await?;

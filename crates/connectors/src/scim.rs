@@ -359,6 +359,10 @@ impl Connector for ScimConnector {
     fn dialect(&self) -> Option<Dialect> {
         Some(self.current_dialect())
     }
+
+    fn describe(&self, write: &crate::Write<'_>) -> Vec<crate::PlannedRequest> {
+        self.describe_write(write)
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::ScimConnector;
 use crate::classify::{classify, conflict_as_permanent};
+use crate::describe::{PlannedRequest, Write};
 use crate::ConnectorError;
 
 /// The most objects with notes kept (notes nobody takes are dropped past it).
@@ -407,5 +408,77 @@ impl ScimConnector {
         }
         *sent += 1;
         self.patch(ResourceKind::Group, group, &members_patch(&[], ids, form)).await
+    }
+
+    /// The requests [`change`](Self::change) and
+    /// [`change_members`](Self::change_members) send first for `write`, in
+    /// the forms the app is known to take now (a form the app would refuse
+    /// is found only by sending it).
+    pub(super) fn describe_write(&self, write: &Write<'_>) -> Vec<PlannedRequest> {
+        let path = |segments: &[&str]| self.url(segments).map(|u| u.path().to_string()).unwrap_or_default();
+        let dialect = self.current_dialect();
+        let put = |kind: ResourceKind, id: &str, ops: &[PatchOperation]| {
+            let at = path(&[kind.endpoint(), id]);
+            vec![
+                PlannedRequest::new("GET", at.clone(), None),
+                PlannedRequest::new("PUT", at, Some(roster_scim::patch_body(ops)))
+                    .noted("the app takes whole objects: the object is read, these operations applied, and PUT whole"),
+            ]
+        };
+        match *write {
+            Write::Create { kind, attrs } => {
+                vec![PlannedRequest::new("POST", path(&[kind.endpoint()]), Some(build_resource(kind, attrs)))]
+            }
+            Write::Delete { kind, id } => vec![PlannedRequest::new("DELETE", path(&[kind.endpoint(), id]), None)],
+            Write::Update { kind, id, ops, managed } => {
+                let kept: Vec<PatchOperation> = ops.iter().filter(|op| !dialect.refuses(op)).cloned().collect();
+                if kept.is_empty() {
+                    return Vec::new();
+                }
+                if dialect.form(update_aspect(kind)) == Some(Form::Put) {
+                    return put(kind, id, &kept);
+                }
+                let shaped = dialect.shape(&kept, &build_resource(kind, managed));
+                let at = path(&[kind.endpoint(), id]);
+                if shaped.len() <= 1 || dialect.form(Aspect::Operations) == Some(Form::One) {
+                    let one = |op: &PatchOperation| {
+                        PlannedRequest::new(
+                            "PATCH",
+                            at.clone(),
+                            Some(roster_scim::patch_body(std::slice::from_ref(op))),
+                        )
+                    };
+                    return shaped.iter().map(one).collect();
+                }
+                vec![PlannedRequest::new("PATCH", at, Some(roster_scim::patch_body(&shaped)))]
+            }
+            Write::Members { group, add, remove } => {
+                let size = self.settings.member_batch_size.max(1);
+                let at = path(&[ResourceKind::Group.endpoint(), group]);
+                let patch = |ops: Vec<PatchOperation>| {
+                    PlannedRequest::new("PATCH", at.clone(), Some(roster_scim::patch_body(&ops)))
+                };
+                let mut out = Vec::new();
+                if dialect.form(Aspect::GroupUpdate) == Some(Form::Put) {
+                    for batch in add.chunks(size) {
+                        out.extend(put(ResourceKind::Group, group, &members_patch(batch, &[], MemberRemoval::Filter)));
+                    }
+                    for batch in remove.chunks(size) {
+                        out.extend(put(ResourceKind::Group, group, &members_patch(&[], batch, MemberRemoval::Filter)));
+                    }
+                    return out;
+                }
+                out.extend(add.chunks(size).map(|batch| patch(members_patch(batch, &[], MemberRemoval::Filter))));
+                let form = dialect.member_removal();
+                for batch in remove.chunks(size) {
+                    if form == MemberRemoval::OnePerRequest {
+                        out.extend(batch.iter().map(|m| patch(members_patch(&[], std::slice::from_ref(m), form))));
+                    } else {
+                        out.push(patch(members_patch(&[], batch, form)));
+                    }
+                }
+                out
+            }
+        }
     }
 }

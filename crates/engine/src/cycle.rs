@@ -283,50 +283,23 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         failed,
     };
 
-    let definition = ctx.mapping.definition();
-    let rules = Rules::of(ObjectKind::User, definition);
+    let rules = Rules::of(ObjectKind::User, ctx.mapping.definition());
     let known = match &item.shadow {
         Some(s) => Found::Shadow(s),
         None => Found::Nothing,
     };
-
-    // Import and scope.
-    let Some(user) = item.user.as_ref() else {
-        steps.add("Import", "the user no longer exists in the directory");
-        let plan = decide(&Want::OutOfScope("the user no longer exists in the directory"), known, rules);
-        return export(ctx, &item, steps, plan, None, log, outcome).await;
-    };
-    steps.add("Import", format!("read {} from the directory", user.user_name));
-    let (src, reason) = scope(ctx, user, &item.roles);
-    if let Some(reason) = reason {
-        steps.add("Scope", format!("out of scope: {reason}"));
-        let plan = decide(&Want::OutOfScope(reason), known, rules);
-        return export(ctx, &item, steps, plan, None, log, outcome).await;
-    }
-    if !rules.enabled {
-        return outcome(Action::Skip, None, None, false);
-    }
-    steps.add(
-        "Scope",
-        if ctx.scope_all { "in scope: every user is provisioned" } else { "in scope: assigned to the application" },
-    );
-
-    // Evaluate the mapping (the evaluation context is not `Send`: before any await).
-    let evaluated = {
-        let eval = EvalContext::at(chrono::Utc::now());
-        let on_create = item.shadow.is_none();
-        ctx.mapping.evaluate(&src, &eval, on_create).and_then(|m| Ok((m, ctx.mapping.matching_values(&src, &eval)?)))
-    };
-    let (mapped, matching) = match evaluated {
-        Ok(m) => m,
-        Err(e) => {
-            steps.add("Action", "the attribute mapping failed");
-            let l =
-                log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some(("MappingError", e.to_string())));
+    let (wanted, matching) = match import_and_scope(ctx, &item, &mut steps) {
+        Scoped::Leaving(reason) => {
+            let plan = decide(&Want::OutOfScope(reason), known, rules);
+            return export(ctx, &item, steps, plan, None, log, outcome).await;
+        }
+        Scoped::Off => return outcome(Action::Skip, None, None, false),
+        Scoped::Failed(e) => {
+            let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some(("MappingError", e)));
             return outcome(Action::Skip, None, Some(l), true);
         }
+        Scoped::In { wanted, matching } => (wanted, matching),
     };
-    let wanted = wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.as_str()));
 
     // Match, decide, export.
     let matched =
@@ -345,6 +318,53 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
     };
     let plan = decide(&Want::InScope(wanted.clone()), found, rules);
     export(ctx, &item, steps, plan, Some((&wanted, &matching)), log, outcome).await
+}
+
+/// A user imported and scoped: leaving the app (out of scope, with why), not
+/// provisioned at all (the mapping is off), its mapping failed, or in scope
+/// with what the app should hold and its matching values.
+pub(crate) enum Scoped {
+    Leaving(&'static str),
+    Off,
+    Failed(String),
+    In { wanted: Wanted, matching: Vec<MappedAttribute> },
+}
+
+/// The first steps of a user, without I/O: import, scope, and the mapping's
+/// values. A cycle and a plan (`crate::plan`) both start here.
+pub(crate) fn import_and_scope(ctx: &CycleContext, item: &Imported, steps: &mut Steps) -> Scoped {
+    const GONE: &str = "the user no longer exists in the directory";
+    let Some(user) = item.user.as_ref() else {
+        steps.add("Import", GONE);
+        return Scoped::Leaving(GONE);
+    };
+    steps.add("Import", format!("read {} from the directory", user.user_name));
+    let (src, reason) = scope(ctx, user, &item.roles);
+    if let Some(reason) = reason {
+        steps.add("Scope", format!("out of scope: {reason}"));
+        return Scoped::Leaving(reason);
+    }
+    if !ctx.mapping.definition().enabled {
+        return Scoped::Off;
+    }
+    steps.add(
+        "Scope",
+        if ctx.scope_all { "in scope: every user is provisioned" } else { "in scope: assigned to the application" },
+    );
+    let eval = EvalContext::at(chrono::Utc::now());
+    let on_create = item.shadow.is_none();
+    let evaluated =
+        ctx.mapping.evaluate(&src, &eval, on_create).and_then(|m| Ok((m, ctx.mapping.matching_values(&src, &eval)?)));
+    match evaluated {
+        Ok((mapped, matching)) => Scoped::In {
+            wanted: wanted(&mapped, item.manager_target.as_deref(), user.manager.as_ref().map(|m| m.as_str())),
+            matching,
+        },
+        Err(e) => {
+            steps.add("Action", "the attribute mapping failed");
+            Scoped::Failed(e.to_string())
+        }
+    }
 }
 
 /// The log entry of one user, built from its parts (the same signature as the

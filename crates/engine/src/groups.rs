@@ -106,7 +106,7 @@ fn members_change(added: &[MemberShadow], removed: &[MemberShadow]) -> Value {
 }
 
 /// Whether the mapping sends members.
-fn maps_members(gm: &CompiledObjectMapping) -> bool {
+pub(crate) fn maps_members(gm: &CompiledObjectMapping) -> bool {
     gm.targets().iter().any(|t| t.eq_ignore_ascii_case("members"))
 }
 
@@ -301,7 +301,7 @@ pub(crate) async fn sync_group(
 }
 
 /// What the mapping wants of a group in scope, and its matching values.
-fn evaluate(
+pub(crate) fn evaluate(
     gm: &CompiledObjectMapping,
     src: &GroupSource<'_>,
     on_create: bool,
@@ -314,7 +314,7 @@ fn evaluate(
 
 /// Why a group is out of scope, if it is: not assigned (unless every group is
 /// provisioned), or filtered out.
-fn group_scope(
+pub(crate) fn group_scope(
     ctx: &CycleContext,
     gm: &CompiledObjectMapping,
     id: &GroupId,

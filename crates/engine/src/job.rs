@@ -285,7 +285,7 @@ fn note_result(state: &mut JobState, result: &Result<CycleRun, EngineError>, fin
 
 /// The most accounts this cycle may disable without an admin (`None`: deletes
 /// are allowed).
-async fn guard_limit(store: &Store, app: &AppId, job: &LoadedJob) -> Result<Option<u64>, EngineError> {
+pub(crate) async fn guard_limit(store: &Store, app: &AppId, job: &LoadedJob) -> Result<Option<u64>, EngineError> {
     if job.state.allow_deletes {
         return Ok(None);
     }

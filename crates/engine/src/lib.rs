@@ -22,6 +22,7 @@ mod managers;
 pub mod metrics;
 pub mod on_demand;
 mod pipeline;
+pub mod plan;
 mod recovery;
 pub mod reliability;
 pub mod roles;

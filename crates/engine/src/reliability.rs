@@ -382,6 +382,10 @@ impl Connector for GuardedConnector {
     fn dialect(&self) -> Option<roster_connectors::Dialect> {
         self.inner.dialect()
     }
+
+    fn describe(&self, write: &roster_connectors::Write<'_>) -> Vec<roster_connectors::PlannedRequest> {
+        self.inner.describe(write)
+    }
 }
 
 #[cfg(test)]

@@ -233,6 +233,15 @@ pub const OPERATIONS: &[Operation] = &[
         .answers(json::<ProvisioningOutcome>()),
     op(Get, "/apps/{app}/provisioning/preview", Read, "The attributes a user (?user=) would get in the app")
         .answers(json::<Preview>()),
+    op(
+        Post,
+        "/apps/{app}/provisioning/plan",
+        Read,
+        "Plan before apply: what the next cycle would send (?after=cursor&limit=100), with a proposed mapping \
+         document or users' scoping filter in the body, without calling the app or writing anything",
+    )
+    .takes(json::<roster_engine::plan::PlanProposal>())
+    .answers(json::<roster_engine::plan::ProvisioningPlan>()),
     op(Get, "/apps/{app}/provisioning/mappings", Read, "The mapping document").answers(json::<AppMappings>()),
     op(Put, "/apps/{app}/provisioning/mappings", Admin, "Replace the mapping document (validated)")
         .takes(json::<AppMappings>()),

@@ -113,6 +113,7 @@ pub fn routes() -> Routes {
         .get("/apps/{app}/provisioning/activity", provisioning::activity)
         .post("/apps/{app}/provisioning/provision-on-demand", provisioning::on_demand)
         .get("/apps/{app}/provisioning/preview", provisioning::preview)
+        .post("/apps/{app}/provisioning/plan", provisioning::plan)
         .get("/apps/{app}/provisioning/mappings", provisioning::mappings)
         .put("/apps/{app}/provisioning/mappings", provisioning::set_mappings)
         .post("/apps/{app}/provisioning/authorize", crate::oauth::authorize)

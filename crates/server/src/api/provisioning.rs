@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roster_engine::connect::ConnectionTest;
 use roster_engine::on_demand::{Preview, ProvisioningOutcome};
+use roster_engine::plan::{PlanProposal, ProvisioningPlan};
 use roster_engine::settings::{SettingsPatch, SettingsView, Status};
 use roster_engine::status::{AllowedDeletes, Counts, ProvisioningStatus};
 use roster_engine::EngineError;
@@ -243,6 +244,30 @@ pub async fn preview(
     let app = app_id(&state, &key).await?;
     let user = state.store.find_user(&args.user).await?;
     Ok(Json(engine(&state)?.preview(&app, &user.id).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanArgs {
+    /// The cursor of the page wanted (a change's `cursor`, or the last page's `next`).
+    after: Option<String>,
+    /// Changes per page (100 by default, at most 1,000).
+    limit: Option<usize>,
+}
+
+/// The plan of the next cycle, with a proposed mapping or scoping filter, or as
+/// things stand: nothing is sent to the app and nothing is written.
+pub async fn plan(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    q: QueryArgs<PlanArgs>,
+    body: JsonBody<PlanProposal>,
+) -> Result<Json<ProvisioningPlan>, ApiError> {
+    let axum::extract::Query(args) = q?;
+    let Json(proposal) = body?;
+    let app = app_id(&state, &key).await?;
+    let limit = args.limit.unwrap_or(100);
+    Ok(Json(engine(&state)?.plan(&app, &proposal, args.after.as_deref(), limit).await?))
 }
 
 pub async fn mappings(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<AppMappings>, ApiError> {
