@@ -31,6 +31,9 @@ pub enum BenchCmd {
     /// Several workers on PostgreSQL provisioning several sample apps: throughput,
     /// change -> app latency under a trickle, memory per worker.
     Scale(crate::bench_scale::ScaleBench),
+    /// Plan before apply: the plan of a change to every account, at one or
+    /// more directory sizes, next to a plain read of the directory and shadow.
+    Plan(crate::bench_plan::PlanBench),
     /// HR pushes: a SCIM BulkRequest of 10,000 people next to the CSV import,
     /// on to an outbound app, and single pushes timed to the app (p50, p99).
     Inbound(crate::bench_inbound::InboundBench),
@@ -54,6 +57,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Portal(b) => crate::bench_portal::run(b).await,
         BenchCmd::Scale(b) => crate::bench_scale::run(b).await,
         BenchCmd::Inbound(b) => crate::bench_inbound::run(b).await,
+        BenchCmd::Plan(b) => crate::bench_plan::run(b).await,
     }
 }
 

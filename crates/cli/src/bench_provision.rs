@@ -190,7 +190,7 @@ fn print_figures(f: &Figures) {
 
 /// A directory of `users` users, each but the first with a manager created
 /// before them, eight reports per manager.
-async fn directory(users: usize) -> Result<Store> {
+pub(crate) async fn directory(users: usize) -> Result<Store> {
     let store = Store::open_sqlite(&crate::bench::scratch_dir("provision")).await?;
     let mut batch = Vec::with_capacity(2000);
     for i in 0..users {

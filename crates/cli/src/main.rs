@@ -6,6 +6,7 @@ mod app_commands;
 mod audit;
 mod bench;
 mod bench_inbound;
+mod bench_plan;
 mod bench_portal;
 mod bench_provision;
 mod bench_scale;

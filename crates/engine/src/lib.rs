@@ -12,6 +12,7 @@ pub mod cycle;
 pub mod decide;
 mod deletion_guard;
 pub mod destinations;
+pub mod drift;
 pub mod expression;
 pub mod gallery;
 pub mod groups;

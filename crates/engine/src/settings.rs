@@ -130,6 +130,9 @@ pub struct JobSettings {
     /// Lets the app's URLs be private network addresses (10/8, 192.168/16,
     /// fc00::/7...); link-local and cloud metadata addresses are never allowed.
     pub allow_private_networks: bool,
+    /// Hours between scheduled drift checks (the app's accounts read and
+    /// compared with what roster sent); 0: no scheduled check.
+    pub drift_check_hours: u64,
 }
 
 /// The default of `maxResponseBytes`: 16 MiB.
@@ -192,6 +195,7 @@ impl Default for JobSettings {
             max_listed_objects: DEFAULT_MAX_LISTED_OBJECTS,
             allow_insecure_http: false,
             allow_private_networks: false,
+            drift_check_hours: 0,
         }
     }
 }
@@ -285,6 +289,8 @@ pub struct SettingsPatch {
     pub max_listed_objects: Option<u64>,
     pub allow_insecure_http: Option<bool>,
     pub allow_private_networks: Option<bool>,
+    /// Hours between scheduled drift checks, 1 to 720; 0 turns them off.
+    pub drift_check_hours: Option<u64>,
 }
 
 impl SettingsPatch {
@@ -366,6 +372,12 @@ impl SettingsPatch {
         }
         if let Some(e) = self.escrow_retry_secs {
             s.escrow_retry_secs = e.clamp(1, 86_400);
+        }
+        if let Some(h) = self.drift_check_hours {
+            if h > 720 {
+                return Err(EngineError::invalid_setting("driftCheckHours", "0 (off) to 720 hours"));
+            }
+            s.drift_check_hours = h;
         }
         if let Some(f) = self.send_failure_email {
             s.send_failure_email = f;

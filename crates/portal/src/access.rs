@@ -73,6 +73,7 @@ pub const ROUTES: &[(Kind, &str, AccessRole)] = &[
     (Action, "/apps/{id}/provisioning/mappings/{kind}/attributes/{index}/delete", Admin),
     (Page, "/apps/{id}/provisioning/mappings/{kind}/scoping", Admin),
     (Action, "/apps/{id}/provisioning/mappings/{kind}/scoping", Admin),
+    (Page, "/apps/{id}/provisioning/plan", Read),
     (Page, "/apps/{id}/provisioning/on-demand", Operator),
     (Action, "/apps/{id}/provisioning/on-demand", Operator),
     (Page, "/apps/{id}/provisioning", Read),

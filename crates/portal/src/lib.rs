@@ -32,6 +32,7 @@ mod logs;
 mod mappings;
 mod on_demand;
 pub mod password;
+mod plan_view;
 mod provisioning;
 mod scoping;
 pub mod session;
@@ -111,6 +112,7 @@ pub fn router(state: PortalState) -> Router {
         .merge(assignments::routes())
         .merge(provisioning::routes())
         .merge(on_demand::routes())
+        .merge(plan_view::routes())
         .merge(mappings::routes())
         .merge(scoping::routes())
         .merge(status::routes())

@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use maud::html;
+use maud::{html, Markup};
 use roster_mapping::{
     AppMappings, ApplyMapping, AttributeMapping, MappingType, MappingValidationError, ObjectMapping, SourceObjectType,
     TargetActions, GROUP_SOURCE_ATTRIBUTES, USER_SOURCE_ATTRIBUTES,
@@ -148,7 +148,7 @@ async fn show(
 ) -> Result<Response, PortalError> {
     let (app, doc, kind) = load(&state, &id, &kind).await?;
     let done = done.done;
-    Ok(render_object(&session, &app, &doc, kind, None, &FieldErrors::default(), done.as_deref(), StatusCode::OK))
+    Ok(render_object(&session, &app, &doc, kind, None, &FieldErrors::default(), done.as_deref(), StatusCode::OK, None))
 }
 
 /// The form of an object mapping: its name, whether it is on, the target
@@ -168,6 +168,9 @@ struct ObjectForm {
     update: bool,
     #[serde(deserialize_with = "field::checkbox")]
     delete: bool,
+    /// `save` (or nothing), or `preview[@cursor]` for "Preview changes".
+    #[serde(deserialize_with = "field::text")]
+    op: String,
 }
 
 impl ObjectForm {
@@ -180,6 +183,7 @@ impl ObjectForm {
             create: o.actions.create,
             update: o.actions.update,
             delete: o.actions.delete,
+            op: String::new(),
         }
     }
 }
@@ -194,6 +198,7 @@ fn render_object(
     errors: &FieldErrors,
     done: Option<&str>,
     code: StatusCode,
+    preview: Option<Markup>,
 ) -> Response {
     let Some(o) = doc.object(kind) else {
         return PortalError::NotFound("no such object mapping".into()).into_response();
@@ -223,7 +228,11 @@ fn render_object(
                 label class="inline" { input type="checkbox" name="delete" value="on" checked[shown.delete]; "Delete" }
             }
             p class="hint" { "Without Delete, an account that leaves scope is disabled, never deleted." }
-            @if may_save { div class="actions" { button type="submit" { "Save" } } }
+            @if may_save { div class="actions" {
+                button type="submit" name="op" value="save" { "Save" }
+                button type="submit" name="op" value="preview" class="secondary" { "Preview changes" }
+            } }
+            @if let Some(p) = preview { (p) }
         }
         section class="card" {
             h2 { "Source object scope" }
@@ -299,13 +308,27 @@ async fn save_object(
         check(o, &mut errors, None);
     }
     if errors.is_empty() {
+        if let Some(p) = crate::plan_view::preview_if(&state, &app.id, &form.op, &doc).await? {
+            let saved = state.engine()?.mappings(&app.id).await?;
+            return Ok(render_object(
+                &session,
+                &app,
+                &saved,
+                kind,
+                Some(&form),
+                &errors,
+                None,
+                StatusCode::OK,
+                Some(p),
+            ));
+        }
         save_doc(&state, &app, doc.clone(), &mut errors).await?;
     }
     if errors.is_empty() {
         let to = format!("/apps/{}/provisioning/mappings/{}?done=mapping-saved", app.id, kind_slug(kind));
         return Ok(Redirect::to(&to).into_response());
     }
-    Ok(render_object(&session, &app, &doc, kind, Some(&form), &errors, None, StatusCode::BAD_REQUEST))
+    Ok(render_object(&session, &app, &doc, kind, Some(&form), &errors, None, StatusCode::BAD_REQUEST, None))
 }
 
 fn parse_index(index: &str, len: usize) -> Result<Option<usize>, PortalError> {
@@ -327,7 +350,7 @@ async fn edit_attribute(
     let o = doc.object(kind).ok_or_else(|| PortalError::NotFound("no such object mapping".into()))?;
     let i = parse_index(&index, o.attributes.len())?;
     let current = i.and_then(|i| o.attributes.get(i));
-    Ok(render_attribute(&session, &app, kind, &index, current, None, &FieldErrors::default(), StatusCode::OK))
+    Ok(render_attribute(&session, &app, kind, &index, current, None, &FieldErrors::default(), StatusCode::OK, None))
 }
 
 /// The mapping types the attribute editor offers.
@@ -381,6 +404,9 @@ struct AttributeForm {
     #[serde(deserialize_with = "field::text")]
     matching_precedence: String,
     apply: ApplyMapping,
+    /// `save` (or nothing), or `preview[@cursor]` for "Preview changes".
+    #[serde(deserialize_with = "field::text")]
+    op: String,
 }
 
 impl AttributeForm {
@@ -421,6 +447,7 @@ fn render_attribute(
     sent: Option<&AttributeForm>,
     errors: &FieldErrors,
     code: StatusCode,
+    preview: Option<Markup>,
 ) -> Response {
     let base = format!("/apps/{}/provisioning/mappings/{}", app.id, kind_slug(kind));
     let shown = sent.cloned().unwrap_or_else(|| AttributeForm::of(current));
@@ -485,9 +512,11 @@ fn render_attribute(
                 option value="onCreateOnly" selected[shown.apply == ApplyMapping::OnCreateOnly] { "Only during object creation" }
             }
             div class="actions" {
-                button type="submit" { "Save" }
+                button type="submit" name="op" value="save" { "Save" }
+                button type="submit" name="op" value="preview" class="secondary" { "Preview changes" }
                 a class="button secondary" href=(base) { "Cancel" }
             }
+            @if let Some(p) = preview { (p) }
         }
     };
     page_with_status(code, session, Section::Apps, title, body)
@@ -552,13 +581,28 @@ async fn save_attribute(
         }
     }
     if errors.is_empty() {
+        if let Some(p) = crate::plan_view::preview_if(&state, &app.id, &form.op, &doc).await? {
+            let ok = StatusCode::OK;
+            return Ok(render_attribute(
+                &session,
+                &app,
+                kind,
+                &index,
+                previous.as_ref(),
+                Some(&form),
+                &errors,
+                ok,
+                Some(p),
+            ));
+        }
         save_doc(&state, &app, doc, &mut errors).await?;
     }
     if errors.is_empty() {
         let to = format!("/apps/{}/provisioning/mappings/{}?done=mapping-saved", app.id, kind_slug(kind));
         return Ok(Redirect::to(&to).into_response());
     }
-    Ok(render_attribute(&session, &app, kind, &index, previous.as_ref(), Some(&form), &errors, StatusCode::BAD_REQUEST))
+    let bad = StatusCode::BAD_REQUEST;
+    Ok(render_attribute(&session, &app, kind, &index, previous.as_ref(), Some(&form), &errors, bad, None))
 }
 
 async fn delete_attribute(
@@ -585,5 +629,5 @@ async fn delete_attribute(
         return Ok(Redirect::to(&to).into_response());
     }
     let saved = state.engine()?.mappings(&app.id).await?;
-    Ok(render_object(&session, &app, &saved, kind, None, &errors, None, StatusCode::BAD_REQUEST))
+    Ok(render_object(&session, &app, &saved, kind, None, &errors, None, StatusCode::BAD_REQUEST, None))
 }

@@ -105,6 +105,7 @@ async fn render(
     let saved = engine.settings_view(&app.id).await?;
     let status = engine.status(&app.id).await?;
     let mappings = engine.mappings(&app.id).await?;
+    let configured = engine.store().job(&app.id).await?.is_some();
     let template = gallery::template(&app.template);
     let v = Values { saved: &saved, sent };
     let (mode, on_off) = (v.mode(), v.status());
@@ -213,6 +214,11 @@ async fn render(
             h2 { "Provision on demand" }
             p { "Run the steps for one user now and see each step's outcome." }
             a class="button secondary" href={ (base) "/on-demand" } { "Provision on demand" }
+        } }
+        @if configured && session.may_open(&format!("{base}/plan")) { section class="card" {
+            h2 { "Plan of the next cycle" }
+            p { "Every change the next cycle would make, with the requests it would send, without calling the app." }
+            a class="button secondary" href={ (base) "/plan" } { "Show the plan" }
         } }
     };
     Ok(page_with_status(code, session, Section::Apps, &format!("{} · Provisioning", app.name), body))

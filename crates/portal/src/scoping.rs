@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use maud::html;
+use maud::{html, Markup};
 use roster_mapping::{
     ScopingClause, ScopingClauseGroup, ScopingError, ScopingFilter, ScopingOperator, SourceObjectType,
 };
@@ -76,13 +76,14 @@ async fn show(
     let (app, doc, kind) = load(&state, &id, &kind).await?;
     let filter = doc.object(kind).map(|o| o.scoping.clone()).unwrap_or_default();
     let done = done.done;
-    Ok(render(&session, &app, kind, &filter, &FieldErrors::default(), done.as_deref(), StatusCode::OK))
+    Ok(render(&session, &app, kind, &filter, &FieldErrors::default(), done.as_deref(), StatusCode::OK, None))
 }
 
 fn clause_field(g: usize, c: usize, part: &str) -> String {
     format!("g{g}.c{c}.{part}")
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     session: &Session,
     app: &Application,
@@ -91,6 +92,7 @@ fn render(
     errors: &FieldErrors,
     done: Option<&str>,
     code: StatusCode,
+    preview: Option<Markup>,
 ) -> Response {
     let base = format!("/apps/{}/provisioning/mappings/{}", app.id, kind_slug(kind));
     let body = html! {
@@ -146,8 +148,10 @@ fn render(
             }
             div class="actions" {
                 button type="submit" name="op" value="save" { "Save" }
+                button type="submit" name="op" value="preview" class="secondary" { "Preview changes" }
                 a class="button secondary" href=(base) { "Cancel" }
             }
+            @if let Some(p) = preview { (p) }
         }
     };
     page_with_status(code, session, Section::Apps, "Scoping filter", body)
@@ -219,6 +223,7 @@ async fn submit(
     let (app, mut doc, kind) = load(&state, &id, &kind).await?;
     let mut filter = filter_from(&form);
     let op = form.get("op").unwrap_or("save").to_string();
+    let op_text = op.clone();
     let mut parts = op.split(':');
     match (
         parts.next(),
@@ -241,7 +246,7 @@ async fn submit(
                 }
             }
         }
-        (Some("save"), _, _) => {
+        (Some(op), _, _) if crate::plan_view::preview_op(op).is_some() || op == "save" => {
             let mut errors = FieldErrors::default();
             if let Err(e) = filter.validate() {
                 clause_error(&e, &mut errors);
@@ -250,6 +255,11 @@ async fn submit(
                 o.scoping = filter.clone();
                 check(o, &mut errors, None);
                 if errors.is_empty() {
+                    if let Some(p) = crate::plan_view::preview_if(&state, &app.id, &op_text, &doc).await? {
+                        return Ok(render(&session, &app, kind, &filter, &errors, None, StatusCode::OK, Some(p)));
+                    }
+                }
+                if errors.is_empty() {
                     save_doc(&state, &app, doc, &mut errors).await?;
                 }
             }
@@ -257,11 +267,11 @@ async fn submit(
                 let to = format!("/apps/{}/provisioning/mappings/{}?done=scoping-saved", app.id, kind_slug(kind));
                 return Ok(Redirect::to(&to).into_response());
             }
-            return Ok(render(&session, &app, kind, &filter, &errors, None, StatusCode::BAD_REQUEST));
+            return Ok(render(&session, &app, kind, &filter, &errors, None, StatusCode::BAD_REQUEST, None));
         }
         _ => return Err(PortalError::BadRequest(format!("unknown editor action {op:?}"))),
     }
-    Ok(render(&session, &app, kind, &filter, &FieldErrors::default(), None, StatusCode::OK))
+    Ok(render(&session, &app, kind, &filter, &FieldErrors::default(), None, StatusCode::OK, None))
 }
 
 #[cfg(test)]

@@ -768,3 +768,47 @@ async fn activity_is_drawn_on_the_overview_and_failures_in_the_list() {
     let (_, _, list) = p.get("/apps", true).await;
     assert!(list.contains("Failures per day, last 7 days: 0, 0, 0, 0, 0, 0, 1"), "{list}");
 }
+
+/// Plan before apply in the portal: the plan page shows the next cycle's
+/// requests; "Preview changes" in the scoping and attribute editors shows the
+/// plan of the form's change and saves nothing.
+#[tokio::test]
+async fn preview_changes_shows_the_plan_of_the_form_and_saves_nothing() {
+    let p = TestPortal::start().await;
+    let app = new_app(&p, "Crm").await;
+    let app_id = p.store.find_app("Crm").await.expect("the app").id;
+    let settings = serde_json::json!({"tenantUrl": "https://crm.example.com/scim/v2", "secretToken": "t",
+        "mode": "automatic", "scope": "all"});
+    p.engine.configure(&app_id, serde_json::from_value(settings).expect("settings")).await.expect("configured");
+    for (name, department) in [("ann@corp.example", "Eng"), ("ben@corp.example", "Sales")] {
+        let input = roster_store::UserInput {
+            user_name: name.into(),
+            department: Some(department.into()),
+            ..Default::default()
+        };
+        p.store.create_user(input).await.expect("a user");
+    }
+    let (status, page) = p.get_as(&p.cookie, &format!("/apps/{app}/provisioning/plan")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Create</strong> user ann@corp.example"), "{page}");
+    assert!(page.contains("POST /scim/v2/Users"), "the request is shown: {page}");
+    let (_, page) = p.get_as(&p.cookie, &format!("/apps/{app}/provisioning")).await;
+    assert!(page.contains(&format!("/apps/{app}/provisioning/plan")), "the provisioning page links to the plan");
+
+    let scoping = format!("/apps/{app}/provisioning/mappings/user/scoping");
+    let form = "g0.c0.attribute=department&g0.c0.operator=EQUALS&g0.c0.value=Sales&op=preview";
+    let (status, _, page) = p.post(&scoping, &p.with_csrf(form)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Preview of the next cycle"), "{page}");
+    assert!(page.contains("user ben@corp.example") && !page.contains("user ann@corp.example"), "{page}");
+    let saved = p.engine.mappings(&app_id).await.expect("mappings");
+    assert!(saved.objects.iter().all(|o| o.scoping.groups.is_empty()), "a preview saves nothing");
+
+    let attribute = format!("/apps/{app}/provisioning/mappings/user/attributes/new");
+    let form = "mappingType=constant&constant=Acme&target=urn%3Aietf%3Aparams%3Ascim%3Aschemas%3Aextension%3Aenterprise%3A2.0%3AUser%3Aorganization&matching=no&op=preview";
+    let (status, _, page) = p.post(&attribute, &p.with_csrf(form)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("organization") && page.contains("Acme"), "the new attribute is in the plan: {page}");
+    let after = p.engine.mappings(&app_id).await.expect("mappings");
+    assert_eq!(after, saved, "a preview saves nothing");
+}

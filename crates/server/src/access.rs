@@ -242,6 +242,18 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .takes(json::<roster_engine::plan::PlanProposal>())
     .answers(json::<roster_engine::plan::ProvisioningPlan>()),
+    op(Get, "/apps/{app}/provisioning/drift", Read, "The app's last drift report (null when no check ran)")
+        .answers(json::<Option<roster_engine::drift::DriftReport>>()),
+    op(
+        Post,
+        "/apps/{app}/provisioning/drift",
+        Operator,
+        "Drift check: read the app's accounts and groups and report each difference from what roster sent \
+         (changed, missing, unmanaged, member added or removed, group missing); {repair: true} puts the app \
+         back to what the directory says, {adopt: true} adopts unmanaged accounts that match a user in scope",
+    )
+    .takes(json::<roster_engine::drift::DriftRequest>())
+    .answers(json::<roster_engine::drift::DriftReport>()),
     op(Get, "/apps/{app}/provisioning/mappings", Read, "The mapping document").answers(json::<AppMappings>()),
     op(Put, "/apps/{app}/provisioning/mappings", Admin, "Replace the mapping document (validated)")
         .takes(json::<AppMappings>()),

@@ -14,6 +14,7 @@ mod apps;
 mod assignments;
 pub mod audit;
 pub mod csv;
+mod drift;
 mod duration;
 mod error;
 mod escrow;

@@ -43,6 +43,8 @@ pub(crate) struct Inbound {
     last: AtomicI64,
     /// A scan of the watched folder is under way (a file is queued once).
     scanning: std::sync::atomic::AtomicBool,
+    /// When scheduled drift checks were last looked for (milliseconds).
+    pub(crate) drift_last: AtomicI64,
 }
 
 /// A source as the API shows it.
@@ -247,6 +249,9 @@ impl Engine {
         }
         if let Err(e) = self.run_due_actions().await {
             tracing::warn!(error = %e, "scheduled inbound actions stopped; they run again on the next pass");
+        }
+        if let Err(e) = self.drift_pass().await {
+            tracing::warn!(error = %e, "cannot look for scheduled drift checks");
         }
     }
 }

@@ -114,6 +114,8 @@ pub fn routes() -> Routes {
         .post("/apps/{app}/provisioning/provision-on-demand", provisioning::on_demand)
         .get("/apps/{app}/provisioning/preview", provisioning::preview)
         .post("/apps/{app}/provisioning/plan", provisioning::plan)
+        .get("/apps/{app}/provisioning/drift", provisioning::last_drift)
+        .post("/apps/{app}/provisioning/drift", provisioning::drift)
         .get("/apps/{app}/provisioning/mappings", provisioning::mappings)
         .put("/apps/{app}/provisioning/mappings", provisioning::set_mappings)
         .post("/apps/{app}/provisioning/authorize", crate::oauth::authorize)

@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use roster_engine::connect::ConnectionTest;
+use roster_engine::drift::{DriftReport, DriftRequest};
 use roster_engine::on_demand::{Preview, ProvisioningOutcome};
 use roster_engine::plan::{PlanProposal, ProvisioningPlan};
 use roster_engine::settings::{SettingsPatch, SettingsView, Status};
@@ -268,6 +269,26 @@ pub async fn plan(
     let app = app_id(&state, &key).await?;
     let limit = args.limit.unwrap_or(100);
     Ok(Json(engine(&state)?.plan(&app, &proposal, args.after.as_deref(), limit).await?))
+}
+
+/// Checks the app for drift (and repairs it, with `repair`); the report.
+pub async fn drift(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: JsonBody<DriftRequest>,
+) -> Result<Json<DriftReport>, ApiError> {
+    let Json(req) = body?;
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.drift(&app, req).await?))
+}
+
+/// The app's last drift report (`null` when no check ran).
+pub async fn last_drift(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Option<DriftReport>>, ApiError> {
+    let app = app_id(&state, &key).await?;
+    Ok(Json(engine(&state)?.last_drift(&app).await?))
 }
 
 pub async fn mappings(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<AppMappings>, ApiError> {
