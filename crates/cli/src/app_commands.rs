@@ -98,6 +98,9 @@ pub enum AppCmd {
     /// Plan before apply: every change the next cycle would send (with a
     /// proposed --mappings or --scoping file), without calling the app.
     Plan(crate::plan::PlanArgs),
+    /// Drift: compare the app's accounts and groups with what roster sent;
+    /// --repair puts the app back to what the directory says.
+    Drift(crate::drift::DriftArgs),
     /// Show the attributes a user would get in the app.
     Preview {
         app: String,
@@ -173,6 +176,9 @@ pub struct ConfigureArgs {
     /// Mail a failure digest (at most hourly) to the notification email: true or false.
     #[arg(long)]
     send_failure_email: Option<bool>,
+    /// Hours between scheduled drift checks (0: none).
+    #[arg(long)]
+    drift_check_hours: Option<u64>,
     /// Let the app's URLs use plain http off loopback (credentials unencrypted): true or false.
     #[arg(long)]
     allow_insecure_http: Option<bool>,
@@ -302,7 +308,7 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
                 "deleteThreshold": a.delete_threshold, "deleteThresholdPercent": a.delete_threshold_percent,
                 "sendFailureEmail": a.send_failure_email, "allowInsecureHttp": a.allow_insecure_http,
                 "allowPrivateNetworks": a.allow_private_networks, "maxResponseBytes": a.max_response_bytes,
-                "maxListedObjects": a.max_listed_objects,
+                "maxListedObjects": a.max_listed_objects, "driftCheckHours": a.drift_check_hours,
                 "memberRemoval": a.member_removal.map(|r| camel(&r)), "dialect": dialect_pins(&a.dialect)?});
             let mut body: Map<String, Value> =
                 body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
@@ -331,6 +337,7 @@ pub async fn app(c: &Client, json: bool, cmd: AppCmd) -> Result<()> {
         AppCmd::Authorize { app } => crate::credentials::authorize(c, json, &app).await?,
         AppCmd::Handoff(a) => crate::handoff::run(c, json, a).await?,
         AppCmd::Plan(a) => crate::plan::run(c, json, a).await?,
+        AppCmd::Drift(a) => crate::drift::run(c, json, a).await?,
         AppCmd::Start { app } => {
             output::object(json, &c.post(&format!("/apps/{}/provisioning/start", enc(&app)), &json!({})).await?)
         }

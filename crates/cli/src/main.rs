@@ -16,6 +16,7 @@ mod config_code;
 mod credentials;
 mod csv;
 mod demo;
+mod drift;
 mod gallery;
 mod handoff;
 mod import;

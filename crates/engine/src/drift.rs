@@ -59,6 +59,20 @@ pub enum DriftKind {
     GroupMissing,
 }
 
+impl DriftKind {
+    /// The kind as the API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::Changed => "changed",
+            DriftKind::Missing => "missing",
+            DriftKind::Unmanaged => "unmanaged",
+            DriftKind::MemberAdded => "memberAdded",
+            DriftKind::MemberRemoved => "memberRemoved",
+            DriftKind::GroupMissing => "groupMissing",
+        }
+    }
+}
+
 /// One difference between the app and what roster sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

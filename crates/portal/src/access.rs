@@ -74,6 +74,8 @@ pub const ROUTES: &[(Kind, &str, AccessRole)] = &[
     (Page, "/apps/{id}/provisioning/mappings/{kind}/scoping", Admin),
     (Action, "/apps/{id}/provisioning/mappings/{kind}/scoping", Admin),
     (Page, "/apps/{id}/provisioning/plan", Read),
+    (Page, "/apps/{id}/provisioning/drift", Read),
+    (Action, "/apps/{id}/provisioning/drift", Operator),
     (Page, "/apps/{id}/provisioning/on-demand", Operator),
     (Action, "/apps/{id}/provisioning/on-demand", Operator),
     (Page, "/apps/{id}/provisioning", Read),

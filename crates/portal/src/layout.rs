@@ -244,6 +244,8 @@ const NOTICES: &[(&str, &str)] = &[
     ("mapping-deleted", "Attribute mapping deleted."),
     ("scoping-saved", "Scoping filter saved."),
     ("deletes-allowed", "The staged deletions are allowed: the next cycle carries them out."),
+    ("drift-checked", "The drift check is done: nothing was sent to the app."),
+    ("drift-repaired", "The repair is done: each object sent again has a provisioning log entry."),
     (
         "dialect-reset",
         "What roster learned of the app's SCIM dialect is forgotten: the next changes try the first forms again.",

@@ -23,6 +23,7 @@ mod assignments;
 pub mod audit;
 mod audit_log;
 mod chart;
+mod drift_view;
 pub mod error;
 mod expressions;
 pub mod form;
@@ -113,6 +114,7 @@ pub fn router(state: PortalState) -> Router {
         .merge(provisioning::routes())
         .merge(on_demand::routes())
         .merge(plan_view::routes())
+        .merge(drift_view::routes())
         .merge(mappings::routes())
         .merge(scoping::routes())
         .merge(status::routes())

@@ -106,6 +106,7 @@ async fn render(
     let status = engine.status(&app.id).await?;
     let mappings = engine.mappings(&app.id).await?;
     let configured = engine.store().job(&app.id).await?.is_some();
+    let last_drift = if configured { engine.last_drift(&app.id).await.ok().flatten() } else { None };
     let template = gallery::template(&app.template);
     let v = Values { saved: &saved, sent };
     let (mode, on_off) = (v.mode(), v.status());
@@ -219,6 +220,14 @@ async fn render(
             h2 { "Plan of the next cycle" }
             p { "Every change the next cycle would make, with the requests it would send, without calling the app." }
             a class="button secondary" href={ (base) "/plan" } { "Show the plan" }
+        } }
+        @if configured && session.may_open(&format!("{base}/drift")) { section class="card" {
+            h2 { "Drift" }
+            @match &last_drift {
+                Some(r) => p { "Last check: " strong { (r.total()) " difference(s)" } " between the app and what roster sent." },
+                None => p { "No drift check has run yet: a check compares the app's accounts and groups with what roster sent." },
+            }
+            a class="button secondary" href={ (base) "/drift" } { "Drift" }
         } }
     };
     Ok(page_with_status(code, session, Section::Apps, &format!("{} · Provisioning", app.name), body))

@@ -812,3 +812,39 @@ async fn preview_changes_shows_the_plan_of_the_form_and_saves_nothing() {
     let after = p.engine.mappings(&app_id).await.expect("mappings");
     assert_eq!(after, saved, "a preview saves nothing");
 }
+
+/// Drift in the portal: a check shows an account deleted in the app behind
+/// roster's back, and Repair makes it again (roster's sample SCIM app on
+/// 127.0.0.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drift_page_checks_and_repairs() {
+    let p = TestPortal::start().await;
+    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "tok".into(), Default::default())
+        .await
+        .expect("the sample app starts");
+    let app = new_app(&p, "Crm").await;
+    let app_id = p.store.find_app("Crm").await.expect("the app").id;
+    let settings = serde_json::json!({"tenantUrl": sample.base_url, "secretToken": "tok", "mode": "automatic",
+        "scope": "all"});
+    p.engine.configure(&app_id, serde_json::from_value(settings).expect("settings")).await.expect("configured");
+    let input = roster_store::UserInput { user_name: "ann@corp.example".into(), ..Default::default() };
+    p.store.create_user(input).await.expect("a user");
+    p.engine.cycle(&app_id).await.expect("a cycle");
+    let ann = sample.state.user_by_name("ann@corp.example").await.expect("ann's account");
+    assert!(sample.state.delete_user_behind_back(ann["id"].as_str().expect("id")).await);
+
+    let drift = format!("/apps/{app}/provisioning/drift");
+    let (status, page) = p.get_as(&p.cookie, &drift).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("No drift check has run yet"), "{page}");
+    let (status, _, _) = p.post(&drift, &p.with_csrf("op=check")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = p.get_as(&p.cookie, &drift).await;
+    assert!(page.contains("<strong>missing</strong> user ann@corp.example"), "{page}");
+    assert_eq!(sample.state.user_count().await, 0, "a check sends nothing");
+    let (status, _, _) = p.post(&drift, &p.with_csrf("op=repair")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(sample.state.user_by_name("ann@corp.example").await.is_some(), "the repair made the account again");
+    let (_, page) = p.get_as(&p.cookie, &format!("/apps/{app}/provisioning")).await;
+    assert!(page.contains(&drift), "the provisioning page links to the drift page");
+}
