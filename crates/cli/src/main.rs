@@ -179,7 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => return demo::run(args, &cli.data_dir).await,
         Command::Admin(cmd) => return admin::run(cmd, &cli.data_dir, cli.json).await,
         Command::Key(cmd) => return key::run(cmd, &cli.data_dir, cli.json).await,
-        Command::Scim(ScimCmd::Validate(a)) => return scim_validate::run(a, cli.json).await,
+        Command::Scim(ScimCmd::Validate(a)) if !a.via_server() => return scim_validate::run(a, cli.json, None).await,
         Command::SampleApp(a) => {
             let options = roster_sample_app::SampleOptions {
                 refuse: a.refuse,
@@ -205,8 +205,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Demo(_)
         | Command::SampleApp(_)
         | Command::Admin(_)
-        | Command::Key(_)
-        | Command::Scim(_) => Ok(()),
+        | Command::Key(_) => Ok(()),
+        Command::Scim(ScimCmd::Validate(a)) => scim_validate::run(a, json, Some(&client)).await,
         Command::User(c) => commands::user(&client, json, c).await,
         Command::Group(c) => commands::group(&client, json, c).await,
         Command::App(c) => app_commands::app(&client, json, c).await,

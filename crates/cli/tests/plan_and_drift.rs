@@ -82,3 +82,30 @@ async fn plan_and_drift_from_the_cli() {
     let last: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(last, report);
 }
+
+/// `roster scim validate --via-server`: the checks run on the server, and the
+/// report is printed as when they run here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_validator_runs_here_or_on_the_server() {
+    let server = Roster::start().await;
+    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "tok".into(), Default::default())
+        .await
+        .expect("the sample app starts");
+    let file = server.dir().join("app.token");
+    std::fs::write(&file, "tok\n").expect("write the token");
+    let file = file.to_string_lossy().to_string();
+    for extra in [None, Some("--via-server")] {
+        let mut args = vec!["scim", "validate", sample.base_url.as_str(), "--token-file", file.as_str()];
+        args.extend(extra);
+        let out = server.cli(&args).await;
+        let said = text(&out);
+        assert!(out.status.success(), "{extra:?}: {said}");
+        assert!(said.contains("22 passed, 0 failed, 0 other, of 22 checks"), "{extra:?}: {said}");
+        assert!(said.contains("PASS           users.patch.manager"), "{extra:?}: {said}");
+    }
+    std::fs::write(server.dir().join("app.token"), "wrong\n").expect("write the token");
+    let out = server
+        .cli(&["scim", "validate", sample.base_url.as_str(), "--token-file", file.as_str(), "--via-server"])
+        .await;
+    assert!(!out.status.success(), "a failed check fails the command: {}", text(&out));
+}

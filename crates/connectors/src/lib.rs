@@ -16,6 +16,7 @@ pub mod manual;
 mod outbound;
 pub mod salesforce;
 mod scim;
+pub mod validate;
 
 pub use describe::{PlannedRequest, Write};
 pub use error::{parse_http_date, parse_retry_after, ConnectorError};

@@ -334,6 +334,16 @@ pub const OPERATIONS: &[Operation] = &[
     )
     .takes(json::<roster_engine::config::ConfigDocument>())
     .answers(json::<roster_engine::config::ApplyReport>()),
+    op(
+        Post,
+        "/scim/validate",
+        Admin,
+        "The SCIM validator run from the server against an endpoint ({url, token}): the requests a provisioning \
+         service sends, each check passed, failed (request, answer, RFC section) or not supported (roster's \
+         fallback); the token is never kept; destinations follow the tenant URL's rules",
+    )
+    .takes(json::<crate::api::config::ValidateRequest>())
+    .answers(json::<crate::api::config::ValidateReport>()),
     op(Get, "/gallery", Read, "The app templates, with the provisioning modes each supports")
         .answers(list::<TemplateSummary>()),
     op(Get, "/gallery/{template}", Read, "A template: credentials form, app roles, quirks, default mappings")

@@ -133,6 +133,7 @@ pub fn routes() -> Routes {
         .post("/sources/{source}/batches/{batch}/reject", sources::reject)
         .get("/config", config::export)
         .post("/config/apply", config::apply)
+        .post("/scim/validate", config::validate)
         .get("/gallery", gallery::list)
         .get("/gallery/{template}", gallery::show)
         .post("/expressions/evaluate", expressions::evaluate)
