@@ -23,13 +23,16 @@ pub enum Write<'a> {
 /// One request a write sends: method, path (as the app sees it, query
 /// included) and body; `note` says what the body cannot show (a body read from
 /// the app first, an id the app gives).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedRequest {
+    /// `POST`, `PATCH`, `PUT`, `GET`, `DELETE` (`NONE`: the app refuses it, see the note).
     pub method: String,
+    /// The path, as the app sees it.
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+    /// What the body cannot show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }

@@ -273,11 +273,7 @@ impl Engine {
     /// Checks `app` for drift (and repairs it, when asked); keeps the report
     /// as the app's last.
     pub async fn drift(&self, app: &AppId, req: DriftRequest) -> Result<DriftReport, EngineError> {
-        let row = self
-            .store
-            .job(app)
-            .await?
-            .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+        let row = job::configured_row(&self.store, app).await?;
         let job = LoadedJob::load(row)?;
         if connect::hands_off(&job.settings) {
             return Err(EngineError::Invalid(

@@ -105,6 +105,12 @@ impl LoadedJob {
     }
 }
 
+/// The stored job of `app`; an app whose provisioning is not configured is
+/// `NotConfigured`.
+pub(crate) async fn configured_row(store: &Store, app: &AppId) -> Result<JobRow, EngineError> {
+    store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))
+}
+
 /// What a cycle of `job` shares between the objects it processes.
 pub async fn cycle_context(
     store: &Store,
@@ -180,9 +186,7 @@ pub async fn run_cycle(
     app: &AppId,
     progress: &SharedProgress,
 ) -> Result<Counts, EngineError> {
-    let row =
-        store.job(app).await?.ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
-    let mut job = LoadedJob::load(row)?;
+    let mut job = LoadedJob::load(configured_row(store, app).await?)?;
     let connector = connector(env.cipher, &job)?;
     let started = std::time::Instant::now();
     let cycle_id = uuid::Uuid::new_v4().to_string();

@@ -528,11 +528,7 @@ impl Engine {
 
     /// Changes a job's state; the caller holds the cycle lock.
     async fn write_state(&self, app: &AppId, f: impl FnOnce(&mut JobState)) -> Result<(), EngineError> {
-        let row = self
-            .store
-            .job(app)
-            .await?
-            .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+        let row = job::configured_row(&self.store, app).await?;
         let mut state = job::state_of(&row)?;
         f(&mut state);
         let update = JobStateUpdate {
@@ -624,11 +620,7 @@ impl Engine {
 
     /// Runs the steps for one user now and returns each step's outcome.
     pub async fn provision_on_demand(&self, app: &AppId, user: &UserId) -> Result<ProvisioningOutcome, EngineError> {
-        let row = self
-            .store
-            .job(app)
-            .await?
-            .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+        let row = job::configured_row(&self.store, app).await?;
         let job = LoadedJob::load(row)?;
         let connector = connect::connector(&self.cipher, &job)?;
         // Never beside a cycle of the same job, and with the assignments as they

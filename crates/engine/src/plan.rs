@@ -48,26 +48,8 @@ pub struct PlanProposal {
     pub scoping: Option<ScopingFilter>,
 }
 
-/// One request a change sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PlanRequest {
-    /// `POST`, `PATCH`, `PUT`, `GET`, `DELETE` (`NONE`: the app refuses it, see the note).
-    pub method: String,
-    /// The path, as the app sees it.
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
-    /// What the body cannot show.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl From<PlannedRequest> for PlanRequest {
-    fn from(r: PlannedRequest) -> PlanRequest {
-        PlanRequest { method: r.method, path: r.path, body: r.body, note: r.note }
-    }
-}
+/// One request a change sends (as the connector describes it).
+pub type PlanRequest = PlannedRequest;
 
 /// One object the next cycle would change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -188,7 +170,7 @@ impl Walk<'_> {
     }
 
     fn describe(&self, write: Write<'_>) -> Vec<PlanRequest> {
-        self.ctx.connector.describe(&write).into_iter().map(PlanRequest::from).collect()
+        self.ctx.connector.describe(&write)
     }
 }
 
@@ -259,11 +241,7 @@ impl Engine {
         limit: usize,
     ) -> Result<ProvisioningPlan, EngineError> {
         let (phase, last, shown) = parse_cursor(after)?;
-        let row = self
-            .store
-            .job(app)
-            .await?
-            .ok_or_else(|| EngineError::NotConfigured("provisioning is not configured".into()))?;
+        let row = job::configured_row(&self.store, app).await?;
         let mut job = LoadedJob::load(row)?;
         let mut mappings = proposal.mappings.clone().unwrap_or_else(|| job.mappings.clone());
         if let Some(filter) = &proposal.scoping {

@@ -193,7 +193,8 @@ async fn show(
     Ok(page_with_status(code, &session, Section::Apps, &format!("{} · Provisioning logs", app.name), body))
 }
 
-fn query_value(s: &str) -> String {
+/// A value for a URL's query string.
+pub(crate) fn query_value(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

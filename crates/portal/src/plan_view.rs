@@ -46,7 +46,7 @@ async fn show(
     let base = format!("/apps/{}/provisioning/plan", app.id);
     let next = plan.next.as_ref().map(|n| {
         html! {
-            a class="button secondary" href={ (base) "?after=" (urlencode(n)) } { "Next changes" }
+            a class="button secondary" href={ (base) "?after=" (crate::logs::query_value(n)) } { "Next changes" }
         }
     });
     let body = html! {
@@ -55,15 +55,6 @@ async fn show(
         (render(&plan, args.after.is_some(), next))
     };
     Ok(page_with_status(StatusCode::OK, &session, Section::Apps, &format!("{} · plan", app.name), body))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The plan of `doc` (the form's proposal) for the editors' "Preview changes",

@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{Db, EngineOptions, Scim2Server, TestApp};
+use common::{Db, Scim2Server, TestApp};
 use reqwest::StatusCode;
-use roster_sample_app::proxy::{self, FaultPlan, RunningProxy};
+use roster_sample_app::proxy::{self, RunningProxy};
 use roster_store::AppId;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -30,17 +30,8 @@ impl Rig {
 
     /// With `dialect` pinned (`{"userUpdate": "put"}`...).
     async fn with(db: Db, base_url: &str, token: &str, dialect: Value) -> Option<Rig> {
-        let options = EngineOptions { manual_cycles: true, ..EngineOptions::default() };
-        let app = TestApp::spawn_with(db, options).await?;
-        let proxy =
-            proxy::start("127.0.0.1:0".parse().expect("addr"), base_url, FaultPlan::none()).await.expect("proxy");
-        let (s, v) = app.post("/apps", json!({"name": APP})).await;
-        assert!(s.is_success(), "{v}");
-        let app_id = AppId::from_stored(v["id"].as_str().expect("id").to_string());
-        let settings =
-            json!({"tenantUrl": proxy.base_url, "secretToken": token, "mode": "automatic", "dialect": dialect});
-        let (s, v) = app.patch(&format!("/apps/{APP}/provisioning"), settings).await;
-        assert!(s.is_success(), "{v}");
+        let (app, app_id, proxy) =
+            common::app_behind_proxy(db, APP, base_url, token, json!({"dialect": dialect})).await?;
         Some(Rig { app, app_id, proxy })
     }
 

@@ -6,7 +6,7 @@
 use crate::ids::AppId;
 use crate::kinds::ObjectKind;
 use crate::shadow::{shadow_from_row, ShadowEntry};
-use crate::users::{placeholders, row_placeholders, rows_per_statement, IN_LIST};
+use crate::users::{row_placeholders, rows_per_statement};
 use crate::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -21,22 +21,8 @@ impl Store {
         kind: ObjectKind,
         targets: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
-        let mut out = HashMap::with_capacity(targets.len());
-        for chunk in targets.chunks(IN_LIST) {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM shadow s WHERE s.app_id = $1 AND s.object_kind = $2 AND s.target_id IN ({})",
-                placeholders(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
-            for t in chunk {
-                q = q.bind(*t);
-            }
-            for row in q.fetch_all(self.pool()).await? {
-                let entry = shadow_from_row(&row)?;
-                out.insert(entry.target_id.clone(), entry);
-            }
-        }
-        Ok(out)
+        let found = self.shadow_where(app, kind, "target_id", targets).await?;
+        Ok(found.into_iter().map(|e| (e.target_id.clone(), e)).collect())
     }
 
     /// Starts a drift check of `app`: forgets what the last one saw.

@@ -230,3 +230,29 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// roster with manual cycles, and an app `name` provisioning into the SCIM app
+/// at `base_url` through a counting proxy: `settings` add to (or replace) the
+/// tenant URL, token and automatic mode.
+pub async fn app_behind_proxy(
+    db: Db,
+    name: &str,
+    base_url: &str,
+    token: &str,
+    settings: Value,
+) -> Option<(TestApp, roster_store::AppId, roster_sample_app::proxy::RunningProxy)> {
+    use roster_sample_app::proxy::{self, FaultPlan};
+    let options = EngineOptions { manual_cycles: true, ..EngineOptions::default() };
+    let app = TestApp::spawn_with(db, options).await?;
+    let proxy = proxy::start("127.0.0.1:0".parse().expect("addr"), base_url, FaultPlan::none()).await.expect("proxy");
+    let (s, v) = app.post("/apps", serde_json::json!({"name": name})).await;
+    assert!(s.is_success(), "{v}");
+    let app_id = roster_store::AppId::from_stored(v["id"].as_str().expect("id").to_string());
+    let mut body = serde_json::json!({"tenantUrl": proxy.base_url, "secretToken": token, "mode": "automatic"});
+    if let (Some(b), Some(extra)) = (body.as_object_mut(), settings.as_object()) {
+        b.extend(extra.clone());
+    }
+    let (s, v) = app.patch(&format!("/apps/{name}/provisioning"), body).await;
+    assert!(s.is_success(), "{v}");
+    Some((app, app_id, proxy))
+}
