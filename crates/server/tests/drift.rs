@@ -104,7 +104,9 @@ async fn drift_is_found_and_repaired(db: Db, base_url: &str, token: &str) {
     let dave = rig.user("dave@corp.example").await;
     rig.ok(reqwest::Method::POST, "/groups", Some(json!({"displayName": "Team"}))).await;
     rig.ok(reqwest::Method::POST, "/groups/Team/members", Some(json!({"users": [alice, bob]}))).await;
-    for principal in [json!({"group": "Team"}), json!({"user": carol}), json!({"user": dave})] {
+    rig.ok(reqwest::Method::POST, "/groups", Some(json!({"displayName": "Ops"}))).await;
+    rig.ok(reqwest::Method::POST, "/groups/Ops/members", Some(json!({"users": [dave]}))).await;
+    for principal in [json!({"group": "Team"}), json!({"group": "Ops"}), json!({"user": carol})] {
         rig.ok(reqwest::Method::POST, &format!("/apps/{APP}/assignments"), Some(principal)).await;
     }
     rig.cycle().await;
@@ -117,6 +119,8 @@ async fn drift_is_found_and_repaired(db: Db, base_url: &str, token: &str) {
     let carol_acc = rig.id_of("Users", "userName", "carol@corp.example").await;
     let dave_acc = rig.id_of("Users", "userName", "dave@corp.example").await;
     let team = rig.id_of("Groups", "displayName", "Team").await;
+    let ops = rig.id_of("Groups", "displayName", "Ops").await;
+    rig.scim(reqwest::Method::DELETE, &format!("/Groups/{ops}"), None).await;
     rig.patch(&format!("/Users/{alice_acc}"), json!([{"op": "replace", "path": "title", "value": "Hacked"}])).await;
     rig.patch(&format!("/Users/{dave_acc}"), json!([{"op": "replace", "path": "active", "value": false}])).await;
     rig.patch(
@@ -155,6 +159,7 @@ async fn drift_is_found_and_repaired(db: Db, base_url: &str, token: &str) {
     assert!(added.iter().any(|i| i["differences"][0]["old"] == carol_acc.as_str()), "{report:#}");
     let removed = items(&report, "memberRemoved");
     assert!(removed.iter().any(|i| i["differences"][0]["new"] == alice_acc.as_str()), "{report:#}");
+    assert!(items(&report, "groupMissing").iter().any(|i| i["name"] == "Ops"), "{report:#}");
     let last = rig.ok(reqwest::Method::GET, &format!("/apps/{APP}/provisioning/drift"), None).await;
     assert_eq!(last, report, "the last report is kept");
 
@@ -179,6 +184,9 @@ async fn drift_is_found_and_repaired(db: Db, base_url: &str, token: &str) {
     let mut want = vec![alice_acc.clone(), bob_now.clone()];
     want.sort();
     assert_eq!(members, want, "the group holds what the directory says");
+    let ops_now = rig.find("Groups", "displayName", "Ops").await.expect("Ops is made again");
+    let dave_now_id = dave_now["id"].as_str().expect("dave's id");
+    assert_eq!(ops_now["members"][0]["value"], dave_now_id, "with its member: {ops_now}");
 
     let after = rig.drift(json!({})).await;
     let left: Vec<&Value> = after["items"].as_array().into_iter().flatten().collect();
