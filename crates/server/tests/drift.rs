@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Db, Scim2Server, TestApp};
+use common::{Db, EngineOptions, Scim2Server, TestApp};
 use roster_sample_app::proxy::{self, RunningProxy};
 use roster_store::AppId;
 use serde_json::{json, Value};
@@ -238,4 +238,47 @@ async fn drift_on_scim2_server_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_on_scim2_server_on_postgres() {
     against_scim2_server(Db::Postgres).await
+}
+
+/// A scheduled check: with `driftCheckHours`, the background pass starts a
+/// check (report only) when none is younger than that, on the engine's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_check_runs_when_due() {
+    use roster_engine::reliability::{Clock, ManualClock};
+    let sample = roster_sample_app::start("127.0.0.1:0".parse().expect("addr"), "tok".into(), Default::default())
+        .await
+        .expect("the sample app starts");
+    let clock = ManualClock::new(1_800_000_000_000);
+    let options = EngineOptions {
+        manual_cycles: true,
+        clock: Some(clock.clone() as std::sync::Arc<dyn Clock>),
+        ..Default::default()
+    };
+    let Some(app) = TestApp::spawn_with(Db::Sqlite, options).await else { return };
+    let (_, v) = app.post("/apps", json!({"name": APP})).await;
+    let app_id = AppId::from_stored(v["id"].as_str().expect("id").to_string());
+    let settings = json!({"tenantUrl": sample.base_url, "secretToken": "tok", "mode": "automatic", "scope": "all",
+        "driftCheckHours": 1});
+    let (s, v) = app.patch(&format!("/apps/{APP}/provisioning"), settings).await;
+    assert!(s.is_success(), "{v}");
+    assert_eq!(v["driftCheckHours"], 1, "{v}");
+    let (s, v) = app.patch(&format!("/apps/{APP}/provisioning"), json!({"driftCheckHours": 721})).await;
+    assert_eq!(s, reqwest::StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = app.post(&format!("/apps/{APP}/provisioning/start"), json!({})).await;
+    assert!(s.is_success(), "{v}");
+    app.post("/users", json!({"userName": "ann@corp.example"})).await;
+    app.engine.cycle(&app_id).await.expect("a cycle");
+
+    let last = || async { app.engine.last_drift(&app_id).await.expect("the last report") };
+    app.engine.inbound_pass().await;
+    let first = common::eventually(30, "a scheduled check", || async { last().await }).await;
+    assert_eq!((first.accounts, first.total(), first.repair), (1, 0, false), "{first:?}");
+    clock.advance(Duration::from_secs(30 * 60));
+    app.engine.inbound_pass().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(last().await.map(|r| r.at), Some(first.at), "not due yet");
+    clock.advance(Duration::from_secs(31 * 60));
+    app.engine.inbound_pass().await;
+    let again = common::eventually(30, "the next check", || async { last().await.filter(|r| r.at > first.at) }).await;
+    assert_eq!(again.total(), 0);
 }
