@@ -212,6 +212,24 @@ pub fn describe(d: &Drift) -> String {
     }
 }
 
+/// A value of the app's as a report keeps it: a long text is cut (an app's
+/// words are kept to 1 KB, as in errors), and a long value of another kind is
+/// replaced by a note of its size.
+fn shown(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(roster_connectors::cut_app_text(&s)),
+        Value::Array(_) | Value::Object(_) => {
+            let len = v.to_string().len();
+            if len > roster_connectors::APP_TEXT_LIMIT {
+                Value::String(format!("(a value of {len} bytes)"))
+            } else {
+                v
+            }
+        }
+        other => other,
+    }
+}
+
 /// The values of `resource` that differ from what the shadow says was sent.
 fn differences(check: &Check<'_>, s: &ShadowEntry, resource: &Value) -> Vec<ModifiedProperty> {
     let sent: Vec<(String, Value)> = s
@@ -228,6 +246,11 @@ fn differences(check: &Check<'_>, s: &ShadowEntry, resource: &Value) -> Vec<Modi
         })
         .map(|(k, v)| ModifiedProperty { old: held.get(&k).cloned().unwrap_or(Value::Null), new: v, name: k })
         .collect()
+}
+
+/// What a report shows of `differences` (the app's values cut).
+fn shown_differences(differences: &[ModifiedProperty]) -> Vec<ModifiedProperty> {
+    differences.iter().map(|m| ModifiedProperty { old: shown(m.old.clone()), ..m.clone() }).collect()
 }
 
 impl Engine {
@@ -353,9 +376,12 @@ impl Engine {
             let page = with_retry(|| connector.list(ResourceKind::User, at.as_deref(), PAGE)).await?;
             check.report.accounts += page.items.len() as u64;
             if check.report.accounts > max_listed.max(1) {
-                return Err(EngineError::Invalid(format!(
-                    "the app lists more than {max_listed} accounts (maxListedObjects): the check stopped"
-                )));
+                return Err(EngineError::Connector(roster_connectors::ConnectorError::Config {
+                    message: format!(
+                        "the app lists more than {max_listed} accounts (the app's maxListedObjects): the drift check \
+                         stopped and kept no report"
+                    ),
+                }));
             }
             let ids: Vec<&str> = page.items.iter().map(|t| t.id.as_str()).collect();
             store.drift_seen(&ctx.app, &ids).await?;
@@ -369,12 +395,14 @@ impl Engine {
                             continue;
                         }
                         let name = s.exported.get("userName").and_then(Value::as_str).map(String::from);
-                        let mut d =
-                            Drift { differences: diffs, ..check.drift(DriftKind::Changed, "user", Some(s), name) };
+                        let mut d = Drift {
+                            differences: shown_differences(&diffs),
+                            ..check.drift(DriftKind::Changed, "user", Some(s), name)
+                        };
                         if check.req.repair {
                             // The shadow takes the app's values: the cycle then sends what differs.
                             let mut truth = s.clone();
-                            for m in &d.differences {
+                            for m in &diffs {
                                 truth.exported.insert(m.name.clone(), m.old.clone());
                             }
                             batch.shadow_upserts.push(truth);
@@ -414,9 +442,9 @@ impl Engine {
             .min_by_key(|a| a.matching_precedence);
         let value = first
             .and_then(|a| roster_scim::extract(resource, &AttrPath::parse(&a.target).ok()?))
-            .and_then(|v| v.as_str().map(String::from));
+            .and_then(|v| v.as_str().map(roster_connectors::cut_app_text));
         let mut d = check.drift(DriftKind::Unmanaged, "user", None, value.clone());
-        d.target_id = Some(id.to_string());
+        d.target_id = Some(roster_connectors::cut_app_text(id));
         d.matching = match (first, &value) {
             (Some(a), Some(v)) => Some(format!("{} = {v:?}", a.target)),
             _ => None,

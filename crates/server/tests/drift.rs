@@ -282,3 +282,80 @@ async fn a_scheduled_check_runs_when_due() {
     let again = common::eventually(30, "the next check", || async { last().await.filter(|r| r.at > first.at) }).await;
     assert_eq!(again.total(), 0);
 }
+
+/// A hostile app, for the drift check: its listing holds a 100 KB title and a
+/// 100 KB userName with a control character, then (once `endless` is set)
+/// never ends.
+mod hostile {
+    use axum::extract::{Query, State};
+    use axum::routing::get;
+    use axum::{Json, Router};
+    use serde_json::{json, Value};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    pub async fn start(endless: Arc<AtomicBool>) -> String {
+        async fn list(State(endless): State<Arc<AtomicBool>>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
+            let start: u64 = q.get("startIndex").and_then(|s| s.parse().ok()).unwrap_or(1);
+            let count: u64 = q.get("count").and_then(|s| s.parse().ok()).unwrap_or(100);
+            let schemas = json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]);
+            if q.contains_key("filter") {
+                return Json(json!({"schemas": schemas, "totalResults": 0, "Resources": []}));
+            }
+            let long = "A".repeat(100_000);
+            let resources: Vec<Value> = if endless.load(Ordering::SeqCst) {
+                (start..start + count)
+                    .map(|i| json!({"id": format!("x{i}"), "userName": format!("x{i}@corp.example")}))
+                    .collect()
+            } else {
+                vec![
+                    json!({"id": "acct-1", "userName": "ann@corp.example", "active": true, "title": long}),
+                    json!({"id": "acct-2", "userName": format!("{long}\u{7}@corp.example"), "active": true}),
+                ]
+            };
+            let total = if endless.load(Ordering::SeqCst) { 1_000_000_000u64 } else { 2 };
+            Json(json!({"schemas": schemas, "totalResults": total, "startIndex": start, "Resources": resources}))
+        }
+        async fn create(Json(mut body): Json<Value>) -> (axum::http::StatusCode, Json<Value>) {
+            body["id"] = json!("acct-1");
+            (axum::http::StatusCode::CREATED, Json(body))
+        }
+        let app = Router::new().route("/scim/v2/Users", get(list).post(create)).with_state(endless);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/scim/v2")
+    }
+}
+
+/// Hostile answers: a 100 KB value is cut in the report, an unknown account's
+/// long userName too; a listing that never ends stops at maxListedObjects with
+/// an error naming it, and keeps no report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_listing_is_cut_and_stopped() {
+    let endless = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let base = hostile::start(endless.clone()).await;
+    let Some((app, app_id, _proxy)) =
+        common::app_behind_proxy(Db::Sqlite, APP, &base, "t", json!({"scope": "all", "maxListedObjects": 1000})).await
+    else {
+        return;
+    };
+    app.post("/users", json!({"userName": "ann@corp.example", "jobTitle": "Dev"})).await;
+    app.engine.cycle(&app_id).await.expect("a cycle");
+    let (s, report) =
+        app.call(reqwest::Method::POST, &format!("/api/v1/apps/{APP}/provisioning/drift"), Some(json!({}))).await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{report}");
+    let text = report.to_string();
+    assert!(text.len() < 20_000, "the report keeps no 100 KB value: {} bytes", text.len());
+    assert!(text.contains("cut, 100000 bytes in all"), "{report:#}");
+    assert_eq!((report["changed"].as_u64(), report["unmanaged"].as_u64()), (Some(1), Some(1)), "{report:#}");
+
+    endless.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (s, v) =
+        app.call(reqwest::Method::POST, &format!("/api/v1/apps/{APP}/provisioning/drift"), Some(json!({}))).await;
+    assert_eq!(s, reqwest::StatusCode::BAD_GATEWAY, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains("maxListedObjects"), "{v}");
+    let (_, last) = app.get(&format!("/apps/{APP}/provisioning/drift")).await;
+    assert_eq!(last["at"], report["at"], "the stopped check kept no report");
+}
