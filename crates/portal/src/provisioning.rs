@@ -304,6 +304,7 @@ fn settings_fields(v: &Values, errors: &FieldErrors) -> Markup {
     let email = v.text("notificationEmail", || saved.notification_email.clone().unwrap_or_default());
     let scope = v.text("scope", || saved.scope.as_str().into());
     let threshold = v.text("deleteThreshold", || saved.delete_threshold.to_string());
+    let drift = v.text("driftCheckHours", || saved.drift_check_hours.to_string());
     html! {
         (crate::layout::text_field("email", "notificationEmail", "Notification Email", &email, errors,
             Some("Who hears about quarantine, staged deletions and failures.")))
@@ -322,6 +323,8 @@ fn settings_fields(v: &Values, errors: &FieldErrors) -> Markup {
             Some("A cycle that would disable or delete more accounts than this stops and waits for approval.")))
         (crate::layout::text_field("number", "deleteThresholdPercent", "Accidental deletion threshold, percent (optional)", &percent, errors,
             Some("The same guard as a share of provisioned accounts; empty or 0 turns it off.")))
+        (crate::layout::text_field("number", "driftCheckHours", "Drift check every (hours)", &drift, errors,
+            Some("A scheduled check of the app's accounts against what roster sent (it reports, never repairs); 0 turns it off.")))
     }
 }
 
@@ -345,6 +348,7 @@ const SETTINGS_INPUTS: &[&str] = &[
     "interval",
     "deleteThreshold",
     "deleteThresholdPercent",
+    "driftCheckHours",
 ];
 
 /// The input a refusal of the settings field `field` is shown next to: the
@@ -413,6 +417,12 @@ fn settings_patch(
     match if percent.is_empty() { Ok(0.0) } else { percent.parse::<f64>() } {
         Ok(p) if p.is_finite() => patch.delete_threshold_percent = Some(p),
         _ => errors.add("deleteThresholdPercent", "Enter a percentage from 0 to 100, or leave it empty."),
+    }
+    if let Some(hours) = form.opt("driftCheckHours") {
+        match hours.parse::<u64>() {
+            Ok(h) => patch.drift_check_hours = Some(h),
+            Err(_) => errors.add("driftCheckHours", "Enter a whole number of hours from 0 (off) to 720."),
+        }
     }
     patch
 }

@@ -245,6 +245,8 @@ async fn an_engine_refusal_is_shown_next_to_the_field_it_names() {
         ("mode=automatic&tenantUrl=https%3A%2F%2Fcrm.example.com&status=off&interval=5w", "interval"),
         ("mode=automatic&status=off&notificationEmail=ops", "notificationEmail"),
         ("mode=automatic&status=off&deleteThresholdPercent=120", "deleteThresholdPercent"),
+        ("mode=automatic&status=off&driftCheckHours=721", "driftCheckHours"),
+        ("mode=automatic&status=off&driftCheckHours=daily", "driftCheckHours"),
     ];
     for (fields, field) in cases {
         let form = p.with_csrf(&settings_form(fields));
