@@ -30,7 +30,7 @@ use roster_scim::PatchOp;
 use roster_store::{AppId, LogAction, ObjectKind, ShadowEntry, User, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// Users (or groups) read per page of the walk.
 const PAGE: i64 = 1000;
@@ -137,7 +137,7 @@ impl Walk<'_> {
 
     /// Whether the walk can stop: its page is full and nothing is counted.
     fn done(&self) -> bool {
-        self.next.is_some() && self.summary.is_none()
+        self.summary.is_none() && (self.next.is_some() || self.changes.len() >= self.limit)
     }
 
     /// Counts one object looked at.
@@ -290,6 +290,11 @@ impl Engine {
             s.deletion_limit = job::guard_limit(&self.store, app, &job).await?;
             s.would_stage = s.deletion_limit.is_some_and(|l| s.disables > l);
         }
+        // A later page stops once full, without looking for one more change:
+        // the page after it may then be empty.
+        if walk.next.is_none() && walk.summary.is_none() && walk.changes.len() >= walk.limit {
+            walk.next = walk.changes.last().map(|c| c.cursor.clone());
+        }
         Ok(ProvisioningPlan { summary: walk.summary, changes: walk.changes, next: walk.next })
     }
 
@@ -340,9 +345,8 @@ impl Engine {
             walk.begin_page(2, &after);
             let page = self.store.shadow_after(&ctx.app, ObjectKind::User, &after, PAGE).await?;
             let Some(last) = page.last().map(|s| s.source_id.clone()) else { break };
-            let ids: Vec<UserId> = page.iter().map(|s| UserId::from_stored(s.source_id.clone())).collect();
-            let present: BTreeSet<String> =
-                self.store.users_by_ids(&ids).await?.into_iter().map(|u| u.id.to_string()).collect();
+            let ids: Vec<&str> = page.iter().map(|s| s.source_id.as_str()).collect();
+            let present = self.store.existing_user_ids(&ids).await?;
             let mut leaving = Vec::new();
             for shadow in page.into_iter().filter(|s| !present.contains(&s.source_id)) {
                 let item = Imported {

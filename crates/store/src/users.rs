@@ -488,6 +488,21 @@ impl Store {
         user_from_row(&row)
     }
 
+    /// Which of `ids` are users of the directory (deleted ones included),
+    /// reading only the ids.
+    pub async fn existing_user_ids(&self, ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut out = std::collections::HashSet::with_capacity(ids.len());
+        for chunk in ids.chunks(crate::users::IN_LIST) {
+            let sql = format!("SELECT id FROM users WHERE id IN ({})", placeholders(1, chunk.len()));
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            out.extend(query.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
+    }
+
     /// Reads users by id, in one query; missing ids are left out.
     pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
