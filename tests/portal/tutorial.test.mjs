@@ -326,6 +326,26 @@ test("the logs show a user's Create with its modified properties; the CSV downlo
   assert.ok(!csv.includes("eng11@example.com,") || !/eng11@example\.com[^\n]*Create/.test(csv), "out-of-scope users were not created");
 });
 
+test("preview a scoping change before saving it, then check the app for drift", async () => {
+  await visit(`/apps/${appId}/provisioning/mappings/user/scoping`);
+  await page.locator('[id="g0.c0.value"]').fill("Nobody");
+  await clickAndWait(page.getByRole("button", { name: "Preview changes", exact: true }));
+  const plan = await page.textContent("#plan");
+  assert.match(plan, /Preview of the next cycle/);
+  assert.match(plan, /Disable user eng1@example\.com/, "the engineers would leave the app");
+  assert.match(plan, /PATCH \/scim\/v2\/Users\//, "with the request the cycle would send");
+  await shoot("plan-preview");
+  await visit(`/apps/${appId}/provisioning/mappings/user/scoping`);
+  assert.equal(await page.locator('[id="g0.c0.value"]').inputValue(), "Engineering", "a preview saves nothing");
+
+  await visit(`/apps/${appId}/provisioning/drift`);
+  assert.match(await page.textContent("#drift"), /No drift check has run yet/);
+  await clickAndWait(page.getByRole("button", { name: "Check now", exact: true }));
+  assert.match(await page.textContent(".notice.ok"), /drift check is done/);
+  assert.match(await page.textContent("#drift"), /0 difference\(s\)/);
+  await shoot("drift");
+});
+
 test("the directory pages render and the saved secret is in none of them", async () => {
   await visit("/apps");
   await shoot("apps");
