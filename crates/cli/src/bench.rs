@@ -50,6 +50,12 @@ pub struct ImportBench {
 }
 
 pub async fn run(cmd: BenchCmd) -> Result<()> {
+    let ran = run_one(cmd).await;
+    remove_scratch_dirs();
+    ran
+}
+
+async fn run_one(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Import(b) => import(b).await,
         BenchCmd::Provision(b) => crate::bench_provision::provision(b).await,
@@ -61,8 +67,24 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
     }
 }
 
+/// The scratch directories of this run, removed when it ends.
+static SCRATCH: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A fresh directory under the temporary directory, removed when the benchmark
+/// ends (a store of 100,000 users takes hundreds of MB).
 pub(crate) fn scratch_dir(tag: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("roster-bench-{tag}-{}", uuid::Uuid::new_v4().simple()))
+    let dir = std::env::temp_dir().join(format!("roster-bench-{tag}-{}", uuid::Uuid::new_v4().simple()));
+    if let Ok(mut dirs) = SCRATCH.lock() {
+        dirs.push(dir.clone());
+    }
+    dir
+}
+
+fn remove_scratch_dirs() {
+    let dirs = SCRATCH.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default();
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 fn csv_of(n: usize) -> String {
@@ -170,6 +192,37 @@ async fn import(b: ImportBench) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// CPU time (user and system) a process has used so far, in seconds (Linux;
+/// `None` elsewhere or once the process is gone). `pid` 0 is this process.
+pub(crate) fn cpu_secs(pid: u32) -> Option<f64> {
+    let path = match pid {
+        0 => "/proc/self/stat".to_string(),
+        pid => format!("/proc/{pid}/stat"),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The fields after the command (which may hold spaces) start after its ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel counts in USER_HZ, 100 on every Linux this runs on.
+    Some(ticks / 100.0)
+}
+
+/// CPU seconds of this process's threads, by thread name (Linux).
+pub(crate) fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
+    for task in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        let name = head.split_once('(').map(|(_, n)| n.to_string()).unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = fields.get(11).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        *out.entry(name).or_insert(0.0) += ticks / 100.0;
+    }
+    out
 }
 
 /// Peak resident memory of this process, in MiB (Linux).

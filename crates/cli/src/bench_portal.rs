@@ -127,7 +127,7 @@ async fn measure(client: &reqwest::Client, url: &str, cookie: &str, n: usize) ->
 }
 
 pub async fn run(b: PortalBench) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("roster-bench-portal-{}", uuid::Uuid::new_v4().simple()));
+    let dir = crate::bench::scratch_dir("portal");
     let store = Store::open_sqlite(&dir).await?;
     let (app, group, user) = seed(&store, &b).await?;
     // A session needs its admin; the hash is never checked (no one signs in).

@@ -117,6 +117,12 @@ impl AppProcess {
         v["totalResults"].as_u64().context("the app's list answer has no totalResults")
     }
 
+    /// CPU seconds (this process, the app's process) used so far.
+    fn cpu(&self) -> (f64, f64) {
+        let app = self.child.id().and_then(crate::bench::cpu_secs);
+        (crate::bench::cpu_secs(0).unwrap_or(0.0), app.unwrap_or(0.0))
+    }
+
     pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
@@ -133,6 +139,11 @@ struct Figures {
     noop_ms: f64,
     ten_ms: f64,
     writes: u64,
+    /// CPU µs per user (this process, the app) of the first engine run and the first raw loop.
+    engine_cpu: (f64, f64),
+    raw_cpu: (f64, f64),
+    /// roster's CPU µs per user by thread name (first engine run).
+    threads: Vec<(String, f64)>,
 }
 
 pub async fn provision(mut b: ProvisionBench) -> Result<()> {
@@ -181,6 +192,12 @@ fn print_figures(f: &Figures) {
         f.writes as f64 / f.users.max(1) as f64,
         f.writes
     );
+    println!(
+        "  CPU per user, client / app: roster {:.0} / {:.0} µs, raw loop {:.0} / {:.0} µs",
+        f.engine_cpu.0, f.engine_cpu.1, f.raw_cpu.0, f.raw_cpu.1
+    );
+    let threads: Vec<String> = f.threads.iter().map(|(name, us)| format!("{name} {us:.0}")).collect();
+    println!("  roster's CPU per user by thread: {} µs", threads.join(", "));
     println!("  incremental cycle, nothing to do : {:.1} ms (median of 5)", f.noop_ms);
     println!("  incremental cycle, 10 changes    : {:.1} ms", f.ten_ms);
     if let Some(rss) = crate::bench::peak_rss_mib() {
@@ -224,11 +241,12 @@ async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
     let mut first = None;
     for run in 0..b.runs.max(1) {
         let measured = engine_run(b, &store, &engine, users, run, run == 0).await?;
-        let raw_secs = raw_loop(b, &store, users).await?;
+        let (raw_secs, raw_cpu) = raw_loop(b, &store, users).await?;
         runs.push((users as f64 / measured.secs, users as f64 / raw_secs));
-        first.get_or_insert(measured);
+        first.get_or_insert((measured, raw_cpu));
     }
-    let first = first.context("no run")?;
+    let (first, raw_cpu) = first.context("no run")?;
+    let per_user = |(client, app): (f64, f64)| (client * 1e6 / users as f64, app * 1e6 / users as f64);
     let median = |pick: fn(&(f64, f64)) -> f64| {
         let mut v: Vec<f64> = runs.iter().map(pick).collect();
         v.sort_by(f64::total_cmp);
@@ -242,6 +260,9 @@ async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
         noop_ms: first.noop_ms,
         ten_ms: first.ten_ms,
         writes: first.writes,
+        engine_cpu: per_user(first.cpu),
+        threads: first.threads,
+        raw_cpu: per_user(raw_cpu),
     })
 }
 
@@ -251,6 +272,10 @@ struct EngineRun {
     noop_ms: f64,
     ten_ms: f64,
     writes: u64,
+    /// CPU seconds of the initial cycle (this process, the app).
+    cpu: (f64, f64),
+    /// This process's CPU µs per user in the initial cycle, by thread name.
+    threads: Vec<(String, f64)>,
 }
 
 /// The engine's initial cycle into a fresh app (scope "all": every user of the
@@ -278,9 +303,19 @@ async fn engine_run(
         ..Default::default()
     };
     engine.configure(&application.id, patch).await?;
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), app.cpu());
+    let threads_before = crate::bench::cpu_by_thread();
     let counts = engine.cycle(&application.id).await?;
+    let threads = crate::bench::cpu_by_thread()
+        .into_iter()
+        .map(|(name, secs)| {
+            (name.clone(), (secs - threads_before.get(&name).copied().unwrap_or(0.0)) * 1e6 / users as f64)
+        })
+        .filter(|(_, us)| *us >= 1.0)
+        .collect();
     let secs = started.elapsed().as_secs_f64();
+    let cpu_after = app.cpu();
+    let cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     let in_app = app.user_count().await?;
     if counts.created as usize != users || in_app as usize != users {
         bail!("the engine made {} accounts and the app holds {in_app}, for {users} users", counts.created);
@@ -307,12 +342,14 @@ async fn engine_run(
     app.stop().await;
     // Each create is a POST, each update or enable a PATCH: the requests that
     // wrote to the app, against the fewest possible (one per user).
-    Ok(EngineRun { secs, noop_ms, ten_ms, writes: counts.created + counts.updated + counts.enabled + counts.disabled })
+    let writes = counts.created + counts.updated + counts.enabled + counts.disabled;
+    Ok(EngineRun { secs, noop_ms, ten_ms, writes, cpu, threads })
 }
 
 /// The baseline: the same user resources (built by the same mapping) POSTed by
-/// a plain client at the same concurrency into a fresh app. Returns the seconds.
-async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<f64> {
+/// a plain client at the same concurrency into a fresh app. Returns the seconds
+/// and the CPU seconds (this process, the app).
+async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<(f64, (f64, f64))> {
     use futures::StreamExt;
     let mapping = roster_engine::job::compile_user_mapping(&roster_mapping::defaults::scim_app_mappings())?;
     let mut bodies = Vec::with_capacity(users);
@@ -332,7 +369,7 @@ async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<f64
     let app = AppProcess::start(b, "raw").await?;
     let http = reqwest::Client::new();
     let url = format!("{}/Users", app.base_url);
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), app.cpu());
     let ok = futures::stream::iter(bodies.into_iter().map(|body| {
         let (http, url, token) = (http.clone(), url.clone(), app.token.clone());
         async move {
@@ -351,9 +388,10 @@ async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<f64
     .count()
     .await;
     let secs = started.elapsed().as_secs_f64();
+    let cpu_after = app.cpu();
     app.stop().await;
     if ok != users {
         bail!("the raw loop made {ok} of {users} accounts");
     }
-    Ok(secs)
+    Ok((secs, (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1)))
 }

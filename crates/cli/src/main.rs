@@ -31,7 +31,10 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// The engine builds and drops many small values on several threads; the C
-/// library's allocator spends a fifth of a cycle's time on them.
+/// library's allocator spends a fifth of a cycle's time on them. Built without
+/// transparent huge pages (`no_thp`): memory it hands back and takes again
+/// would otherwise be zeroed by the kernel 2 MB at a time (a tenth of a
+/// cycle's CPU in a profile of `roster bench provision`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -460,6 +460,7 @@ async fn memberships_on(
             "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND member_id IN ({})",
             placeholders(1, chunk.len())
         );
+        let sql = crate::users::for_backend(crate::users::backend_of(conn), sql);
         let mut q = sqlx::query(&sql);
         for u in chunk {
             q = q.bind(u.as_str());

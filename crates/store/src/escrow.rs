@@ -77,6 +77,7 @@ pub(crate) async fn apply(
                 "DELETE FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 crate::users::placeholders(3, chunk.len())
             );
+            let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(*kind);
             for id in chunk {
                 q = q.bind(*id);

@@ -4,7 +4,7 @@
 
 use crate::ids::AppId;
 use crate::kinds::ObjectKind;
-use crate::users::placeholders;
+use crate::users::{backend_of, for_backend, placeholders};
 use crate::{Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
@@ -29,6 +29,7 @@ pub(crate) async fn clear(
                 "DELETE FROM intents WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
+            let sql = for_backend(backend_of(tx), sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind.as_str());
             for id in chunk {
                 q = q.bind(*id);
@@ -64,17 +65,16 @@ impl Store {
         }
         let now = crate::now_ms();
         let mut tx = self.begin_immediate().await?;
-        for chunk in items.chunks(crate::users::rows_per_statement(2)) {
-            let values: Vec<String> =
-                (0..chunk.len()).map(|i| format!("($1, $2, ${}, ${}, $3)", 4 + 2 * i, 5 + 2 * i)).collect();
+        for chunk in items.chunks(crate::users::rows_per_statement(5)) {
             let sql = format!(
                 "INSERT INTO intents (app_id, object_kind, source_id, matching, created_at) VALUES {} \
                  ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET matching = excluded.matching",
-                values.join(", ")
+                crate::users::row_placeholders(1, 5, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind).bind(now);
+            let sql = for_backend(self.backend, sql);
+            let mut q = sqlx::query(&sql);
             for (id, matching) in chunk {
-                q = q.bind(id).bind(matching.to_string());
+                q = q.bind(app.as_str()).bind(kind).bind(id).bind(serde_json::to_string(matching)?).bind(now);
             }
             q.execute(&mut *tx).await?;
         }
@@ -117,6 +117,7 @@ impl Store {
                 "SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2 AND target_id IN ({})",
                 placeholders(3, chunk.len())
             );
+            let sql = for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for t in chunk {
                 q = q.bind(*t);

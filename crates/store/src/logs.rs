@@ -117,6 +117,7 @@ pub(crate) async fn insert_logs(
             "INSERT INTO provisioning_log ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
             crate::users::row_placeholders(1, 15, chunk.len())
         );
+        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for l in chunk {
             q = q
@@ -131,8 +132,8 @@ pub(crate) async fn insert_logs(
                 .bind(&l.target_id)
                 .bind(l.action)
                 .bind(l.status)
-                .bind(l.steps.to_string())
-                .bind(l.modified.to_string())
+                .bind(serde_json::to_string(&l.steps)?)
+                .bind(serde_json::to_string(&l.modified)?)
                 .bind(&l.error_code)
                 .bind(&l.error_message);
         }
@@ -180,17 +181,16 @@ impl Store {
             .await?;
         }
         // Many rows per statement: a 10,000-member group is 50 statements, not 10,000.
-        for chunk in batch.member_adds.chunks(crate::users::rows_per_statement(3)) {
-            let values: Vec<String> =
-                (0..chunk.len()).map(|i| format!("($1, ${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i)).collect();
+        for chunk in batch.member_adds.chunks(crate::users::rows_per_statement(4)) {
             let sql = format!(
                 "INSERT INTO shadow_members (app_id, group_id, member_id, target_id) VALUES {} \
                  ON CONFLICT (app_id, group_id, member_id, target_id) DO NOTHING",
-                values.join(", ")
+                crate::users::row_placeholders(1, 4, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(app.as_str());
+            let sql = crate::users::for_backend(self.backend, sql);
+            let mut q = sqlx::query(&sql);
             for m in chunk {
-                q = q.bind(&m.group_id).bind(&m.member_id).bind(&m.target_id);
+                q = q.bind(app.as_str()).bind(&m.group_id).bind(&m.member_id).bind(&m.target_id);
             }
             q.execute(&mut *tx).await?;
         }

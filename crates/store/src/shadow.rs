@@ -82,6 +82,7 @@ impl Store {
                 "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND {column} IN ({})",
                 placeholders(3, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for v in chunk {
                 q = q.bind(*v);
@@ -109,6 +110,7 @@ impl Store {
                  AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);
@@ -262,6 +264,7 @@ pub(crate) async fn upsert_shadows(
              last_sync = excluded.last_sync",
             crate::users::row_placeholders(1, 8, chunk.len())
         );
+        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for s in chunk {
             q = q
@@ -269,7 +272,7 @@ pub(crate) async fn upsert_shadows(
                 .bind(s.object_kind)
                 .bind(&s.source_id)
                 .bind(&s.target_id)
-                .bind(serde_json::Value::Object(s.exported.clone()).to_string())
+                .bind(serde_json::to_string(&s.exported)?)
                 .bind(s.enabled as i64)
                 .bind(&s.pending_ref)
                 .bind(s.last_sync);
