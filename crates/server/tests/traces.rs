@@ -70,7 +70,22 @@ async fn a_cycle_is_one_trace_of_batches_objects_and_requests() {
     }
     let counts = app.engine.cycle(&app_id).await.expect("a cycle");
     assert_eq!(counts.created, 3);
-    handle.flush().await;
+    // A span closes when its last handle goes; SQLite's worker thread drops its
+    // handle of the current span just after it answers, so the cycle span may
+    // close a moment after the cycle returns: flush until it is out (deadline 10 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        handle.flush().await;
+        let exported = bodies.lock().expect("lock").iter().any(|b| {
+            b["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .is_some_and(|spans| spans.iter().any(|s| s["name"] == "cycle"))
+        });
+        if exported || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let all: Vec<Value> = bodies
         .lock()

@@ -1,7 +1,8 @@
-//! What a drift check needs of the store: shadow entries by the app's ids,
-//! the accounts the check has seen in the app (so that the enabled shadow
-//! entries it has not seen are found a page at a time, without holding every
-//! id in memory), and the app's last report.
+//! What a drift check needs of the store: shadow entries by the app's ids
+//! (through a lookup copied when the check starts), the accounts the check has
+//! seen in the app (so that the enabled shadow entries it has not seen are
+//! found a page at a time, without holding every id in memory), and the app's
+//! last report.
 
 use crate::ids::AppId;
 use crate::kinds::ObjectKind;
@@ -14,21 +15,50 @@ use std::collections::HashMap;
 const COLUMNS: &str = "s.object_kind, s.source_id, s.target_id, s.exported, s.enabled, s.pending_ref, s.last_sync";
 
 impl Store {
-    /// The shadow entries of objects of `kind` by their ids in the app.
+    /// The shadow entries of objects of `kind` by their ids in the app, during
+    /// a drift check (through the lookup [`Store::drift_begin`] copied; the
+    /// entries are read as they are now).
     pub async fn shadow_entries_by_targets(
         &self,
         app: &AppId,
         kind: ObjectKind,
         targets: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
-        let found = self.shadow_where(app, kind, "target_id", targets).await?;
-        Ok(found.into_iter().map(|e| (e.target_id.clone(), e)).collect())
+        let mut out = HashMap::with_capacity(targets.len());
+        for chunk in targets.chunks(crate::users::IN_LIST) {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM drift_targets d JOIN shadow s ON s.app_id = d.app_id \
+                 AND s.object_kind = d.object_kind AND s.source_id = d.source_id AND s.target_id = d.target_id \
+                 WHERE d.app_id = $1 AND d.object_kind = $2 AND d.target_id IN ({})",
+                crate::users::placeholders(3, chunk.len())
+            );
+            let sql = crate::users::for_backend(self.backend, sql);
+            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
+            for t in chunk {
+                q = q.bind(*t);
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                let entry = shadow_from_row(&row)?;
+                out.insert(entry.target_id.clone(), entry);
+            }
+        }
+        Ok(out)
     }
 
-    /// Starts a drift check of `app`: forgets what the last one saw.
+    /// Starts a drift check of `app`: forgets what the last one saw, and copies
+    /// the app's id of every shadow entry into the check's lookup, in one pass.
     pub async fn drift_begin(&self, app: &AppId) -> Result<(), StoreError> {
         let mut tx = self.begin_immediate().await?;
         sqlx::query("DELETE FROM drift_seen WHERE app_id = $1").bind(app.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM drift_targets WHERE app_id = $1").bind(app.as_str()).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO drift_targets (app_id, object_kind, target_id, source_id) \
+             SELECT app_id, object_kind, target_id, source_id FROM shadow WHERE app_id = $1 \
+             ORDER BY object_kind, target_id",
+        )
+        .bind(app.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -74,6 +104,7 @@ impl Store {
     pub async fn save_drift_report(&self, app: &AppId, at: i64, report: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_immediate().await?;
         sqlx::query("DELETE FROM drift_seen WHERE app_id = $1").bind(app.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM drift_targets WHERE app_id = $1").bind(app.as_str()).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO drift_reports (app_id, at, report) VALUES ($1, $2, $3) \
              ON CONFLICT (app_id) DO UPDATE SET at = excluded.at, report = excluded.report",

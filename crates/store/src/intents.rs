@@ -105,25 +105,29 @@ impl Store {
     }
 
     /// The user shadow entries whose account id is one of `targets`: source id → target id.
+    /// The shadow is not indexed by the app's ids (see migration 0018), so this
+    /// reads the app's entries once, in one pass, and keeps those it asks for:
+    /// it runs only to recover a group's members after a crash.
     pub async fn shadow_by_targets(
         &self,
         app: &AppId,
         kind: ObjectKind,
         targets: &[&str],
     ) -> Result<Vec<(String, String)>, StoreError> {
+        use futures::TryStreamExt;
+        let wanted: std::collections::HashSet<&str> = targets.iter().copied().collect();
         let mut out = Vec::new();
-        for chunk in targets.chunks(crate::users::IN_LIST) {
-            let sql = format!(
-                "SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2 AND target_id IN ({})",
-                placeholders(3, chunk.len())
-            );
-            let sql = for_backend(self.backend, sql);
-            let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
-            for t in chunk {
-                q = q.bind(*t);
-            }
-            for r in q.fetch_all(self.pool()).await? {
-                out.push((r.try_get("source_id")?, r.try_get("target_id")?));
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let mut rows = sqlx::query("SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2")
+            .bind(app.as_str())
+            .bind(kind)
+            .fetch(self.pool());
+        while let Some(r) = rows.try_next().await? {
+            let target: String = r.try_get("target_id")?;
+            if wanted.contains(target.as_str()) {
+                out.push((r.try_get("source_id")?, target));
             }
         }
         Ok(out)

@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0016_scim_extras.sql"),
     ),
     (17, include_str!("../migrations/sqlite/0017_drift.sql"), include_str!("../migrations/postgres/0017_drift.sql")),
+    (
+        18,
+        include_str!("../migrations/sqlite/0018_drift_targets.sql"),
+        include_str!("../migrations/postgres/0018_drift_targets.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.
