@@ -311,6 +311,7 @@ impl Store {
                 "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND group_id IN ({})",
                 placeholders(1, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql);
             for g in chunk {
                 q = q.bind(g.as_str());
@@ -390,6 +391,7 @@ async fn index_with(
                      WHERE app_id = $1 AND principal_kind = 'user' AND principal_id IN ({})",
                     placeholders(2, chunk.len())
                 );
+                let sql = crate::users::for_backend(crate::users::backend_of(conn), sql);
                 let mut q = sqlx::query(&sql).bind(app.as_str());
                 for u in chunk {
                     q = q.bind(u.as_str());

@@ -71,6 +71,7 @@ impl Store {
                 "INSERT INTO drift_seen (app_id, target_id) VALUES {} ON CONFLICT DO NOTHING",
                 row_placeholders(1, 2, chunk.len())
             );
+            let sql = crate::users::for_backend(crate::users::backend_of(&tx), sql);
             let mut q = sqlx::query(&sql);
             for t in chunk {
                 q = q.bind(app.as_str()).bind(*t);

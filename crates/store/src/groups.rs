@@ -307,6 +307,7 @@ impl Store {
                 placeholders(1, n),
                 placeholders(1 + n, n)
             );
+            let sql = crate::users::for_backend(crate::users::backend_of(&tx), sql);
             let mut q = sqlx::query(&sql);
             for k in chunk {
                 q = q.bind(k.as_str());
@@ -401,6 +402,7 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(crate::users::IN_LIST) {
             let sql = format!("SELECT {COLUMNS} FROM groups g WHERE g.id IN ({})", placeholders(1, chunk.len()));
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id.as_str());
@@ -435,6 +437,7 @@ impl Store {
                  SELECT id FROM anc",
                 placeholders(1, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query_scalar::<_, String>(&sql);
             for m in chunk {
                 q = q.bind(*m);

@@ -188,6 +188,7 @@ impl Store {
                  AND source_id IN ({}) ORDER BY seq",
                 placeholders(3, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);

@@ -410,6 +410,7 @@ impl Store {
                 crate::users::COLUMNS,
                 crate::users::placeholders(1, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql);
             for v in chunk {
                 q = q.bind(v);
@@ -429,6 +430,7 @@ impl Store {
                 "SELECT app_id, subject, action, due_at, record FROM inbound_schedule WHERE app_id = $1 AND subject IN ({})",
                 crate::users::placeholders(2, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str());
             for v in chunk {
                 q = q.bind(v);

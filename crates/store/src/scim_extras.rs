@@ -39,6 +39,7 @@ impl Store {
                 "SELECT object_id, extra FROM scim_extras WHERE object_id IN ({})",
                 crate::users::placeholders(1, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query_as::<_, (String, String)>(&sql);
             for id in chunk {
                 q = q.bind(*id);

@@ -151,6 +151,7 @@ impl Store {
                 "SELECT source_id FROM shadow WHERE app_id = $1 AND pending_ref IN ({})",
                 placeholders(2, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query_scalar::<_, String>(&sql).bind(app.as_str());
             for r in chunk {
                 q = q.bind(*r);
@@ -202,6 +203,7 @@ impl Store {
                 "SELECT group_id, member_id, target_id FROM shadow_members WHERE app_id = $1 AND member_id IN ({})",
                 placeholders(2, chunk.len())
             );
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str());
             for m in chunk {
                 q = q.bind(*m);

@@ -119,6 +119,7 @@ async fn users_by_keys(
     let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(in_list(backend)) {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE user_name_key IN ({})", placeholders(1, chunk.len()));
+        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for k in chunk {
             q = q.bind(k);
@@ -145,6 +146,7 @@ async fn live_user_keys(
             placeholders(1, chunk.len()),
             placeholders(1 + chunk.len(), chunk.len())
         );
+        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for n in chunk {
             q = q.bind(n.to_lowercase());
@@ -187,6 +189,7 @@ async fn write_users(tx: &mut Transaction<'static, Any>, users: &[&User], backen
              deleted_at = excluded.deleted_at, created_at = excluded.created_at, updated_at = excluded.updated_at",
             row_placeholders(1, COLS, chunk.len())
         );
+        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for user in chunk {
             q = bind_user(q, user)?;

@@ -494,6 +494,7 @@ impl Store {
         let mut out = std::collections::HashSet::with_capacity(ids.len());
         for chunk in ids.chunks(crate::users::IN_LIST) {
             let sql = format!("SELECT id FROM users WHERE id IN ({})", placeholders(1, chunk.len()));
+            let sql = crate::users::for_backend(self.backend, sql);
             let mut query = sqlx::query_scalar::<_, String>(&sql);
             for id in chunk {
                 query = query.bind(*id);
@@ -508,7 +509,7 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(crate::users::IN_LIST) {
             let placeholders = placeholders(1, chunk.len());
-            let sql = format!("SELECT {COLUMNS} FROM users WHERE id IN ({placeholders})");
+            let sql = for_backend(self.backend, format!("SELECT {COLUMNS} FROM users WHERE id IN ({placeholders})"));
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(id.as_str());
@@ -676,10 +677,10 @@ impl Store {
 }
 
 /// Ids per `IN (...)` list. SQLite finds a numbered parameter's name by a
-/// linear search, once per parameter bound, so a statement's binding cost grows
-/// with the square of its parameters: lists stay short, and many short
-/// statements are cheaper than one long one. (A statement through
-/// [`for_backend`] has anonymous parameters on SQLite, and binds in linear time.)
+/// linear search, once per parameter bound, so a statement with numbered
+/// parameters binds in time that grows with the square of their number. A
+/// statement through [`for_backend`] has anonymous parameters on SQLite and
+/// binds in linear time; lists of 400 measured no faster than lists of 100.
 pub(crate) const IN_LIST: usize = 100;
 
 /// `sql` as `backend` binds it fastest. On SQLite, a statement whose
