@@ -194,19 +194,26 @@ async fn import(b: ImportBench) -> Result<()> {
     Ok(())
 }
 
-/// CPU time (user and system) a process has used so far, in seconds (Linux;
-/// `None` elsewhere or once the process is gone). `pid` 0 is this process.
+/// A task's name and the CPU seconds (user and system) it has used, from its
+/// `/proc/.../stat` line.
+fn stat_cpu(stat: &str) -> Option<(String, f64)> {
+    // The name may hold spaces: the fields after it start after its ')'.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(').map(|(_, n)| n.to_string()).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel counts in USER_HZ, 100 on every Linux this runs on.
+    Some((name, ticks / 100.0))
+}
+
+/// CPU seconds a process has used so far (Linux; `None` elsewhere or once the
+/// process is gone). `pid` 0 is this process.
 pub(crate) fn cpu_secs(pid: u32) -> Option<f64> {
     let path = match pid {
         0 => "/proc/self/stat".to_string(),
         pid => format!("/proc/{pid}/stat"),
     };
-    let stat = std::fs::read_to_string(path).ok()?;
-    // The fields after the command (which may hold spaces) start after its ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // The kernel counts in USER_HZ, 100 on every Linux this runs on.
-    Some(ticks / 100.0)
+    stat_cpu(&std::fs::read_to_string(path).ok()?).map(|(_, secs)| secs)
 }
 
 /// CPU seconds of this process's threads, by thread name (Linux).
@@ -214,13 +221,10 @@ pub(crate) fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
     let mut out = std::collections::BTreeMap::new();
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
     for task in dir.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
-        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
-        let name = head.split_once('(').map(|(_, n)| n.to_string()).unwrap_or_default();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = fields.get(11).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-        *out.entry(name).or_insert(0.0) += ticks / 100.0;
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        if let Some((name, secs)) = stat_cpu(&stat) {
+            *out.entry(name).or_insert(0.0) += secs;
+        }
     }
     out
 }

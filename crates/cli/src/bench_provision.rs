@@ -321,6 +321,7 @@ async fn engine_run(
     let (started, cpu_before) = (Instant::now(), app.cpu());
     let threads_before = crate::bench::cpu_by_thread();
     let counts = engine.cycle(&application.id).await?;
+    let secs = started.elapsed().as_secs_f64();
     let threads = crate::bench::cpu_by_thread()
         .into_iter()
         .map(|(name, secs)| {
@@ -328,7 +329,6 @@ async fn engine_run(
         })
         .filter(|(_, us)| *us >= 1.0)
         .collect();
-    let secs = started.elapsed().as_secs_f64();
     let cpu_after = app.cpu();
     let cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     let in_app = app.user_count().await?;

@@ -63,32 +63,20 @@ impl Store {
         kind: ObjectKind,
         source_ids: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
-        let found = self.shadow_where(app, kind, "source_id", source_ids).await?;
-        Ok(found.into_iter().map(|e| (e.source_id.clone(), e)).collect())
-    }
-
-    /// The shadow entries of objects of one kind whose `column` (`source_id`
-    /// or `target_id`) is one of `values`.
-    pub(crate) async fn shadow_where(
-        &self,
-        app: &AppId,
-        kind: ObjectKind,
-        column: &'static str,
-        values: &[&str],
-    ) -> Result<Vec<ShadowEntry>, StoreError> {
-        let mut out = Vec::with_capacity(values.len());
-        for chunk in values.chunks(crate::users::IN_LIST) {
+        let mut out = HashMap::with_capacity(source_ids.len());
+        for chunk in source_ids.chunks(crate::users::IN_LIST) {
             let sql = format!(
-                "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND {column} IN ({})",
+                "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
             let sql = crate::users::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
-            for v in chunk {
-                q = q.bind(*v);
+            for id in chunk {
+                q = q.bind(*id);
             }
             for row in q.fetch_all(self.pool()).await? {
-                out.push(shadow_from_row(&row)?);
+                let entry = shadow_from_row(&row)?;
+                out.insert(entry.source_id.clone(), entry);
             }
         }
         Ok(out)
