@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use roster_server::AppState;
 use roster_store::{
-    AppId, ApplicationInput, AssignmentTarget, LogAction, LogRecord, LogStatus, ObjectKind, RecordBatch,
-    SessionLifetime, Store, UserInput,
+    AppId, ApplicationInput, AssignmentTarget, LogAction, LogRecord, LogStatus, ModifiedProperty, ObjectKind,
+    RecordBatch, SessionLifetime, Step, Store, UserInput,
 };
 use std::time::{Duration, Instant};
 
@@ -77,13 +77,13 @@ async fn seed(store: &Store, b: &PortalBench) -> Result<(AppId, String, String)>
             target_id: (!failed).then(|| format!("target-{i}")),
             action: if i % 3 == 0 { LogAction::Update } else { LogAction::Create },
             status: if failed { LogStatus::Failure } else { LogStatus::Success },
-            steps: serde_json::json!([
-                {"step": "Import", "outcome": format!("read user{i}@example.com from the directory")},
-                {"step": "Scope", "outcome": "in scope: assigned to the application"},
-                {"step": "Match", "outcome": "no account in the app"},
-                {"step": "Action", "outcome": "created the account"}
-            ]),
-            modified: serde_json::json!([{"name": "displayName", "old": null, "new": format!("User {i}")}]),
+            steps: vec![
+                Step::new("Import", format!("read user{i}@example.com from the directory")),
+                Step::new("Scope", "in scope: assigned to the application"),
+                Step::new("Match", "no account in the app"),
+                Step::new("Action", "created the account"),
+            ],
+            modified: vec![ModifiedProperty::new("displayName", serde_json::Value::Null, format!("User {i}"))],
             error_code: failed.then(|| "AppRefused".to_string()),
             error_message: failed.then(|| "the app answered 400: invalid value".to_string()),
         });

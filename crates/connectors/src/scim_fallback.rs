@@ -143,7 +143,7 @@ impl ScimConnector {
             return;
         }
         for (p, v) in sent.iter().filter(|(_, v)| !v.is_null()) {
-            let Ok(path) = AttrPath::parse(p) else { continue };
+            let Ok(path) = AttrPath::parse_cached(p) else { continue };
             let Some(filter) = &path.filter else { continue };
             let listed = matches!(extract(stored, &path.attribute()), Some(Value::Array(a)) if !a.is_empty());
             if listed && extract(stored, &path.entry()).is_none() {

@@ -9,9 +9,10 @@ use roster_connectors::{Connector, ConnectorError, PatchOperation, ResourceKind,
 use roster_mapping::{AppRoleAssignment, ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::{AttrPath, PatchOp};
 use roster_store::{
-    AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, LogStatus, ObjectKind, RoleId, ShadowEntry, User, UserId,
+    AppId, AppRole, AssignmentIndex, EscrowFailure, LogRecord, LogStatus, ModifiedProperty, ObjectKind, RoleId,
+    ShadowEntry, Step, User, UserId,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,11 +115,11 @@ pub struct Imported {
     pub change_id: String,
 }
 
-pub(crate) struct Steps(pub(crate) Vec<Value>);
+pub(crate) struct Steps(pub(crate) Vec<Step>);
 
 impl Steps {
     pub(crate) fn add(&mut self, step: &str, outcome: impl Into<String>) {
-        self.0.push(json!({"step": step, "outcome": outcome.into()}));
+        self.0.push(Step::new(step, outcome));
     }
 }
 
@@ -228,19 +229,19 @@ pub(crate) fn error_code(e: &ConnectorError) -> &'static str {
 }
 
 /// The old → new values of what changed, for the log.
-pub(crate) fn modified(old: &Map<String, Value>, new: &Map<String, Value>) -> Value {
+pub(crate) fn modified(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<ModifiedProperty> {
     let mut out = Vec::new();
     for (k, v) in new {
         if old.get(k) != Some(v) {
-            out.push(json!({"name": k, "old": old.get(k).cloned().unwrap_or(Value::Null), "new": v}));
+            out.push(ModifiedProperty::new(k, old.get(k).cloned().unwrap_or(Value::Null), v.clone()));
         }
     }
     for (k, v) in old {
         if !new.contains_key(k) {
-            out.push(json!({"name": k, "old": v, "new": Value::Null}));
+            out.push(ModifiedProperty::new(k, v.clone(), Value::Null));
         }
     }
-    Value::Array(out)
+    out
 }
 
 /// Processes one user: import → scope → match → action → export; returns what to
@@ -262,10 +263,8 @@ pub(crate) fn annotate(ctx: &CycleContext, log: &mut LogRecord) {
     let Some(target) = log.target_id.as_deref() else { return };
     let note = ctx.connector.take_note(target);
     let warnings = ctx.connector.take_warnings(target);
-    if let Value::Array(steps) = &mut log.steps {
-        steps.extend(note.map(|n| json!({"step": "Note", "outcome": n})));
-        steps.extend(warnings.iter().map(|w| json!({"step": "Warning", "outcome": w})));
-    }
+    log.steps.extend(note.map(|n| Step::new("Note", n)));
+    log.steps.extend(warnings.iter().map(|w| Step::new("Warning", w.as_str())));
     if !warnings.is_empty() && log.status == LogStatus::Success {
         log.status = LogStatus::Warning;
     }
@@ -295,7 +294,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         }
         Scoped::Off => return outcome(Action::Skip, None, None, false),
         Scoped::Failed(e) => {
-            let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some(("MappingError", e)));
+            let l = log(Action::Skip, LogStatus::Failure, None, steps, Vec::new(), Some(("MappingError", e)));
             return outcome(Action::Skip, None, Some(l), true);
         }
         Scoped::In { wanted, matching } => (wanted, matching),
@@ -308,7 +307,7 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         {
             Ok(m) => m,
             Err((code, message)) => {
-                let l = log(Action::Skip, LogStatus::Failure, None, steps, json!([]), Some((code, message)));
+                let l = log(Action::Skip, LogStatus::Failure, None, steps, Vec::new(), Some((code, message)));
                 return outcome(Action::Skip, None, Some(l), true);
             }
         };
@@ -374,7 +373,8 @@ fn user_log<'a>(
     ctx: &'a CycleContext,
     item: &'a Imported,
     now: i64,
-) -> impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord + 'a {
+) -> impl Fn(Action, LogStatus, Option<String>, Steps, Vec<ModifiedProperty>, Option<(&str, String)>) -> LogRecord + 'a
+{
     let source_name = item.user.as_ref().map(|u| u.user_name.clone());
     let log = ObjectLog {
         at: now,
@@ -413,7 +413,7 @@ impl<'a> ObjectLog<'a> {
         status: LogStatus,
         target: Option<String>,
         steps: Steps,
-        modified: Value,
+        modified: Vec<ModifiedProperty>,
         err: Option<(&str, String)>,
     ) -> LogRecord {
         LogRecord {
@@ -428,7 +428,7 @@ impl<'a> ObjectLog<'a> {
             target_id: target,
             action,
             status,
-            steps: Value::Array(steps.0),
+            steps: steps.0,
             modified,
             error_code: err.as_ref().map(|(c, _)| c.to_string()),
             error_message: err.map(|(_, m)| m),
@@ -490,7 +490,7 @@ pub(crate) fn wanted(mapped: &[MappedAttribute], manager_target: Option<&str>, m
         if m.apply == ApplyMapping::OnCreateOnly {
             out.create_only.push(m.target.clone());
         }
-        let value = match AttrPath::parse(&m.target) {
+        let value = match AttrPath::parse_cached(&m.target) {
             Ok(p) => roster_scim::coerce(&p, value),
             Err(_) => value,
         };
@@ -507,7 +507,7 @@ async fn export(
     mut steps: Steps,
     plan: Plan,
     wanted: Option<(&Wanted, &[MappedAttribute])>,
-    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Vec<ModifiedProperty>, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     let pending_ref = wanted.and_then(|(w, _)| w.pending_ref.clone());
@@ -515,7 +515,7 @@ async fn export(
         Plan::Noop => outcome(Action::Skip, None, None, false),
         Plan::Skip(SkipReason::CreateNotAllowed) => {
             steps.add("Action", "skipped: the mapping does not allow creating accounts");
-            let l = log(Action::Skip, LogStatus::Skipped, None, steps, json!([]), None);
+            let l = log(Action::Skip, LogStatus::Skipped, None, steps, Vec::new(), None);
             outcome(Action::Skip, None, Some(l), false)
         }
         // `decide` never deletes or leaves a user's account: a user leaving is disabled.
@@ -529,7 +529,7 @@ async fn export(
         Plan::Record { target, exported } => {
             steps.add("Action", "nothing to change");
             let shadow = shadow_entry(item, &target, exported, true, pending_ref);
-            let l = log(Action::Update, LogStatus::Success, Some(target), steps, json!([]), None);
+            let l = log(Action::Update, LogStatus::Success, Some(target), steps, Vec::new(), None);
             outcome(Action::Update, Some(shadow), Some(l), false)
         }
         Plan::Update { target, ops, exported, changes } => {
@@ -549,7 +549,7 @@ struct Change {
     target: String,
     ops: Vec<PatchOperation>,
     exported: Map<String, Value>,
-    changes: Value,
+    changes: Vec<ModifiedProperty>,
 }
 
 /// Sends an update in one PATCH; an account deleted in the app is created again.
@@ -559,7 +559,7 @@ async fn send_update(
     mut steps: Steps,
     change: Change,
     wanted: Option<(&Wanted, &[MappedAttribute])>,
-    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Vec<ModifiedProperty>, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     let Change { action, target, ops, exported, changes } = change;
@@ -610,7 +610,7 @@ fn shadow_entry(
 pub(crate) fn current_values(resource: &Value, desired: &[(String, Value)]) -> Map<String, Value> {
     let mut out = Map::new();
     for (path, _) in desired {
-        if let Ok(p) = AttrPath::parse(path) {
+        if let Ok(p) = AttrPath::parse_cached(path) {
             if let Some(v) = roster_scim::extract(resource, &p) {
                 let v = if is_reference(path) { v.get("value").cloned().unwrap_or(v) } else { v };
                 out.insert(path.clone(), roster_scim::coerce(&p, v));
@@ -628,7 +628,7 @@ async fn create(
     (desired, matching): (&[(String, Value)], &[MappedAttribute]),
     new_map: Map<String, Value>,
     pending_ref: Option<String>,
-    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Vec<ModifiedProperty>, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
     recreated: bool,
 ) -> Outcome {
@@ -704,7 +704,7 @@ async fn disable(
     item: &Imported,
     target: &str,
     mut steps: Steps,
-    log: impl Fn(Action, LogStatus, Option<String>, Steps, Value, Option<(&str, String)>) -> LogRecord,
+    log: impl Fn(Action, LogStatus, Option<String>, Steps, Vec<ModifiedProperty>, Option<(&str, String)>) -> LogRecord,
     outcome: impl Fn(Action, Option<ShadowEntry>, Option<LogRecord>, bool) -> Outcome,
 ) -> Outcome {
     steps.add("Match", format!("known account {target} (shadow)"));
@@ -713,8 +713,7 @@ async fn disable(
     let old = item.shadow.as_ref().map(|s| s.exported.clone()).unwrap_or_default();
     let mut exported = old.clone();
     exported.insert("active".into(), Value::Bool(false));
-    let changes =
-        json!([{"name": "active", "old": old.get("active").cloned().unwrap_or(Value::Bool(true)), "new": false}]);
+    let changes = vec![ModifiedProperty::new("active", old.get("active").cloned().unwrap_or(Value::Bool(true)), false)];
     match with_retry(|| connector.update(ResourceKind::User, target, &ops)).await {
         Ok(()) | Err(ConnectorError::NotFound) => {
             steps.add("Action", "disabled the account (active=false); it is not deleted");

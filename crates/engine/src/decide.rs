@@ -24,7 +24,7 @@
 //!   change (an account adopted from the app, a reference resolved or pending).
 
 use roster_scim::{PatchOp, PatchOperation};
-use roster_store::{ObjectKind, ShadowEntry};
+use roster_store::{ModifiedProperty, ObjectKind, ShadowEntry};
 use serde_json::{json, Map, Value};
 
 /// What the directory wants of a user's account in the app.
@@ -106,9 +106,9 @@ pub enum Plan {
     /// with nothing to change).
     Record { target: String, exported: Map<String, Value> },
     /// Send `ops` to the account; the shadow becomes `exported`.
-    Update { target: String, ops: Vec<PatchOperation>, exported: Map<String, Value>, changes: Value },
+    Update { target: String, ops: Vec<PatchOperation>, exported: Map<String, Value>, changes: Vec<ModifiedProperty> },
     /// Like `Update`, to an account that was disabled: it is enabled.
-    Enable { target: String, ops: Vec<PatchOperation>, exported: Map<String, Value>, changes: Value },
+    Enable { target: String, ops: Vec<PatchOperation>, exported: Map<String, Value>, changes: Vec<ModifiedProperty> },
     /// Disable the account (`active=false`); a user's account is never deleted.
     Disable { target: String },
     /// Delete the group in the app (deletes are on for groups).

@@ -8,8 +8,9 @@
 use crate::cycle::{is_leaving, CycleContext, Imported};
 use crate::status::StagedDeletes;
 use crate::EngineError;
-use roster_store::{LogAction, LogRecord, LogStatus, ObjectKind, RecordBatch, Store, User, UserId};
-use serde_json::json;
+use roster_store::{
+    LogAction, LogRecord, LogStatus, ModifiedProperty, ObjectKind, RecordBatch, Step, Store, User, UserId,
+};
 use std::collections::HashMap;
 
 /// Log entries written for one staging (the rest are only counted).
@@ -92,15 +93,18 @@ pub(crate) async fn stage(
             target_id: Some(l.target.clone()),
             action: LogAction::Disable,
             status: LogStatus::Staged,
-            steps: json!([
-                {"step": "Scope", "outcome": "out of scope: the account would be disabled"},
-                {"step": "Action", "outcome": format!(
-                    "staged: this cycle would disable {} accounts, more than the threshold of {threshold}; \
-                     nothing was sent. Run `roster app allow-deletes` to let them through",
-                    leaving.len()
-                )},
-            ]),
-            modified: json!([{"name": "active", "old": true, "new": false}]),
+            steps: vec![
+                Step::new("Scope", "out of scope: the account would be disabled"),
+                Step::new(
+                    "Action",
+                    format!(
+                        "staged: this cycle would disable {} accounts, more than the threshold of {threshold}; \
+                         nothing was sent. Run `roster app allow-deletes` to let them through",
+                        leaving.len()
+                    ),
+                ),
+            ],
+            modified: vec![ModifiedProperty::new("active", true, false)],
             error_code: Some("TooManyDeletes".into()),
             error_message: None,
         })

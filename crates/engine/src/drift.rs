@@ -181,7 +181,7 @@ impl Check<'_> {
         };
         let mut steps = Steps(Vec::new());
         steps.add("Drift", describe(d));
-        let modified = serde_json::to_value(&d.differences).unwrap_or(Value::Null);
+        let modified = d.differences.clone();
         log.entry(
             LogAction::Update,
             LogStatus::Warning,
@@ -244,7 +244,7 @@ fn differences(check: &Check<'_>, s: &ShadowEntry, resource: &Value) -> Vec<Modi
             Some(h) => h != v,
             None => !v.is_null() && v != &Value::String(String::new()),
         })
-        .map(|(k, v)| ModifiedProperty { old: held.get(&k).cloned().unwrap_or(Value::Null), new: v, name: k })
+        .map(|(k, v)| ModifiedProperty::new(&k, held.get(&k).cloned().unwrap_or(Value::Null), v))
         .collect()
 }
 
@@ -544,11 +544,7 @@ impl Engine {
                 let sent_targets: BTreeSet<&str> = sent.iter().map(|(_, t)| t.as_str()).collect();
                 for (member, target) in sent.iter().filter(|(_, t)| !held.contains(t)) {
                     let mut d = check.drift(DriftKind::MemberRemoved, "group", Some(s), name.clone());
-                    d.differences.push(ModifiedProperty {
-                        name: "members".into(),
-                        old: Value::Null,
-                        new: json!(target),
-                    });
+                    d.differences.push(ModifiedProperty::new("members", Value::Null, json!(target)));
                     if check.req.repair {
                         batch.member_removes.push(MemberShadow {
                             group_id: s.source_id.clone(),
@@ -563,11 +559,7 @@ impl Engine {
                 let managed = store.shadow_entries_by_targets(&ctx.app, ObjectKind::User, &extra).await?;
                 for target in extra {
                     let mut d = check.drift(DriftKind::MemberAdded, "group", Some(s), name.clone());
-                    d.differences.push(ModifiedProperty {
-                        name: "members".into(),
-                        old: json!(target),
-                        new: Value::Null,
-                    });
+                    d.differences.push(ModifiedProperty::new("members", json!(target), Value::Null));
                     match (check.req.repair, managed.get(target)) {
                         (true, Some(account)) => {
                             // As if roster had sent it: the cycle then removes it unless the directory wants it.

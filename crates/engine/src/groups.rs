@@ -19,7 +19,8 @@ use roster_connectors::{ConnectorError, ResourceKind, TargetObject};
 use roster_mapping::{ApplyMapping, CompiledObjectMapping, EvalContext, MappedAttribute};
 use roster_scim::AttrPath;
 use roster_store::{
-    Group, GroupId, JobStateUpdate, LogRecord, LogStatus, MemberShadow, ObjectKind, RecordBatch, ShadowEntry, Store,
+    Group, GroupId, JobStateUpdate, LogRecord, LogStatus, MemberShadow, ModifiedProperty, ObjectKind, RecordBatch,
+    ShadowEntry, Store,
 };
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -70,7 +71,7 @@ impl ObjectLog<'_> {
     fn skipped(&self, target: Option<String>, steps: Steps) -> GroupOutcome {
         GroupOutcome {
             action: Some(Action::Skip),
-            log: Some(self.entry(Action::Skip, LogStatus::Skipped, target, steps, json!([]), None)),
+            log: Some(self.entry(Action::Skip, LogStatus::Skipped, target, steps, Vec::new(), None)),
             ..GroupOutcome::default()
         }
     }
@@ -80,7 +81,7 @@ impl ObjectLog<'_> {
         action: Action,
         target: Option<String>,
         steps: Steps,
-        changes: Value,
+        changes: Vec<ModifiedProperty>,
         code: &str,
         message: String,
     ) -> GroupOutcome {
@@ -95,14 +96,9 @@ impl ObjectLog<'_> {
 
 /// The `members` entry of a log's modified properties: the member (source) ids
 /// added and removed, listed up to [`LOGGED_MEMBERS`] each.
-fn members_change(added: &[MemberShadow], removed: &[MemberShadow]) -> Value {
-    json!({
-        "name": "members",
-        "added": added.iter().map(|m| m.member_id.as_str()).take(LOGGED_MEMBERS).collect::<Vec<_>>(),
-        "removed": removed.iter().map(|m| m.member_id.as_str()).take(LOGGED_MEMBERS).collect::<Vec<_>>(),
-        "addedCount": added.len(),
-        "removedCount": removed.len(),
-    })
+fn members_change(added: &[MemberShadow], removed: &[MemberShadow]) -> ModifiedProperty {
+    let first = |ms: &[MemberShadow]| ms.iter().take(LOGGED_MEMBERS).map(|m| m.member_id.clone()).collect();
+    ModifiedProperty::members(first(added), first(removed), (added.len(), removed.len()))
 }
 
 /// Whether the mapping sends members.
@@ -198,7 +194,7 @@ fn desired_attributes(mapped: &[MappedAttribute]) -> (Vec<(String, Value)>, Vec<
     let mut create_only = Vec::new();
     for m in mapped.iter().filter(|m| !m.target.eq_ignore_ascii_case("members")) {
         let value = m.value.to_json();
-        let value = match AttrPath::parse(&m.target) {
+        let value = match AttrPath::parse_cached(&m.target) {
             Ok(p) => roster_scim::coerce(&p, value),
             Err(_) => value,
         };
@@ -262,7 +258,7 @@ pub(crate) async fn sync_group(
         Ok(m) => m,
         Err(e) => {
             steps.add("Action", "the attribute mapping failed");
-            return Ok(log.failure(Action::Skip, None, steps, json!([]), "MappingError", e.to_string()));
+            return Ok(log.failure(Action::Skip, None, steps, Vec::new(), "MappingError", e.to_string()));
         }
     };
 
@@ -278,7 +274,7 @@ pub(crate) async fn sync_group(
     .await
     {
         Ok(m) => m,
-        Err((code, message)) => return Ok(log.failure(Action::Skip, None, steps, json!([]), code, message)),
+        Err((code, message)) => return Ok(log.failure(Action::Skip, None, steps, Vec::new(), code, message)),
     };
     let (found, sent) = match (&matched, &shadow) {
         (Some((id, current)), _) => (Found::InApp { id, current }, SentMembers::Adopted),
@@ -341,10 +337,7 @@ async fn finish_group(
     mut steps: Steps,
     log: &ObjectLog<'_>,
 ) -> Result<GroupOutcome, EngineError> {
-    let mut changes = match placed.changes {
-        Value::Array(a) => a,
-        _ => Vec::new(),
-    };
+    let mut changes = placed.changes;
     let mut out = GroupOutcome::default();
     let failure = if maps_members(gm) {
         sync_members(store, ctx, id, &placed.target_id, placed.sent, &mut out, &mut steps, &mut changes).await?
@@ -373,7 +366,7 @@ async fn finish_group(
     let status = if failure.is_some() { LogStatus::Failure } else { LogStatus::Success };
     out.failed = failure.is_some();
     out.action = Some(action);
-    let mut entry = log.entry(action, status, Some(placed.target_id), steps, Value::Array(changes), failure);
+    let mut entry = log.entry(action, status, Some(placed.target_id), steps, changes, failure);
     crate::cycle::annotate(ctx, &mut entry);
     out.log = Some(entry);
     Ok(out)
@@ -390,7 +383,7 @@ async fn sync_members(
     sent: SentMembers,
     out: &mut GroupOutcome,
     steps: &mut Steps,
-    changes: &mut Vec<Value>,
+    changes: &mut Vec<ModifiedProperty>,
 ) -> Result<Option<(&'static str, String)>, EngineError> {
     let desired: BTreeSet<(String, String)> =
         store.provisioned_members(&ctx.app, id.as_str()).await?.into_iter().collect();
@@ -442,11 +435,11 @@ struct Placed {
     exported: Map<String, Value>,
     sent: SentMembers,
     action: Option<Action>,
-    changes: Value,
+    changes: Vec<ModifiedProperty>,
 }
 
 /// A failed step: (action, target, changes, error code, message).
-type Failed = (Action, Option<String>, Value, String, String);
+type Failed = (Action, Option<String>, Vec<ModifiedProperty>, String, String);
 
 /// Performs the plan for a group in scope: the one request it needs.
 /// `Ok(None)`: nothing to do for the group (no group, and none to create).
@@ -463,7 +456,7 @@ async fn export_group(
         |target_id: String, exported, sent, action, changes| Placed { target_id, exported, sent, action, changes };
     match plan {
         Plan::Create { .. } => create_group(ctx, desired, matching, steps).await.map(Some),
-        Plan::Record { target, exported } => Ok(Some(placed(target, exported, sent, Some(Action::Update), json!([])))),
+        Plan::Record { target, exported } => Ok(Some(placed(target, exported, sent, Some(Action::Update), Vec::new()))),
         Plan::Update { target, ops, exported, changes } | Plan::Enable { target, ops, exported, changes } => {
             match with_retry(|| ctx.connector.update_managed(ResourceKind::Group, &target, &ops, desired)).await {
                 Ok(()) => {
@@ -482,7 +475,7 @@ async fn export_group(
         }
         // Nothing to send: the group as the shadow knows it (its members may still differ).
         Plan::Noop | Plan::Disable { .. } | Plan::Delete { .. } | Plan::Leave { .. } => {
-            Ok(shadow.map(|s| placed(s.target_id.clone(), s.exported.clone(), SentMembers::Shadow, None, json!([]))))
+            Ok(shadow.map(|s| placed(s.target_id.clone(), s.exported.clone(), SentMembers::Shadow, None, Vec::new())))
         }
         Plan::Skip(_) => Ok(None),
     }
@@ -576,13 +569,13 @@ async fn export_leaving(
                     GroupOutcome {
                         action: Some(Action::Delete),
                         shadow_delete: Some(s.source_id),
-                        log: Some(log.entry(Action::Delete, LogStatus::Success, Some(target), steps, json!([]), None)),
+                        log: Some(log.entry(Action::Delete, LogStatus::Success, Some(target), steps, Vec::new(), None)),
                         ..GroupOutcome::default()
                     }
                 }
                 Err(e) => {
                     steps.add("Action", format!("failed: {e}"));
-                    log.failure(Action::Delete, Some(target), steps, json!([]), error_code(&e), e.to_string())
+                    log.failure(Action::Delete, Some(target), steps, Vec::new(), error_code(&e), e.to_string())
                 }
             }
         }
@@ -627,7 +620,7 @@ pub(crate) async fn remove_leaving_members(
         steps.add("Import", format!("{} member(s) of the group leave the application", members.len()));
         let sync = send_members(ctx, group, &gs.target_id, &[], members).await;
         steps.add("Action", format!("members: {} removed in {} PATCH request(s)", sync.removed.len(), sync.requests));
-        let changes = json!([members_change(&[], &sync.removed)]);
+        let changes = vec![members_change(&[], &sync.removed)];
         let outcome = match sync.error {
             Some(e) => GroupOutcome {
                 member_removes: sync.removed,

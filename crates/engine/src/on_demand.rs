@@ -8,23 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// One step of provisioning an object: `Import`, `Scope`, `Match`, `Action`,
-/// a `Note`..., and its outcome in words.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Step {
-    pub step: String,
-    pub outcome: String,
-}
-
-/// An attribute a write changed in the app: its value before and after.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ModifiedProperty {
-    pub name: String,
-    #[serde(default)]
-    pub old: Value,
-    #[serde(default)]
-    pub new: Value,
-}
+/// A step of provisioning and an attribute it changed: the log's own types.
+pub use roster_store::{ModifiedProperty, Step};
 
 /// What provisioning did to one object: a provisioning log entry as the
 /// surfaces show it, and the answer of provision on demand.
@@ -101,26 +86,12 @@ impl From<LogRecord> for ProvisioningOutcome {
             target_id: l.target_id,
             action: l.action,
             status: l.status,
-            steps: items(&l.steps).map(|s| Step { step: text(s, "step"), outcome: text(s, "outcome") }).collect(),
-            modified: items(&l.modified)
-                .map(|m| ModifiedProperty { name: text(m, "name"), old: field(m, "old"), new: field(m, "new") })
-                .collect(),
+            steps: l.steps,
+            modified: l.modified,
             error_code: l.error_code,
             error_message: l.error_message,
         }
     }
-}
-
-fn items(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
-}
-
-fn field(v: &Value, key: &str) -> Value {
-    v.get(key).cloned().unwrap_or(Value::Null)
 }
 
 /// What the app would receive for a user now.
@@ -156,8 +127,10 @@ mod tests {
             target_id: Some("t1".into()),
             action: LogAction::Update,
             status: LogStatus::Success,
-            steps: json!([{"step": "Import", "outcome": "read ann"}, {"step": "Odd"}]),
-            modified: json!([{"name": "title", "old": "A", "new": "B"}]),
+            // As stored: a step without its outcome still reads.
+            steps: serde_json::from_value(json!([{"step": "Import", "outcome": "read ann"}, {"step": "Odd"}]))
+                .expect("steps"),
+            modified: serde_json::from_value(json!([{"name": "title", "old": "A", "new": "B"}])).expect("modified"),
             error_code: None,
             error_message: None,
         };

@@ -11,9 +11,10 @@
 //! request. Waves are sent in order, so the manager's request has started
 //! before its report waits; a loop in the management chain is cut by the waves.
 //!
-//! Crash safety is unchanged: an intent is written before its user is sent, and
-//! the cursor or watermark moves only with the record of the wave that carries
-//! it, after every wave before it has been recorded.
+//! Crash safety: a wave's intent (one row naming each of its users with the
+//! matching values sent) is written before any of them is sent and cleared by
+//! the wave's record; the cursor or watermark moves only with the record of
+//! the wave that carries it, after every wave before it has been recorded.
 
 use crate::cycle::{process_user, Action, CycleContext, Imported, Outcome};
 use crate::groups::GroupOutcome;
@@ -33,8 +34,8 @@ pub(crate) struct Wave {
     items: Vec<Imported>,
     /// Groups the leaving users of the wave were removed from.
     group_outcomes: Vec<GroupOutcome>,
-    /// Member intents to clear with the record.
-    member_intent_clears: Vec<(String, String)>,
+    /// The intents to clear with the record: the wave's own, and its members'.
+    intent_clears: Vec<(String, String)>,
     /// The cursor or watermark to move with the record.
     job_update: Option<JobStateUpdate>,
     /// Users of the walk this wave completes, for the progress bar.
@@ -182,7 +183,7 @@ async fn prepare(
     let empty = || Wave {
         items: Vec::new(),
         group_outcomes: Vec::new(),
-        member_intent_clears: Vec::new(),
+        intent_clears: Vec::new(),
         job_update: None,
         progress: 0,
     };
@@ -226,19 +227,20 @@ async fn prepare(
             }
         })
         .collect();
-    // The intent goes first: a crash during the calls leaves it behind.
+    // The intent goes first: a crash during the calls leaves it behind. One
+    // row names the whole wave; the record clears it.
+    let mut intent_clears = Vec::new();
     if !ctx.handoff {
-        store
-            .write_intents(&ctx.app, ObjectKind::User.as_str(), &crate::recovery::user_intents(ctx, &imported))
-            .await?;
+        let intent = crate::recovery::wave_intent(ctx, &imported);
+        store.write_intents(&ctx.app, crate::recovery::USER_WAVE_INTENT, std::slice::from_ref(&intent)).await?;
+        intent_clears.push((crate::recovery::USER_WAVE_INTENT.to_string(), intent.0));
     }
     // Users leaving the app leave its groups first.
     let leaving: Vec<&str> =
         imported.iter().filter(|i| crate::cycle::is_leaving(ctx, i)).map(|i| i.source_id.as_str()).collect();
     let group_outcomes = crate::groups::remove_leaving_members(store, ctx, &leaving, change_id).await?;
-    let member_intent_clears =
-        leaving.iter().map(|id| (crate::recovery::MEMBER_INTENT.to_string(), id.to_string())).collect();
-    Ok(Wave { items: imported, group_outcomes, member_intent_clears, ..empty() })
+    intent_clears.extend(leaving.iter().map(|id| (crate::recovery::MEMBER_INTENT.to_string(), id.to_string())));
+    Ok(Wave { items: imported, group_outcomes, intent_clears, ..empty() })
 }
 
 /// Sends one user, once its manager (if it waits for one) is settled. Runs as a
@@ -441,8 +443,7 @@ impl Recorder<'_> {
             false => (Vec::new(), outcomes),
         };
         self.done.outcomes.extend(kept);
-        let batch =
-            record_batch(self.ctx, wave.group_outcomes, wave.job_update, wave.member_intent_clears, outcomes, counts);
+        let batch = record_batch(self.ctx, wave.group_outcomes, wave.job_update, wave.intent_clears, outcomes, counts);
         let previous = self.tail.take();
         let (store, app) = (self.store.clone(), self.ctx.app.clone());
         let metrics = self.ctx.guard.metrics();
@@ -483,15 +484,13 @@ fn record_batch(
     ctx: &CycleContext,
     group_outcomes: Vec<GroupOutcome>,
     job_update: Option<JobStateUpdate>,
-    member_intent_clears: Vec<(String, String)>,
+    intent_clears: Vec<(String, String)>,
     outcomes: Vec<Outcome>,
     counts: &mut Counts,
 ) -> RecordBatch {
     let mut batch =
         RecordBatch { job: job_update, now: ctx.clock.now_ms(), handoff: ctx.handoff, ..Default::default() };
-    batch.intent_clears =
-        outcomes.iter().map(|o| (ObjectKind::User.as_str().to_string(), o.source_id.to_string())).collect();
-    batch.intent_clears.extend(member_intent_clears);
+    batch.intent_clears = intent_clears;
     for o in group_outcomes {
         o.record_into(ctx, &mut batch, counts);
     }

@@ -208,21 +208,7 @@ fn parse_cursor(after: Option<&str>) -> Result<(u8, String, usize), EngineError>
 }
 
 fn steps_of(steps: Steps) -> Vec<Step> {
-    steps.0.iter().map(|s| Step { step: text(s, "step"), outcome: text(s, "outcome") }).collect()
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
-}
-
-fn modified_of(changes: &Value) -> Vec<ModifiedProperty> {
-    let field = |m: &Value, k: &str| m.get(k).cloned().unwrap_or(Value::Null);
-    changes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| ModifiedProperty { name: text(m, "name"), old: field(m, "old"), new: field(m, "new") })
-        .collect()
+    steps.0
 }
 
 /// The placeholder of an account made in the same cycle.
@@ -438,11 +424,7 @@ impl Engine {
                     step: "Import".into(),
                     outcome: format!("{} member(s) of the group leave the application", targets.len()),
                 }],
-                modified: vec![ModifiedProperty {
-                    name: "members".into(),
-                    old: targets.clone().into(),
-                    new: Value::Null,
-                }],
+                modified: vec![ModifiedProperty::new("members", targets.clone(), Value::Null)],
                 requests,
             });
         }
@@ -499,7 +481,7 @@ fn plan_user(walk: &Walk<'_>, item: &Imported) -> Option<PlannedChange> {
                 steps.add("Note", format!("the manager {m} has no account: it is sent once it has one"));
             }
             let requests = walk.describe(Write::Create { kind: ResourceKind::User, attrs: &attributes });
-            let modified = modified_of(&crate::cycle::modified(&Map::new(), &exported));
+            let modified = crate::cycle::modified(&Map::new(), &exported);
             Some(change(LogAction::Create, None, steps, modified, requests))
         }
         Plan::Update { target, ops, exported, changes } => {
@@ -510,7 +492,7 @@ fn plan_user(walk: &Walk<'_>, item: &Imported) -> Option<PlannedChange> {
                 ops: &ops,
                 managed: &exported_pairs(&exported),
             });
-            Some(change(LogAction::Update, Some(target), steps, modified_of(&changes), requests))
+            Some(change(LogAction::Update, Some(target), steps, changes, requests))
         }
         Plan::Enable { target, ops, exported, changes } => {
             steps.add("Action", format!("enable the account, {} attribute(s)", ops.len()));
@@ -520,7 +502,7 @@ fn plan_user(walk: &Walk<'_>, item: &Imported) -> Option<PlannedChange> {
                 ops: &ops,
                 managed: &exported_pairs(&exported),
             });
-            Some(change(LogAction::Enable, Some(target), steps, modified_of(&changes), requests))
+            Some(change(LogAction::Enable, Some(target), steps, changes, requests))
         }
         Plan::Disable { target } | Plan::Delete { target } | Plan::Leave { target } => {
             steps.add("Action", "disable the account (active=false); it is not deleted");
@@ -528,7 +510,7 @@ fn plan_user(walk: &Walk<'_>, item: &Imported) -> Option<PlannedChange> {
             let requests =
                 walk.describe(Write::Update { kind: ResourceKind::User, id: &target, ops: &ops, managed: &[] });
             let old = item.shadow.as_ref().and_then(|s| s.exported.get("active").cloned()).unwrap_or(Value::Bool(true));
-            let modified = vec![ModifiedProperty { name: "active".into(), old, new: Value::Bool(false) }];
+            let modified = vec![ModifiedProperty::new("active", old, false)];
             Some(change(LogAction::Disable, Some(target), steps, modified, requests))
         }
     }

@@ -11,9 +11,25 @@ use crate::EngineError;
 use futures::{StreamExt, TryStreamExt};
 use roster_connectors::{ResourceKind, TargetObject};
 use roster_mapping::{EvalContext, MappedAttribute, Value as MappedValue};
-use roster_store::{Intent, LogAction, LogStatus, MemberShadow, ObjectKind, RecordBatch, ShadowEntry, Store};
+use roster_store::{
+    Intent, LogAction, LogStatus, MemberShadow, ModifiedProperty, ObjectKind, RecordBatch, ShadowEntry, Step, Store,
+};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// The intent kind of a wave of users: one row names every user of the wave
+/// with its matching values (see `Store::expand_wave_intents`).
+pub(crate) const USER_WAVE_INTENT: &str = "user-wave";
+
+/// The intent of a wave of users: a key of its own, and each user's matching
+/// values as sent.
+pub(crate) fn wave_intent(ctx: &CycleContext, items: &[Imported]) -> (String, Value) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let key = format!("{}:{}", ctx.cycle_id, NEXT.fetch_add(1, Ordering::Relaxed));
+    let listed = user_intents(ctx, items).into_iter().map(|(id, matching)| json!([id, matching])).collect();
+    (key, Value::Array(listed))
+}
 
 /// The intents of a batch of users: each one's matching values as sent.
 pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(String, Value)> {
@@ -99,7 +115,7 @@ fn recovered_log(
         (Some(o), true) if !o.enabled => LogAction::Enable,
         (Some(o), false) if o.enabled => LogAction::Disable,
         (None, false) => LogAction::Disable,
-        _ if changes.as_array().is_some_and(|c| !c.is_empty()) => LogAction::Update,
+        _ if !changes.is_empty() => LogAction::Update,
         _ => return None,
     };
     Some(roster_store::LogRecord {
@@ -114,10 +130,10 @@ fn recovered_log(
         target_id: Some(now.target_id.clone()),
         action,
         status: LogStatus::Success,
-        steps: json!([
-            {"step": "Match", "outcome": format!("found the account {} in the app", now.target_id)},
-            {"step": "Action", "outcome": "recorded a write a batch cut short by a stop had made but not recorded"},
-        ]),
+        steps: vec![
+            Step::new("Match", format!("found the account {} in the app", now.target_id)),
+            Step::new("Action", "recorded a write a batch cut short by a stop had made but not recorded"),
+        ],
         modified: changes,
         error_code: None,
         error_message: None,
@@ -143,6 +159,8 @@ pub(crate) async fn recover(store: &Store, ctx: &CycleContext) -> Result<(), Eng
 
 async fn recover_users(store: &Store, ctx: &CycleContext) -> Result<(), EngineError> {
     let targets: Vec<String> = ctx.mapping.targets().iter().map(|t| t.to_string()).collect();
+    // A wave cut short left one row for all its users: one intent each, from here on.
+    store.expand_wave_intents(&ctx.app, USER_WAVE_INTENT, ObjectKind::User.as_str()).await?;
     loop {
         let intents = store.intents(&ctx.app, ObjectKind::User.as_str(), 500).await?;
         if intents.is_empty() {
@@ -321,17 +339,15 @@ fn recovered_members_log(
         target_id: Some(found.id.clone()),
         action: LogAction::Update,
         status: LogStatus::Success,
-        steps: json!([
-            {"step": "Match", "outcome": format!("read the group {} and its members from the app", found.id)},
-            {"step": "Action", "outcome": "recorded member changes a batch cut short by a stop had made but not recorded"},
-        ]),
-        modified: json!([{
-            "name": "members",
-            "added": added.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
-            "removed": removed.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
-            "addedCount": added.len(),
-            "removedCount": removed.len(),
-        }]),
+        steps: vec![
+            Step::new("Match", format!("read the group {} and its members from the app", found.id)),
+            Step::new("Action", "recorded member changes a batch cut short by a stop had made but not recorded"),
+        ],
+        modified: vec![ModifiedProperty::members(
+            added.iter().map(|(m, _)| m.clone()).collect(),
+            removed.iter().map(|(m, _)| m.clone()).collect(),
+            (added.len(), removed.len()),
+        )],
         error_code: None,
         error_message: None,
     }

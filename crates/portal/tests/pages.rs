@@ -102,8 +102,8 @@ async fn activity_is_drawn_on_the_overview_and_failures_in_the_list() {
         target_id: None,
         action,
         status,
-        steps: serde_json::json!([]),
-        modified: serde_json::json!([]),
+        steps: Vec::new(),
+        modified: Vec::new(),
         error_code: None,
         error_message: None,
     };

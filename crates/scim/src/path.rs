@@ -37,6 +37,9 @@ pub struct ValueFilter {
     pub value: Value,
 }
 
+/// How many parsed paths [`AttrPath::parse_cached`] keeps per thread.
+pub const PARSED_KEPT: usize = 1024;
+
 /// A parsed attribute path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttrPath {
@@ -202,6 +205,33 @@ impl AttrPath {
         Ok(AttrPath { schema: raw.schema, attr: raw.attr.to_string(), filter, sub_attr: raw.sub.map(str::to_string) })
     }
 
+    /// [`AttrPath::parse`], remembered on this thread: a cycle parses the same
+    /// few mapping targets for every object it sends (to coerce the values,
+    /// build the resource, read the answer back). At most [`PARSED_KEPT`]
+    /// paths are kept; the cache starts over when it is full, so that paths
+    /// from elsewhere cannot grow it without bound. A path that does not parse
+    /// is not kept.
+    pub fn parse_cached(s: &str) -> Result<std::sync::Arc<AttrPath>, PathError> {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        use std::sync::Arc;
+        thread_local! {
+            static PARSED: RefCell<HashMap<String, Arc<AttrPath>>> = RefCell::new(HashMap::new());
+        }
+        if let Some(hit) = PARSED.with(|p| p.borrow().get(s).cloned()) {
+            return Ok(hit);
+        }
+        let parsed = Arc::new(AttrPath::parse(s)?);
+        PARSED.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() >= PARSED_KEPT {
+                p.clear();
+            }
+            p.insert(s.to_string(), parsed.clone());
+        });
+        Ok(parsed)
+    }
+
     /// A simple core attribute path (`userName`).
     pub fn simple(attr: &str) -> AttrPath {
         AttrPath { schema: None, attr: attr.to_string(), filter: None, sub_attr: None }
@@ -267,6 +297,21 @@ impl fmt::Display for AttrPath {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_cached_parse_is_the_parse_and_the_cache_stays_bounded() {
+        let p = "emails[type eq \"work\"].value";
+        assert_eq!(*AttrPath::parse_cached(p).unwrap(), AttrPath::parse(p).unwrap());
+        assert_eq!(*AttrPath::parse_cached(p).unwrap(), AttrPath::parse(p).unwrap());
+        assert!(AttrPath::parse_cached("emails[type eq").is_err());
+        assert!(AttrPath::parse_cached("emails[type eq").is_err());
+        // More distinct paths than the cache keeps: every one still parses right.
+        for i in 0..PARSED_KEPT + 10 {
+            let p = format!("attr{i}.sub");
+            assert_eq!(AttrPath::parse_cached(&p).unwrap().attr, format!("attr{i}"));
+        }
+        assert_eq!(*AttrPath::parse_cached(p).unwrap(), AttrPath::parse(p).unwrap());
+    }
 
     type Want<'a> = Result<(Option<&'a str>, &'a str, Option<(&'a str, Value)>, Option<&'a str>), ()>;
 

@@ -176,7 +176,7 @@ pub fn build_resource(kind: ResourceKind, attrs: &[(String, Value)]) -> Value {
         if v.is_null() {
             continue;
         }
-        let Ok(path) = AttrPath::parse(p) else {
+        let Ok(path) = AttrPath::parse_cached(p) else {
             continue;
         };
         let v = coerce(&path, v.clone());

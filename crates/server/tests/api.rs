@@ -462,8 +462,8 @@ async fn activity_counts_log_entries_by_hour() {
         target_id: None,
         action: roster_store::LogAction::Create,
         status,
-        steps: json!([]),
-        modified: json!([]),
+        steps: Vec::new(),
+        modified: Vec::new(),
         error_code: None,
         error_message: None,
     };

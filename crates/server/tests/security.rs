@@ -26,8 +26,8 @@ async fn log_entry_about(app: &common::TestApp, app_id: &str, source_name: &str)
         target_id: Some("@target".into()),
         action: LogAction::Create,
         status: LogStatus::Success,
-        steps: json!([]),
-        modified: json!({}),
+        steps: Vec::new(),
+        modified: Vec::new(),
         error_code: None,
         error_message: Some("-1 rows".into()),
     };

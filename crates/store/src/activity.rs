@@ -86,8 +86,8 @@ mod tests {
             target_id: None,
             action,
             status,
-            steps: serde_json::json!([]),
-            modified: serde_json::json!([]),
+            steps: Vec::new(),
+            modified: Vec::new(),
             error_code: None,
             error_message: None,
         }

@@ -557,8 +557,8 @@ mod tests {
                 target_id: None,
                 action: crate::LogAction::Create,
                 status: crate::LogStatus::Success,
-                steps: serde_json::json!([]),
-                modified: serde_json::json!([]),
+                steps: Vec::new(),
+                modified: Vec::new(),
                 error_code: None,
                 error_message: None,
             };

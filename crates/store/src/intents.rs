@@ -40,6 +40,32 @@ pub(crate) async fn clear(
     Ok(())
 }
 
+/// Writes intents (source id, matching values) inside a transaction; an
+/// object's intent already there takes the new values.
+async fn insert_intents(
+    tx: &mut Transaction<'static, Any>,
+    backend: crate::Backend,
+    app: &AppId,
+    kind: &str,
+    items: &[(String, serde_json::Value)],
+) -> Result<(), StoreError> {
+    let now = crate::now_ms();
+    for chunk in items.chunks(crate::users::rows_per_statement(5)) {
+        let sql = format!(
+            "INSERT INTO intents (app_id, object_kind, source_id, matching, created_at) VALUES {} \
+             ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET matching = excluded.matching",
+            crate::users::row_placeholders(1, 5, chunk.len())
+        );
+        let sql = for_backend(backend, sql);
+        let mut q = sqlx::query(&sql);
+        for (id, matching) in chunk {
+            q = q.bind(app.as_str()).bind(kind).bind(id).bind(serde_json::to_string(matching)?).bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// The ids of `done`, by kind (an object kind, or an intent's).
 pub(crate) fn group_by_kind<K: PartialEq>(done: &[(K, String)]) -> Vec<(&K, Vec<&str>)> {
     let mut out: Vec<(&K, Vec<&str>)> = Vec::new();
@@ -63,23 +89,52 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
-        let now = crate::now_ms();
         let mut tx = self.begin_immediate().await?;
-        for chunk in items.chunks(crate::users::rows_per_statement(5)) {
-            let sql = format!(
-                "INSERT INTO intents (app_id, object_kind, source_id, matching, created_at) VALUES {} \
-                 ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET matching = excluded.matching",
-                crate::users::row_placeholders(1, 5, chunk.len())
-            );
-            let sql = for_backend(self.backend, sql);
-            let mut q = sqlx::query(&sql);
-            for (id, matching) in chunk {
-                q = q.bind(app.as_str()).bind(kind).bind(id).bind(serde_json::to_string(matching)?).bind(now);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_intents(&mut tx, self.backend, app, kind, items).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Turns every intent of kind `wave` (one row for a wave of objects, its
+    /// `matching` a list of `[source id, matching values]`) into an intent of
+    /// kind `kind` per object, in one transaction; returns how many objects
+    /// the waves held. A wave's one row costs one insert and one delete where
+    /// its objects' rows would cost one each; a crash leaves the row behind,
+    /// and this gives recovery the objects it names.
+    pub async fn expand_wave_intents(&self, app: &AppId, wave: &str, kind: &str) -> Result<usize, StoreError> {
+        // Most cycles find none: they take no write lock.
+        let any: Option<String> =
+            sqlx::query_scalar("SELECT source_id FROM intents WHERE app_id = $1 AND object_kind = $2 LIMIT 1")
+                .bind(app.as_str())
+                .bind(wave)
+                .fetch_optional(self.pool())
+                .await?;
+        if any.is_none() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_immediate().await?;
+        let rows = sqlx::query("SELECT source_id, matching FROM intents WHERE app_id = $1 AND object_kind = $2")
+            .bind(app.as_str())
+            .bind(wave)
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut items: Vec<(String, serde_json::Value)> = Vec::new();
+        for r in &rows {
+            let matching: String = r.try_get("matching")?;
+            let listed: Vec<(String, serde_json::Value)> = serde_json::from_str(&matching)?;
+            items.extend(listed);
+        }
+        insert_intents(&mut tx, self.backend, app, kind, &items).await?;
+        sqlx::query("DELETE FROM intents WHERE app_id = $1 AND object_kind = $2")
+            .bind(app.as_str())
+            .bind(wave)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(items.len())
     }
 
     /// The intents left by batches a crash cut short.
@@ -131,5 +186,46 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// A wave's one row becomes one intent per object it names, once; a
+    /// record clears the wave's row by its key like any intent.
+    #[tokio::test]
+    async fn a_wave_intent_expands_into_one_intent_per_object() {
+        let dir = std::env::temp_dir().join(format!("roster-intents-{}", uuid::Uuid::new_v4().simple()));
+        for store in crate::kinds::tests::stores(&dir).await {
+            let backend = store.backend();
+            let app = store
+                .create_app(crate::ApplicationInput { name: "Crm".into(), template: "scim".into() })
+                .await
+                .expect("app")
+                .id;
+            let wave = |ids: &[&str]| json!(ids.iter().map(|id| json!([id, [["userName", id]]])).collect::<Vec<_>>());
+            let waves = vec![("c1:0".to_string(), wave(&["u1", "u2"])), ("c1:1".to_string(), wave(&["u3"]))];
+            store.write_intents(&app, "user-wave", &waves).await.expect("waves");
+            // An object already named by an intent of its own takes the wave's values.
+            store.write_intents(&app, "user", &[("u1".into(), json!([]))]).await.expect("intent");
+
+            assert_eq!(store.expand_wave_intents(&app, "user-wave", "user").await.expect("expand"), 3, "{backend:?}");
+            let intents = store.intents(&app, "user", 10).await.expect("intents");
+            let ids: Vec<&str> = intents.iter().map(|i| i.source_id.as_str()).collect();
+            assert_eq!(ids, ["u1", "u2", "u3"], "{backend:?}");
+            assert_eq!(intents[0].matching, json!([["userName", "u1"]]), "{backend:?}");
+            assert!(store.intents(&app, "user-wave", 10).await.expect("waves").is_empty(), "{backend:?}");
+            assert_eq!(store.expand_wave_intents(&app, "user-wave", "user").await.expect("again"), 0, "{backend:?}");
+
+            // A wave recorded clears its row by its key.
+            store.write_intents(&app, "user-wave", &waves[..1]).await.expect("wave");
+            let batch =
+                crate::RecordBatch { intent_clears: vec![("user-wave".into(), "c1:0".into())], ..Default::default() };
+            store.record(&app, &batch).await.expect("record");
+            assert!(store.intents(&app, "user-wave", 10).await.expect("waves").is_empty(), "{backend:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

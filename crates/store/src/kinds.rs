@@ -292,8 +292,8 @@ pub(crate) mod tests {
             target_id: None,
             action: LogAction::Delete,
             status: LogStatus::Staged,
-            steps: serde_json::json!([]),
-            modified: serde_json::json!([]),
+            steps: Vec::new(),
+            modified: Vec::new(),
             error_code: None,
             error_message: None,
         }

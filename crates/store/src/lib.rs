@@ -60,7 +60,7 @@ pub use jobs::{JobRow, JobStateUpdate};
 pub use keys::ResealReport;
 pub use kinds::{BatchStatus, LogAction, LogStatus, ObjectKind, Phase, ScheduledAction, UnknownValue};
 pub use leases::{Fence, Lease, LeaseRow, WorkerRow};
-pub use logs::{logs_csv, LogQuery, LogRecord, RecordBatch};
+pub use logs::{logs_csv, LogQuery, LogRecord, ModifiedProperty, RecordBatch, Step};
 pub use model::*;
 pub use oauth_states::OAUTH_STATE_TTL_MS;
 pub use private_dir::prepare_data_dir;

@@ -27,10 +27,66 @@ pub struct LogRecord {
     pub target_id: Option<String>,
     pub action: LogAction,
     pub status: LogStatus,
-    pub steps: serde_json::Value,
-    pub modified: serde_json::Value,
+    pub steps: Vec<Step>,
+    pub modified: Vec<ModifiedProperty>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+}
+
+/// One step of provisioning an object: `Import`, `Scope`, `Match`, `Action`,
+/// a `Note`..., and its outcome in words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct Step {
+    pub step: String,
+    pub outcome: String,
+}
+
+impl Step {
+    pub fn new(step: &str, outcome: impl Into<String>) -> Step {
+        Step { step: step.to_string(), outcome: outcome.into() }
+    }
+}
+
+/// An attribute a write changed in the app: its value before and after. A
+/// group's `members` tell instead which members were added and removed (the
+/// first few of each) and how many.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModifiedProperty {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub old: serde_json::Value,
+    #[serde(default)]
+    pub new: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_count: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_count: Option<usize>,
+}
+
+impl ModifiedProperty {
+    pub fn new(name: &str, old: impl Into<serde_json::Value>, new: impl Into<serde_json::Value>) -> ModifiedProperty {
+        ModifiedProperty { name: name.to_string(), old: old.into(), new: new.into(), ..ModifiedProperty::default() }
+    }
+
+    /// A group's `members`: `added` and `removed` hold the first few of
+    /// `counts` (added, removed).
+    pub fn members(added: Vec<String>, removed: Vec<String>, counts: (usize, usize)) -> ModifiedProperty {
+        ModifiedProperty {
+            name: "members".into(),
+            added: Some(added),
+            removed: Some(removed),
+            added_count: Some(counts.0),
+            removed_count: Some(counts.1),
+            ..ModifiedProperty::default()
+        }
+    }
 }
 
 /// How to query the log. Times are milliseconds since the epoch.

@@ -740,12 +740,35 @@ pub(crate) fn rows_per_statement(cols: usize) -> usize {
 
 /// `$start, $start+1, ...` for `n` values.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+    let mut out = String::with_capacity(n * 5);
+    push_placeholders(&mut out, start, n);
+    out
 }
 
 /// `($start, ..., $start+cols-1), (...)` for `rows` rows of `cols` values each.
 pub(crate) fn row_placeholders(start: usize, cols: usize, rows: usize) -> String {
-    (0..rows).map(|r| format!("({})", placeholders(start + r * cols, cols))).collect::<Vec<_>>().join(", ")
+    let mut out = String::with_capacity(rows * (cols * 5 + 4));
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        push_placeholders(&mut out, start + r * cols, cols);
+        out.push(')');
+    }
+    out
+}
+
+/// Appends `$start,...,$start+n-1` to `out`, without a string per parameter.
+fn push_placeholders(out: &mut String, start: usize, n: usize) {
+    use std::fmt::Write;
+    for i in start..start + n {
+        if i > start {
+            out.push(',');
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(out, "${i}");
+    }
 }
 
 /// Escapes LIKE's wildcards so that free text matches literally.
@@ -755,8 +778,16 @@ pub(crate) fn escape_like(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{for_backend, row_placeholders};
+    use super::{for_backend, placeholders, row_placeholders};
     use crate::Backend;
+
+    #[test]
+    fn placeholders_number_values_from_where_they_start() {
+        assert_eq!(placeholders(2, 3), "$2,$3,$4");
+        assert_eq!(placeholders(1, 0), "");
+        assert_eq!(row_placeholders(3, 2, 2), "($3,$4), ($5,$6)");
+        assert_eq!(row_placeholders(1, 3, 1), "($1,$2,$3)");
+    }
 
     #[test]
     fn sqlite_gets_anonymous_parameters_only_when_they_run_in_order() {

@@ -295,7 +295,7 @@ fn the_shadow_after_a_plan_is_what_the_app_holds() {
         want_with(&[("userName", json!("a")), ("title", json!("Ops")), ("nickName", json!("z"))], &["nickName"], None);
     let Plan::Update { exported, changes, .. } = decide(&w, Found::Shadow(&s), ON) else { panic!("an update") };
     assert_eq!(exported, map(&[("userName", json!("a")), ("title", json!("Ops")), ("nickName", json!("n"))]));
-    assert_eq!(changes, json!([{"name": "title", "old": "Eng", "new": "Ops"}]));
+    assert_eq!(changes, vec![roster_store::ModifiedProperty::new("title", "Eng", "Ops")]);
     let active = shadow(true, &[("userName", json!("a")), ("title", json!("Eng")), ("active", json!(false))], None);
     let w = want(&[("userName", json!("b")), ("title", json!("Ops")), ("active", json!(true))]);
     let Plan::Update { exported, .. } = decide(&w, Found::Shadow(&active), NO_UPDATE) else { panic!("an update") };

@@ -7,7 +7,9 @@ use super::Source;
 use crate::cycle::Steps;
 use crate::{Engine, EngineError};
 use roster_store::inbound::{InboundChange, InboundTx, ScheduleChange, UserWrite};
-use roster_store::{BatchStatus, LogAction, LogStatus, ScheduledAction, StoreError, UserId, UserPatch};
+use roster_store::{
+    BatchStatus, LogAction, LogStatus, ModifiedProperty, ScheduledAction, StoreError, UserId, UserPatch,
+};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -244,7 +246,7 @@ impl Engine {
         let mut log = at.log(&p.key, p.user_name, LogAction::Update, status);
         log.id = format!("{}:manager", log.id);
         log.target_id = Some(p.user.to_string());
-        log.steps = Value::Array(steps.0);
+        log.steps = steps.0;
         let change = InboundChange { claim: None, write, schedule: Vec::new(), log };
         if let Err(e) = self.store.apply_inbound(&ctx.source.id, change).await {
             tracing::warn!(error = %e, user = %p.user, "cannot set a manager from an inbound batch");
@@ -324,7 +326,7 @@ impl Engine {
         let Some(user) = user.filter(|u| u.active != enable) else {
             steps.add("Action", "nothing to do: the user is gone, or already so");
             let mut log = ctx.log(&s.subject, None, LogAction::Skip, LogStatus::Skipped);
-            log.steps = Value::Array(steps.0);
+            log.steps = steps.0;
             return Ok(InboundChange { claim: None, write: UserWrite::Nothing, schedule: vec![clear], log });
         };
         let (action, why) = if enable {
@@ -336,8 +338,8 @@ impl Engine {
         let key = user.employee_id.clone().unwrap_or_else(|| user.user_name.clone());
         let mut log = ctx.log(&key, Some(user.user_name.clone()), action, LogStatus::Success);
         log.target_id = Some(user.id.to_string());
-        log.steps = Value::Array(steps.0);
-        log.modified = json!([{"name": "active", "old": user.active, "new": enable}]);
+        log.steps = steps.0;
+        log.modified = vec![ModifiedProperty::new("active", user.active, enable)];
         let patch = UserPatch { active: Some(Some(enable)), ..UserPatch::default() };
         Ok(InboundChange {
             claim: None,

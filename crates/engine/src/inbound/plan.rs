@@ -9,7 +9,9 @@ use crate::cycle::Steps;
 use crate::EngineError;
 use roster_mapping::{ApplyMapping, EvalContext, MapSource, MappedAttribute, SourceObject};
 use roster_store::inbound::{InboundChange, ScheduleChange, UserWrite};
-use roster_store::{LogAction, LogRecord, LogStatus, ObjectKind, ScheduledAction, User, UserId, UserInput, UserPatch};
+use roster_store::{
+    LogAction, LogRecord, LogStatus, ModifiedProperty, ObjectKind, ScheduledAction, User, UserId, UserInput, UserPatch,
+};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -70,8 +72,8 @@ impl PlanContext<'_> {
             target_id: None,
             action,
             status,
-            steps: json!([]),
-            modified: json!([]),
+            steps: Vec::new(),
+            modified: Vec::new(),
             error_code: None,
             error_message: None,
         }
@@ -97,7 +99,7 @@ impl PlanContext<'_> {
         if !mapping.in_scope(&src) {
             let mut log = self.log(&key, name.clone(), LogAction::Skip, LogStatus::Skipped);
             steps.add("Scope", "out of the source's scoping filter");
-            log.steps = Value::Array(steps.0);
+            log.steps = steps.0;
             let change = InboundChange { claim: None, write: UserWrite::Nothing, schedule: Vec::new(), log };
             return Ok(RecordPlan {
                 key,
@@ -172,7 +174,7 @@ impl PlanContext<'_> {
                 let mut steps = Steps(Vec::new());
                 steps.add("Schedule", "the hire put off earlier is in the directory already: its record goes");
                 let mut log = self.log(&key, name.clone(), LogAction::Skip, LogStatus::Skipped);
-                log.steps = Value::Array(steps.0);
+                log.steps = steps.0;
                 let change =
                     InboundChange { claim: None, write: UserWrite::Nothing, schedule: vec![forget_put_off(&key)], log };
                 PlanKind::Change { change: Box::new(change), manager: None, disables: false }
@@ -199,7 +201,7 @@ impl PlanContext<'_> {
     fn skipped(&self, key: &str, name: Option<String>, mut steps: Steps, reason: String) -> PlanKind {
         let mut log = self.log(key, name, LogAction::Skip, LogStatus::Skipped);
         steps.add("Action", reason);
-        log.steps = Value::Array(steps.0);
+        log.steps = steps.0;
         let change = InboundChange { claim: None, write: UserWrite::Nothing, schedule: Vec::new(), log };
         PlanKind::Change { change: Box::new(change), manager: None, disables: false }
     }
@@ -271,7 +273,8 @@ impl PlanContext<'_> {
         (active, enable, disable): (bool, When, When),
     ) -> Result<PlanKind, String> {
         let (fields, extensions) = split_extensions(values);
-        let modified: Vec<Value> = fields.iter().map(|(k, v)| json!({"name": k, "old": null, "new": v})).collect();
+        let modified: Vec<ModifiedProperty> =
+            fields.iter().map(|(k, v)| ModifiedProperty::new(k, Value::Null, v.clone())).collect();
         let mut input = fields.clone();
         input.insert("active".into(), Value::Bool(active));
         if !extensions.is_empty() {
@@ -296,8 +299,8 @@ impl PlanContext<'_> {
             },
         );
         let schedule = self.schedule_steps(&mut steps, enable, disable, (None, None));
-        log.steps = Value::Array(steps.0);
-        log.modified = Value::Array(modified);
+        log.steps = steps.0;
+        log.modified = modified;
         let change = InboundChange { claim: None, write: UserWrite::Create(Box::new(input)), schedule, log };
         let pending = manager.key.filter(|_| manager.id.is_none());
         Ok(PlanKind::Change { change: Box::new(change), manager: pending, disables: matches!(disable, When::At(_)) })
@@ -351,7 +354,7 @@ impl PlanContext<'_> {
         for (k, v) in fields {
             let old = current.get(&k).cloned().unwrap_or(Value::Null);
             if old != v {
-                modified.push(json!({"name": k, "old": old, "new": v}));
+                modified.push(ModifiedProperty::new(&k, old, v.clone()));
                 patch.insert(k, v);
             }
         }
@@ -359,7 +362,7 @@ impl PlanContext<'_> {
         for (k, v) in extensions {
             let old = user.extensions.get(&k).map(|s| Value::String(s.clone())).unwrap_or(Value::Null);
             if old != v {
-                modified.push(json!({"name": format!("extension_{k}"), "old": old, "new": v}));
+                modified.push(ModifiedProperty::new(&format!("extension_{k}"), old, v.clone()));
                 ext_patch.insert(k, v);
             }
         }
@@ -370,7 +373,7 @@ impl PlanContext<'_> {
         if let Some(m) = &manager.key {
             match &manager.id {
                 Some(id) if user.manager.as_ref() != Some(id) && id != &user.id => {
-                    modified.push(json!({"name": "manager", "old": user.manager, "new": id}));
+                    modified.push(ModifiedProperty::new("manager", json!(user.manager), json!(id)));
                     patch.insert("manager".into(), Value::String(id.to_string()));
                 }
                 Some(_) => {}
@@ -378,7 +381,7 @@ impl PlanContext<'_> {
             }
         }
         if let Some(a) = k.active {
-            modified.push(json!({"name": "active", "old": user.active, "new": a}));
+            modified.push(ModifiedProperty::new("active", user.active, a));
             patch.insert("active".into(), Value::Bool(a));
         }
         if k.rehire {
@@ -402,8 +405,8 @@ impl PlanContext<'_> {
             _ => "updated",
         };
         steps.add("Action", format!("{verb} the directory user"));
-        log.steps = Value::Array(steps.0);
-        log.modified = Value::Array(modified);
+        log.steps = steps.0;
+        log.modified = modified;
         let disables = k.active == Some(false) || matches!(k.disable, When::At(t) if k.old.1 != Some(t));
         let change =
             InboundChange { claim: None, write: UserWrite::Update(user.id.clone(), Box::new(patch)), schedule, log };

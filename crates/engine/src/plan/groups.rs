@@ -2,14 +2,14 @@
 //! or the assigned ones), and phase 4, the groups roster provisioned that are
 //! gone from the directory or no longer assigned.
 
-use super::{modified_of, new_account, steps_of, PlannedChange, Walk, PAGE};
+use super::{new_account, steps_of, PlannedChange, Walk, PAGE};
 use crate::cycle::Steps;
 use crate::decide::{decide, Found, Plan, Rules, Want};
 use crate::groups::{evaluate, group_scope, maps_members};
 use crate::source::GroupSource;
 use crate::{Engine, EngineError};
 use roster_connectors::{ResourceKind, Write};
-use roster_store::{Group, GroupId, LogAction, ObjectKind, ShadowEntry};
+use roster_store::{Group, GroupId, LogAction, ModifiedProperty, ObjectKind, ShadowEntry};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -119,7 +119,7 @@ impl Engine {
             Plan::Create { attributes, exported } => {
                 steps.add("Action", "create the group (or, if the lookup finds one, update it)");
                 let requests = walk.describe(Write::Create { kind: ResourceKind::Group, attrs: &attributes });
-                let modified = modified_of(&crate::cycle::modified(&Map::new(), &exported));
+                let modified = crate::cycle::modified(&Map::new(), &exported);
                 (Some(LogAction::Create), None, requests, modified)
             }
             Plan::Update { target, ops, changes, .. } | Plan::Enable { target, ops, changes, .. } => {
@@ -127,7 +127,7 @@ impl Engine {
                 let write =
                     Write::Update { kind: ResourceKind::Group, id: &target, ops: &ops, managed: &wanted.attributes };
                 let requests = walk.describe(write);
-                (Some(LogAction::Update), Some(target), requests, modified_of(&changes))
+                (Some(LogAction::Update), Some(target), requests, changes)
             }
             _ => (None, shadow.as_ref().map(|s| s.target_id.clone()), Vec::new(), Vec::new()),
         };
@@ -145,11 +145,7 @@ impl Engine {
                 let group = target.clone().unwrap_or_else(|| new_account(name.as_deref().unwrap_or(id.as_str())));
                 requests.extend(walk.describe(Write::Members { group: &group, add: &add, remove: &remove }));
                 let list = |v: Vec<String>| if v.is_empty() { Value::Null } else { Value::from(v) };
-                modified.push(crate::on_demand::ModifiedProperty {
-                    name: "members".into(),
-                    old: list(remove),
-                    new: list(add),
-                });
+                modified.push(ModifiedProperty::new("members", list(remove), list(add)));
             }
         }
         if action.is_none() && requests.is_empty() {

@@ -27,7 +27,7 @@ fn the_summary_counts_actions_attributes_members_and_requests() {
             .map(|_| PlanRequest { method: "PATCH".into(), path: "/x".into(), body: None, note: None })
             .collect(),
     };
-    let prop = |name: &str, old: Value, new: Value| ModifiedProperty { name: name.into(), old, new };
+    let prop = |name: &str, old: Value, new: Value| ModifiedProperty::new(name, old, new);
     let mut s = PlanSummary::default();
     tally(&mut s, &change(LogAction::Create, vec![prop("title", Value::Null, "x".into())], 1));
     tally(&mut s, &change(LogAction::Update, vec![prop("title", "a".into(), "b".into())], 1));
