@@ -315,8 +315,10 @@ async fn process_user_steps(ctx: &CycleContext, item: Imported) -> Outcome {
         Some((id, current)) => Found::InApp { id, current },
         None => known,
     };
-    let plan = decide(&Want::InScope(wanted.clone()), found, rules);
-    export(ctx, &item, steps, plan, Some((&wanted, &matching)), log, outcome).await
+    // The wanted attributes move into the decision's input, and are read back from it.
+    let want = Want::InScope(wanted);
+    let plan = decide(&want, found, rules);
+    export(ctx, &item, steps, plan, want.wanted().map(|w| (w, matching.as_slice())), log, outcome).await
 }
 
 /// A user imported and scoped: leaving the app (out of scope, with why), not

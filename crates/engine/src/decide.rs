@@ -36,6 +36,16 @@ pub enum Want {
     InScope(Wanted),
 }
 
+impl Want {
+    /// The attributes wanted, when in scope.
+    pub fn wanted(&self) -> Option<&Wanted> {
+        match self {
+            Want::InScope(w) => Some(w),
+            Want::OutOfScope(_) => None,
+        }
+    }
+}
+
 /// The attributes a user in scope should have in the app.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Wanted {
