@@ -97,20 +97,17 @@ mod tests {
     async fn counts_by_hour_and_failures_by_day() {
         let dir = std::env::temp_dir().join(format!("roster-activity-{}", uuid::Uuid::new_v4().simple()));
         for store in crate::kinds::tests::stores(&dir).await {
-            let app = store
-                .create_app(crate::ApplicationInput { name: "Wiki".into(), template: "scim".into() })
-                .await
-                .expect("app");
+            let app = crate::kinds::tests::scim_app(&store, "Wiki").await;
             let day0 = 20_000 * DAY_MS;
             let logs = vec![
-                entry(&app.id, 1, day0 + 10, LogAction::Create, LogStatus::Success),
-                entry(&app.id, 2, day0 + 20, LogAction::Create, LogStatus::Success),
-                entry(&app.id, 3, day0 + HOUR_MS + 5, LogAction::Update, LogStatus::Failure),
-                entry(&app.id, 4, day0 + 2 * DAY_MS, LogAction::Disable, LogStatus::Failure),
-                entry(&app.id, 5, day0 - 1, LogAction::Create, LogStatus::Failure),
+                entry(&app, 1, day0 + 10, LogAction::Create, LogStatus::Success),
+                entry(&app, 2, day0 + 20, LogAction::Create, LogStatus::Success),
+                entry(&app, 3, day0 + HOUR_MS + 5, LogAction::Update, LogStatus::Failure),
+                entry(&app, 4, day0 + 2 * DAY_MS, LogAction::Disable, LogStatus::Failure),
+                entry(&app, 5, day0 - 1, LogAction::Create, LogStatus::Failure),
             ];
-            store.record(&app.id, &RecordBatch { logs, ..RecordBatch::default() }).await.expect("record");
-            let counts = store.activity(&app.id, day0, day0 + 7 * DAY_MS).await.expect("activity");
+            store.record(&app, &RecordBatch { logs, ..RecordBatch::default() }).await.expect("record");
+            let counts = store.activity(&app, day0, day0 + 7 * DAY_MS).await.expect("activity");
             assert_eq!(
                 counts,
                 vec![
@@ -130,7 +127,7 @@ mod tests {
                 ]
             );
             let failures = store.failures_by_day(day0 + 5, 7).await.expect("failures");
-            assert_eq!(failures.get(&app.id), Some(&vec![1, 0, 1, 0, 0, 0, 0]));
+            assert_eq!(failures.get(&app), Some(&vec![1, 0, 1, 0, 0, 0, 0]));
         }
     }
 }

@@ -200,11 +200,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("roster-intents-{}", uuid::Uuid::new_v4().simple()));
         for store in crate::kinds::tests::stores(&dir).await {
             let backend = store.backend();
-            let app = store
-                .create_app(crate::ApplicationInput { name: "Crm".into(), template: "scim".into() })
-                .await
-                .expect("app")
-                .id;
+            let app = crate::kinds::tests::scim_app(&store, "Crm").await;
             let wave = |ids: &[&str]| json!(ids.iter().map(|id| json!([id, [["userName", id]]])).collect::<Vec<_>>());
             let waves = vec![("c1:0".to_string(), wave(&["u1", "u2"])), ("c1:1".to_string(), wave(&["u3"]))];
             store.write_intents(&app, "user-wave", &waves).await.expect("waves");

@@ -279,6 +279,11 @@ pub(crate) mod tests {
         out
     }
 
+    /// A SCIM app named `name` in `store`.
+    pub(crate) async fn scim_app(store: &crate::Store, name: &str) -> crate::AppId {
+        store.create_app(crate::ApplicationInput { name: name.into(), template: "scim".into() }).await.expect("app").id
+    }
+
     fn log(app: &crate::AppId, id: &str) -> crate::LogRecord {
         crate::LogRecord {
             id: id.into(),
@@ -306,11 +311,7 @@ pub(crate) mod tests {
         let dir = std::env::temp_dir().join(format!("roster-kinds-{}", uuid::Uuid::new_v4().simple()));
         for store in stores(&dir).await {
             let backend = store.backend();
-            let app = store
-                .create_app(crate::ApplicationInput { name: "Crm".into(), template: "scim".into() })
-                .await
-                .expect("app")
-                .id;
+            let app = scim_app(&store, "Crm").await;
             store.save_job_config(&app, &serde_json::json!({}), None, None).await.expect("job");
             let update = crate::JobStateUpdate { phase: Some(Phase::Incremental), ..Default::default() };
             store.update_job_state(&app, &update).await.expect("phase");
