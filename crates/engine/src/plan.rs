@@ -207,10 +207,6 @@ fn parse_cursor(after: Option<&str>) -> Result<(u8, String, usize), EngineError>
     }
 }
 
-fn steps_of(steps: Steps) -> Vec<Step> {
-    steps.0
-}
-
 /// The placeholder of an account made in the same cycle.
 fn new_account(name: &str) -> String {
     format!("{{new account of {name}}}")
@@ -449,7 +445,7 @@ fn plan_user(walk: &Walk<'_>, item: &Imported) -> Option<PlannedChange> {
         name: name.clone(),
         target_id: target,
         action,
-        steps: steps_of(steps),
+        steps: steps.0,
         modified,
         requests,
     };

@@ -21,20 +21,14 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 /// with its matching values (see `Store::expand_wave_intents`).
 pub(crate) const USER_WAVE_INTENT: &str = "user-wave";
 
-/// The intent of a wave of users: a key of its own, and each user's matching
-/// values as sent.
+/// The intent of a wave of users: a key of its own, and `[source id, matching
+/// values as sent]` for each user.
 pub(crate) fn wave_intent(ctx: &CycleContext, items: &[Imported]) -> (String, Value) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let key = format!("{}:{}", ctx.cycle_id, NEXT.fetch_add(1, Ordering::Relaxed));
-    let listed = user_intents(ctx, items).into_iter().map(|(id, matching)| json!([id, matching])).collect();
-    (key, Value::Array(listed))
-}
-
-/// The intents of a batch of users: each one's matching values as sent.
-pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(String, Value)> {
     let eval = EvalContext::at(chrono::Utc::now());
-    items
+    let listed = items
         .iter()
         .map(|item| {
             let matching: Vec<(String, String)> = item
@@ -48,9 +42,10 @@ pub(crate) fn user_intents(ctx: &CycleContext, items: &[Imported]) -> Vec<(Strin
                 .into_iter()
                 .filter_map(|m| m.value.to_text().map(|v| (m.target.clone(), v.into_owned())))
                 .collect();
-            (item.source_id.to_string(), json!(matching))
+            json!([item.source_id.as_str(), matching])
         })
-        .collect()
+        .collect();
+    (key, Value::Array(listed))
 }
 
 fn matching_of(intent: &Intent) -> Vec<MappedAttribute> {

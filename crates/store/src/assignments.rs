@@ -5,7 +5,7 @@
 use crate::feed::{self, ChangeKind};
 use crate::ids::{AppId, GroupId, RoleId, UserId};
 use crate::model::{Assignment, Page, PrincipalKind};
-use crate::users::placeholders;
+use crate::sql::placeholders;
 use crate::{now_ms, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -306,12 +306,12 @@ impl Store {
     /// The users that are direct members of any of `groups`, as (group, user) pairs.
     pub async fn user_members_of_groups(&self, groups: &[GroupId]) -> Result<Vec<(GroupId, UserId)>, StoreError> {
         let mut out = Vec::new();
-        for chunk in groups.chunks(crate::users::IN_LIST) {
+        for chunk in groups.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND group_id IN ({})",
                 placeholders(1, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql);
             for g in chunk {
                 q = q.bind(g.as_str());
@@ -385,13 +385,13 @@ async fn index_with(
             .bind(app.as_str())
             .fetch_all(&mut *conn)
             .await?;
-            for chunk in users.chunks(crate::users::IN_LIST) {
+            for chunk in users.chunks(crate::sql::IN_LIST) {
                 let sql = format!(
                     "SELECT principal_id, principal_kind, role_id FROM assignments \
                      WHERE app_id = $1 AND principal_kind = 'user' AND principal_id IN ({})",
                     placeholders(2, chunk.len())
                 );
-                let sql = crate::users::for_backend(crate::users::backend_of(conn), sql);
+                let sql = crate::sql::for_backend(crate::sql::backend_of(conn), sql);
                 let mut q = sqlx::query(&sql).bind(app.as_str());
                 for u in chunk {
                     q = q.bind(u.as_str());
@@ -457,12 +457,12 @@ async fn memberships_on(
     if groups.is_empty() {
         return Ok(out);
     }
-    for chunk in users.chunks(crate::users::IN_LIST) {
+    for chunk in users.chunks(crate::sql::IN_LIST) {
         let sql = format!(
             "SELECT group_id, member_id FROM group_members WHERE member_kind = 'user' AND member_id IN ({})",
             placeholders(1, chunk.len())
         );
-        let sql = crate::users::for_backend(crate::users::backend_of(conn), sql);
+        let sql = crate::sql::for_backend(crate::sql::backend_of(conn), sql);
         let mut q = sqlx::query(&sql);
         for u in chunk {
             q = q.bind(u.as_str());

@@ -7,7 +7,7 @@
 use crate::ids::AppId;
 use crate::kinds::ObjectKind;
 use crate::shadow::{shadow_from_row, ShadowEntry};
-use crate::users::{row_placeholders, rows_per_statement};
+use crate::sql::{row_placeholders, rows_per_statement};
 use crate::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -25,14 +25,14 @@ impl Store {
         targets: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = HashMap::with_capacity(targets.len());
-        for chunk in targets.chunks(crate::users::IN_LIST) {
+        for chunk in targets.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT {COLUMNS} FROM drift_targets d JOIN shadow s ON s.app_id = d.app_id \
                  AND s.object_kind = d.object_kind AND s.source_id = d.source_id AND s.target_id = d.target_id \
                  WHERE d.app_id = $1 AND d.object_kind = $2 AND d.target_id IN ({})",
-                crate::users::placeholders(3, chunk.len())
+                crate::sql::placeholders(3, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for t in chunk {
                 q = q.bind(*t);
@@ -71,7 +71,7 @@ impl Store {
                 "INSERT INTO drift_seen (app_id, target_id) VALUES {} ON CONFLICT DO NOTHING",
                 row_placeholders(1, 2, chunk.len())
             );
-            let sql = crate::users::for_backend(crate::users::backend_of(&tx), sql);
+            let sql = crate::sql::for_backend(crate::sql::backend_of(&tx), sql);
             let mut q = sqlx::query(&sql);
             for t in chunk {
                 q = q.bind(app.as_str()).bind(*t);

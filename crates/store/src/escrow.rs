@@ -72,12 +72,12 @@ pub(crate) async fn apply(
     now: i64,
 ) -> Result<(), StoreError> {
     for (kind, ids) in crate::intents::group_by_kind(clears) {
-        for chunk in ids.chunks(crate::users::IN_LIST) {
+        for chunk in ids.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "DELETE FROM escrow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
-                crate::users::placeholders(3, chunk.len())
+                crate::sql::placeholders(3, chunk.len())
             );
-            let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
+            let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(*kind);
             for id in chunk {
                 q = q.bind(*id);

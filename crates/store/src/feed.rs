@@ -94,7 +94,7 @@ pub(crate) async fn append_many(
     backend: crate::Backend,
 ) -> Result<(), StoreError> {
     let rows = match backend {
-        crate::Backend::Sqlite => crate::users::rows_per_statement(1),
+        crate::Backend::Sqlite => crate::sql::rows_per_statement(1),
         crate::Backend::Postgres => 1000,
     };
     let at = now_ms();

@@ -4,7 +4,8 @@
 use crate::feed::{self, ChangeKind};
 use crate::ids::{GroupId, UserId};
 use crate::model::{Group, Member, Page, PrincipalKind};
-use crate::users::{escape_like, parse_text, placeholders, present};
+use crate::sql::{escape_like, placeholders};
+use crate::users::{parse_text, present};
 use crate::{now_ms, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -300,14 +301,14 @@ impl Store {
         fetch_group(&mut tx, group).await?;
         let mut ids: Vec<String> = Vec::with_capacity(keys.len());
         let mut unknown: Vec<&str> = Vec::new();
-        for chunk in keys.chunks(crate::users::IN_LIST / 2) {
+        for chunk in keys.chunks(crate::sql::IN_LIST / 2) {
             let n = chunk.len();
             let sql = format!(
                 "SELECT id, user_name_key FROM users WHERE deleted_at IS NULL AND (id IN ({}) OR user_name_key IN ({}))",
                 placeholders(1, n),
                 placeholders(1 + n, n)
             );
-            let sql = crate::users::for_backend(crate::users::backend_of(&tx), sql);
+            let sql = crate::sql::for_backend(crate::sql::backend_of(&tx), sql);
             let mut q = sqlx::query(&sql);
             for k in chunk {
                 q = q.bind(k.as_str());
@@ -400,9 +401,9 @@ impl Store {
     /// Some groups by id (the ones that exist).
     pub async fn groups_by_ids(&self, ids: &[GroupId]) -> Result<Vec<Group>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(crate::users::IN_LIST) {
+        for chunk in ids.chunks(crate::sql::IN_LIST) {
             let sql = format!("SELECT {COLUMNS} FROM groups g WHERE g.id IN ({})", placeholders(1, chunk.len()));
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id.as_str());
@@ -429,7 +430,7 @@ impl Store {
     pub async fn containing_groups(&self, members: &[&str]) -> Result<Vec<GroupId>, StoreError> {
         let mut out: Vec<GroupId> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for chunk in members.chunks(crate::users::IN_LIST) {
+        for chunk in members.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "WITH RECURSIVE anc(id) AS ( \
                      SELECT group_id FROM group_members WHERE member_id IN ({}) \
@@ -437,7 +438,7 @@ impl Store {
                  SELECT id FROM anc",
                 placeholders(1, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query_scalar::<_, String>(&sql);
             for m in chunk {
                 q = q.bind(*m);

@@ -12,7 +12,7 @@ use crate::ids::AppId;
 use crate::kinds::ObjectKind;
 use crate::logs::LogRecord;
 use crate::shadow::ShadowEntry;
-use crate::users::placeholders;
+use crate::sql::placeholders;
 use crate::{now_ms, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -182,13 +182,13 @@ impl Store {
         source_ids: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = self.shadow_of(app, kind, source_ids).await?;
-        for chunk in source_ids.chunks(crate::users::IN_LIST) {
+        for chunk in source_ids.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT seq, source_name, entry, at FROM handoff_items WHERE app_id = $1 AND object_kind = $2 \
                  AND source_id IN ({}) ORDER BY seq",
                 placeholders(3, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);

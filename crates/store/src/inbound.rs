@@ -404,13 +404,13 @@ impl Store {
 
     async fn users_where(&self, column: &str, values: &[String]) -> Result<Vec<User>, StoreError> {
         let mut out = Vec::new();
-        for chunk in values.chunks(crate::users::IN_LIST) {
+        for chunk in values.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT {} FROM users WHERE {column} IN ({})",
                 crate::users::COLUMNS,
-                crate::users::placeholders(1, chunk.len())
+                crate::sql::placeholders(1, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql);
             for v in chunk {
                 q = q.bind(v);
@@ -425,12 +425,12 @@ impl Store {
     /// The scheduled actions on any of `subjects`.
     pub async fn scheduled_for_many(&self, app: &AppId, subjects: &[String]) -> Result<Vec<Scheduled>, StoreError> {
         let mut out = Vec::new();
-        for chunk in subjects.chunks(crate::users::IN_LIST) {
+        for chunk in subjects.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT app_id, subject, action, due_at, record FROM inbound_schedule WHERE app_id = $1 AND subject IN ({})",
-                crate::users::placeholders(2, chunk.len())
+                crate::sql::placeholders(2, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str());
             for v in chunk {
                 q = q.bind(v);

@@ -4,7 +4,7 @@
 
 use crate::ids::AppId;
 use crate::kinds::ObjectKind;
-use crate::users::{backend_of, for_backend, placeholders};
+use crate::sql::{backend_of, for_backend, placeholders};
 use crate::{Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
@@ -24,7 +24,7 @@ pub(crate) async fn clear(
     done: &[(String, String)],
 ) -> Result<(), StoreError> {
     for (kind, ids) in group_by_kind(done) {
-        for chunk in ids.chunks(crate::users::IN_LIST) {
+        for chunk in ids.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "DELETE FROM intents WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
@@ -50,11 +50,11 @@ async fn insert_intents(
     items: &[(String, serde_json::Value)],
 ) -> Result<(), StoreError> {
     let now = crate::now_ms();
-    for chunk in items.chunks(crate::users::rows_per_statement(5)) {
+    for chunk in items.chunks(crate::sql::rows_per_statement(5)) {
         let sql = format!(
             "INSERT INTO intents (app_id, object_kind, source_id, matching, created_at) VALUES {} \
              ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET matching = excluded.matching",
-            crate::users::row_placeholders(1, 5, chunk.len())
+            crate::sql::row_placeholders(1, 5, chunk.len())
         );
         let sql = for_backend(backend, sql);
         let mut q = sqlx::query(&sql);

@@ -38,6 +38,7 @@ mod scim_extras;
 mod scim_query;
 pub mod secrets;
 mod shadow;
+mod sql;
 mod tokens;
 mod upsert;
 mod users;

@@ -168,12 +168,12 @@ pub(crate) async fn insert_logs(
     app: &AppId,
     logs: &[LogRecord],
 ) -> Result<(), StoreError> {
-    for chunk in logs.chunks(crate::users::rows_per_statement(15)) {
+    for chunk in logs.chunks(crate::sql::rows_per_statement(15)) {
         let sql = format!(
             "INSERT INTO provisioning_log ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
-            crate::users::row_placeholders(1, 15, chunk.len())
+            crate::sql::row_placeholders(1, 15, chunk.len())
         );
-        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
+        let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for l in chunk {
             q = q
@@ -237,13 +237,13 @@ impl Store {
             .await?;
         }
         // Many rows per statement: a 10,000-member group is 50 statements, not 10,000.
-        for chunk in batch.member_adds.chunks(crate::users::rows_per_statement(4)) {
+        for chunk in batch.member_adds.chunks(crate::sql::rows_per_statement(4)) {
             let sql = format!(
                 "INSERT INTO shadow_members (app_id, group_id, member_id, target_id) VALUES {} \
                  ON CONFLICT (app_id, group_id, member_id, target_id) DO NOTHING",
-                crate::users::row_placeholders(1, 4, chunk.len())
+                crate::sql::row_placeholders(1, 4, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql);
             for m in chunk {
                 q = q.bind(app.as_str()).bind(&m.group_id).bind(&m.member_id).bind(&m.target_id);

@@ -34,12 +34,12 @@ impl Store {
     /// The extras of `ids` (those that have one).
     pub async fn scim_extras(&self, ids: &[&str]) -> Result<HashMap<String, Value>, StoreError> {
         let mut out = HashMap::new();
-        for chunk in ids.chunks(crate::users::IN_LIST) {
+        for chunk in ids.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT object_id, extra FROM scim_extras WHERE object_id IN ({})",
-                crate::users::placeholders(1, chunk.len())
+                crate::sql::placeholders(1, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query_as::<_, (String, String)>(&sql);
             for id in chunk {
                 q = q.bind(*id);

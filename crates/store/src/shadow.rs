@@ -4,7 +4,7 @@
 
 use crate::ids::AppId;
 use crate::kinds::ObjectKind;
-use crate::users::placeholders;
+use crate::sql::placeholders;
 use crate::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -64,12 +64,12 @@ impl Store {
         source_ids: &[&str],
     ) -> Result<HashMap<String, ShadowEntry>, StoreError> {
         let mut out = HashMap::with_capacity(source_ids.len());
-        for chunk in source_ids.chunks(crate::users::IN_LIST) {
+        for chunk in source_ids.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT {COLUMNS} FROM shadow WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);
@@ -92,13 +92,13 @@ impl Store {
         source_ids: &[&str],
     ) -> Result<HashMap<String, String>, StoreError> {
         let mut out = HashMap::with_capacity(source_ids.len());
-        for chunk in source_ids.chunks(crate::users::IN_LIST) {
+        for chunk in source_ids.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT source_id, target_id FROM shadow WHERE app_id = $1 AND object_kind = $2 AND enabled = 1 \
                  AND source_id IN ({})",
                 placeholders(3, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind);
             for id in chunk {
                 q = q.bind(*id);
@@ -134,12 +134,12 @@ impl Store {
     /// The source ids of objects waiting for one of `refs` to have an account.
     pub async fn shadow_waiting_for(&self, app: &AppId, refs: &[&str]) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        for chunk in refs.chunks(crate::users::IN_LIST) {
+        for chunk in refs.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT source_id FROM shadow WHERE app_id = $1 AND pending_ref IN ({})",
                 placeholders(2, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query_scalar::<_, String>(&sql).bind(app.as_str());
             for r in chunk {
                 q = q.bind(*r);
@@ -186,12 +186,12 @@ impl Store {
         members: &[&str],
     ) -> Result<Vec<MemberShadow>, StoreError> {
         let mut out = Vec::new();
-        for chunk in members.chunks(crate::users::IN_LIST) {
+        for chunk in members.chunks(crate::sql::IN_LIST) {
             let sql = format!(
                 "SELECT group_id, member_id, target_id FROM shadow_members WHERE app_id = $1 AND member_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut q = sqlx::query(&sql).bind(app.as_str());
             for m in chunk {
                 q = q.bind(*m);
@@ -246,15 +246,15 @@ pub(crate) async fn upsert_shadows(
         .filter(|(i, s)| last.get(&(s.object_kind, s.source_id.as_str())) == Some(i))
         .map(|(_, s)| s)
         .collect();
-    for chunk in unique.chunks(crate::users::rows_per_statement(8)) {
+    for chunk in unique.chunks(crate::sql::rows_per_statement(8)) {
         let sql = format!(
             "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
              VALUES {} ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET target_id = excluded.target_id, \
              exported = excluded.exported, enabled = excluded.enabled, pending_ref = excluded.pending_ref, \
              last_sync = excluded.last_sync",
-            crate::users::row_placeholders(1, 8, chunk.len())
+            crate::sql::row_placeholders(1, 8, chunk.len())
         );
-        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
+        let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for s in chunk {
             q = q

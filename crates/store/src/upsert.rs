@@ -6,10 +6,8 @@
 use crate::feed::{self, ChangeKind};
 use crate::ids::UserId;
 use crate::model::User;
-use crate::users::{
-    apply_patch, bind_user, in_list, input_as_patch, new_user, placeholders, row_placeholders, rows_per_statement,
-    user_from_row, UserInput, COLUMNS,
-};
+use crate::sql::{in_list, placeholders, row_placeholders, rows_per_statement};
+use crate::users::{apply_patch, bind_user, input_as_patch, new_user, user_from_row, UserInput, COLUMNS};
 use crate::{now_ms, Backend, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
@@ -119,7 +117,7 @@ async fn users_by_keys(
     let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(in_list(backend)) {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE user_name_key IN ({})", placeholders(1, chunk.len()));
-        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
+        let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for k in chunk {
             q = q.bind(k);
@@ -146,7 +144,7 @@ async fn live_user_keys(
             placeholders(1, chunk.len()),
             placeholders(1 + chunk.len(), chunk.len())
         );
-        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
+        let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for n in chunk {
             q = q.bind(n.to_lowercase());
@@ -189,7 +187,7 @@ async fn write_users(tx: &mut Transaction<'static, Any>, users: &[&User], backen
              deleted_at = excluded.deleted_at, created_at = excluded.created_at, updated_at = excluded.updated_at",
             row_placeholders(1, COLS, chunk.len())
         );
-        let sql = crate::users::for_backend(crate::users::backend_of(tx), sql);
+        let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
         let mut q = sqlx::query(&sql);
         for user in chunk {
             q = bind_user(q, user)?;

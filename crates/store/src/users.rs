@@ -4,7 +4,7 @@
 use crate::feed::{self, ChangeKind};
 use crate::ids::UserId;
 use crate::model::{Page, User};
-use crate::Backend;
+use crate::sql::{escape_like, for_backend, placeholders};
 use crate::{now_ms, Store, StoreError};
 use serde::{Deserialize, Deserializer, Serialize};
 use sqlx::any::AnyRow;
@@ -492,9 +492,9 @@ impl Store {
     /// reading only the ids.
     pub async fn existing_user_ids(&self, ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut out = std::collections::HashSet::with_capacity(ids.len());
-        for chunk in ids.chunks(crate::users::IN_LIST) {
+        for chunk in ids.chunks(crate::sql::IN_LIST) {
             let sql = format!("SELECT id FROM users WHERE id IN ({})", placeholders(1, chunk.len()));
-            let sql = crate::users::for_backend(self.backend, sql);
+            let sql = crate::sql::for_backend(self.backend, sql);
             let mut query = sqlx::query_scalar::<_, String>(&sql);
             for id in chunk {
                 query = query.bind(*id);
@@ -507,7 +507,7 @@ impl Store {
     /// Reads users by id, in one query; missing ids are left out.
     pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(crate::users::IN_LIST) {
+        for chunk in ids.chunks(crate::sql::IN_LIST) {
             let placeholders = placeholders(1, chunk.len());
             let sql = for_backend(self.backend, format!("SELECT {COLUMNS} FROM users WHERE id IN ({placeholders})"));
             let mut query = sqlx::query(&sql);
@@ -673,134 +673,5 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(user_from_row).collect()
-    }
-}
-
-/// Ids per `IN (...)` list. SQLite finds a numbered parameter's name by a
-/// linear search, once per parameter bound, so a statement with numbered
-/// parameters binds in time that grows with the square of their number. A
-/// statement through [`for_backend`] has anonymous parameters on SQLite and
-/// binds in linear time; lists of 400 measured no faster than lists of 100.
-pub(crate) const IN_LIST: usize = 100;
-
-/// `sql` as `backend` binds it fastest. On SQLite, a statement whose
-/// parameters are `$1, $2, ... $n`, each once and in that order, gets
-/// anonymous `?` parameters instead (bound in order, the same values):
-/// SQLite finds a numbered parameter by a linear search at every bind, so the
-/// many-row statements of a record would bind in quadratic time. Any other
-/// statement is returned as it is.
-pub(crate) fn for_backend(backend: Backend, sql: String) -> String {
-    if backend != Backend::Sqlite {
-        return sql;
-    }
-    let bytes = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len());
-    let (mut next, mut copied, mut i) = (1usize, 0usize, 0usize);
-    while i < bytes.len() {
-        if bytes[i] != b'$' {
-            i += 1;
-            continue;
-        }
-        let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let number: Option<usize> = sql[i + 1..i + 1 + digits].parse().ok();
-        if number != Some(next) {
-            return sql;
-        }
-        out.push_str(&sql[copied..i]);
-        out.push('?');
-        next += 1;
-        i += 1 + digits;
-        copied = i;
-    }
-    out.push_str(&sql[copied..]);
-    out
-}
-
-/// The backend a connection talks to.
-pub(crate) fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
-    match conn.backend_name() {
-        "PostgreSQL" => Backend::Postgres,
-        _ => Backend::Sqlite,
-    }
-}
-
-/// Ids per `IN (...)` list on `backend`: PostgreSQL pays per statement, not
-/// per parameter, so its lists are long.
-pub(crate) fn in_list(backend: Backend) -> usize {
-    match backend {
-        Backend::Sqlite => IN_LIST,
-        Backend::Postgres => 1000,
-    }
-}
-
-/// Rows of `cols` values per multi-row statement (about `IN_LIST` parameters).
-pub(crate) fn rows_per_statement(cols: usize) -> usize {
-    (IN_LIST + 20) / cols.max(1)
-}
-
-/// `$start, $start+1, ...` for `n` values.
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    let mut out = String::with_capacity(n * 5);
-    push_placeholders(&mut out, start, n);
-    out
-}
-
-/// `($start, ..., $start+cols-1), (...)` for `rows` rows of `cols` values each.
-pub(crate) fn row_placeholders(start: usize, cols: usize, rows: usize) -> String {
-    let mut out = String::with_capacity(rows * (cols * 5 + 4));
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        push_placeholders(&mut out, start + r * cols, cols);
-        out.push(')');
-    }
-    out
-}
-
-/// Appends `$start,...,$start+n-1` to `out`, without a string per parameter.
-fn push_placeholders(out: &mut String, start: usize, n: usize) {
-    use std::fmt::Write;
-    for i in start..start + n {
-        if i > start {
-            out.push(',');
-        }
-        // Writing into a String cannot fail.
-        let _ = write!(out, "${i}");
-    }
-}
-
-/// Escapes LIKE's wildcards so that free text matches literally.
-pub(crate) fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{for_backend, placeholders, row_placeholders};
-    use crate::Backend;
-
-    #[test]
-    fn placeholders_number_values_from_where_they_start() {
-        assert_eq!(placeholders(2, 3), "$2,$3,$4");
-        assert_eq!(placeholders(1, 0), "");
-        assert_eq!(row_placeholders(3, 2, 2), "($3,$4), ($5,$6)");
-        assert_eq!(row_placeholders(1, 3, 1), "($1,$2,$3)");
-    }
-
-    #[test]
-    fn sqlite_gets_anonymous_parameters_only_when_they_run_in_order() {
-        let check = |sql: &str, want: &str| assert_eq!(for_backend(Backend::Sqlite, sql.to_string()), want, "{sql}");
-        check("SELECT 1 FROM t WHERE a = $1 AND b IN ($2,$3)", "SELECT 1 FROM t WHERE a = ? AND b IN (?,?)");
-        check(&format!("INSERT INTO t VALUES {}", row_placeholders(1, 2, 2)), "INSERT INTO t VALUES (?,?), (?,?)");
-        check("SELECT 1", "SELECT 1");
-        check("UPDATE t SET a = $10 WHERE b = $1", "UPDATE t SET a = $10 WHERE b = $1");
-        // A parameter used twice, or out of order, keeps its number.
-        check("INSERT INTO t VALUES ($1, $2, $1)", "INSERT INTO t VALUES ($1, $2, $1)");
-        check("INSERT INTO t VALUES ($2, $1)", "INSERT INTO t VALUES ($2, $1)");
-        check("SELECT $", "SELECT $");
-        let pg = "SELECT 1 FROM t WHERE a = $1";
-        assert_eq!(for_backend(Backend::Postgres, pg.to_string()), pg);
     }
 }

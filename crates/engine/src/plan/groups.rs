@@ -2,7 +2,7 @@
 //! or the assigned ones), and phase 4, the groups roster provisioned that are
 //! gone from the directory or no longer assigned.
 
-use super::{new_account, steps_of, PlannedChange, Walk, PAGE};
+use super::{new_account, PlannedChange, Walk, PAGE};
 use crate::cycle::Steps;
 use crate::decide::{decide, Found, Plan, Rules, Want};
 use crate::groups::{evaluate, group_scope, maps_members};
@@ -78,7 +78,7 @@ impl Engine {
             name: name.clone(),
             target_id: target,
             action,
-            steps: steps_of(steps),
+            steps: steps.0,
             modified,
             requests,
         };
