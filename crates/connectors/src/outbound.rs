@@ -93,6 +93,9 @@ impl ExchangeError {
     }
 }
 
+/// The most bytes reserved ahead for an answer from its `Content-Length`.
+const BODY_RESERVE: usize = 1 << 20;
+
 /// Sends `request` and reads the answer, at most `cap` bytes of it, as the
 /// chunks arrive: reading stops as soon as the cap is passed, and a
 /// `Content-Length` over the cap is refused before any byte is read.
@@ -106,8 +109,8 @@ pub(crate) async fn exchange(request: RequestBuilder, cap: usize) -> Result<Answ
     if response.content_length().is_some_and(|n| n > cap as u64) {
         return Err(ExchangeError::TooLarge { cap });
     }
-    let headers = response.headers().clone();
-    let mut body = Vec::new();
+    let headers = std::mem::take(response.headers_mut());
+    let mut body = Vec::with_capacity(response.content_length().map_or(0, |n| n as usize).min(cap).min(BODY_RESERVE));
     while let Some(chunk) = response.chunk().await.map_err(ExchangeError::Transport)? {
         if body.len() + chunk.len() > cap {
             return Err(ExchangeError::TooLarge { cap });

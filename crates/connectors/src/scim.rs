@@ -153,11 +153,7 @@ impl ScimConnector {
             req = req.query(query);
         }
         if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| ConnectorError::Permanent {
-                status: 0,
-                scim_type: None,
-                app_message: format!("cannot encode the request: {e}"),
-            })?;
+            let bytes = roster_scim::json_text::json_text(body, 1024).into_bytes();
             req = req.header(CONTENT_TYPE, SCIM_JSON).body(bytes);
         }
         match exchange(req, self.settings.max_response_bytes.max(1)).await {

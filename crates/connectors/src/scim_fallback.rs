@@ -142,7 +142,8 @@ impl ScimConnector {
         if self.current_dialect().form(Aspect::MultiValued).is_some() {
             return;
         }
-        for (p, v) in sent.iter().filter(|(_, v)| !v.is_null()) {
+        // Only a path with a value filter (`emails[type eq "work"].value`) can miss.
+        for (p, v) in sent.iter().filter(|(p, v)| !v.is_null() && p.contains('[')) {
             let Ok(path) = AttrPath::parse_cached(p) else { continue };
             let Some(filter) = &path.filter else { continue };
             let listed = matches!(extract(stored, &path.attribute()), Some(Value::Array(a)) if !a.is_empty());

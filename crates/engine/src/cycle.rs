@@ -65,7 +65,7 @@ pub struct CycleContext {
     /// Accounts this cycle made or enabled (source id → account id), known
     /// before their batch's record commits: a report in the next batch finds
     /// its manager's account here.
-    pub placed: Arc<std::sync::Mutex<HashMap<String, String>>>,
+    pub placed: Arc<std::sync::Mutex<crate::FastMap<String, String>>>,
 }
 
 impl CycleContext {

@@ -51,6 +51,12 @@ use status::{
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// A map of a cycle's own ids (users placed, requests settled), looked up for
+/// every user: a fast hash, seeded per map.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// A set of a cycle's own ids; see [`FastMap`].
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 pub use worker::WorkerConfig;
 
 /// What the engine can fail with.

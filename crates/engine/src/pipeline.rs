@@ -63,7 +63,7 @@ pub(crate) struct Done {
 /// rung each time one is.
 #[derive(Default)]
 struct Settled {
-    ids: Mutex<HashSet<String>>,
+    ids: Mutex<crate::FastSet<String>>,
     bell: Notify,
 }
 
@@ -276,7 +276,9 @@ async fn send(
         object_id = %item.source_id,
         kind = "user",
     );
-    let outcome = process_user(&ctx, item).instrument(span).await;
+    // Boxed: the task stays small while it waits for a permit, and spawning it
+    // copies a few hundred bytes, not the whole request's state.
+    let outcome = Box::pin(process_user(&ctx, item).instrument(span)).await;
     ctx.remember_placed(std::slice::from_ref(&outcome));
     settled.settle(outcome.source_id.as_str());
     (wave, outcome)

@@ -6,6 +6,7 @@
 mod apply;
 mod dialect;
 mod filter;
+pub mod json_text;
 mod message;
 mod patch;
 mod path;

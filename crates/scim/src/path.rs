@@ -215,8 +215,11 @@ impl AttrPath {
         use std::cell::RefCell;
         use std::collections::HashMap;
         use std::sync::Arc;
+        // Looked up several times per attribute of every object: a fast hash,
+        // seeded per map.
+        type Parsed = HashMap<String, Arc<AttrPath>, foldhash::fast::RandomState>;
         thread_local! {
-            static PARSED: RefCell<HashMap<String, Arc<AttrPath>>> = RefCell::new(HashMap::new());
+            static PARSED: RefCell<Parsed> = RefCell::new(Parsed::default());
         }
         if let Some(hit) = PARSED.with(|p| p.borrow().get(s).cloned()) {
             return Ok(hit);

@@ -25,11 +25,12 @@ pub(crate) async fn clear(
 ) -> Result<(), StoreError> {
     for (kind, ids) in group_by_kind(done) {
         for chunk in ids.chunks(crate::sql::IN_LIST) {
-            let sql = format!(
-                "DELETE FROM intents WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
-                placeholders(3, chunk.len())
-            );
-            let sql = for_backend(backend_of(tx), sql);
+            let sql = crate::sql::shaped(backend_of(tx), "clear-intents", chunk.len(), || {
+                format!(
+                    "DELETE FROM intents WHERE app_id = $1 AND object_kind = $2 AND source_id IN ({})",
+                    placeholders(3, chunk.len())
+                )
+            });
             let mut q = sqlx::query(&sql).bind(app.as_str()).bind(kind.as_str());
             for id in chunk {
                 q = q.bind(*id);

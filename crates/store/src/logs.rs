@@ -169,11 +169,12 @@ pub(crate) async fn insert_logs(
     logs: &[LogRecord],
 ) -> Result<(), StoreError> {
     for chunk in logs.chunks(crate::sql::rows_per_statement(15)) {
-        let sql = format!(
-            "INSERT INTO provisioning_log ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
-            crate::sql::row_placeholders(1, 15, chunk.len())
-        );
-        let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
+        let sql = crate::sql::shaped(crate::sql::backend_of(tx), "insert-logs", chunk.len(), || {
+            format!(
+                "INSERT INTO provisioning_log ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
+                crate::sql::row_placeholders(1, 15, chunk.len())
+            )
+        });
         let mut q = sqlx::query(&sql);
         for l in chunk {
             q = q
@@ -188,8 +189,8 @@ pub(crate) async fn insert_logs(
                 .bind(&l.target_id)
                 .bind(l.action)
                 .bind(l.status)
-                .bind(serde_json::to_string(&l.steps)?)
-                .bind(serde_json::to_string(&l.modified)?)
+                .bind(crate::json_text::json_text(&l.steps, 512))
+                .bind(crate::json_text::json_text(&l.modified, 1024))
                 .bind(&l.error_code)
                 .bind(&l.error_message);
         }

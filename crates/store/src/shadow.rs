@@ -247,14 +247,15 @@ pub(crate) async fn upsert_shadows(
         .map(|(_, s)| s)
         .collect();
     for chunk in unique.chunks(crate::sql::rows_per_statement(8)) {
-        let sql = format!(
-            "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, last_sync) \
-             VALUES {} ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET target_id = excluded.target_id, \
-             exported = excluded.exported, enabled = excluded.enabled, pending_ref = excluded.pending_ref, \
-             last_sync = excluded.last_sync",
-            crate::sql::row_placeholders(1, 8, chunk.len())
-        );
-        let sql = crate::sql::for_backend(crate::sql::backend_of(tx), sql);
+        let sql = crate::sql::shaped(crate::sql::backend_of(tx), "upsert-shadows", chunk.len(), || {
+            format!(
+                "INSERT INTO shadow (app_id, object_kind, source_id, target_id, exported, enabled, pending_ref, \
+                 last_sync) VALUES {} ON CONFLICT (app_id, object_kind, source_id) DO UPDATE SET \
+                 target_id = excluded.target_id, exported = excluded.exported, enabled = excluded.enabled, \
+                 pending_ref = excluded.pending_ref, last_sync = excluded.last_sync",
+                crate::sql::row_placeholders(1, 8, chunk.len())
+            )
+        });
         let mut q = sqlx::query(&sql);
         for s in chunk {
             q = q
@@ -262,7 +263,7 @@ pub(crate) async fn upsert_shadows(
                 .bind(s.object_kind)
                 .bind(&s.source_id)
                 .bind(&s.target_id)
-                .bind(serde_json::to_string(&s.exported)?)
+                .bind(crate::json_text::json_text(&s.exported, 512))
                 .bind(s.enabled as i64)
                 .bind(&s.pending_ref)
                 .bind(s.last_sync);

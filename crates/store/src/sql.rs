@@ -44,6 +44,40 @@ pub(crate) fn for_backend(backend: Backend, sql: String) -> String {
     out
 }
 
+/// The text of a statement of a given shape (`tag`, for a number of rows or
+/// ids), as `build` writes it and [`for_backend`] rewrites it, made once per
+/// thread: a record writes the same few shapes for every wave, and writing
+/// their placeholders again each time cost more than the rows' values.
+pub(crate) fn shaped(
+    backend: Backend,
+    tag: &'static str,
+    size: usize,
+    build: impl FnOnce() -> String,
+) -> std::sync::Arc<str> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    type Shapes = HashMap<(Backend, &'static str, usize), Arc<str>, foldhash::fast::RandomState>;
+    thread_local! {
+        static SHAPES: RefCell<Shapes> = RefCell::new(Shapes::default());
+    }
+    /// Shapes kept per thread; the cache starts over past this.
+    const KEPT: usize = 512;
+    let key = (backend, tag, size);
+    if let Some(hit) = SHAPES.with(|s| s.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let sql: Arc<str> = Arc::from(for_backend(backend, build()));
+    SHAPES.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() >= KEPT {
+            s.clear();
+        }
+        s.insert(key, sql.clone());
+    });
+    sql
+}
+
 /// The backend a connection talks to.
 pub(crate) fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
     match conn.backend_name() {
@@ -106,7 +140,7 @@ pub(crate) fn escape_like(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{for_backend, placeholders, row_placeholders};
+    use super::{for_backend, placeholders, row_placeholders, shaped};
     use crate::Backend;
 
     #[test]
@@ -130,5 +164,27 @@ mod tests {
         check("SELECT $", "SELECT $");
         let pg = "SELECT 1 FROM t WHERE a = $1";
         assert_eq!(for_backend(Backend::Postgres, pg.to_string()), pg);
+    }
+
+    #[test]
+    fn a_shape_is_written_once_per_backend_and_size() {
+        let built = std::cell::Cell::new(0);
+        let build = |n: usize| {
+            built.set(built.get() + 1);
+            format!("DELETE FROM t WHERE a = $1 AND b IN ({})", placeholders(2, n))
+        };
+        let sqlite = shaped(Backend::Sqlite, "test-shape", 2, || build(2));
+        assert_eq!(&*sqlite, "DELETE FROM t WHERE a = ? AND b IN (?,?)");
+        assert_eq!(&*shaped(Backend::Sqlite, "test-shape", 2, || build(2)), &*sqlite);
+        assert_eq!(built.get(), 1, "the second call is served from the cache");
+        assert_eq!(
+            &*shaped(Backend::Postgres, "test-shape", 2, || build(2)),
+            "DELETE FROM t WHERE a = $1 AND b IN ($2,$3)"
+        );
+        assert_eq!(
+            &*shaped(Backend::Sqlite, "test-shape", 3, || build(3)),
+            "DELETE FROM t WHERE a = ? AND b IN (?,?,?)"
+        );
+        assert_eq!(built.get(), 3);
     }
 }
