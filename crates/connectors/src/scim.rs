@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, Method, StatusCode, Url};
 use roster_scim::{build_resource, patch_body, Dialect, ListResponse, PatchOperation, ResourceKind};
 use secrecy::{ExposeSecret, SecretString};
@@ -69,12 +69,28 @@ pub struct ScimConnector {
     /// What calls on an object did besides what was asked (a form learned, an
     /// attribute the app refuses), by object id, for the provisioning log.
     notes: Arc<Mutex<HashMap<String, fallback::Notes>>>,
+    /// `Authorization: Bearer <token>`, made once (marked sensitive, so that
+    /// it is never printed); `None` when the token cannot be a header value,
+    /// and each request then fails as it did.
+    authorization: Option<HeaderValue>,
+    /// The `/Users` and `/Groups` endpoints.
+    endpoints: (Url, Url),
 }
 
 fn random_uuid() -> String {
     let n: u128 = rand::random();
     let h = format!("{n:032x}");
     format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+/// The URL of `segments` under `base`.
+fn under(base: &Url, segments: &[&str]) -> Result<Url, ConnectorError> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| ConnectorError::Config { message: format!("invalid SCIM base URL {base}") })?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
 }
 
 /// The JSON body of an answer; one that is not JSON is refused.
@@ -113,17 +129,27 @@ impl ScimConnector {
             .build()
             .map_err(|e| config(format!("cannot set up HTTPS: {}", chain(&e))))?;
         let dialect = Arc::new(Mutex::new(settings.dialect.clone()));
-        Ok(ScimConnector { client, base, settings, dialect, notes: Arc::default() })
+        let authorization =
+            HeaderValue::from_str(&format!("Bearer {}", settings.token.expose_secret())).ok().map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
+        let endpoints =
+            (under(&base, &[ResourceKind::User.endpoint()])?, under(&base, &[ResourceKind::Group.endpoint()])?);
+        Ok(ScimConnector { client, base, settings, dialect, notes: Arc::default(), authorization, endpoints })
     }
 
     /// The URL of `segments` under the base URL.
     fn url(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .map_err(|()| ConnectorError::Config { message: format!("invalid SCIM base URL {}", self.base) })?
-            .pop_if_empty()
-            .extend(segments);
-        Ok(url)
+        under(&self.base, segments)
+    }
+
+    /// The endpoint of `kind` (`/Users`, `/Groups`), made once.
+    fn endpoint(&self, kind: ResourceKind) -> Url {
+        match kind {
+            ResourceKind::User => self.endpoints.0.clone(),
+            ResourceKind::Group => self.endpoints.1.clone(),
+        }
     }
 
     async fn send(
@@ -145,7 +171,11 @@ impl ScimConnector {
         body: Option<&Value>,
         if_match: Option<&HeaderValue>,
     ) -> Result<Answer, ConnectorError> {
-        let mut req = self.client.request(method.clone(), url.clone()).bearer_auth(self.settings.token.expose_secret());
+        let mut req = self.client.request(method.clone(), url.clone());
+        req = match &self.authorization {
+            Some(value) => req.header(AUTHORIZATION, value.clone()),
+            None => req.bearer_auth(self.settings.token.expose_secret()),
+        };
         if let Some(tag) = if_match {
             req = req.header(reqwest::header::IF_MATCH, tag.clone());
         }
@@ -206,7 +236,7 @@ impl ScimConnector {
     /// GETs a list of `kind` with `query` (groups without their members); a 404
     /// means the URL is not a SCIM endpoint.
     async fn query_list(&self, kind: ResourceKind, mut query: Vec<(&str, &str)>) -> Result<TargetPage, ConnectorError> {
-        let url = self.url(&[kind.endpoint()])?;
+        let url = self.endpoint(kind);
         if kind == ResourceKind::Group {
             query.push(("excludedAttributes", "members"));
         }
@@ -298,11 +328,11 @@ impl Connector for ScimConnector {
 
     async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError> {
         let body = build_resource(kind, attrs);
-        let answer = self.send(Method::POST, self.url(&[kind.endpoint()])?, &[], Some(&body)).await?;
+        let answer = self.send(Method::POST, self.endpoint(kind), &[], Some(&body)).await?;
         if !answer.status.is_success() {
             return Err(match classify(&answer) {
                 ConnectorError::NotFound => ConnectorError::Config {
-                    message: format!("not a SCIM endpoint: POST {} answered 404", self.url(&[kind.endpoint()])?),
+                    message: format!("not a SCIM endpoint: POST {} answered 404", self.endpoint(kind)),
                 },
                 e => e,
             });
