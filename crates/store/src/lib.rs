@@ -217,17 +217,14 @@ fn postgres_pool(connections: u32) -> AnyPoolOptions {
 /// many-row insert) stays in memory (`temp_store`) instead of a temporary
 /// file; the WAL is copied into the database every 10,000 pages (40 MB)
 /// rather than every 1,000, so that a page written by many record
-/// transactions (an index's) is copied once, not once per 4 MB. Each
-/// connection caches up to 16 MB of pages (SQLite's default is 2 MB): a
-/// cycle's reads of the directory and the shadow go to the file about a
-/// quarter less often (`pread` calls counted at 20,000 users).
+/// transactions (an index's) is copied once, not once per 4 MB.
 fn sqlite_pool(connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new().max_connections(connections).after_connect(|conn, _| {
         Box::pin(async move {
             use sqlx::Executor;
             conn.execute(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                 PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000; PRAGMA cache_size=-16384;",
+                 PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;",
             )
             .await?;
             Ok(())
