@@ -216,17 +216,42 @@ pub(crate) fn cpu_secs(pid: u32) -> Option<f64> {
     stat_cpu(&std::fs::read_to_string(path).ok()?).map(|(_, secs)| secs)
 }
 
-/// CPU seconds of this process's threads, by thread name (Linux).
-pub(crate) fn cpu_by_thread() -> std::collections::BTreeMap<String, f64> {
-    let mut out = std::collections::BTreeMap::new();
+/// What a thread has used so far: CPU seconds and context switches
+/// (voluntary and not).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ThreadUse {
+    pub(crate) cpu: f64,
+    pub(crate) switches: u64,
+}
+
+/// The context switches of a task, from its `/proc/.../status` text.
+fn status_switches(status: &str) -> u64 {
+    status
+        .lines()
+        .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// What this process's threads have used, by thread name (Linux).
+pub(crate) fn use_by_thread() -> std::collections::BTreeMap<String, ThreadUse> {
+    let mut out = std::collections::BTreeMap::<String, ThreadUse>::new();
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
     for task in dir.flatten() {
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
         if let Some((name, secs)) = stat_cpu(&stat) {
-            *out.entry(name).or_insert(0.0) += secs;
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            let used = out.entry(name).or_default();
+            used.cpu += secs;
+            used.switches += status_switches(&status);
         }
     }
     out
+}
+
+/// Context switches of every thread of this process so far (Linux).
+pub(crate) fn switches() -> u64 {
+    use_by_thread().values().map(|u| u.switches).sum()
 }
 
 /// Peak resident memory of this process, in MiB (Linux).
@@ -366,4 +391,39 @@ pub async fn groups(b: GroupsBench) -> Result<()> {
         b.members, change_counters
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tasks_context_switches_are_both_kinds_summed() {
+        let status = "Name:\ttokio-rt-worker\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t1200\nnonvoluntary_ctxt_switches:\t34\n";
+        assert_eq!(status_switches(status), 1234);
+        assert_eq!(status_switches("Name:\tx\n"), 0);
+        assert_eq!(status_switches("voluntary_ctxt_switches:\tmany\nnonvoluntary_ctxt_switches:\t5\n"), 5);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_that_sleeps_is_counted_under_its_name() {
+        let (slept, done) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let probe = std::thread::Builder::new()
+            .name("switch-probe".into())
+            .spawn(move || {
+                for _ in 0..3 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                let _ = slept.0.send(());
+                let _ = done.1.recv();
+            })
+            .expect("spawn");
+        slept.1.recv().expect("the probe slept");
+        let used = use_by_thread().get("switch-probe").copied().unwrap_or_default();
+        let _ = done.0.send(());
+        probe.join().expect("join");
+        assert!(used.switches >= 3, "three sleeps are three switches at least, got {}", used.switches);
+        assert!(switches() >= used.switches);
+    }
 }

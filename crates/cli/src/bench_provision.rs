@@ -142,8 +142,10 @@ struct Figures {
     /// CPU µs per user (this process, the app) of the first engine run and the first raw loop.
     engine_cpu: (f64, f64),
     raw_cpu: (f64, f64),
-    /// roster's CPU µs per user by thread name (first engine run).
-    threads: Vec<(String, f64)>,
+    /// roster's CPU µs and context switches per user by thread name (first engine run).
+    threads: Vec<(String, f64, f64)>,
+    /// Context switches per user in this process (first engine run, first raw loop).
+    switches: (f64, f64),
 }
 
 pub async fn provision(mut b: ProvisionBench) -> Result<()> {
@@ -211,8 +213,15 @@ fn print_figures(f: &Figures) {
         "  CPU per user, client / app: roster {:.0} / {:.0} µs, raw loop {:.0} / {:.0} µs",
         f.engine_cpu.0, f.engine_cpu.1, f.raw_cpu.0, f.raw_cpu.1
     );
-    let threads: Vec<String> = f.threads.iter().map(|(name, us)| format!("{name} {us:.0}")).collect();
+    let threads: Vec<String> = f.threads.iter().map(|(name, us, _)| format!("{name} {us:.0}")).collect();
     println!("  roster's CPU per user by thread: {} µs", threads.join(", "));
+    let threads: Vec<String> = f.threads.iter().map(|(name, _, n)| format!("{name} {n:.2}")).collect();
+    println!(
+        "  context switches per user in this process: roster {:.2} ({}), raw loop {:.2}",
+        f.switches.0,
+        threads.join(", "),
+        f.switches.1
+    );
     println!("  incremental cycle, nothing to do : {:.1} ms (median of 5)", f.noop_ms);
     println!("  incremental cycle, 10 changes    : {:.1} ms", f.ten_ms);
     if let Some(rss) = crate::bench::peak_rss_mib() {
@@ -256,11 +265,11 @@ async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
     let mut first = None;
     for run in 0..b.runs.max(1) {
         let measured = engine_run(b, &store, &engine, users, run, run == 0).await?;
-        let (raw_secs, raw_cpu) = raw_loop(b, &store, users).await?;
+        let (raw_secs, raw_cpu, raw_switches) = raw_loop(b, &store, users).await?;
         runs.push((users as f64 / measured.secs, users as f64 / raw_secs));
-        first.get_or_insert((measured, raw_cpu));
+        first.get_or_insert((measured, raw_cpu, raw_switches));
     }
-    let (first, raw_cpu) = first.context("no run")?;
+    let (first, raw_cpu, raw_switches) = first.context("no run")?;
     let per_user = |(client, app): (f64, f64)| (client * 1e6 / users as f64, app * 1e6 / users as f64);
     let median = |pick: fn(&(f64, f64)) -> f64| {
         let mut v: Vec<f64> = runs.iter().map(pick).collect();
@@ -276,6 +285,7 @@ async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
         ten_ms: first.ten_ms,
         writes: first.writes,
         engine_cpu: per_user(first.cpu),
+        switches: (first.threads.iter().map(|t| t.2).sum(), raw_switches as f64 / users as f64),
         threads: first.threads,
         raw_cpu: per_user(raw_cpu),
     })
@@ -289,8 +299,9 @@ struct EngineRun {
     writes: u64,
     /// CPU seconds of the initial cycle (this process, the app).
     cpu: (f64, f64),
-    /// This process's CPU µs per user in the initial cycle, by thread name.
-    threads: Vec<(String, f64)>,
+    /// This process's CPU µs and context switches per user in the initial
+    /// cycle, by thread name.
+    threads: Vec<(String, f64, f64)>,
 }
 
 /// The engine's initial cycle into a fresh app (scope "all": every user of the
@@ -319,15 +330,21 @@ async fn engine_run(
     };
     engine.configure(&application.id, patch).await?;
     let (started, cpu_before) = (Instant::now(), app.cpu());
-    let threads_before = crate::bench::cpu_by_thread();
+    let threads_before = crate::bench::use_by_thread();
     let counts = cycle(engine, &application.id).await?;
     let secs = started.elapsed().as_secs_f64();
-    let threads = crate::bench::cpu_by_thread()
+    let threads = crate::bench::use_by_thread()
         .into_iter()
-        .map(|(name, secs)| {
-            (name.clone(), (secs - threads_before.get(&name).copied().unwrap_or(0.0)) * 1e6 / users as f64)
+        .map(|(name, used)| {
+            let before = threads_before.get(&name).copied().unwrap_or_default();
+            let per_user = |x: f64| x / users as f64;
+            (
+                name,
+                per_user((used.cpu - before.cpu) * 1e6),
+                per_user(used.switches.saturating_sub(before.switches) as f64),
+            )
         })
-        .filter(|(_, us)| *us >= 1.0)
+        .filter(|(_, us, _)| *us >= 1.0)
         .collect();
     let cpu_after = app.cpu();
     let cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
@@ -372,9 +389,9 @@ async fn cycle(
 }
 
 /// The baseline: the same user resources (built by the same mapping) POSTed by
-/// a plain client at the same concurrency into a fresh app. Returns the seconds
-/// and the CPU seconds (this process, the app).
-async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<(f64, (f64, f64))> {
+/// a plain client at the same concurrency into a fresh app. Returns the seconds,
+/// the CPU seconds (this process, the app) and this process's context switches.
+async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<(f64, (f64, f64), u64)> {
     use futures::StreamExt;
     let mapping = roster_engine::job::compile_user_mapping(&roster_mapping::defaults::scim_app_mappings())?;
     let mut bodies = Vec::with_capacity(users);
@@ -394,7 +411,7 @@ async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<(f6
     let app = AppProcess::start(b, "raw").await?;
     let http = reqwest::Client::new();
     let url = format!("{}/Users", app.base_url);
-    let (started, cpu_before) = (Instant::now(), app.cpu());
+    let (started, cpu_before, switches_before) = (Instant::now(), app.cpu(), crate::bench::switches());
     let ok = futures::stream::iter(bodies.into_iter().map(|body| {
         let (http, url, token) = (http.clone(), url.clone(), app.token.clone());
         async move {
@@ -413,10 +430,10 @@ async fn raw_loop(b: &ProvisionBench, store: &Store, users: usize) -> Result<(f6
     .count()
     .await;
     let secs = started.elapsed().as_secs_f64();
-    let cpu_after = app.cpu();
+    let (cpu_after, switches) = (app.cpu(), crate::bench::switches().saturating_sub(switches_before));
     app.stop().await;
     if ok != users {
         bail!("the raw loop made {ok} of {users} accounts");
     }
-    Ok((secs, (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1)))
+    Ok((secs, (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1), switches))
 }
