@@ -10,8 +10,9 @@
 
 use crate::cycle::CycleContext;
 use crate::EngineError;
+use crate::{FastMap, FastSet};
 use roster_store::{ObjectKind, Store, User, UserId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 /// How far up a management chain managers are pulled in, and the most waves.
 const MAX_CHAIN: usize = 16;
@@ -27,9 +28,9 @@ pub(crate) async fn waves(
     store: &Store,
     ctx: &CycleContext,
     items: Vec<Item>,
-    scheduled: &HashSet<String>,
+    scheduled: &FastSet<String>,
 ) -> Result<Vec<Vec<Item>>, EngineError> {
-    let mut users: HashMap<UserId, Option<User>> = HashMap::with_capacity(items.len());
+    let mut users: FastMap<UserId, Option<User>> = FastMap::with_capacity_and_hasher(items.len(), Default::default());
     let mut order: Vec<UserId> = Vec::with_capacity(items.len());
     for (id, user) in items {
         if let std::collections::hash_map::Entry::Vacant(slot) = users.entry(id.clone()) {
@@ -62,10 +63,10 @@ pub(crate) async fn waves(
 async fn pull_managers(
     store: &Store,
     ctx: &CycleContext,
-    users: &mut HashMap<UserId, Option<User>>,
+    users: &mut FastMap<UserId, Option<User>>,
     order: &mut Vec<UserId>,
-    scheduled: &HashSet<String>,
-) -> Result<HashSet<UserId>, EngineError> {
+    scheduled: &FastSet<String>,
+) -> Result<FastSet<UserId>, EngineError> {
     let mut frontier: Vec<UserId> =
         managers(users.values().flatten()).into_iter().filter(|m| !users.contains_key(m)).collect();
     for _ in 0..MAX_CHAIN {
@@ -90,7 +91,7 @@ async fn pull_managers(
 
 /// The managers named by some users, each once.
 fn managers<'a>(users: impl Iterator<Item = &'a User>) -> Vec<UserId> {
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     users.filter_map(|u| u.manager.clone()).filter(|m| seen.insert(m.clone())).collect()
 }
 
@@ -100,7 +101,7 @@ async fn without_account(
     store: &Store,
     ctx: &CycleContext,
     ids: Vec<UserId>,
-    scheduled: &HashSet<String>,
+    scheduled: &FastSet<String>,
 ) -> Result<Vec<UserId>, EngineError> {
     let ids: Vec<UserId> = ids
         .into_iter()
@@ -116,9 +117,9 @@ async fn without_account(
 
 /// How many managers without an account stand above a user in the batch (its
 /// wave). A chain that loops is cut where it closes.
-fn level_of(id: &UserId, users: &HashMap<UserId, Option<User>>, pending: &HashSet<UserId>) -> usize {
+fn level_of(id: &UserId, users: &FastMap<UserId, Option<User>>, pending: &FastSet<UserId>) -> usize {
     let mut level = 0;
-    let mut seen = HashSet::from([id.clone()]);
+    let mut seen: FastSet<UserId> = [id.clone()].into_iter().collect();
     let mut current = id.clone();
     while let Some(m) = users.get(&current).and_then(|u| u.as_ref()?.manager.clone()) {
         if !pending.contains(&m) || !seen.insert(m.clone()) || level >= MAX_CHAIN {
@@ -145,7 +146,7 @@ mod tests {
 
     #[test]
     fn levels_count_the_managers_without_an_account_above() {
-        let users: HashMap<UserId, Option<User>> = [
+        let users: FastMap<UserId, Option<User>> = [
             user("ceo", None),
             user("vp", Some("ceo")),
             user("lead", Some("vp")),
@@ -156,7 +157,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let pending: HashSet<UserId> =
+        let pending: FastSet<UserId> =
             ["ceo", "vp", "lead", "a", "b"].iter().map(|s| UserId::from_stored(s.to_string())).collect();
         let check = |id: &str, want: usize| {
             assert_eq!(level_of(&UserId::from_stored(id.into()), &users, &pending), want, "{id}")

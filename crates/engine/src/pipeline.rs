@@ -22,10 +22,11 @@ use crate::job::SharedProgress;
 use crate::managers::Item;
 use crate::status::Counts;
 use crate::EngineError;
+use crate::{FastMap, FastSet};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use roster_store::{JobStateUpdate, ObjectKind, RecordBatch, Store, StoreError, UserId};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 
@@ -100,7 +101,7 @@ pub(crate) struct Feeder {
     ctx: Arc<CycleContext>,
     tx: mpsc::Sender<Wave>,
     /// Every user queued in this run.
-    scheduled: HashSet<String>,
+    scheduled: FastSet<String>,
 }
 
 impl Feeder {
@@ -140,7 +141,7 @@ async fn push_waves(
     store: &Store,
     ctx: &CycleContext,
     tx: &mpsc::Sender<Wave>,
-    scheduled: &mut HashSet<String>,
+    scheduled: &mut FastSet<String>,
     mut items: Vec<Item>,
     change_id: &str,
     mut job_update: Option<JobStateUpdate>,
@@ -178,7 +179,7 @@ async fn prepare(
     ctx: &CycleContext,
     items: Vec<Item>,
     change_id: &str,
-    scheduled: &HashSet<String>,
+    scheduled: &FastSet<String>,
 ) -> Result<Wave, EngineError> {
     let empty = || Wave {
         items: Vec::new(),
@@ -200,7 +201,7 @@ async fn prepare(
         store.shadow_of(&ctx.app, ObjectKind::User, &id_refs).await?
     };
     // A manager placed in this run is known without the store.
-    let mut placed: HashMap<String, String> = HashMap::new();
+    let mut placed: FastMap<String, String> = FastMap::default();
     let mut unknown: Vec<&str> = Vec::new();
     for m in items.iter().filter_map(|(_, u)| u.as_ref()?.manager.as_ref().map(|m| m.as_str())) {
         match ctx.placed_account(m) {
@@ -323,7 +324,7 @@ where
     // across a boundary, without reading the directory far ahead of the app.
     let (tx, rx) = mpsc::channel::<Wave>(2);
     let shared = Arc::new(ctx.clone());
-    let feeder = Feeder { store: store.clone(), ctx: shared.clone(), tx, scheduled: HashSet::new() };
+    let feeder = Feeder { store: store.clone(), ctx: shared.clone(), tx, scheduled: FastSet::default() };
     let settled = Arc::new(Settled::default());
     let consume = async {
         let mut stage = SendStage { rx, open: BTreeMap::new(), queued: VecDeque::new(), waves: 0 };

@@ -48,11 +48,18 @@ pub fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> 
 }
 
 /// The key under which `name` is stored in `obj` (any case), or `name`.
+/// One pass over the keys: the exact name wins over another case of it.
 pub(crate) fn key_ci(obj: &Map<String, Value>, name: &str) -> String {
-    if obj.contains_key(name) {
-        return name.to_string();
+    let mut other_case = None;
+    for k in obj.keys() {
+        if k == name {
+            return name.to_string();
+        }
+        if other_case.is_none() && k.eq_ignore_ascii_case(name) {
+            other_case = Some(k);
+        }
     }
-    obj.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned().unwrap_or_else(|| name.to_string())
+    other_case.cloned().unwrap_or_else(|| name.to_string())
 }
 
 /// The object stored under `name` (any case), created (or replacing a
@@ -253,6 +260,16 @@ mod tests {
 
     fn attrs(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
         pairs.iter().map(|(p, v)| (p.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn a_key_is_found_in_any_case_and_its_exact_case_first() {
+        let obj = |keys: &[&str]| -> Map<String, Value> { keys.iter().map(|k| (k.to_string(), json!(1))).collect() };
+        assert_eq!(key_ci(&obj(&["Name", "name", "NAME"]), "name"), "name");
+        assert_eq!(key_ci(&obj(&["emails", "Name"]), "name"), "Name");
+        assert_eq!(key_ci(&obj(&["NAME", "Name"]), "nAmE"), "NAME");
+        assert_eq!(key_ci(&obj(&["emails"]), "name"), "name");
+        assert_eq!(key_ci(&Map::new(), "name"), "name");
     }
 
     fn check(kind: ResourceKind, input: &[(&str, Value)], want: Value) {

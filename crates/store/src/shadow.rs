@@ -228,7 +228,6 @@ impl Store {
     }
 }
 
-/// Writes one shadow entry (insert or replace) inside a transaction.
 /// Writes shadow entries, many rows per statement. When one object comes
 /// more than once, its last entry wins (one statement may not change a row twice).
 pub(crate) async fn upsert_shadows(
@@ -236,7 +235,8 @@ pub(crate) async fn upsert_shadows(
     app: &AppId,
     entries: &[ShadowEntry],
 ) -> Result<(), StoreError> {
-    let mut last: std::collections::HashMap<(ObjectKind, &str), usize> = std::collections::HashMap::new();
+    let mut last: HashMap<(ObjectKind, &str), usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
     for (i, s) in entries.iter().enumerate() {
         last.insert((s.object_kind, s.source_id.as_str()), i);
     }
