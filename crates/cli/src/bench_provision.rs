@@ -285,7 +285,7 @@ async fn one_size(b: &ProvisionBench, users: usize) -> Result<Figures> {
         ten_ms: first.ten_ms,
         writes: first.writes,
         engine_cpu: per_user(first.cpu),
-        switches: (first.threads.iter().map(|t| t.2).sum(), raw_switches as f64 / users as f64),
+        switches: (first.switches as f64 / users as f64, raw_switches as f64 / users as f64),
         threads: first.threads,
         raw_cpu: per_user(raw_cpu),
     })
@@ -299,6 +299,8 @@ struct EngineRun {
     writes: u64,
     /// CPU seconds of the initial cycle (this process, the app).
     cpu: (f64, f64),
+    /// This process's context switches in the initial cycle.
+    switches: u64,
     /// This process's CPU µs and context switches per user in the initial
     /// cycle, by thread name.
     threads: Vec<(String, f64, f64)>,
@@ -330,7 +332,7 @@ async fn engine_run(
     };
     engine.configure(&application.id, patch).await?;
     let (started, cpu_before) = (Instant::now(), app.cpu());
-    let threads_before = crate::bench::use_by_thread();
+    let (threads_before, switches_before) = (crate::bench::use_by_thread(), crate::bench::switches());
     let counts = cycle(engine, &application.id).await?;
     let secs = started.elapsed().as_secs_f64();
     let threads = crate::bench::use_by_thread()
@@ -346,7 +348,7 @@ async fn engine_run(
         })
         .filter(|(_, us, _)| *us >= 1.0)
         .collect();
-    let cpu_after = app.cpu();
+    let (cpu_after, switches) = (app.cpu(), crate::bench::switches().saturating_sub(switches_before));
     let cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     let in_app = app.user_count().await?;
     if counts.created as usize != users || in_app as usize != users {
@@ -375,7 +377,7 @@ async fn engine_run(
     // Each create is a POST, each update or enable a PATCH: the requests that
     // wrote to the app, against the fewest possible (one per user).
     let writes = counts.created + counts.updated + counts.enabled + counts.disabled;
-    Ok(EngineRun { secs, noop_ms, ten_ms, writes, cpu, threads })
+    Ok(EngineRun { secs, noop_ms, ten_ms, writes, cpu, switches, threads })
 }
 
 /// One cycle, run on the runtime's worker threads as `roster serve` runs it

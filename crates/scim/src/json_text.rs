@@ -21,8 +21,8 @@ pub fn json_text<T: JsonText + ?Sized>(value: &T, capacity: usize) -> String {
 
 /// Whether JSON needs `s` escaped: a control character, a quote or a backslash
 /// (exactly what serde_json escapes). Eight bytes at a time: a byte below 0x20,
-/// a quote or a backslash sets the high bit of its lane (a borrow carries only
-/// out of a lane that already matched, so no other lane is ever set).
+/// a quote or a backslash sets the high bit of its lane. A borrow carries only
+/// out of a lane that matched, so the word is non-zero exactly when a byte does.
 fn needs_escape(s: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
