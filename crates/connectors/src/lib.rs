@@ -76,6 +76,12 @@ pub trait Connector: Send + Sync {
     async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<TargetObject>, ConnectorError>;
     /// Creates an object from (target path, value) pairs.
     async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError>;
+    /// Creates an object and returns only its id in the app, which is all a
+    /// cycle keeps of the answer. A connector whose answers are long reads no
+    /// more of them than it needs; by default, [`create`](Self::create).
+    async fn create_id(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<String, ConnectorError> {
+        self.create(kind, attrs).await.map(|t| t.id)
+    }
     /// Applies PATCH operations to an object.
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError>;
     /// Applies PATCH operations to an object, knowing every attribute roster

@@ -216,6 +216,10 @@ impl Connector for ResolvesManualIds {
         self.inner.create(kind, attrs).await
     }
 
+    async fn create_id(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<String, ConnectorError> {
+        self.inner.create_id(kind, attrs).await
+    }
+
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
         let real = self.resolve(kind, id).await?;
         self.inner.update(kind, &real, ops).await

@@ -111,6 +111,83 @@ fn to_object(resource: Value) -> Option<TargetObject> {
     Some(TargetObject { id, resource })
 }
 
+/// The error for a successful create whose answer names no object.
+fn no_id(answer: &Answer) -> ConnectorError {
+    ConnectorError::Permanent {
+        status: answer.status.as_u16(),
+        scim_type: None,
+        app_message: "the app created the object but its answer has no id".to_string(),
+    }
+}
+
+/// The object of a JSON answer with only its `id` and the members named in
+/// `keep` (in any letter case): the rest is scanned past, not built, which
+/// is most of the cost of reading a created object's answer. `None` when the
+/// answer is not a JSON object.
+fn pick_members(body: &[u8], keep: &[String]) -> Option<Value> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let picked = Pick { keep }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(Value::Object(picked))
+}
+
+/// The visitor of [`pick_members`].
+struct Pick<'k> {
+    keep: &'k [String],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pick<'_> {
+    type Value = serde_json::Map<String, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pick<'_> {
+    type Value = serde_json::Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if key == "id" || self.keep.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                let value = map.next_value::<Value>()?;
+                out.insert(key.into_owned(), value);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A member's name, borrowed from the answer unless it has escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> serde::de::Visitor<'de> for Name {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
 impl ScimConnector {
     /// A connector; fails with `Config` on a URL that is not http(s).
     pub fn new(settings: ScimSettings) -> Result<Self, ConnectorError> {
@@ -233,6 +310,21 @@ impl ScimConnector {
 }
 
 impl ScimConnector {
+    /// POSTs a new object made of `attrs`; the answer, when the app made it.
+    async fn post_new(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<Answer, ConnectorError> {
+        let body = build_resource(kind, attrs);
+        let answer = self.send(Method::POST, self.endpoint(kind), &[], Some(&body)).await?;
+        if answer.status.is_success() {
+            return Ok(answer);
+        }
+        Err(match classify(&answer) {
+            ConnectorError::NotFound => ConnectorError::Config {
+                message: format!("not a SCIM endpoint: POST {} answered 404", self.endpoint(kind)),
+            },
+            e => e,
+        })
+    }
+
     /// GETs a list of `kind` with `query` (groups without their members); a 404
     /// means the URL is not a SCIM endpoint.
     async fn query_list(&self, kind: ResourceKind, mut query: Vec<(&str, &str)>) -> Result<TargetPage, ConnectorError> {
@@ -327,25 +419,19 @@ impl Connector for ScimConnector {
     }
 
     async fn create(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<TargetObject, ConnectorError> {
-        let body = build_resource(kind, attrs);
-        let answer = self.send(Method::POST, self.endpoint(kind), &[], Some(&body)).await?;
-        if !answer.status.is_success() {
-            return Err(match classify(&answer) {
-                ConnectorError::NotFound => ConnectorError::Config {
-                    message: format!("not a SCIM endpoint: POST {} answered 404", self.endpoint(kind)),
-                },
-                e => e,
-            });
-        }
-        let created = serde_json::from_slice::<Value>(&answer.body).ok().and_then(to_object).ok_or_else(|| {
-            ConnectorError::Permanent {
-                status: answer.status.as_u16(),
-                scim_type: None,
-                app_message: "the app created the object but its answer has no id".to_string(),
-            }
-        })?;
+        let answer = self.post_new(kind, attrs).await?;
+        let created =
+            serde_json::from_slice::<Value>(&answer.body).ok().and_then(to_object).ok_or_else(|| no_id(&answer))?;
         self.read_back(&created.id, attrs, &created.resource);
         Ok(created)
+    }
+
+    async fn create_id(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<String, ConnectorError> {
+        let answer = self.post_new(kind, attrs).await?;
+        let keep = self.read_back_members(attrs);
+        let created = pick_members(&answer.body, &keep).and_then(to_object).ok_or_else(|| no_id(&answer))?;
+        self.read_back(&created.id, attrs, &created.resource);
+        Ok(created.id)
     }
 
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
@@ -394,6 +480,7 @@ impl Connector for ScimConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn hides_the_token() {
@@ -401,6 +488,33 @@ mod tests {
         assert!(!format!("{s:?}").contains("s3cret"));
         let c = ScimConnector::new(s);
         assert!(c.is_ok_and(|c| !format!("{c:?}").contains("s3cret")));
+    }
+
+    #[test]
+    fn picks_the_id_and_the_members_asked_for() {
+        let body = br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u-1","userName":"ann",
+            "Emails":[{"value":"a@x","type":"work"}],"name":{"givenName":"Ann","x":[1,{"y":"\"}"}]},
+            "meta":{"location":"https://app/Users/u-1"},"ph\u006fneNumbers":[{"value":"1"}]}"#;
+        let keep = ["emails".to_string(), "phoneNumbers".to_string()];
+        let picked = pick_members(body, &keep).expect("an object");
+        assert_eq!(
+            picked,
+            json!({"id": "u-1", "Emails": [{"value": "a@x", "type": "work"}], "phoneNumbers": [{"value": "1"}]})
+        );
+        let full: Value = serde_json::from_slice(body).expect("json");
+        assert_eq!(to_object(picked).map(|t| t.id), to_object(full).map(|t| t.id));
+        // A numeric id is kept as the full reading keeps it.
+        let numeric = pick_members(br#"{"id": 42, "userName": "bob"}"#, &[]).and_then(to_object);
+        assert_eq!(numeric.map(|t| (t.id, t.resource)), Some(("42".to_string(), json!({"id": 42}))));
+    }
+
+    #[test]
+    fn picks_nothing_from_an_answer_that_is_not_one_json_object() {
+        for body in [&b"[1,2]"[..], b"\"id\"", b"{\"id\":\"u\"} trailing", b"{\"id\":\"u\"", b"", b"{\"id\":}"] {
+            assert_eq!(pick_members(body, &[]), None, "{}", String::from_utf8_lossy(body));
+        }
+        // An object without an id is picked, and then names no object.
+        assert_eq!(pick_members(b"{\"userName\":\"a\"}", &[]).and_then(to_object).map(|t| t.id), None);
     }
 
     #[test]

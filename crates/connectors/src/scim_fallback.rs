@@ -133,13 +133,33 @@ impl ScimConnector {
         }
     }
 
+    /// Whether the app's form of multi-valued attributes is known (pinned or
+    /// learned), so that a created object's answer has nothing more to teach.
+    fn knows_multi_valued_form(&self) -> bool {
+        self.dialect.lock().map(|d| d.form(Aspect::MultiValued).is_some()).unwrap_or(false)
+    }
+
+    /// The top-level members of a created object's answer that
+    /// [`read_back`](Self::read_back) looks at: the attribute (or extension)
+    /// of each path sent with a value filter; none once the form is known.
+    pub(super) fn read_back_members(&self, sent: &[(String, Value)]) -> Vec<String> {
+        if self.knows_multi_valued_form() {
+            return Vec::new();
+        }
+        sent.iter()
+            .filter(|(p, v)| !v.is_null() && p.contains('['))
+            .filter_map(|(p, _)| AttrPath::parse_cached(p).ok())
+            .map(|path| path.schema.clone().unwrap_or_else(|| path.attr.clone()))
+            .collect()
+    }
+
     /// Reads back what the app stored of `sent` (path → value) in `stored`, the
     /// resource its answer carries. An entry sent under a value filter
     /// (`emails[type eq "work"]`) that the app keeps without the filter's
     /// attribute cannot be reached by that filter again: changes to such lists
     /// go as the whole list from then on.
     pub(super) fn read_back(&self, id: &str, sent: &[(String, Value)], stored: &Value) {
-        if self.current_dialect().form(Aspect::MultiValued).is_some() {
+        if self.knows_multi_valued_form() {
             return;
         }
         // Only a path with a value filter (`emails[type eq "work"].value`) can miss.

@@ -194,6 +194,15 @@ async fn an_app_that_drops_entry_types_is_sent_whole_lists() {
     assert_eq!(dialect.learned.get(&Aspect::MultiValued), Some(&Form::WholeList), "{dialect:?}");
     let note = c.take_note(&ann.id).unwrap_or_default();
     assert!(note.contains("without type"), "{note}");
+    // The cycle's create, which reads only the members it needs, learns the same.
+    let fresh = connector(&app.base_url, Dialect::default());
+    let bob = attrs(&[("userName", json!("bob@x.example")), ("emails[type eq \"work\"].value", json!("b@x.example"))]);
+    let bob_id = fresh.create_id(ResourceKind::User, &bob).await.expect("created by id");
+    let learned = fresh.dialect().unwrap_or_default();
+    assert_eq!(learned.learned.get(&Aspect::MultiValued), Some(&Form::WholeList), "{learned:?}");
+    assert!(fresh.take_note(&bob_id).unwrap_or_default().contains("without type"));
+    let bob_got = fresh.get(ResourceKind::User, &bob_id).await.expect("read").expect("exists").resource;
+    assert_eq!(bob_got["userName"], "bob@x.example");
     let v2 = attrs(&[("userName", json!("ann@x.example")), ("emails[type eq \"work\"].value", json!("a2@x.example"))]);
     let sent = change(&app, &c, &ann.id, &v1, &v2).await;
     assert_eq!(sent, 1, "one PATCH, the whole list");

@@ -218,3 +218,44 @@ async fn no_connector_calls_a_cloud_metadata_address() {
     );
     assert!(matches!(&dropbox, Err(ConnectorError::Config { .. })), "{:?}", dropbox.err());
 }
+
+/// A server that answers every POST with 201 and `body`.
+async fn creating_server(body: &'static str) -> String {
+    let router = Router::new().fallback(move || async move {
+        (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/scim+json")], body)
+    });
+    serve(router).await
+}
+
+#[tokio::test]
+async fn a_created_answer_without_an_id_or_not_json_is_a_failure_both_ways() {
+    let attrs =
+        vec![("userName".to_string(), json!("ann")), ("emails[type eq \"work\"].value".to_string(), json!("a@x"))];
+    for body in
+        [r#"{"userName":"ann"}"#, r#"{"id":""}"#, r#"{"id":null}"#, "<html>made</html>", r#"{"id":"u1"}{"#, "[]"]
+    {
+        let c = scim(&creating_server(body).await);
+        for (way, result) in [
+            ("create", c.create(ResourceKind::User, &attrs).await.map(|t| t.id)),
+            ("create_id", c.create_id(ResourceKind::User, &attrs).await),
+        ] {
+            match result {
+                Err(ConnectorError::Permanent { status: 201, app_message, .. }) => {
+                    assert!(app_message.contains("has no id"), "{way} {body}: {app_message}")
+                }
+                other => panic!("{way} {body}: expected a failure, got {other:?}"),
+            }
+        }
+    }
+    // A long answer with the id last is read for its id, and for nothing it does not need.
+    let long: &'static str = Box::leak(
+        format!(
+            r#"{{"userName":"ann","meta":{{"x":"{}"}},"emails":[{{"value":"a@x","type":"work"}}],"id":"u-9"}}"#,
+            "y".repeat(100_000)
+        )
+        .into_boxed_str(),
+    );
+    let c = scim(&creating_server(long).await);
+    assert_eq!(c.create_id(ResourceKind::User, &attrs).await.expect("created"), "u-9");
+    assert_eq!(c.dialect().unwrap_or_default().learned.len(), 0, "the app kept the entry's type: nothing to learn");
+}

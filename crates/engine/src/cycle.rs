@@ -636,14 +636,14 @@ async fn create(
 ) -> Outcome {
     let connector = ctx.connector.clone();
     let changes = modified(&Map::new(), &new_map);
-    match with_retry(|| connector.create(ResourceKind::User, desired)).await {
-        Ok(t) => {
+    match with_retry(|| connector.create_id(ResourceKind::User, desired)).await {
+        Ok(id) => {
             steps.add(
                 "Action",
                 if recreated { "created the account again (it was deleted in the app)" } else { "created the account" },
             );
-            let shadow = shadow_entry(item, &t.id, new_map, true, pending_ref);
-            let l = log(Action::Create, LogStatus::Success, Some(t.id), steps, changes, None);
+            let shadow = shadow_entry(item, &id, new_map, true, pending_ref);
+            let l = log(Action::Create, LogStatus::Success, Some(id), steps, changes, None);
             outcome(Action::Create, Some(shadow), Some(l), false)
         }
         Err(ConnectorError::Conflict { app_message }) => {

@@ -489,11 +489,11 @@ async fn create_group(
 ) -> Result<Placed, Failed> {
     let new_map: Map<String, Value> = desired.iter().cloned().collect();
     let changes = modified(&Map::new(), &new_map);
-    match with_retry(|| ctx.connector.create(ResourceKind::Group, desired)).await {
-        Ok(t) => {
+    match with_retry(|| ctx.connector.create_id(ResourceKind::Group, desired)).await {
+        Ok(id) => {
             steps.add("Action", "created the group");
             Ok(Placed {
-                target_id: t.id,
+                target_id: id,
                 exported: new_map,
                 sent: SentMembers::Nothing,
                 action: Some(Action::Create),

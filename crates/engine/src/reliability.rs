@@ -345,6 +345,10 @@ impl Connector for GuardedConnector {
         self.counted("create", || self.inner.create(kind, attrs)).await
     }
 
+    async fn create_id(&self, kind: ResourceKind, attrs: &[(String, Value)]) -> Result<String, ConnectorError> {
+        self.counted("create", || self.inner.create_id(kind, attrs)).await
+    }
+
     async fn update(&self, kind: ResourceKind, id: &str, ops: &[PatchOperation]) -> Result<(), ConnectorError> {
         self.counted("update", || self.inner.update(kind, id, ops)).await
     }
