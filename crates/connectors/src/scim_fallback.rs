@@ -25,6 +25,16 @@ use crate::classify::{classify, conflict_as_permanent};
 use crate::describe::{PlannedRequest, Write};
 use crate::ConnectorError;
 
+/// The paths of `sent` with a value filter (`emails[type eq "work"].value`),
+/// parsed, each with its text and the value sent under it (null ones left out):
+/// the only paths whose entry an app can keep out of the filter's reach.
+fn filtered_paths(sent: &[(String, Value)]) -> impl Iterator<Item = (std::sync::Arc<AttrPath>, &str, &Value)> {
+    sent.iter()
+        .filter(|(p, v)| !v.is_null() && p.contains('['))
+        .filter_map(|(p, v)| Some((AttrPath::parse_cached(p).ok()?, p.as_str(), v)))
+        .filter(|(path, _, _)| path.filter.is_some())
+}
+
 /// The most objects with notes kept (notes nobody takes are dropped past it).
 const MAX_NOTED: usize = 10_000;
 
@@ -146,11 +156,7 @@ impl ScimConnector {
         if self.knows_multi_valued_form() {
             return Vec::new();
         }
-        sent.iter()
-            .filter(|(p, v)| !v.is_null() && p.contains('['))
-            .filter_map(|(p, _)| AttrPath::parse_cached(p).ok())
-            .map(|path| path.schema.clone().unwrap_or_else(|| path.attr.clone()))
-            .collect()
+        filtered_paths(sent).map(|(path, _, _)| path.schema.clone().unwrap_or_else(|| path.attr.clone())).collect()
     }
 
     /// Reads back what the app stored of `sent` (path → value) in `stored`, the
@@ -163,8 +169,7 @@ impl ScimConnector {
             return;
         }
         // Only a path with a value filter (`emails[type eq "work"].value`) can miss.
-        for (p, v) in sent.iter().filter(|(p, v)| !v.is_null() && p.contains('[')) {
-            let Ok(path) = AttrPath::parse_cached(p) else { continue };
+        for (path, p, v) in filtered_paths(sent) {
             let Some(filter) = &path.filter else { continue };
             let listed = matches!(extract(stored, &path.attribute()), Some(Value::Array(a)) if !a.is_empty());
             if listed && extract(stored, &path.entry()).is_none() {

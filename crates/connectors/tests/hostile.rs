@@ -220,9 +220,11 @@ async fn no_connector_calls_a_cloud_metadata_address() {
 }
 
 /// A server that answers every POST with 201 and `body`.
-async fn creating_server(body: &'static str) -> String {
-    let router = Router::new().fallback(move || async move {
-        (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/scim+json")], body)
+async fn creating_server(body: impl Into<String>) -> String {
+    let body = body.into();
+    let router = Router::new().fallback(move || {
+        let body = body.clone();
+        async move { (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/scim+json")], body) }
     });
     serve(router).await
 }
@@ -248,12 +250,9 @@ async fn a_created_answer_without_an_id_or_not_json_is_a_failure_both_ways() {
         }
     }
     // A long answer with the id last is read for its id, and for nothing it does not need.
-    let long: &'static str = Box::leak(
-        format!(
-            r#"{{"userName":"ann","meta":{{"x":"{}"}},"emails":[{{"value":"a@x","type":"work"}}],"id":"u-9"}}"#,
-            "y".repeat(100_000)
-        )
-        .into_boxed_str(),
+    let long = format!(
+        r#"{{"userName":"ann","meta":{{"x":"{}"}},"emails":[{{"value":"a@x","type":"work"}}],"id":"u-9"}}"#,
+        "y".repeat(100_000)
     );
     let c = scim(&creating_server(long).await);
     assert_eq!(c.create_id(ResourceKind::User, &attrs).await.expect("created"), "u-9");
