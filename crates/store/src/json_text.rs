@@ -21,8 +21,12 @@ impl JsonText for ModifiedProperty {
     fn write_json(&self, out: &mut String) {
         out.push_str("{\"name\":");
         write_string(out, &self.name);
-        write_field(out, "old");
-        self.old.write_json(out);
+        // A value that was not there before (every value of a create) is read
+        // back as null: the text leaves it out.
+        if !self.old.is_null() {
+            write_field(out, "old");
+            self.old.write_json(out);
+        }
         write_field(out, "new");
         self.new.write_json(out);
         if let Some(added) = &self.added {
@@ -58,7 +62,13 @@ mod tests {
             texts.iter().map(|s| ModifiedProperty::new(s, Value::Null, json!({"value": s}))).collect();
         changes.push(ModifiedProperty::members(vec!["a\"1".into(), "b".into()], Vec::new(), (12, 0)));
         changes.push(ModifiedProperty { added: Some(Vec::new()), ..ModifiedProperty::new("x", 1, 2.5) });
-        assert_eq!(json_text(&changes, 0), serde_json::to_string(&changes).unwrap());
+        let text = json_text(&changes, 0);
+        assert_eq!(serde_json::from_str::<Vec<ModifiedProperty>>(&text).unwrap(), changes);
+        // An old value of null is left out; a present one is written as serde_json writes it.
+        assert!(!text.contains("\"old\":null"), "{text}");
+        let mut with_old = changes.clone();
+        with_old.iter_mut().for_each(|c| c.old = json!("before"));
+        assert_eq!(json_text(&with_old, 0), serde_json::to_string(&with_old).unwrap());
         assert_eq!(json_text(&Vec::<Step>::new(), 0), "[]");
     }
 }

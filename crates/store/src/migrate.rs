@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0018_drift_targets.sql"),
         include_str!("../migrations/postgres/0018_drift_targets.sql"),
     ),
+    (
+        19,
+        include_str!("../migrations/sqlite/0019_pending_ref_partial.sql"),
+        include_str!("../migrations/postgres/0019_pending_ref_partial.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet, each in its own transaction.

@@ -333,4 +333,39 @@ mod tests {
             assert!(members().await.is_empty(), "{backend:?}");
         }
     }
+
+    /// Only objects waiting for their manager's account are in the index of
+    /// pending references, and the lookup of the waiting still finds them.
+    #[tokio::test]
+    async fn the_pending_reference_index_holds_only_the_waiting() {
+        let dir = std::env::temp_dir().join(format!("roster-pending-{}", uuid::Uuid::new_v4().simple()));
+        for store in crate::kinds::tests::stores(&dir).await {
+            let backend = store.backend();
+            let app = crate::kinds::tests::scim_app(&store, "Crm").await;
+            let entry = |id: &str, pending: Option<&str>| crate::ShadowEntry {
+                object_kind: ObjectKind::User,
+                source_id: id.into(),
+                target_id: format!("t-{id}"),
+                exported: serde_json::Map::new(),
+                enabled: true,
+                pending_ref: pending.map(String::from),
+                last_sync: 1,
+            };
+            let shadow_upserts = vec![entry("a", None), entry("b", Some("boss")), entry("c", Some("other"))];
+            store.record(&app, &RecordBatch { shadow_upserts, ..Default::default() }).await.expect("recorded");
+            let waiting = store.shadow_waiting_for(&app, &["boss", "nobody"]).await.expect("waiting");
+            assert_eq!(waiting, vec!["b".to_string()], "{backend:?}");
+            // The manager got an account: nothing waits any more.
+            let shadow_upserts = vec![entry("b", None)];
+            store.record(&app, &RecordBatch { shadow_upserts, ..Default::default() }).await.expect("recorded");
+            assert!(store.shadow_waiting_for(&app, &["boss"]).await.expect("waiting").is_empty(), "{backend:?}");
+            let sql = match backend {
+                crate::Backend::Sqlite => "SELECT sql FROM sqlite_master WHERE name = 'shadow_pending_ref'",
+                crate::Backend::Postgres => "SELECT indexdef FROM pg_indexes WHERE indexname = 'shadow_pending_ref'",
+            };
+            let definition: String = sqlx::query_scalar(sql).fetch_one(store.pool()).await.expect("the index");
+            let definition = definition.to_lowercase().replace(['(', ')'], "");
+            assert!(definition.ends_with("where pending_ref is not null"), "{backend:?}: {definition}");
+        }
+    }
 }
