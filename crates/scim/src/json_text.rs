@@ -41,57 +41,17 @@ fn needs_escape(s: &str) -> bool {
 
 /// Appends `s` as a JSON string.
 pub fn write_string(out: &mut String, s: &str) {
+    if needs_escape(s) {
+        // Rare: serde_json's own escaping; writing a string into a String cannot fail.
+        if let Ok(text) = serde_json::to_string(s) {
+            out.push_str(&text);
+        }
+        return;
+    }
     out.reserve(s.len() + 2);
     out.push('"');
-    if needs_escape(s) {
-        write_escaped(out, s);
-    } else {
-        out.push_str(s);
-    }
+    out.push_str(s);
     out.push('"');
-}
-
-/// What each byte becomes in a JSON string: 0 for itself, `u` for `\u00xx`,
-/// any other for a backslash and that letter (serde_json's choices).
-const ESCAPE: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = b'u';
-        b += 1;
-    }
-    table[0x08] = b'b';
-    table[0x09] = b't';
-    table[0x0a] = b'n';
-    table[0x0c] = b'f';
-    table[0x0d] = b'r';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
-    table
-};
-
-/// Appends `s` escaped as serde_json escapes it; the runs between the bytes
-/// to escape are copied whole.
-fn write_escaped(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut start = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
-        let escape = ESCAPE[usize::from(b)];
-        if escape == 0 {
-            continue;
-        }
-        // Only ASCII bytes are escaped, so both cuts fall on character boundaries.
-        out.push_str(&s[start..i]);
-        out.push('\\');
-        out.push(char::from(escape));
-        if escape == b'u' {
-            out.push_str("00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
 }
 
 fn number(out: &mut String, n: &Number) {
